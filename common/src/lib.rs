@@ -1,0 +1,20 @@
+//! Sans-IO protocol cores for hdstream.
+//!
+//! Nothing in this crate opens a socket, reads the clock or spawns a thread: every entry point
+//! takes bytes (and `now` where time matters) and hands back bytes, events and deadlines.
+//!
+//! | module | standard |
+//! |---|---|
+//! | [`rtsp`] | RTSP 1.0, RFC 2326 |
+//! | [`sdp`] | SDP, RFC 4566 |
+//! | [`rtp`] | RTP, RFC 3550 §5 |
+//! | [`rtcp`] | RTCP, RFC 3550 §6 and Appendix A |
+//! | [`rfc2435`] | RTP payload format for JPEG, RFC 2435 |
+//! | [`pacing`] | token bucket for paced sending |
+
+pub mod pacing;
+pub mod rfc2435;
+pub mod rtcp;
+pub mod rtp;
+pub mod rtsp;
+pub mod sdp;

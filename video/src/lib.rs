@@ -1,0 +1,1 @@
+//! MJPEG media for hdstream.
