@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages hdstream's tests and benchmark talk to: ffmpeg/ffprobe,
+# GStreamer (gst-launch-1.0, rtspsrc, rtpjpegpay/depay, gst-rtsp-server through python3-gi),
+# Xvfb for the window test, nftables for the in-kernel loss tests.
+# Safe to run again: it installs only what is missing. Needs root (or sudo) the first time.
+set -euo pipefail
+
+PACKAGES=(
+  ffmpeg
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gir1.2-gst-rtsp-server-1.0 python3-gi
+  xvfb xauth
+  nftables iproute2
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+    echo "hdstream needs these Debian packages: ${missing[*]}" >&2
+    echo "install them as root: apt-get update && apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+echo "installing: ${missing[*]}" >&2
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
