@@ -1,1 +1,15 @@
-//! hdstream server.
+//! `hdstream-server`: RTSP 1.0 (RFC 2326) control and RTP/JPEG (RFC 2435) delivery of MJPEG
+//! files, paced, to any number of clients over UDP or TCP-interleaved transport.
+//!
+//! - [`media`]: the files served and how URLs name them;
+//! - [`core`]: the sans-IO server (connections, sessions, streams), with [`control`]'s method
+//!   handlers, [`session`] state and [`stream`] packetization and pacing;
+//! - [`driver`]: the mio event loop, the only code that touches sockets or the clock.
+
+pub mod connection;
+pub mod control;
+pub mod core;
+pub mod driver;
+pub mod media;
+pub mod session;
+pub mod stream;

@@ -1,1 +1,20 @@
 //! MJPEG media for hdstream.
+//!
+//! - [`jpeg`]: JPEG header parser (SOF, DQT, DHT, DRI, SOS, EOI), ITU-T T.81 Annex B.
+//! - [`rfc2435`]: whether a frame can travel as RFC 2435 RTP payload, and its
+//!   [`Frame`](hdstream_common::rfc2435::Frame) view.
+//! - [`index`]: the frame index of an MJPEG byte stream (plain or course container).
+//! - [`file`]: [`MjpegFile`], a memory-mapped, indexed file.
+//! - [`decoder`]: zune-jpeg decoding into a reusable 0RGB `u32` buffer.
+//! - [`pattern`]: moving, numbered test-pattern frames; [`encoder`]: RFC 2435-ready encoding.
+
+pub mod decoder;
+pub mod encoder;
+pub mod file;
+pub mod index;
+pub mod jpeg;
+pub mod pattern;
+pub mod rfc2435;
+
+pub use file::MjpegFile;
+pub use index::{Container, Index};

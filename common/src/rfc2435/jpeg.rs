@@ -1,0 +1,179 @@
+//! Rebuilding the JPEG headers a receiver puts before the scan data (RFC 2435 §4 and
+//! Appendix B, `MakeHeaders`): SOI, DQT, SOF0, DHT, DRI, SOS.
+
+use super::Subsampling;
+use super::tables::{
+    AC_CHROMA_BITS, AC_CHROMA_VALUES, AC_LUMA_BITS, AC_LUMA_VALUES, DC_CHROMA_BITS,
+    DC_CHROMA_VALUES, DC_LUMA_BITS, DC_LUMA_VALUES,
+};
+
+/// Start of image.
+pub(super) const SOI: [u8; 2] = [0xFF, 0xD8];
+/// End of image.
+pub(super) const EOI: [u8; 2] = [0xFF, 0xD9];
+const DQT: u8 = 0xDB;
+const SOF0: u8 = 0xC0;
+const DHT: u8 = 0xC4;
+const DRI: u8 = 0xDD;
+const SOS: u8 = 0xDA;
+
+/// What the rebuilt headers depend on.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Headers<'a> {
+    pub subsampling: Subsampling,
+    pub width: u16,
+    pub height: u16,
+    /// Luma quantization table, 64 (8-bit) or 128 (16-bit) bytes, zig-zag order.
+    pub luma_table: &'a [u8],
+    /// Chroma quantization table, same layout.
+    pub chroma_table: &'a [u8],
+    /// DRI value; 0 for none.
+    pub restart_interval: u16,
+}
+
+/// Writes a marker segment: `FF code`, the 16-bit length (which counts itself), then `parts`.
+fn segment(out: &mut Vec<u8>, code: u8, parts: &[&[u8]]) {
+    let len: usize = 2 + parts.iter().map(|p| p.len()).sum::<usize>();
+    // Every segment written here is a few hundred bytes at most.
+    let [l0, l1] = (len as u16).to_be_bytes();
+    out.extend_from_slice(&[0xFF, code, l0, l1]);
+    for part in parts {
+        out.extend_from_slice(part);
+    }
+}
+
+/// Pq/Tq byte of a DQT table: precision (0 = 8-bit, 1 = 16-bit) and destination.
+fn pq_tq(table: &[u8], destination: u8) -> u8 {
+    let precision = u8::from(table.len() == 128);
+    precision << 4 | destination
+}
+
+impl Headers<'_> {
+    /// Appends SOI through SOS to `out`. Components are numbered 1, 2, 3 (Y, Cb, Cr); Y uses
+    /// quantization table 0 and Huffman tables 0, Cb and Cr table 1 (§4.1).
+    pub(super) fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&SOI);
+        segment(
+            out,
+            DQT,
+            &[
+                &[pq_tq(self.luma_table, 0)],
+                self.luma_table,
+                &[pq_tq(self.chroma_table, 1)],
+                self.chroma_table,
+            ],
+        );
+        let (h, v) = self.subsampling.luma_sampling();
+        let [h0, h1] = self.height.to_be_bytes();
+        let [w0, w1] = self.width.to_be_bytes();
+        segment(
+            out,
+            SOF0,
+            &[&[
+                8,
+                h0,
+                h1,
+                w0,
+                w1,
+                3,
+                1,
+                h << 4 | v,
+                0,
+                2,
+                0x11,
+                1,
+                3,
+                0x11,
+                1,
+            ]],
+        );
+        segment(
+            out,
+            DHT,
+            &[
+                &[0x00],
+                &DC_LUMA_BITS,
+                &DC_LUMA_VALUES,
+                &[0x10],
+                &AC_LUMA_BITS,
+                &AC_LUMA_VALUES,
+                &[0x01],
+                &DC_CHROMA_BITS,
+                &DC_CHROMA_VALUES,
+                &[0x11],
+                &AC_CHROMA_BITS,
+                &AC_CHROMA_VALUES,
+            ],
+        );
+        if self.restart_interval != 0 {
+            segment(out, DRI, &[&self.restart_interval.to_be_bytes()]);
+        }
+        segment(out, SOS, &[&[3, 1, 0x00, 2, 0x11, 3, 0x11, 0, 63, 0]]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Walks the segments of a header block: (marker code, segment body without length).
+    fn segments(mut bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
+        assert_eq!(bytes[..2], SOI);
+        bytes = &bytes[2..];
+        let mut found = Vec::new();
+        while !bytes.is_empty() {
+            assert_eq!(bytes[0], 0xFF);
+            let len = usize::from(u16::from_be_bytes([bytes[2], bytes[3]]));
+            found.push((bytes[1], bytes[4..2 + len].to_vec()));
+            bytes = &bytes[2 + len..];
+        }
+        found
+    }
+
+    #[test]
+    fn headers_have_the_segments_in_order() {
+        let luma = [1u8; 64];
+        let chroma = [2u8; 128];
+        let mut out = Vec::new();
+        Headers {
+            subsampling: Subsampling::Yuv420,
+            width: 2560,
+            height: 1440,
+            luma_table: &luma,
+            chroma_table: &chroma,
+            restart_interval: 5,
+        }
+        .write(&mut out);
+        let segs = segments(&out);
+        let codes: Vec<u8> = segs.iter().map(|s| s.0).collect();
+        assert_eq!(codes, [DQT, SOF0, DHT, DRI, SOS]);
+        // DQT: table 0 8-bit, table 1 16-bit.
+        assert_eq!(segs[0].1[0], 0x00);
+        assert_eq!(segs[0].1[65], 0x11);
+        assert_eq!(segs[0].1.len(), 1 + 64 + 1 + 128);
+        // SOF0: 1440 x 2560, Y 2x2.
+        assert_eq!(segs[1].1[..8], [8, 0x05, 0xA0, 0x0A, 0x00, 3, 1, 0x22]);
+        // DHT: four tables.
+        assert_eq!(segs[2].1.len(), 4 * 17 + 12 + 12 + 162 + 162);
+        assert_eq!(segs[3].1, [0, 5]);
+    }
+
+    #[test]
+    fn no_dri_without_restart_interval_and_422_sampling() {
+        let table = [1u8; 64];
+        let mut out = Vec::new();
+        Headers {
+            subsampling: Subsampling::Yuv422,
+            width: 16,
+            height: 8,
+            luma_table: &table,
+            chroma_table: &table,
+            restart_interval: 0,
+        }
+        .write(&mut out);
+        let segs = segments(&out);
+        let codes: Vec<u8> = segs.iter().map(|s| s.0).collect();
+        assert_eq!(codes, [DQT, SOF0, DHT, SOS]);
+        assert_eq!(segs[1].1[7], 0x21);
+    }
+}

@@ -1,0 +1,597 @@
+//! The server's sans-IO core: every RTSP connection, every session and every stream, driven by
+//! bytes and `now` from the outside.
+//!
+//! The driver ([`crate::driver`]) is the only code with sockets and a clock. It tells the core
+//! what arrived ([`Server::open`], [`Server::receive`], [`Server::receive_rtcp`],
+//! [`Server::close`]), lets it send ([`Server::transmit`], which hands UDP datagrams to a sink and
+//! queues interleaved packets on connections), writes what connections have queued
+//! ([`Server::output`], [`Server::written`]) and sleeps until [`Server::poll_timeout`].
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use hdstream_common::rtcp;
+use hdstream_common::rtsp::{self, Data, Message, Parsed, Request, Response};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use crate::connection::{Connection, salvage_cseq};
+use crate::media::Catalogue;
+use crate::session::{ConnId, Delivery, Session, State};
+use crate::stream::Next;
+
+/// Settings of the core (the CLI's flags).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Path MTU for RTP over UDP (IP + UDP + RTP + payload).
+    pub mtu: usize,
+    /// A session with no RTSP request or RTCP packet for this long is reclaimed (RFC 2326 §12.37).
+    pub session_timeout: Duration,
+    /// Most sessions at once; SETUP beyond it is answered 503.
+    pub max_sessions: usize,
+    /// Play files in a loop instead of ending with BYE.
+    pub looping: bool,
+    /// Highest `Speed` (RFC 2326 §12.35) granted for faster-than-real-time delivery.
+    pub max_speed: f64,
+    /// A request that has not arrived whole after this long closes its connection (slow loris).
+    pub request_timeout: Duration,
+    /// Bytes an interleaved (TCP) session may have queued on its connection before its stream
+    /// stops and skips whole frames.
+    pub tcp_queue_limit: usize,
+    /// The course client's requests carry no terminating blank line: they are taken as complete
+    /// when the connection has been quiet this long.
+    pub quiet_delay: Duration,
+    /// Interval of RTCP sender reports.
+    pub report_interval: Duration,
+    /// The server's RTP and RTCP UDP ports (`server_port=` in SETUP replies).
+    pub server_ports: (u16, u16),
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            mtu: 1400,
+            session_timeout: Duration::from_secs(60),
+            max_sessions: 1000,
+            looping: false,
+            max_speed: 4.0,
+            request_timeout: Duration::from_secs(10),
+            tcp_queue_limit: 4 << 20,
+            quiet_delay: Duration::from_millis(20),
+            report_interval: Duration::from_secs(5),
+            server_ports: (0, 0),
+        }
+    }
+}
+
+/// Which server UDP socket a datagram leaves from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Socket {
+    /// The RTP socket.
+    Rtp,
+    /// The RTCP socket.
+    Rtcp,
+}
+
+/// What happened to a session when it ended, for the summary log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// TEARDOWN.
+    Teardown,
+    /// No news from the client for the session timeout.
+    Timeout,
+    /// Its RTSP connection closed.
+    Disconnect,
+    /// The server shut down.
+    Shutdown,
+}
+
+/// The sans-IO server.
+#[derive(Debug)]
+pub struct Server {
+    config: Config,
+    catalogue: Arc<Catalogue>,
+    sessions: HashMap<String, Session>,
+    connections: HashMap<ConnId, Connection>,
+    /// Client RTCP address → session id.
+    rtcp_peers: HashMap<SocketAddr, String>,
+    rng: SmallRng,
+    /// An instant and the wall-clock time at it, for RTCP's NTP timestamps.
+    wallclock: (Instant, SystemTime),
+    /// Connections the core wants closed.
+    to_close: Vec<ConnId>,
+    /// Scratch for RTCP packets.
+    scratch: Vec<u8>,
+    /// The earliest stream deadline seen by the last [`Server::transmit`].
+    next_send: Option<Instant>,
+    /// Whether a UDP send was refused and the driver should wait for the socket to drain.
+    blocked: bool,
+    /// RTCP datagrams (BYE at TEARDOWN) made outside a transmit pass, sent by the next one.
+    outbox: Vec<(SocketAddr, Vec<u8>)>,
+}
+
+impl Server {
+    /// A server of `catalogue`. `seed` feeds session ids, SSRCs and initial sequence numbers
+    /// (the driver passes OS randomness); `wallclock` anchors RTCP's NTP time.
+    pub fn new(
+        config: Config,
+        catalogue: Arc<Catalogue>,
+        seed: u64,
+        wallclock: (Instant, SystemTime),
+    ) -> Server {
+        Server {
+            config,
+            catalogue,
+            sessions: HashMap::new(),
+            connections: HashMap::new(),
+            rtcp_peers: HashMap::new(),
+            rng: SmallRng::seed_from_u64(seed),
+            wallclock,
+            to_close: Vec::new(),
+            scratch: vec![0; 1500],
+            next_send: None,
+            blocked: false,
+            outbox: Vec::new(),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The media served.
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
+    }
+
+    /// Sessions alive.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Connections open.
+    pub fn connection_count(&self) -> usize {
+        self.connections.len()
+    }
+
+    /// A connection from `peer` was accepted.
+    pub fn open(&mut self, conn: ConnId, peer: SocketAddr, now: Instant) {
+        self.connections.insert(conn, Connection::new(peer, now));
+    }
+
+    /// Bytes `data` arrived on `conn`.
+    pub fn receive(&mut self, conn: ConnId, data: &[u8], now: Instant) {
+        let Some(c) = self.connections.get_mut(&conn) else { return };
+        c.input.extend_from_slice(data);
+        c.last_input = now;
+        c.quiet_checked = false;
+        self.process(conn, now, false);
+    }
+
+    /// The peer closed `conn` (or it failed): its sessions end.
+    pub fn close(&mut self, conn: ConnId, now: Instant) {
+        if self.connections.remove(&conn).is_none() {
+            return;
+        }
+        let ids: Vec<String> =
+            self.sessions.values().filter(|s| s.conn == conn).map(|s| s.id.clone()).collect();
+        for id in ids {
+            self.end_session(&id, Ending::Disconnect, now);
+        }
+    }
+
+    /// Connections with bytes waiting to be written.
+    pub fn pending_output(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.connections.iter().filter(|(_, c)| c.queued() > 0).map(|(&id, _)| id)
+    }
+
+    /// Bytes waiting to be written to `conn`.
+    pub fn output(&self, conn: ConnId) -> &[u8] {
+        self.connections.get(&conn).map_or(&[], |c| c.pending())
+    }
+
+    /// `n` bytes of [`Server::output`] were written.
+    pub fn written(&mut self, conn: ConnId, n: usize) {
+        if let Some(c) = self.connections.get_mut(&conn) {
+            c.consume(n);
+            if c.queued() == 0 && c.close_when_flushed {
+                self.to_close.push(conn);
+            }
+        }
+    }
+
+    /// A connection the core wants closed (the driver then calls [`Server::close`]).
+    pub fn poll_close(&mut self) -> Option<ConnId> {
+        self.to_close.pop()
+    }
+
+    /// Whether a UDP send was refused since the last [`Server::transmit`].
+    pub fn is_blocked(&self) -> bool {
+        self.blocked
+    }
+
+    /// Parses and answers every whole request in `conn`'s input. With `quiet`, a request
+    /// without its terminating blank line (the course client's) is taken as whole.
+    fn process(&mut self, conn: ConnId, now: Instant, quiet: bool) {
+        loop {
+            let Some(c) = self.connections.get_mut(&conn) else { return };
+            if c.resync && !c.skip_to_blank_line() {
+                return;
+            }
+            if c.input.is_empty() {
+                c.partial_since = None;
+                return;
+            }
+            let parsed = match rtsp::parse(&c.input) {
+                Ok(Parsed::Complete { message, consumed }) => Some((message.into_owned(), consumed)),
+                Ok(Parsed::Incomplete { .. }) if quiet && c.awaits_quiet() => {
+                    match rtsp::parse_unterminated(&c.input) {
+                        Ok(Some((message, consumed))) => Some((message.into_owned(), consumed)),
+                        Ok(None) => None,
+                        Err(e) => {
+                            self.reject(conn, &e, now);
+                            continue;
+                        }
+                    }
+                }
+                Ok(Parsed::Incomplete { .. }) => None,
+                Err(e) => {
+                    self.reject(conn, &e, now);
+                    continue;
+                }
+            };
+            let Some(c) = self.connections.get_mut(&conn) else { return };
+            let Some((message, consumed)) = parsed else {
+                c.partial_since.get_or_insert(now);
+                return;
+            };
+            c.input.drain(..consumed.min(c.input.len()));
+            c.partial_since = None;
+            match message {
+                Message::Request(request) => self.handle(conn, request, now),
+                Message::Data(data) => self.interleaved_rtcp(conn, &data, now),
+                Message::Response(_) => {} // replies to requests we never send: ignored
+            }
+        }
+    }
+
+    /// Answers a request that could not be parsed, then skips it.
+    fn reject(&mut self, conn: ConnId, error: &rtsp::ParseError, _now: Instant) {
+        let Some(c) = self.connections.get_mut(&conn) else { return };
+        let status = error.status_code();
+        tracing::info!(peer = %c.peer, %error, status = status.as_u16(), "bad request");
+        let mut response = Response::new(status);
+        if let Some(cseq) = salvage_cseq(&c.input) {
+            response.headers.set_typed(&rtsp::header::CSeq(cseq));
+        }
+        response.write_to(c.output_mut());
+        c.resync = true;
+        c.partial_since = None;
+    }
+
+    /// RTCP from the client on an interleaved channel.
+    fn interleaved_rtcp(&mut self, conn: ConnId, data: &Data<'_>, now: Instant) {
+        let session = self.sessions.values_mut().find(|s| {
+            s.conn == conn && matches!(s.delivery, Delivery::Tcp { rtcp, .. } if rtcp == data.channel)
+        });
+        if let Some(session) = session {
+            heard_rtcp(session, &data.payload, now);
+        }
+    }
+
+    /// RTCP arrived on the server's RTCP socket from `from`.
+    pub fn receive_rtcp(&mut self, from: SocketAddr, data: &[u8], now: Instant) {
+        let Some(id) = self.rtcp_peers.get(&from) else {
+            tracing::debug!(%from, "RTCP from an unknown address");
+            return;
+        };
+        if let Some(session) = self.sessions.get_mut(id) {
+            heard_rtcp(session, data, now);
+        }
+    }
+
+    /// Sends what is due: RTP and RTCP over UDP through `send` (false: the socket cannot take
+    /// it now), interleaved packets onto their connections. Also reclaims sessions and
+    /// connections whose time is up. Returns the next deadline.
+    pub fn transmit(
+        &mut self,
+        now: Instant,
+        send: &mut dyn FnMut(Socket, SocketAddr, &[u8]) -> bool,
+    ) -> Option<Instant> {
+        self.blocked = false;
+        self.expire(now);
+        for (to, packet) in self.outbox.drain(..) {
+            send(Socket::Rtcp, to, &packet);
+        }
+        let mut next: Option<Instant> = None;
+        let mut ended = Vec::new();
+        let limit = self.config.tcp_queue_limit;
+        for session in self.sessions.values_mut() {
+            let media = Arc::clone(&session.media);
+            let outcome = match session.delivery {
+                Delivery::Udp { rtp, .. } => {
+                    let mut sink = |packet: &[u8]| send(Socket::Rtp, rtp, packet);
+                    session.stream.poll(&media, now, &mut sink)
+                }
+                Delivery::Tcp { rtp: channel, .. } => {
+                    let Some(c) = self.connections.get_mut(&session.conn) else { continue };
+                    let mut sink = |packet: &[u8]| {
+                        if c.queued() >= limit {
+                            return false;
+                        }
+                        let Ok(header) = Data::header(channel, packet.len()) else { return true };
+                        let out = c.output_mut();
+                        out.extend_from_slice(&header);
+                        out.extend_from_slice(packet);
+                        true
+                    };
+                    session.stream.poll(&media, now, &mut sink)
+                }
+            };
+            match outcome {
+                Next::At(t) => next = Some(next.map_or(t, |n| n.min(t))),
+                Next::Blocked => {
+                    if matches!(session.delivery, Delivery::Udp { .. }) {
+                        self.blocked = true;
+                    }
+                }
+                Next::Idle => {}
+                Next::Ended => ended.push(session.id.clone()),
+            }
+            if session.state == State::Playing && now >= session.next_report {
+                session.next_report = now + self.config.report_interval;
+                let len = sender_report(session, self.wallclock, now, &mut self.scratch, false);
+                deliver_rtcp(session, &self.scratch[..len], &mut self.connections, &mut self.outbox);
+            }
+            if session.state == State::Playing {
+                next = Some(next.map_or(session.next_report, |n| n.min(session.next_report)));
+            }
+        }
+        for id in ended {
+            if let Some(session) = self.sessions.get_mut(&id) {
+                session.state = State::Ready;
+                session.ended = true;
+                let len = sender_report(session, self.wallclock, now, &mut self.scratch, true);
+                deliver_rtcp(session, &self.scratch[..len], &mut self.connections, &mut self.outbox);
+                tracing::info!(session = %id, frames = session.stream.counters.frames, "end of file: BYE sent");
+            }
+        }
+        for (to, packet) in self.outbox.drain(..) {
+            send(Socket::Rtcp, to, &packet);
+        }
+        self.next_send = next;
+        self.poll_timeout()
+    }
+
+    /// The earliest instant something is due: a packet, a report, a timeout, a quiet course
+    /// request.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let timeout = self.config.session_timeout;
+        let sessions = self.sessions.values().map(|s| s.expires(timeout));
+        let connections = self.connections.values().filter_map(|c| {
+            let quiet = c.awaits_quiet().then(|| c.last_input + self.config.quiet_delay);
+            let partial = c.partial_since.map(|p| p + self.config.request_timeout);
+            quiet.into_iter().chain(partial).min()
+        });
+        sessions.chain(connections).chain(self.next_send).min()
+    }
+
+    /// Reclaims sessions that have timed out, closes slow-loris connections, and takes quiet
+    /// course requests.
+    fn expire(&mut self, now: Instant) {
+        let timeout = self.config.session_timeout;
+        let expired: Vec<String> = self
+            .sessions
+            .values()
+            .filter(|s| now >= s.expires(timeout))
+            .map(|s| s.id.clone())
+            .collect();
+        for id in expired {
+            self.end_session(&id, Ending::Timeout, now);
+        }
+        let mut quiet = Vec::new();
+        for (&id, c) in &self.connections {
+            if c.partial_since.is_some_and(|p| now >= p + self.config.request_timeout) {
+                tracing::info!(peer = %c.peer, "request not complete in time: closing");
+                self.to_close.push(id);
+            } else if c.awaits_quiet() && now >= c.last_input + self.config.quiet_delay {
+                quiet.push(id);
+            }
+        }
+        for conn in quiet {
+            self.process(conn, now, true);
+            if let Some(c) = self.connections.get_mut(&conn) {
+                c.quiet_checked = true;
+            }
+        }
+    }
+
+    /// Ends a session: BYE to the client (UDP: queued for the next transmit pass), the summary
+    /// log line.
+    pub(crate) fn end_session(&mut self, id: &str, why: Ending, now: Instant) {
+        let Some(mut session) = self.sessions.remove(id) else { return };
+        if let Delivery::Udp { rtcp: Some(a), .. } = session.delivery {
+            self.rtcp_peers.remove(&a);
+        }
+        if !session.ended && why != Ending::Disconnect {
+            let len = sender_report(&mut session, self.wallclock, now, &mut self.scratch, true);
+            deliver_rtcp(&session, &self.scratch[..len], &mut self.connections, &mut self.outbox);
+        }
+        let reason = match why {
+            Ending::Teardown => "teardown",
+            Ending::Timeout => "timeout",
+            Ending::Disconnect => "disconnect",
+            Ending::Shutdown => "shutdown",
+        };
+        log_summary(&session, reason, now);
+    }
+
+    /// Ends every session with BYE (SIGINT/SIGTERM); the driver then runs one more
+    /// [`Server::transmit`] and flushes the connections.
+    pub fn shutdown(&mut self, now: Instant) {
+        let ids: Vec<String> = self.sessions.keys().cloned().collect();
+        for id in ids {
+            self.end_session(&id, Ending::Shutdown, now);
+        }
+    }
+
+    /// Answers one request and queues the reply.
+    fn handle(&mut self, conn: ConnId, request: Request, now: Instant) {
+        let started = now;
+        let course = request.is_course_dialect();
+        let reply = self.respond(conn, &request, now);
+        let Some(c) = self.connections.get_mut(&conn) else { return };
+        let session = reply.headers.get("Session").map(|s| s.split(';').next().unwrap_or(s).trim().to_owned());
+        tracing::info!(
+            peer = %c.peer,
+            method = request.method.as_str(),
+            url = %request.uri,
+            session = session.as_deref().unwrap_or("-"),
+            status = reply.status.as_u16(),
+            us = started.elapsed().as_micros() as u64,
+            "request"
+        );
+        if course {
+            let cseq = request.cseq().and_then(Result::ok).map_or(0, |c| c.0);
+            let out = rtsp::course::reply(reply.status, cseq, session.as_deref().unwrap_or("0"));
+            c.push(&out);
+        } else {
+            reply.write_to(c.output_mut());
+        }
+    }
+
+    /// The reply to one request (RFC 2326 §10); see `control.rs`.
+    fn respond(&mut self, conn: ConnId, request: &Request, now: Instant) -> Response {
+        crate::control::respond(self, conn, request, now)
+    }
+
+    // ---- used by control.rs ----
+
+    pub(crate) fn parts(&mut self) -> Parts<'_> {
+        Parts {
+            config: &self.config,
+            sessions: &mut self.sessions,
+            connections: &mut self.connections,
+            rtcp_peers: &mut self.rtcp_peers,
+        }
+    }
+
+    pub(crate) fn random_u32(&mut self) -> u32 {
+        self.rng.random()
+    }
+
+    pub(crate) fn new_session_id(&mut self) -> String {
+        loop {
+            // Digits only: the course client reads the session as an integer.
+            let id = format!("{}", self.rng.random_range(10_000_000u64..100_000_000_000_000));
+            if !self.sessions.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+}
+
+/// Borrowed pieces of the core for request handlers.
+pub(crate) struct Parts<'a> {
+    pub config: &'a Config,
+    pub sessions: &'a mut HashMap<String, Session>,
+    pub connections: &'a mut HashMap<ConnId, Connection>,
+    pub rtcp_peers: &'a mut HashMap<SocketAddr, String>,
+}
+
+/// A session heard RTCP from its client: it stays alive (RFC 2326 §12.37); reports are logged.
+fn heard_rtcp(session: &mut Session, data: &[u8], now: Instant) {
+    session.last_heard = now;
+    session.rtcp_received += 1;
+    match rtcp::Compound::parse(data) {
+        Ok(compound) => {
+            for packet in compound.iter() {
+                if let rtcp::Packet::ReceiverReport(rr) = packet {
+                    for block in rr.report_blocks() {
+                        tracing::debug!(
+                            session = %session.id,
+                            fraction_lost = block.fraction_lost,
+                            cumulative_lost = block.cumulative_lost,
+                            jitter = block.jitter,
+                            "receiver report"
+                        );
+                    }
+                }
+            }
+        }
+        Err(e) => tracing::debug!(session = %session.id, error = %e, "bad RTCP"),
+    }
+}
+
+/// Writes a sender report + SDES CNAME (+ BYE) compound (RFC 3550 §6.1) into `out`.
+fn sender_report(
+    session: &mut Session,
+    wallclock: (Instant, SystemTime),
+    now: Instant,
+    out: &mut [u8],
+    bye: bool,
+) -> usize {
+    let (anchor, wall) = wallclock;
+    let wall_now = wall + now.saturating_duration_since(anchor);
+    let stream = &session.stream;
+    let info = rtcp::SenderInfo {
+        ssrc: stream.ssrc,
+        ntp_timestamp: rtcp::NtpTimestamp::from_system_time(wall_now),
+        rtp_timestamp: stream.rtp_time_at(now).unwrap_or_else(|| stream.next_timestamp()),
+        packet_count: stream.counters.packets as u32,
+        octet_count: stream.counters.octets as u32,
+    };
+    let mut writer = rtcp::Writer::new(out);
+    let cname = format!("hdstream-{:08x}", stream.ssrc);
+    let ok = writer.sender_report(&info, &[]).is_ok()
+        && writer.cname(stream.ssrc, cname.as_bytes()).is_ok()
+        && (!bye || writer.goodbye(&[stream.ssrc], Some(b"end of stream")).is_ok());
+    if ok { writer.finish() } else { 0 }
+}
+
+/// Sends an RTCP packet to a session's client: UDP through the outbox, interleaved onto its
+/// connection.
+fn deliver_rtcp(
+    session: &Session,
+    packet: &[u8],
+    connections: &mut HashMap<ConnId, Connection>,
+    outbox: &mut Vec<(SocketAddr, Vec<u8>)>,
+) {
+    if packet.is_empty() || session.course {
+        return;
+    }
+    match session.delivery {
+        Delivery::Udp { rtcp: Some(to), .. } => outbox.push((to, packet.to_vec())),
+        Delivery::Udp { rtcp: None, .. } => {}
+        Delivery::Tcp { rtcp, .. } => {
+            if let (Some(c), Ok(header)) = (connections.get_mut(&session.conn), Data::header(rtcp, packet.len())) {
+                c.push(&header);
+                c.push(packet);
+            }
+        }
+    }
+}
+
+/// The end-of-session summary line.
+fn log_summary(session: &Session, reason: &str, now: Instant) {
+    let c = session.stream.counters;
+    let secs = session.first_play.map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
+    let mbps = if secs > 0.0 { c.octets as f64 * 8.0 / secs / 1e6 } else { 0.0 };
+    tracing::info!(
+        session = %session.id,
+        peer = %session.peer,
+        media = %session.media.name,
+        reason,
+        frames = c.frames,
+        packets = c.packets,
+        bytes = c.octets,
+        skipped = c.skipped,
+        unsendable = c.unsendable,
+        seconds = format_args!("{secs:.2}"),
+        mbit_per_s = format_args!("{mbps:.2}"),
+        "session ended"
+    );
+}

@@ -1,0 +1,383 @@
+//! The mio event loop: the only server code that touches sockets or reads the clock.
+//!
+//! One thread drives the RTSP listener, every RTSP connection, and the server's RTP and RTCP
+//! UDP sockets (shared by all sessions: `server_port=a-b`). Each pass: wait for readiness or the
+//! core's next deadline, read until `WouldBlock` and feed the core, let the core transmit what
+//! is due, write connection output until `WouldBlock`, and set interest from what is left.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use mio::net::{TcpListener, TcpStream, UdpSocket};
+use mio::{Events, Interest, Poll, Token};
+use socket2::{Domain, Protocol, Socket as RawSocket, Type};
+
+use crate::core::{Config, Server, Socket};
+use crate::media::Catalogue;
+
+const LISTENER: Token = Token(0);
+const RTP: Token = Token(1);
+const RTCP: Token = Token(2);
+const FIRST_CONN: usize = 16;
+/// Connections beyond this are accepted and closed at once.
+pub const MAX_CONNECTIONS: usize = 4096;
+/// Socket buffer size asked of the kernel for the UDP sockets.
+const UDP_BUFFER: usize = 8 << 20;
+/// The longest the loop sleeps, so a stop request is seen promptly.
+const MAX_SLEEP: Duration = Duration::from_millis(100);
+/// Bytes read from one connection per pass, for fairness.
+const READ_BUDGET: usize = 256 * 1024;
+
+/// Where to listen.
+#[derive(Debug, Clone, Copy)]
+pub struct Listen {
+    /// Address to bind (RTSP and RTP/RTCP).
+    pub bind: IpAddr,
+    /// RTSP port (0: any).
+    pub port: u16,
+    /// Server RTP port, even (RTCP is the next); `None`: any free even pair.
+    pub rtp_port: Option<u16>,
+}
+
+/// A running server, for tests and embedding; [`Handle::stop`] ends it.
+#[derive(Debug)]
+pub struct Handle {
+    /// The RTSP address it listens on.
+    pub rtsp: SocketAddr,
+    /// Its RTP and RTCP ports.
+    pub media_ports: (u16, u16),
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl Handle {
+    /// Asks the loop to stop (BYE to every session) and waits for it.
+    pub fn stop(mut self) -> io::Result<()> {
+        self.stop.store(true, Ordering::SeqCst);
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(io::Error::other("server thread panicked")),
+            None => Ok(()),
+        }
+    }
+
+    /// The flag that stops the loop when set (e.g. from a signal handler).
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.stop)
+    }
+
+    /// Waits for the loop to end by itself (it ends only when stopped).
+    pub fn join(mut self) -> io::Result<()> {
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(io::Error::other("server thread panicked")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Binds the sockets and starts the loop on its own thread.
+pub fn spawn(mut config: Config, catalogue: Arc<Catalogue>, listen: Listen) -> io::Result<Handle> {
+    let listener = TcpListener::bind(SocketAddr::new(listen.bind, listen.port))?;
+    let rtsp = listener.local_addr()?;
+    let (rtp, rtcp) = bind_pair(listen.bind, listen.rtp_port)?;
+    let media_ports = (rtp.local_addr()?.port(), rtcp.local_addr()?.port());
+    config.server_ports = media_ports;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let seed = seed();
+    let thread = std::thread::Builder::new().name("hdstream-server".into()).spawn(move || {
+        let core = Server::new(config, catalogue, seed, (Instant::now(), SystemTime::now()));
+        Driver::new(core, listener, rtp, rtcp)?.run(&flag)
+    })?;
+    Ok(Handle { rtsp, media_ports, stop, thread: Some(thread) })
+}
+
+/// Randomness for session ids, SSRCs and sequence numbers (RFC 3550 §5.1 wants them random).
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+/// A UDP socket with large buffers, non-blocking.
+fn udp(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = RawSocket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    let _ = socket.set_send_buffer_size(UDP_BUFFER);
+    let _ = socket.set_recv_buffer_size(1 << 20);
+    socket.bind(&addr.into())?;
+    socket.set_nonblocking(true)?;
+    let granted = socket.send_buffer_size().unwrap_or(0);
+    tracing::debug!(%addr, asked = UDP_BUFFER, granted, "UDP send buffer");
+    Ok(UdpSocket::from_std(socket.into()))
+}
+
+/// An RTP socket on an even port and the RTCP socket on the next (RFC 3550 §11).
+fn bind_pair(ip: IpAddr, port: Option<u16>) -> io::Result<(UdpSocket, UdpSocket)> {
+    if let Some(p) = port {
+        return Ok((udp(SocketAddr::new(ip, p))?, udp(SocketAddr::new(ip, p.wrapping_add(1)))?));
+    }
+    let mut last = io::Error::other("no free even/odd port pair");
+    for _ in 0..64 {
+        let rtp = udp(SocketAddr::new(ip, 0))?;
+        let p = rtp.local_addr()?.port();
+        if p % 2 != 0 || p == u16::MAX {
+            continue;
+        }
+        match udp(SocketAddr::new(ip, p + 1)) {
+            Ok(rtcp) => return Ok((rtp, rtcp)),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+struct Driver {
+    core: Server,
+    poll: Poll,
+    listener: TcpListener,
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+    conns: HashMap<usize, Conn>,
+    next_conn: usize,
+    rtp_writable_wanted: bool,
+    buf: Vec<u8>,
+}
+
+struct Conn {
+    stream: TcpStream,
+    writable_wanted: bool,
+}
+
+impl Driver {
+    fn new(core: Server, mut listener: TcpListener, mut rtp: UdpSocket, mut rtcp: UdpSocket) -> io::Result<Driver> {
+        let poll = Poll::new()?;
+        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        poll.registry().register(&mut rtp, RTP, Interest::READABLE)?;
+        poll.registry().register(&mut rtcp, RTCP, Interest::READABLE)?;
+        Ok(Driver {
+            core,
+            poll,
+            listener,
+            rtp,
+            rtcp,
+            conns: HashMap::new(),
+            next_conn: FIRST_CONN,
+            rtp_writable_wanted: false,
+            buf: vec![0; 64 * 1024],
+        })
+    }
+
+    fn run(mut self, stop: &AtomicBool) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        let mut deadline: Option<Instant> = None;
+        loop {
+            if stop.load(Ordering::SeqCst) {
+                let now = Instant::now();
+                self.core.shutdown(now);
+                self.transmit(now);
+                self.flush_all();
+                tracing::info!("server stopped");
+                return Ok(());
+            }
+            let now = Instant::now();
+            let sleep = deadline.map_or(MAX_SLEEP, |d| d.saturating_duration_since(now).min(MAX_SLEEP));
+            if let Err(e) = self.poll.poll(&mut events, Some(sleep)) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            let now = Instant::now();
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept(now),
+                    RTCP => self.read_rtcp(now),
+                    RTP => self.drain_rtp(),
+                    Token(id) => {
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.read_conn(id, now);
+                        }
+                    }
+                }
+            }
+            deadline = self.transmit(Instant::now());
+            self.flush_all();
+            self.close_requested(Instant::now());
+        }
+    }
+
+    fn accept(&mut self, now: Instant) {
+        loop {
+            match self.listener.accept() {
+                Ok((mut stream, peer)) => {
+                    if self.conns.len() >= MAX_CONNECTIONS {
+                        tracing::warn!(%peer, "too many connections: refused");
+                        continue;
+                    }
+                    let _ = stream.set_nodelay(true);
+                    let id = self.next_conn;
+                    self.next_conn += 1;
+                    if self.poll.registry().register(&mut stream, Token(id), Interest::READABLE).is_err() {
+                        continue;
+                    }
+                    self.conns.insert(id, Conn { stream, writable_wanted: false });
+                    self.core.open(id, peer, now);
+                    tracing::debug!(%peer, conn = id, "connection");
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn read_conn(&mut self, id: usize, now: Instant) {
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let mut total = 0;
+        let closed = loop {
+            match conn.stream.read(&mut self.buf) {
+                Ok(0) => break true,
+                Ok(n) => {
+                    self.core.receive(id, &self.buf[..n], now);
+                    total += n;
+                    if total >= READ_BUDGET {
+                        break false;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break true,
+            }
+        };
+        if closed {
+            self.drop_conn(id, now);
+        }
+    }
+
+    fn read_rtcp(&mut self, now: Instant) {
+        loop {
+            match self.rtcp.recv_from(&mut self.buf) {
+                Ok((n, from)) => self.core.receive_rtcp(from, &self.buf[..n], now),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return, // e.g. ICMP errors reported on the socket
+            }
+        }
+    }
+
+    /// Nothing is expected on the RTP socket (some clients send hole-punching packets); its
+    /// writable readiness (after a full send buffer) needs nothing here: transmit runs next.
+    fn drain_rtp(&mut self) {
+        loop {
+            match self.rtp.recv_from(&mut self.buf) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+    }
+
+    fn transmit(&mut self, now: Instant) -> Option<Instant> {
+        let (rtp, rtcp) = (&self.rtp, &self.rtcp);
+        let mut send = |socket: Socket, to: SocketAddr, packet: &[u8]| {
+            let s = match socket {
+                Socket::Rtp => rtp,
+                Socket::Rtcp => rtcp,
+            };
+            match s.send_to(packet, to) {
+                Ok(_) => true,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
+                // Anything else (the peer's port closed, no route): the packet is lost, as on
+                // any network; the session times out if the client is gone.
+                Err(_) => true,
+            }
+        };
+        let deadline = self.core.transmit(now, &mut send);
+        let blocked = self.core.is_blocked();
+        if blocked != self.rtp_writable_wanted {
+            let interest = if blocked { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+            let _ = self.poll.registry().reregister(&mut self.rtp, RTP, interest);
+            self.rtp_writable_wanted = blocked;
+        }
+        if blocked {
+            // Writable readiness wakes us; don't spin on a deadline already past.
+            return deadline.map(|d| d.max(now + Duration::from_millis(1)));
+        }
+        deadline
+    }
+
+    fn flush_all(&mut self) {
+        let ids: Vec<usize> = self.core.pending_output().collect();
+        let wanted: Vec<usize> = self.conns.iter().filter(|(_, c)| c.writable_wanted).map(|(&id, _)| id).collect();
+        for id in ids.iter().chain(wanted.iter()) {
+            self.flush(*id);
+        }
+    }
+
+    fn flush(&mut self, id: usize) {
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let mut failed = false;
+        loop {
+            let pending = self.core.output(id);
+            if pending.is_empty() {
+                break;
+            }
+            match conn.stream.write(pending) {
+                Ok(0) => {
+                    failed = true;
+                    break;
+                }
+                Ok(n) => self.core.written(id, n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        if failed {
+            self.drop_conn(id, Instant::now());
+            return;
+        }
+        let want = !self.core.output(id).is_empty();
+        if want != conn.writable_wanted {
+            let interest = if want { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+            let _ = self.poll.registry().reregister(&mut conn.stream, Token(id), interest);
+            conn.writable_wanted = want;
+        }
+    }
+
+    fn close_requested(&mut self, now: Instant) {
+        while let Some(id) = self.core.poll_close() {
+            self.drop_conn(id, now);
+        }
+    }
+
+    fn drop_conn(&mut self, id: usize, now: Instant) {
+        if let Some(mut conn) = self.conns.remove(&id) {
+            let _ = self.poll.registry().deregister(&mut conn.stream);
+        }
+        self.core.close(id, now);
+    }
+}

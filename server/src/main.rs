@@ -1,0 +1,134 @@
+//! `hdstream-server`: serves MJPEG files over RTSP 1.0 / RTP (RFC 2326, 3550, 2435).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use hdstream_server::core::Config;
+use hdstream_server::driver::{self, Listen};
+use hdstream_server::media::{Catalogue, FpsPolicy};
+
+/// Streams Motion-JPEG files over RTSP/RTP as RFC 2435 RTP/JPEG, paced, to any number of
+/// clients (UDP unicast or TCP-interleaved). Plays in ffmpeg, GStreamer and VLC:
+///
+///   ffplay rtsp://127.0.0.1:8554/clip.mjpeg
+///
+/// Every *.mjpeg / *.mjpg file under the media directory is indexed at start-up and served at
+/// rtsp://HOST:PORT/<path below the directory>. Files that cannot travel as RFC 2435 (4:4:4,
+/// progressive, optimised Huffman tables…) are listed with the reason and refused with 415;
+/// convert them with `encode_mjpeg --from`.
+#[derive(Debug, Parser)]
+#[command(name = "hdstream-server", version, verbatim_doc_comment)]
+struct Args {
+    /// Media directory (every MJPEG file below it is served) or a single file.
+    #[arg(long, short, default_value = ".")]
+    media: PathBuf,
+    /// Address to listen on (RTSP and RTP/RTCP).
+    #[arg(long, default_value = "0.0.0.0")]
+    bind: IpAddr,
+    /// RTSP port.
+    #[arg(long, short, default_value_t = 8554)]
+    port: u16,
+    /// Server RTP port (even; RTCP uses the next one). Default: any free pair.
+    #[arg(long)]
+    rtp_port: Option<u16>,
+    /// Frames per second for every file [default: 30; 20 for the course's 5-digit container].
+    #[arg(long)]
+    fps: Option<f64>,
+    /// Frame rate of one file, by its URL path or file name: NAME=FPS (repeatable).
+    #[arg(long = "fps-for", value_name = "NAME=FPS", value_parser = parse_override)]
+    fps_for: Vec<(String, f64)>,
+    /// Path MTU for RTP over UDP, bytes (IP + UDP + RTP + payload).
+    #[arg(long, default_value_t = 1400, value_parser = clap::value_parser!(u16).range(256..=65535))]
+    mtu: u16,
+    /// Seconds without an RTSP request or RTCP report before a session is reclaimed.
+    #[arg(long, default_value_t = 60)]
+    session_timeout: u64,
+    /// Most concurrent sessions (SETUP beyond it gets 503).
+    #[arg(long, default_value_t = 1000)]
+    max_sessions: usize,
+    /// Loop files forever instead of ending with RTCP BYE.
+    #[arg(long = "loop")]
+    looping: bool,
+    /// Highest Speed granted to clients prefetching faster than real time.
+    #[arg(long, default_value_t = 4.0)]
+    max_speed: f64,
+}
+
+fn parse_override(s: &str) -> Result<(String, f64), String> {
+    let (name, fps) = s.split_once('=').ok_or("expected NAME=FPS")?;
+    let fps: f64 = fps.parse().map_err(|_| format!("bad frame rate {fps:?}"))?;
+    if !(fps.is_finite() && fps > 0.0 && fps <= 1000.0) {
+        return Err(format!("frame rate {fps} out of range"));
+    }
+    Ok((name.to_owned(), fps))
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let args = Args::parse();
+    if let Some(fps) = args.fps {
+        if !(fps.is_finite() && fps > 0.0 && fps <= 1000.0) {
+            bail!("--fps {fps} is out of range (0, 1000]");
+        }
+    }
+    let policy = FpsPolicy { fps: args.fps, overrides: args.fps_for };
+    let started = std::time::Instant::now();
+    let (catalogue, skipped) = Catalogue::open(&args.media, &policy)
+        .with_context(|| format!("cannot read media {}", args.media.display()))?;
+    for s in &skipped {
+        tracing::warn!(path = %s.path.display(), reason = %s.reason, "not served");
+    }
+    for m in catalogue.iter() {
+        let stats = m.file.stats();
+        tracing::info!(
+            name = %m.name,
+            container = %m.file.container(),
+            frames = m.file.len(),
+            size = format_args!("{}x{}", stats.width, stats.height),
+            fps = m.fps,
+            seconds = format_args!("{:.1}", m.duration()),
+            mean_frame_bytes = stats.mean_frame_bytes as u64,
+            rfc2435 = m.not_ready.as_deref().unwrap_or("ready"),
+            "media"
+        );
+    }
+    if catalogue.is_empty() {
+        bail!("no MJPEG files found in {}", args.media.display());
+    }
+    tracing::info!(files = catalogue.len(), ms = started.elapsed().as_millis() as u64, "indexed");
+    let config = Config {
+        mtu: usize::from(args.mtu),
+        session_timeout: Duration::from_secs(args.session_timeout.max(1)),
+        max_sessions: args.max_sessions,
+        looping: args.looping,
+        max_speed: args.max_speed.clamp(1.0, 16.0),
+        ..Config::default()
+    };
+    let listen = Listen { bind: args.bind, port: args.port, rtp_port: args.rtp_port };
+    let handle = driver::spawn(config, Arc::new(catalogue), listen)
+        .with_context(|| format!("cannot listen on {}:{}", args.bind, args.port))?;
+    let stop = handle.stop_flag();
+    signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&stop))?;
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&stop))?;
+    tracing::info!(
+        rtsp = %handle.rtsp,
+        rtp = handle.media_ports.0,
+        rtcp = handle.media_ports.1,
+        "listening: rtsp://{}:{}/<file>",
+        if args.bind.is_unspecified() { "127.0.0.1".to_owned() } else { args.bind.to_string() },
+        handle.rtsp.port()
+    );
+    handle.join().context("server loop failed")?;
+    Ok(())
+}

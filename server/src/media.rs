@@ -1,0 +1,294 @@
+//! The media the server offers: files opened, mapped and indexed once at start-up, and how an RTSP
+//! URL names one of them.
+//!
+//! Only files found under the media root at start-up are ever served, so a request can name nothing
+//! else: `..` segments are refused outright (403), and anything that is not in the catalogue —
+//! absolute paths, symlinks that lead out of the root, files added later — is simply not found (404).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use hdstream_video::{Container, MjpegFile};
+
+/// Extensions (case-insensitive) the catalogue picks up when it walks a media directory.
+const EXTENSIONS: [&str; 3] = ["mjpeg", "mjpg", "mjp"];
+/// How deep below the root the walk goes.
+const MAX_DEPTH: usize = 8;
+/// The longest URL path the server looks up (longer ones are 414-like: we answer 400).
+pub const MAX_PATH: usize = 4096;
+/// Frame rate of course-container files when no override names them (the course's server sends 20).
+pub const COURSE_FPS: f64 = 20.0;
+
+/// One servable file.
+#[derive(Debug)]
+pub struct Media {
+    /// Its name in URLs: the path below the root, `/`-separated.
+    pub name: String,
+    /// The mapped, indexed file.
+    pub file: MjpegFile,
+    /// Frames per second it is played at.
+    pub fps: f64,
+    /// `None` when every frame can travel as RFC 2435; else the first reason one cannot.
+    pub not_ready: Option<String>,
+}
+
+impl Media {
+    /// Duration in seconds at its frame rate.
+    pub fn duration(&self) -> f64 {
+        self.file.len() as f64 / self.fps
+    }
+}
+
+/// A file under the root that is not served, and why.
+#[derive(Debug)]
+pub struct Skipped {
+    /// The file.
+    pub path: PathBuf,
+    /// Why it is not served.
+    pub reason: String,
+}
+
+/// Why a URL names no servable file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LookupError {
+    /// The URL cannot be read (bad percent-encoding, NUL byte, too long).
+    #[error("malformed URL path: {0}")]
+    Malformed(&'static str),
+    /// The path tries to climb out of the media root.
+    #[error("path leaves the media root")]
+    Forbidden,
+    /// No such file in the catalogue.
+    #[error("no such media: {0}")]
+    NotFound(String),
+}
+
+/// The files the server offers, by URL name.
+#[derive(Debug, Default)]
+pub struct Catalogue {
+    entries: BTreeMap<String, Arc<Media>>,
+}
+
+/// How frame rates are chosen.
+#[derive(Debug, Clone, Default)]
+pub struct FpsPolicy {
+    /// `--fps`: the rate for every file, when given.
+    pub fps: Option<f64>,
+    /// `--fps-for NAME=FPS` overrides, by URL name or file name.
+    pub overrides: Vec<(String, f64)>,
+}
+
+impl FpsPolicy {
+    fn fps_for(&self, name: &str, container: Container) -> f64 {
+        let file_name = name.rsplit('/').next().unwrap_or(name);
+        self.overrides
+            .iter()
+            .find(|(n, _)| n == name || n == file_name)
+            .map(|&(_, fps)| fps)
+            .or(self.fps)
+            .unwrap_or(match container {
+                Container::Course => COURSE_FPS,
+                _ => 30.0,
+            })
+    }
+}
+
+impl Catalogue {
+    /// Opens `path`: every MJPEG file below it when it is a directory, or the one file (served
+    /// under its file name).
+    pub fn open(path: &Path, fps: &FpsPolicy) -> std::io::Result<(Catalogue, Vec<Skipped>)> {
+        let mut catalogue = Catalogue::default();
+        let mut skipped = Vec::new();
+        let meta = std::fs::metadata(path)?;
+        if meta.is_file() {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            catalogue.add(name, path, fps, &mut skipped);
+            return Ok((catalogue, skipped));
+        }
+        let root = path.canonicalize()?;
+        let mut files = Vec::new();
+        walk(&root, &root, 0, &mut files, &mut skipped);
+        files.sort();
+        for (name, file) in files {
+            catalogue.add(name, &file, fps, &mut skipped);
+        }
+        Ok((catalogue, skipped))
+    }
+
+    fn add(&mut self, name: String, path: &Path, fps: &FpsPolicy, skipped: &mut Vec<Skipped>) {
+        match MjpegFile::open(path) {
+            Ok(file) => {
+                let fps = fps.fps_for(&name, file.container());
+                let not_ready = file
+                    .index()
+                    .first_not_ready()
+                    .map(|(i, why)| format!("frame {i}: {why}"));
+                let media = Media { name: name.clone(), file, fps, not_ready };
+                self.entries.insert(name, Arc::new(media));
+            }
+            Err(e) => skipped.push(Skipped { path: path.to_path_buf(), reason: e.to_string() }),
+        }
+    }
+
+    /// Every servable file, by name.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Media>> {
+        self.entries.values()
+    }
+
+    /// Number of files.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when nothing is served.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The media a request URL names, and the track control that followed its name, if any
+    /// (`rtsp://h/a/b.mjpeg/trackID=0` → (`a/b.mjpeg`, `Some("trackID=0")`)). Accepts absolute
+    /// `rtsp://` URLs, absolute paths and the course client's bare file names (RFC 2326 §3.2).
+    pub fn lookup(&self, url: &str) -> Result<(&Arc<Media>, Option<String>), LookupError> {
+        let segments = url_segments(url)?;
+        let full = segments.join("/");
+        if let Some(media) = self.entries.get(&full) {
+            return Ok((media, None));
+        }
+        if let Some((track, rest)) = segments.split_last() {
+            if let Some(media) = self.entries.get(&rest.join("/")) {
+                return Ok((media, Some(track.clone())));
+            }
+        }
+        Err(LookupError::NotFound(full))
+    }
+}
+
+/// The decoded path segments of a request URL, with `..` refused.
+pub fn url_segments(url: &str) -> Result<Vec<String>, LookupError> {
+    if url.len() > MAX_PATH {
+        return Err(LookupError::Malformed("path too long"));
+    }
+    let path = match url.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
+        None => url,
+    };
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    let decoded = percent_decode(path)?;
+    let mut segments = Vec::new();
+    for segment in decoded.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => return Err(LookupError::Forbidden),
+            s if s.contains('\\') && s.split('\\').any(|p| p == "..") => {
+                return Err(LookupError::Forbidden);
+            }
+            s => segments.push(s.to_owned()),
+        }
+    }
+    Ok(segments)
+}
+
+/// RFC 3986 §2.1 percent-decoding into UTF-8; NUL bytes are refused.
+fn percent_decode(s: &str) -> Result<String, LookupError> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3).ok_or(LookupError::Malformed("truncated %-escape"))?;
+            let hex = std::str::from_utf8(hex).map_err(|_| LookupError::Malformed("bad %-escape"))?;
+            let b = u8::from_str_radix(hex, 16).map_err(|_| LookupError::Malformed("bad %-escape"))?;
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    if out.contains(&0) {
+        return Err(LookupError::Malformed("NUL byte in path"));
+    }
+    String::from_utf8(out).map_err(|_| LookupError::Malformed("path is not UTF-8"))
+}
+
+/// Collects MJPEG files below `dir` as (URL name, path); symlinks are followed only while they
+/// stay inside `root`.
+fn walk(
+    root: &Path,
+    dir: &Path,
+    depth: usize,
+    files: &mut Vec<(String, PathBuf)>,
+    skipped: &mut Vec<Skipped>,
+) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(real) = path.canonicalize() else { continue };
+        if !real.starts_with(root) {
+            skipped.push(Skipped { path, reason: "leads out of the media root".into() });
+            continue;
+        }
+        if real.is_dir() {
+            if depth < MAX_DEPTH && real != *root {
+                walk(root, &path, depth + 1, files, skipped);
+            }
+            continue;
+        }
+        let is_media = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)));
+        if !is_media {
+            continue;
+        }
+        let Ok(rel) = path.strip_prefix(root) else { continue };
+        let name = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        files.push((name, path));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_of_every_url_form() {
+        let s = |u| url_segments(u).unwrap();
+        assert_eq!(s("rtsp://127.0.0.1:8554/a/b.mjpeg"), ["a", "b.mjpeg"]);
+        assert_eq!(s("rtsp://h/b.mjpeg/trackID=0"), ["b.mjpeg", "trackID=0"]);
+        assert_eq!(s("movie.Mjpeg"), ["movie.Mjpeg"]);
+        assert_eq!(s("/x%20y.mjpeg?foo=1"), ["x y.mjpeg"]);
+        assert_eq!(s("rtsp://h"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn traversal_and_garbage_are_refused() {
+        assert_eq!(url_segments("rtsp://h/../etc/passwd"), Err(LookupError::Forbidden));
+        assert_eq!(url_segments("rtsp://h/%2e%2e/x"), Err(LookupError::Forbidden));
+        assert_eq!(url_segments("rtsp://h/%2E%2E%2Fx"), Err(LookupError::Forbidden));
+        assert_eq!(url_segments("rtsp://h/a/..\\..\\x"), Err(LookupError::Forbidden));
+        assert!(matches!(url_segments("rtsp://h/a%00b"), Err(LookupError::Malformed(_))));
+        assert!(matches!(url_segments("rtsp://h/a%zz"), Err(LookupError::Malformed(_))));
+        assert!(matches!(url_segments("rtsp://h/a%"), Err(LookupError::Malformed(_))));
+        assert!(matches!(url_segments("rtsp://h/%ff"), Err(LookupError::Malformed(_))));
+        let long = format!("rtsp://h/{}", "a".repeat(10_000));
+        assert!(matches!(url_segments(&long), Err(LookupError::Malformed(_))));
+    }
+
+    #[test]
+    fn fps_policy_order() {
+        let p = FpsPolicy { fps: Some(25.0), overrides: vec![("x/a.mjpeg".into(), 60.0)] };
+        assert_eq!(p.fps_for("x/a.mjpeg", Container::Plain), 60.0);
+        assert_eq!(p.fps_for("b.mjpeg", Container::Course), 25.0);
+        let d = FpsPolicy::default();
+        assert_eq!(d.fps_for("b.mjpeg", Container::Course), COURSE_FPS);
+        assert_eq!(d.fps_for("b.mjpeg", Container::Plain), 30.0);
+    }
+}

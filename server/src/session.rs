@@ -1,0 +1,83 @@
+//! An RTSP session (RFC 2326 §3.6, state machine of Appendix A.2): the stream it controls, where
+//! its packets go, and when it was last heard from.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::media::Media;
+use crate::stream::Stream;
+
+/// Identifies a TCP connection in the core; the driver chooses the numbers.
+pub type ConnId = usize;
+
+/// RFC 2326 Appendix A.2 server states. A session exists from its SETUP, so there is no Init.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Set up (or paused, or at the end of the file): nothing is sent.
+    Ready,
+    /// PLAY in force.
+    Playing,
+}
+
+/// Where a session's RTP and RTCP go (RFC 2326 §12.39).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// UDP unicast to the RTSP peer's address at the client ports (RTCP: `None` for the course
+    /// client, which has no RTCP port).
+    Udp {
+        /// The client's RTP address.
+        rtp: SocketAddr,
+        /// The client's RTCP address.
+        rtcp: Option<SocketAddr>,
+    },
+    /// Interleaved in the RTSP connection (RFC 2326 §10.12).
+    Tcp {
+        /// Channel of RTP packets.
+        rtp: u8,
+        /// Channel of RTCP packets.
+        rtcp: u8,
+    },
+}
+
+/// One session.
+#[derive(Debug)]
+pub struct Session {
+    /// The session identifier (RFC 2326 §12.37): digits, so the course client can read it too.
+    pub id: String,
+    /// The connection that set it up; requests naming it from elsewhere are refused (454).
+    pub conn: ConnId,
+    /// The RTSP peer.
+    pub peer: SocketAddr,
+    /// What it plays.
+    pub media: Arc<Media>,
+    /// Where packets go.
+    pub delivery: Delivery,
+    /// The course client's dialect: whole JPEGs, line-position replies.
+    pub course: bool,
+    /// Ready or Playing.
+    pub state: State,
+    /// The RTP stream.
+    pub stream: Stream,
+    /// The last RTSP request or RTCP packet from the client.
+    pub last_heard: Instant,
+    /// When the next RTCP sender report is due.
+    pub next_report: Instant,
+    /// When the session was set up.
+    pub created: Instant,
+    /// When PLAY first took effect (for the end-of-session summary).
+    pub first_play: Option<Instant>,
+    /// Whether the end of the file was reached (BYE sent).
+    pub ended: bool,
+    /// RTCP packets received from the client.
+    pub rtcp_received: u64,
+    /// The URL the session was set up with (`RTP-Info: url=`).
+    pub control_url: String,
+}
+
+impl Session {
+    /// When the session expires without news from the client.
+    pub fn expires(&self, timeout: Duration) -> Instant {
+        self.last_heard + timeout
+    }
+}

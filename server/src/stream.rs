@@ -1,0 +1,342 @@
+//! One session's media stream: file frames → RTP packets, their timestamps, and when each may
+//! leave.
+//!
+//! - Payload: RFC 2435 fragments (RFC 2435 §3, Q = 255 with the frame's own tables), or for the
+//!   course's client one whole JPEG per packet, sequence number = frame number.
+//! - Timestamps: 90 kHz (RFC 2435 §3), from a frame-slot counter that only ever grows, so they
+//!   stay monotonic across PAUSE, seeks and loops; `RTP-Info` (RFC 2326 §12.33) tells the client
+//!   which timestamp the first frame after a PLAY carries.
+//! - Pacing: frame slot *s* is due at `anchor + (s - anchor_slot) × interval / speed`; within a
+//!   frame, a token bucket refilled at the rate that drains the frame in [`SPREAD`] of its
+//!   interval spaces the packets, never more than [`BURST_PACKETS`] back to back.
+//! - A stream that falls a whole frame behind (CPU, a receiver that does not read) skips whole
+//!   frames to the one now due and counts them; it never sends half a frame.
+//!
+//! Sans-IO: [`Stream::poll`] takes `now` and a sink for packets and answers when to call again.
+
+use std::ops::Range;
+use std::time::{Duration, Instant};
+
+use hdstream_common::pacing::TokenBucket;
+use hdstream_common::rfc2435::Packetizer;
+use hdstream_common::rtp;
+
+use crate::media::Media;
+
+/// RTP payload type of JPEG (RFC 3551 §6).
+pub const PAYLOAD_TYPE: u8 = 26;
+/// RTP clock rate of JPEG video (RFC 2435 §3).
+pub const CLOCK_RATE: f64 = 90_000.0;
+/// Share of a frame interval its packets are spread over.
+pub const SPREAD: f64 = 0.8;
+/// Packets that may leave back to back (the token bucket's burst).
+pub const BURST_PACKETS: u64 = 8;
+/// IPv4 + UDP header bytes, subtracted from the MTU.
+const IP_UDP_HEADERS: usize = 28;
+/// The largest UDP payload.
+const MAX_DATAGRAM: usize = 65_507;
+
+/// How frames are carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload {
+    /// RFC 2435 fragments.
+    Rfc2435,
+    /// The course's dialect: the whole JPEG in one packet, sequence number = frame number.
+    Course,
+}
+
+/// What a stream has done, for logs and reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Frames whose every packet left.
+    pub frames: u64,
+    /// RTP packets sent.
+    pub packets: u64,
+    /// RTP payload octets sent (RFC 3550 §6.4.1 sender's octet count).
+    pub octets: u64,
+    /// Whole frames skipped because the stream fell behind.
+    pub skipped: u64,
+    /// Frames that could not be packetized (not RFC 2435-ready, or too large for one course
+    /// packet) and were left out.
+    pub unsendable: u64,
+}
+
+/// What [`Stream::poll`] wants next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Call again at this instant (or earlier).
+    At(Instant),
+    /// Not playing: nothing to send until the next PLAY.
+    Idle,
+    /// The sink refused a packet (socket buffer full): call again when it can take more.
+    Blocked,
+    /// The last frame of the file has gone (and the stream does not loop).
+    Ended,
+}
+
+/// The playing schedule set by PLAY.
+#[derive(Debug, Clone, Copy)]
+struct Schedule {
+    anchor: Instant,
+    anchor_slot: u64,
+    speed: f64,
+}
+
+/// The packets of the frame being sent.
+#[derive(Debug, Default)]
+struct FramePackets {
+    data: Vec<u8>,
+    packets: Vec<Range<usize>>,
+    next: usize,
+}
+
+impl FramePackets {
+    fn clear(&mut self) {
+        self.data.clear();
+        self.packets.clear();
+        self.next = 0;
+    }
+
+    fn pending(&self) -> Option<&[u8]> {
+        self.packets.get(self.next).and_then(|r| self.data.get(r.clone()))
+    }
+}
+
+/// One session's outgoing RTP stream.
+#[derive(Debug)]
+pub struct Stream {
+    /// RTP SSRC (random, RFC 3550 §8).
+    pub ssrc: u32,
+    payload: Payload,
+    fps: f64,
+    frames_in_file: usize,
+    looping: bool,
+    max_payload: usize,
+    next_seq: u16,
+    ts_origin: u32,
+    /// Frame slots since the stream began: the timestamp clock.
+    slot: u64,
+    /// The next file frame to send.
+    position: usize,
+    schedule: Option<Schedule>,
+    frame: FramePackets,
+    bucket: TokenBucket,
+    /// Timestamp and due time of the newest frame, for sender reports.
+    last_sent: Option<(u32, Instant)>,
+    /// What has been sent.
+    pub counters: Counters,
+}
+
+impl Stream {
+    /// A stream of `media` with random `ssrc`, initial sequence number and timestamp origin
+    /// (RFC 3550 §5.1), cut for `mtu`.
+    pub fn new(
+        media: &Media,
+        payload: Payload,
+        mtu: usize,
+        looping: bool,
+        random: [u32; 3],
+        now: Instant,
+    ) -> Stream {
+        let max_payload = mtu.saturating_sub(IP_UDP_HEADERS + rtp::Header::LEN).max(64);
+        let [ssrc, seq, ts] = random;
+        let mut stream = Stream {
+            ssrc,
+            payload,
+            fps: media.fps,
+            frames_in_file: media.file.len(),
+            looping,
+            max_payload,
+            next_seq: seq as u16,
+            ts_origin: ts,
+            slot: 0,
+            position: 0,
+            schedule: None,
+            frame: FramePackets::default(),
+            bucket: TokenBucket::new(1, 1, now),
+            last_sent: None,
+            counters: Counters::default(),
+        };
+        if payload == Payload::Course {
+            // The course client orders frames by sequence number, starting at 1.
+            stream.next_seq = 1;
+        }
+        stream.bucket = TokenBucket::new(1_000_000, stream.burst_bytes(), now);
+        stream
+    }
+
+    fn burst_bytes(&self) -> u64 {
+        BURST_PACKETS * (self.max_payload + rtp::Header::LEN) as u64
+    }
+
+    /// Seconds per frame.
+    pub fn interval(&self) -> Duration {
+        Duration::from_secs_f64(1.0 / self.fps)
+    }
+
+    /// The file frame the next PLAY starts from.
+    pub fn position(&self) -> usize {
+        self.position
+    }
+
+    /// Where the stream is, in seconds of media (the NPT of the next frame).
+    pub fn npt(&self) -> f64 {
+        self.position as f64 / self.fps
+    }
+
+    /// Whether PLAY is in force.
+    pub fn is_playing(&self) -> bool {
+        self.schedule.is_some()
+    }
+
+    /// The sequence number the next packet carries.
+    pub fn next_sequence_number(&self) -> u16 {
+        self.next_seq
+    }
+
+    /// The RTP timestamp of frame slot `slot`.
+    fn timestamp(&self, slot: u64) -> u32 {
+        let ticks = (slot as f64 * CLOCK_RATE / self.fps).round() as u64;
+        self.ts_origin.wrapping_add(ticks as u32)
+    }
+
+    /// The RTP timestamp the next frame will carry.
+    pub fn next_timestamp(&self) -> u32 {
+        self.timestamp(self.slot)
+    }
+
+    /// The RTP timestamp that corresponds to `now` on the media clock (RFC 3550 §6.4.1: the
+    /// sender report's RTP timestamp), extrapolated from the newest frame; `None` before any.
+    pub fn rtp_time_at(&self, now: Instant) -> Option<u32> {
+        let (ts, due) = self.last_sent?;
+        let speed = self.schedule.map_or(1.0, |s| s.speed);
+        let ticks = now.saturating_duration_since(due).as_secs_f64() * CLOCK_RATE * speed;
+        Some(ts.wrapping_add(ticks as u32))
+    }
+
+    /// Moves to the first frame at or after `npt` seconds (RFC 2326 §12.29); past the end → the
+    /// end. A frame whose first packets already left still leaves whole first.
+    pub fn seek(&mut self, npt: f64) {
+        let frame = (npt.max(0.0) * self.fps - 1e-6).ceil();
+        self.position = if frame.is_finite() { (frame as usize).min(self.frames_in_file) } else { 0 };
+    }
+
+    /// Starts (or resumes) sending at `speed` times real time from the current position.
+    pub fn play(&mut self, speed: f64, now: Instant) {
+        if self.position >= self.frames_in_file && self.looping {
+            self.position = 0;
+        }
+        self.schedule = Some(Schedule { anchor: now, anchor_slot: self.slot, speed });
+    }
+
+    /// Stops sending once the frame in flight has left whole (RFC 2326 §10.6).
+    pub fn pause(&mut self) {
+        self.schedule = None;
+    }
+
+    /// Sends every packet that is due at `now` through `send` (which answers false when it
+    /// cannot take the packet now), and says when to call again.
+    pub fn poll(&mut self, media: &Media, now: Instant, send: &mut dyn FnMut(&[u8]) -> bool) -> Next {
+        loop {
+            if let Some(packet) = self.frame.pending() {
+                let ready = self.bucket.ready_at(packet.len(), now);
+                if ready > now {
+                    return Next::At(ready);
+                }
+                if !send(packet) {
+                    return Next::Blocked;
+                }
+                let len = packet.len();
+                self.bucket.take(len, now);
+                self.counters.packets += 1;
+                self.counters.octets += (len - rtp::Header::LEN) as u64;
+                self.frame.next += 1;
+                if self.frame.pending().is_none() {
+                    self.counters.frames += 1;
+                }
+                continue;
+            }
+            let Some(schedule) = self.schedule else {
+                return Next::Idle;
+            };
+            let slot_interval = self.interval().div_f64(schedule.speed);
+            let due = schedule.anchor + slot_interval.mul_f64((self.slot - schedule.anchor_slot) as f64);
+            if due > now {
+                return Next::At(due);
+            }
+            // Behind by one whole frame or more: skip to the frame now due.
+            let behind = (now - due).as_secs_f64() / slot_interval.as_secs_f64();
+            if behind >= 1.0 {
+                let skip = behind.floor() as u64;
+                self.slot += skip;
+                self.position += skip as usize;
+                self.counters.skipped += skip;
+            }
+            if self.position >= self.frames_in_file {
+                if !self.looping || self.frames_in_file == 0 {
+                    self.schedule = None;
+                    return Next::Ended;
+                }
+                self.position %= self.frames_in_file;
+            }
+            let ts = self.timestamp(self.slot);
+            let position = self.position;
+            self.position += 1;
+            self.slot += 1;
+            if self.prepare(media, position, ts).is_err() {
+                self.counters.unsendable += 1;
+                continue;
+            }
+            let frame_bytes = self.frame.data.len() as f64;
+            let rate = frame_bytes / (slot_interval.as_secs_f64() * SPREAD);
+            self.bucket.set_rate(rate.ceil() as u64, now);
+            self.last_sent = Some((ts, due));
+        }
+    }
+
+    /// Cuts file frame `index` into RTP packets stamped `ts`.
+    fn prepare(&mut self, media: &Media, index: usize, ts: u32) -> Result<(), ()> {
+        self.frame.clear();
+        match self.payload {
+            Payload::Rfc2435 => {
+                let frame = media.file.rfc2435_frame(index).map_err(|_| ())?;
+                let packetizer = Packetizer::new(&frame, self.max_payload).map_err(|_| ())?;
+                for fragment in packetizer {
+                    let header = rtp::Header {
+                        marker: fragment.marker,
+                        payload_type: PAYLOAD_TYPE,
+                        sequence_number: self.next_seq,
+                        timestamp: ts,
+                        ssrc: self.ssrc,
+                    };
+                    self.push_packet(&header, &[fragment.header(), fragment.data])?;
+                }
+            }
+            Payload::Course => {
+                let jpeg = media.file.frame(index).ok_or(())?;
+                if jpeg.len() + rtp::Header::LEN > MAX_DATAGRAM {
+                    return Err(());
+                }
+                let header = rtp::Header {
+                    marker: true,
+                    payload_type: PAYLOAD_TYPE,
+                    sequence_number: (index as u16).wrapping_add(1),
+                    timestamp: ts,
+                    ssrc: self.ssrc,
+                };
+                self.push_packet(&header, &[jpeg])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn push_packet(&mut self, header: &rtp::Header, pieces: &[&[u8]]) -> Result<(), ()> {
+        let len = rtp::Header::LEN + pieces.iter().map(|p| p.len()).sum::<usize>();
+        let start = self.frame.data.len();
+        self.frame.data.resize(start + len, 0);
+        let written = header.write(pieces, &mut self.frame.data[start..]).map_err(|_| ())?;
+        self.frame.packets.push(start..start + written);
+        self.next_seq = header.sequence_number.wrapping_add(1);
+        Ok(())
+    }
+}

@@ -1,0 +1,227 @@
+//! `encode_mjpeg` and `mjpeg_info` as a user runs them. The `--from` test makes its input with
+//! ffmpeg (`apt-get install ffmpeg`); without ffmpeg it fails rather than skips.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::Value;
+
+/// A file under the temp dir, removed when dropped.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(name: &str) -> TempFile {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        TempFile(
+            std::env::temp_dir().join(format!("hdstream-tools-{}-{n}-{name}", std::process::id())),
+        )
+    }
+
+    fn arg(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn run(program: &str, args: &[&str]) -> Output {
+    Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
+}
+
+fn ok(program: &str, args: &[&str]) -> String {
+    let out = run(program, args);
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn encode(args: &[&str]) -> String {
+    ok(env!("CARGO_BIN_EXE_encode_mjpeg"), args)
+}
+
+fn info(paths: &[&Path]) -> Value {
+    let args: Vec<&str> = paths.iter().map(|p| p.to_str().unwrap()).collect();
+    serde_json::from_str(&ok(env!("CARGO_BIN_EXE_mjpeg_info"), &args)).unwrap()
+}
+
+#[test]
+fn a_288p_second_in_both_containers_is_described_right() {
+    let plain = TempFile::new("288p.mjpeg");
+    let course = TempFile::new("288p.Mjpeg");
+    let summary = encode(&[
+        "--size",
+        "288p",
+        "--fps",
+        "30",
+        "--seconds",
+        "1",
+        "--out",
+        plain.arg(),
+    ]);
+    assert!(summary.contains("frames: 30 at 512x288"), "{summary}");
+    encode(&[
+        "--size",
+        "288p",
+        "--fps",
+        "20",
+        "--seconds",
+        "1",
+        "--container",
+        "course",
+        "--out",
+        course.arg(),
+    ]);
+
+    let v = info(&[&plain.0]);
+    assert_eq!(v["path"], plain.arg());
+    assert_eq!(v["container"], "plain");
+    assert_eq!(v["frames"], 30);
+    assert_eq!(
+        (v["width"].clone(), v["height"].clone()),
+        (512.into(), 288.into())
+    );
+    assert_eq!(v["sampling"], "4:2:0");
+    assert_eq!(v["rfc2435_ready"], true);
+    assert_eq!(v["not_ready_reason"], Value::Null);
+    assert_eq!(v["damaged_frames"], 0);
+    assert_eq!(v["bytes"], std::fs::metadata(&plain.0).unwrap().len());
+    let mean = v["mean_frame_bytes"].as_f64().unwrap();
+    assert!((mean - v["bytes"].as_f64().unwrap() / 30.0).abs() < 1.0);
+
+    let both = info(&[&plain.0, &course.0]);
+    let both = both.as_array().unwrap();
+    assert_eq!(both.len(), 2);
+    assert_eq!(both[1]["container"], "course");
+    assert_eq!(both[1]["frames"], 20);
+    assert_eq!(both[1]["rfc2435_ready"], true);
+    assert_eq!(
+        both[1]["bytes"],
+        std::fs::metadata(&course.0).unwrap().len()
+    );
+}
+
+#[test]
+fn from_converts_an_ffmpeg_444_file_into_a_ready_one() {
+    let src = TempFile::new("444.mjpeg");
+    let out = TempFile::new("444-ready.Mjpeg");
+    ok(
+        "ffmpeg",
+        &[
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=30",
+            "-t",
+            "1",
+            "-c:v",
+            "mjpeg",
+            "-q:v",
+            "5",
+            "-pix_fmt",
+            "yuvj444p",
+            "-f",
+            "mjpeg",
+            src.arg(),
+        ],
+    );
+    let before = info(&[&src.0]);
+    assert_eq!(before["rfc2435_ready"], false);
+    assert!(
+        before["not_ready_reason"]
+            .as_str()
+            .unwrap()
+            .contains("4:4:4")
+    );
+
+    encode(&[
+        "--from",
+        src.arg(),
+        "--container",
+        "course",
+        "--quality",
+        "75",
+        "--out",
+        out.arg(),
+    ]);
+    let after = info(&[&out.0]);
+    assert_eq!(after["frames"], before["frames"]);
+    assert_eq!(after["container"], "course");
+    assert_eq!(after["sampling"], "4:2:0");
+    assert_eq!(
+        (after["width"].clone(), after["height"].clone()),
+        (320.into(), 240.into())
+    );
+    assert_eq!(after["rfc2435_ready"], true, "{after}");
+}
+
+#[test]
+fn a_missing_file_exits_1_naming_it_and_the_others_still_print() {
+    let good = TempFile::new("good.mjpeg");
+    encode(&["--size", "64x32", "--seconds", "0.1", "--out", good.arg()]);
+    let missing = std::env::temp_dir().join(format!(
+        "hdstream-tools-{}-missing.mjpeg",
+        std::process::id()
+    ));
+    let out = run(
+        env!("CARGO_BIN_EXE_mjpeg_info"),
+        &[missing.to_str().unwrap(), good.arg()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(missing.to_str().unwrap()), "{stderr}");
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed.as_array().unwrap().len(), 1);
+    assert_eq!(printed[0]["frames"], 3);
+
+    let alone = run(
+        env!("CARGO_BIN_EXE_mjpeg_info"),
+        &[missing.to_str().unwrap()],
+    );
+    assert_eq!(alone.status.code(), Some(1));
+    assert!(alone.stdout.is_empty());
+}
+
+#[test]
+fn a_garbage_file_is_reported_with_its_offset() {
+    let junk = TempFile::new("junk.mjpeg");
+    std::fs::write(&junk.0, b"this is not video").unwrap();
+    let out = run(env!("CARGO_BIN_EXE_mjpeg_info"), &[junk.arg()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(junk.arg()) && stderr.contains("at byte 0"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn help_explains_the_options() {
+    let help = ok(env!("CARGO_BIN_EXE_encode_mjpeg"), &["--help"]);
+    for word in [
+        "--size",
+        "1440p",
+        "--container",
+        "course",
+        "--from",
+        "--quality",
+    ] {
+        assert!(help.contains(word), "{word} missing from --help");
+    }
+}
