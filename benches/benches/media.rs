@@ -1,0 +1,127 @@
+//! Per-frame costs across resolutions: RFC 2435 packetize and depacketize, and zune-jpeg decode.
+//!
+//! `cargo bench -p hdstream-benches --bench media`
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use hdstream_common::rfc2435::{Depacketizer, Output, Packetizer};
+use hdstream_common::rtp;
+use hdstream_video::decoder::Decoder;
+use hdstream_video::jpeg::Header;
+use hdstream_video::pattern::Pattern;
+
+/// RTP payload bytes per packet at a 1400-byte MTU (minus IPv4, UDP and RTP headers).
+const MAX_PAYLOAD: usize = 1400 - 28 - 12;
+
+const SIZES: [(&str, u16, u16); 4] =
+    [("720p", 1280, 720), ("1080p", 1920, 1080), ("1440p", 2560, 1440), ("2160p", 3840, 2160)];
+
+fn frame(width: u16, height: u16) -> Vec<u8> {
+    let mut jpeg = Vec::new();
+    Pattern::new(width, height).encode(7, 80, &mut jpeg).expect("encode test pattern");
+    jpeg
+}
+
+/// Every RTP packet of `jpeg`, as a server sends them.
+fn packets(jpeg: &[u8]) -> Vec<Vec<u8>> {
+    let header = Header::parse(jpeg).expect("parse");
+    let frame = hdstream_video::rfc2435::frame(&header).expect("RFC 2435-ready");
+    let mut out = Vec::new();
+    for (i, fragment) in Packetizer::new(&frame, MAX_PAYLOAD).expect("packetizer").enumerate() {
+        let mut buf = vec![0; 1500];
+        let h = rtp::Header {
+            marker: fragment.marker,
+            payload_type: 26,
+            sequence_number: i as u16,
+            timestamp: 9000,
+            ssrc: 1,
+        };
+        let n = h.write(&[fragment.header(), fragment.data], &mut buf).expect("write");
+        buf.truncate(n);
+        out.push(buf);
+    }
+    out
+}
+
+fn packetize(c: &mut Criterion) {
+    let mut group = c.benchmark_group("packetize");
+    for (name, w, h) in SIZES {
+        let jpeg = frame(w, h);
+        group.throughput(Throughput::Bytes(jpeg.len() as u64));
+        let mut buf = vec![0u8; 1500];
+        group.bench_with_input(BenchmarkId::from_parameter(name), &jpeg, |b, jpeg| {
+            b.iter(|| {
+                let header = Header::parse(jpeg).expect("parse");
+                let frame = hdstream_video::rfc2435::frame(&header).expect("ready");
+                let mut total = 0;
+                for fragment in Packetizer::new(&frame, MAX_PAYLOAD).expect("packetizer") {
+                    let h = rtp::Header {
+                        marker: fragment.marker,
+                        payload_type: 26,
+                        sequence_number: 0,
+                        timestamp: 0,
+                        ssrc: 1,
+                    };
+                    total += h.write(&[fragment.header(), fragment.data], &mut buf).expect("write");
+                }
+                black_box(total)
+            })
+        });
+    }
+    group.finish();
+}
+
+fn depacketize(c: &mut Criterion) {
+    let mut group = c.benchmark_group("depacketize");
+    for (name, w, h) in SIZES {
+        let jpeg = frame(w, h);
+        let packets = packets(&jpeg);
+        group.throughput(Throughput::Bytes(jpeg.len() as u64));
+        let mut depacketizer = Depacketizer::new();
+        depacketizer.set_dimensions(w, h);
+        let mut ts = 0u32;
+        let mut seq = 0u16;
+        group.bench_with_input(BenchmarkId::from_parameter(name), &packets, |b, packets| {
+            b.iter(|| {
+                ts = ts.wrapping_add(3000);
+                let mut buf = [0u8; 1500];
+                for p in packets {
+                    // Re-stamp so every iteration is a new frame in sequence.
+                    let parsed = rtp::Packet::parse(p).expect("parse");
+                    let h = rtp::Header { sequence_number: seq, timestamp: ts, ..parsed.header() };
+                    seq = seq.wrapping_add(1);
+                    let n = h.write(&[parsed.payload()], &mut buf).expect("write");
+                    depacketizer.push(&rtp::Packet::parse(&buf[..n]).expect("parse"));
+                }
+                match depacketizer.pull() {
+                    Some(Output::Frame(jpeg)) => {
+                        let len = jpeg.data.len();
+                        depacketizer.recycle(jpeg.data);
+                        black_box(len)
+                    }
+                    other => panic!("expected a frame, got {other:?}"),
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+fn decode(c: &mut Criterion) {
+    let mut group = c.benchmark_group("decode");
+    group.sample_size(20);
+    for (name, w, h) in SIZES {
+        let jpeg = frame(w, h);
+        group.throughput(Throughput::Elements(1));
+        let mut decoder = Decoder::new();
+        let mut out = Vec::new();
+        group.bench_with_input(BenchmarkId::from_parameter(name), &jpeg, |b, jpeg| {
+            b.iter(|| black_box(decoder.decode_0rgb(jpeg, &mut out).expect("decode")))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, packetize, depacketize, decode);
+criterion_main!(benches);
