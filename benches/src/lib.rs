@@ -1,1 +1,13 @@
-//! hdstream benchmarks.
+//! hdstream's playback benchmark (the `playback` binary) and its parts; the criterion
+//! micro-benchmarks live in `benches/`.
+//!
+//! - [`media`]: test files per resolution, made on first use under `target/media/`;
+//! - [`process`]: child processes measured by the kernel (CPU time, peak RSS);
+//! - [`peers`]: our server and client and the peers (GStreamer, ffmpeg, gst-rtsp-server);
+//! - [`report`]: the table, `results.json`, `results.csv`; [`plot`]: PNG and SVG plots.
+
+pub mod media;
+pub mod peers;
+pub mod plot;
+pub mod process;
+pub mod report;

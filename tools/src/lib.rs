@@ -2,9 +2,11 @@
 //!
 //! - [`generate`]: what `encode_mjpeg` does (test patterns or conversion, on all cores), callable
 //!   from the benchmark harness without spawning the binary.
+//! - [`impair`]: the seeded bad-link model behind the `impair` relay.
 //! - [`info`]: what `mjpeg_info` prints about a file.
 //! - [`parallel`]: ordered parallel production with a bounded reorder window.
 
 pub mod generate;
+pub mod impair;
 pub mod info;
 pub mod parallel;

@@ -1,0 +1,194 @@
+//! The playback benchmark: plays test streams at several resolutions through hdstream's server
+//! and client, and through the peers (GStreamer, ffmpeg, gst-rtsp-server) on the same files for
+//! the same seconds, and reports fps, loss, latency, CPU and memory side by side.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, ValueEnum};
+use hdstream_benches::media::{self, Resolution};
+use hdstream_benches::peers::{self, Received, Transport};
+use hdstream_benches::report::{self, Row};
+
+/// Plays MJPEG test streams (made on first use under target/media/) at each resolution through
+/// hdstream-server → hdstream-client, and the peers beside them: GStreamer's rtspsrc pipeline
+/// and ffmpeg against our server, our client against gst-rtsp-server. Prints a table and writes
+/// results.json, results.csv and plots (fps.png/svg, latency.png/svg) into --out.
+#[derive(Debug, Parser)]
+#[command(name = "playback", version, verbatim_doc_comment)]
+struct Args {
+    /// Rows to run, e.g. 720p30,1440p60 [default: 360p30,720p30,1080p30,1440p30,1440p60,2160p30].
+    #[arg(long, value_delimiter = ',', value_parser = Resolution::parse)]
+    resolutions: Vec<Resolution>,
+    /// Seconds of video per run.
+    #[arg(long, default_value_t = 10)]
+    seconds: u32,
+    /// Lower transport for RTP.
+    #[arg(long, value_enum, default_value_t = Which::Udp)]
+    transport: Which,
+    /// 3 s per resolution on 720p30, 1080p30 and 1440p30.
+    #[arg(long)]
+    quick: bool,
+    /// Which peers to run beside ours.
+    #[arg(long, value_delimiter = ',', default_value = "gstreamer,ffmpeg,gst-rtsp-server")]
+    peers: Vec<Peer>,
+    /// Where results, CSV, JSON and plots go.
+    #[arg(long, default_value = "target/playback")]
+    out: PathBuf,
+    /// Where test media is cached.
+    #[arg(long)]
+    media_dir: Option<PathBuf>,
+    /// Do not (re)build the release server and client first.
+    #[arg(long)]
+    no_build: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Which {
+    Udp,
+    Tcp,
+    Both,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Peer {
+    Gstreamer,
+    Ffmpeg,
+    GstRtspServer,
+    None,
+}
+
+fn build() -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--release", "--quiet", "-p", "hdstream-server", "-p", "hdstream-client"])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .status()
+        .context("cannot run cargo to build the server and client")?;
+    if !status.success() {
+        bail!("building hdstream-server and hdstream-client failed");
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let started = Instant::now();
+    let (resolutions, seconds) = if args.quick {
+        let r = media::QUICK.iter().map(|s| Resolution::parse(s).expect("preset")).collect();
+        (r, 3)
+    } else if args.resolutions.is_empty() {
+        (media::DEFAULT.iter().map(|s| Resolution::parse(s).expect("preset")).collect(), args.seconds)
+    } else {
+        (args.resolutions.clone(), args.seconds)
+    };
+    if seconds == 0 {
+        bail!("--seconds must be at least 1");
+    }
+    if !args.no_build {
+        build()?;
+    }
+    let transports = match args.transport {
+        Which::Udp => vec![Transport::Udp],
+        Which::Tcp => vec![Transport::Tcp],
+        Which::Both => vec![Transport::Udp, Transport::Tcp],
+    };
+    let want = |p: Peer| args.peers.contains(&p);
+    let have_gst = want(Peer::Gstreamer) && peers::available("gst-launch-1.0");
+    let have_ffmpeg = want(Peer::Ffmpeg) && peers::available("ffmpeg");
+    let have_gst_server = want(Peer::GstRtspServer) && peers::gst_server_available();
+    if want(Peer::Gstreamer) && !have_gst {
+        eprintln!("GStreamer client skipped: apt-get install -y gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good");
+    }
+    if want(Peer::Ffmpeg) && !have_ffmpeg {
+        eprintln!("ffmpeg skipped: apt-get install -y ffmpeg");
+    }
+    if want(Peer::GstRtspServer) && !have_gst_server {
+        eprintln!("gst-rtsp-server skipped: apt-get install -y python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good ffmpeg");
+    }
+    let media_dir = args.media_dir.clone().unwrap_or_else(media::default_dir);
+    let files: Vec<(Resolution, PathBuf)> = resolutions
+        .iter()
+        .map(|&r| media::ensure(&media_dir, r, seconds).map(|p| (r, p)))
+        .collect::<Result<_>>()?;
+    let runs_per_row = 1 + usize::from(have_gst) + usize::from(have_ffmpeg) + usize::from(have_gst_server);
+    let total = files.len() * transports.len() * runs_per_row;
+    let mut done = 0;
+    let mut rows = Vec::new();
+    let json_path = std::env::temp_dir().join(format!("hdstream-playback-{}.json", std::process::id()));
+    for (res, file) in &files {
+        for &transport in &transports {
+            let mut progress = |what: &str| {
+                done += 1;
+                eprintln!(
+                    "[{done}/{total}] {} {} {what} ({} s, {:.0} s elapsed)",
+                    res.name(),
+                    transport.name(),
+                    seconds,
+                    started.elapsed().as_secs_f64()
+                );
+            };
+            progress("hdstream-client ← hdstream-server");
+            let server = peers::our_server(file, res.fps)?;
+            let rx = peers::our_client(&server.url, transport, seconds, &json_path);
+            let su = server.stop()?;
+            rows.push(row(*res, transport, "hdstream-server", "hdstream-client", seconds, rx, su));
+            if have_gst {
+                progress("gstreamer ← hdstream-server");
+                let server = peers::our_server(file, res.fps)?;
+                let rx = peers::gst_client(&server.url, transport, seconds);
+                let su = server.stop()?;
+                rows.push(row(*res, transport, "hdstream-server", "gstreamer", seconds, rx, su));
+            }
+            if have_ffmpeg {
+                progress("ffmpeg ← hdstream-server");
+                let server = peers::our_server(file, res.fps)?;
+                let rx = peers::ffmpeg_client(&server.url, transport, seconds);
+                let su = server.stop()?;
+                rows.push(row(*res, transport, "hdstream-server", "ffmpeg", seconds, rx, su));
+            }
+            if have_gst_server {
+                progress("hdstream-client ← gst-rtsp-server");
+                let server = peers::gst_server(file, res.fps)?;
+                let rx = peers::our_client(&server.url, transport, seconds, &json_path);
+                let su = server.stop()?;
+                rows.push(row(*res, transport, "gst-rtsp-server", "hdstream-client", seconds, rx, su));
+            }
+        }
+    }
+    let _ = std::fs::remove_file(&json_path);
+    println!("{}", report::table(&rows));
+    let extra = serde_json::json!({ "seconds": seconds, "wall_s": started.elapsed().as_secs_f64() });
+    report::write(&args.out, &rows, &extra)?;
+    match hdstream_benches::plot::write(&args.out, &rows) {
+        Ok(files) => eprintln!("plots: {}", files.join(", ")),
+        Err(e) => eprintln!("plots skipped: {e:#}"),
+    }
+    eprintln!(
+        "results: {}/results.json, results.csv ({:.0} s in all)",
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// A row, or a row saying the run failed.
+fn row(
+    res: Resolution,
+    transport: Transport,
+    sender: &str,
+    receiver: &str,
+    seconds: u32,
+    rx: Result<Received>,
+    server: hdstream_benches::process::Usage,
+) -> Row {
+    match rx {
+        Ok(rx) => Row::new(res, transport, sender, receiver, seconds, &rx, server),
+        Err(e) => {
+            let failed = Received { note: Some(format!("failed: {e:#}")), ..Received::default() };
+            Row::new(res, transport, sender, receiver, seconds, &failed, server)
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Test media for the benchmark: numbered test-pattern MJPEG files made on first use and cached
+//! under `target/media/`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use hdstream_tools::generate::{self, Options, Source};
+use hdstream_video::index::Container;
+
+/// One benchmark row: a frame size and a frame rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resolution {
+    /// Width in pixels.
+    pub width: u16,
+    /// Height in pixels (the "p" number).
+    pub height: u16,
+    /// Frames per second.
+    pub fps: u32,
+}
+
+impl Resolution {
+    /// Parses `1440p60` (16:9 width) or `1440p` (30 fps).
+    pub fn parse(s: &str) -> Result<Resolution, String> {
+        let (h, fps) = s.split_once('p').ok_or_else(|| format!("{s:?}: expected e.g. 1080p30"))?;
+        let height: u16 = h.parse().map_err(|_| format!("{s:?}: bad height"))?;
+        let fps: u32 = if fps.is_empty() { 30 } else { fps.parse().map_err(|_| format!("{s:?}: bad fps"))? };
+        if !(144..=4320).contains(&height) || !(1..=240).contains(&fps) {
+            return Err(format!("{s:?}: height 144..4320 and fps 1..240 please"));
+        }
+        // 16:9, width rounded to a multiple of 16 as encoders like.
+        let width = ((u32::from(height) * 16 / 9).div_ceil(16) * 16) as u16;
+        Ok(Resolution { width, height, fps })
+    }
+
+    /// `1440p60`.
+    pub fn name(&self) -> String {
+        format!("{}p{}", self.height, self.fps)
+    }
+}
+
+/// The rows the benchmark runs by default.
+pub const DEFAULT: [&str; 6] = ["360p30", "720p30", "1080p30", "1440p30", "1440p60", "2160p30"];
+/// The rows `--quick` runs.
+pub const QUICK: [&str; 3] = ["720p30", "1080p30", "1440p30"];
+
+/// JPEG quality of the test media.
+pub const QUALITY: u8 = 80;
+
+/// The cached file for `res` lasting `seconds`, made now if missing.
+pub fn ensure(dir: &Path, res: Resolution, seconds: u32) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join(format!("{}-{}s-q{}.mjpeg", res.name(), seconds, QUALITY));
+    if path.exists() {
+        return Ok(path);
+    }
+    let tmp = dir.join(format!(".{}.{}.tmp", res.name(), std::process::id()));
+    eprintln!("making test media {} ({}x{}, {} s)…", path.display(), res.width, res.height, seconds);
+    let summary = generate::generate(&Options {
+        source: Source::Pattern {
+            width: res.width,
+            height: res.height,
+            frames: (res.fps * seconds) as usize,
+        },
+        fps: res.fps,
+        quality: QUALITY,
+        container: Container::Plain,
+        out: tmp.clone(),
+        threads: 0,
+        progress: true,
+    })
+    .with_context(|| format!("cannot make {}", path.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("cannot rename to {}", path.display()))?;
+    eprintln!("{summary}");
+    Ok(path)
+}
+
+/// `target/media` of the workspace the benchmark was built in.
+pub fn default_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/media")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse() {
+        let r = Resolution::parse("1440p60").unwrap();
+        assert_eq!((r.width, r.height, r.fps), (2560, 1440, 60));
+        assert_eq!(Resolution::parse("1080p").unwrap().width, 1920);
+        assert_eq!(Resolution::parse("360p30").unwrap().width, 640);
+        assert_eq!(Resolution::parse("2160p30").unwrap().width, 3840);
+        assert_eq!(Resolution::parse("720p30").unwrap().width, 1280);
+        assert!(Resolution::parse("abc").is_err());
+        assert!(Resolution::parse("99999p30").is_err());
+    }
+}

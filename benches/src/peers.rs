@@ -1,0 +1,200 @@
+//! The receivers and senders the benchmark runs: ours (`hdstream-client`, `hdstream-server`) and
+//! the peers (GStreamer's `rtspsrc` pipeline, `ffmpeg`, gst-rtsp-server), each as a measured
+//! child process.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::process::{Measured, Usage, bin_dir, free_port, wait_for_port};
+
+/// Which lower transport the receiver asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// RTP over UDP.
+    Udp,
+    /// RTP interleaved in the RTSP connection.
+    Tcp,
+}
+
+impl Transport {
+    /// `udp` / `tcp`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        }
+    }
+}
+
+/// What one receiver reported.
+#[derive(Debug, Clone, Default)]
+pub struct Received {
+    /// Frames shown (or decoded, for peers that do not show).
+    pub frames_displayed: u64,
+    /// Our client's JSON report, when the receiver is ours.
+    pub report: Option<serde_json::Value>,
+    /// The receiver process's cost.
+    pub usage: Usage,
+    /// A problem worth a note in the table.
+    pub note: Option<String>,
+}
+
+/// A running sender.
+#[derive(Debug)]
+pub struct Sender {
+    /// The URL to play.
+    pub url: String,
+    process: Measured,
+}
+
+impl Sender {
+    /// Stops the sender and returns its cost.
+    pub fn stop(self) -> Result<Usage> {
+        self.process.stop()
+    }
+}
+
+/// Starts `hdstream-server` serving `file` at `fps`.
+pub fn our_server(file: &Path, fps: u32) -> Result<Sender> {
+    for _ in 0..5 {
+        let port = free_port()?;
+        let mut cmd = Command::new(bin_dir()?.join("hdstream-server"));
+        cmd.args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--fps", &fps.to_string(), "--media"])
+            .arg(file)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        let process = Measured::spawn("hdstream-server", &mut cmd)?;
+        if wait_for_port(port, Duration::from_secs(10)) {
+            let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            return Ok(Sender { url: format!("rtsp://127.0.0.1:{port}/{name}"), process });
+        }
+        let _ = process.stop();
+    }
+    bail!("hdstream-server did not start listening")
+}
+
+/// The script that runs gst-rtsp-server.
+fn gst_server_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/scripts/gst-rtsp-server.py")
+}
+
+/// Starts gst-rtsp-server (through Debian's python3-gi) serving `file` at `fps`.
+pub fn gst_server(file: &Path, fps: u32) -> Result<Sender> {
+    let mut cmd = Command::new("/usr/bin/python3");
+    cmd.arg(gst_server_script())
+        .args(["--port", "0", "--fps", &fps.to_string(), "--file"])
+        .arg(file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut process = Measured::spawn("gst-rtsp-server", &mut cmd)?;
+    let stdout = process.child.stdout.take().context("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        match lines.next() {
+            Some(Ok(line)) => {
+                if let Some(url) = line.strip_prefix("URL ") {
+                    return Ok(Sender { url: url.to_owned(), process });
+                }
+            }
+            _ => break,
+        }
+    }
+    let _ = process.stop();
+    bail!("gst-rtsp-server did not start (needs: apt-get install -y python3-gi gir1.2-gst-rtsp-server-1.0)")
+}
+
+/// Plays `url` with `hdstream-client --headless` and reads its JSON report.
+pub fn our_client(url: &str, transport: Transport, seconds: u32, json: &Path) -> Result<Received> {
+    let _ = std::fs::remove_file(json);
+    let mut cmd = Command::new(bin_dir()?.join("hdstream-client"));
+    cmd.arg(url)
+        .args(["--headless", "--transport", transport.name(), "--stats-json"])
+        .arg(json)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    let process = Measured::spawn("hdstream-client", &mut cmd)?;
+    let usage = process.wait_until(Instant::now() + Duration::from_secs(u64::from(seconds) + 30))?;
+    let text = std::fs::read_to_string(json).with_context(|| format!("hdstream-client wrote no {}", json.display()))?;
+    let report: serde_json::Value = serde_json::from_str(&text).context("bad client JSON")?;
+    let frames = report["frames_displayed"].as_u64().unwrap_or(0);
+    let note = (usage.code != Some(0)).then(|| format!("client exit {:?}", usage.code));
+    Ok(Received { frames_displayed: frames, report: Some(report), usage, note })
+}
+
+/// Plays `url` with GStreamer: `rtspsrc ! rtpjpegdepay ! jpegdec ! fakesink sync=true`,
+/// counting the frames that reach the sink.
+pub fn gst_client(url: &str, transport: Transport, seconds: u32) -> Result<Received> {
+    let mut cmd = Command::new("gst-launch-1.0");
+    cmd.args(["-e", "-v", "rtspsrc"])
+        .arg(format!("location={url}"))
+        .arg(format!("protocols={}", transport.name()))
+        .args(["latency=500", "!", "rtpjpegdepay", "!", "jpegdec", "!", "fakesink", "sync=true", "silent=false"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut process = Measured::spawn("gst-launch-1.0 (install: apt-get install -y gstreamer1.0-tools gstreamer1.0-plugins-good)", &mut cmd)?;
+    let stdout = process.child.stdout.take().context("no stdout")?;
+    let counter = std::thread::spawn(move || {
+        let mut frames = 0u64;
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains("fakesink0: last-message = chain") {
+                frames += 1;
+            }
+        }
+        frames
+    });
+    let usage = process.wait_until(Instant::now() + Duration::from_secs(u64::from(seconds) + 20))?;
+    let frames = counter.join().unwrap_or(0);
+    Ok(Received { frames_displayed: frames, report: None, usage, note: None })
+}
+
+/// Plays `url` with `ffmpeg -f null`, counting decoded frames.
+pub fn ffmpeg_client(url: &str, transport: Transport, seconds: u32) -> Result<Received> {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-nostdin", "-hide_banner", "-rtsp_transport", transport.name(), "-i", url, "-f", "null", "-"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut process = Measured::spawn("ffmpeg (install: apt-get install -y ffmpeg)", &mut cmd)?;
+    let stderr = process.child.stderr.take().context("no stderr")?;
+    let reader = std::thread::spawn(move || {
+        let mut last = 0u64;
+        let mut buf = Vec::new();
+        let mut r = BufReader::new(stderr);
+        // Progress lines end in '\r'.
+        while r.read_until(b'\r', &mut buf).map(|n| n > 0).unwrap_or(false) {
+            let s = String::from_utf8_lossy(&buf);
+            for part in s.split("frame=").skip(1) {
+                if let Some(n) = part.split_whitespace().next().and_then(|n| n.parse().ok()) {
+                    last = n;
+                }
+            }
+            buf.clear();
+        }
+        last
+    });
+    let usage = process.wait_until(Instant::now() + Duration::from_secs(u64::from(seconds) + 20))?;
+    let frames = reader.join().unwrap_or(0);
+    Ok(Received { frames_displayed: frames, report: None, usage, note: None })
+}
+
+/// Whether `program` runs here.
+pub fn available(program: &str) -> bool {
+    Command::new(program).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
+}
+
+/// Whether gst-rtsp-server can be loaded through Debian's python3-gi.
+pub fn gst_server_available() -> bool {
+    Command::new("/usr/bin/python3")
+        .args(["-c", "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}

@@ -1,0 +1,131 @@
+//! Child processes measured as a whole: wall time, CPU time (user + system) and peak resident
+//! memory, read from the kernel's `wait4` accounting when the child ends.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+/// What a finished child cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Usage {
+    /// Wall time from spawn to exit.
+    pub wall: Duration,
+    /// User + system CPU time.
+    pub cpu: Duration,
+    /// Peak resident set size, bytes.
+    pub max_rss: u64,
+    /// Exit code (`None`: ended by a signal).
+    pub code: Option<i32>,
+}
+
+impl Usage {
+    /// CPU time as a percentage of one core over the wall time.
+    pub fn cpu_percent(&self) -> f64 {
+        if self.wall.is_zero() { 0.0 } else { 100.0 * self.cpu.as_secs_f64() / self.wall.as_secs_f64() }
+    }
+}
+
+/// A running child whose usage is collected when it ends.
+#[derive(Debug)]
+pub struct Measured {
+    /// The child (stdout/stderr as configured by the caller).
+    pub child: Child,
+    started: Instant,
+    name: String,
+}
+
+impl Measured {
+    /// Spawns `command`, with stdin closed.
+    pub fn spawn(name: &str, command: &mut Command) -> Result<Measured> {
+        let child = command
+            .stdin(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {name} ({:?})", command.get_program()))?;
+        Ok(Measured { child, started: Instant::now(), name: name.to_owned() })
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (e.g. `libc::SIGINT`).
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) with a pid we spawned and have not reaped; no memory is shared.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, signal);
+        }
+    }
+
+    /// Waits for the child to end; at `deadline` it gets SIGINT, then SIGKILL 3 s later.
+    pub fn wait_until(self, deadline: Instant) -> Result<Usage> {
+        let pid = self.child.id() as libc::pid_t;
+        let mut interrupted = false;
+        let mut kill_at = None;
+        loop {
+            let mut status = 0;
+            // SAFETY: an all-zero rusage is a valid value of this plain C struct.
+            let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+            // SAFETY: wait4 on our own child, writing into the two locals above.
+            let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+            if r == pid {
+                let code = if libc::WIFEXITED(status) { Some(libc::WEXITSTATUS(status)) } else { None };
+                let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+                // The std Child must not wait again: the pid is reaped. Forget it.
+                std::mem::forget(self.child);
+                return Ok(Usage {
+                    wall: self.started.elapsed(),
+                    cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
+                    max_rss: usage.ru_maxrss as u64 * 1024,
+                    code,
+                });
+            }
+            if r < 0 {
+                anyhow::bail!("wait4 on {} failed: {}", self.name, std::io::Error::last_os_error());
+            }
+            let now = Instant::now();
+            if now >= deadline && !interrupted {
+                self.signal(libc::SIGINT);
+                interrupted = true;
+                kill_at = Some(now + Duration::from_secs(3));
+            }
+            if kill_at.is_some_and(|k| now >= k) {
+                self.signal(libc::SIGKILL);
+                kill_at = None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Asks the child to stop (SIGTERM) and waits for it (SIGKILL after 5 s).
+    pub fn stop(self) -> Result<Usage> {
+        self.signal(libc::SIGTERM);
+        self.wait_until(Instant::now() + Duration::from_secs(5))
+    }
+}
+
+/// Where the release binaries live: beside the running executable (`target/release`).
+pub fn bin_dir() -> Result<std::path::PathBuf> {
+    let exe = std::env::current_exe().context("cannot find the running executable")?;
+    Ok(exe.parent().context("executable has no directory")?.to_path_buf())
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released: another process could take it first, so
+/// callers retry on failure).
+pub fn free_port() -> Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
+
+/// Waits until something accepts TCP connections on `port`, or `timeout` passes.
+pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
