@@ -14,12 +14,18 @@ use hdstream_video::pattern::Pattern;
 /// RTP payload bytes per packet at a 1400-byte MTU (minus IPv4, UDP and RTP headers).
 const MAX_PAYLOAD: usize = 1400 - 28 - 12;
 
-const SIZES: [(&str, u16, u16); 4] =
-    [("720p", 1280, 720), ("1080p", 1920, 1080), ("1440p", 2560, 1440), ("2160p", 3840, 2160)];
+const SIZES: [(&str, u16, u16); 4] = [
+    ("720p", 1280, 720),
+    ("1080p", 1920, 1080),
+    ("1440p", 2560, 1440),
+    ("2160p", 3840, 2160),
+];
 
 fn frame(width: u16, height: u16) -> Vec<u8> {
     let mut jpeg = Vec::new();
-    Pattern::new(width, height).encode(7, 80, &mut jpeg).expect("encode test pattern");
+    Pattern::new(width, height)
+        .encode(7, 80, &mut jpeg)
+        .expect("encode test pattern");
     jpeg
 }
 
@@ -28,7 +34,10 @@ fn packets(jpeg: &[u8]) -> Vec<Vec<u8>> {
     let header = Header::parse(jpeg).expect("parse");
     let frame = hdstream_video::rfc2435::frame(&header).expect("RFC 2435-ready");
     let mut out = Vec::new();
-    for (i, fragment) in Packetizer::new(&frame, MAX_PAYLOAD).expect("packetizer").enumerate() {
+    for (i, fragment) in Packetizer::new(&frame, MAX_PAYLOAD)
+        .expect("packetizer")
+        .enumerate()
+    {
         let mut buf = vec![0; 1500];
         let h = rtp::Header {
             marker: fragment.marker,
@@ -37,7 +46,9 @@ fn packets(jpeg: &[u8]) -> Vec<Vec<u8>> {
             timestamp: 9000,
             ssrc: 1,
         };
-        let n = h.write(&[fragment.header(), fragment.data], &mut buf).expect("write");
+        let n = h
+            .write(&[fragment.header(), fragment.data], &mut buf)
+            .expect("write");
         buf.truncate(n);
         out.push(buf);
     }
@@ -63,7 +74,9 @@ fn packetize(c: &mut Criterion) {
                         timestamp: 0,
                         ssrc: 1,
                     };
-                    total += h.write(&[fragment.header(), fragment.data], &mut buf).expect("write");
+                    total += h
+                        .write(&[fragment.header(), fragment.data], &mut buf)
+                        .expect("write");
                 }
                 black_box(total)
             })
@@ -89,7 +102,11 @@ fn depacketize(c: &mut Criterion) {
                 for p in packets {
                     // Re-stamp so every iteration is a new frame in sequence.
                     let parsed = rtp::Packet::parse(p).expect("parse");
-                    let h = rtp::Header { sequence_number: seq, timestamp: ts, ..parsed.header() };
+                    let h = rtp::Header {
+                        sequence_number: seq,
+                        timestamp: ts,
+                        ..parsed.header()
+                    };
                     seq = seq.wrapping_add(1);
                     let n = h.write(&[parsed.payload()], &mut buf).expect("write");
                     depacketizer.push(&rtp::Packet::parse(&buf[..n]).expect("parse"));

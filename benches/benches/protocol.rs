@@ -50,13 +50,25 @@ fn rtp_packets(c: &mut Criterion) {
         let mut seq = 0u16;
         b.iter(|| {
             seq = seq.wrapping_add(1);
-            let h = rtp::Header { marker: false, payload_type: 26, sequence_number: seq, timestamp: 0, ssrc: 7 };
+            let h = rtp::Header {
+                marker: false,
+                payload_type: 26,
+                sequence_number: seq,
+                timestamp: 0,
+                ssrc: 7,
+            };
             h.write(&[&header, &payload], &mut buf).expect("write")
         })
     });
-    let n = rtp::Header { marker: true, payload_type: 26, sequence_number: 1, timestamp: 2, ssrc: 3 }
-        .write(&[&header, &payload], &mut buf)
-        .expect("write");
+    let n = rtp::Header {
+        marker: true,
+        payload_type: 26,
+        sequence_number: 1,
+        timestamp: 2,
+        ssrc: 3,
+    }
+    .write(&[&header, &payload], &mut buf)
+    .expect("write");
     let packet = buf[..n].to_vec();
     group.bench_function("parse_1372", |b| {
         b.iter(|| {
@@ -90,7 +102,10 @@ fn rtcp_compound(c: &mut Criterion) {
             w.sender_report(&info, &[]).expect("sr");
             w.cname(1, b"hdstream-00000001").expect("sdes");
             let n = w.finish();
-            rtcp::Compound::parse(black_box(&buf[..n])).expect("parse").iter().count()
+            rtcp::Compound::parse(black_box(&buf[..n]))
+                .expect("parse")
+                .iter()
+                .count()
         })
     });
 }
@@ -111,5 +126,11 @@ fn token_bucket(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, rtsp_parse, rtp_packets, rtcp_compound, token_bucket);
+criterion_group!(
+    benches,
+    rtsp_parse,
+    rtp_packets,
+    rtcp_compound,
+    token_bucket
+);
 criterion_main!(benches);

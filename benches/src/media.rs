@@ -21,9 +21,15 @@ pub struct Resolution {
 impl Resolution {
     /// Parses `1440p60` (16:9 width) or `1440p` (30 fps).
     pub fn parse(s: &str) -> Result<Resolution, String> {
-        let (h, fps) = s.split_once('p').ok_or_else(|| format!("{s:?}: expected e.g. 1080p30"))?;
+        let (h, fps) = s
+            .split_once('p')
+            .ok_or_else(|| format!("{s:?}: expected e.g. 1080p30"))?;
         let height: u16 = h.parse().map_err(|_| format!("{s:?}: bad height"))?;
-        let fps: u32 = if fps.is_empty() { 30 } else { fps.parse().map_err(|_| format!("{s:?}: bad fps"))? };
+        let fps: u32 = if fps.is_empty() {
+            30
+        } else {
+            fps.parse().map_err(|_| format!("{s:?}: bad fps"))?
+        };
         if !(144..=4320).contains(&height) || !(1..=240).contains(&fps) {
             return Err(format!("{s:?}: height 144..4320 and fps 1..240 please"));
         }
@@ -39,7 +45,9 @@ impl Resolution {
 }
 
 /// The rows the benchmark runs by default.
-pub const DEFAULT: [&str; 6] = ["360p30", "720p30", "1080p30", "1440p30", "1440p60", "2160p30"];
+pub const DEFAULT: [&str; 6] = [
+    "360p30", "720p30", "1080p30", "1440p30", "1440p60", "2160p30",
+];
 /// The rows `--quick` runs.
 pub const QUICK: [&str; 3] = ["720p30", "1080p30", "1440p30"];
 
@@ -54,7 +62,13 @@ pub fn ensure(dir: &Path, res: Resolution, seconds: u32) -> Result<PathBuf> {
         return Ok(path);
     }
     let tmp = dir.join(format!(".{}.{}.tmp", res.name(), std::process::id()));
-    eprintln!("making test media {} ({}x{}, {} s)…", path.display(), res.width, res.height, seconds);
+    eprintln!(
+        "making test media {} ({}x{}, {} s)…",
+        path.display(),
+        res.width,
+        res.height,
+        seconds
+    );
     let summary = generate::generate(&Options {
         source: Source::Pattern {
             width: res.width,

@@ -64,15 +64,29 @@ pub fn our_server(file: &Path, fps: u32) -> Result<Sender> {
     for _ in 0..5 {
         let port = free_port()?;
         let mut cmd = Command::new(bin_dir()?.join("hdstream-server"));
-        cmd.args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--fps", &fps.to_string(), "--media"])
-            .arg(file)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+        cmd.args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--fps",
+            &fps.to_string(),
+            "--media",
+        ])
+        .arg(file)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
         let process = Measured::spawn("hdstream-server", &mut cmd)?;
         if wait_for_port(port, Duration::from_secs(10)) {
-            let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            return Ok(Sender { url: format!("rtsp://127.0.0.1:{port}/{name}"), process });
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            return Ok(Sender {
+                url: format!("rtsp://127.0.0.1:{port}/{name}"),
+                process,
+            });
         }
         let _ = process.stop();
     }
@@ -100,14 +114,19 @@ pub fn gst_server(file: &Path, fps: u32) -> Result<Sender> {
         match lines.next() {
             Some(Ok(line)) => {
                 if let Some(url) = line.strip_prefix("URL ") {
-                    return Ok(Sender { url: url.to_owned(), process });
+                    return Ok(Sender {
+                        url: url.to_owned(),
+                        process,
+                    });
                 }
             }
             _ => break,
         }
     }
     let _ = process.stop();
-    bail!("gst-rtsp-server did not start (needs: apt-get install -y python3-gi gir1.2-gst-rtsp-server-1.0)")
+    bail!(
+        "gst-rtsp-server did not start (needs: apt-get install -y python3-gi gir1.2-gst-rtsp-server-1.0)"
+    )
 }
 
 /// Plays `url` with `hdstream-client --headless` and reads its JSON report.
@@ -115,18 +134,30 @@ pub fn our_client(url: &str, transport: Transport, seconds: u32, json: &Path) ->
     let _ = std::fs::remove_file(json);
     let mut cmd = Command::new(bin_dir()?.join("hdstream-client"));
     cmd.arg(url)
-        .args(["--headless", "--transport", transport.name(), "--stats-json"])
+        .args([
+            "--headless",
+            "--transport",
+            transport.name(),
+            "--stats-json",
+        ])
         .arg(json)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
     let process = Measured::spawn("hdstream-client", &mut cmd)?;
-    let usage = process.wait_until(Instant::now() + Duration::from_secs(u64::from(seconds) + 30))?;
-    let text = std::fs::read_to_string(json).with_context(|| format!("hdstream-client wrote no {}", json.display()))?;
+    let usage =
+        process.wait_until(Instant::now() + Duration::from_secs(u64::from(seconds) + 30))?;
+    let text = std::fs::read_to_string(json)
+        .with_context(|| format!("hdstream-client wrote no {}", json.display()))?;
     let report: serde_json::Value = serde_json::from_str(&text).context("bad client JSON")?;
     let frames = report["frames_displayed"].as_u64().unwrap_or(0);
     let note = (usage.code != Some(0)).then(|| format!("client exit {:?}", usage.code));
-    Ok(Received { frames_displayed: frames, report: Some(report), usage, note })
+    Ok(Received {
+        frames_displayed: frames,
+        report: Some(report),
+        usage,
+        note,
+    })
 }
 
 /// Plays `url` with GStreamer: `rtspsrc ! rtpjpegdepay ! jpegdec ! fakesink sync=true`,
@@ -136,10 +167,23 @@ pub fn gst_client(url: &str, transport: Transport, seconds: u32) -> Result<Recei
     cmd.args(["-e", "-v", "rtspsrc"])
         .arg(format!("location={url}"))
         .arg(format!("protocols={}", transport.name()))
-        .args(["latency=500", "!", "rtpjpegdepay", "!", "jpegdec", "!", "fakesink", "sync=true", "silent=false"])
+        .args([
+            "latency=500",
+            "!",
+            "rtpjpegdepay",
+            "!",
+            "jpegdec",
+            "!",
+            "fakesink",
+            "sync=true",
+            "silent=false",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    let mut process = Measured::spawn("gst-launch-1.0 (install: apt-get install -y gstreamer1.0-tools gstreamer1.0-plugins-good)", &mut cmd)?;
+    let mut process = Measured::spawn(
+        "gst-launch-1.0 (install: apt-get install -y gstreamer1.0-tools gstreamer1.0-plugins-good)",
+        &mut cmd,
+    )?;
     let stdout = process.child.stdout.take().context("no stdout")?;
     let counter = std::thread::spawn(move || {
         let mut frames = 0u64;
@@ -150,17 +194,33 @@ pub fn gst_client(url: &str, transport: Transport, seconds: u32) -> Result<Recei
         }
         frames
     });
-    let usage = process.wait_until(Instant::now() + Duration::from_secs(u64::from(seconds) + 20))?;
+    let usage =
+        process.wait_until(Instant::now() + Duration::from_secs(u64::from(seconds) + 20))?;
     let frames = counter.join().unwrap_or(0);
-    Ok(Received { frames_displayed: frames, report: None, usage, note: None })
+    Ok(Received {
+        frames_displayed: frames,
+        report: None,
+        usage,
+        note: None,
+    })
 }
 
 /// Plays `url` with `ffmpeg -f null`, counting decoded frames.
 pub fn ffmpeg_client(url: &str, transport: Transport, seconds: u32) -> Result<Received> {
     let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-nostdin", "-hide_banner", "-rtsp_transport", transport.name(), "-i", url, "-f", "null", "-"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    cmd.args([
+        "-nostdin",
+        "-hide_banner",
+        "-rtsp_transport",
+        transport.name(),
+        "-i",
+        url,
+        "-f",
+        "null",
+        "-",
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
     let mut process = Measured::spawn("ffmpeg (install: apt-get install -y ffmpeg)", &mut cmd)?;
     let stderr = process.child.stderr.take().context("no stderr")?;
     let reader = std::thread::spawn(move || {
@@ -168,7 +228,11 @@ pub fn ffmpeg_client(url: &str, transport: Transport, seconds: u32) -> Result<Re
         let mut buf = Vec::new();
         let mut r = BufReader::new(stderr);
         // Progress lines end in '\r'.
-        while r.read_until(b'\r', &mut buf).map(|n| n > 0).unwrap_or(false) {
+        while r
+            .read_until(b'\r', &mut buf)
+            .map(|n| n > 0)
+            .unwrap_or(false)
+        {
             let s = String::from_utf8_lossy(&buf);
             for part in s.split("frame=").skip(1) {
                 if let Some(n) = part.split_whitespace().next().and_then(|n| n.parse().ok()) {
@@ -179,14 +243,25 @@ pub fn ffmpeg_client(url: &str, transport: Transport, seconds: u32) -> Result<Re
         }
         last
     });
-    let usage = process.wait_until(Instant::now() + Duration::from_secs(u64::from(seconds) + 20))?;
+    let usage =
+        process.wait_until(Instant::now() + Duration::from_secs(u64::from(seconds) + 20))?;
     let frames = reader.join().unwrap_or(0);
-    Ok(Received { frames_displayed: frames, report: None, usage, note: None })
+    Ok(Received {
+        frames_displayed: frames,
+        report: None,
+        usage,
+        note: None,
+    })
 }
 
 /// Whether `program` runs here.
 pub fn available(program: &str) -> bool {
-    Command::new(program).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
 }
 
 /// Whether gst-rtsp-server can be loaded through Debian's python3-gi.

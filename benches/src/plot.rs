@@ -37,7 +37,9 @@ type Series = BTreeMap<String, Vec<(usize, f64)>>;
 /// Writes `fps.{png,svg}` and `latency.{png,svg}` into `dir`; returns the files written.
 pub fn write(dir: &Path, rows: &[Row]) -> Result<Vec<String>> {
     if !register_font() {
-        return Err(anyhow!("no TrueType font found (apt-get install -y fonts-dejavu-core); plots skipped"));
+        return Err(anyhow!(
+            "no TrueType font found (apt-get install -y fonts-dejavu-core); plots skipped"
+        ));
     }
     let mut resolutions: Vec<String> = Vec::new();
     for r in rows {
@@ -45,30 +47,55 @@ pub fn write(dir: &Path, rows: &[Row]) -> Result<Vec<String>> {
             resolutions.push(r.resolution.clone());
         }
     }
-    let x = |r: &Row| resolutions.iter().position(|n| *n == r.resolution).unwrap_or(0);
+    let x = |r: &Row| {
+        resolutions
+            .iter()
+            .position(|n| *n == r.resolution)
+            .unwrap_or(0)
+    };
     let mut fps: Series = BTreeMap::new();
     let mut target: Vec<(usize, f64)> = Vec::new();
     let mut latency: Series = BTreeMap::new();
     for r in rows {
         let label = format!("{} ← {} ({})", r.receiver, r.sender, r.transport.name());
-        fps.entry(label.clone()).or_default().push((x(r), r.fps_displayed));
+        fps.entry(label.clone())
+            .or_default()
+            .push((x(r), r.fps_displayed));
         if !target.iter().any(|&(i, _)| i == x(r)) {
             target.push((x(r), r.target_fps));
         }
         if let (Some(p50), Some(p99)) = (r.latency_ms_p50, r.latency_ms_p99) {
-            latency.entry(format!("p50 {label}")).or_default().push((x(r), p50));
-            latency.entry(format!("p99 {label}")).or_default().push((x(r), p99));
+            latency
+                .entry(format!("p50 {label}"))
+                .or_default()
+                .push((x(r), p50));
+            latency
+                .entry(format!("p99 {label}"))
+                .or_default()
+                .push((x(r), p99));
         }
     }
     fps.insert("target".into(), target);
     let mut written = Vec::new();
     for ext in ["png", "svg"] {
         let path = dir.join(format!("fps.{ext}"));
-        chart(&path, "Displayed fps by resolution", "frames per second", &resolutions, &fps)?;
+        chart(
+            &path,
+            "Displayed fps by resolution",
+            "frames per second",
+            &resolutions,
+            &fps,
+        )?;
         written.push(path.display().to_string());
         if !latency.is_empty() {
             let path = dir.join(format!("latency.{ext}"));
-            chart(&path, "Arrival-to-display latency by resolution", "milliseconds", &resolutions, &latency)?;
+            chart(
+                &path,
+                "Arrival-to-display latency by resolution",
+                "milliseconds",
+                &resolutions,
+                &latency,
+            )?;
             written.push(path.display().to_string());
         }
     }
@@ -99,7 +126,12 @@ where
 {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e:?}");
     root.fill(&WHITE).map_err(err)?;
-    let y_max = series.values().flatten().map(|p| p.1).fold(1.0f64, f64::max) * 1.15;
+    let y_max = series
+        .values()
+        .flatten()
+        .map(|p| p.1)
+        .fold(1.0f64, f64::max)
+        * 1.15;
     let n = xs.len().max(1);
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 26))
@@ -113,22 +145,36 @@ where
         .x_labels(n)
         .x_label_formatter(&|v| {
             let i = v.round();
-            if (v - i).abs() < 0.01 && i >= 0.0 { xs.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+            if (v - i).abs() < 0.01 && i >= 0.0 {
+                xs.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
         })
         .y_desc(y_label)
         .label_style(("sans-serif", 15))
         .draw()
         .map_err(err)?;
     for (i, (label, points)) in series.iter().enumerate() {
-        let colour = if label == "target" { BLACK.mix(0.5) } else { Palette99::pick(i).mix(1.0) };
+        let colour = if label == "target" {
+            BLACK.mix(0.5)
+        } else {
+            Palette99::pick(i).mix(1.0)
+        };
         let pts: Vec<(f64, f64)> = points.iter().map(|&(x, y)| (x as f64, y)).collect();
-        let style = if label == "target" { colour.stroke_width(1) } else { colour.stroke_width(3) };
+        let style = if label == "target" {
+            colour.stroke_width(1)
+        } else {
+            colour.stroke_width(3)
+        };
         chart
             .draw_series(LineSeries::new(pts.clone(), style))
             .map_err(err)?
             .label(label.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-        chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, colour.filled()))).map_err(err)?;
+        chart
+            .draw_series(pts.iter().map(|&p| Circle::new(p, 4, colour.filled())))
+            .map_err(err)?;
     }
     chart
         .configure_series_labels()

@@ -22,7 +22,11 @@ pub struct Usage {
 impl Usage {
     /// CPU time as a percentage of one core over the wall time.
     pub fn cpu_percent(&self) -> f64 {
-        if self.wall.is_zero() { 0.0 } else { 100.0 * self.cpu.as_secs_f64() / self.wall.as_secs_f64() }
+        if self.wall.is_zero() {
+            0.0
+        } else {
+            100.0 * self.cpu.as_secs_f64() / self.wall.as_secs_f64()
+        }
     }
 }
 
@@ -42,7 +46,11 @@ impl Measured {
             .stdin(Stdio::null())
             .spawn()
             .with_context(|| format!("cannot start {name} ({:?})", command.get_program()))?;
-        Ok(Measured { child, started: Instant::now(), name: name.to_owned() })
+        Ok(Measured {
+            child,
+            started: Instant::now(),
+            name: name.to_owned(),
+        })
     }
 
     /// The process id.
@@ -70,7 +78,11 @@ impl Measured {
             // SAFETY: wait4 on our own child, writing into the two locals above.
             let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
             if r == pid {
-                let code = if libc::WIFEXITED(status) { Some(libc::WEXITSTATUS(status)) } else { None };
+                let code = if libc::WIFEXITED(status) {
+                    Some(libc::WEXITSTATUS(status))
+                } else {
+                    None
+                };
                 let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
                 // The std Child must not wait again: the pid is reaped. Forget it.
                 std::mem::forget(self.child);
@@ -82,7 +94,11 @@ impl Measured {
                 });
             }
             if r < 0 {
-                anyhow::bail!("wait4 on {} failed: {}", self.name, std::io::Error::last_os_error());
+                anyhow::bail!(
+                    "wait4 on {} failed: {}",
+                    self.name,
+                    std::io::Error::last_os_error()
+                );
             }
             let now = Instant::now();
             if now >= deadline && !interrupted {
@@ -108,7 +124,10 @@ impl Measured {
 /// Where the release binaries live: beside the running executable (`target/release`).
 pub fn bin_dir() -> Result<std::path::PathBuf> {
     let exe = std::env::current_exe().context("cannot find the running executable")?;
-    Ok(exe.parent().context("executable has no directory")?.to_path_buf())
+    Ok(exe
+        .parent()
+        .context("executable has no directory")?
+        .to_path_buf())
 }
 
 /// A free TCP port on 127.0.0.1 (bound and released: another process could take it first, so

@@ -82,9 +82,17 @@ impl Row {
         let u = |k: &str| r.and_then(|r| r[k].as_u64());
         let f = |k: &str, sub: &str| r.and_then(|r| r[k][sub].as_f64());
         let packets = u("packets_received").unwrap_or(0) + u("packets_lost").unwrap_or(0);
-        let loss = r.map(|_| if packets == 0 { 0.0 } else { 100.0 * u("packets_lost").unwrap_or(0) as f64 / packets as f64 });
+        let loss = r.map(|_| {
+            if packets == 0 {
+                0.0
+            } else {
+                100.0 * u("packets_lost").unwrap_or(0) as f64 / packets as f64
+            }
+        });
         let rate = u("bytes_received").map(|b| b as f64 * 8.0 / f64::from(seconds) / 1e6);
-        let fps = r.and_then(|r| r["fps_displayed"].as_f64()).unwrap_or(rx.frames_displayed as f64 / f64::from(seconds));
+        let fps = r
+            .and_then(|r| r["fps_displayed"].as_f64())
+            .unwrap_or(rx.frames_displayed as f64 / f64::from(seconds));
         Row {
             resolution: res.name(),
             width: res.width,
@@ -126,8 +134,26 @@ fn opt_f(v: Option<f64>, digits: usize) -> String {
 /// The table a person reads.
 pub fn table(rows: &[Row]) -> String {
     let header = [
-        "resolution", "tx", "sender", "receiver", "fps", "shown", "lost", "late", "undec", "loss%", "Mbit/s",
-        "lat p50", "p99", "max", "dec p50", "p99", "cli CPU%", "srv CPU%", "cli MiB", "srv MiB",
+        "resolution",
+        "tx",
+        "sender",
+        "receiver",
+        "fps",
+        "shown",
+        "lost",
+        "late",
+        "undec",
+        "loss%",
+        "Mbit/s",
+        "lat p50",
+        "p99",
+        "max",
+        "dec p50",
+        "p99",
+        "cli CPU%",
+        "srv CPU%",
+        "cli MiB",
+        "srv MiB",
     ];
     let cells: Vec<Vec<String>> = rows
         .iter()
@@ -157,19 +183,41 @@ pub fn table(rows: &[Row]) -> String {
         })
         .collect();
     let widths: Vec<usize> = (0..header.len())
-        .map(|i| cells.iter().map(|c| c[i].len()).chain([header[i].len()]).max().unwrap_or(0))
+        .map(|i| {
+            cells
+                .iter()
+                .map(|c| c[i].len())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     let line = |out: &mut String, cols: &[String]| {
-        let parts: Vec<String> = cols.iter().zip(&widths).map(|(c, w)| format!("{c:>w$}")).collect();
+        let parts: Vec<String> = cols
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:>w$}"))
+            .collect();
         let _ = writeln!(out, "{}", parts.join("  ").trim_end());
     };
-    line(&mut out, &header.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    line(
+        &mut out,
+        &header.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+    );
     for c in &cells {
         line(&mut out, c);
     }
     for r in rows.iter().filter(|r| !r.note.is_empty()) {
-        let _ = writeln!(out, "note: {} {} {}←{}: {}", r.resolution, r.transport.name(), r.receiver, r.sender, r.note);
+        let _ = writeln!(
+            out,
+            "note: {} {} {}←{}: {}",
+            r.resolution,
+            r.transport.name(),
+            r.receiver,
+            r.sender,
+            r.note
+        );
     }
     out
 }
@@ -178,15 +226,25 @@ pub fn table(rows: &[Row]) -> String {
 pub fn write(dir: &Path, rows: &[Row], extra: &serde_json::Value) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let json = serde_json::json!({ "rows": rows, "machine": machine(), "extra": extra });
-    std::fs::write(dir.join("results.json"), serde_json::to_string_pretty(&json)?)
-        .context("cannot write results.json")?;
+    std::fs::write(
+        dir.join("results.json"),
+        serde_json::to_string_pretty(&json)?,
+    )
+    .context("cannot write results.json")?;
     let mut csv = String::new();
     let value = serde_json::to_value(rows)?;
     let empty = Vec::new();
     let rows_v = value.as_array().unwrap_or(&empty);
     if let Some(first) = rows_v.first().and_then(|r| r.as_object()) {
         let keys: Vec<&String> = first.keys().collect();
-        let _ = writeln!(csv, "{}", keys.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(","));
+        let _ = writeln!(
+            csv,
+            "{}",
+            keys.iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        );
         for r in rows_v {
             let vals: Vec<String> = keys
                 .iter()
@@ -207,7 +265,11 @@ pub fn write(dir: &Path, rows: &[Row], extra: &serde_json::Value) -> Result<()> 
 fn machine() -> serde_json::Value {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
         .unwrap_or_default();
     serde_json::json!({
         "cpu": cpu,

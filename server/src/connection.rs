@@ -145,7 +145,8 @@ mod tests {
     fn resync_keeps_the_next_request() {
         let now = Instant::now();
         let mut c = Connection::new("127.0.0.1:1".parse().unwrap(), now);
-        c.input.extend_from_slice(b"\x00\x01junk\r\n\r\nOPTIONS * RTSP/1.0\r\n");
+        c.input
+            .extend_from_slice(b"\x00\x01junk\r\n\r\nOPTIONS * RTSP/1.0\r\n");
         c.resync = true;
         assert!(c.skip_to_blank_line());
         assert_eq!(c.input, b"OPTIONS * RTSP/1.0\r\n");

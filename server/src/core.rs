@@ -164,7 +164,9 @@ impl Server {
 
     /// Bytes `data` arrived on `conn`.
     pub fn receive(&mut self, conn: ConnId, data: &[u8], now: Instant) {
-        let Some(c) = self.connections.get_mut(&conn) else { return };
+        let Some(c) = self.connections.get_mut(&conn) else {
+            return;
+        };
         c.input.extend_from_slice(data);
         c.last_input = now;
         c.quiet_checked = false;
@@ -176,8 +178,12 @@ impl Server {
         if self.connections.remove(&conn).is_none() {
             return;
         }
-        let ids: Vec<String> =
-            self.sessions.values().filter(|s| s.conn == conn).map(|s| s.id.clone()).collect();
+        let ids: Vec<String> = self
+            .sessions
+            .values()
+            .filter(|s| s.conn == conn)
+            .map(|s| s.id.clone())
+            .collect();
         for id in ids {
             self.end_session(&id, Ending::Disconnect, now);
         }
@@ -185,7 +191,10 @@ impl Server {
 
     /// Connections with bytes waiting to be written.
     pub fn pending_output(&self) -> impl Iterator<Item = ConnId> + '_ {
-        self.connections.iter().filter(|(_, c)| c.queued() > 0).map(|(&id, _)| id)
+        self.connections
+            .iter()
+            .filter(|(_, c)| c.queued() > 0)
+            .map(|(&id, _)| id)
     }
 
     /// Bytes waiting to be written to `conn`.
@@ -217,7 +226,9 @@ impl Server {
     /// without its terminating blank line (the course client's) is taken as whole.
     fn process(&mut self, conn: ConnId, now: Instant, quiet: bool) {
         loop {
-            let Some(c) = self.connections.get_mut(&conn) else { return };
+            let Some(c) = self.connections.get_mut(&conn) else {
+                return;
+            };
             if c.resync && !c.skip_to_blank_line() {
                 return;
             }
@@ -226,7 +237,9 @@ impl Server {
                 return;
             }
             let parsed = match rtsp::parse(&c.input) {
-                Ok(Parsed::Complete { message, consumed }) => Some((message.into_owned(), consumed)),
+                Ok(Parsed::Complete { message, consumed }) => {
+                    Some((message.into_owned(), consumed))
+                }
                 Ok(Parsed::Incomplete { .. }) if quiet && c.awaits_quiet() => {
                     match rtsp::parse_unterminated(&c.input) {
                         Ok(Some((message, consumed))) => Some((message.into_owned(), consumed)),
@@ -243,7 +256,9 @@ impl Server {
                     continue;
                 }
             };
-            let Some(c) = self.connections.get_mut(&conn) else { return };
+            let Some(c) = self.connections.get_mut(&conn) else {
+                return;
+            };
             let Some((message, consumed)) = parsed else {
                 c.partial_since.get_or_insert(now);
                 return;
@@ -260,7 +275,9 @@ impl Server {
 
     /// Answers a request that could not be parsed, then skips it.
     fn reject(&mut self, conn: ConnId, error: &rtsp::ParseError, _now: Instant) {
-        let Some(c) = self.connections.get_mut(&conn) else { return };
+        let Some(c) = self.connections.get_mut(&conn) else {
+            return;
+        };
         let status = error.status_code();
         tracing::info!(peer = %c.peer, %error, status = status.as_u16(), "bad request");
         let mut response = Response::new(status);
@@ -275,7 +292,8 @@ impl Server {
     /// RTCP from the client on an interleaved channel.
     fn interleaved_rtcp(&mut self, conn: ConnId, data: &Data<'_>, now: Instant) {
         let session = self.sessions.values_mut().find(|s| {
-            s.conn == conn && matches!(s.delivery, Delivery::Tcp { rtcp, .. } if rtcp == data.channel)
+            s.conn == conn
+                && matches!(s.delivery, Delivery::Tcp { rtcp, .. } if rtcp == data.channel)
         });
         if let Some(session) = session {
             heard_rtcp(session, &data.payload, now);
@@ -317,12 +335,16 @@ impl Server {
                     session.stream.poll(&media, now, &mut sink)
                 }
                 Delivery::Tcp { rtp: channel, .. } => {
-                    let Some(c) = self.connections.get_mut(&session.conn) else { continue };
+                    let Some(c) = self.connections.get_mut(&session.conn) else {
+                        continue;
+                    };
                     let mut sink = |packet: &[u8]| {
                         if c.queued() >= limit {
                             return false;
                         }
-                        let Ok(header) = Data::header(channel, packet.len()) else { return true };
+                        let Ok(header) = Data::header(channel, packet.len()) else {
+                            return true;
+                        };
                         let out = c.output_mut();
                         out.extend_from_slice(&header);
                         out.extend_from_slice(packet);
@@ -344,7 +366,12 @@ impl Server {
             if session.state == State::Playing && now >= session.next_report {
                 session.next_report = now + self.config.report_interval;
                 let len = sender_report(session, self.wallclock, now, &mut self.scratch, false);
-                deliver_rtcp(session, &self.scratch[..len], &mut self.connections, &mut self.outbox);
+                deliver_rtcp(
+                    session,
+                    &self.scratch[..len],
+                    &mut self.connections,
+                    &mut self.outbox,
+                );
             }
             if session.state == State::Playing {
                 next = Some(next.map_or(session.next_report, |n| n.min(session.next_report)));
@@ -355,7 +382,12 @@ impl Server {
                 session.state = State::Ready;
                 session.ended = true;
                 let len = sender_report(session, self.wallclock, now, &mut self.scratch, true);
-                deliver_rtcp(session, &self.scratch[..len], &mut self.connections, &mut self.outbox);
+                deliver_rtcp(
+                    session,
+                    &self.scratch[..len],
+                    &mut self.connections,
+                    &mut self.outbox,
+                );
                 tracing::info!(session = %id, frames = session.stream.counters.frames, "end of file: BYE sent");
             }
         }
@@ -372,7 +404,9 @@ impl Server {
         let timeout = self.config.session_timeout;
         let sessions = self.sessions.values().map(|s| s.expires(timeout));
         let connections = self.connections.values().filter_map(|c| {
-            let quiet = c.awaits_quiet().then(|| c.last_input + self.config.quiet_delay);
+            let quiet = c
+                .awaits_quiet()
+                .then(|| c.last_input + self.config.quiet_delay);
             let partial = c.partial_since.map(|p| p + self.config.request_timeout);
             quiet.into_iter().chain(partial).min()
         });
@@ -394,7 +428,9 @@ impl Server {
         }
         let mut quiet = Vec::new();
         for (&id, c) in &self.connections {
-            if c.partial_since.is_some_and(|p| now >= p + self.config.request_timeout) {
+            if c.partial_since
+                .is_some_and(|p| now >= p + self.config.request_timeout)
+            {
                 tracing::info!(peer = %c.peer, "request not complete in time: closing");
                 self.to_close.push(id);
             } else if c.awaits_quiet() && now >= c.last_input + self.config.quiet_delay {
@@ -412,13 +448,20 @@ impl Server {
     /// Ends a session: BYE to the client (UDP: queued for the next transmit pass), the summary
     /// log line.
     pub(crate) fn end_session(&mut self, id: &str, why: Ending, now: Instant) {
-        let Some(mut session) = self.sessions.remove(id) else { return };
+        let Some(mut session) = self.sessions.remove(id) else {
+            return;
+        };
         if let Delivery::Udp { rtcp: Some(a), .. } = session.delivery {
             self.rtcp_peers.remove(&a);
         }
         if !session.ended && why != Ending::Disconnect {
             let len = sender_report(&mut session, self.wallclock, now, &mut self.scratch, true);
-            deliver_rtcp(&session, &self.scratch[..len], &mut self.connections, &mut self.outbox);
+            deliver_rtcp(
+                &session,
+                &self.scratch[..len],
+                &mut self.connections,
+                &mut self.outbox,
+            );
         }
         let reason = match why {
             Ending::Teardown => "teardown",
@@ -443,8 +486,13 @@ impl Server {
         let started = now;
         let course = request.is_course_dialect();
         let reply = self.respond(conn, &request, now);
-        let Some(c) = self.connections.get_mut(&conn) else { return };
-        let session = reply.headers.get("Session").map(|s| s.split(';').next().unwrap_or(s).trim().to_owned());
+        let Some(c) = self.connections.get_mut(&conn) else {
+            return;
+        };
+        let session = reply
+            .headers
+            .get("Session")
+            .map(|s| s.split(';').next().unwrap_or(s).trim().to_owned());
         tracing::info!(
             peer = %c.peer,
             method = request.method.as_str(),
@@ -486,7 +534,10 @@ impl Server {
     pub(crate) fn new_session_id(&mut self) -> String {
         loop {
             // Digits only: the course client reads the session as an integer.
-            let id = format!("{}", self.rng.random_range(10_000_000u64..100_000_000_000_000));
+            let id = format!(
+                "{}",
+                self.rng.random_range(10_000_000u64..100_000_000_000_000)
+            );
             if !self.sessions.contains_key(&id) {
                 return id;
             }
@@ -540,7 +591,9 @@ fn sender_report(
     let info = rtcp::SenderInfo {
         ssrc: stream.ssrc,
         ntp_timestamp: rtcp::NtpTimestamp::from_system_time(wall_now),
-        rtp_timestamp: stream.rtp_time_at(now).unwrap_or_else(|| stream.next_timestamp()),
+        rtp_timestamp: stream
+            .rtp_time_at(now)
+            .unwrap_or_else(|| stream.next_timestamp()),
         packet_count: stream.counters.packets as u32,
         octet_count: stream.counters.octets as u32,
     };
@@ -548,7 +601,10 @@ fn sender_report(
     let cname = format!("hdstream-{:08x}", stream.ssrc);
     let ok = writer.sender_report(&info, &[]).is_ok()
         && writer.cname(stream.ssrc, cname.as_bytes()).is_ok()
-        && (!bye || writer.goodbye(&[stream.ssrc], Some(b"end of stream")).is_ok());
+        && (!bye
+            || writer
+                .goodbye(&[stream.ssrc], Some(b"end of stream"))
+                .is_ok());
     if ok { writer.finish() } else { 0 }
 }
 
@@ -567,7 +623,10 @@ fn deliver_rtcp(
         Delivery::Udp { rtcp: Some(to), .. } => outbox.push((to, packet.to_vec())),
         Delivery::Udp { rtcp: None, .. } => {}
         Delivery::Tcp { rtcp, .. } => {
-            if let (Some(c), Ok(header)) = (connections.get_mut(&session.conn), Data::header(rtcp, packet.len())) {
+            if let (Some(c), Ok(header)) = (
+                connections.get_mut(&session.conn),
+                Data::header(rtcp, packet.len()),
+            ) {
                 c.push(&header);
                 c.push(packet);
             }
@@ -578,8 +637,14 @@ fn deliver_rtcp(
 /// The end-of-session summary line.
 fn log_summary(session: &Session, reason: &str, now: Instant) {
     let c = session.stream.counters;
-    let secs = session.first_play.map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
-    let mbps = if secs > 0.0 { c.octets as f64 * 8.0 / secs / 1e6 } else { 0.0 };
+    let secs = session
+        .first_play
+        .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
+    let mbps = if secs > 0.0 {
+        c.octets as f64 * 8.0 / secs / 1e6
+    } else {
+        0.0
+    };
     tracing::info!(
         session = %session.id,
         peer = %session.peer,

@@ -100,18 +100,29 @@ pub fn spawn(mut config: Config, catalogue: Arc<Catalogue>, listen: Listen) -> i
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     let seed = seed();
-    let thread = std::thread::Builder::new().name("hdstream-server".into()).spawn(move || {
-        let core = Server::new(config, catalogue, seed, (Instant::now(), SystemTime::now()));
-        Driver::new(core, listener, rtp, rtcp)?.run(&flag)
-    })?;
-    Ok(Handle { rtsp, media_ports, stop, thread: Some(thread) })
+    let thread = std::thread::Builder::new()
+        .name("hdstream-server".into())
+        .spawn(move || {
+            let core = Server::new(config, catalogue, seed, (Instant::now(), SystemTime::now()));
+            Driver::new(core, listener, rtp, rtcp)?.run(&flag)
+        })?;
+    Ok(Handle {
+        rtsp,
+        media_ports,
+        stop,
+        thread: Some(thread),
+    })
 }
 
 /// Randomness for session ids, SSRCs and sequence numbers (RFC 3550 §5.1 wants them random).
 fn seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
     h.write_u32(std::process::id());
     h.finish()
 }
@@ -131,7 +142,10 @@ fn udp(addr: SocketAddr) -> io::Result<UdpSocket> {
 /// An RTP socket on an even port and the RTCP socket on the next (RFC 3550 §11).
 fn bind_pair(ip: IpAddr, port: Option<u16>) -> io::Result<(UdpSocket, UdpSocket)> {
     if let Some(p) = port {
-        return Ok((udp(SocketAddr::new(ip, p))?, udp(SocketAddr::new(ip, p.wrapping_add(1)))?));
+        return Ok((
+            udp(SocketAddr::new(ip, p))?,
+            udp(SocketAddr::new(ip, p.wrapping_add(1)))?,
+        ));
     }
     let mut last = io::Error::other("no free even/odd port pair");
     for _ in 0..64 {
@@ -166,11 +180,19 @@ struct Conn {
 }
 
 impl Driver {
-    fn new(core: Server, mut listener: TcpListener, mut rtp: UdpSocket, mut rtcp: UdpSocket) -> io::Result<Driver> {
+    fn new(
+        core: Server,
+        mut listener: TcpListener,
+        mut rtp: UdpSocket,
+        mut rtcp: UdpSocket,
+    ) -> io::Result<Driver> {
         let poll = Poll::new()?;
-        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
-        poll.registry().register(&mut rtp, RTP, Interest::READABLE)?;
-        poll.registry().register(&mut rtcp, RTCP, Interest::READABLE)?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        poll.registry()
+            .register(&mut rtp, RTP, Interest::READABLE)?;
+        poll.registry()
+            .register(&mut rtcp, RTCP, Interest::READABLE)?;
         Ok(Driver {
             core,
             poll,
@@ -197,7 +219,9 @@ impl Driver {
                 return Ok(());
             }
             let now = Instant::now();
-            let sleep = deadline.map_or(MAX_SLEEP, |d| d.saturating_duration_since(now).min(MAX_SLEEP));
+            let sleep = deadline.map_or(MAX_SLEEP, |d| {
+                d.saturating_duration_since(now).min(MAX_SLEEP)
+            });
             if let Err(e) = self.poll.poll(&mut events, Some(sleep)) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -234,10 +258,21 @@ impl Driver {
                     let _ = stream.set_nodelay(true);
                     let id = self.next_conn;
                     self.next_conn += 1;
-                    if self.poll.registry().register(&mut stream, Token(id), Interest::READABLE).is_err() {
+                    if self
+                        .poll
+                        .registry()
+                        .register(&mut stream, Token(id), Interest::READABLE)
+                        .is_err()
+                    {
                         continue;
                     }
-                    self.conns.insert(id, Conn { stream, writable_wanted: false });
+                    self.conns.insert(
+                        id,
+                        Conn {
+                            stream,
+                            writable_wanted: false,
+                        },
+                    );
                     self.core.open(id, peer, now);
                     tracing::debug!(%peer, conn = id, "connection");
                 }
@@ -252,7 +287,9 @@ impl Driver {
     }
 
     fn read_conn(&mut self, id: usize, now: Instant) {
-        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
         let mut total = 0;
         let closed = loop {
             match conn.stream.read(&mut self.buf) {
@@ -315,8 +352,15 @@ impl Driver {
         let deadline = self.core.transmit(now, &mut send);
         let blocked = self.core.is_blocked();
         if blocked != self.rtp_writable_wanted {
-            let interest = if blocked { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
-            let _ = self.poll.registry().reregister(&mut self.rtp, RTP, interest);
+            let interest = if blocked {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            let _ = self
+                .poll
+                .registry()
+                .reregister(&mut self.rtp, RTP, interest);
             self.rtp_writable_wanted = blocked;
         }
         if blocked {
@@ -328,14 +372,21 @@ impl Driver {
 
     fn flush_all(&mut self) {
         let ids: Vec<usize> = self.core.pending_output().collect();
-        let wanted: Vec<usize> = self.conns.iter().filter(|(_, c)| c.writable_wanted).map(|(&id, _)| id).collect();
+        let wanted: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.writable_wanted)
+            .map(|(&id, _)| id)
+            .collect();
         for id in ids.iter().chain(wanted.iter()) {
             self.flush(*id);
         }
     }
 
     fn flush(&mut self, id: usize) {
-        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
         let mut failed = false;
         loop {
             let pending = self.core.output(id);
@@ -362,8 +413,15 @@ impl Driver {
         }
         let want = !self.core.output(id).is_empty();
         if want != conn.writable_wanted {
-            let interest = if want { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
-            let _ = self.poll.registry().reregister(&mut conn.stream, Token(id), interest);
+            let interest = if want {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            let _ = self
+                .poll
+                .registry()
+                .reregister(&mut conn.stream, Token(id), interest);
             conn.writable_wanted = want;
         }
     }

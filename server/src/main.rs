@@ -82,7 +82,10 @@ fn main() -> anyhow::Result<()> {
             bail!("--fps {fps} is out of range (0, 1000]");
         }
     }
-    let policy = FpsPolicy { fps: args.fps, overrides: args.fps_for };
+    let policy = FpsPolicy {
+        fps: args.fps,
+        overrides: args.fps_for,
+    };
     let started = std::time::Instant::now();
     let (catalogue, skipped) = Catalogue::open(&args.media, &policy)
         .with_context(|| format!("cannot read media {}", args.media.display()))?;
@@ -106,7 +109,11 @@ fn main() -> anyhow::Result<()> {
     if catalogue.is_empty() {
         bail!("no MJPEG files found in {}", args.media.display());
     }
-    tracing::info!(files = catalogue.len(), ms = started.elapsed().as_millis() as u64, "indexed");
+    tracing::info!(
+        files = catalogue.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "indexed"
+    );
     let config = Config {
         mtu: usize::from(args.mtu),
         session_timeout: Duration::from_secs(args.session_timeout.max(1)),
@@ -115,7 +122,11 @@ fn main() -> anyhow::Result<()> {
         max_speed: args.max_speed.clamp(1.0, 16.0),
         ..Config::default()
     };
-    let listen = Listen { bind: args.bind, port: args.port, rtp_port: args.rtp_port };
+    let listen = Listen {
+        bind: args.bind,
+        port: args.port,
+        rtp_port: args.rtp_port,
+    };
     let handle = driver::spawn(config, Arc::new(catalogue), listen)
         .with_context(|| format!("cannot listen on {}:{}", args.bind, args.port))?;
     let stop = handle.stop_flag();

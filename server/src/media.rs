@@ -126,10 +126,18 @@ impl Catalogue {
                     .index()
                     .first_not_ready()
                     .map(|(i, why)| format!("frame {i}: {why}"));
-                let media = Media { name: name.clone(), file, fps, not_ready };
+                let media = Media {
+                    name: name.clone(),
+                    file,
+                    fps,
+                    not_ready,
+                };
                 self.entries.insert(name, Arc::new(media));
             }
-            Err(e) => skipped.push(Skipped { path: path.to_path_buf(), reason: e.to_string() }),
+            Err(e) => skipped.push(Skipped {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            }),
         }
     }
 
@@ -157,11 +165,10 @@ impl Catalogue {
         if let Some(media) = self.entries.get(&full) {
             return Ok((media, None));
         }
-        if let Some((track, rest)) = segments.split_last() {
-            if let Some(media) = self.entries.get(&rest.join("/")) {
+        if let Some((track, rest)) = segments.split_last()
+            && let Some(media) = self.entries.get(&rest.join("/")) {
                 return Ok((media, Some(track.clone())));
             }
-        }
         Err(LookupError::NotFound(full))
     }
 }
@@ -198,9 +205,13 @@ fn percent_decode(s: &str) -> Result<String, LookupError> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3).ok_or(LookupError::Malformed("truncated %-escape"))?;
-            let hex = std::str::from_utf8(hex).map_err(|_| LookupError::Malformed("bad %-escape"))?;
-            let b = u8::from_str_radix(hex, 16).map_err(|_| LookupError::Malformed("bad %-escape"))?;
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .ok_or(LookupError::Malformed("truncated %-escape"))?;
+            let hex =
+                std::str::from_utf8(hex).map_err(|_| LookupError::Malformed("bad %-escape"))?;
+            let b =
+                u8::from_str_radix(hex, 16).map_err(|_| LookupError::Malformed("bad %-escape"))?;
             out.push(b);
             i += 3;
         } else {
@@ -223,12 +234,19 @@ fn walk(
     files: &mut Vec<(String, PathBuf)>,
     skipped: &mut Vec<Skipped>,
 ) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
-        let Ok(real) = path.canonicalize() else { continue };
+        let Ok(real) = path.canonicalize() else {
+            continue;
+        };
         if !real.starts_with(root) {
-            skipped.push(Skipped { path, reason: "leads out of the media root".into() });
+            skipped.push(Skipped {
+                path,
+                reason: "leads out of the media root".into(),
+            });
             continue;
         }
         if real.is_dir() {
@@ -244,7 +262,9 @@ fn walk(
         if !is_media {
             continue;
         }
-        let Ok(rel) = path.strip_prefix(root) else { continue };
+        let Ok(rel) = path.strip_prefix(root) else {
+            continue;
+        };
         let name = rel
             .components()
             .map(|c| c.as_os_str().to_string_lossy())
@@ -270,21 +290,51 @@ mod tests {
 
     #[test]
     fn traversal_and_garbage_are_refused() {
-        assert_eq!(url_segments("rtsp://h/../etc/passwd"), Err(LookupError::Forbidden));
-        assert_eq!(url_segments("rtsp://h/%2e%2e/x"), Err(LookupError::Forbidden));
-        assert_eq!(url_segments("rtsp://h/%2E%2E%2Fx"), Err(LookupError::Forbidden));
-        assert_eq!(url_segments("rtsp://h/a/..\\..\\x"), Err(LookupError::Forbidden));
-        assert!(matches!(url_segments("rtsp://h/a%00b"), Err(LookupError::Malformed(_))));
-        assert!(matches!(url_segments("rtsp://h/a%zz"), Err(LookupError::Malformed(_))));
-        assert!(matches!(url_segments("rtsp://h/a%"), Err(LookupError::Malformed(_))));
-        assert!(matches!(url_segments("rtsp://h/%ff"), Err(LookupError::Malformed(_))));
+        assert_eq!(
+            url_segments("rtsp://h/../etc/passwd"),
+            Err(LookupError::Forbidden)
+        );
+        assert_eq!(
+            url_segments("rtsp://h/%2e%2e/x"),
+            Err(LookupError::Forbidden)
+        );
+        assert_eq!(
+            url_segments("rtsp://h/%2E%2E%2Fx"),
+            Err(LookupError::Forbidden)
+        );
+        assert_eq!(
+            url_segments("rtsp://h/a/..\\..\\x"),
+            Err(LookupError::Forbidden)
+        );
+        assert!(matches!(
+            url_segments("rtsp://h/a%00b"),
+            Err(LookupError::Malformed(_))
+        ));
+        assert!(matches!(
+            url_segments("rtsp://h/a%zz"),
+            Err(LookupError::Malformed(_))
+        ));
+        assert!(matches!(
+            url_segments("rtsp://h/a%"),
+            Err(LookupError::Malformed(_))
+        ));
+        assert!(matches!(
+            url_segments("rtsp://h/%ff"),
+            Err(LookupError::Malformed(_))
+        ));
         let long = format!("rtsp://h/{}", "a".repeat(10_000));
-        assert!(matches!(url_segments(&long), Err(LookupError::Malformed(_))));
+        assert!(matches!(
+            url_segments(&long),
+            Err(LookupError::Malformed(_))
+        ));
     }
 
     #[test]
     fn fps_policy_order() {
-        let p = FpsPolicy { fps: Some(25.0), overrides: vec![("x/a.mjpeg".into(), 60.0)] };
+        let p = FpsPolicy {
+            fps: Some(25.0),
+            overrides: vec![("x/a.mjpeg".into(), 60.0)],
+        };
         assert_eq!(p.fps_for("x/a.mjpeg", Container::Plain), 60.0);
         assert_eq!(p.fps_for("b.mjpeg", Container::Course), 25.0);
         let d = FpsPolicy::default();

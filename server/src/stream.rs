@@ -98,7 +98,9 @@ impl FramePackets {
     }
 
     fn pending(&self) -> Option<&[u8]> {
-        self.packets.get(self.next).and_then(|r| self.data.get(r.clone()))
+        self.packets
+            .get(self.next)
+            .and_then(|r| self.data.get(r.clone()))
     }
 }
 
@@ -138,7 +140,9 @@ impl Stream {
         random: [u32; 3],
         now: Instant,
     ) -> Stream {
-        let max_payload = mtu.saturating_sub(IP_UDP_HEADERS + rtp::Header::LEN).max(64);
+        let max_payload = mtu
+            .saturating_sub(IP_UDP_HEADERS + rtp::Header::LEN)
+            .max(64);
         let [ssrc, seq, ts] = random;
         let mut stream = Stream {
             ssrc,
@@ -218,7 +222,11 @@ impl Stream {
     /// end. A frame whose first packets already left still leaves whole first.
     pub fn seek(&mut self, npt: f64) {
         let frame = (npt.max(0.0) * self.fps - 1e-6).ceil();
-        self.position = if frame.is_finite() { (frame as usize).min(self.frames_in_file) } else { 0 };
+        self.position = if frame.is_finite() {
+            (frame as usize).min(self.frames_in_file)
+        } else {
+            0
+        };
     }
 
     /// Starts (or resumes) sending at `speed` times real time from the current position.
@@ -226,7 +234,11 @@ impl Stream {
         if self.position >= self.frames_in_file && self.looping {
             self.position = 0;
         }
-        self.schedule = Some(Schedule { anchor: now, anchor_slot: self.slot, speed });
+        self.schedule = Some(Schedule {
+            anchor: now,
+            anchor_slot: self.slot,
+            speed,
+        });
     }
 
     /// Stops sending once the frame in flight has left whole (RFC 2326 §10.6).
@@ -236,7 +248,12 @@ impl Stream {
 
     /// Sends every packet that is due at `now` through `send` (which answers false when it
     /// cannot take the packet now), and says when to call again.
-    pub fn poll(&mut self, media: &Media, now: Instant, send: &mut dyn FnMut(&[u8]) -> bool) -> Next {
+    pub fn poll(
+        &mut self,
+        media: &Media,
+        now: Instant,
+        send: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Next {
         loop {
             if let Some(packet) = self.frame.pending() {
                 let ready = self.bucket.ready_at(packet.len(), now);
@@ -260,7 +277,8 @@ impl Stream {
                 return Next::Idle;
             };
             let slot_interval = self.interval().div_f64(schedule.speed);
-            let due = schedule.anchor + slot_interval.mul_f64((self.slot - schedule.anchor_slot) as f64);
+            let due =
+                schedule.anchor + slot_interval.mul_f64((self.slot - schedule.anchor_slot) as f64);
             if due > now {
                 return Next::At(due);
             }
@@ -334,7 +352,9 @@ impl Stream {
         let len = rtp::Header::LEN + pieces.iter().map(|p| p.len()).sum::<usize>();
         let start = self.frame.data.len();
         self.frame.data.resize(start + len, 0);
-        let written = header.write(pieces, &mut self.frame.data[start..]).map_err(|_| ())?;
+        let written = header
+            .write(pieces, &mut self.frame.data[start..])
+            .map_err(|_| ())?;
         self.frame.packets.push(start..start + written);
         self.next_seq = header.sequence_number.wrapping_add(1);
         Ok(())

@@ -101,7 +101,9 @@ fn rate(v: &str) -> Result<u64, SpecError> {
     } else {
         (lower.clone(), 1.0)
     };
-    let n: f64 = num.parse().map_err(|_| SpecError(format!("{v:?} is not a rate like 50mbit")))?;
+    let n: f64 = num
+        .parse()
+        .map_err(|_| SpecError(format!("{v:?} is not a rate like 50mbit")))?;
     if !(n.is_finite() && n > 0.0) {
         return Err(SpecError(format!("{v:?} must be positive")));
     }
@@ -114,8 +116,15 @@ impl FromStr for Spec {
     /// `loss=1%,burst=p:r:good:bad,reorder=2%,reorder-delay=2ms,dup=0.1%,delay=10ms,
     /// jitter=20ms,rate=50mbit` (any subset, any order; `none` for a clean link).
     fn from_str(s: &str) -> Result<Spec, SpecError> {
-        let mut spec = Spec { reorder_delay: Duration::from_millis(2), ..Spec::default() };
-        for item in s.split(',').map(str::trim).filter(|i| !i.is_empty() && *i != "none") {
+        let mut spec = Spec {
+            reorder_delay: Duration::from_millis(2),
+            ..Spec::default()
+        };
+        for item in s
+            .split(',')
+            .map(str::trim)
+            .filter(|i| !i.is_empty() && *i != "none")
+        {
             let (k, v) = item
                 .split_once('=')
                 .ok_or_else(|| SpecError(format!("{item:?}: expected key=value")))?;
@@ -130,7 +139,9 @@ impl FromStr for Spec {
                 "burst" => {
                     let parts: Vec<&str> = v.split(':').collect();
                     let [p, r, g, b] = parts[..] else {
-                        return Err(SpecError(format!("burst={v}: expected p:r:loss_good:loss_bad (percentages)")));
+                        return Err(SpecError(format!(
+                            "burst={v}: expected p:r:loss_good:loss_bad (percentages)"
+                        )));
                     };
                     spec.burst = Some(GilbertElliott {
                         p: percent(p)?,
@@ -172,8 +183,16 @@ const MAX_QUEUE: Duration = Duration::from_secs(1);
 impl Link {
     /// A link with `spec`, its random choices seeded by `seed`.
     pub fn new(spec: Spec, seed: u64, now: Instant) -> Link {
-        let bucket = spec.rate_bps.map(|bps| TokenBucket::new((bps / 8).max(1), 16 * 1500, now));
-        Link { spec, rng: SmallRng::seed_from_u64(seed), bad: false, bucket, last: None }
+        let bucket = spec
+            .rate_bps
+            .map(|bps| TokenBucket::new((bps / 8).max(1), 16 * 1500, now));
+        Link {
+            spec,
+            rng: SmallRng::seed_from_u64(seed),
+            bad: false,
+            bucket,
+            last: None,
+        }
     }
 
     /// The fate of a packet of `len` bytes arriving at `now`.
@@ -226,7 +245,9 @@ mod tests {
 
     #[test]
     fn specs_parse() {
-        let s: Spec = "loss=1%,jitter=20ms,reorder=2%,rate=50mbit,dup=0.5%,delay=1s".parse().unwrap();
+        let s: Spec = "loss=1%,jitter=20ms,reorder=2%,rate=50mbit,dup=0.5%,delay=1s"
+            .parse()
+            .unwrap();
         assert_eq!(s.loss, 0.01);
         assert_eq!(s.jitter, Duration::from_millis(20));
         assert_eq!(s.reorder, 0.02);
@@ -247,7 +268,9 @@ mod tests {
         let spec: Spec = "loss=2%".parse().unwrap();
         let fates = |seed| {
             let mut link = Link::new(spec, seed, now);
-            (0..100_000).map(|_| link.decide(1400, now) == Fate::Drop).collect::<Vec<_>>()
+            (0..100_000)
+                .map(|_| link.decide(1400, now) == Fate::Drop)
+                .collect::<Vec<_>>()
         };
         let a = fates(7);
         assert_eq!(a, fates(7), "same seed, same fates");
@@ -263,7 +286,9 @@ mod tests {
         let mut prev = t0;
         for i in 0..10_000u64 {
             let now = t0 + Duration::from_micros(i * 100);
-            let Fate::Deliver(times) = link.decide(1400, now) else { panic!("no loss configured") };
+            let Fate::Deliver(times) = link.decide(1400, now) else {
+                panic!("no loss configured")
+            };
             assert!(times[0] >= prev, "reordered without reorder=");
             assert!(times[0] >= now + Duration::from_millis(10));
             prev = times[0];
@@ -275,11 +300,17 @@ mod tests {
         let now = Instant::now();
         let spec: Spec = "burst=1%:20%:0%:100%".parse().unwrap();
         let mut link = Link::new(spec, 3, now);
-        let drops: Vec<bool> = (0..50_000).map(|_| link.decide(100, now) == Fate::Drop).collect();
+        let drops: Vec<bool> = (0..50_000)
+            .map(|_| link.decide(100, now) == Fate::Drop)
+            .collect();
         let lost = drops.iter().filter(|&&d| d).count();
         let runs = drops.windows(2).filter(|w| w[1] && !w[0]).count();
         assert!(lost > 0 && runs > 0);
-        assert!(lost as f64 / runs as f64 > 2.0, "mean burst {} packets", lost as f64 / runs as f64);
+        assert!(
+            lost as f64 / runs as f64 > 2.0,
+            "mean burst {} packets",
+            lost as f64 / runs as f64
+        );
     }
 
     #[test]
@@ -295,6 +326,9 @@ mod tests {
         }
         // 1000 kB at 1 MB/s, minus the 24 kB burst: about a second of queue (tail-dropped past 1 s).
         let queued = last - now;
-        assert!(queued > Duration::from_millis(900) && queued <= MAX_QUEUE, "{queued:?}");
+        assert!(
+            queued > Duration::from_millis(900) && queued <= MAX_QUEUE,
+            "{queued:?}"
+        );
     }
 }

@@ -74,4 +74,27 @@ mod tests {
             Err(EncodeError::Jpeg(_))
         ));
     }
+
+    /// `cargo test --release -p hdstream-video encode_speed -- --ignored --nocapture`
+    #[test]
+    #[ignore = "timing; run in release"]
+    fn encode_speed() {
+        let mut pattern = crate::pattern::Pattern::new(1920, 1080);
+        let rgb = pattern.draw(1).to_vec();
+        let mut out = Vec::new();
+        encode_rgb(&rgb, 1920, 1080, 80, &mut out).unwrap();
+        let n: u32 = 20;
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            encode_rgb(&rgb, 1920, 1080, 80, &mut out).unwrap();
+        }
+        let ms = start.elapsed().as_secs_f64() * 1000.0 / f64::from(n);
+        println!("encode: {ms:.2} ms per 1080p frame ({} bytes)", out.len());
+        let start = std::time::Instant::now();
+        for i in 0..n {
+            pattern.draw(i.into());
+        }
+        let ms = start.elapsed().as_secs_f64() * 1000.0 / f64::from(n);
+        println!("draw: {ms:.2} ms per 1080p frame");
+    }
 }

@@ -30,9 +30,12 @@ impl Drop for TempFile {
 }
 
 fn run(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program).args(args).output().unwrap_or_else(|e| {
-        panic!("cannot run {program} ({e}); these tests need ffmpeg and ffprobe: apt-get install ffmpeg")
-    });
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run {program} ({e}): these tests need ffmpeg (apt-get install ffmpeg)")
+        });
     assert!(
         out.status.success(),
         "{program} {args:?} failed: {}",

@@ -32,7 +32,11 @@ struct Args {
     #[arg(long)]
     quick: bool,
     /// Which peers to run beside ours.
-    #[arg(long, value_delimiter = ',', default_value = "gstreamer,ffmpeg,gst-rtsp-server")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "gstreamer,ffmpeg,gst-rtsp-server"
+    )]
     peers: Vec<Peer>,
     /// Where results, CSV, JSON and plots go.
     #[arg(long, default_value = "target/playback")]
@@ -63,7 +67,15 @@ enum Peer {
 fn build() -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
-        .args(["build", "--release", "--quiet", "-p", "hdstream-server", "-p", "hdstream-client"])
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "hdstream-server",
+            "-p",
+            "hdstream-client",
+        ])
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .status()
         .context("cannot run cargo to build the server and client")?;
@@ -77,10 +89,19 @@ fn main() -> Result<()> {
     let args = Args::parse();
     let started = Instant::now();
     let (resolutions, seconds) = if args.quick {
-        let r = media::QUICK.iter().map(|s| Resolution::parse(s).expect("preset")).collect();
+        let r = media::QUICK
+            .iter()
+            .map(|s| Resolution::parse(s).expect("preset"))
+            .collect();
         (r, 3)
     } else if args.resolutions.is_empty() {
-        (media::DEFAULT.iter().map(|s| Resolution::parse(s).expect("preset")).collect(), args.seconds)
+        (
+            media::DEFAULT
+                .iter()
+                .map(|s| Resolution::parse(s).expect("preset"))
+                .collect(),
+            args.seconds,
+        )
     } else {
         (args.resolutions.clone(), args.seconds)
     };
@@ -100,24 +121,30 @@ fn main() -> Result<()> {
     let have_ffmpeg = want(Peer::Ffmpeg) && peers::available("ffmpeg");
     let have_gst_server = want(Peer::GstRtspServer) && peers::gst_server_available();
     if want(Peer::Gstreamer) && !have_gst {
-        eprintln!("GStreamer client skipped: apt-get install -y gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good");
+        eprintln!(
+            "GStreamer client skipped: apt-get install -y gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good"
+        );
     }
     if want(Peer::Ffmpeg) && !have_ffmpeg {
         eprintln!("ffmpeg skipped: apt-get install -y ffmpeg");
     }
     if want(Peer::GstRtspServer) && !have_gst_server {
-        eprintln!("gst-rtsp-server skipped: apt-get install -y python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good ffmpeg");
+        eprintln!(
+            "gst-rtsp-server skipped: apt-get install -y python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good ffmpeg"
+        );
     }
     let media_dir = args.media_dir.clone().unwrap_or_else(media::default_dir);
     let files: Vec<(Resolution, PathBuf)> = resolutions
         .iter()
         .map(|&r| media::ensure(&media_dir, r, seconds).map(|p| (r, p)))
         .collect::<Result<_>>()?;
-    let runs_per_row = 1 + usize::from(have_gst) + usize::from(have_ffmpeg) + usize::from(have_gst_server);
+    let runs_per_row =
+        1 + usize::from(have_gst) + usize::from(have_ffmpeg) + usize::from(have_gst_server);
     let total = files.len() * transports.len() * runs_per_row;
     let mut done = 0;
     let mut rows = Vec::new();
-    let json_path = std::env::temp_dir().join(format!("hdstream-playback-{}.json", std::process::id()));
+    let json_path =
+        std::env::temp_dir().join(format!("hdstream-playback-{}.json", std::process::id()));
     for (res, file) in &files {
         for &transport in &transports {
             let mut progress = |what: &str| {
@@ -134,33 +161,66 @@ fn main() -> Result<()> {
             let server = peers::our_server(file, res.fps)?;
             let rx = peers::our_client(&server.url, transport, seconds, &json_path);
             let su = server.stop()?;
-            rows.push(row(*res, transport, "hdstream-server", "hdstream-client", seconds, rx, su));
+            rows.push(row(
+                *res,
+                transport,
+                "hdstream-server",
+                "hdstream-client",
+                seconds,
+                rx,
+                su,
+            ));
             if have_gst {
                 progress("gstreamer ← hdstream-server");
                 let server = peers::our_server(file, res.fps)?;
                 let rx = peers::gst_client(&server.url, transport, seconds);
                 let su = server.stop()?;
-                rows.push(row(*res, transport, "hdstream-server", "gstreamer", seconds, rx, su));
+                rows.push(row(
+                    *res,
+                    transport,
+                    "hdstream-server",
+                    "gstreamer",
+                    seconds,
+                    rx,
+                    su,
+                ));
             }
             if have_ffmpeg {
                 progress("ffmpeg ← hdstream-server");
                 let server = peers::our_server(file, res.fps)?;
                 let rx = peers::ffmpeg_client(&server.url, transport, seconds);
                 let su = server.stop()?;
-                rows.push(row(*res, transport, "hdstream-server", "ffmpeg", seconds, rx, su));
+                rows.push(row(
+                    *res,
+                    transport,
+                    "hdstream-server",
+                    "ffmpeg",
+                    seconds,
+                    rx,
+                    su,
+                ));
             }
             if have_gst_server {
                 progress("hdstream-client ← gst-rtsp-server");
                 let server = peers::gst_server(file, res.fps)?;
                 let rx = peers::our_client(&server.url, transport, seconds, &json_path);
                 let su = server.stop()?;
-                rows.push(row(*res, transport, "gst-rtsp-server", "hdstream-client", seconds, rx, su));
+                rows.push(row(
+                    *res,
+                    transport,
+                    "gst-rtsp-server",
+                    "hdstream-client",
+                    seconds,
+                    rx,
+                    su,
+                ));
             }
         }
     }
     let _ = std::fs::remove_file(&json_path);
     println!("{}", report::table(&rows));
-    let extra = serde_json::json!({ "seconds": seconds, "wall_s": started.elapsed().as_secs_f64() });
+    let extra =
+        serde_json::json!({ "seconds": seconds, "wall_s": started.elapsed().as_secs_f64() });
     report::write(&args.out, &rows, &extra)?;
     match hdstream_benches::plot::write(&args.out, &rows) {
         Ok(files) => eprintln!("plots: {}", files.join(", ")),
@@ -187,7 +247,10 @@ fn row(
     match rx {
         Ok(rx) => Row::new(res, transport, sender, receiver, seconds, &rx, server),
         Err(e) => {
-            let failed = Received { note: Some(format!("failed: {e:#}")), ..Received::default() };
+            let failed = Received {
+                note: Some(format!("failed: {e:#}")),
+                ..Received::default()
+            };
             Row::new(res, transport, sender, receiver, seconds, &failed, server)
         }
     }

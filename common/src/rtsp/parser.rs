@@ -200,6 +200,8 @@ struct Head<'a, 'l> {
     at_end: bool,
     crlf: usize,
     lf: usize,
+    /// Where each `Content-Length` line starts, in order.
+    content_length_lines: Vec<usize>,
 }
 
 /// The parsed start line.
@@ -217,6 +219,7 @@ impl<'a, 'l> Head<'a, 'l> {
             at_end,
             crlf: 0,
             lf: 0,
+            content_length_lines: Vec::new(),
         }
     }
 
@@ -380,7 +383,7 @@ impl<'a, 'l> Head<'a, 'l> {
         }
     }
 
-    fn header_line(&self, line: &Line, headers: &mut Headers) -> Result<(), ParseError> {
+    fn header_line(&mut self, line: &Line, headers: &mut Headers) -> Result<(), ParseError> {
         let text = self.text(line, "message-header")?;
         if text.starts_with([' ', '\t']) {
             // A folded continuation of the previous value (RFC 2616 §2.2 LWS).
@@ -410,16 +413,20 @@ impl<'a, 'l> Head<'a, 'l> {
                 rule: "message-header > field-name",
             });
         }
+        if name.eq_ignore_ascii_case(ContentLength::NAME) {
+            self.content_length_lines.push(line.start);
+        }
         headers.append(name, trim_lws(value));
         Ok(())
     }
 
     /// Takes the `Content-Length` fields out of `headers` and checks them.
     fn content_length(&self, headers: &mut Headers) -> Result<usize, ParseError> {
-        // Offsets point at the head: the fields no longer know their lines.
-        let offset = self.block_start;
         let mut length: Option<u64> = None;
-        for value in headers.get_all(ContentLength::NAME) {
+        let mut offset = self.block_start;
+        let lines = self.content_length_lines.iter();
+        for (value, &line) in headers.get_all(ContentLength::NAME).zip(lines) {
+            offset = line;
             let n = match ContentLength::parse(value) {
                 Ok(ContentLength(n)) => n,
                 Err(header::Error::OutOfRange { .. }) => u64::MAX,

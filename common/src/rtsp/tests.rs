@@ -515,12 +515,16 @@ fn nul_and_non_utf8_bytes() {
 #[test]
 fn content_length_errors() {
     let e = error(b"SET_PARAMETER * RTSP/1.0\r\nContent-Length: -5\r\n\r\n");
-    assert!(matches!(e, ParseError::ContentLength { .. }));
+    assert_eq!(e, ParseError::ContentLength { offset: 26 });
     assert_eq!(e.status_code(), StatusCode::BAD_REQUEST);
     let e = error(b"SET_PARAMETER * RTSP/1.0\r\nContent-Length: ten\r\n\r\n");
     assert!(matches!(e, ParseError::ContentLength { .. }));
     let e = error(b"SET_PARAMETER * RTSP/1.0\r\nContent-Length: 1\r\ncontent-length: 2\r\n\r\nab");
-    assert!(matches!(e, ParseError::ContentLength { .. }));
+    assert_eq!(
+        e,
+        ParseError::ContentLength { offset: 45 },
+        "the second, conflicting line"
+    );
 
     let e = error(b"SET_PARAMETER * RTSP/1.0\r\nContent-Length: 99999999999999999999999\r\n\r\n");
     assert!(matches!(
@@ -535,7 +539,7 @@ fn content_length_errors() {
     assert_eq!(
         e,
         ParseError::BodyLength {
-            offset: 0,
+            offset: 26,
             length: 65537,
             limit: 65536
         }

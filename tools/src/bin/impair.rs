@@ -53,9 +53,12 @@ type Log = Arc<Mutex<Option<std::fs::File>>>;
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let listener = TcpListener::bind(args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
+    let listener = TcpListener::bind(args.listen)
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
     let log: Log = Arc::new(Mutex::new(match &args.log {
-        Some(p) => Some(std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?),
+        Some(p) => Some(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        ),
         None => None,
     }));
     println!("LISTEN {}", listener.local_addr()?);
@@ -63,7 +66,13 @@ fn main() -> Result<()> {
     let sessions = Arc::new(AtomicU64::new(0));
     for client in listener.incoming() {
         let Ok(client) = client else { continue };
-        let (upstream, spec, seed, log, sessions) = (args.upstream, args.spec, args.seed, Arc::clone(&log), Arc::clone(&sessions));
+        let (upstream, spec, seed, log, sessions) = (
+            args.upstream,
+            args.spec,
+            args.seed,
+            Arc::clone(&log),
+            Arc::clone(&sessions),
+        );
         std::thread::spawn(move || {
             if let Err(e) = relay(client, upstream, spec, seed, log, sessions) {
                 eprintln!("impair: connection ended: {e:#}");
@@ -74,15 +83,25 @@ fn main() -> Result<()> {
 }
 
 /// Relays one RTSP connection.
-fn relay(client: TcpStream, upstream: SocketAddr, spec: Spec, seed: u64, log: Log, sessions: Arc<AtomicU64>) -> Result<()> {
-    let server = TcpStream::connect(upstream).with_context(|| format!("cannot reach {upstream}"))?;
+fn relay(
+    client: TcpStream,
+    upstream: SocketAddr,
+    spec: Spec,
+    seed: u64,
+    log: Log,
+    sessions: Arc<AtomicU64>,
+) -> Result<()> {
+    let server =
+        TcpStream::connect(upstream).with_context(|| format!("cannot reach {upstream}"))?;
     let peer = client.peer_addr()?;
     // Relay port → the client's own port, to put back in replies.
     let ports: Arc<Mutex<HashMap<u16, PortRange>>> = Arc::default();
     let (c_read, s_write) = (client.try_clone()?, server.try_clone()?);
     let up_ports = Arc::clone(&ports);
     let up = std::thread::spawn(move || {
-        pump(c_read, s_write, |req| rewrite_setup(req, peer, &up_ports, spec, seed, &log, &sessions))
+        pump(c_read, s_write, |req| {
+            rewrite_setup(req, peer, &up_ports, spec, seed, &log, &sessions)
+        })
     });
     let down = pump(server, client, |msg| restore_reply(msg, &ports));
     let _ = up.join();
@@ -90,7 +109,11 @@ fn relay(client: TcpStream, upstream: SocketAddr, spec: Spec, seed: u64, log: Lo
 }
 
 /// Copies RTSP messages from `from` to `to`, letting `edit` change each request or response.
-fn pump(mut from: TcpStream, mut to: TcpStream, mut edit: impl FnMut(&mut Message<'_>)) -> Result<()> {
+fn pump(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    mut edit: impl FnMut(&mut Message<'_>),
+) -> Result<()> {
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
@@ -102,7 +125,10 @@ fn pump(mut from: TcpStream, mut to: TcpStream, mut edit: impl FnMut(&mut Messag
         buf.extend_from_slice(&chunk[..n]);
         loop {
             match rtsp::parse(&buf) {
-                Ok(Parsed::Complete { mut message, consumed }) => {
+                Ok(Parsed::Complete {
+                    mut message,
+                    consumed,
+                }) => {
                     let mut out = Vec::new();
                     if matches!(message, Message::Data(_)) {
                         out.extend_from_slice(&buf[..consumed]);
@@ -126,17 +152,36 @@ fn pump(mut from: TcpStream, mut to: TcpStream, mut edit: impl FnMut(&mut Messag
 }
 
 /// Points a UDP SETUP at a fresh relay port pair.
-fn rewrite_setup(msg: &mut Message<'_>, peer: SocketAddr, ports: &Mutex<HashMap<u16, PortRange>>, spec: Spec, seed: u64, log: &Log, sessions: &AtomicU64) {
+fn rewrite_setup(
+    msg: &mut Message<'_>,
+    peer: SocketAddr,
+    ports: &Mutex<HashMap<u16, PortRange>>,
+    spec: Spec,
+    seed: u64,
+    log: &Log,
+    sessions: &AtomicU64,
+) {
     let Message::Request(req) = msg else { return };
     if req.method != rtsp::Method::Setup {
         return;
     }
-    let Some(Ok(mut transport)) = req.headers.typed::<Transport>() else { return };
+    let Some(Ok(mut transport)) = req.headers.typed::<Transport>() else {
+        return;
+    };
     for t in &mut transport.0 {
-        let Some(client_ports) = t.client_port() else { continue };
-        let Ok((rtp_sock, rtcp_sock)) = bind_pair() else { continue };
-        let (Ok(a), Ok(b)) = (rtp_sock.local_addr(), rtcp_sock.local_addr()) else { continue };
-        let relay = PortRange { rtp: a.port(), rtcp: Some(b.port()) };
+        let Some(client_ports) = t.client_port() else {
+            continue;
+        };
+        let Ok((rtp_sock, rtcp_sock)) = bind_pair() else {
+            continue;
+        };
+        let (Ok(a), Ok(b)) = (rtp_sock.local_addr(), rtcp_sock.local_addr()) else {
+            continue;
+        };
+        let relay = PortRange {
+            rtp: a.port(),
+            rtcp: Some(b.port()),
+        };
         for p in &mut t.params {
             if let TransportParam::ClientPort(r) = p {
                 *r = relay;
@@ -146,7 +191,12 @@ fn rewrite_setup(msg: &mut Message<'_>, peer: SocketAddr, ports: &Mutex<HashMap<
             map.insert(relay.rtp, client_ports);
         }
         let to_rtp = SocketAddr::new(peer.ip(), client_ports.rtp);
-        let to_rtcp = SocketAddr::new(peer.ip(), client_ports.rtcp.unwrap_or(client_ports.rtp.wrapping_add(1)));
+        let to_rtcp = SocketAddr::new(
+            peer.ip(),
+            client_ports
+                .rtcp
+                .unwrap_or(client_ports.rtp.wrapping_add(1)),
+        );
         let k = sessions.fetch_add(1, Ordering::SeqCst);
         let link = Link::new(spec, seed.wrapping_add(k), Instant::now());
         let log = Arc::clone(log);
@@ -159,7 +209,9 @@ fn rewrite_setup(msg: &mut Message<'_>, peer: SocketAddr, ports: &Mutex<HashMap<
 /// Puts the client's own ports back into a SETUP reply.
 fn restore_reply(msg: &mut Message<'_>, ports: &Mutex<HashMap<u16, PortRange>>) {
     let Message::Response(resp) = msg else { return };
-    let Some(Ok(mut transport)) = resp.headers.typed::<Transport>() else { return };
+    let Some(Ok(mut transport)) = resp.headers.typed::<Transport>() else {
+        return;
+    };
     let Ok(map) = ports.lock() else { return };
     for t in &mut transport.0 {
         for p in &mut t.params {
@@ -227,9 +279,13 @@ fn forward_rtp(socket: UdpSocket, to: SocketAddr, mut link: Link, log: &Log) {
         if queue.is_empty() && now.duration_since(last_packet) > Duration::from_secs(30) {
             return;
         }
-        let wait = queue.peek().map_or(Duration::from_millis(200), |p| p.at.saturating_duration_since(now));
+        let wait = queue.peek().map_or(Duration::from_millis(200), |p| {
+            p.at.saturating_duration_since(now)
+        });
         let _ = socket.set_read_timeout(Some(wait.max(Duration::from_micros(100))));
-        let Ok((n, _from)) = socket.recv_from(&mut buf) else { continue };
+        let Ok((n, _from)) = socket.recv_from(&mut buf) else {
+            continue;
+        };
         let now = Instant::now();
         last_packet = now;
         let data = &buf[..n];
@@ -241,7 +297,11 @@ fn forward_rtp(socket: UdpSocket, to: SocketAddr, mut link: Link, log: &Log) {
                 }
                 for at in times {
                     order += 1;
-                    queue.push(Pending { at, order, data: data.to_vec() });
+                    queue.push(Pending {
+                        at,
+                        order,
+                        data: data.to_vec(),
+                    });
                 }
             }
         }

@@ -313,9 +313,9 @@ fn bad_lengths_name_the_segment_and_offset() {
     );
     bad[3] -= 1;
     bad.pop();
-    assert!(
-        matches!(Header::parse(&with(3, bad)), Err(Error::Length { offset, .. }) if offset == sof_at)
-    );
+    let data = with(3, bad);
+    let err = Header::parse(&data);
+    assert!(matches!(err, Err(Error::Length { offset, .. }) if offset == sof_at));
     // DRI of 3 bytes.
     assert!(matches!(
         Header::parse(&with(5, segment(marker::DRI, &[0, 1, 2]))),
