@@ -53,7 +53,9 @@ impl Method {
     ];
 
     /// Parses `Method` (§6.1): a standard method, or an extension if `s` is any other token.
-    /// Returns `None` if `s` is not a token.
+    /// Returns `None` if `s` is not a token, or begins with `$`: on an RTSP connection `$`
+    /// starts interleaved binary data (§10.12), so such a method could never be sent back
+    /// unambiguously (found by the `rtsp_parser` fuzz target).
     pub fn from_token(s: &str) -> Option<Self> {
         let standard = match s {
             "DESCRIBE" => Self::Describe,
@@ -67,7 +69,7 @@ impl Method {
             "SETUP" => Self::Setup,
             "SET_PARAMETER" => Self::SetParameter,
             "TEARDOWN" => Self::Teardown,
-            _ if is_token(s) => Self::Extension(s.to_owned()),
+            _ if is_token(s) && !s.starts_with('$') => Self::Extension(s.to_owned()),
             _ => return None,
         };
         Some(standard)
@@ -128,7 +130,7 @@ mod tests {
 
     #[test]
     fn non_tokens_are_not_methods() {
-        for bad in ["", "GET PARAMETER", "SET:UP", "P\u{e4}USE"] {
+        for bad in ["", "GET PARAMETER", "SET:UP", "P\u{e4}USE", "$SETUP"] {
             assert_eq!(Method::from_token(bad), None, "{bad:?}");
         }
     }
