@@ -2,10 +2,12 @@
 //! micro-benchmarks live in `benches/`.
 //!
 //! - [`media`]: test files per resolution, made on first use under `target/media/`;
+//! - [`load`]: many light receivers at once, for the server's capacity;
 //! - [`process`]: child processes measured by the kernel (CPU time, peak RSS);
 //! - [`peers`]: our server and client and the peers (GStreamer, ffmpeg, gst-rtsp-server);
 //! - [`report`]: the table, `results.json`, `results.csv`; [`plot`]: PNG and SVG plots.
 
+pub mod load;
 pub mod media;
 pub mod peers;
 pub mod plot;

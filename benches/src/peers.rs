@@ -61,6 +61,15 @@ impl Sender {
 
 /// Starts `hdstream-server` serving `file` at `fps`.
 pub fn our_server(file: &Path, fps: u32) -> Result<Sender> {
+    start_server(file, fps, false)
+}
+
+/// Starts `hdstream-server` serving `file` at `fps` in a loop (for load runs).
+pub fn our_server_looping(file: &Path, fps: u32) -> Result<Sender> {
+    start_server(file, fps, true)
+}
+
+fn start_server(file: &Path, fps: u32, looping: bool) -> Result<Sender> {
     for _ in 0..5 {
         let port = free_port()?;
         let mut cmd = Command::new(bin_dir()?.join("hdstream-server"));
@@ -77,6 +86,9 @@ pub fn our_server(file: &Path, fps: u32) -> Result<Sender> {
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
+        if looping {
+            cmd.arg("--loop");
+        }
         let process = Measured::spawn("hdstream-server", &mut cmd)?;
         if wait_for_port(port, Duration::from_secs(10)) {
             let name = file
@@ -272,4 +284,54 @@ pub fn gst_server_available() -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
+}
+
+/// A running impairment relay in front of a server; stopped when dropped.
+#[derive(Debug)]
+pub struct Relay {
+    /// The URL to play through the relay.
+    pub url: String,
+    process: Option<Measured>,
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        if let Some(p) = self.process.take() {
+            let _ = p.stop();
+        }
+    }
+}
+
+/// Starts the `impair` relay in front of `url` with `spec` and `seed`.
+pub fn relay(url: &str, spec: &str, seed: u64) -> Result<Relay> {
+    let rest = url.strip_prefix("rtsp://").context("rtsp:// URL")?;
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut cmd = Command::new(bin_dir()?.join("impair"));
+    cmd.args([
+        "--upstream",
+        authority,
+        "--listen",
+        "127.0.0.1:0",
+        "--spec",
+        spec,
+        "--seed",
+        &seed.to_string(),
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit());
+    let mut process = Measured::spawn("impair", &mut cmd)?;
+    let stdout = process.child.stdout.take().context("no stdout")?;
+    let line = BufReader::new(stdout)
+        .lines()
+        .next()
+        .transpose()?
+        .unwrap_or_default();
+    let Some(listen) = line.strip_prefix("LISTEN ") else {
+        let _ = process.stop();
+        bail!("impair did not start: {line:?}");
+    };
+    Ok(Relay {
+        url: format!("rtsp://{listen}/{path}"),
+        process: Some(process),
+    })
 }

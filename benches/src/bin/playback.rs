@@ -47,6 +47,16 @@ struct Args {
     /// Do not (re)build the release server and client first.
     #[arg(long)]
     no_build: bool,
+    /// Server capacity: ramp 1, 2, 4, … up to N concurrent receivers (no decoding) per
+    /// resolution and report the highest count at which every receiver got every packet.
+    #[arg(long, value_name = "N")]
+    clients: Option<usize>,
+    /// Play through the impairment relay, e.g. loss=1%,jitter=20ms,reorder=2% (UDP only).
+    #[arg(long, value_name = "SPEC")]
+    impair: Option<String>,
+    /// Seed of the impairment relay.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -159,7 +169,10 @@ fn main() -> Result<()> {
             };
             progress("hdstream-client ← hdstream-server");
             let server = peers::our_server(file, res.fps)?;
-            let rx = peers::our_client(&server.url, transport, seconds, &json_path);
+            let relay = impaired(&server.url, &args)?;
+            let url = relay.as_ref().map_or(server.url.clone(), |r| r.url.clone());
+            let rx = peers::our_client(&url, transport, seconds, &json_path);
+            drop(relay);
             let su = server.stop()?;
             rows.push(row(
                 *res,
@@ -173,7 +186,10 @@ fn main() -> Result<()> {
             if have_gst {
                 progress("gstreamer ← hdstream-server");
                 let server = peers::our_server(file, res.fps)?;
-                let rx = peers::gst_client(&server.url, transport, seconds);
+                let relay = impaired(&server.url, &args)?;
+                let url = relay.as_ref().map_or(server.url.clone(), |r| r.url.clone());
+                let rx = peers::gst_client(&url, transport, seconds);
+                drop(relay);
                 let su = server.stop()?;
                 rows.push(row(
                     *res,
@@ -188,7 +204,10 @@ fn main() -> Result<()> {
             if have_ffmpeg {
                 progress("ffmpeg ← hdstream-server");
                 let server = peers::our_server(file, res.fps)?;
-                let rx = peers::ffmpeg_client(&server.url, transport, seconds);
+                let relay = impaired(&server.url, &args)?;
+                let url = relay.as_ref().map_or(server.url.clone(), |r| r.url.clone());
+                let rx = peers::ffmpeg_client(&url, transport, seconds);
+                drop(relay);
                 let su = server.stop()?;
                 rows.push(row(
                     *res,
@@ -203,7 +222,10 @@ fn main() -> Result<()> {
             if have_gst_server {
                 progress("hdstream-client ← gst-rtsp-server");
                 let server = peers::gst_server(file, res.fps)?;
-                let rx = peers::our_client(&server.url, transport, seconds, &json_path);
+                let relay = impaired(&server.url, &args)?;
+                let url = relay.as_ref().map_or(server.url.clone(), |r| r.url.clone());
+                let rx = peers::our_client(&url, transport, seconds, &json_path);
+                drop(relay);
                 let su = server.stop()?;
                 rows.push(row(
                     *res,
@@ -219,8 +241,17 @@ fn main() -> Result<()> {
     }
     let _ = std::fs::remove_file(&json_path);
     println!("{}", report::table(&rows));
-    let extra =
-        serde_json::json!({ "seconds": seconds, "wall_s": started.elapsed().as_secs_f64() });
+    let capacity = match args.clients {
+        Some(max) => Some(capacity(&files, max, seconds)?),
+        None => None,
+    };
+    let extra = serde_json::json!({
+        "seconds": seconds,
+        "impair": args.impair,
+        "seed": args.seed,
+        "capacity": capacity,
+        "wall_s": started.elapsed().as_secs_f64(),
+    });
     report::write(&args.out, &rows, &extra)?;
     match hdstream_benches::plot::write(&args.out, &rows) {
         Ok(files) => eprintln!("plots: {}", files.join(", ")),
@@ -254,4 +285,69 @@ fn row(
             Row::new(res, transport, sender, receiver, seconds, &failed, server)
         }
     }
+}
+
+/// The impairment relay in front of `url`, when `--impair` asks for one.
+fn impaired(url: &str, args: &Args) -> Result<Option<peers::Relay>> {
+    match &args.impair {
+        Some(spec) => peers::relay(url, spec, args.seed).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The capacity ramp for each file: 1, 2, 4, … `max` receivers until one loses a packet.
+fn capacity(
+    files: &[(Resolution, PathBuf)],
+    max: usize,
+    seconds: u32,
+) -> Result<serde_json::Value> {
+    use hdstream_benches::load;
+    let plain = load::plain_udp_rate(1372, 2.0)?;
+    eprintln!("plain loopback UDP sender: {plain:.0} datagrams/s of 1372 bytes");
+    let mut out = Vec::new();
+    for (res, file) in files {
+        let mut steps = Vec::new();
+        let mut n = 1;
+        let mut best = 0;
+        let mut best_rate = 0.0;
+        loop {
+            let server = peers::our_server_looping(file, res.fps)?;
+            let counts = load::receivers(&server.url, n, f64::from(seconds));
+            let usage = server.stop()?;
+            let counts = counts?;
+            let expected: u64 = counts.iter().map(|c| c.expected).sum();
+            let received: u64 = counts.iter().map(|c| c.received).sum();
+            let clean = counts.iter().all(|c| c.lost() == 0 && c.expected > 0);
+            let rate = received as f64 / f64::from(seconds);
+            eprintln!(
+                "capacity {}: {n} receivers, {received}/{expected} packets ({:.3}% lost), {rate:.0} packets/s, server CPU {:.1}%",
+                res.name(),
+                100.0 * (expected - received.min(expected)) as f64 / expected.max(1) as f64,
+                usage.cpu_percent()
+            );
+            steps.push(serde_json::json!({
+                "clients": n, "packets_expected": expected, "packets_received": received,
+                "packets_per_s": rate, "server_cpu_pct": usage.cpu_percent(), "every_packet": clean,
+            }));
+            if !clean {
+                break;
+            }
+            best = n;
+            best_rate = rate;
+            if n >= max {
+                break;
+            }
+            n = (n * 2).min(max);
+        }
+        eprintln!(
+            "capacity {}: {best} receivers with every packet = {best_rate:.0} packets/s, {:.1}% of the plain sender's rate",
+            res.name(),
+            100.0 * best_rate / plain
+        );
+        out.push(serde_json::json!({
+            "resolution": res.name(), "capacity": best, "packets_per_s": best_rate,
+            "ratio_to_plain_udp": best_rate / plain, "steps": steps,
+        }));
+    }
+    Ok(serde_json::json!({ "plain_udp_datagrams_per_s": plain, "rows": out }))
 }
