@@ -15,7 +15,7 @@ pub struct Connection {
     /// To send; `output[sent..]` is still pending.
     output: Vec<u8>,
     sent: usize,
-    /// After a request that could not be parsed: drop input up to the next blank line.
+    /// After a request that could not be parsed: drop its input ([`Connection::skip_bad_request`]).
     pub resync: bool,
     /// When the incomplete message at the front of `input` began arriving (slow-loris guard).
     pub partial_since: Option<Instant>,
@@ -67,9 +67,11 @@ impl Connection {
     }
 
     /// Whether the buffered input may be a course request waiting for the connection to go
-    /// quiet: not yet checked, and LF-only (the course client never sends CR).
+    /// quiet: not yet checked, LF-only (the course client never sends CR), and past its
+    /// request line (the course client sends a whole request at once; a request line still
+    /// arriving is just a slow client).
     pub fn awaits_quiet(&self) -> bool {
-        !self.quiet_checked && !self.input.is_empty() && !self.input.contains(&b'\r')
+        !self.quiet_checked && self.input.contains(&b'\n') && !self.input.contains(&b'\r')
     }
 
     /// Queues bytes for the peer.
@@ -82,37 +84,68 @@ impl Connection {
         &mut self.output
     }
 
-    /// While resynchronising, drops input through the next blank line; true once back in step.
-    pub fn skip_to_blank_line(&mut self) -> bool {
-        let end = find_blank_line(&self.input);
-        match end {
-            Some(end) => {
-                self.input.drain(..end);
+    /// While resynchronising after a request that could not be parsed, drops its input: through
+    /// the next blank line, or up to the next line that starts a request (a client that sent
+    /// one bad line, without the blank line that would end a request, is answered 400 and then
+    /// heard again). True once back in step.
+    pub fn skip_bad_request(&mut self) -> bool {
+        match resync_point(&self.input) {
+            Some(at) => {
+                self.input.drain(..at);
                 self.resync = false;
                 true
             }
             None => {
-                // Keep a possible partial "\r\n\r" for the next read.
-                let keep = self.input.len().min(3);
-                self.input.drain(..self.input.len() - keep);
+                // Keep the last, incomplete line with the line end before it (it may yet turn
+                // out blank, or a request line), no longer than a request line may be.
+                let from = self.input.iter().rposition(|&b| b == b'\n').unwrap_or(0);
+                let from = from.max(self.input.len().saturating_sub(MAX_LINE));
+                self.input.drain(..from);
                 false
             }
         }
     }
 }
 
-/// The offset just past the first blank line (`\n\n`, `\r\n\r\n` or a mix) in `buf`.
-fn find_blank_line(buf: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    while let Some(pos) = buf.get(i..)?.iter().position(|&b| b == b'\n') {
-        let after = i + pos + 1;
-        match buf.get(after..) {
-            Some([b'\n', ..]) => return Some(after + 1),
-            Some([b'\r', b'\n', ..]) => return Some(after + 2),
-            _ => i = after,
+/// The longest request line looked for while resynchronising (the parser's default limit).
+const MAX_LINE: usize = 4096;
+
+/// Where input that begins with a bad request gets back in step: just past the first blank
+/// line (`\n\n`, `\r\n\r\n` or a mix), or at the start of the first line that is a request
+/// line. Lines are looked at from the second on (the first is the bad request's own) and only
+/// when complete; `None` until one is found.
+fn resync_point(buf: &[u8]) -> Option<usize> {
+    let mut start = buf.iter().position(|&b| b == b'\n')? + 1;
+    loop {
+        let rest = buf.get(start..)?;
+        let len = rest.iter().position(|&b| b == b'\n')?;
+        let line = rest.get(..len)?;
+        if line.is_empty() || line == b"\r" {
+            return Some(start + len + 1);
         }
+        if is_request_line(line) {
+            return Some(start);
+        }
+        start += len + 1;
     }
-    None
+}
+
+/// Whether `line` has the shape of an RTSP request line, `Method SP Request-URI SP RTSP/x.y`
+/// (RFC 2326 §6.1); the parser judges the rest.
+fn is_request_line(line: &[u8]) -> bool {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(method), Some(uri), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    !method.is_empty()
+        && method
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+        && !uri.is_empty()
+        && version.starts_with(b"RTSP/")
 }
 
 /// A best-effort `CSeq` from a request that did not parse, so the error reply can carry it.
@@ -134,11 +167,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn blank_lines_of_every_kind() {
-        assert_eq!(find_blank_line(b"GARBAGE\r\n\r\nOPTIONS"), Some(11));
-        assert_eq!(find_blank_line(b"x\n\ny"), Some(3));
-        assert_eq!(find_blank_line(b"x\n\r\ny"), Some(4));
-        assert_eq!(find_blank_line(b"x\r\ny\r\n"), None);
+    fn resync_points_of_every_kind() {
+        assert_eq!(resync_point(b"GARBAGE\r\n\r\nOPTIONS"), Some(11));
+        assert_eq!(resync_point(b"x\n\ny"), Some(3));
+        assert_eq!(resync_point(b"x\n\r\ny"), Some(4));
+        assert_eq!(resync_point(b"x\r\ny\r\n"), None);
+        assert_eq!(resync_point(b"HELLO\r\nOPTIONS * RTSP/1.0\r\n"), Some(7));
+        assert_eq!(
+            resync_point(b"HELLO\r\nOPTIONS * RTSP/1.0"),
+            None,
+            "wait for the whole line"
+        );
+        // The bad request's own first line never counts, nor do its header lines.
+        assert_eq!(resync_point(b"OPTIONS * RTSP/1.0\r\nCSeq 5\r\n"), None);
+        assert_eq!(resync_point(b"X\r\nCSeq: a b RTSP/1.0\r\n"), None);
     }
 
     #[test]
@@ -148,8 +190,39 @@ mod tests {
         c.input
             .extend_from_slice(b"\x00\x01junk\r\n\r\nOPTIONS * RTSP/1.0\r\n");
         c.resync = true;
-        assert!(c.skip_to_blank_line());
+        assert!(c.skip_bad_request());
         assert_eq!(c.input, b"OPTIONS * RTSP/1.0\r\n");
+    }
+
+    #[test]
+    fn resync_after_one_bad_line_arriving_in_pieces() {
+        let mut c = Connection::new("127.0.0.1:1".parse().unwrap(), Instant::now());
+        c.resync = true;
+        for piece in [
+            &b"HEL"[..],
+            b"LO\r",
+            b"\nOPTIONS * RT",
+            b"SP/1.0\r\nCSeq: 2\r\n\r\n",
+        ] {
+            c.input.extend_from_slice(piece);
+            if c.skip_bad_request() {
+                break;
+            }
+        }
+        assert!(!c.resync);
+        assert_eq!(c.input, b"OPTIONS * RTSP/1.0\r\nCSeq: 2\r\n\r\n");
+        // A blank line split across reads is still found.
+        c.resync = true;
+        c.input = b"junk\r\n\r".to_vec();
+        assert!(!c.skip_bad_request());
+        c.input.extend_from_slice(b"\nOPTIONS");
+        assert!(c.skip_bad_request());
+        assert_eq!(c.input, b"OPTIONS");
+        // Endless garbage without a line end is not kept.
+        c.resync = true;
+        c.input = vec![b'x'; 100_000];
+        assert!(!c.skip_bad_request());
+        assert!(c.input.len() <= MAX_LINE);
     }
 
     #[test]

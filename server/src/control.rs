@@ -106,13 +106,14 @@ pub(crate) fn respond(
         }
     };
     if let Some(id) = session_id
-        && response.headers.get(SessionHeader::NAME).is_none() && request.method != Method::Teardown
-        {
-            let timeout = server.config().session_timeout.as_secs() as u32;
-            response
-                .headers
-                .set_typed(&SessionHeader::with_timeout(id, timeout));
-        }
+        && response.headers.get(SessionHeader::NAME).is_none()
+        && request.method != Method::Teardown
+    {
+        let timeout = server.config().session_timeout.as_secs() as u32;
+        response
+            .headers
+            .set_typed(&SessionHeader::with_timeout(id, timeout));
+    }
     response
         .headers
         .set("Server", concat!("hdstream/", env!("CARGO_PKG_VERSION")));
@@ -156,13 +157,14 @@ fn describe(server: &mut Server, conn: ConnId, request: &Request) -> Response {
             t.eq_ignore_ascii_case("application/sdp")
                 || t == "*/*"
                 || t.eq_ignore_ascii_case("application/*")
-        }) {
-            return error(
-                request,
-                StatusCode::NOT_ACCEPTABLE,
-                "only application/sdp descriptions",
-            );
-        }
+        })
+    {
+        return error(
+            request,
+            StatusCode::NOT_ACCEPTABLE,
+            "only application/sdp descriptions",
+        );
+    }
     if let Some(why) = &media.not_ready {
         return error(
             request,
@@ -330,14 +332,13 @@ fn setup(
         Ok(chosen) => chosen,
         Err(why) => return error(request, StatusCode::UNSUPPORTED_TRANSPORT, why),
     };
-    if !course
-        && let Some(why) = &media.not_ready {
-            return error(
-                request,
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format_args!("{} cannot travel as RTP/JPEG (RFC 2435): {why}", media.name),
-            );
-        }
+    if !course && let Some(why) = &media.not_ready {
+        return error(
+            request,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format_args!("{} cannot travel as RTP/JPEG (RFC 2435): {why}", media.name),
+        );
+    }
     // SETUP on an existing session changes its transport while it is not playing (§10.4).
     if let Some(id) = session_id {
         let session = parts.sessions.get_mut(id).expect("checked by respond");
@@ -487,13 +488,14 @@ fn play(server: &mut Server, request: &Request, id: Option<&str>, now: Instant) 
     };
     let start = range.as_ref().and_then(|r| r.start_seconds());
     if let Some(start) = start
-        && !(0.0..=duration).contains(&start) {
-            return error(
-                request,
-                StatusCode::INVALID_RANGE,
-                format_args!("start {start} s is outside 0-{duration:.3} s"),
-            );
-        }
+        && !(0.0..=duration).contains(&start)
+    {
+        return error(
+            request,
+            StatusCode::INVALID_RANGE,
+            format_args!("start {start} s is outside 0-{duration:.3} s"),
+        );
+    }
     let speed = match request.headers.typed::<Speed>() {
         None => None,
         Some(Err(e)) => return error(request, StatusCode::BAD_REQUEST, e),

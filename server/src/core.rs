@@ -38,7 +38,8 @@ pub struct Config {
     /// A request that has not arrived whole after this long closes its connection (slow loris).
     pub request_timeout: Duration,
     /// Bytes an interleaved (TCP) session may have queued on its connection before its stream
-    /// stops and skips whole frames.
+    /// stops and skips whole frames; also the output beyond which a connection's requests are
+    /// not read ([`Server::wants_input`]).
     pub tcp_queue_limit: usize,
     /// The course client's requests carry no terminating blank line: they are taken as complete
     /// when the connection has been quiet this long.
@@ -222,6 +223,15 @@ impl Server {
         self.blocked
     }
 
+    /// Whether `conn` may be read: not while it has [`Config::tcp_queue_limit`] bytes or more
+    /// waiting to go out, so a client that sends requests and reads no replies is held back
+    /// by TCP flow control instead of growing the server's memory.
+    pub fn wants_input(&self, conn: ConnId) -> bool {
+        self.connections
+            .get(&conn)
+            .is_some_and(|c| c.queued() < self.config.tcp_queue_limit)
+    }
+
     /// Parses and answers every whole request in `conn`'s input. With `quiet`, a request
     /// without its terminating blank line (the course client's) is taken as whole.
     fn process(&mut self, conn: ConnId, now: Instant, quiet: bool) {
@@ -229,8 +239,14 @@ impl Server {
             let Some(c) = self.connections.get_mut(&conn) else {
                 return;
             };
-            if c.resync && !c.skip_to_blank_line() {
-                return;
+            if c.resync {
+                if !c.skip_bad_request() {
+                    // The bad request has not ended yet: it too must end within the request
+                    // timeout (a slow loris after a bad line).
+                    c.partial_since.get_or_insert(now);
+                    return;
+                }
+                c.partial_since = None;
             }
             if c.input.is_empty() {
                 c.partial_since = None;

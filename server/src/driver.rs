@@ -2,10 +2,11 @@
 //!
 //! One thread drives the RTSP listener, every RTSP connection, and the server's RTP and RTCP
 //! UDP sockets (shared by all sessions: `server_port=a-b`). Each pass: wait for readiness or the
-//! core's next deadline, read until `WouldBlock` and feed the core, let the core transmit what
-//! is due, write connection output until `WouldBlock`, and set interest from what is left.
+//! core's next deadline, read until `WouldBlock` (at most a budget per connection and pass, and
+//! not while a connection has too much output queued) and feed the core, let the core transmit
+//! what is due, write connection output until `WouldBlock`, and set interest from what is left.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -26,12 +27,15 @@ const RTCP: Token = Token(2);
 const FIRST_CONN: usize = 16;
 /// Connections beyond this are accepted and closed at once.
 pub const MAX_CONNECTIONS: usize = 4096;
+/// Connections the kernel may hold for the listener before they are accepted.
+const LISTEN_BACKLOG: i32 = 1024;
 /// Socket buffer size asked of the kernel for the UDP sockets.
 const UDP_BUFFER: usize = 8 << 20;
 /// The longest the loop sleeps, so a stop request is seen promptly.
 const MAX_SLEEP: Duration = Duration::from_millis(100);
-/// Bytes read from one connection per pass, for fairness.
-const READ_BUDGET: usize = 256 * 1024;
+/// Bytes read from one connection per pass, for fairness: a flood of small requests must not
+/// hold up the streams (each pass sends what is due; the rest is read in the next pass).
+const READ_BUDGET: usize = 16 * 1024;
 
 /// Where to listen.
 #[derive(Debug, Clone, Copy)]
@@ -92,7 +96,7 @@ impl Drop for Handle {
 
 /// Binds the sockets and starts the loop on its own thread.
 pub fn spawn(mut config: Config, catalogue: Arc<Catalogue>, listen: Listen) -> io::Result<Handle> {
-    let listener = TcpListener::bind(SocketAddr::new(listen.bind, listen.port))?;
+    let listener = tcp_listener(SocketAddr::new(listen.bind, listen.port))?;
     let rtsp = listener.local_addr()?;
     let (rtp, rtcp) = bind_pair(listen.bind, listen.rtp_port)?;
     let media_ports = (rtp.local_addr()?.port(), rtcp.local_addr()?.port());
@@ -125,6 +129,18 @@ fn seed() -> u64 {
     );
     h.write_u32(std::process::id());
     h.finish()
+}
+
+/// The RTSP listener, non-blocking, with a backlog for many clients connecting at once (the
+/// usual 128 drops SYNs from a burst of connections, and each dropped one waits a second for
+/// its retransmission).
+fn tcp_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = RawSocket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    Ok(TcpListener::from_std(socket.into()))
 }
 
 /// A UDP socket with large buffers, non-blocking.
@@ -169,6 +185,9 @@ struct Driver {
     rtp: UdpSocket,
     rtcp: UdpSocket,
     conns: HashMap<usize, Conn>,
+    /// Connections left with input unread (read budget spent, or too much output queued):
+    /// edge-triggered readiness will not repeat, so they are read again once they can take it.
+    unread: HashSet<usize>,
     next_conn: usize,
     rtp_writable_wanted: bool,
     buf: Vec<u8>,
@@ -200,6 +219,7 @@ impl Driver {
             rtp,
             rtcp,
             conns: HashMap::new(),
+            unread: HashSet::new(),
             next_conn: FIRST_CONN,
             rtp_writable_wanted: false,
             buf: vec![0; 64 * 1024],
@@ -219,9 +239,19 @@ impl Driver {
                 return Ok(());
             }
             let now = Instant::now();
-            let sleep = deadline.map_or(MAX_SLEEP, |d| {
-                d.saturating_duration_since(now).min(MAX_SLEEP)
-            });
+            let resume: Vec<usize> = self
+                .unread
+                .iter()
+                .copied()
+                .filter(|&id| self.core.wants_input(id))
+                .collect();
+            let sleep = if resume.is_empty() {
+                deadline.map_or(MAX_SLEEP, |d| {
+                    d.saturating_duration_since(now).min(MAX_SLEEP)
+                })
+            } else {
+                Duration::ZERO
+            };
             if let Err(e) = self.poll.poll(&mut events, Some(sleep)) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -240,6 +270,9 @@ impl Driver {
                         }
                     }
                 }
+            }
+            for id in resume {
+                self.read_conn(id, now);
             }
             deadline = self.transmit(Instant::now());
             self.flush_all();
@@ -290,16 +323,19 @@ impl Driver {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
+        self.unread.remove(&id);
         let mut total = 0;
         let closed = loop {
-            match conn.stream.read(&mut self.buf) {
+            if total >= READ_BUDGET || !self.core.wants_input(id) {
+                self.unread.insert(id);
+                break false;
+            }
+            let room = (READ_BUDGET - total).min(self.buf.len());
+            match conn.stream.read(&mut self.buf[..room]) {
                 Ok(0) => break true,
                 Ok(n) => {
                     self.core.receive(id, &self.buf[..n], now);
                     total += n;
-                    if total >= READ_BUDGET {
-                        break false;
-                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -307,6 +343,8 @@ impl Driver {
             }
         };
         if closed {
+            // A client that half-closes after its request still gets the reply.
+            self.flush(id);
             self.drop_conn(id, now);
         }
     }
@@ -433,6 +471,7 @@ impl Driver {
     }
 
     fn drop_conn(&mut self, id: usize, now: Instant) {
+        self.unread.remove(&id);
         if let Some(mut conn) = self.conns.remove(&id) {
             let _ = self.poll.registry().deregister(&mut conn.stream);
         }

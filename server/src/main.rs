@@ -77,10 +77,10 @@ fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = Args::parse();
-    if let Some(fps) = args.fps {
-        if !(fps.is_finite() && fps > 0.0 && fps <= 1000.0) {
-            bail!("--fps {fps} is out of range (0, 1000]");
-        }
+    if let Some(fps) = args.fps
+        && !(fps.is_finite() && fps > 0.0 && fps <= 1000.0)
+    {
+        bail!("--fps {fps} is out of range (0, 1000]");
     }
     let policy = FpsPolicy {
         fps: args.fps,

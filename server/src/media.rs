@@ -166,9 +166,10 @@ impl Catalogue {
             return Ok((media, None));
         }
         if let Some((track, rest)) = segments.split_last()
-            && let Some(media) = self.entries.get(&rest.join("/")) {
-                return Ok((media, Some(track.clone())));
-            }
+            && let Some(media) = self.entries.get(&rest.join("/"))
+        {
+            return Ok((media, Some(track.clone())));
+        }
         Err(LookupError::NotFound(full))
     }
 }

@@ -8,9 +8,11 @@
 //!   which timestamp the first frame after a PLAY carries.
 //! - Pacing: frame slot *s* is due at `anchor + (s - anchor_slot) × interval / speed`; within a
 //!   frame, a token bucket refilled at the rate that drains the frame in [`SPREAD`] of its
-//!   interval spaces the packets, never more than [`BURST_PACKETS`] back to back.
-//! - A stream that falls a whole frame behind (CPU, a receiver that does not read) skips whole
-//!   frames to the one now due and counts them; it never sends half a frame.
+//!   interval spaces the packets, never more than [`BURST_PACKETS`] back to back (or
+//!   [`TIMER_SLACK`] of the rate, if that is more: the event loop sleeps in whole milliseconds).
+//! - A stream that falls behind catches up by sending faster; one more than [`MAX_LAG`] behind
+//!   (CPU, a receiver that does not read) skips whole frames to the one now due and counts
+//!   them; it never sends half a frame.
 //!
 //! Sans-IO: [`Stream::poll`] takes `now` and a sink for packets and answers when to call again.
 
@@ -29,8 +31,16 @@ pub const PAYLOAD_TYPE: u8 = 26;
 pub const CLOCK_RATE: f64 = 90_000.0;
 /// Share of a frame interval its packets are spread over.
 pub const SPREAD: f64 = 0.8;
+/// How far behind schedule a stream may fall (at least one frame) before it skips frames rather
+/// than catching up.
+pub const MAX_LAG: Duration = Duration::from_millis(200);
 /// Packets that may leave back to back (the token bucket's burst).
 pub const BURST_PACKETS: u64 = 8;
+/// The bucket holds at least this long of the rate. The driver's timer rounds waits up to whole
+/// milliseconds (mio, epoll), so a burst smaller than that capped a stream at about
+/// `BURST_PACKETS` packets per millisecond (~10 MB/s): 1440p60 at `Speed: 2` skipped every
+/// third frame.
+pub const TIMER_SLACK: Duration = Duration::from_millis(2);
 /// IPv4 + UDP header bytes, subtracted from the MTU.
 const IP_UDP_HEADERS: usize = 28;
 /// The largest UDP payload.
@@ -282,13 +292,16 @@ impl Stream {
             if due > now {
                 return Next::At(due);
             }
-            // Behind by one whole frame or more: skip to the frame now due.
-            let behind = (now - due).as_secs_f64() / slot_interval.as_secs_f64();
-            if behind >= 1.0 {
+            // A short lag (a scheduling hiccup) is caught up by sending faster; beyond
+            // MAX_LAG (a receiver that does not read, a CPU that cannot keep up) whole frames
+            // are skipped to the one now due.
+            let mut behind = (now - due).as_secs_f64() / slot_interval.as_secs_f64();
+            if now - due >= MAX_LAG.max(slot_interval) {
                 let skip = behind.floor() as u64;
                 self.slot += skip;
                 self.position += skip as usize;
                 self.counters.skipped += skip;
+                behind -= skip as f64;
             }
             if self.position >= self.frames_in_file {
                 if !self.looping || self.frames_in_file == 0 {
@@ -306,8 +319,11 @@ impl Stream {
                 continue;
             }
             let frame_bytes = self.frame.data.len() as f64;
-            let rate = frame_bytes / (slot_interval.as_secs_f64() * SPREAD);
+            // Late frames leave faster, so the stream gets back on schedule.
+            let rate = frame_bytes * (1.0 + behind) / (slot_interval.as_secs_f64() * SPREAD);
             self.bucket.set_rate(rate.ceil() as u64, now);
+            let slack = (rate * TIMER_SLACK.as_secs_f64()).ceil() as u64;
+            self.bucket.set_burst(self.burst_bytes().max(slack), now);
             self.last_sent = Some((ts, due));
         }
     }
@@ -358,5 +374,125 @@ impl Stream {
         self.frame.packets.push(start..start + written);
         self.next_seq = header.sequence_number.wrapping_add(1);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hdstream_video::MjpegFile;
+    use hdstream_video::pattern::Pattern;
+
+    /// A 30 fps, 30-frame 320x240 file.
+    fn media() -> Media {
+        let path =
+            std::env::temp_dir().join(format!("hdstream-stream-{}.mjpeg", std::process::id()));
+        if !path.exists() {
+            let mut data = Vec::new();
+            let mut pattern = Pattern::new(320, 240);
+            for n in 0..30 {
+                let mut jpeg = Vec::new();
+                pattern.encode(n, 80, &mut jpeg).unwrap();
+                data.extend_from_slice(&jpeg);
+            }
+            let tmp = path.with_extension(format!("{:?}.tmp", std::thread::current().id()));
+            std::fs::write(&tmp, data).unwrap();
+            std::fs::rename(&tmp, &path).unwrap();
+        }
+        let file = MjpegFile::open(&path).unwrap();
+        Media {
+            name: "t.mjpeg".into(),
+            file,
+            fps: 30.0,
+            not_ready: None,
+        }
+    }
+
+    /// Polls from `from` to `until` in 1 ms steps (as the driver would), collecting
+    /// (time, timestamp, marker) of every packet.
+    fn run(
+        stream: &mut Stream,
+        media: &Media,
+        from: Instant,
+        until: Instant,
+    ) -> Vec<(Instant, u32, bool)> {
+        let mut sent = Vec::new();
+        let mut now = from;
+        while now < until {
+            let mut sink = |p: &[u8]| {
+                let p = rtp::Packet::parse(p).unwrap();
+                sent.push((now, p.timestamp(), p.marker()));
+                true
+            };
+            stream.poll(media, now, &mut sink);
+            now += Duration::from_millis(1);
+        }
+        sent
+    }
+
+    #[test]
+    fn frames_leave_on_schedule_with_monotonic_timestamps() {
+        let media = media();
+        let t0 = Instant::now();
+        let mut s = Stream::new(&media, Payload::Rfc2435, 1400, false, [1, 2, 3], t0);
+        s.play(1.0, t0);
+        let sent = run(&mut s, &media, t0, t0 + Duration::from_millis(500));
+        let frames: Vec<_> = sent.iter().filter(|p| p.2).collect();
+        assert_eq!(frames.len(), 15, "500 ms at 30 fps");
+        for w in frames.windows(2) {
+            assert_eq!(w[1].1.wrapping_sub(w[0].1), 3000, "90 kHz / 30 fps");
+        }
+        assert_eq!(s.counters.skipped, 0);
+    }
+
+    #[test]
+    fn a_short_stall_is_caught_up_a_long_one_skips_whole_frames() {
+        let media = media();
+        let t0 = Instant::now();
+        let mut s = Stream::new(&media, Payload::Rfc2435, 1400, true, [1, 2, 3], t0);
+        s.play(1.0, t0);
+        run(&mut s, &media, t0, t0 + Duration::from_millis(100));
+        // 150 ms without CPU: caught up, nothing skipped.
+        let t1 = t0 + Duration::from_millis(250);
+        run(&mut s, &media, t1, t1 + Duration::from_millis(400));
+        assert_eq!(s.counters.skipped, 0, "short stall");
+        let frames_before = s.counters.frames;
+        // A whole second: about 30 frames skipped, and no half frame sent.
+        let t2 = t1 + Duration::from_millis(1400);
+        let sent = run(&mut s, &media, t2, t2 + Duration::from_millis(200));
+        assert!(
+            (28..=31).contains(&s.counters.skipped),
+            "skipped {}",
+            s.counters.skipped
+        );
+        assert!(s.counters.frames > frames_before);
+        let markers = sent.iter().filter(|p| p.2).count();
+        let timestamps: std::collections::BTreeSet<u32> = sent.iter().map(|p| p.1).collect();
+        assert!(
+            timestamps.len() <= markers + 1,
+            "only whole frames after the skip"
+        );
+    }
+
+    #[test]
+    fn pause_lets_the_frame_in_flight_finish_then_stops() {
+        let media = media();
+        let t0 = Instant::now();
+        let mut s = Stream::new(&media, Payload::Rfc2435, 400, false, [1, 2, 3], t0);
+        s.play(1.0, t0);
+        // Send part of the first frame only (small MTU: many packets per frame).
+        let mut n = 0;
+        s.poll(&media, t0, &mut |_| {
+            n += 1;
+            true
+        });
+        assert!(n > 0);
+        s.pause();
+        let sent = run(&mut s, &media, t0, t0 + Duration::from_millis(300));
+        assert_eq!(
+            sent.iter().filter(|p| p.2).count(),
+            1,
+            "the frame in flight ends, no more"
+        );
     }
 }

@@ -1,0 +1,709 @@
+//! Shared helpers for the server's integration tests: test media made with ffmpeg and cached
+//! under `target/test-media/`, an in-process server on loopback, a raw RTSP client, UDP
+//! receivers, and child processes that are always bounded in time.
+//!
+//! ffmpeg and GStreamer are required, not optional: a missing tool fails the test that needs it.
+
+#![allow(dead_code)] // each test binary uses a part of this module
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use hdstream_common::rtcp;
+use hdstream_common::rtsp::{self, Message, Parsed, Response};
+use hdstream_server::core::Config;
+use hdstream_server::driver::{self, Handle, Listen};
+use hdstream_server::media::{Catalogue, FpsPolicy};
+
+/// Loopback.
+pub const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+/// How long any single RTSP reply may take.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+// ---------------------------------------------------------------- tools and child processes
+
+/// The path of `name` on `PATH`; panics (the test fails, it is not skipped) when it is missing.
+pub fn tool(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let candidate = dir.join(name);
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!(
+        "`{name}` is not installed, and this test needs it. On Debian: apt-get install ffmpeg \
+         gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+         gstreamer1.0-plugins-bad (.ci/run does this)"
+    );
+}
+
+/// A child process that is killed if it is still running when this is dropped (a test that
+/// panics leaves nothing behind).
+#[derive(Debug)]
+pub struct Bounded {
+    name: String,
+    child: Child,
+    stdout: Option<JoinHandle<Vec<u8>>>,
+    stderr: Option<JoinHandle<Vec<u8>>>,
+}
+
+/// How a bounded child ended.
+#[derive(Debug)]
+pub struct Finished {
+    /// Its exit status.
+    pub status: ExitStatus,
+    /// Everything it wrote to stdout.
+    pub stdout: Vec<u8>,
+    /// Everything it wrote to stderr.
+    pub stderr: String,
+    /// Whether it had to be sent SIGINT at the deadline.
+    pub interrupted: bool,
+}
+
+impl Finished {
+    /// stdout as text.
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+}
+
+fn drain(mut from: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = from.read_to_end(&mut out);
+        out
+    })
+}
+
+/// Starts `cmd` with stdout and stderr captured (stdin closed).
+pub fn spawn(cmd: &mut Command) -> Bounded {
+    let name = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+    let stdout = child.stdout.take().map(drain);
+    let stderr = child.stderr.take().map(drain);
+    Bounded {
+        name,
+        child,
+        stdout,
+        stderr,
+    }
+}
+
+/// Sends SIGINT to process `pid` (with the shell's built-in `kill`, present even where procps
+/// is not installed).
+pub fn interrupt(pid: u32) {
+    let status = Command::new("sh")
+        .args(["-c", &format!("kill -INT {pid}")])
+        .status()
+        .expect("run sh -c kill");
+    assert!(status.success(), "kill -INT {pid} failed");
+}
+
+impl Bounded {
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn wait_until(&mut self, deadline: Instant) -> Option<ExitStatus> {
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for child") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn finish(mut self, status: ExitStatus, interrupted: bool) -> Finished {
+        let stdout = self
+            .stdout
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
+        let stderr = self
+            .stderr
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
+        Finished {
+            status,
+            stdout,
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            interrupted,
+        }
+    }
+
+    fn kill_and_report(mut self, why: &str) -> ! {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let name = self.name.clone();
+        let status = self.child.try_wait().ok().flatten();
+        let finished = status.map(|s| self.finish(s, false));
+        let stderr = finished.as_ref().map_or("", |f| f.stderr.as_str());
+        let tail: String = stderr
+            .chars()
+            .rev()
+            .take(3000)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        panic!("{name} {why}; killed. stderr tail:\n{tail}");
+    }
+
+    /// Waits at most `timeout` for it to exit; kills it and fails the test if it overruns.
+    pub fn wait(mut self, timeout: Duration) -> Finished {
+        match self.wait_until(Instant::now() + timeout) {
+            Some(status) => self.finish(status, false),
+            None => self.kill_and_report(&format!("ran longer than {timeout:?}")),
+        }
+    }
+
+    /// Waits at most `timeout`; then sends SIGINT and waits `grace` more (a clean stop, e.g.
+    /// `gst-launch-1.0 -e` sending EOS); kills it and fails the test if it still runs.
+    pub fn wait_or_interrupt(mut self, timeout: Duration, grace: Duration) -> Finished {
+        if let Some(status) = self.wait_until(Instant::now() + timeout) {
+            return self.finish(status, false);
+        }
+        interrupt(self.pid());
+        match self.wait_until(Instant::now() + grace) {
+            Some(status) => self.finish(status, true),
+            None => self.kill_and_report(&format!("did not stop {grace:?} after SIGINT")),
+        }
+    }
+}
+
+impl Drop for Bounded {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs `cmd` to completion within `timeout`.
+pub fn run(cmd: &mut Command, timeout: Duration) -> Finished {
+    spawn(cmd).wait(timeout)
+}
+
+// ---------------------------------------------------------------- test media
+
+/// `target/test-media/`: generated files, kept between runs.
+pub fn media_cache() -> PathBuf {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let dir = tmp.parent().unwrap_or(tmp).join("test-media");
+    std::fs::create_dir_all(&dir).expect("create target/test-media");
+    dir
+}
+
+/// One generation at a time in a test process (two cores; and two tests wanting the same file
+/// make it once).
+static GENERATING: Mutex<()> = Mutex::new(());
+
+/// `target/test-media/<name>`, made by `make(temporary path)` when it is not there yet; the
+/// file appears under its name only once complete (rename), so parallel runs never see half.
+pub fn cached(name: &str, make: impl FnOnce(&Path)) -> PathBuf {
+    let path = media_cache().join(name);
+    if path.is_file() {
+        return path;
+    }
+    let _guard = GENERATING.lock().unwrap_or_else(|e| e.into_inner());
+    if path.is_file() {
+        return path;
+    }
+    let tmp = media_cache().join(format!(".{name}.{}.tmp", std::process::id()));
+    make(&tmp);
+    std::fs::rename(&tmp, &path).expect("rename generated media into place");
+    path
+}
+
+/// An ffmpeg `testsrc2` clip encoded as plain concatenated JPEGs with the standard Huffman
+/// tables (RFC 2435-ready when `pix_fmt` is 4:2:0 or 4:2:2).
+#[derive(Debug, Clone, Copy)]
+pub struct Clip {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Frames per second of the pattern.
+    pub fps: u32,
+    /// Number of frames.
+    pub frames: u32,
+    /// ffmpeg pixel format, e.g. `yuvj420p`.
+    pub pix_fmt: &'static str,
+    /// ffmpeg `-q:v` (2 best … 31 worst).
+    pub quality: u32,
+}
+
+impl Clip {
+    /// A 30 fps, 4:2:0 clip of `seconds`.
+    pub const fn new(width: u32, height: u32, seconds: u32) -> Clip {
+        Clip {
+            width,
+            height,
+            fps: 30,
+            frames: seconds * 30,
+            pix_fmt: "yuvj420p",
+            quality: 5,
+        }
+    }
+
+    /// The same clip in another pixel format.
+    pub const fn pix_fmt(mut self, pix_fmt: &'static str) -> Clip {
+        self.pix_fmt = pix_fmt;
+        self
+    }
+
+    /// The same clip with `frames` frames.
+    pub const fn frames(mut self, frames: u32) -> Clip {
+        self.frames = frames;
+        self
+    }
+
+    /// Its cache file name (every parameter in it).
+    pub fn file_name(&self) -> String {
+        format!(
+            "testsrc2-{}x{}-{}fps-{}f-{}-q{}.mjpeg",
+            self.width, self.height, self.fps, self.frames, self.pix_fmt, self.quality
+        )
+    }
+
+    /// The file, generated on first use.
+    pub fn path(&self) -> PathBuf {
+        cached(&self.file_name(), |tmp| {
+            let done = run(
+                Command::new(tool("ffmpeg"))
+                    .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
+                    .arg(format!(
+                        "testsrc2=size={}x{}:rate={}",
+                        self.width, self.height, self.fps
+                    ))
+                    .args(["-frames:v", &self.frames.to_string(), "-c:v", "mjpeg"])
+                    .args(["-q:v", &self.quality.to_string(), "-pix_fmt", self.pix_fmt])
+                    .args(["-huffman", "default", "-f", "mjpeg"])
+                    .arg(tmp),
+                Duration::from_secs(120),
+            );
+            assert!(
+                done.status.success(),
+                "ffmpeg could not make {}: {}",
+                self.file_name(),
+                done.stderr
+            );
+        })
+    }
+}
+
+/// A fresh directory `target/tmp/<name>-<pid>` holding `files` (name in the root → source file), hard
+/// linked (copied if that fails) so the media root is self-contained.
+pub fn media_root(name: &str, files: &[(&str, &Path)]) -> PathBuf {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    remove_stale_roots(tmp, name);
+    let root = tmp.join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).expect("create media root");
+    for (file, source) in files {
+        let to = root.join(file);
+        if std::fs::hard_link(source, &to).is_err() {
+            std::fs::copy(source, &to).expect("copy media");
+        }
+    }
+    root
+}
+
+/// Removes `<name>-<pid>` directories left by earlier runs whose process is gone.
+fn remove_stale_roots(tmp: &Path, name: &str) {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(pid) = file_name
+            .to_str()
+            .and_then(|n| n.strip_prefix(name)?.strip_prefix('-'))
+        else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// The JPEG frames of an MJPEG file, as the server indexes it.
+pub fn frames_of(path: &Path) -> Vec<Vec<u8>> {
+    let file = hdstream_video::MjpegFile::open(path).expect("index test media");
+    (0..file.len())
+        .map(|i| file.frame(i).expect("indexed frame").to_vec())
+        .collect()
+}
+
+/// The per-frame MD5s `ffmpeg … -f framemd5 -` prints for a decode of `input_args`; its stderr
+/// holds warnings and errors, each line prefixed `[warning]` or `[error]`.
+pub fn framemd5(input_args: &[&str], timeout: Duration) -> (Vec<String>, Finished) {
+    let done = run(
+        Command::new(tool("ffmpeg"))
+            .args(["-nostdin", "-loglevel", "level+warning"])
+            .args(input_args)
+            .args(["-f", "framemd5", "-"]),
+        timeout,
+    );
+    let md5s = parse_framemd5(&done.stdout_text());
+    (md5s, done)
+}
+
+/// The hash column of framemd5 output.
+pub fn parse_framemd5(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| l.rsplit(',').next().map(|h| h.trim().to_owned()))
+        .collect()
+}
+
+// ---------------------------------------------------------------- server
+
+/// Sends the server's log to the test's captured output (shown when a test fails).
+pub fn log() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("hdstream_server=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_test_writer()
+        .try_init();
+}
+
+/// A server of `media` (a directory or one file) on loopback, in this process.
+pub fn serve(media: &Path, config: Config) -> Handle {
+    log();
+    let (catalogue, _skipped) = Catalogue::open(media, &FpsPolicy::default()).expect("open media");
+    assert!(!catalogue.is_empty(), "no media in {}", media.display());
+    driver::spawn(
+        config,
+        Arc::new(catalogue),
+        Listen {
+            bind: LOCALHOST,
+            port: 0,
+            rtp_port: None,
+        },
+    )
+    .expect("start server")
+}
+
+/// `rtsp://127.0.0.1:port/name`.
+pub fn url(handle: &Handle, name: &str) -> String {
+    format!("rtsp://{}/{name}", handle.rtsp)
+}
+
+// ---------------------------------------------------------------- RTSP client
+
+/// A raw RTSP client over one TCP connection: writes bytes, reads whole messages (replies and
+/// interleaved data), never waits longer than its deadline.
+#[derive(Debug)]
+pub struct Rtsp {
+    /// The connection.
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+    cseq: u32,
+    /// Interleaved packets read while waiting for a reply: (channel, packet).
+    pub data: Vec<(u8, Vec<u8>)>,
+}
+
+impl Rtsp {
+    /// Connects to `addr`.
+    pub fn connect(addr: SocketAddr) -> Rtsp {
+        let stream =
+            TcpStream::connect_timeout(&addr, REPLY_TIMEOUT).expect("connect to RTSP server");
+        stream.set_nodelay(true).expect("nodelay");
+        stream
+            .set_write_timeout(Some(REPLY_TIMEOUT))
+            .expect("set write timeout");
+        Rtsp {
+            stream,
+            buf: Vec::new(),
+            cseq: 0,
+            data: Vec::new(),
+        }
+    }
+
+    /// Writes raw bytes.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write to RTSP server");
+    }
+
+    /// The CSeq of the last request sent with [`Rtsp::request`].
+    pub fn cseq(&self) -> u32 {
+        self.cseq
+    }
+
+    /// Sends a well-formed request (next CSeq) and returns its reply.
+    pub fn request(&mut self, method: &str, url: &str, headers: &[(&str, &str)]) -> Response {
+        self.cseq += 1;
+        let mut text = format!("{method} {url} RTSP/1.0\r\nCSeq: {}\r\n", self.cseq);
+        for (name, value) in headers {
+            text.push_str(&format!("{name}: {value}\r\n"));
+        }
+        text.push_str("\r\n");
+        self.send(text.as_bytes());
+        let reply = self.response();
+        assert_eq!(
+            reply.headers.get("CSeq").map(str::trim),
+            Some(self.cseq.to_string().as_str()),
+            "reply to {method} {url} carries the request's CSeq"
+        );
+        reply
+    }
+
+    /// The next reply (interleaved data before it is kept in [`Rtsp::data`]).
+    pub fn response(&mut self) -> Response {
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        loop {
+            match self.message(deadline) {
+                Some(Message::Response(r)) => return r,
+                Some(Message::Data(d)) => self.data.push((d.channel, d.payload.into_owned())),
+                Some(Message::Request(r)) => panic!("server sent a request: {r:?}"),
+                None => panic!("no reply within {REPLY_TIMEOUT:?}"),
+            }
+        }
+    }
+
+    /// The next message, or `None` at `deadline` or when the server closes the connection.
+    pub fn message(&mut self, deadline: Instant) -> Option<Message<'static>> {
+        loop {
+            match rtsp::parse(&self.buf) {
+                Ok(Parsed::Complete { message, consumed }) => {
+                    let message = message.into_owned();
+                    self.buf.drain(..consumed);
+                    return Some(message);
+                }
+                Ok(Parsed::Incomplete { .. }) => {}
+                Err(e) => panic!(
+                    "server sent something unparsable ({e}): {:?}",
+                    String::from_utf8_lossy(&self.buf)
+                ),
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            self.stream
+                .set_read_timeout(Some(left))
+                .expect("set read timeout");
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return None;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Reads raw bytes until `deadline` or until the connection has been quiet for `quiet`
+    /// after the first byte (for replies with no terminating blank line).
+    pub fn read_quiet(&mut self, deadline: Instant, quiet: Duration) -> Vec<u8> {
+        let mut out = std::mem::take(&mut self.buf);
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return out;
+            }
+            let wait = if out.is_empty() {
+                deadline - now
+            } else {
+                quiet.min(deadline - now)
+            };
+            self.stream
+                .set_read_timeout(Some(wait))
+                .expect("set read timeout");
+            let mut chunk = [0u8; 4096];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return out,
+                Ok(n) => out.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    if !out.is_empty() {
+                        return out;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The `Session` id of a reply (without `;timeout`).
+pub fn session_id(reply: &Response) -> String {
+    let value = reply
+        .headers
+        .get("Session")
+        .expect("reply has a Session header");
+    value.split(';').next().unwrap_or(value).trim().to_owned()
+}
+
+// ---------------------------------------------------------------- UDP
+
+/// A UDP socket on loopback with a large receive buffer.
+pub fn udp_socket(port: u16) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    let _ = socket.set_recv_buffer_size(8 << 20);
+    socket.bind(&SocketAddr::new(LOCALHOST, port).into())?;
+    Ok(socket.into())
+}
+
+/// An RTP socket on an even port and the RTCP socket on the next (RFC 3550 §11).
+pub fn udp_pair() -> (UdpSocket, UdpSocket) {
+    for _ in 0..100 {
+        let rtp = udp_socket(0).expect("bind UDP");
+        let port = rtp.local_addr().expect("local addr").port();
+        if port % 2 == 1 || port == u16::MAX {
+            continue;
+        }
+        if let Ok(rtcp) = udp_socket(port + 1) {
+            return (rtp, rtcp);
+        }
+    }
+    panic!("no free even/odd UDP port pair");
+}
+
+/// `client_port=a-b` of a pair from [`udp_pair`].
+pub fn client_ports(rtp: &UdpSocket) -> String {
+    let port = rtp.local_addr().expect("local addr").port();
+    format!("RTP/AVP;unicast;client_port={}-{}", port, port + 1)
+}
+
+/// Receives one datagram before `deadline`.
+pub fn recv_until(socket: &UdpSocket, buf: &mut [u8], deadline: Instant) -> Option<usize> {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        socket
+            .set_read_timeout(Some(left))
+            .expect("set read timeout");
+        match socket.recv(buf) {
+            Ok(n) => return Some(n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Whether an RTCP compound holds a BYE (RFC 3550 §6.6).
+pub fn is_bye(packet: &[u8]) -> bool {
+    rtcp::Compound::parse(packet)
+        .map(|c| c.iter().any(|p| matches!(p, rtcp::Packet::Goodbye(_))))
+        .unwrap_or(false)
+}
+
+/// Waits for an RTCP BYE on `socket` until `deadline`.
+pub fn wait_for_bye(socket: &UdpSocket, deadline: Instant) -> bool {
+    let mut buf = [0u8; 2048];
+    while let Some(n) = recv_until(socket, &mut buf, deadline) {
+        if is_bye(&buf[..n]) {
+            return true;
+        }
+    }
+    false
+}
+
+// ---------------------------------------------------------------- the server binary
+
+/// Starts the `hdstream-server` binary on loopback, port 0, with `args`; returns it once it
+/// listens, and its RTSP address (read from its log).
+pub fn server_binary(args: &[&str]) -> (Bounded, SocketAddr) {
+    use std::io::BufRead;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hdstream-server"));
+    cmd.args(["--bind", "127.0.0.1", "--port", "0"])
+        .args(args)
+        .env("RUST_LOG", "info");
+    let name = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+    let stdout = child.stdout.take().map(drain);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().map(|err| {
+        std::thread::spawn(move || {
+            let mut all = Vec::new();
+            for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+                if let Some(addr) = line
+                    .split_whitespace()
+                    .find_map(|w| w.strip_prefix("rtsp="))
+                {
+                    let _ = tx.send(addr.to_owned());
+                }
+                all.extend_from_slice(line.as_bytes());
+                all.push(b'\n');
+            }
+            all
+        })
+    });
+    let bounded = Bounded {
+        name,
+        child,
+        stdout,
+        stderr,
+    };
+    match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(addr) => {
+            let addr = addr
+                .parse()
+                .unwrap_or_else(|e| panic!("bad rtsp= address {addr:?}: {e}"));
+            (bounded, addr)
+        }
+        Err(_) => bounded.kill_and_report("did not report its RTSP address"),
+    }
+}
+
+/// CPU time (user + system) process `pid` has used so far, from `/proc/<pid>/stat`.
+pub fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/<pid>/stat");
+    // proc(5): field 3 is the state (after "pid (comm)"), 14 utime, 15 stime, in clock ticks.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    let ticks = fields.get(10).copied().unwrap_or(0) + fields.get(11).copied().unwrap_or(0);
+    let hz = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .unwrap_or(100);
+    Duration::from_secs_f64(ticks as f64 / hz as f64)
+}

@@ -1,0 +1,173 @@
+//! GStreamer plays the server's streams: `rtspsrc ! rtpjpegdepay ! jpegdec` gets every frame of
+//! a 720p and a 1440p file, over UDP and over TCP, each decoded frame identical to GStreamer's
+//! decode of the file itself, and the pipeline ends by itself on the server's RTCP BYE.
+//!
+//! 2560x1440 does not fit RFC 2435's 8-bit width/8 field: it plays only through the SDP's
+//! `a=x-dimensions:2560,1440`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use common::{Clip, Rtsp, tool};
+use hdstream_common::sdp::SessionDescription;
+use hdstream_server::core::Config;
+
+/// 10 s of 1280x720 at 30 fps (the file the ffmpeg test uses).
+const HD: Clip = Clip::new(1280, 720, 10);
+/// 3 s of 2560x1440 at 30 fps.
+const QHD: Clip = Clip::new(2560, 1440, 3);
+
+/// Held while a 1440p pipeline runs.
+static HEAVY: Mutex<()> = Mutex::new(());
+
+/// The MD5 of each decoded frame in `checksumsink` output (`<time> <md5>` per line).
+fn checksums(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .filter(|h| h.len() == 32)
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+/// GStreamer's own decode of the file (computed once per file).
+fn reference(file: &Path) -> Vec<String> {
+    static DONE: Mutex<BTreeMap<PathBuf, Vec<String>>> = Mutex::new(BTreeMap::new());
+    let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
+    done.entry(file.to_path_buf())
+        .or_insert_with(|| decode_file(file))
+        .clone()
+}
+
+fn decode_file(file: &Path) -> Vec<String> {
+    let done = common::run(
+        Command::new(tool("gst-launch-1.0"))
+            .args(["-q", "filesrc"])
+            .arg(format!("location={}", file.display()))
+            .args([
+                "!",
+                "jpegparse",
+                "!",
+                "jpegdec",
+                "!",
+                "checksumsink",
+                "hash=md5",
+                "sync=false",
+            ]),
+        Duration::from_secs(60),
+    );
+    assert!(
+        done.status.success(),
+        "gst-launch decodes the file: {}",
+        done.stderr
+    );
+    checksums(&done.stdout_text())
+}
+
+fn play(clip: Clip, protocol: &str) {
+    let file: PathBuf = clip.path();
+    let expected = reference(&file);
+    assert_eq!(
+        expected.len(),
+        clip.frames as usize,
+        "GStreamer sees every frame of the file"
+    );
+    let root = common::media_root(
+        &format!("gst-{}p-{protocol}", clip.height),
+        &[("f.mjpeg", &file)],
+    );
+    let server = common::serve(&root, Config::default());
+    let url = common::url(&server, "f.mjpeg");
+
+    // The size travels in the SDP (and must, above 2040 px).
+    let mut c = Rtsp::connect(server.rtsp);
+    let sdp = c.request("DESCRIBE", &url, &[]);
+    let sdp = SessionDescription::parse(&String::from_utf8_lossy(&sdp.body)).expect("SDP");
+    assert_eq!(
+        sdp.jpeg_video().and_then(|m| m.x_dimensions()),
+        Some((clip.width, clip.height))
+    );
+    drop(c);
+
+    let seconds = clip.frames as f64 / clip.fps as f64;
+    // Two 1440p decodes at once take over a core of the two: one at a time, so that the
+    // server's thread is not starved into skipping frames (it skips a frame that is a whole
+    // interval late, by design).
+    let _one_at_a_time =
+        (clip.height > 1080).then(|| HEAVY.lock().unwrap_or_else(|e| e.into_inner()));
+    let child = common::spawn(
+        Command::new(tool("gst-launch-1.0"))
+            .args(["-q", "-e", "rtspsrc"])
+            .arg(format!("location={url}"))
+            .arg(format!("protocols={protocol}"))
+            .args(["latency=500", "udp-buffer-size=8388608"])
+            .args([
+                "!",
+                "rtpjpegdepay",
+                "!",
+                "jpegdec",
+                "!",
+                "checksumsink",
+                "hash=md5",
+                "sync=false",
+            ]),
+    );
+    // rtspsrc ends on the server's BYE; should it not, SIGINT (-e: EOS) after the file's
+    // duration and a margin — every frame is still required.
+    let done = child.wait_or_interrupt(
+        Duration::from_secs_f64(seconds + 15.0),
+        Duration::from_secs(5),
+    );
+    assert!(
+        !done.interrupted,
+        "the pipeline did not end on the server's BYE; stderr:\n{}",
+        done.stderr
+    );
+    assert!(
+        done.status.success(),
+        "gst-launch over {protocol}: {:?}\n{}",
+        done.status,
+        done.stderr
+    );
+    let got = checksums(&done.stdout_text());
+    assert_eq!(
+        got.len(),
+        expected.len(),
+        "{}p over {protocol}: every frame",
+        clip.height
+    );
+    let wrong: Vec<usize> = (0..got.len()).filter(|&i| got[i] != expected[i]).collect();
+    assert!(
+        wrong.is_empty(),
+        "{}p over {protocol}: frames that differ from the file: {wrong:?}",
+        clip.height
+    );
+}
+
+#[test]
+fn gstreamer_720p_over_udp() {
+    play(HD, "udp");
+}
+
+#[test]
+fn gstreamer_720p_over_tcp() {
+    play(HD, "tcp");
+}
+
+#[test]
+fn gstreamer_1440p_over_udp() {
+    play(QHD, "udp");
+}
+
+#[test]
+fn gstreamer_1440p_over_tcp() {
+    play(QHD, "tcp");
+}
