@@ -1,7 +1,7 @@
 //! 50 concurrent UDP sessions of a 10 s 1080p30 file from one server process on loopback:
 //! every packet of every session arrives (from the sequence number the PLAY reply announced to
 //! the last), every frame is sent (a stalled machine may make the server skip a few, by
-//! design; they are counted), every session ends with BYE. The server's CPU time is printed
+//! design; they are counted and bounded), every session ends with BYE. The server's CPU time is printed
 //! (`cargo test -p hdstream-server --test load -- --nocapture`).
 
 mod common;
@@ -21,8 +21,9 @@ const FULL_HD: Clip = Clip::new(1920, 1080, 10);
 /// RTP timestamp ticks per frame (90 kHz / 30 fps).
 const FRAME_TICKS: u32 = 3000;
 /// Frames a session may miss because the server skipped them: a machine shared with other
-/// work can stall the server's thread (over 100 ms seen while compilers ran), and a stream a
-/// whole frame behind skips by design. Packets, on the other hand, must all arrive.
+/// work can stall the server's thread (over 100 ms seen while compilers ran), and a stream
+/// more than `stream::MAX_LAG` behind skips, by design. Packets, on the other hand, must all
+/// arrive.
 const MAX_SKIPPED: u32 = 10;
 
 /// What one session received.
