@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages hdstream's tests and benchmark talk to: ffmpeg/ffprobe,
 # GStreamer (gst-launch-1.0, rtspsrc, rtpjpegpay/depay, gst-rtsp-server through python3-gi),
-# Xvfb for the window test, nftables for the in-kernel loss tests.
+# Xvfb for the window test, nftables for the in-kernel loss tests, a TrueType font for plots.
 # Safe to run again: it installs only what is missing. Needs root (or sudo) the first time.
 set -euo pipefail
 
@@ -9,8 +9,9 @@ PACKAGES=(
   ffmpeg
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gir1.2-gst-rtsp-server-1.0 python3-gi
-  xvfb xauth
+  xvfb xauth libx11-6 libxcursor1
   nftables iproute2
+  fonts-dejavu-core
 )
 
 missing=()
