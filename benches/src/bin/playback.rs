@@ -54,6 +54,10 @@ struct Args {
     /// Play through the impairment relay, e.g. loss=1%,jitter=20ms,reorder=2% (UDP only).
     #[arg(long, value_name = "SPEC")]
     impair: Option<String>,
+    /// Run the peers one after another instead of side by side (slower; use it to see whether
+    /// running them together changed their figures).
+    #[arg(long)]
+    serial_peers: bool,
     /// Seed of the impairment relay.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -148,98 +152,68 @@ fn main() -> Result<()> {
         .iter()
         .map(|&r| media::ensure(&media_dir, r, seconds).map(|p| (r, p)))
         .collect::<Result<_>>()?;
-    let runs_per_row =
-        1 + usize::from(have_gst) + usize::from(have_ffmpeg) + usize::from(have_gst_server);
-    let total = files.len() * transports.len() * runs_per_row;
-    let mut done = 0;
+    let mut pairs = vec![(Sender::Ours, Receiver::Ours)];
+    if have_gst {
+        pairs.push((Sender::Ours, Receiver::Gstreamer));
+    }
+    if have_ffmpeg {
+        pairs.push((Sender::Ours, Receiver::Ffmpeg));
+    }
+    if have_gst_server {
+        pairs.push((Sender::GstServer, Receiver::Ours));
+    }
     let mut rows = Vec::new();
-    let json_path =
-        std::env::temp_dir().join(format!("hdstream-playback-{}.json", std::process::id()));
+    let phases = if pairs.len() > 1 && !args.serial_peers {
+        2
+    } else {
+        pairs.len()
+    };
+    let total = files.len() * transports.len() * phases;
+    let mut done = 0;
     for (res, file) in &files {
         for &transport in &transports {
-            let mut progress = |what: &str| {
+            // Ours alone first: the figures that matter most get the machine to themselves.
+            // Then the peers, all at once (each pair with its own sender process) unless
+            // --serial-peers: each row's CPU and memory are its own processes' either way.
+            let mut groups: Vec<Vec<(Sender, Receiver)>> = vec![vec![pairs[0]]];
+            if args.serial_peers {
+                groups.extend(pairs[1..].iter().map(|&p| vec![p]));
+            } else if pairs.len() > 1 {
+                groups.push(pairs[1..].to_vec());
+            }
+            for group in groups {
                 done += 1;
+                let names: Vec<String> = group
+                    .iter()
+                    .map(|(s, r)| format!("{} ← {}", r.name(), s.name()))
+                    .collect();
                 eprintln!(
-                    "[{done}/{total}] {} {} {what} ({} s, {:.0} s elapsed)",
+                    "[{done}/{total}] {} {}: {} ({} s, {:.0} s elapsed)",
                     res.name(),
                     transport.name(),
+                    names.join(", "),
                     seconds,
                     started.elapsed().as_secs_f64()
                 );
-            };
-            progress("hdstream-client ← hdstream-server");
-            let server = peers::our_server(file, res.fps)?;
-            let relay = impaired(&server.url, &args)?;
-            let url = relay.as_ref().map_or(server.url.clone(), |r| r.url.clone());
-            let rx = peers::our_client(&url, transport, seconds, &json_path);
-            drop(relay);
-            let su = server.stop()?;
-            rows.push(row(
-                *res,
-                transport,
-                "hdstream-server",
-                "hdstream-client",
-                seconds,
-                rx,
-                su,
-            ));
-            if have_gst {
-                progress("gstreamer ← hdstream-server");
-                let server = peers::our_server(file, res.fps)?;
-                let relay = impaired(&server.url, &args)?;
-                let url = relay.as_ref().map_or(server.url.clone(), |r| r.url.clone());
-                let rx = peers::gst_client(&url, transport, seconds);
-                drop(relay);
-                let su = server.stop()?;
-                rows.push(row(
-                    *res,
-                    transport,
-                    "hdstream-server",
-                    "gstreamer",
-                    seconds,
-                    rx,
-                    su,
-                ));
-            }
-            if have_ffmpeg {
-                progress("ffmpeg ← hdstream-server");
-                let server = peers::our_server(file, res.fps)?;
-                let relay = impaired(&server.url, &args)?;
-                let url = relay.as_ref().map_or(server.url.clone(), |r| r.url.clone());
-                let rx = peers::ffmpeg_client(&url, transport, seconds);
-                drop(relay);
-                let su = server.stop()?;
-                rows.push(row(
-                    *res,
-                    transport,
-                    "hdstream-server",
-                    "ffmpeg",
-                    seconds,
-                    rx,
-                    su,
-                ));
-            }
-            if have_gst_server {
-                progress("hdstream-client ← gst-rtsp-server");
-                let server = peers::gst_server(file, res.fps)?;
-                let relay = impaired(&server.url, &args)?;
-                let url = relay.as_ref().map_or(server.url.clone(), |r| r.url.clone());
-                let rx = peers::our_client(&url, transport, seconds, &json_path);
-                drop(relay);
-                let su = server.stop()?;
-                rows.push(row(
-                    *res,
-                    transport,
-                    "gst-rtsp-server",
-                    "hdstream-client",
-                    seconds,
-                    rx,
-                    su,
-                ));
+                let results: Vec<Result<Row>> = std::thread::scope(|scope| {
+                    let handles: Vec<_> = group
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &(sender, receiver))| {
+                            let args = &args;
+                            scope.spawn(move || {
+                                run(*res, file, transport, seconds, sender, receiver, args, i)
+                            })
+                        })
+                        .collect();
+                    handles.into_iter().filter_map(|h| h.join().ok()).collect()
+                });
+                for r in results {
+                    rows.push(r?);
+                }
             }
         }
     }
-    let _ = std::fs::remove_file(&json_path);
     println!("{}", report::table(&rows));
     let capacity = match args.clients {
         Some(max) => Some(capacity(&files, max, seconds)?),
@@ -350,4 +324,88 @@ fn capacity(
         }));
     }
     Ok(serde_json::json!({ "plain_udp_datagrams_per_s": plain, "rows": out }))
+}
+
+/// Who sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sender {
+    Ours,
+    GstServer,
+}
+
+impl Sender {
+    fn name(self) -> &'static str {
+        match self {
+            Sender::Ours => "hdstream-server",
+            Sender::GstServer => "gst-rtsp-server",
+        }
+    }
+}
+
+/// Who receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Receiver {
+    Ours,
+    Gstreamer,
+    Ffmpeg,
+}
+
+impl Receiver {
+    fn name(self) -> &'static str {
+        match self {
+            Receiver::Ours => "hdstream-client",
+            Receiver::Gstreamer => "gstreamer",
+            Receiver::Ffmpeg => "ffmpeg",
+        }
+    }
+}
+
+/// One playback of `file` from `sender` to `receiver` (through the relay with --impair).
+#[allow(clippy::too_many_arguments)]
+fn run(
+    res: Resolution,
+    file: &std::path::Path,
+    transport: Transport,
+    seconds: u32,
+    sender: Sender,
+    receiver: Receiver,
+    args: &Args,
+    slot: usize,
+) -> Result<Row> {
+    let server = match sender {
+        Sender::Ours => peers::our_server(file, res.fps)?,
+        Sender::GstServer => peers::gst_server(file, res.fps)?,
+    };
+    let relay = impaired(&server.url, args)?;
+    let url = relay.as_ref().map_or(server.url.clone(), |r| r.url.clone());
+    let json = std::env::temp_dir().join(format!(
+        "hdstream-playback-{}-{slot}.json",
+        std::process::id()
+    ));
+    let rx = match receiver {
+        Receiver::Ours => peers::our_client(&url, transport, seconds, &json),
+        Receiver::Gstreamer => peers::gst_client(&url, transport, seconds),
+        Receiver::Ffmpeg => peers::ffmpeg_client(&url, transport, seconds),
+    };
+    let _ = std::fs::remove_file(&json);
+    drop(relay);
+    let usage = server.stop()?;
+    let mut row = row(
+        res,
+        transport,
+        sender.name(),
+        receiver.name(),
+        seconds,
+        rx,
+        usage,
+    );
+    if receiver == Receiver::Ffmpeg
+        && row.frames_displayed == 0
+        && (res.width > 2040 || res.height > 2040)
+    {
+        row.note = "ffmpeg's RTP/JPEG depacketizer cannot take frames over 2040 px (RFC 2435 size \
+                    fields; it ignores a=x-dimensions)"
+            .into();
+    }
+    Ok(row)
 }
