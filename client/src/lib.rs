@@ -1,1 +1,322 @@
-//! hdstream client.
+//! `hdstream-client`: plays RFC 2435 Motion-JPEG streams from RTSP servers (RFC 2326), with a
+//! prefetching frame cache, a playout clock, decode threads and a minifb window, or headless.
+//!
+//! ```text
+//!  network thread (mio)                       decode thread(s)          caller's thread
+//!  RTSP ─▶ Session ─┐                                                   (the main thread)
+//!  RTP  ─▶ Pipeline ┴▶ Client ─ frames due ─▶ zune-jpeg ─ pictures ─▶ Presenter ─▶ window
+//!  RTCP ◀─ receiver reports        (bounded)   0RGB buffers  (bounded)   keys ─┐   or null sink
+//!              ▲──────────────────────────────── commands (pause, seek, quit) ◀┘
+//! ```
+//!
+//! - [`session`]: the RTSP client session (sans-IO), standard or course dialect;
+//! - [`reorder`], [`cache`], [`playout`], [`pipeline`]: RTP in, frames at their time out
+//!   (sans-IO);
+//! - [`client`]: the two glued together, the core the driver runs (sans-IO);
+//! - [`driver`]: the mio loop, the only code touching sockets;
+//! - [`decode`]: decode threads; [`present`], [`sink`], [`window`], [`overlay`]: showing;
+//! - [`stats`]: histograms and the [`Report`].
+//!
+//! [`play`] runs a whole playback and returns its report; the binary wraps it in a CLI.
+
+pub mod cache;
+pub mod client;
+pub mod decode;
+pub mod driver;
+pub mod error;
+pub mod options;
+pub mod overlay;
+pub mod pipeline;
+pub mod playout;
+pub mod present;
+pub mod reorder;
+pub mod session;
+pub mod sink;
+pub mod stats;
+pub mod window;
+
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub use error::Error;
+pub use options::{Options, Step, Target, TransportKind};
+pub use stats::Report;
+
+use crate::client::{Client, Config, Transport};
+use crate::session::Dialect;
+
+/// Pixel buffers in flight besides one per decoder: decoded pictures waiting for their time
+/// (the playout lead of 100 ms is six frames at 60 fps).
+const PICTURE_BUFFERS: usize = 8;
+/// Frames queued for the decoders.
+const JOB_QUEUE: usize = 3;
+
+/// Plays `options.target` to the end (or `options.duration`, or the user's quit) and returns
+/// what was measured. The window, if any, is made on the calling thread, which should be the
+/// main thread.
+pub fn play(options: &Options) -> Result<Report, Error> {
+    let started = Instant::now();
+    let cpu_start = stats::process_cpu_time();
+    let (host, port) = options.server()?;
+    let stream = driver::connect(&host, port)?;
+    let server = stream
+        .peer_addr()
+        .map_err(|e| Error::io("RTSP connection", e))?;
+    let _ = stream.set_nodelay(true);
+    stream
+        .set_nonblocking(true)
+        .map_err(|e| Error::io("RTSP connection", e))?;
+
+    let (dialect, url, transport_kind) = match &options.target {
+        Target::Url(url) => (Dialect::Standard, url.clone(), options.transport),
+        Target::Course { file, .. } => (Dialect::Course, file.clone(), TransportKind::Udp),
+    };
+    let rtp_port = match &options.target {
+        Target::Course { rtp_port, .. } => *rtp_port,
+        Target::Url(_) => options.rtp_port,
+    };
+    let (udp, transport, rcvbuf) = match transport_kind {
+        TransportKind::Tcp => (None, Transport::Tcp, None),
+        TransportKind::Udp => {
+            let (rtp, rtcp, granted) = driver::bind_pair(server.ip(), rtp_port)?;
+            tracing::info!(
+                asked = driver::RCVBUF,
+                granted,
+                "UDP receive buffer (Linux reports twice what it grants; raise net.core.rmem_max for more)"
+            );
+            let ports = (
+                rtp.local_addr()
+                    .map_err(|e| Error::io("RTP socket", e))?
+                    .port(),
+                rtcp.local_addr()
+                    .map_err(|e| Error::io("RTCP socket", e))?
+                    .port(),
+            );
+            let udp = (
+                mio::net::UdpSocket::from_std(rtp),
+                mio::net::UdpSocket::from_std(rtcp),
+            );
+            let transport = Transport::Udp {
+                rtp_port: ports.0,
+                rtcp_port: ports.1,
+            };
+            (Some(udp), transport, Some(granted))
+        }
+    };
+
+    let mut config = Config::new(url, dialect, transport);
+    config.fps = options.fps;
+    config.max_duration = options.duration;
+    if dialect == Dialect::Course {
+        config.idle_timeout = Duration::from_secs(2);
+    }
+    let playout = &mut config.pipeline.playout;
+    playout.low_latency = options.low_latency;
+    playout.prebuffer = if options.low_latency {
+        Duration::ZERO
+    } else {
+        options.prebuffer
+    };
+    playout.max_bytes = options.cache_mb.saturating_mul(1 << 20).max(1 << 20);
+    playout.max_frames = options.cache_frames.max(2);
+    if options.low_latency {
+        playout.lead = Duration::ZERO;
+    }
+    config.pipeline.ssrc = random_u32();
+    config.pipeline.cname = format!("hdstream-client-{}@{}", std::process::id(), host);
+    let now = Instant::now();
+    let client = Client::new(config, now);
+
+    let poll = mio::Poll::new().map_err(|e| Error::io("event loop", e))?;
+    let waker = Arc::new(
+        mio::Waker::new(poll.registry(), driver::WAKER).map_err(|e| Error::io("event loop", e))?,
+    );
+    let (command_tx, command_rx) = crossbeam_channel::unbounded();
+    // Low latency: no queue of older frames in front of the decoder.
+    let job_queue = if options.low_latency { 1 } else { JOB_QUEUE };
+    let (job_tx, job_rx) = crossbeam_channel::bounded(job_queue);
+    let (picture_tx, picture_rx) = crossbeam_channel::bounded(PICTURE_BUFFERS + 2);
+    let (jpeg_tx, jpeg_rx) = crossbeam_channel::bounded(16);
+    let live = Arc::new(Mutex::new(sink::Live::default()));
+    let epoch = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    if options.handle_signals {
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            // A second signal while the first is being handled ends the process at once.
+            let _ =
+                signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop));
+            let _ = signal_hook::flag::register(signal, Arc::clone(&stop));
+        }
+    }
+
+    let sockets = driver::Sockets {
+        control: mio::net::TcpStream::from_std(stream),
+        server,
+        udp,
+        rcvbuf,
+    };
+    let net_ends = driver::Ends {
+        commands: command_rx,
+        jobs: job_tx,
+        jpegs: jpeg_rx,
+        live: Arc::clone(&live),
+        stop: Arc::clone(&stop),
+    };
+    let net = std::thread::Builder::new()
+        .name("hdstream-net".into())
+        .spawn(move || driver::run(poll, client, sockets, net_ends))
+        .map_err(|e| Error::io("cannot start the network thread", e))?;
+
+    let buffers = decode::Buffers::new(PICTURE_BUFFERS + options.decode_threads.unwrap_or(2));
+    let pool = decode::Pool::spawn(
+        job_rx,
+        picture_tx,
+        Arc::clone(&buffers),
+        jpeg_tx,
+        Arc::clone(&epoch),
+        options.decode_threads,
+    );
+
+    let want_window = !options.headless && {
+        let available = window::display_available();
+        if !available {
+            tracing::warn!("no display (DISPLAY and WAYLAND_DISPLAY are unset): playing headless");
+        }
+        available
+    };
+    let sink_ends = sink::Ends {
+        pictures: picture_rx,
+        buffers,
+        commands: command_tx,
+        waker,
+        epoch,
+        live,
+    };
+    let shown = sink::run(
+        sink_ends,
+        want_window,
+        options.script.clone(),
+        options.record_frames,
+    );
+    let decoded = pool.join();
+    let mut net = net
+        .join()
+        .map_err(|_| Error::Protocol("the network thread panicked".into()))?;
+    std::mem::replace(&mut net.result, Ok(()))?;
+
+    let cpu = stats::process_cpu_time()
+        .zip(cpu_start)
+        .map(|(end, start)| end.saturating_sub(start).as_secs_f64());
+    Ok(report(
+        options,
+        &net,
+        &shown,
+        &decoded,
+        cpu,
+        started.elapsed(),
+    ))
+}
+
+/// Puts the pieces each thread measured together.
+fn report(
+    options: &Options,
+    net: &driver::Outcome,
+    shown: &present::SinkStats,
+    decoded: &decode::DecodeStats,
+    cpu: Option<f64>,
+    elapsed: Duration,
+) -> Report {
+    let n = &net.stats;
+    let description = net.description.as_ref();
+    let course = matches!(options.target, Target::Course { .. });
+    let fps = description
+        .and_then(|d| d.fps)
+        .or(options.fps)
+        .or(course.then_some(client::COURSE_FPS));
+    let duration = description.and_then(|d| d.duration);
+    let (width, height) = shown
+        .size
+        .map(|(w, h)| (w as u32, h as u32))
+        .or(n.size.map(|(w, h)| (u32::from(w), u32::from(h))))
+        .unwrap_or_default();
+    let fps_displayed = match (shown.first_shown, shown.last_shown) {
+        (Some(a), Some(b)) if b > a && shown.displayed > 1 => {
+            (shown.displayed - 1) as f64 / (b - a).as_secs_f64()
+        }
+        _ => 0.0,
+    };
+    let transport = match (&options.target, options.transport) {
+        (Target::Course { .. }, _) => "course",
+        (_, TransportKind::Udp) => "udp",
+        (_, TransportKind::Tcp) => "tcp",
+    };
+    let pauses = shown
+        .pauses
+        .iter()
+        .enumerate()
+        .map(|(i, p)| stats::PauseRecord {
+            rtp_tail_ms: n.pause_tails.get(i).map(|d| d.as_secs_f64() * 1000.0),
+            ..*p
+        })
+        .collect();
+    Report {
+        url: options.name(),
+        transport: transport.into(),
+        width,
+        height,
+        fps_stream: fps,
+        duration_s: duration,
+        frames_expected: duration.zip(fps).map(|(d, f)| (d * f).round() as u64),
+        frames_received: n.frames_received,
+        frames_displayed: shown.displayed,
+        frames_late: n.frames_late + shown.late,
+        frames_lost: n.frames_lost,
+        frames_undecodable: shown.undecodable.max(decoded.undecodable),
+        frames_overflow: n.frames_overflow,
+        frames_flushed: shown.flushed,
+        packets_received: n.packets_received,
+        packets_lost: n.packets_lost,
+        packets_reordered: n.packets_reordered,
+        packets_duplicate: n.packets_duplicate,
+        loss_rate: n.packets_lost.max(0) as f64 / n.packets_expected.max(1) as f64,
+        bytes_received: n.bytes_received,
+        data_rate_mbps: if n.receive_seconds > 0.0 {
+            n.bytes_received as f64 * 8.0 / n.receive_seconds / 1e6
+        } else {
+            0.0
+        },
+        rebuffer_count: n.rebuffer_count,
+        rebuffer_ms: n.rebuffer_time.as_secs_f64() * 1000.0,
+        fps_displayed,
+        elapsed_s: elapsed.as_secs_f64(),
+        decode_threads: decoded.threads,
+        rcvbuf_bytes: net.rcvbuf,
+        cpu_s: cpu,
+        cpu_ms_per_frame: cpu
+            .filter(|_| shown.displayed > 0)
+            .map(|c| c * 1000.0 / shown.displayed as f64),
+        latency_ms: shown.latency.percentiles(),
+        decode_ms: decoded.decode.percentiles(),
+        assembly_ms: n.assembly.percentiles(),
+        display_interval_ms: shown.interval.percentiles(),
+        seeks: shown.seeks.clone(),
+        pauses,
+        displayed_npt: shown.displayed_npt.clone(),
+        displayed_checksums: shown.displayed_checksums.clone(),
+    }
+}
+
+/// A random 32-bit value for our SSRC (RFC 3550 §8 wants it random), from the standard
+/// library's randomly keyed hasher.
+fn random_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
+    );
+    h.write_u32(std::process::id());
+    h.finish() as u32
+}

@@ -720,8 +720,12 @@ proptest! {
 /// interleaved data. Such a method is now a syntax error.
 #[test]
 fn a_method_cannot_start_with_a_dollar() {
-    let input = b" $SETUP movie.Mjpeg RTSP/1.0\nCransport: R$P/UDP; Sep;et: RTP/DP;ilce nTP/U-P; clien";
-    for result in [super::parse(input).map(|_| ()), super::parse_unterminated(input).map(|_| ())] {
+    let input =
+        b" $SETUP movie.Mjpeg RTSP/1.0\nCransport: R$P/UDP; Sep;et: RTP/DP;ilce nTP/U-P; clien";
+    for result in [
+        super::parse(input).map(|_| ()),
+        super::parse_unterminated(input).map(|_| ()),
+    ] {
         let err = result.expect_err("method starting with $");
         assert_eq!(err.status_code(), super::StatusCode::BAD_REQUEST);
     }

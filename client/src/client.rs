@@ -1,0 +1,1126 @@
+//! The sans-IO client core: one RTSP [`Session`] and its media [`Pipeline`], glued together.
+//!
+//! The driver feeds it what arrives (RTSP bytes, RTP and RTCP datagrams, user commands) with
+//! the time, writes out what it produces (RTSP bytes, RTCP datagrams), hands released frames to
+//! the decoder, and calls [`Client::handle_timeout`] at [`Client::poll_timeout`]. Nothing here
+//! touches a socket or reads the clock, so the whole client runs under a fake clock in tests.
+//!
+//! The flow: OPTIONS → DESCRIBE → SETUP → PLAY (`Range: npt=0-`, `Speed: 2` to prefetch) →
+//! once the cache holds the prebuffer, PLAY `Speed: 1` (when the server granted the speed-up) →
+//! ... → the stream ends (RTCP BYE, or silence) and the cache plays out → TEARDOWN.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use hdstream_common::rtsp::header::{ChannelRange, Transport as TransportHeader};
+use hdstream_common::rtsp::{self, Data, Message, Method, Parsed, Response, StatusCode};
+
+use crate::cache::Frame;
+use crate::error::Error;
+use crate::pipeline::{self, Pipeline, StreamStart};
+use crate::session::{Description, Dialect, Event, PlayPurpose, Session, State};
+use crate::stats::NetStats;
+
+/// The course's frame rate (DESIGN.md: course files play at 20 fps).
+pub const COURSE_FPS: f64 = 20.0;
+
+/// How RTP reaches the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// RTP and RTCP over UDP to these local ports (RFC 2326 §12.39 `client_port`).
+    Udp {
+        /// The RTP port (even).
+        rtp_port: u16,
+        /// The RTCP port (normally `rtp_port + 1`).
+        rtcp_port: u16,
+    },
+    /// Interleaved on the RTSP connection (§10.12), channels 0 and 1.
+    Tcp,
+}
+
+/// What the client core needs to know.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The `rtsp://` URL, or the bare file name in the course dialect.
+    pub url: String,
+    /// Standard or course RTSP.
+    pub dialect: Dialect,
+    /// How RTP travels.
+    pub transport: Transport,
+    /// The media pipeline (and its playout).
+    pub pipeline: pipeline::Config,
+    /// `Speed` asked for while prefetching; `None` never asks.
+    pub prefetch_speed: Option<f64>,
+    /// Frame rate to assume when the server does not say.
+    pub fps: Option<f64>,
+    /// No RTP for this long while playing ends the stream.
+    pub idle_timeout: Duration,
+    /// No RTP at all this long after PLAY is an error.
+    pub first_packet_timeout: Duration,
+    /// Stop after this long of playing.
+    pub max_duration: Option<Duration>,
+    /// How long to wait for the TEARDOWN reply.
+    pub teardown_timeout: Duration,
+    /// A course reply (no blank line) is complete when the server has been quiet this long.
+    pub quiet_delay: Duration,
+}
+
+impl Config {
+    /// Defaults for `url` over `transport`.
+    pub fn new(url: impl Into<String>, dialect: Dialect, transport: Transport) -> Config {
+        Config {
+            url: url.into(),
+            dialect,
+            transport,
+            pipeline: pipeline::Config::default(),
+            prefetch_speed: Some(2.0),
+            fps: None,
+            idle_timeout: Duration::from_secs(5),
+            first_packet_timeout: Duration::from_secs(10),
+            max_duration: None,
+            teardown_timeout: Duration::from_secs(2),
+            quiet_delay: Duration::from_millis(30),
+        }
+    }
+}
+
+/// A command from the user (keys, clicks, a test script).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Command {
+    /// PAUSE.
+    Pause,
+    /// PLAY from where it paused.
+    Resume,
+    /// PLAY from `to` seconds; frames released from now on carry `epoch`.
+    Seek {
+        /// Target NPT, seconds.
+        to: f64,
+        /// The epoch the sink now expects.
+        epoch: u64,
+    },
+    /// TEARDOWN and stop.
+    Quit,
+}
+
+/// A frame for the decoder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Released {
+    /// Frames of an older epoch (before a seek) are not shown.
+    pub epoch: u64,
+    /// The frame.
+    pub frame: Frame,
+    /// When it is due on screen.
+    pub due: Instant,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Running,
+    Closing { deadline: Instant },
+    Done,
+}
+
+/// The client core.
+#[derive(Debug)]
+pub struct Client {
+    config: Config,
+    session: Session,
+    pipeline: Pipeline,
+    input: Vec<u8>,
+    last_input: Instant,
+    output: Vec<u8>,
+    datagrams: VecDeque<Vec<u8>>,
+    phase: Phase,
+    outcome: Option<Result<(), Error>>,
+    description: Option<Description>,
+    server_rtcp_port: Option<u16>,
+    channels: ChannelRange,
+    epoch: u64,
+    moving_plays: u32,
+    fast: bool,
+    speed_ok: bool,
+    paused: bool,
+    pause_sent: Option<Instant>,
+    play_started: Option<Instant>,
+    activity: Instant,
+    control_gone: bool,
+}
+
+impl Client {
+    /// A client that starts talking at once (OPTIONS, or the course SETUP).
+    pub fn new(config: Config, now: Instant) -> Client {
+        let session = Session::new(config.url.clone(), config.dialect, now);
+        let mut pipeline_config = config.pipeline.clone();
+        if config.dialect == Dialect::Course {
+            pipeline_config.payload = pipeline::Payload::Course;
+        }
+        let pipeline = Pipeline::new(pipeline_config, now);
+        let playout = &config.pipeline.playout;
+        let prefetch = !playout.low_latency && !playout.prebuffer.is_zero();
+        let speed_ok =
+            config.dialect == Dialect::Standard && config.prefetch_speed.is_some() && prefetch;
+        let mut client = Client {
+            session,
+            pipeline,
+            input: Vec::new(),
+            last_input: now,
+            output: Vec::new(),
+            datagrams: VecDeque::new(),
+            phase: Phase::Running,
+            outcome: None,
+            description: None,
+            server_rtcp_port: None,
+            channels: ChannelRange {
+                rtp: 0,
+                rtcp: Some(1),
+            },
+            epoch: 0,
+            moving_plays: 0,
+            fast: false,
+            speed_ok,
+            paused: false,
+            pause_sent: None,
+            play_started: None,
+            activity: now,
+            control_gone: false,
+            config,
+        };
+        match client.config.dialect {
+            Dialect::Standard => client.session.options(now),
+            Dialect::Course => {
+                let fps = client.config.fps.unwrap_or(COURSE_FPS);
+                client.pipeline.describe(None, 90_000, Some(fps), None);
+                match client.config.transport {
+                    Transport::Udp { rtp_port, .. } => client.session.course_setup(rtp_port, now),
+                    Transport::Tcp => client.finish(Err(Error::Usage(
+                        "the course dialect carries RTP over UDP only".into(),
+                    ))),
+                }
+            }
+        }
+        client.after(now);
+        client
+    }
+
+    /// The description from DESCRIBE, once known.
+    pub fn description(&self) -> Option<&Description> {
+        self.description.as_ref()
+    }
+
+    /// The pipeline (playout level, counters).
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    /// The RTSP session.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// The server's RTCP port (UDP), once SETUP is answered.
+    pub fn server_rtcp_port(&self) -> Option<u16> {
+        self.server_rtcp_port
+    }
+
+    /// Whether the client has finished (successfully or not).
+    pub fn is_done(&self) -> bool {
+        self.phase == Phase::Done
+    }
+
+    /// How it finished; `None` while running.
+    pub fn take_outcome(&mut self) -> Option<Result<(), Error>> {
+        if self.phase == Phase::Done {
+            self.outcome.take()
+        } else {
+            None
+        }
+    }
+
+    /// Counters of the receive side.
+    pub fn stats(&self) -> NetStats {
+        self.pipeline.stats()
+    }
+
+    /// Bytes to write on the RTSP connection.
+    pub fn control_output(&self) -> &[u8] {
+        &self.output
+    }
+
+    /// `n` bytes of [`Client::control_output`] were written.
+    pub fn control_written(&mut self, n: usize) {
+        self.output.drain(..n.min(self.output.len()));
+    }
+
+    /// The next RTCP datagram for the server's RTCP port.
+    pub fn poll_datagram(&mut self) -> Option<Vec<u8>> {
+        self.datagrams.pop_front()
+    }
+
+    /// Bytes arrived on the RTSP connection.
+    pub fn receive_control(&mut self, data: &[u8], now: Instant) {
+        self.input.extend_from_slice(data);
+        self.last_input = now;
+        self.parse_input(now, false);
+        self.after(now);
+    }
+
+    /// The RTSP connection closed (or failed).
+    pub fn control_closed(&mut self, now: Instant) {
+        if self.phase == Phase::Done {
+            return;
+        }
+        self.control_gone = true;
+        if self.phase == Phase::Running
+            && (self.pipeline.bye_received() || self.pipeline.playout().has_ended())
+        {
+            // The stream was over anyway (RTCP BYE): play out what is cached, then finish
+            // without a TEARDOWN.
+            self.pipeline.end_of_stream(now);
+            return;
+        }
+        self.session.closed();
+        self.after(now);
+    }
+
+    /// An RTP datagram arrived.
+    pub fn receive_rtp(&mut self, data: &[u8], now: Instant) {
+        self.pipeline.rtp(data, now);
+    }
+
+    /// An RTCP datagram arrived.
+    pub fn receive_rtcp(&mut self, data: &[u8], now: Instant) {
+        self.pipeline.rtcp(data, now);
+    }
+
+    /// A user command.
+    pub fn command(&mut self, command: Command, now: Instant) {
+        if self.phase != Phase::Running {
+            return;
+        }
+        match command {
+            Command::Pause if !self.paused && self.session.state() == State::Playing => {
+                self.session.pause(now);
+                self.pipeline.playout_mut().pause(now);
+                self.paused = true;
+                self.pause_sent = Some(now);
+            }
+            Command::Resume if self.paused => {
+                let speed = self.fast.then_some(1.0).filter(|_| self.speed_ok);
+                self.session.play(None, speed, PlayPurpose::Resume, now);
+                self.fast = false;
+                self.pipeline.playout_mut().resume(now);
+                self.paused = false;
+                self.note_pause();
+                self.activity = now;
+            }
+            Command::Seek { to, epoch } => {
+                if self.session.dialect() == Dialect::Course {
+                    // Frames released from now on carry the sink's new epoch, so it shows them.
+                    self.epoch = epoch;
+                    tracing::warn!("seeking needs a standard RTSP server: ignored");
+                    return;
+                }
+                let duration = self.description.as_ref().and_then(|d| d.duration);
+                let last = duration.map_or(f64::MAX, |d| (d - self.frame_seconds()).max(0.0));
+                let to = to.clamp(0.0, last);
+                self.epoch = epoch;
+                self.play_moving(Some(to), PlayPurpose::Seek, now);
+                self.note_pause();
+                self.paused = false;
+            }
+            Command::Quit => self.close(now),
+            Command::Pause | Command::Resume => {}
+        }
+        self.after(now);
+    }
+
+    fn note_pause(&mut self) {
+        if let Some(sent) = self.pause_sent.take() {
+            self.pipeline.note_pause(sent);
+        }
+    }
+
+    fn frame_seconds(&self) -> f64 {
+        self.description
+            .as_ref()
+            .and_then(|d| d.fps)
+            .or(self.config.fps)
+            .map_or(1.0 / 30.0, |f| 1.0 / f)
+    }
+
+    /// A PLAY that moves the stream (start, seek): the pipeline holds packets until its reply.
+    fn play_moving(&mut self, range: Option<f64>, purpose: PlayPurpose, now: Instant) {
+        let speed = self.config.prefetch_speed.filter(|_| self.speed_ok);
+        let range = range.filter(|_| self.session.dialect() == Dialect::Standard);
+        self.session.play(range, speed, purpose, now);
+        self.fast = speed.is_some_and(|s| s > 1.0);
+        self.moving_plays += 1;
+        self.pipeline.hold(now);
+        self.activity = now;
+    }
+
+    /// The next frame for the decoder.
+    pub fn poll_release(&mut self, now: Instant) -> Option<Released> {
+        if self.phase != Phase::Running {
+            return None;
+        }
+        let release = self.pipeline.poll_release(now)?;
+        Some(Released {
+            epoch: self.epoch,
+            frame: release.frame,
+            due: release.due,
+        })
+    }
+
+    /// Gives a JPEG buffer back for reuse.
+    pub fn recycle(&mut self, buf: Vec<u8>) {
+        self.pipeline.recycle(buf);
+    }
+
+    /// When [`Client::handle_timeout`] should run.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.phase == Phase::Done {
+            return None;
+        }
+        let quiet = (self.session.dialect() == Dialect::Course && !self.input.is_empty())
+            .then(|| self.last_input + self.config.quiet_delay);
+        let closing = match self.phase {
+            Phase::Closing { deadline } => Some(deadline),
+            _ => None,
+        };
+        let idle = self.idle_deadline();
+        let end = self
+            .play_started
+            .zip(self.config.max_duration)
+            .map(|(t, d)| t + d);
+        [
+            self.session.poll_timeout(),
+            self.pipeline.poll_timeout(),
+            quiet,
+            closing,
+            idle,
+            end,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn idle_deadline(&self) -> Option<Instant> {
+        let watching = self.phase == Phase::Running
+            && !self.paused
+            && self.session.state() == State::Playing
+            && !self.pipeline.is_gated()
+            && !self.pipeline.playout().has_ended();
+        if !watching {
+            return None;
+        }
+        Some(match self.pipeline.last_packet() {
+            Some(last) => last.max(self.activity) + self.config.idle_timeout,
+            None => self.activity + self.config.first_packet_timeout,
+        })
+    }
+
+    /// Runs everything that is due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.phase == Phase::Done {
+            return;
+        }
+        if self.session.dialect() == Dialect::Course
+            && !self.input.is_empty()
+            && now >= self.last_input + self.config.quiet_delay
+        {
+            self.parse_input(now, true);
+        }
+        self.session.handle_timeout(now);
+        self.pipeline.handle_timeout(now);
+        if self.idle_deadline().is_some_and(|t| now >= t) {
+            if self.pipeline.last_packet().is_some() {
+                tracing::warn!(
+                    seconds = self.config.idle_timeout.as_secs_f64(),
+                    "no RTP for a while: taking the stream as ended"
+                );
+                self.pipeline.end_of_stream(now);
+            } else {
+                self.finish(Err(Error::Protocol(format!(
+                    "no RTP packet arrived within {} s of PLAY (blocked by a firewall?)",
+                    self.config.first_packet_timeout.as_secs()
+                ))));
+            }
+        }
+        if let Phase::Closing { deadline } = self.phase
+            && now >= deadline
+        {
+            self.finish(Ok(()));
+        }
+        self.after(now);
+    }
+
+    /// Parses what arrived on the connection. With `quiet`, a course reply without its blank
+    /// line is taken as complete.
+    fn parse_input(&mut self, now: Instant, quiet: bool) {
+        let mut input = std::mem::take(&mut self.input);
+        let mut at = 0;
+        while let Some(rest) = input.get(at..).filter(|r| !r.is_empty()) {
+            let parsed = match rtsp::parse(rest) {
+                Ok(Parsed::Complete { message, consumed }) => Some((message, consumed)),
+                Ok(Parsed::Incomplete { .. }) if quiet => match rtsp::parse_unterminated(rest) {
+                    Ok(found) => found,
+                    Err(e) => {
+                        self.finish(Err(Error::Protocol(e.to_string())));
+                        at = input.len();
+                        break;
+                    }
+                },
+                Ok(Parsed::Incomplete { .. }) => None,
+                Err(e) => {
+                    self.finish(Err(Error::Protocol(e.to_string())));
+                    at = input.len();
+                    break;
+                }
+            };
+            let Some((message, consumed)) = parsed else {
+                break;
+            };
+            at += consumed;
+            self.message(message, now);
+        }
+        input.drain(..at.min(input.len()));
+        self.input = input;
+    }
+
+    fn message(&mut self, message: Message<'_>, now: Instant) {
+        match message {
+            Message::Response(response) => self.session.handle_response(response, now),
+            Message::Data(data) => {
+                if data.channel == self.channels.rtp {
+                    self.pipeline.rtp(&data.payload, now);
+                } else if Some(data.channel) == self.channels.rtcp {
+                    self.pipeline.rtcp(&data.payload, now);
+                }
+            }
+            Message::Request(request) => {
+                // A server may ask us things too (§10: OPTIONS, GET_PARAMETER, ANNOUNCE...).
+                let status = match request.method {
+                    Method::Options | Method::GetParameter => StatusCode::OK,
+                    _ => StatusCode::NOT_IMPLEMENTED,
+                };
+                if self.session.dialect() == Dialect::Standard {
+                    Response::reply_to(&request, status).write_to(&mut self.output);
+                }
+            }
+        }
+    }
+
+    /// Works through the session's events, then everything that follows from the new state.
+    fn after(&mut self, now: Instant) {
+        while let Some(event) = self.session.poll_event() {
+            self.event(event, now);
+        }
+        self.session.drain_output(&mut self.output);
+        if self.phase != Phase::Running {
+            return;
+        }
+        self.adjust_speed(now);
+        let playing_for = self.play_started.map(|t| now.saturating_duration_since(t));
+        let out_of_time = playing_for
+            .zip(self.config.max_duration)
+            .is_some_and(|(p, max)| p >= max);
+        if self.pipeline.playout().is_finished() || out_of_time {
+            self.close(now);
+        } else if self.session.id().is_some()
+            && let Some(report) = self.pipeline.poll_report(now)
+        {
+            self.send_rtcp(report);
+        }
+        self.session.drain_output(&mut self.output);
+    }
+
+    fn send_rtcp(&mut self, packet: Vec<u8>) {
+        if packet.is_empty() || self.session.dialect() == Dialect::Course {
+            return;
+        }
+        match self.config.transport {
+            Transport::Udp { .. } => {
+                if self.server_rtcp_port.is_some() && self.datagrams.len() < 16 {
+                    self.datagrams.push_back(packet);
+                }
+            }
+            Transport::Tcp => {
+                let channel = self
+                    .channels
+                    .rtcp
+                    .unwrap_or(self.channels.rtp.wrapping_add(1));
+                let data = Data {
+                    channel,
+                    payload: packet.into(),
+                };
+                let _ = data.write_to(&mut self.output);
+            }
+        }
+    }
+
+    /// Prefetch off once the cache holds the prebuffer, on again while it rebuffers (§12.35
+    /// Speed). The PLAYs that start or move the stream ask for it themselves.
+    fn adjust_speed(&mut self, now: Instant) {
+        let can = self.speed_ok
+            && !self.paused
+            && self.session.state() == State::Playing
+            && !self.session.play_pending()
+            && !self.pipeline.is_gated()
+            && !self.pipeline.playout().has_ended();
+        if !can {
+            return;
+        }
+        let playout = self.pipeline.playout();
+        if self.fast && !playout.is_filling() {
+            self.session.play(None, Some(1.0), PlayPurpose::Speed, now);
+            self.fast = false;
+        } else if !self.fast
+            && playout.is_rebuffering()
+            && let Some(speed) = self.config.prefetch_speed
+        {
+            self.session
+                .play(None, Some(speed), PlayPurpose::Speed, now);
+            self.fast = true;
+        }
+    }
+
+    fn event(&mut self, event: Event, now: Instant) {
+        match event {
+            Event::Options => {
+                if !self.session.speed_keeps_media_time() {
+                    self.speed_ok = false;
+                }
+                self.session.describe(now)
+            }
+            Event::Described(d) => {
+                self.pipeline.describe(
+                    Some(d.payload_type),
+                    d.clock_rate,
+                    d.fps.or(self.config.fps),
+                    d.dimensions,
+                );
+                self.description = Some(d);
+                let transport = match self.config.transport {
+                    Transport::Udp {
+                        rtp_port,
+                        rtcp_port,
+                    } => {
+                        format!("RTP/AVP;unicast;client_port={rtp_port}-{rtcp_port}")
+                    }
+                    Transport::Tcp => "RTP/AVP/TCP;unicast;interleaved=0-1".to_owned(),
+                };
+                self.session.setup(transport, now);
+            }
+            Event::SetUp(transport) => {
+                self.set_up(transport.as_ref());
+                self.play_moving(Some(0.0), PlayPurpose::Start, now);
+            }
+            Event::Played(played) => match played.purpose {
+                PlayPurpose::Start | PlayPurpose::Seek => {
+                    self.moving_plays = self.moving_plays.saturating_sub(1);
+                    if self.fast && played.speed.is_none() {
+                        // The server ignores Speed: it plays in real time, so stop asking.
+                        self.speed_ok = false;
+                        self.fast = false;
+                    }
+                    if self.moving_plays == 0 {
+                        self.pipeline.start(
+                            StreamStart {
+                                npt: played.range_start,
+                                seq: played.seq,
+                                rtptime: played.rtptime,
+                            },
+                            now,
+                        );
+                    }
+                    self.play_started.get_or_insert(now);
+                    self.activity = now;
+                }
+                PlayPurpose::Resume => self.activity = now,
+                PlayPurpose::Speed => {}
+            },
+            Event::SpeedRefused => {
+                self.speed_ok = false;
+                self.fast = false;
+            }
+            Event::Paused => {}
+            Event::TornDown => self.finish(Ok(())),
+            Event::Failed(e) => self.finish(Err(e)),
+        }
+    }
+
+    /// Reads the server's choice of transport (RFC 2326 §12.39).
+    fn set_up(&mut self, transport: Option<&TransportHeader>) {
+        let Some(spec) = transport.and_then(|t| t.0.first()) else {
+            return;
+        };
+        if let Some(ssrc) = spec.ssrc() {
+            self.pipeline.expect_ssrc(ssrc);
+        }
+        match self.config.transport {
+            Transport::Udp { .. } => {
+                self.server_rtcp_port = spec
+                    .server_port()
+                    .map(|p| p.rtcp.unwrap_or(p.rtp.wrapping_add(1)));
+            }
+            Transport::Tcp => {
+                if let Some(channels) = spec.interleaved() {
+                    self.channels = channels;
+                }
+            }
+        }
+    }
+
+    /// Starts leaving: RTCP BYE and TEARDOWN, then done when answered (or after a while).
+    pub fn close(&mut self, now: Instant) {
+        if self.phase != Phase::Running {
+            return;
+        }
+        if self.control_gone {
+            self.finish(Ok(()));
+            return;
+        }
+        if self.session.id().is_some() {
+            let bye = self.pipeline.goodbye(now);
+            self.send_rtcp(bye);
+        }
+        if self.session.teardown(now) {
+            self.phase = Phase::Closing {
+                deadline: now + self.config.teardown_timeout,
+            };
+            self.session.drain_output(&mut self.output);
+        } else {
+            self.finish(Ok(()));
+        }
+    }
+
+    fn finish(&mut self, outcome: Result<(), Error>) {
+        if self.phase == Phase::Done {
+            return;
+        }
+        if outcome.is_err() || self.outcome.is_none() {
+            self.outcome = Some(outcome);
+        }
+        self.phase = Phase::Done;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hdstream_common::rfc2435::Packetizer;
+    use hdstream_common::rtp;
+    use hdstream_common::rtsp::Request;
+
+    const MS: Duration = Duration::from_millis(1);
+    const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=m\r\nt=0 0\r\na=range:npt=0-1\r\n\
+        m=video 0 RTP/AVP 26\r\na=control:trackID=0\r\na=framerate:30\r\n";
+
+    /// A scripted server: answers each request the client sends.
+    struct Server {
+        requests: Vec<Request>,
+        speed: bool,
+        /// The `Server` header it sends (hdstream keeps RTP time under `Speed`).
+        software: &'static str,
+    }
+
+    impl Server {
+        fn answer(&mut self, client: &mut Client, now: Instant) {
+            let out = client.control_output().to_vec();
+            client.control_written(out.len());
+            let mut at = 0;
+            while at < out.len() {
+                let Ok(Parsed::Complete { message, consumed }) = rtsp::parse(&out[at..]) else {
+                    panic!("client sent garbage")
+                };
+                at += consumed;
+                let Message::Request(req) = message else {
+                    continue;
+                };
+                let mut r = Response::reply_to(&req, StatusCode::OK);
+                match req.method {
+                    Method::Options => {
+                        r.headers
+                            .set("Public", "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN");
+                        r.headers.set("Server", self.software);
+                    }
+                    Method::Describe => r.body = SDP.as_bytes().to_vec(),
+                    Method::Setup => {
+                        r.headers.set("Session", "s1;timeout=60");
+                        r.headers.set("Transport", "RTP/AVP;unicast;client_port=5000-5001;server_port=7000-7001;ssrc=00000007");
+                    }
+                    Method::Play => {
+                        if req.headers.get("Range").is_some() {
+                            r.headers
+                                .set("RTP-Info", "url=rtsp://h/m/trackID=0;seq=0;rtptime=0");
+                            r.headers
+                                .set("Range", req.headers.get("Range").unwrap_or("npt=0-"));
+                        }
+                        if self.speed
+                            && let Some(s) = req.headers.get("Speed")
+                        {
+                            r.headers.set("Speed", s);
+                        }
+                    }
+                    _ => {}
+                }
+                let mut bytes = Vec::new();
+                r.write_to(&mut bytes);
+                self.requests.push(req);
+                client.receive_control(&bytes, now);
+            }
+        }
+    }
+
+    /// RTP packets of 30 frames (1 s) of 32x16 JPEG.
+    fn media() -> Vec<Vec<u8>> {
+        let mut pattern = hdstream_video::pattern::Pattern::new(32, 16);
+        let mut out = Vec::new();
+        let mut seq = 0u16;
+        for n in 0..30u32 {
+            let mut jpeg = Vec::new();
+            pattern.encode(u64::from(n), 80, &mut jpeg).unwrap();
+            let header = hdstream_video::jpeg::Header::parse(&jpeg).unwrap();
+            let frame = hdstream_video::rfc2435::frame(&header).unwrap();
+            for f in Packetizer::new(&frame, 1000).unwrap() {
+                let h = rtp::Header {
+                    marker: f.marker,
+                    payload_type: 26,
+                    sequence_number: seq,
+                    timestamp: n * 3000,
+                    ssrc: 7,
+                };
+                let mut buf = vec![0; 1100];
+                let len = h.write(&[f.header(), f.data], &mut buf).unwrap();
+                buf.truncate(len);
+                out.push(buf);
+                seq += 1;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn prefetch_at_speed_two_then_real_time_then_teardown_at_the_end() {
+        let t0 = Instant::now();
+        let mut config = Config::new(
+            "rtsp://h/m",
+            Dialect::Standard,
+            Transport::Udp {
+                rtp_port: 5000,
+                rtcp_port: 5001,
+            },
+        );
+        config.pipeline.playout.prebuffer = 200 * MS;
+        let mut client = Client::new(config, t0);
+        let mut server = Server {
+            requests: Vec::new(),
+            speed: true,
+            software: "hdstream/test",
+        };
+        for _ in 0..5 {
+            server.answer(&mut client, t0);
+        }
+        let methods: Vec<&str> = server.requests.iter().map(|r| r.method.as_str()).collect();
+        assert_eq!(methods, ["OPTIONS", "DESCRIBE", "SETUP", "PLAY"]);
+        assert_eq!(server.requests[3].headers.get("Speed"), Some("2"));
+        assert_eq!(client.server_rtcp_port(), Some(7001));
+        // Frames arrive at twice real time; after 200 ms of media the client asks for speed 1.
+        let packets = media();
+        let per_frame = packets.len() / 30;
+        let mut released = Vec::new();
+        let mut now = t0;
+        for (i, p) in packets.iter().enumerate() {
+            now = t0 + Duration::from_secs_f64((i / per_frame) as f64 / 60.0);
+            client.receive_rtp(p, now);
+            client.handle_timeout(now);
+            server.answer(&mut client, now);
+            while let Some(r) = client.poll_release(now) {
+                released.push(r);
+            }
+        }
+        let speeds: Vec<Option<&str>> = server
+            .requests
+            .iter()
+            .skip(3)
+            .map(|r| r.headers.get("Speed"))
+            .collect();
+        assert_eq!(speeds, [Some("2"), Some("1")]);
+        // The server says BYE; the cache plays out; TEARDOWN goes out.
+        let mut bye = [0u8; 64];
+        let mut w = hdstream_common::rtcp::Writer::new(&mut bye);
+        w.goodbye(&[7], None).unwrap();
+        let len = w.finish();
+        client.receive_rtcp(&bye[..len], now);
+        for _ in 0..2000 {
+            now += MS;
+            client.handle_timeout(now);
+            while let Some(r) = client.poll_release(now) {
+                released.push(r);
+            }
+            server.answer(&mut client, now);
+            if client.is_done() {
+                break;
+            }
+        }
+        assert_eq!(released.len(), 30, "every frame released");
+        assert_eq!(
+            server.requests.last().map(|r| r.method.as_str()),
+            Some("TEARDOWN")
+        );
+        assert!(client.take_outcome().unwrap().is_ok());
+        // RTCP: the BYE compound went to the server's RTCP port.
+        let mut last = None;
+        while let Some(d) = client.poll_datagram() {
+            last = Some(d);
+        }
+        let kinds: Vec<u8> = hdstream_common::rtcp::Compound::parse(&last.unwrap())
+            .unwrap()
+            .iter()
+            .map(|p| p.packet_type())
+            .collect();
+        assert_eq!(kinds.last(), Some(&hdstream_common::rtcp::GOODBYE));
+    }
+
+    #[test]
+    fn a_gstreamer_server_is_never_asked_for_speed() {
+        // gst-rtsp-server grants Speed by running the RTP clock faster (RFC 2326 §12.35 says
+        // timestamps are not affected), so the prefetch would play fast-forward.
+        let t0 = Instant::now();
+        let config = Config::new("rtsp://h/m", Dialect::Standard, Transport::Tcp);
+        let mut client = Client::new(config, t0);
+        let mut server = Server {
+            requests: Vec::new(),
+            speed: true,
+            software: "GStreamer RTSP server",
+        };
+        for _ in 0..5 {
+            server.answer(&mut client, t0);
+        }
+        let plays: Vec<&Request> = server
+            .requests
+            .iter()
+            .filter(|r| r.method == Method::Play)
+            .collect();
+        assert!(!plays.is_empty(), "the client plays");
+        assert!(
+            plays.iter().all(|r| r.headers.get("Speed").is_none()),
+            "no Speed asked"
+        );
+    }
+
+    #[test]
+    fn a_server_that_ignores_speed_is_not_asked_again() {
+        let t0 = Instant::now();
+        let config = Config::new("rtsp://h/m", Dialect::Standard, Transport::Tcp);
+        let mut client = Client::new(config, t0);
+        let mut server = Server {
+            requests: Vec::new(),
+            speed: false,
+            software: "hdstream/test",
+        };
+        for _ in 0..5 {
+            server.answer(&mut client, t0);
+        }
+        assert_eq!(
+            server.requests[2].headers.get("Transport"),
+            Some("RTP/AVP/TCP;unicast;interleaved=0-1")
+        );
+        // Interleaved media on the connection.
+        for p in media() {
+            let mut framed = Vec::new();
+            Data {
+                channel: 0,
+                payload: p.into(),
+            }
+            .write_to(&mut framed)
+            .unwrap();
+            client.receive_control(&framed, t0 + 600 * MS);
+        }
+        client.handle_timeout(t0 + 600 * MS);
+        server.answer(&mut client, t0 + 600 * MS);
+        assert_eq!(
+            server.requests.len(),
+            4,
+            "no Speed: 1 for a server that ignored Speed: 2"
+        );
+        assert!(client.poll_release(t0 + 600 * MS).is_some());
+    }
+
+    #[test]
+    fn low_latency_never_asks_for_speed() {
+        let t0 = Instant::now();
+        let mut config = Config::new(
+            "rtsp://h/m",
+            Dialect::Standard,
+            Transport::Udp {
+                rtp_port: 5000,
+                rtcp_port: 5001,
+            },
+        );
+        config.pipeline.playout.low_latency = true;
+        config.pipeline.playout.prebuffer = Duration::ZERO;
+        let mut client = Client::new(config, t0);
+        let mut server = Server {
+            requests: Vec::new(),
+            speed: true,
+            software: "hdstream/test",
+        };
+        let mut now = t0;
+        for p in media() {
+            server.answer(&mut client, now);
+            client.receive_rtp(&p, now);
+            client.handle_timeout(now);
+            while client.poll_release(now).is_some() {}
+            now += MS;
+        }
+        server.answer(&mut client, now);
+        let plays: Vec<Option<&str>> = server
+            .requests
+            .iter()
+            .filter(|r| r.method == Method::Play)
+            .map(|r| r.headers.get("Speed"))
+            .collect();
+        assert_eq!(plays, [None], "one PLAY, without Speed");
+    }
+
+    #[test]
+    fn a_refusal_ends_with_the_status() {
+        let t0 = Instant::now();
+        let config = Config::new("rtsp://h/missing", Dialect::Standard, Transport::Tcp);
+        let mut client = Client::new(config, t0);
+        let out = client.control_output().to_vec();
+        client.control_written(out.len());
+        let Ok(Parsed::Complete {
+            message: Message::Request(req),
+            ..
+        }) = rtsp::parse(&out)
+        else {
+            panic!()
+        };
+        let mut r = Response::reply_to(&req, StatusCode::OK);
+        r.headers.set("Public", "DESCRIBE");
+        client.receive_control(&r.to_bytes(), t0);
+        let out = client.control_output().to_vec();
+        let Ok(Parsed::Complete {
+            message: Message::Request(req),
+            ..
+        }) = rtsp::parse(&out)
+        else {
+            panic!()
+        };
+        client.receive_control(
+            &Response::reply_to(&req, StatusCode::NOT_FOUND).to_bytes(),
+            t0,
+        );
+        assert!(client.is_done());
+        assert_eq!(
+            client.take_outcome().unwrap().unwrap_err().to_string(),
+            "DESCRIBE: 404 Not Found"
+        );
+    }
+
+    #[test]
+    fn a_bye_then_a_closed_connection_plays_out_the_cache() {
+        let t0 = Instant::now();
+        let config = Config::new("rtsp://h/m", Dialect::Standard, Transport::Tcp);
+        let mut client = Client::new(config, t0);
+        let mut server = Server {
+            requests: Vec::new(),
+            speed: false,
+            software: "hdstream/test",
+        };
+        for _ in 0..5 {
+            server.answer(&mut client, t0);
+        }
+        let mut wire = Vec::new();
+        for p in media() {
+            Data {
+                channel: 0,
+                payload: p.into(),
+            }
+            .write_to(&mut wire)
+            .unwrap();
+        }
+        let mut bye = [0u8; 64];
+        let mut w = hdstream_common::rtcp::Writer::new(&mut bye);
+        w.goodbye(&[7], None).unwrap();
+        let len = w.finish();
+        Data {
+            channel: 1,
+            payload: bye[..len].to_vec().into(),
+        }
+        .write_to(&mut wire)
+        .unwrap();
+        client.receive_control(&wire, t0);
+        client.control_closed(t0);
+        let mut released = 0;
+        let mut now = t0;
+        while !client.is_done() && now < t0 + Duration::from_secs(5) {
+            now += MS;
+            client.handle_timeout(now);
+            while client.poll_release(now).is_some() {
+                released += 1;
+            }
+        }
+        assert_eq!(released, 30);
+        assert!(client.take_outcome().unwrap().is_ok());
+        assert_eq!(
+            server.requests.len(),
+            4,
+            "no TEARDOWN on a closed connection"
+        );
+    }
+
+    #[test]
+    fn a_dead_connection_during_play_is_an_error() {
+        let t0 = Instant::now();
+        let config = Config::new("rtsp://h/m", Dialect::Standard, Transport::Tcp);
+        let mut client = Client::new(config, t0);
+        let mut server = Server {
+            requests: Vec::new(),
+            speed: true,
+            software: "hdstream/test",
+        };
+        for _ in 0..5 {
+            server.answer(&mut client, t0);
+        }
+        client.control_closed(t0 + MS);
+        assert_eq!(
+            client.take_outcome().unwrap().unwrap_err().to_string(),
+            "server closed the connection during PLAY"
+        );
+    }
+
+    #[test]
+    fn course_replies_without_a_blank_line_are_read_when_the_server_goes_quiet() {
+        let t0 = Instant::now();
+        let config = Config::new(
+            "movie.Mjpeg",
+            Dialect::Course,
+            Transport::Udp {
+                rtp_port: 25000,
+                rtcp_port: 25001,
+            },
+        );
+        let mut client = Client::new(config, t0);
+        assert_eq!(
+            client.control_output(),
+            b"SETUP movie.Mjpeg RTSP/1.0\nCSeq: 1\nTransport: RTP/UDP; client_port= 25000"
+        );
+        client.control_written(usize::MAX);
+        client.receive_control(b"RTSP/1.0 200 OK\nCSeq: 1\nSession: 4242", t0);
+        assert!(
+            client.control_output().is_empty(),
+            "waits for the reply to end"
+        );
+        assert_eq!(client.poll_timeout(), Some(t0 + 30 * MS));
+        client.handle_timeout(t0 + 30 * MS);
+        assert_eq!(
+            client.control_output(),
+            b"PLAY movie.Mjpeg RTSP/1.0\nCSeq: 2\nSession: 4242"
+        );
+    }
+}

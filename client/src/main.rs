@@ -1,0 +1,225 @@
+//! `hdstream-client`: the command line around [`hdstream_client::play`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, ValueEnum};
+use hdstream_client::{Options, Target, TransportKind};
+
+/// Plays Motion-JPEG streams (RFC 2435) from an RTSP server (RFC 2326) in a window, or headless.
+///
+/// Two forms:
+///
+///   hdstream-client rtsp://HOST[:PORT]/FILE [OPTIONS]     standard RTSP
+///
+///   hdstream-client HOST PORT RTP_PORT FILE               the course's Python server, in its
+///                                                         dialect (UDP to RTP_PORT, 20 fps)
+///
+/// Keys in the window: Space pause/resume, Left/Right seek -/+10 s, Home restart, S statistics
+/// overlay, Q or Esc quit; a click on the progress bar seeks there. Without a display (no
+/// DISPLAY or WAYLAND_DISPLAY) the client plays headless. At exit a statistics table goes to
+/// stderr; the exit code is 0 after a normal end, 1 when the server refused or went away.
+#[derive(Debug, Parser)]
+#[command(name = "hdstream-client", version, verbatim_doc_comment)]
+struct Cli {
+    /// rtsp://HOST[:PORT]/FILE, or HOST PORT RTP_PORT FILE for the course's server.
+    #[arg(value_name = "URL | HOST PORT RTP_PORT FILE", num_args = 1..=4, required = true)]
+    target: Vec<String>,
+
+    /// How RTP travels: UDP datagrams, or interleaved on the RTSP TCP connection.
+    #[arg(long, value_enum, default_value_t = Transport::Udp)]
+    transport: Transport,
+
+    /// Media to buffer before playing starts (and after the cache runs dry), e.g. 500ms, 2s.
+    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = parse_duration)]
+    prebuffer: Duration,
+
+    /// Frame cache limit in MiB of JPEG data.
+    #[arg(long, value_name = "MB", default_value_t = 256)]
+    cache_mb: usize,
+
+    /// No prebuffer: always show the newest complete frame.
+    #[arg(long)]
+    low_latency: bool,
+
+    /// No window, even when a display is available (decode and count only).
+    #[arg(long)]
+    headless: bool,
+
+    /// Stop after this many seconds of playing.
+    #[arg(long, value_name = "SECONDS")]
+    duration: Option<f64>,
+
+    /// Also write the statistics as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    stats_json: Option<PathBuf>,
+
+    /// Local RTP port (RTCP uses the next one); default: any free pair.
+    #[arg(long, value_name = "N")]
+    rtp_port: Option<u16>,
+
+    /// Decode threads; default: one, plus a second when one cannot keep up.
+    #[arg(long, value_name = "N")]
+    decode_threads: Option<usize>,
+
+    /// Frame rate to assume when the server does not announce one (course default: 20).
+    #[arg(long, value_name = "FPS")]
+    fps: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Transport {
+    /// RTP/AVP over UDP (client_port).
+    Udp,
+    /// RTP/AVP/TCP interleaved on the RTSP connection.
+    Tcp,
+}
+
+/// `500ms`, `2s`, `1.5s` or a bare number of milliseconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (number, scale) = if let Some(ms) = s.strip_suffix("ms") {
+        (ms, 0.001)
+    } else if let Some(secs) = s.strip_suffix('s') {
+        (secs, 1.0)
+    } else {
+        (s, 0.001)
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration such as 500ms or 2s"))?;
+    if !value.is_finite() || value < 0.0 || value * scale > 3600.0 {
+        return Err(format!("{s:?}: a duration from 0 to 3600 s"));
+    }
+    Ok(Duration::from_secs_f64(value * scale))
+}
+
+fn options(cli: &Cli) -> Result<Options> {
+    let target = match cli.target.as_slice() {
+        [url] => Target::Url(url.clone()),
+        [host, port, rtp_port, file] => Target::Course {
+            host: host.clone(),
+            port: port
+                .parse()
+                .with_context(|| format!("PORT {port:?} is not a port number"))?,
+            rtp_port: rtp_port
+                .parse()
+                .with_context(|| format!("RTP_PORT {rtp_port:?} is not a port number"))?,
+            file: file.clone(),
+        },
+        other => bail!(
+            "expected a URL or HOST PORT RTP_PORT FILE, got {} argument(s); see --help",
+            other.len()
+        ),
+    };
+    let mut options = Options::new(target);
+    options.transport = match cli.transport {
+        Transport::Udp => TransportKind::Udp,
+        Transport::Tcp => TransportKind::Tcp,
+    };
+    options.prebuffer = cli.prebuffer;
+    options.cache_mb = cli.cache_mb;
+    options.low_latency = cli.low_latency;
+    options.headless = cli.headless;
+    if let Some(d) = cli.duration {
+        if !(d.is_finite() && d > 0.0) {
+            bail!("--duration must be a positive number of seconds");
+        }
+        options.duration = Some(Duration::from_secs_f64(d));
+    }
+    options.stats_json = cli.stats_json.clone();
+    options.rtp_port = cli.rtp_port.unwrap_or(0);
+    options.decode_threads = cli.decode_threads.filter(|&n| n > 0);
+    options.fps = cli.fps.filter(|f| f.is_finite() && *f > 0.0);
+    options.handle_signals = true;
+    Ok(options)
+}
+
+fn run() -> Result<()> {
+    let cli = Cli::parse();
+    let options = options(&cli)?;
+    let report = hdstream_client::play(&options)?;
+    eprint!("{report}");
+    if let Some(path) = &options.stats_json {
+        let json = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, json + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("warn,hdstream_client=info")
+            }),
+        )
+        .init();
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hdstream-client: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("250"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("fast").is_err());
+    }
+
+    #[test]
+    fn both_command_line_forms_parse() {
+        let cli = Cli::try_parse_from([
+            "c",
+            "rtsp://h:8554/m.mjpeg",
+            "--transport",
+            "tcp",
+            "--prebuffer",
+            "1s",
+        ])
+        .unwrap();
+        let o = options(&cli).unwrap();
+        assert_eq!(o.target, Target::Url("rtsp://h:8554/m.mjpeg".into()));
+        assert_eq!(
+            (o.transport, o.prebuffer),
+            (TransportKind::Tcp, Duration::from_secs(1))
+        );
+        let cli = Cli::try_parse_from(["c", "localhost", "8554", "25000", "movie.Mjpeg"]).unwrap();
+        let o = options(&cli).unwrap();
+        assert_eq!(
+            o.target,
+            Target::Course {
+                host: "localhost".into(),
+                port: 8554,
+                rtp_port: 25000,
+                file: "movie.Mjpeg".into()
+            }
+        );
+        let cli = Cli::try_parse_from(["c", "a", "b"]).unwrap();
+        assert!(options(&cli).is_err());
+        Cli::command_for_test();
+    }
+
+    impl Cli {
+        fn command_for_test() {
+            use clap::CommandFactory;
+            Cli::command().debug_assert();
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! What a playback is asked to do: [`Options`], as the command line or a caller builds them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::Error;
+
+/// What to play.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// An `rtsp://host[:port]/path` URL, spoken to in standard RTSP.
+    Url(String),
+    /// The course's server, spoken to in its dialect: `HOST PORT RTP_PORT FILE`.
+    Course {
+        /// Server host.
+        host: String,
+        /// Server RTSP port.
+        port: u16,
+        /// Local RTP port the server sends to.
+        rtp_port: u16,
+        /// File name on the server (`movie.Mjpeg`).
+        file: String,
+    },
+}
+
+/// RTP over UDP or interleaved on the RTSP connection (RFC 2326 §10.12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TransportKind {
+    /// UDP, `client_port=a-b`.
+    #[default]
+    Udp,
+    /// TCP, `interleaved=0-1`.
+    Tcp,
+}
+
+/// A user action, from a key, a click or a script.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Step {
+    /// Pause (RTSP PAUSE).
+    Pause,
+    /// Resume (RTSP PLAY).
+    Resume,
+    /// Seek by this many seconds from the picture on screen (PLAY with Range).
+    SeekBy(f64),
+    /// Seek to this NPT, seconds.
+    SeekTo(f64),
+    /// Tear down and quit.
+    Quit,
+}
+
+/// Everything [`play`](crate::play) needs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// What to play.
+    pub target: Target,
+    /// How RTP travels.
+    pub transport: TransportKind,
+    /// Media held before playing starts.
+    pub prebuffer: Duration,
+    /// Cache bound, MiB of JPEG data.
+    pub cache_mb: usize,
+    /// Cache bound, frames.
+    pub cache_frames: usize,
+    /// No prebuffer; always the newest complete frame.
+    pub low_latency: bool,
+    /// No window, even if a display is available.
+    pub headless: bool,
+    /// Stop after this long of playing.
+    pub duration: Option<Duration>,
+    /// Write the report as JSON here.
+    pub stats_json: Option<PathBuf>,
+    /// Local RTP port (RTCP is the next); 0 picks a free pair.
+    pub rtp_port: u16,
+    /// Decode threads; `None` starts one and adds a second if decoding cannot keep up.
+    pub decode_threads: Option<usize>,
+    /// Frame rate to assume when the server does not say (course: 20).
+    pub fps: Option<f64>,
+    /// Actions to take, each at a time after the first picture is shown (tests, benchmarks).
+    pub script: Vec<(Duration, Step)>,
+    /// Keep the NPT of every picture shown in the report.
+    pub record_frames: bool,
+    /// SIGINT and SIGTERM tear the session down (the binary sets this).
+    pub handle_signals: bool,
+}
+
+impl Options {
+    /// Defaults for playing `target`.
+    pub fn new(target: Target) -> Options {
+        Options {
+            target,
+            transport: TransportKind::Udp,
+            prebuffer: Duration::from_millis(500),
+            cache_mb: 256,
+            cache_frames: 4096,
+            low_latency: false,
+            headless: false,
+            duration: None,
+            stats_json: None,
+            rtp_port: 0,
+            decode_threads: None,
+            fps: None,
+            script: Vec::new(),
+            record_frames: false,
+            handle_signals: false,
+        }
+    }
+
+    /// Defaults for playing an `rtsp://` URL.
+    pub fn url(url: impl Into<String>) -> Options {
+        Options::new(Target::Url(url.into()))
+    }
+
+    /// Where to connect: host and port.
+    pub fn server(&self) -> Result<(String, u16), Error> {
+        match &self.target {
+            Target::Url(url) => parse_url(url),
+            Target::Course { host, port, .. } => Ok((host.clone(), *port)),
+        }
+    }
+
+    /// A name for the report: the URL, or `host:port/file`.
+    pub fn name(&self) -> String {
+        match &self.target {
+            Target::Url(url) => url.clone(),
+            Target::Course {
+                host, port, file, ..
+            } => format!("{host}:{port}/{file}"),
+        }
+    }
+}
+
+/// Host and port of `rtsp://host[:port][/path]` (default port 554, RFC 2326 §3.2); IPv6
+/// literals in brackets.
+pub fn parse_url(url: &str) -> Result<(String, u16), Error> {
+    let bad = |why: &str| Error::Usage(format!("{url:?} is not an rtsp:// URL: {why}"));
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("no scheme"))?;
+    if !scheme.eq_ignore_ascii_case("rtsp") {
+        return Err(bad("only rtsp:// is supported"));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit('@').next().unwrap_or_default();
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6
+            .split_once(']')
+            .ok_or_else(|| bad("unclosed [ in the host"))?;
+        (host, after.strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(bad("no host"));
+    }
+    let port = match port {
+        None | Some("") => 554,
+        Some(p) => p
+            .parse()
+            .map_err(|_| bad("the port is not a number up to 65535"))?,
+    };
+    Ok((host.to_owned(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_give_host_and_port() {
+        assert_eq!(
+            parse_url("rtsp://h:8554/a/b.mjpeg").unwrap(),
+            ("h".into(), 8554)
+        );
+        assert_eq!(
+            parse_url("rtsp://127.0.0.1/x").unwrap(),
+            ("127.0.0.1".into(), 554)
+        );
+        assert_eq!(parse_url("RTSP://[::1]:9/x").unwrap(), ("::1".into(), 9));
+        assert_eq!(
+            parse_url("rtsp://user:pw@cam:1554").unwrap(),
+            ("cam".into(), 1554)
+        );
+        for bad in [
+            "http://h/x",
+            "h:554/x",
+            "rtsp:///x",
+            "rtsp://h:99999/x",
+            "rtsp://[::1/x",
+        ] {
+            assert!(parse_url(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! Drawing into a window-sized `0x00RRGGBB` buffer: the picture scaled to fit with its aspect
+//! kept (letterboxed), a 5×7 bitmap font for the statistics overlay, and the progress bar.
+
+/// A rectangle in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rect {
+    /// Left edge.
+    pub x: usize,
+    /// Top edge.
+    pub y: usize,
+    /// Width.
+    pub w: usize,
+    /// Height.
+    pub h: usize,
+}
+
+/// Height of the progress bar along the bottom, pixels.
+pub const BAR_HEIGHT: usize = 6;
+/// Clicks this close to the bottom count as clicks on the bar.
+pub const BAR_CLICK_HEIGHT: usize = 24;
+
+/// The largest rectangle of `src`'s aspect that fits in `dst`, centred.
+pub fn fit(src: (usize, usize), dst: (usize, usize)) -> Rect {
+    let (sw, sh) = (src.0.max(1), src.1.max(1));
+    let (dw, dh) = dst;
+    // Width-limited unless that makes it too tall.
+    let (w, h) = if dw * sh <= dh * sw {
+        (dw, dw * sh / sw)
+    } else {
+        (dh * sw / sh, dh)
+    };
+    Rect {
+        x: (dw - w) / 2,
+        y: (dh - h) / 2,
+        w,
+        h,
+    }
+}
+
+/// Scales `src` (`sw` × `sh`) into `dst` (`dw` × `dh`) at `rect`, nearest neighbour; the rest
+/// of `dst` is black. `xmap` is scratch space kept between calls.
+pub fn scale_into(
+    src: &[u32],
+    (sw, sh): (usize, usize),
+    dst: &mut [u32],
+    (dw, dh): (usize, usize),
+    rect: Rect,
+    xmap: &mut Vec<usize>,
+) {
+    dst.fill(0);
+    if sw == 0 || sh == 0 || src.len() < sw * sh || dst.len() < dw * dh {
+        return;
+    }
+    let rect_w = rect.w.min(dw.saturating_sub(rect.x));
+    let rect_h = rect.h.min(dh.saturating_sub(rect.y));
+    xmap.clear();
+    xmap.extend((0..rect_w).map(|x| (x * sw / rect.w.max(1)).min(sw - 1)));
+    for y in 0..rect_h {
+        let sy = (y * sh / rect.h.max(1)).min(sh - 1);
+        let src_row = &src[sy * sw..(sy + 1) * sw];
+        let start = (rect.y + y) * dw + rect.x;
+        let dst_row = &mut dst[start..start + rect_w];
+        for (d, &sx) in dst_row.iter_mut().zip(xmap.iter()) {
+            *d = src_row[sx];
+        }
+    }
+}
+
+/// Fills `rect` (clipped) with `color`.
+pub fn fill(dst: &mut [u32], (dw, dh): (usize, usize), rect: Rect, color: u32) {
+    for y in rect.y..(rect.y + rect.h).min(dh) {
+        let start = y * dw + rect.x.min(dw);
+        let end = y * dw + (rect.x + rect.w).min(dw);
+        if let Some(row) = dst.get_mut(start..end) {
+            row.fill(color);
+        }
+    }
+}
+
+/// Halves the brightness of `rect` (clipped), so text on it stays readable.
+pub fn darken(dst: &mut [u32], (dw, dh): (usize, usize), rect: Rect) {
+    for y in rect.y..(rect.y + rect.h).min(dh) {
+        let start = y * dw + rect.x.min(dw);
+        let end = y * dw + (rect.x + rect.w).min(dw);
+        if let Some(row) = dst.get_mut(start..end) {
+            for p in row {
+                *p = (*p >> 2) & 0x003F_3F3F;
+            }
+        }
+    }
+}
+
+/// The progress bar along the bottom: `fraction` (0..=1) of it filled.
+pub fn progress_bar(dst: &mut [u32], (dw, dh): (usize, usize), fraction: f64) {
+    let y = dh.saturating_sub(BAR_HEIGHT);
+    fill(
+        dst,
+        (dw, dh),
+        Rect {
+            x: 0,
+            y,
+            w: dw,
+            h: BAR_HEIGHT,
+        },
+        0x0040_4040,
+    );
+    let done = (fraction.clamp(0.0, 1.0) * dw as f64) as usize;
+    fill(
+        dst,
+        (dw, dh),
+        Rect {
+            x: 0,
+            y,
+            w: done,
+            h: BAR_HEIGHT,
+        },
+        0x00E0_3030,
+    );
+}
+
+/// The fraction of the bar at window x coordinate `x`, if `(x, y)` is on the bar.
+pub fn bar_hit((x, y): (f32, f32), (dw, dh): (usize, usize)) -> Option<f64> {
+    let on_bar = y >= dh.saturating_sub(BAR_CLICK_HEIGHT) as f32 && y < dh as f32 && x >= 0.0;
+    (on_bar && dw > 0).then(|| (f64::from(x) / dw as f64).clamp(0.0, 1.0))
+}
+
+/// Glyph rows, 5 bits each (bit 4 is the left column).
+fn glyph(c: char) -> [u8; 7] {
+    match c.to_ascii_uppercase() {
+        '0' => [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E],
+        '1' => [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E],
+        '2' => [0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F],
+        '3' => [0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E],
+        '4' => [0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02],
+        '5' => [0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E],
+        '6' => [0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E],
+        '7' => [0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08],
+        '8' => [0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E],
+        '9' => [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C],
+        'A' => [0x0E, 0x11, 0x11, 0x11, 0x1F, 0x11, 0x11],
+        'B' => [0x1E, 0x11, 0x11, 0x1E, 0x11, 0x11, 0x1E],
+        'C' => [0x0E, 0x11, 0x10, 0x10, 0x10, 0x11, 0x0E],
+        'D' => [0x1C, 0x12, 0x11, 0x11, 0x11, 0x12, 0x1C],
+        'E' => [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x1F],
+        'F' => [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x10],
+        'G' => [0x0E, 0x11, 0x10, 0x17, 0x11, 0x11, 0x0F],
+        'H' => [0x11, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11],
+        'I' => [0x0E, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E],
+        'J' => [0x07, 0x02, 0x02, 0x02, 0x02, 0x12, 0x0C],
+        'K' => [0x11, 0x12, 0x14, 0x18, 0x14, 0x12, 0x11],
+        'L' => [0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x1F],
+        'M' => [0x11, 0x1B, 0x15, 0x15, 0x11, 0x11, 0x11],
+        'N' => [0x11, 0x11, 0x19, 0x15, 0x13, 0x11, 0x11],
+        'O' => [0x0E, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E],
+        'P' => [0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10, 0x10],
+        'Q' => [0x0E, 0x11, 0x11, 0x11, 0x15, 0x12, 0x0D],
+        'R' => [0x1E, 0x11, 0x11, 0x1E, 0x14, 0x12, 0x11],
+        'S' => [0x0F, 0x10, 0x10, 0x0E, 0x01, 0x01, 0x1E],
+        'T' => [0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04],
+        'U' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E],
+        'V' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x0A, 0x04],
+        'W' => [0x11, 0x11, 0x11, 0x15, 0x15, 0x15, 0x0A],
+        'X' => [0x11, 0x11, 0x0A, 0x04, 0x0A, 0x11, 0x11],
+        'Y' => [0x11, 0x11, 0x11, 0x0A, 0x04, 0x04, 0x04],
+        'Z' => [0x1F, 0x01, 0x02, 0x04, 0x08, 0x10, 0x1F],
+        ' ' => [0; 7],
+        '.' => [0, 0, 0, 0, 0, 0x0C, 0x0C],
+        ',' => [0, 0, 0, 0, 0x0C, 0x04, 0x08],
+        ':' => [0, 0x0C, 0x0C, 0, 0x0C, 0x0C, 0],
+        '/' => [0, 0x01, 0x02, 0x04, 0x08, 0x10, 0],
+        '%' => [0x18, 0x19, 0x02, 0x04, 0x08, 0x13, 0x03],
+        '-' => [0, 0, 0, 0x1F, 0, 0, 0],
+        '+' => [0, 0x04, 0x04, 0x1F, 0x04, 0x04, 0],
+        '=' => [0, 0, 0x1F, 0, 0x1F, 0, 0],
+        '(' => [0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02],
+        ')' => [0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08],
+        _ => [0x0E, 0x11, 0x01, 0x02, 0x04, 0, 0x04],
+    }
+}
+
+/// Width of one character cell at `scale`, pixels.
+pub fn char_width(scale: usize) -> usize {
+    6 * scale
+}
+
+/// Height of one text line at `scale`, pixels.
+pub fn line_height(scale: usize) -> usize {
+    9 * scale
+}
+
+/// Draws `text` with its top-left corner at (`x`, `y`), each font pixel `scale` × `scale`.
+pub fn text(
+    dst: &mut [u32],
+    (dw, dh): (usize, usize),
+    x: usize,
+    y: usize,
+    text: &str,
+    scale: usize,
+    color: u32,
+) {
+    for (i, c) in text.chars().enumerate() {
+        let cx = x + i * char_width(scale);
+        for (row, bits) in glyph(c).iter().enumerate() {
+            for col in 0..5 {
+                if bits & (0x10 >> col) != 0 {
+                    let r = Rect {
+                        x: cx + col * scale,
+                        y: y + row * scale,
+                        w: scale,
+                        h: scale,
+                    };
+                    fill(dst, (dw, dh), r, color);
+                }
+            }
+        }
+    }
+}
+
+/// A box of text lines at the top left, on a darkened background.
+pub fn panel(dst: &mut [u32], size: (usize, usize), lines: &[String], scale: usize) {
+    let width = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0) * char_width(scale);
+    let height = lines.len() * line_height(scale);
+    let pad = 4 * scale;
+    darken(
+        dst,
+        size,
+        Rect {
+            x: 0,
+            y: 0,
+            w: width + 2 * pad,
+            h: height + 2 * pad,
+        },
+    );
+    for (i, line) in lines.iter().enumerate() {
+        text(
+            dst,
+            size,
+            pad,
+            pad + i * line_height(scale),
+            line,
+            scale,
+            0x00FF_FFFF,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fitting_keeps_the_aspect_and_centres() {
+        assert_eq!(
+            fit((1920, 1080), (1280, 720)),
+            Rect {
+                x: 0,
+                y: 0,
+                w: 1280,
+                h: 720
+            }
+        );
+        assert_eq!(
+            fit((1920, 1080), (1000, 1000)),
+            Rect {
+                x: 0,
+                y: 219,
+                w: 1000,
+                h: 562
+            }
+        );
+        assert_eq!(
+            fit((1000, 1000), (1920, 1080)),
+            Rect {
+                x: 420,
+                y: 0,
+                w: 1080,
+                h: 1080
+            }
+        );
+    }
+
+    #[test]
+    fn scaling_maps_corners_and_letterboxes() {
+        // 4x2 source: left half red, right half blue.
+        let src = [
+            0xFF0000, 0xFF0000, 0x0000FF, 0x0000FF, 0xFF0000, 0xFF0000, 0x0000FF, 0x0000FF,
+        ];
+        let (dw, dh) = (8, 8);
+        let mut dst = vec![0x123456; dw * dh];
+        let rect = fit((4, 2), (dw, dh));
+        assert_eq!(
+            rect,
+            Rect {
+                x: 0,
+                y: 2,
+                w: 8,
+                h: 4
+            }
+        );
+        scale_into(&src, (4, 2), &mut dst, (dw, dh), rect, &mut Vec::new());
+        assert_eq!(dst[0], 0, "letterbox is black");
+        assert_eq!(dst[2 * dw], 0xFF0000);
+        assert_eq!(dst[2 * dw + 7], 0x0000FF);
+        assert_eq!(dst[5 * dw + 3], 0xFF0000);
+        assert_eq!(dst[5 * dw + 4], 0x0000FF);
+        assert_eq!(dst[6 * dw], 0);
+    }
+
+    #[test]
+    fn text_and_the_bar_stay_inside_the_buffer() {
+        let size = (40, 20);
+        let mut dst = vec![0; 40 * 20];
+        text(&mut dst, size, 30, 15, "1080P 60FPS", 2, 0xFFFFFF);
+        assert!(dst.contains(&0xFFFFFF));
+        progress_bar(&mut dst, size, 0.5);
+        assert_eq!(dst[19 * 40 + 10], 0x00E0_3030);
+        assert_eq!(dst[19 * 40 + 30], 0x0040_4040);
+        assert_eq!(bar_hit((20.0, 19.0), size), Some(0.5));
+        assert_eq!(bar_hit((20.0, 0.0), (40, 100)), None);
+        panel(&mut dst, size, &["A".into()], 1);
+    }
+}

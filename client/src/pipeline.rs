@@ -1,0 +1,915 @@
+//! The media pipeline: RTP and RTCP in, frames for the decoder and receiver reports out.
+//!
+//! ```text
+//! RTP ─▶ rtp::Packet::parse ─▶ SequenceTracker ─▶ Jitter ─▶ Reorder ─▶ Depacketizer ─▶ Playout
+//!        (SSRC, PT checked)    (loss, dups, A.1)  (§6.4.1)  (ext. seq) (RFC 2435)      (cache, clock)
+//! RTCP ─▶ Compound::parse ─▶ SR: LSR/DLSR for the next report · BYE: end of stream
+//!                                         every report interval: RR + SDES CNAME (RFC 3550 §6.4.2)
+//! ```
+//!
+//! While a PLAY that moves the stream (the first, a seek) waits for its reply, packets are held
+//! back: the reply's `RTP-Info` says which sequence number starts the new stream and which
+//! timestamp its `Range` start carries (RFC 2326 §12.33), and packets sent before it are
+//! dropped. Over UDP they often arrive before the reply does.
+//!
+//! The course's server sends one whole JPEG per packet, the sequence number being the frame
+//! number; its timestamps are not media time, so frames are placed by sequence number.
+//!
+//! Sans-IO: every entry point takes `now`.
+
+use std::time::{Duration, Instant};
+
+use hdstream_common::rfc2435::{Depacketizer, Output};
+use hdstream_common::rtcp::{self, LastSr, ReportBlock, Writer};
+use hdstream_common::rtp::{
+    self, Arrival, Jitter, SequenceTracker, TimestampUnwrapper, sequence_delta, timestamp_delta,
+};
+
+use crate::cache::Frame;
+use crate::playout::{self, Playout, Release};
+use crate::reorder::{Reorder, Verdict};
+use crate::stats::NetStats;
+
+/// How RTP payloads carry frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload {
+    /// RFC 2435 fragments.
+    Rfc2435,
+    /// The course's server: one whole JPEG per packet, sequence number = frame number.
+    Course,
+}
+
+/// Settings of the pipeline.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// How frames travel.
+    pub payload: Payload,
+    /// Our SSRC in receiver reports (random, RFC 3550 §8).
+    pub ssrc: u32,
+    /// Our CNAME (§6.5.1).
+    pub cname: String,
+    /// Between receiver reports (§6.2; about 5 s).
+    pub report_interval: Duration,
+    /// How long the reorder buffer waits for a missing packet.
+    pub reorder_hold: Duration,
+    /// Packets the reorder buffer holds at most.
+    pub reorder_capacity: usize,
+    /// Packets held at most while a PLAY reply is awaited.
+    pub gate_capacity: usize,
+    /// After an RTCP BYE, packets still in flight get this long before the stream ends.
+    pub bye_grace: Duration,
+    /// The playout.
+    pub playout: playout::Config,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            payload: Payload::Rfc2435,
+            ssrc: 0x4844_5354,
+            cname: "hdstream-client".into(),
+            report_interval: Duration::from_secs(5),
+            reorder_hold: Duration::from_millis(30),
+            reorder_capacity: 512,
+            gate_capacity: 16_384,
+            bye_grace: Duration::from_millis(150),
+            playout: playout::Config::default(),
+        }
+    }
+}
+
+/// What a PLAY reply says about where the new stream starts (RFC 2326 §12.29, §12.33).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StreamStart {
+    /// NPT of the first frame, seconds (the reply's Range start).
+    pub npt: Option<f64>,
+    /// Sequence number of the first packet.
+    pub seq: Option<u16>,
+    /// RTP timestamp of `npt`.
+    pub rtptime: Option<u32>,
+}
+
+/// The NPT ↔ timestamp mapping of the current stream.
+#[derive(Debug, Clone, Copy)]
+struct NptRef {
+    npt: f64,
+    rtptime: Option<u32>,
+    /// The extended timestamp of `npt`, fixed by the first frame.
+    ext: Option<i64>,
+}
+
+/// The frame being reassembled: its timestamp, first and last packet arrival.
+#[derive(Debug, Clone, Copy)]
+struct Assembling {
+    timestamp: u32,
+    first: Instant,
+    last: Instant,
+}
+
+/// A packet waiting in the reorder buffer or the gate.
+#[derive(Debug)]
+struct Held {
+    bytes: Vec<u8>,
+    arrival: Instant,
+}
+
+/// RTP/RTCP in; frames and reports out.
+#[derive(Debug)]
+pub struct Pipeline {
+    config: Config,
+    payload_type: Option<u8>,
+    clock_rate: u32,
+    fps: Option<f64>,
+    dimensions: Option<(u16, u16)>,
+    media_ssrc: Option<u32>,
+    tracker: SequenceTracker,
+    jitter: Jitter,
+    clock_epoch: Instant,
+    last_sr: Option<LastSr>,
+    unwrapper: TimestampUnwrapper,
+    reorder: Reorder<Held>,
+    depacketizer: Depacketizer,
+    assembling: Option<Assembling>,
+    gate: Option<Vec<Held>>,
+    min_seq: Option<u16>,
+    npt_ref: Option<NptRef>,
+    last_frame_ts: Option<i64>,
+    playout: Playout,
+    next_report: Instant,
+    bye_at: Option<Instant>,
+    first_packet: Option<Instant>,
+    last_packet: Option<Instant>,
+    stats: NetStats,
+}
+
+impl Pipeline {
+    /// A pipeline waiting for its first PLAY.
+    pub fn new(config: Config, now: Instant) -> Pipeline {
+        let playout = Playout::new(config.playout);
+        let reorder = Reorder::new(config.reorder_hold, config.reorder_capacity);
+        Pipeline {
+            payload_type: None,
+            clock_rate: config.playout.clock_rate,
+            fps: None,
+            dimensions: None,
+            media_ssrc: None,
+            tracker: SequenceTracker::with_min_sequential(1),
+            jitter: Jitter::new(),
+            clock_epoch: now,
+            last_sr: None,
+            unwrapper: TimestampUnwrapper::new(),
+            reorder,
+            depacketizer: Depacketizer::new(),
+            assembling: None,
+            gate: None,
+            min_seq: None,
+            npt_ref: None,
+            last_frame_ts: None,
+            playout,
+            next_report: now + config.report_interval,
+            bye_at: None,
+            first_packet: None,
+            last_packet: None,
+            stats: NetStats::default(),
+            config,
+        }
+    }
+
+    /// The stream as described: payload type, clock rate, frame rate, `a=x-dimensions`.
+    pub fn describe(
+        &mut self,
+        payload_type: Option<u8>,
+        clock_rate: u32,
+        fps: Option<f64>,
+        dimensions: Option<(u32, u32)>,
+    ) {
+        self.payload_type = payload_type;
+        self.clock_rate = clock_rate.max(1);
+        self.fps = fps.filter(|f| f.is_finite() && *f > 0.0);
+        self.dimensions =
+            dimensions.and_then(|(w, h)| Some((u16::try_from(w).ok()?, u16::try_from(h).ok()?)));
+        if let Some((w, h)) = self.dimensions {
+            self.depacketizer.set_dimensions(w, h);
+        }
+        let interval = self.fps.map(|f| Duration::from_secs_f64(1.0 / f));
+        self.playout.set_timing(self.clock_rate, interval);
+    }
+
+    /// The SSRC the server named in its `Transport` reply (RFC 2326 §12.39).
+    pub fn expect_ssrc(&mut self, ssrc: u32) {
+        self.media_ssrc = Some(ssrc);
+    }
+
+    /// The playout.
+    pub fn playout(&self) -> &Playout {
+        &self.playout
+    }
+
+    /// The playout, to pause or resume it.
+    pub fn playout_mut(&mut self) -> &mut Playout {
+        &mut self.playout
+    }
+
+    /// When the last RTP packet arrived.
+    pub fn last_packet(&self) -> Option<Instant> {
+        self.last_packet
+    }
+
+    /// Whether packets are being held for a PLAY reply.
+    pub fn is_gated(&self) -> bool {
+        self.gate.is_some()
+    }
+
+    /// A PLAY that moves the stream was sent: empties everything and holds packets until
+    /// [`Pipeline::start`].
+    pub fn hold(&mut self, now: Instant) {
+        let depacketizer = &mut self.depacketizer;
+        self.playout.start(now, |f| depacketizer.recycle(f.jpeg));
+        self.reorder.reset();
+        self.depacketizer = Depacketizer::new();
+        if let Some((w, h)) = self.dimensions {
+            self.depacketizer.set_dimensions(w, h);
+        }
+        self.assembling = None;
+        self.gate = Some(Vec::new());
+        self.npt_ref = None;
+        self.min_seq = None;
+        self.last_frame_ts = None;
+        self.bye_at = None;
+    }
+
+    /// The PLAY reply came: packets from `start.seq` on belong to the new stream, whose first
+    /// frame is at `start.npt`. Held packets are processed now.
+    pub fn start(&mut self, start: StreamStart, now: Instant) {
+        self.npt_ref = Some(NptRef {
+            npt: start.npt.unwrap_or(0.0),
+            rtptime: start.rtptime,
+            ext: None,
+        });
+        self.min_seq = start.seq;
+        if let Some(held) = self.gate.take() {
+            for h in held {
+                self.packet(&h.bytes, h.arrival, now);
+            }
+        }
+    }
+
+    /// One RTP packet (RFC 3550 §5.1) arrived at `now`.
+    pub fn rtp(&mut self, data: &[u8], now: Instant) {
+        if let Some(gate) = &mut self.gate {
+            if gate.len() < self.config.gate_capacity {
+                gate.push(Held {
+                    bytes: data.to_vec(),
+                    arrival: now,
+                });
+            } else {
+                self.stats.packets_ignored += 1;
+            }
+            return;
+        }
+        self.packet(data, now, now);
+    }
+
+    fn packet(&mut self, data: &[u8], arrival: Instant, now: Instant) {
+        let Ok(packet) = rtp::Packet::parse(data) else {
+            self.stats.packets_ignored += 1;
+            return;
+        };
+        if self
+            .payload_type
+            .is_some_and(|pt| pt != packet.payload_type())
+        {
+            self.stats.packets_ignored += 1;
+            return;
+        }
+        match self.media_ssrc {
+            Some(ssrc) if ssrc != packet.ssrc() => {
+                self.stats.packets_ignored += 1;
+                return;
+            }
+            Some(_) => {}
+            None => self.media_ssrc = Some(packet.ssrc()),
+        }
+        self.first_packet.get_or_insert(arrival);
+        self.last_packet = Some(arrival);
+        self.stats.bytes_received += data.len() as u64;
+        let seq = packet.sequence_number();
+        let ext = match self.tracker.update(seq) {
+            Arrival::InOrder { extended, .. } | Arrival::Reordered { extended } => extended,
+            Arrival::Restarted { extended } => {
+                self.reorder.reset();
+                extended
+            }
+            Arrival::Duplicate { .. } | Arrival::Probation | Arrival::Jump | Arrival::Stale => {
+                return;
+            }
+        };
+        let ticks = arrival
+            .saturating_duration_since(self.clock_epoch)
+            .as_secs_f64()
+            * f64::from(self.clock_rate);
+        self.jitter.update(packet.timestamp(), ticks as u64 as u32);
+        if let Some(min) = self.min_seq {
+            let delta = sequence_delta(seq, min);
+            if delta < 0 {
+                // Sent before the PLAY that moved the stream.
+                return;
+            }
+            if delta > 1000 {
+                self.min_seq = None;
+            }
+        }
+        match self.reorder.check(ext) {
+            Verdict::Deliver => self.ordered(data, ext, arrival),
+            Verdict::Hold => self.reorder.hold_packet(
+                ext,
+                Held {
+                    bytes: data.to_vec(),
+                    arrival,
+                },
+                arrival,
+            ),
+            Verdict::Late => {}
+        }
+        self.release_reordered(now);
+    }
+
+    fn release_reordered(&mut self, now: Instant) {
+        while let Some((ext, held)) = self.reorder.pop(now) {
+            self.ordered(&held.bytes, ext, held.arrival);
+        }
+    }
+
+    /// A packet in sequence order.
+    fn ordered(&mut self, data: &[u8], ext: u64, arrival: Instant) {
+        let Ok(packet) = rtp::Packet::parse(data) else {
+            return;
+        };
+        match self.config.payload {
+            Payload::Course => {
+                let ticks = self.course_ticks();
+                let ts = i64::try_from(ext)
+                    .unwrap_or(i64::MAX / 2)
+                    .saturating_mul(ticks);
+                let jpeg = packet.payload().to_vec();
+                self.stats.frames_received += 1;
+                self.stats.assembly.record(Duration::ZERO);
+                self.frame(ts, jpeg, arrival);
+            }
+            Payload::Rfc2435 => {
+                let ts = packet.timestamp();
+                match &mut self.assembling {
+                    Some(a) if a.timestamp == ts => a.last = arrival,
+                    _ => {
+                        self.assembling = Some(Assembling {
+                            timestamp: ts,
+                            first: arrival,
+                            last: arrival,
+                        })
+                    }
+                }
+                self.depacketizer.push(&packet);
+                self.pull();
+            }
+        }
+    }
+
+    /// Ticks per frame when placing course frames by number.
+    fn course_ticks(&self) -> i64 {
+        let fps = self.fps.unwrap_or(20.0);
+        (f64::from(self.clock_rate) / fps).round().max(1.0) as i64
+    }
+
+    /// Takes the depacketizer's outputs.
+    fn pull(&mut self) {
+        while let Some(output) = self.depacketizer.pull() {
+            match output {
+                Output::Frame(jpeg) => {
+                    let (arrival, assembly) = match self.assembling {
+                        Some(a) if a.timestamp == jpeg.timestamp => (a.last, a.last - a.first),
+                        _ => (self.last_packet.unwrap_or(self.clock_epoch), Duration::ZERO),
+                    };
+                    self.stats.frames_received += 1;
+                    self.stats.assembly.record(assembly);
+                    self.stats.size = Some((jpeg.width, jpeg.height));
+                    let ts = self.unwrapper.unwrap(jpeg.timestamp);
+                    self.frame(ts, jpeg.data, arrival);
+                }
+                Output::Lost { timestamp, reason } => {
+                    tracing::debug!(timestamp, %reason, "frame lost");
+                    let ts = self.unwrapper.unwrap(timestamp);
+                    self.count_gap(ts);
+                    self.stats.frames_lost += 1;
+                }
+            }
+        }
+    }
+
+    /// Counts frames of which nothing arrived, from the timestamp step since the last frame.
+    fn count_gap(&mut self, ts: i64) {
+        if let (Some(last), Some(fps)) = (self.last_frame_ts, self.fps) {
+            let ticks = f64::from(self.clock_rate) / fps;
+            let frames = ((ts - last) as f64 / ticks).round();
+            if frames > 1.0 && frames < 1e6 {
+                self.stats.frames_lost += frames as u64 - 1;
+            }
+        }
+        if self.last_frame_ts.is_none_or(|last| ts > last) {
+            self.last_frame_ts = Some(ts);
+        }
+    }
+
+    /// A complete frame with extended timestamp `ts`.
+    fn frame(&mut self, ts: i64, jpeg: Vec<u8>, arrival: Instant) {
+        self.count_gap(ts);
+        let npt = self.npt(ts);
+        let refused = self.playout.insert(Frame {
+            timestamp: ts,
+            npt,
+            jpeg,
+            arrival,
+        });
+        if let Some(frame) = refused {
+            self.depacketizer.recycle(frame.jpeg);
+        }
+    }
+
+    /// The NPT of extended timestamp `ts` (RFC 2326 §12.33: `rtptime` is the Range start).
+    fn npt(&mut self, ts: i64) -> f64 {
+        let clock = f64::from(self.clock_rate);
+        let course = self.config.payload == Payload::Course;
+        let course_ticks = self.course_ticks();
+        let Some(r) = &mut self.npt_ref else {
+            return 0.0;
+        };
+        let ext = *r.ext.get_or_insert_with(|| match (r.rtptime, course) {
+            // Course frame n (numbered from 1) starts at (n - 1) / fps.
+            (_, true) => course_ticks,
+            (Some(rtptime), false) => ts + i64::from(timestamp_delta(rtptime, ts as u32)),
+            (None, false) => ts,
+        });
+        let npt = if course { 0.0 } else { r.npt };
+        npt + (ts - ext) as f64 / clock
+    }
+
+    /// One RTCP compound packet (RFC 3550 §6.1) arrived at `now`.
+    pub fn rtcp(&mut self, data: &[u8], now: Instant) {
+        let Ok(compound) = rtcp::Compound::parse(data) else {
+            tracing::debug!(len = data.len(), "malformed RTCP packet ignored");
+            return;
+        };
+        for packet in compound.iter() {
+            match packet {
+                rtcp::Packet::SenderReport(sr)
+                    if self.media_ssrc.is_none_or(|s| s == sr.ssrc()) =>
+                {
+                    self.last_sr = Some(LastSr::new(sr.sender_info().ntp_timestamp, now));
+                }
+                rtcp::Packet::Goodbye(bye) => {
+                    let ours = self.media_ssrc;
+                    if ours.is_none() || bye.sources().any(|s| Some(s) == ours) {
+                        tracing::info!("RTCP BYE: the stream has ended");
+                        self.bye_at.get_or_insert(now);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The stream is over (BYE, or silence): what is cached plays out.
+    pub fn end_of_stream(&mut self, now: Instant) {
+        if self.playout.has_ended() {
+            return;
+        }
+        self.release_reordered(now + self.reorder.hold());
+        self.depacketizer.flush();
+        self.pull();
+        self.playout.end_of_stream();
+    }
+
+    /// Whether a BYE arrived.
+    pub fn bye_received(&self) -> bool {
+        self.bye_at.is_some()
+    }
+
+    /// Runs what is due: reordered packets whose wait is over, the end after a BYE.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.release_reordered(now);
+        if self
+            .bye_at
+            .is_some_and(|t| now >= t + self.config.bye_grace)
+        {
+            self.end_of_stream(now);
+        }
+    }
+
+    /// The next frame for the decoder; frames dropped as late are recycled.
+    pub fn poll_release(&mut self, now: Instant) -> Option<Release> {
+        let depacketizer = &mut self.depacketizer;
+        self.playout.poll(now, |f| depacketizer.recycle(f.jpeg))
+    }
+
+    /// Gives a JPEG buffer back for reuse.
+    pub fn recycle(&mut self, buf: Vec<u8>) {
+        self.depacketizer.recycle(buf);
+    }
+
+    /// A receiver report (RR + SDES CNAME, RFC 3550 §6.4.2) when one is due.
+    pub fn poll_report(&mut self, now: Instant) -> Option<Vec<u8>> {
+        if now < self.next_report {
+            return None;
+        }
+        self.next_report = now + self.config.report_interval;
+        Some(self.report(now, false))
+    }
+
+    /// The compound sent when leaving: RR, SDES CNAME and BYE (§6.6).
+    pub fn goodbye(&mut self, now: Instant) -> Vec<u8> {
+        self.report(now, true)
+    }
+
+    fn report(&mut self, now: Instant, bye: bool) -> Vec<u8> {
+        let block = self.media_ssrc.and_then(|ssrc| {
+            ReportBlock::from_reception(
+                ssrc,
+                &mut self.tracker,
+                &self.jitter,
+                self.last_sr.as_ref(),
+                now,
+            )
+        });
+        let blocks: Vec<ReportBlock> = block.into_iter().collect();
+        let mut buf = [0u8; 512];
+        let mut writer = Writer::new(&mut buf);
+        let cname = self.config.cname.as_bytes();
+        let cname = cname.get(..cname.len().min(255)).unwrap_or_default();
+        let ok = writer.receiver_report(self.config.ssrc, &blocks).is_ok()
+            && writer.cname(self.config.ssrc, cname).is_ok()
+            && (!bye || writer.goodbye(&[self.config.ssrc], None).is_ok());
+        let len = if ok { writer.finish() } else { 0 };
+        buf.get(..len).unwrap_or_default().to_vec()
+    }
+
+    /// When [`Pipeline::handle_timeout`] or [`Pipeline::poll_release`] have work without input.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let bye = self
+            .bye_at
+            .filter(|_| !self.playout.has_ended())
+            .map(|t| t + self.config.bye_grace);
+        [
+            self.reorder.poll_timeout(),
+            self.playout.poll_timeout(),
+            Some(self.next_report),
+            bye,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// A pause request was sent at `sent`; `now` it is resumed: the last RTP packet after
+    /// the request is recorded.
+    pub fn note_pause(&mut self, sent: Instant) {
+        let tail = self
+            .last_packet
+            .map_or(Duration::ZERO, |t| t.saturating_duration_since(sent));
+        self.stats.pause_tails.push(tail);
+    }
+
+    /// What was counted so far.
+    pub fn stats(&self) -> NetStats {
+        let mut s = self.stats.clone();
+        s.packets_received = self.tracker.received();
+        s.packets_lost = self.tracker.lost();
+        s.packets_expected = self.tracker.expected();
+        s.packets_reordered = self.tracker.reordered();
+        s.packets_duplicate = self.tracker.duplicates();
+        s.packets_late = self.reorder.late();
+        let c = self.playout.counters();
+        s.frames_late = c.late;
+        s.frames_overflow = c.overflow;
+        s.rebuffer_count = c.rebuffers;
+        s.rebuffer_time = c.rebuffer_time;
+        s.receive_seconds = match (self.first_packet, self.last_packet) {
+            (Some(a), Some(b)) => b.saturating_duration_since(a).as_secs_f64(),
+            _ => 0.0,
+        };
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hdstream_common::rfc2435::Packetizer;
+    use hdstream_common::rtcp::{Compound, Packet as RtcpPacket, SenderInfo};
+
+    const SSRC: u32 = 0x1234_5678;
+    const MS: Duration = Duration::from_millis(1);
+
+    /// RTP packets of `frames` 64x48 JPEG frames (30 fps, 90 kHz), several packets each,
+    /// sequence numbers from `seq0`, timestamps from `ts0`.
+    fn stream(frames: u32, seq0: u16, ts0: u32) -> Vec<Vec<u8>> {
+        let mut pattern = hdstream_video::pattern::Pattern::new(64, 48);
+        let mut out = Vec::new();
+        let mut seq = seq0;
+        for n in 0..frames {
+            let mut jpeg = Vec::new();
+            pattern.encode(u64::from(n), 80, &mut jpeg).unwrap();
+            let header = hdstream_video::jpeg::Header::parse(&jpeg).unwrap();
+            let frame = hdstream_video::rfc2435::frame(&header).unwrap();
+            for fragment in Packetizer::new(&frame, 200).unwrap() {
+                let header = rtp::Header {
+                    marker: fragment.marker,
+                    payload_type: 26,
+                    sequence_number: seq,
+                    timestamp: ts0.wrapping_add(n * 3000),
+                    ssrc: SSRC,
+                };
+                let mut buf = vec![0; 1500];
+                let len = header
+                    .write(&[fragment.header(), fragment.data], &mut buf)
+                    .unwrap();
+                buf.truncate(len);
+                out.push(buf);
+                seq = seq.wrapping_add(1);
+            }
+        }
+        out
+    }
+
+    fn pipeline(now: Instant) -> Pipeline {
+        let mut p = Pipeline::new(
+            Config {
+                playout: playout::Config {
+                    prebuffer: 100 * MS,
+                    lead: 10 * MS,
+                    ..playout::Config::default()
+                },
+                ..Config::default()
+            },
+            now,
+        );
+        p.describe(Some(26), 90_000, Some(30.0), None);
+        p
+    }
+
+    /// Every release from `from` over `ms` milliseconds.
+    fn releases(p: &mut Pipeline, from: Instant, ms: u32) -> Vec<Release> {
+        let mut out = Vec::new();
+        for i in 0..=ms {
+            let now = from + MS * i;
+            p.handle_timeout(now);
+            while let Some(r) = p.poll_release(now) {
+                out.push(r);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn packets_before_the_play_reply_wait_and_older_ones_are_dropped() {
+        let t0 = Instant::now();
+        let mut p = pipeline(t0);
+        let packets = stream(6, 65_530, 4_294_960_000);
+        let per_frame = packets.len() / 6;
+        p.hold(t0);
+        // The tail of a frame sent before the PLAY, then the new stream: all before the reply.
+        for pkt in &packets {
+            p.rtp(pkt, t0);
+        }
+        let seq = 65_530u16.wrapping_add(per_frame as u16);
+        p.start(
+            StreamStart {
+                npt: Some(5.0),
+                seq: Some(seq),
+                rtptime: Some(4_294_960_000u32.wrapping_add(3000)),
+            },
+            t0,
+        );
+        let out = releases(&mut p, t0, 300);
+        let npts: Vec<f64> = out
+            .iter()
+            .map(|r| (r.frame.npt * 30.0).round() / 30.0)
+            .collect();
+        let expected: Vec<f64> = (0..5)
+            .map(|n| ((5.0 + f64::from(n) / 30.0) * 30.0).round() / 30.0)
+            .collect();
+        assert_eq!(
+            npts, expected,
+            "frames 1..6 from npt 5, across the timestamp wrap"
+        );
+        let s = p.stats();
+        assert_eq!(
+            (s.frames_received, s.frames_lost),
+            (5, 0),
+            "frame 0 came before the PLAY"
+        );
+        assert_eq!(s.packets_lost, 0);
+        for r in &out {
+            let jpeg = &r.frame.jpeg;
+            assert_eq!(&jpeg[..2], &[0xFF, 0xD8]);
+            assert_eq!(&jpeg[jpeg.len() - 2..], &[0xFF, 0xD9]);
+        }
+    }
+
+    #[test]
+    fn reordered_packets_are_put_back_in_order() {
+        let t0 = Instant::now();
+        let mut p = pipeline(t0);
+        let mut packets = stream(4, 100, 0);
+        assert!(packets.len() > 8);
+        packets.swap(2, 3);
+        packets.swap(5, 7);
+        p.hold(t0);
+        p.start(StreamStart::default(), t0);
+        for pkt in &packets {
+            p.rtp(pkt, t0);
+        }
+        p.end_of_stream(t0);
+        let out = releases(&mut p, t0, 300);
+        assert_eq!(out.len(), 4);
+        let s = p.stats();
+        assert_eq!(
+            (s.frames_received, s.frames_lost, s.packets_reordered),
+            (4, 0, 3)
+        );
+    }
+
+    #[test]
+    fn a_lost_packet_loses_its_frame_only() {
+        let t0 = Instant::now();
+        let mut p = pipeline(t0);
+        let mut packets = stream(4, 100, 0);
+        let per_frame = packets.len() / 4;
+        packets.remove(per_frame + 1);
+        p.hold(t0);
+        p.start(StreamStart::default(), t0);
+        for pkt in &packets {
+            p.rtp(pkt, t0);
+        }
+        p.end_of_stream(t0 + 100 * MS);
+        let out = releases(&mut p, t0 + 100 * MS, 300);
+        let frames: Vec<i64> = out.iter().map(|r| r.frame.timestamp / 3000).collect();
+        assert_eq!(frames, [0, 2, 3]);
+        let s = p.stats();
+        assert_eq!(
+            (s.frames_received, s.frames_lost, s.packets_lost),
+            (3, 1, 1)
+        );
+    }
+
+    #[test]
+    fn a_frame_of_which_nothing_arrived_is_counted_lost() {
+        let t0 = Instant::now();
+        let mut p = pipeline(t0);
+        let packets = stream(4, 100, 0);
+        let per_frame = packets.len() / 4;
+        p.hold(t0);
+        p.start(StreamStart::default(), t0);
+        for (i, pkt) in packets.iter().enumerate() {
+            if i / per_frame != 2 {
+                p.rtp(pkt, t0);
+            }
+        }
+        p.end_of_stream(t0 + 100 * MS);
+        assert_eq!(p.stats().frames_lost, 1);
+    }
+
+    #[test]
+    fn receiver_reports_carry_loss_jitter_and_the_last_sr() {
+        let t0 = Instant::now();
+        let mut p = pipeline(t0);
+        let mut packets = stream(10, 1000, 0);
+        let total = packets.len();
+        packets.remove(5);
+        packets.remove(5);
+        p.hold(t0);
+        p.start(StreamStart::default(), t0);
+        // Packets arrive with irregular spacing, so jitter is not zero.
+        for (i, pkt) in packets.iter().enumerate() {
+            p.rtp(pkt, t0 + MS * (i as u32 * 7 % 23));
+        }
+        // A sender report arrives.
+        let mut sr = [0u8; 64];
+        let mut w = Writer::new(&mut sr);
+        let ntp = rtcp::NtpTimestamp(0x0001_2345_6789_0000);
+        w.sender_report(
+            &SenderInfo {
+                ssrc: SSRC,
+                ntp_timestamp: ntp,
+                ..SenderInfo::default()
+            },
+            &[],
+        )
+        .unwrap();
+        let len = w.finish();
+        let t_sr = t0 + 100 * MS;
+        p.rtcp(&sr[..len], t_sr);
+        assert!(
+            p.poll_report(t0 + 4 * Duration::from_secs(1)).is_none(),
+            "not due before 5 s"
+        );
+        let now = t0 + Duration::from_secs(5);
+        let rr = p.poll_report(now).expect("due every 5 s");
+        let compound = Compound::parse(&rr).unwrap();
+        let mut packets_seen = compound.iter();
+        let Some(RtcpPacket::ReceiverReport(report)) = packets_seen.next() else {
+            panic!("RR first")
+        };
+        assert_eq!(report.ssrc(), Config::default().ssrc);
+        let block = report.report_blocks().next().unwrap();
+        assert_eq!(block.ssrc, SSRC);
+        assert_eq!(block.cumulative_lost, 2);
+        assert_eq!(block.fraction_lost, (2 * 256 / total) as u8);
+        assert_eq!(block.extended_highest_sequence, 1000 + total as u32 - 1);
+        assert!(block.jitter > 0);
+        assert_eq!(block.last_sr, ntp.middle());
+        assert_eq!(block.delay_since_last_sr, rtcp::to_compact(now - t_sr));
+        assert!(matches!(
+            packets_seen.next(),
+            Some(RtcpPacket::SourceDescription(_))
+        ));
+        // The next report covers a new interval: nothing more was lost.
+        let rr = p.poll_report(now + Duration::from_secs(5)).unwrap();
+        let Some(RtcpPacket::ReceiverReport(report)) = Compound::parse(&rr).unwrap().iter().next()
+        else {
+            panic!()
+        };
+        assert_eq!(report.report_blocks().next().unwrap().fraction_lost, 0);
+        // Leaving: RR, SDES, BYE.
+        let bye = p.goodbye(now);
+        let kinds: Vec<u8> = Compound::parse(&bye)
+            .unwrap()
+            .iter()
+            .map(|p| p.packet_type())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                rtcp::RECEIVER_REPORT,
+                rtcp::SOURCE_DESCRIPTION,
+                rtcp::GOODBYE
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bye_ends_the_stream_after_the_cache_plays_out() {
+        let t0 = Instant::now();
+        let mut p = pipeline(t0);
+        p.hold(t0);
+        p.start(StreamStart::default(), t0);
+        for pkt in stream(2, 0, 0) {
+            p.rtp(&pkt, t0);
+        }
+        let mut bye = [0u8; 64];
+        let mut w = Writer::new(&mut bye);
+        w.goodbye(&[SSRC], None).unwrap();
+        let len = w.finish();
+        p.rtcp(&bye[..len], t0);
+        assert!(p.bye_received());
+        let out = releases(&mut p, t0, 400);
+        assert_eq!(out.len(), 2);
+        assert!(p.playout().is_finished());
+    }
+
+    #[test]
+    fn course_frames_are_placed_by_frame_number() {
+        let t0 = Instant::now();
+        let mut p = Pipeline::new(
+            Config {
+                payload: Payload::Course,
+                playout: playout::Config {
+                    prebuffer: Duration::ZERO,
+                    lead: Duration::ZERO,
+                    ..playout::Config::default()
+                },
+                ..Config::default()
+            },
+            t0,
+        );
+        p.describe(Some(26), 90_000, Some(20.0), None);
+        p.hold(t0);
+        p.start(StreamStart::default(), t0);
+        for n in [1u16, 2, 4] {
+            let header = rtp::Header {
+                marker: false,
+                payload_type: 26,
+                sequence_number: n,
+                timestamp: 1_700_000_000,
+                ssrc: 0,
+            };
+            let mut buf = vec![0; 64];
+            let len = header.write(&[b"\xFF\xD8jpeg\xFF\xD9"], &mut buf).unwrap();
+            p.rtp(&buf[..len], t0);
+        }
+        p.end_of_stream(t0);
+        let out = releases(&mut p, t0, 300);
+        let npts: Vec<f64> = out.iter().map(|r| r.frame.npt).collect();
+        assert_eq!(npts, [0.0, 0.05, 0.15]);
+        assert_eq!(&out[0].frame.jpeg[..], b"\xFF\xD8jpeg\xFF\xD9");
+        assert_eq!(p.stats().frames_lost, 1);
+    }
+}

@@ -1,0 +1,669 @@
+//! The playout clock over the frame cache: when each frame is shown.
+//!
+//! ```text
+//!            level >= prebuffer           cache empty past the next frame's time
+//!  Filling ───────────────────▶ Playing ───────────────────────────────────────▶ Filling
+//!  (prefetch)   anchor: now+lead,          frame due = anchor + (ts - anchor_ts) / clock   (rebuffer,
+//!               first timestamp                                                            counted)
+//!                                  end of stream and cache drained ──▶ Finished
+//! ```
+//!
+//! Frames are released to the decoder `lead` before they are due. A frame whose successor is
+//! already due (it is more than one frame interval late) is dropped and counted late, never
+//! released. In low-latency mode there is no prebuffer and only the newest frame matters: it is
+//! released at once, older ones are dropped as late.
+//!
+//! Sans-IO: every call takes `now`; [`Playout::poll_timeout`] says when to poll next.
+
+use std::time::{Duration, Instant};
+
+use crate::cache::{Cache, Frame, Refused};
+
+/// How the playout behaves.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Config {
+    /// Media held before playing starts (and after a rebuffer).
+    pub prebuffer: Duration,
+    /// No prebuffer; always the newest complete frame.
+    pub low_latency: bool,
+    /// Frames are released to the decoder this long before they are due.
+    pub lead: Duration,
+    /// RTP clock rate (90 kHz for JPEG, RFC 2435 §3).
+    pub clock_rate: u32,
+    /// Time between frames when the stream says (SDP `a=framerate`); otherwise estimated from
+    /// the timestamps.
+    pub frame_interval: Option<Duration>,
+    /// Cache bound in frames.
+    pub max_frames: usize,
+    /// Cache bound in JPEG bytes.
+    pub max_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            prebuffer: Duration::from_millis(500),
+            low_latency: false,
+            lead: Duration::from_millis(100),
+            clock_rate: 90_000,
+            frame_interval: None,
+            max_frames: 4096,
+            max_bytes: 256 << 20,
+        }
+    }
+}
+
+/// A frame handed to the decoder, with the instant it should be on screen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Release {
+    /// The frame.
+    pub frame: Frame,
+    /// When it is due on screen.
+    pub due: Instant,
+}
+
+/// What the playout has done.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Frames released to the decoder.
+    pub released: u64,
+    /// Frames dropped because their time had passed (or, low-latency, a newer one was there).
+    pub late: u64,
+    /// Frames refused because the cache was full.
+    pub overflow: u64,
+    /// Times the cache ran dry during play.
+    pub rebuffers: u64,
+    /// Time spent rebuffering.
+    pub rebuffer_time: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Phase {
+    /// Before the first PLAY.
+    Idle,
+    /// Prefetching (or rebuffering) until the cache holds the prebuffer.
+    Filling { since: Instant, rebuffer: bool },
+    /// The clock runs: timestamp `anchor_ts` is due at `anchor`.
+    Playing { anchor: Instant, anchor_ts: i64 },
+    /// The stream ended and every frame was released.
+    Finished,
+}
+
+/// The frame cache and the clock that empties it.
+#[derive(Debug)]
+pub struct Playout {
+    config: Config,
+    cache: Cache,
+    phase: Phase,
+    paused_at: Option<Instant>,
+    ended: bool,
+    last_released: Option<(i64, f64)>,
+    estimated_ticks: Option<i64>,
+    last_inserted: Option<i64>,
+    counters: Counters,
+}
+
+impl Playout {
+    /// An idle playout.
+    pub fn new(config: Config) -> Playout {
+        Playout {
+            cache: Cache::new(config.max_frames, config.max_bytes),
+            config,
+            phase: Phase::Idle,
+            paused_at: None,
+            ended: false,
+            last_released: None,
+            estimated_ticks: None,
+            last_inserted: None,
+            counters: Counters::default(),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Sets the RTP clock rate and frame interval once the stream is described.
+    pub fn set_timing(&mut self, clock_rate: u32, frame_interval: Option<Duration>) {
+        self.config.clock_rate = clock_rate.max(1);
+        self.config.frame_interval = frame_interval.filter(|d| !d.is_zero());
+    }
+
+    /// What has happened so far.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// Frames in the cache.
+    pub fn cached_frames(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// JPEG bytes in the cache.
+    pub fn cached_bytes(&self) -> usize {
+        self.cache.bytes()
+    }
+
+    /// Timestamp ticks from one frame to the next.
+    pub fn frame_ticks(&self) -> i64 {
+        let clock = f64::from(self.config.clock_rate);
+        match self.config.frame_interval {
+            Some(i) => (i.as_secs_f64() * clock).round().max(1.0) as i64,
+            None => self
+                .estimated_ticks
+                .unwrap_or((clock / 30.0).round() as i64),
+        }
+    }
+
+    /// A tick count as a duration, capped at a day (timestamps come from the network).
+    fn ticks_to_duration(&self, ticks: i64) -> Duration {
+        let secs = ticks.max(0) as f64 / f64::from(self.config.clock_rate.max(1));
+        Duration::from_secs_f64(secs.min(86_400.0))
+    }
+
+    /// How late a frame may be shown: until its successor is due.
+    pub fn late_after(&self) -> Duration {
+        self.ticks_to_duration(self.frame_ticks())
+    }
+
+    /// Media time held: from the earliest to the latest frame, plus one frame.
+    pub fn level(&self) -> Duration {
+        match self.cache.span() {
+            Some(span) => self.ticks_to_duration(span + self.frame_ticks()),
+            None => Duration::ZERO,
+        }
+    }
+
+    /// The NPT of the last frame released.
+    pub fn position(&self) -> Option<f64> {
+        self.last_released.map(|(_, npt)| npt)
+    }
+
+    /// Whether it is prefetching or rebuffering (or has not started).
+    pub fn is_filling(&self) -> bool {
+        matches!(self.phase, Phase::Filling { .. } | Phase::Idle)
+    }
+
+    /// Whether the cache ran dry while playing and is filling again.
+    pub fn is_rebuffering(&self) -> bool {
+        matches!(self.phase, Phase::Filling { rebuffer: true, .. })
+    }
+
+    /// Whether the stream ended and every frame was released.
+    pub fn is_finished(&self) -> bool {
+        self.phase == Phase::Finished
+    }
+
+    /// Whether the end of the stream was signalled.
+    pub fn has_ended(&self) -> bool {
+        self.ended
+    }
+
+    /// Starts filling afresh (the first PLAY, a seek): the cache is emptied into `recycle`.
+    pub fn start(&mut self, now: Instant, recycle: impl FnMut(Frame)) {
+        self.cache.clear(recycle);
+        self.phase = Phase::Filling {
+            since: now,
+            rebuffer: false,
+        };
+        self.paused_at = None;
+        self.ended = false;
+        self.last_released = None;
+        self.last_inserted = None;
+    }
+
+    /// No more frames will come: play out what is cached, then finish. A rebuffer that no
+    /// frame ended was the end of the stream (a server that sends no BYE goes quiet), not a
+    /// stall: it is not counted.
+    pub fn end_of_stream(&mut self) {
+        self.ended = true;
+        if self.cache.is_empty() && self.is_rebuffering() {
+            self.counters.rebuffers = self.counters.rebuffers.saturating_sub(1);
+            self.phase = Phase::Finished;
+        }
+    }
+
+    /// Stops the clock.
+    pub fn pause(&mut self, now: Instant) {
+        self.paused_at.get_or_insert(now);
+    }
+
+    /// Restarts the clock where it stopped.
+    pub fn resume(&mut self, now: Instant) {
+        let Some(at) = self.paused_at.take() else {
+            return;
+        };
+        let paused = now.saturating_duration_since(at);
+        match &mut self.phase {
+            Phase::Playing { anchor, .. } => *anchor += paused,
+            Phase::Filling { since, .. } => *since += paused,
+            Phase::Idle | Phase::Finished => {}
+        }
+    }
+
+    /// Whether the clock is stopped.
+    pub fn is_paused(&self) -> bool {
+        self.paused_at.is_some()
+    }
+
+    /// Adds a complete frame. A frame refused (too late, cache full, duplicate) is handed back
+    /// for recycling.
+    pub fn insert(&mut self, frame: Frame) -> Option<Frame> {
+        if let Some(last) = self.last_inserted {
+            let delta = frame.timestamp - last;
+            if delta > 0 && self.estimated_ticks.is_none_or(|t| delta < t) {
+                self.estimated_ticks = Some(delta);
+            }
+        }
+        self.last_inserted = Some(frame.timestamp);
+        if self
+            .last_released
+            .is_some_and(|(ts, _)| frame.timestamp <= ts)
+        {
+            self.counters.late += 1;
+            return Some(frame);
+        }
+        if self.config.low_latency {
+            while self
+                .cache
+                .first()
+                .is_some_and(|f| f.timestamp < frame.timestamp)
+            {
+                self.cache.pop_first();
+                self.counters.late += 1;
+            }
+        }
+        match self.cache.insert(frame) {
+            Ok(()) => None,
+            Err((why, frame)) => {
+                if why == Refused::Full {
+                    self.counters.overflow += 1;
+                }
+                Some(frame)
+            }
+        }
+    }
+
+    /// When timestamp `ts` is due. Timestamps come from the network: the offset is clamped to
+    /// a day either way, so no arithmetic can overflow.
+    fn due(anchor: Instant, anchor_ts: i64, ts: i64, clock: u32) -> Instant {
+        const DAY: f64 = 86_400.0;
+        let secs = (ts.saturating_sub(anchor_ts) as f64 / f64::from(clock.max(1))).clamp(-DAY, DAY);
+        if secs >= 0.0 {
+            anchor
+                .checked_add(Duration::from_secs_f64(secs))
+                .unwrap_or(anchor)
+        } else {
+            anchor
+                .checked_sub(Duration::from_secs_f64(-secs))
+                .unwrap_or(anchor)
+        }
+    }
+
+    /// The next frame to hand to the decoder now, if any; frames found late on the way are
+    /// dropped into `recycle`.
+    pub fn poll(&mut self, now: Instant, mut recycle: impl FnMut(Frame)) -> Option<Release> {
+        if self.paused_at.is_some() {
+            return None;
+        }
+        loop {
+            match self.phase {
+                Phase::Idle | Phase::Finished => return None,
+                Phase::Filling { since, rebuffer } => {
+                    if self.cache.is_empty() {
+                        if self.ended {
+                            self.phase = Phase::Finished;
+                        }
+                        return None;
+                    }
+                    let ready = self.config.low_latency
+                        || self.ended
+                        || self.level() >= self.config.prebuffer;
+                    if !ready {
+                        return None;
+                    }
+                    if rebuffer {
+                        self.counters.rebuffer_time += now.saturating_duration_since(since);
+                    }
+                    let anchor_ts = self.cache.first().map_or(0, |f| f.timestamp);
+                    let lead = if self.config.low_latency {
+                        Duration::ZERO
+                    } else {
+                        self.config.lead
+                    };
+                    self.phase = Phase::Playing {
+                        anchor: now + lead,
+                        anchor_ts,
+                    };
+                }
+                Phase::Playing { anchor, anchor_ts } => {
+                    if self.config.low_latency {
+                        while self.cache.len() > 1 {
+                            if let Some(f) = self.cache.pop_first() {
+                                self.counters.late += 1;
+                                recycle(f);
+                            }
+                        }
+                        let frame = self.cache.pop_first();
+                        if frame.is_none() && self.ended {
+                            self.phase = Phase::Finished;
+                        }
+                        return frame.map(|frame| self.released(frame, now));
+                    }
+                    let clock = self.config.clock_rate;
+                    let Some(first) = self.cache.first() else {
+                        if self.ended {
+                            self.phase = Phase::Finished;
+                        } else if self.dry_since(now).is_some() {
+                            self.counters.rebuffers += 1;
+                            self.phase = Phase::Filling {
+                                since: now,
+                                rebuffer: true,
+                            };
+                        }
+                        return None;
+                    };
+                    let due = Self::due(anchor, anchor_ts, first.timestamp, clock);
+                    if now + self.config.lead < due {
+                        return None;
+                    }
+                    let frame = self.cache.pop_first()?;
+                    if now > due + self.late_after() {
+                        tracing::debug!(
+                            npt = frame.npt,
+                            late_ms = (now - due).as_secs_f64() * 1e3,
+                            "frame late in the cache: dropped"
+                        );
+                        self.counters.late += 1;
+                        self.last_released = Some((frame.timestamp, frame.npt));
+                        recycle(frame);
+                        continue;
+                    }
+                    return Some(self.released(frame, due));
+                }
+            }
+        }
+    }
+
+    fn released(&mut self, frame: Frame, due: Instant) -> Release {
+        self.counters.released += 1;
+        self.last_released = Some((frame.timestamp, frame.npt));
+        Release { frame, due }
+    }
+
+    /// While playing with an empty cache: the instant the next frame became overdue, if it has.
+    fn dry_since(&self, now: Instant) -> Option<Instant> {
+        let overdue = self.next_overdue()?;
+        (now > overdue).then_some(overdue)
+    }
+
+    /// While playing: when the frame after the last released one is overdue.
+    fn next_overdue(&self) -> Option<Instant> {
+        let Phase::Playing { anchor, anchor_ts } = self.phase else {
+            return None;
+        };
+        let (last, _) = self.last_released?;
+        let next = Self::due(
+            anchor,
+            anchor_ts,
+            last + self.frame_ticks(),
+            self.config.clock_rate,
+        );
+        Some(next + self.late_after())
+    }
+
+    /// When [`Playout::poll`] has something to do without new input.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.paused_at.is_some() {
+            return None;
+        }
+        match self.phase {
+            Phase::Playing { anchor, anchor_ts } if !self.config.low_latency => {
+                match self.cache.first() {
+                    Some(f) => Some(
+                        Self::due(anchor, anchor_ts, f.timestamp, self.config.clock_rate)
+                            .checked_sub(self.config.lead)
+                            .unwrap_or(anchor),
+                    ),
+                    None => self.next_overdue().map(|t| t + Duration::from_millis(1)),
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+    /// 90 kHz ticks per frame at 30 fps.
+    const TICKS: i64 = 3000;
+
+    fn config() -> Config {
+        Config {
+            prebuffer: 100 * MS,
+            low_latency: false,
+            lead: 10 * MS,
+            clock_rate: 90_000,
+            frame_interval: Some(Duration::from_secs_f64(1.0 / 30.0)),
+            max_frames: 100,
+            max_bytes: 1 << 20,
+        }
+    }
+
+    fn frame(n: i64, at: Instant) -> Frame {
+        Frame {
+            timestamp: n * TICKS,
+            npt: n as f64 / 30.0,
+            jpeg: vec![n as u8; 10],
+            arrival: at,
+        }
+    }
+
+    fn ids(releases: &[Release]) -> Vec<i64> {
+        releases.iter().map(|r| r.frame.timestamp / TICKS).collect()
+    }
+
+    /// Polls every millisecond from `from` for `ms` milliseconds, collecting releases.
+    fn run(p: &mut Playout, from: Instant, ms: u64) -> Vec<Release> {
+        let mut out = Vec::new();
+        for i in 0..=ms {
+            while let Some(r) = p.poll(from + MS * i as u32, drop) {
+                out.push(r);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn it_prebuffers_then_plays_each_frame_at_its_time() {
+        let t0 = Instant::now();
+        let mut p = Playout::new(config());
+        p.start(t0, drop);
+        // Two frames (67 ms) are not 100 ms.
+        for n in 0..2 {
+            assert!(p.insert(frame(n, t0)).is_none());
+        }
+        assert!(p.poll(t0, drop).is_none());
+        assert!(p.is_filling());
+        // The third makes 100 ms: playing starts, the first frame due at now + lead.
+        let t1 = t0 + 5 * MS;
+        assert!(p.insert(frame(2, t1)).is_none());
+        let r = p.poll(t1, drop).expect("released a lead ahead of its time");
+        assert_eq!((r.frame.timestamp, r.due), (0, t1 + 10 * MS));
+        for n in 3..10 {
+            p.insert(frame(n, t1));
+        }
+        let out = run(&mut p, t1, 400);
+        assert_eq!(ids(&out), (1..10).collect::<Vec<_>>());
+        for r in &out {
+            let expected =
+                t1 + 10 * MS + Duration::from_secs_f64(r.frame.timestamp as f64 / 90_000.0);
+            assert!(
+                r.due.max(expected) - r.due.min(expected) < MS,
+                "due on the RTP clock"
+            );
+        }
+        assert_eq!(p.counters().late, 0);
+    }
+
+    #[test]
+    fn late_frames_are_dropped_and_counted() {
+        let t0 = Instant::now();
+        let mut p = Playout::new(config());
+        p.start(t0, drop);
+        for n in 0..8 {
+            p.insert(frame(n, t0));
+        }
+        assert_eq!(p.poll(t0, drop).unwrap().frame.timestamp, 0);
+        // Nothing polled for 200 ms (a stalled decoder): frames 1..=4, due at 43, 77, 110 and
+        // 143 ms, are past their successors' time; frame 5, due at 177 ms, is still shown.
+        let t1 = t0 + 200 * MS;
+        let mut dropped = Vec::new();
+        let r = p.poll(t1, |f| dropped.push(f.timestamp / TICKS)).unwrap();
+        assert_eq!(r.frame.timestamp / TICKS, 5);
+        assert_eq!(dropped, [1, 2, 3, 4]);
+        assert_eq!(p.counters().late, 4);
+        let r = p
+            .poll(t1, drop)
+            .expect("frame 6, due at 210 ms, is released a lead early");
+        assert_eq!((r.frame.timestamp / TICKS, r.due), (6, t0 + 210 * MS));
+        assert!(p.poll(t1, drop).is_none(), "frame 7 is due at 243 ms");
+        // A frame older than one already released is late on arrival.
+        assert!(p.insert(frame(4, t1)).is_some());
+        assert_eq!(p.counters().late, 5);
+        assert_eq!(p.counters().rebuffers, 0);
+    }
+
+    #[test]
+    fn an_empty_cache_rebuffers_and_the_time_is_measured() {
+        let t0 = Instant::now();
+        let mut p = Playout::new(config());
+        p.start(t0, drop);
+        for n in 0..3 {
+            p.insert(frame(n, t0));
+        }
+        let out = run(&mut p, t0, 100);
+        assert_eq!(ids(&out), [0, 1, 2]);
+        // Frame 3 would be due at 110 ms, overdue at 143 ms: then the playout rebuffers.
+        let overdue = p.poll_timeout().expect("a deadline for the dry cache");
+        assert!(
+            overdue > t0 + 140 * MS && overdue < t0 + 146 * MS,
+            "{:?}",
+            overdue - t0
+        );
+        assert!(p.poll(t0 + 140 * MS, drop).is_none());
+        assert!(!p.is_filling());
+        assert!(p.poll(overdue, drop).is_none());
+        assert!(p.is_filling());
+        assert_eq!(p.counters().rebuffers, 1);
+        // Frames come back 300 ms later: it waits for 100 ms of them, then plays on.
+        let t1 = overdue + 300 * MS;
+        for n in 3..5 {
+            p.insert(frame(n, t1));
+        }
+        assert!(p.poll(t1, drop).is_none(), "67 ms is not enough");
+        p.insert(frame(5, t1));
+        let r = p.poll(t1, drop).unwrap();
+        assert_eq!((r.frame.timestamp / TICKS, r.due), (3, t1 + 10 * MS));
+        assert_eq!(p.counters().rebuffer_time, t1 - overdue);
+        assert_eq!(p.counters().late, 0, "nothing is late after a rebuffer");
+    }
+
+    #[test]
+    fn low_latency_always_picks_the_newest() {
+        let t0 = Instant::now();
+        let mut p = Playout::new(Config {
+            low_latency: true,
+            prebuffer: Duration::ZERO,
+            ..config()
+        });
+        p.start(t0, drop);
+        p.insert(frame(0, t0));
+        let r = p.poll(t0, drop).unwrap();
+        assert_eq!(
+            (r.frame.timestamp, r.due),
+            (0, t0),
+            "no prebuffer, shown at once"
+        );
+        for n in 1..5 {
+            p.insert(frame(n, t0));
+        }
+        let r = p.poll(t0 + MS, drop).unwrap();
+        assert_eq!((r.frame.timestamp / TICKS, r.due), (4, t0 + MS));
+        assert!(p.poll(t0 + MS, drop).is_none());
+        assert_eq!(p.counters().late, 3);
+        assert_eq!(p.counters().rebuffers, 0);
+    }
+
+    #[test]
+    fn the_end_of_stream_plays_out_the_cache_then_finishes() {
+        let t0 = Instant::now();
+        let mut p = Playout::new(config());
+        p.start(t0, drop);
+        p.insert(frame(0, t0));
+        p.end_of_stream();
+        assert_eq!(
+            ids(&run(&mut p, t0, 50)),
+            [0],
+            "a short stream plays without its prebuffer"
+        );
+        assert!(p.is_finished());
+    }
+
+    #[test]
+    fn a_stream_that_ends_without_a_bye_is_not_a_rebuffer() {
+        let t0 = Instant::now();
+        let mut p = Playout::new(config());
+        p.start(t0, drop);
+        for n in 0..3 {
+            p.insert(frame(n, t0));
+        }
+        assert_eq!(ids(&run(&mut p, t0, 200)), [0, 1, 2]);
+        assert_eq!(p.counters().rebuffers, 1, "dry past frame 3's time");
+        // Then silence ends the stream.
+        p.end_of_stream();
+        assert!(p.is_finished());
+        assert_eq!(p.counters().rebuffers, 0);
+    }
+
+    #[test]
+    fn pause_stops_the_clock_and_resume_shifts_it() {
+        let t0 = Instant::now();
+        let mut p = Playout::new(config());
+        p.start(t0, drop);
+        for n in 0..6 {
+            p.insert(frame(n, t0));
+        }
+        assert_eq!(ids(&run(&mut p, t0, 35)), [0, 1]);
+        p.pause(t0 + 35 * MS);
+        assert!(p.poll(t0 + 500 * MS, drop).is_none());
+        assert_eq!(p.poll_timeout(), None);
+        p.resume(t0 + 535 * MS);
+        // Frame 2 was due at 77 ms; 500 ms of pause later it is due at 577 ms.
+        let out = run(&mut p, t0 + 535 * MS, 200);
+        assert_eq!(ids(&out), [2, 3, 4, 5]);
+        let due = out[0].due - t0;
+        assert!(due > 576 * MS && due < 578 * MS, "{due:?}");
+        assert_eq!(p.counters().late, 0);
+    }
+
+    #[test]
+    fn the_cache_is_bounded() {
+        let t0 = Instant::now();
+        let mut p = Playout::new(Config {
+            max_frames: 4,
+            ..config()
+        });
+        p.start(t0, drop);
+        for n in 0..6 {
+            let refused = p.insert(frame(n, t0));
+            assert_eq!(refused.is_some(), n >= 4);
+        }
+        assert_eq!(p.counters().overflow, 2);
+        assert_eq!(p.cached_frames(), 4);
+    }
+}

@@ -1,0 +1,117 @@
+//! Shared by the integration tests: test media (cached under target/test-media/) and an
+//! in-process hdstream server.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use hdstream_server::core::Config;
+use hdstream_server::driver::{self, Handle, Listen};
+use hdstream_server::media::{Catalogue, FpsPolicy};
+use hdstream_video::pattern::Pattern;
+
+/// Logs to the test output, filtered by `RUST_LOG` (e.g. `RUST_LOG=hdstream_client=debug`
+/// names every late frame).
+pub fn logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+/// Tests that stream in real time take this, so they do not share the two cores.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `target/test-media/`.
+pub fn media_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("..")
+        .join("test-media");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A plain MJPEG file of `frames` numbered test-pattern frames (quality 80), made once and
+/// cached.
+pub fn pattern_file(width: u16, height: u16, frames: u64) -> PathBuf {
+    let path = media_dir().join(format!("pattern-{width}x{height}-{frames}f-q80.mjpeg"));
+    if path.exists() {
+        return path;
+    }
+    let threads = 2u64;
+    let chunks: Vec<Vec<u8>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    let mut pattern = Pattern::new(width, height);
+                    let mut frames_out = Vec::new();
+                    let mut jpeg = Vec::new();
+                    for n in (t..frames).step_by(threads as usize) {
+                        pattern.encode(n, 80, &mut jpeg).unwrap();
+                        frames_out.push((n, jpeg.clone()));
+                    }
+                    frames_out
+                })
+            })
+            .collect();
+        let mut all: Vec<(u64, Vec<u8>)> = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
+        all.sort_by_key(|(n, _)| *n);
+        all.into_iter().map(|(_, j)| j).collect()
+    });
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp).unwrap());
+    for jpeg in &chunks {
+        file.write_all(jpeg).unwrap();
+    }
+    file.into_inner().unwrap().sync_all().unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    path
+}
+
+/// A server of one file at `fps`, on loopback.
+pub struct Server {
+    /// The running server.
+    pub handle: Handle,
+    /// `rtsp://127.0.0.1:port/name`.
+    pub url: String,
+}
+
+impl Server {
+    /// Serves `file` at `fps` with `config`.
+    pub fn start_with(file: &Path, fps: f64, config: Config) -> Server {
+        let policy = FpsPolicy {
+            fps: Some(fps),
+            overrides: Vec::new(),
+        };
+        let (catalogue, skipped) = Catalogue::open(file, &policy).unwrap();
+        assert!(skipped.is_empty(), "{skipped:?}");
+        let listen = Listen {
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            rtp_port: None,
+        };
+        let handle = driver::spawn(config, Arc::new(catalogue), listen).unwrap();
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let url = format!("rtsp://{}/{name}", handle.rtsp);
+        Server { handle, url }
+    }
+
+    /// Serves `file` at `fps` with the default configuration.
+    pub fn start(file: &Path, fps: f64) -> Server {
+        Server::start_with(file, fps, Config::default())
+    }
+
+    /// The RTSP address.
+    pub fn addr(&self) -> SocketAddr {
+        self.handle.rtsp
+    }
+}

@@ -1,0 +1,102 @@
+//! Interop with GStreamer's RTSP server (gst-rtsp-server through Debian's python3-gi, payloader
+//! rtpjpegpay, run by `tools/scripts/gst-rtsp-server.py`): the client plays a 720p and a 1440p
+//! stream — the latter with width/height 0 in every RTP/JPEG header and the size only in
+//! `a=x-dimensions` — showing every frame, and the pixels of frame k equal zune-jpeg's decoding
+//! of frame k of the file. Fails (does not skip) when the peer is missing.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use common::{pattern_file, serial};
+use hdstream_client::present::pixel_checksum;
+use hdstream_client::{Options, play};
+use hdstream_video::MjpegFile;
+use hdstream_video::decoder::Decoder;
+
+struct GstServer(Child);
+
+impl Drop for GstServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts gst-rtsp-server on `file`; returns it and the URL to play.
+fn gst_server(file: &Path, fps: u32) -> (GstServer, String) {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tools/scripts/gst-rtsp-server.py"
+    );
+    let mut child = Command::new("/usr/bin/python3")
+        .arg(script)
+        .args(["--port", "0", "--fps", &fps.to_string(), "--file"])
+        .arg(file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("/usr/bin/python3 (Debian's, with python3-gi) runs gst-rtsp-server");
+    let stdout = child.stdout.take().unwrap();
+    let server = GstServer(child);
+    let url = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("URL ").map(str::to_owned))
+        .expect("gst-rtsp-server started (needs gir1.2-gst-rtsp-server-1.0, python3-gi, gstreamer1.0-plugins-good, ffmpeg)");
+    (server, url)
+}
+
+/// Checksums of every frame of `file` as the client's decoder shows them.
+fn file_checksums(file: &Path) -> Vec<u64> {
+    let media = MjpegFile::open(file).unwrap();
+    let mut decoder = Decoder::new();
+    let mut pixels = Vec::new();
+    (0..media.len())
+        .map(|i| {
+            decoder
+                .decode_0rgb(media.frame(i).unwrap(), &mut pixels)
+                .unwrap();
+            pixel_checksum(&pixels)
+        })
+        .collect()
+}
+
+fn plays_every_frame_from_gst(width: u16, height: u16) {
+    let _serial = serial();
+    let file = pattern_file(width, height, 60);
+    let (_server, url) = gst_server(&file, 30);
+    let mut options = Options::url(url);
+    options.headless = true;
+    options.record_frames = true;
+    let report = play(&options).expect("plays from gst-rtsp-server");
+    assert_eq!(
+        (report.width, report.height),
+        (u32::from(width), u32::from(height))
+    );
+    assert_eq!(report.frames_displayed, 60, "every frame: {report}");
+    assert_eq!(report.frames_lost, 0);
+    assert_eq!(report.frames_undecodable, 0);
+    assert!(
+        (report.fps_displayed - 30.0).abs() < 1.0,
+        "shown at the stream's rate, not faster: {}",
+        report.fps_displayed
+    );
+    assert_eq!(
+        report.displayed_checksums,
+        file_checksums(&file),
+        "frame k's pixels are frame k's"
+    );
+}
+
+#[test]
+fn plays_a_720p_stream_from_gst_rtsp_server() {
+    plays_every_frame_from_gst(1280, 720);
+}
+
+#[test]
+fn plays_a_1440p_stream_from_gst_rtsp_server_through_x_dimensions() {
+    plays_every_frame_from_gst(2560, 1440);
+}

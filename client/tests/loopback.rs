@@ -1,0 +1,97 @@
+//! Loopback: our server in-process, the client headless, over UDP and TCP, 10 s of 1080p30 and
+//! of 1440p60. Every frame of the file must be shown, none lost, late or undecodable.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Server, logs, pattern_file, serial};
+use hdstream_client::{Options, Report, TransportKind, play};
+
+fn play_all(width: u16, height: u16, fps: u32, transport: TransportKind) -> Report {
+    logs();
+    let frames = u64::from(fps) * 10;
+    let file = pattern_file(width, height, frames);
+    let _one_at_a_time = serial();
+    let server = Server::start(&file, f64::from(fps));
+    let mut options = Options::url(&server.url);
+    options.headless = true;
+    options.transport = transport;
+    options.record_frames = true;
+    let report = play(&options).expect("plays to the end");
+    eprintln!("{report}");
+    assert_eq!(report.frames_expected, Some(frames));
+    assert_eq!(
+        (
+            report.frames_displayed,
+            report.frames_lost,
+            report.frames_late,
+            report.frames_undecodable
+        ),
+        (frames, 0, 0, 0),
+        "every frame shown: {report:#?}"
+    );
+    assert_eq!(
+        (report.width, report.height),
+        (u32::from(width), u32::from(height))
+    );
+    assert_eq!(report.packets_lost, 0);
+    assert_eq!(report.rebuffer_count, 0);
+    // Shown in order, one frame apart, and at the stream's rate.
+    let step = 1.0 / f64::from(fps);
+    for (i, pair) in report.displayed_npt.windows(2).enumerate() {
+        assert!(
+            (pair[1] - pair[0] - step).abs() < 1e-3,
+            "frame {i}: {pair:?}"
+        );
+    }
+    assert!(
+        (report.fps_displayed - f64::from(fps)).abs() < 0.5,
+        "{}",
+        report.fps_displayed
+    );
+    assert!(
+        report.display_interval_ms.p50 > step * 1000.0 - 2.0
+            && report.display_interval_ms.p50 < step * 1000.0 + 2.0
+    );
+    // The whole file plays in its 10 s plus the prebuffer, not much more.
+    assert!(report.elapsed_s < 12.5, "{}", report.elapsed_s);
+    server.handle.stop().unwrap();
+    report
+}
+
+#[test]
+fn udp_1080p30() {
+    let r = play_all(1920, 1080, 30, TransportKind::Udp);
+    assert!(r.rcvbuf_bytes.is_some_and(|b| b > 0));
+}
+
+#[test]
+fn tcp_1080p30() {
+    play_all(1920, 1080, 30, TransportKind::Tcp);
+}
+
+#[test]
+fn udp_1440p60() {
+    play_all(2560, 1440, 60, TransportKind::Udp);
+}
+
+#[test]
+fn tcp_1440p60() {
+    play_all(2560, 1440, 60, TransportKind::Tcp);
+}
+
+#[test]
+fn low_latency_shows_frames_soon_after_they_arrive() {
+    let file = pattern_file(640, 360, 60);
+    let _one_at_a_time = serial();
+    let server = Server::start(&file, 30.0);
+    let mut options = Options::url(&server.url);
+    options.headless = true;
+    options.low_latency = true;
+    let report = play(&options).unwrap();
+    eprintln!("{report}");
+    assert!(report.frames_displayed >= 55, "{}", report.frames_displayed);
+    assert!(report.latency_ms.p50 < 30.0, "{:?}", report.latency_ms);
+    let _ = Duration::ZERO;
+}
