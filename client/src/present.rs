@@ -282,6 +282,14 @@ impl Presenter {
     }
 }
 
+/// FNV-1a over the `0x00RRGGBB` pixels, so tests can compare every shown picture with a
+/// decoding of the file's frame without keeping the pictures.
+pub fn pixel_checksum(pixels: &[u32]) -> u64 {
+    pixels.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &p| {
+        (h ^ u64::from(p & 0x00FF_FFFF)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,12 +409,4 @@ mod tests {
         );
         assert_eq!(p.stats().late, 0);
     }
-}
-
-/// FNV-1a over the `0x00RRGGBB` pixels, so tests can compare every shown picture with a
-/// decoding of the file's frame without keeping the pictures.
-pub fn pixel_checksum(pixels: &[u32]) -> u64 {
-    pixels.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &p| {
-        (h ^ u64::from(p & 0x00FF_FFFF)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }

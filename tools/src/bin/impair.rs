@@ -215,10 +215,10 @@ fn restore_reply(msg: &mut Message<'_>, ports: &Mutex<HashMap<u16, PortRange>>) 
     let Ok(map) = ports.lock() else { return };
     for t in &mut transport.0 {
         for p in &mut t.params {
-            if let TransportParam::ClientPort(r) = p {
-                if let Some(orig) = map.get(&r.rtp) {
-                    *r = *orig;
-                }
+            if let TransportParam::ClientPort(r) = p
+                && let Some(orig) = map.get(&r.rtp)
+            {
+                *r = *orig;
             }
         }
     }
@@ -229,10 +229,11 @@ fn bind_pair() -> std::io::Result<(UdpSocket, UdpSocket)> {
     for _ in 0..64 {
         let a = UdpSocket::bind("127.0.0.1:0")?;
         let p = a.local_addr()?.port();
-        if p % 2 == 0 && p < u16::MAX {
-            if let Ok(b) = UdpSocket::bind(("127.0.0.1", p + 1)) {
-                return Ok((a, b));
-            }
+        if p % 2 == 0
+            && p < u16::MAX
+            && let Ok(b) = UdpSocket::bind(("127.0.0.1", p + 1))
+        {
+            return Ok((a, b));
         }
     }
     Err(std::io::Error::other("no free port pair"))
