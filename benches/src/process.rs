@@ -13,7 +13,9 @@ pub struct Usage {
     pub wall: Duration,
     /// User + system CPU time.
     pub cpu: Duration,
-    /// Peak resident set size, bytes.
+    /// Peak resident set size, bytes: the largest `VmHWM` seen in `/proc/<pid>/status` while
+    /// it ran (`wait4`'s `ru_maxrss` would include the memory of the benchmark process it
+    /// was forked from).
     pub max_rss: u64,
     /// Exit code (`None`: ended by a signal).
     pub code: Option<i32>,
@@ -71,7 +73,9 @@ impl Measured {
         let pid = self.child.id() as libc::pid_t;
         let mut interrupted = false;
         let mut kill_at = None;
+        let mut peak = 0u64;
         loop {
+            peak = peak.max(high_water_mark(self.child.id()).unwrap_or(0));
             let mut status = 0;
             // SAFETY: an all-zero rusage is a valid value of this plain C struct.
             let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -89,7 +93,7 @@ impl Measured {
                 return Ok(Usage {
                     wall: self.started.elapsed(),
                     cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
-                    max_rss: usage.ru_maxrss as u64 * 1024,
+                    max_rss: peak,
                     code,
                 });
             }
@@ -119,6 +123,14 @@ impl Measured {
         self.signal(libc::SIGTERM);
         self.wait_until(Instant::now() + Duration::from_secs(5))
     }
+}
+
+/// `VmHWM` (peak resident set) of a live process, bytes.
+fn high_water_mark(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Where the release binaries live: beside the running executable (`target/release`).
