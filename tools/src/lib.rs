@@ -3,6 +3,7 @@
 //! - [`generate`]: what `encode_mjpeg` does (test patterns or conversion, on all cores), callable
 //!   from the benchmark harness without spawning the binary.
 //! - [`impair`]: the seeded bad-link model behind the `impair` relay.
+//! - [`relay`]: the RTSP-aware relay behind `impair` (also usable in-process by tests).
 //! - [`info`]: what `mjpeg_info` prints about a file.
 //! - [`parallel`]: ordered parallel production with a bounded reorder window.
 
@@ -10,3 +11,4 @@ pub mod generate;
 pub mod impair;
 pub mod info;
 pub mod parallel;
+pub mod relay;

@@ -1,0 +1,122 @@
+//! Through a bad link on loopback (the seeded `impair` relay, in-process): at 2 % random loss the
+//! frames the client reports lost are exactly the frames the relay damaged, and none of them is
+//! shown; with 50 ms of jitter and a 500 ms prebuffer nothing is late and nothing rebuffers.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{Server, pattern_file, serial};
+use hdstream_client::{Options, play};
+use hdstream_tools::impair::Spec;
+use hdstream_tools::relay;
+
+/// 30 fps, 10 s, 640x360: about twenty RTP packets a frame.
+const FRAMES: u64 = 300;
+
+/// The relay in front of `server`; returns the URL to play and the log's path.
+fn through(server: &Server, spec: &str, seed: u64, name: &str) -> (String, std::path::PathBuf) {
+    let log = std::env::temp_dir().join(format!(
+        "hdstream-impair-{name}-{}.jsonl",
+        std::process::id()
+    ));
+    let spec: Spec = spec.parse().unwrap();
+    let addr = relay::start(
+        server.addr(),
+        "127.0.0.1:0".parse().unwrap(),
+        spec,
+        seed,
+        Some(&log),
+    )
+    .unwrap();
+    let path = server.url.rsplit('/').next().unwrap();
+    (format!("rtsp://{addr}/{path}"), log)
+}
+
+fn events(log: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn at_2_percent_loss_exactly_the_damaged_frames_are_lost_and_never_shown() {
+    let _serial = serial();
+    let file = pattern_file(640, 360, FRAMES);
+    let server = Server::start(&file, 30.0);
+    let (url, log) = through(&server, "loss=2%", 7, "loss");
+    let mut options = Options::url(url);
+    options.headless = true;
+    options.record_frames = true;
+    let report = play(&options).expect("plays through the relay");
+    let events = events(&log);
+    let _ = std::fs::remove_file(&log);
+    // Frame index of an RTP timestamp: the server stamps frame k with first + 3000 k.
+    let first = events
+        .iter()
+        .find(|e| e["event"] == "first")
+        .expect("first packet logged")["timestamp"]
+        .as_u64()
+        .unwrap() as u32;
+    let frame = |ts: u32| u64::from(ts.wrapping_sub(first)) / 3000;
+    let damaged: BTreeSet<u64> = events
+        .iter()
+        .filter(|e| e["event"] == "drop")
+        .map(|e| frame(e["timestamp"].as_u64().unwrap() as u32))
+        .collect();
+    let dropped_packets = events.iter().filter(|e| e["event"] == "drop").count() as i64;
+    assert!(
+        damaged.len() > 10,
+        "2 % of ~6000 packets damage dozens of frames: {}",
+        damaged.len()
+    );
+    assert_eq!(
+        report.frames_lost,
+        damaged.len() as u64,
+        "lost frames = damaged frames: {report}"
+    );
+    assert_eq!(
+        report.frames_displayed,
+        FRAMES - damaged.len() as u64,
+        "every intact frame shown: {report}"
+    );
+    assert_eq!(
+        report.packets_lost, dropped_packets,
+        "packet loss counted exactly"
+    );
+    let shown: BTreeSet<u64> = report
+        .displayed_npt
+        .iter()
+        .map(|npt| (npt * 30.0).round() as u64)
+        .collect();
+    assert_eq!(
+        shown.len() as u64,
+        report.frames_displayed,
+        "each shown frame once"
+    );
+    assert!(
+        shown.is_disjoint(&damaged),
+        "a damaged frame was shown: {:?}",
+        shown.intersection(&damaged).collect::<Vec<_>>()
+    );
+    server.handle.stop().unwrap();
+}
+
+#[test]
+fn with_50_ms_of_jitter_and_a_500_ms_prebuffer_nothing_is_late() {
+    let _serial = serial();
+    let file = pattern_file(640, 360, FRAMES);
+    let server = Server::start(&file, 30.0);
+    let (url, log) = through(&server, "delay=5ms,jitter=50ms", 3, "jitter");
+    let mut options = Options::url(url);
+    options.headless = true;
+    let report = play(&options).expect("plays through the relay");
+    let _ = std::fs::remove_file(&log);
+    assert_eq!(report.frames_displayed, FRAMES, "{report}");
+    assert_eq!(report.frames_late, 0, "{report}");
+    assert_eq!(report.rebuffer_count, 0, "{report}");
+    assert_eq!(report.frames_lost, 0, "{report}");
+    server.handle.stop().unwrap();
+}
