@@ -194,3 +194,67 @@ fn reported_loss_matches_the_injected_loss_and_no_corrupt_frame_is_shown() {
         }
     }
 }
+
+/// The receiver reports the client sends (RFC 3550 §6.4.2, logged by the relay on their way to
+/// the server) agree with what the relay dropped: cumulative lost exactly, fraction lost over
+/// each interval within 1/256.
+#[test]
+fn receiver_reports_agree_with_the_injected_loss() {
+    let _serial = serial();
+    let file = pattern_file(640, 360, FRAMES);
+    let server = Server::start(&file, 30.0);
+    let (url, log) = through(&server, "loss=5%", 21, "reports");
+    let mut options = Options::url(url);
+    options.headless = true;
+    let report = play(&options).expect("plays through the relay");
+    let events = events(&log);
+    let _ = std::fs::remove_file(&log);
+    server.handle.stop().unwrap();
+    let first_seq = events.iter().find(|e| e["event"] == "first").unwrap()["seq"]
+        .as_u64()
+        .unwrap() as u16;
+    // Extended sequence numbers relative to the first packet (a 10 s stream wraps at most once).
+    let rel = |seq: u16| u64::from(seq.wrapping_sub(first_seq));
+    let mut drops_so_far: Vec<u64> = Vec::new();
+    let mut reports = Vec::new();
+    for e in &events {
+        match e["event"].as_str() {
+            Some("drop") => drops_so_far.push(rel(e["seq"].as_u64().unwrap() as u16)),
+            Some("rr") => {
+                let highest = rel(e["highest_seq"].as_u64().unwrap() as u16);
+                let lost = drops_so_far.iter().filter(|&&d| d <= highest).count() as i64;
+                reports.push((
+                    highest,
+                    lost,
+                    e["cumulative_lost"].as_i64().unwrap(),
+                    e["fraction_lost"].as_u64().unwrap(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        !reports.is_empty(),
+        "the client sent receiver reports ({report})"
+    );
+    let mut previous_highest: Option<u64> = None;
+    let mut previous_lost = 0i64;
+    for &(highest, lost, cumulative, fraction) in &reports {
+        eprintln!(
+            "RR: highest {highest}, cumulative lost {cumulative} (relay dropped {lost}), fraction {fraction}/256"
+        );
+        assert_eq!(cumulative, lost, "cumulative lost at highest {highest}");
+        let expected =
+            highest - previous_highest.map_or(0, |h| h) + u64::from(previous_highest.is_none());
+        if expected > 0 && highest != previous_highest.unwrap_or(u64::MAX) {
+            let interval_lost = (lost - previous_lost).max(0) as u64;
+            let want = (interval_lost * 256 / expected).min(255);
+            assert!(
+                want.abs_diff(fraction) <= 1,
+                "fraction lost {fraction}/256, relay says {want}/256"
+            );
+        }
+        previous_highest = Some(highest);
+        previous_lost = lost;
+    }
+}

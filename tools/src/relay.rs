@@ -17,13 +17,24 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use hdstream_common::rtp;
 use hdstream_common::rtsp::header::{PortRange, Transport, TransportParam};
 use hdstream_common::rtsp::{self, Message, Parsed};
+use hdstream_common::{rtcp, rtp};
 
 use crate::impair::{Fate, Link, Spec};
 
 type Log = Arc<Mutex<Option<std::fs::File>>>;
+
+/// One relayed UDP session: the client's own ports, and where the server takes RTCP (learnt
+/// from the SETUP reply's `server_port`).
+#[derive(Debug, Clone)]
+struct Relayed {
+    client: PortRange,
+    relay: PortRange,
+    server_rtcp: Arc<Mutex<Option<SocketAddr>>>,
+}
+
+type Sessions = Mutex<HashMap<u16, Relayed>>;
 
 /// Binds `listen` and relays every connection to `upstream` through a link with `spec`
 /// (session k seeded with `seed + k`), on background threads; `log` receives JSON lines.
@@ -71,8 +82,8 @@ fn relay(
     let server =
         TcpStream::connect(upstream).with_context(|| format!("cannot reach {upstream}"))?;
     let peer = client.peer_addr()?;
-    // Relay port → the client's own port, to put back in replies.
-    let ports: Arc<Mutex<HashMap<u16, PortRange>>> = Arc::default();
+    // Relay port → the session, to put the client's ports back in replies.
+    let ports: Arc<Sessions> = Arc::default();
     let (c_read, s_write) = (client.try_clone()?, server.try_clone()?);
     let up_ports = Arc::clone(&ports);
     let up = std::thread::spawn(move || {
@@ -80,7 +91,7 @@ fn relay(
             rewrite_setup(req, peer, &up_ports, spec, seed, &log, &sessions)
         })
     });
-    let down = pump(server, client, |msg| restore_reply(msg, &ports));
+    let down = pump(server, client, |msg| restore_reply(msg, &ports, upstream));
     let _ = up.join();
     down
 }
@@ -132,7 +143,7 @@ fn pump(
 fn rewrite_setup(
     msg: &mut Message<'_>,
     peer: SocketAddr,
-    ports: &Mutex<HashMap<u16, PortRange>>,
+    ports: &Sessions,
     spec: Spec,
     seed: u64,
     log: &Log,
@@ -164,8 +175,14 @@ fn rewrite_setup(
                 *r = relay;
             }
         }
+        let server_rtcp: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
         if let Ok(mut map) = ports.lock() {
-            map.insert(relay.rtp, client_ports);
+            let session = Relayed {
+                client: client_ports,
+                relay,
+                server_rtcp: Arc::clone(&server_rtcp),
+            };
+            map.insert(relay.rtp, session);
         }
         let to_rtp = SocketAddr::new(peer.ip(), client_ports.rtp);
         let to_rtcp = SocketAddr::new(
@@ -176,26 +193,36 @@ fn rewrite_setup(
         );
         let k = sessions.fetch_add(1, Ordering::SeqCst);
         let link = Link::new(spec, seed.wrapping_add(k), Instant::now());
-        let log = Arc::clone(log);
-        std::thread::spawn(move || forward_rtp(rtp_sock, to_rtp, link, &log));
-        std::thread::spawn(move || forward_plain(rtcp_sock, to_rtcp));
+        let (rtp_log, rtcp_log) = (Arc::clone(log), Arc::clone(log));
+        std::thread::spawn(move || forward_rtp(rtp_sock, to_rtp, link, &rtp_log));
+        std::thread::spawn(move || forward_rtcp(rtcp_sock, to_rtcp, &server_rtcp, &rtcp_log));
     }
     req.headers.set_typed(&transport);
 }
 
-/// Puts the client's own ports back into a SETUP reply.
-fn restore_reply(msg: &mut Message<'_>, ports: &Mutex<HashMap<u16, PortRange>>) {
+/// Puts the client's own ports back into a SETUP reply, and points the client's RTCP at the
+/// relay (which logs the receiver reports and passes them on to the server's RTCP port).
+fn restore_reply(msg: &mut Message<'_>, ports: &Sessions, upstream: SocketAddr) {
     let Message::Response(resp) = msg else { return };
     let Some(Ok(mut transport)) = resp.headers.typed::<Transport>() else {
         return;
     };
     let Ok(map) = ports.lock() else { return };
     for t in &mut transport.0 {
+        let Some(session) = t.client_port().and_then(|r| map.get(&r.rtp)).cloned() else {
+            continue;
+        };
         for p in &mut t.params {
-            if let TransportParam::ClientPort(r) = p
-                && let Some(orig) = map.get(&r.rtp)
-            {
-                *r = *orig;
+            match p {
+                TransportParam::ClientPort(r) => *r = session.client,
+                TransportParam::ServerPort(r) => {
+                    let rtcp = r.rtcp.unwrap_or(r.rtp.wrapping_add(1));
+                    if let Ok(mut to) = session.server_rtcp.lock() {
+                        *to = Some(SocketAddr::new(upstream.ip(), rtcp));
+                    }
+                    *r = session.relay;
+                }
+                _ => {}
             }
         }
     }
@@ -291,13 +318,48 @@ fn forward_rtp(socket: UdpSocket, to: SocketAddr, mut link: Link, log: &Log) {
     }
 }
 
-/// Relays RTCP unharmed; ends after 30 s of silence.
-fn forward_plain(socket: UdpSocket, to: SocketAddr) {
+/// Relays RTCP unharmed both ways — the server's to the client, the client's (receiver reports,
+/// logged as `rr` events) to the server; ends after 30 s of silence.
+fn forward_rtcp(
+    socket: UdpSocket,
+    client: SocketAddr,
+    server: &Mutex<Option<SocketAddr>>,
+    log: &Log,
+) {
     let mut buf = vec![0u8; 65_536];
     let _ = socket.set_read_timeout(Some(Duration::from_secs(30)));
-    while let Ok((n, _)) = socket.recv_from(&mut buf) {
-        let _ = socket.send_to(&buf[..n], to);
+    while let Ok((n, from)) = socket.recv_from(&mut buf) {
+        let packet = &buf[..n];
+        if from == client {
+            record_reports(log, packet);
+            if let Some(to) = server.lock().ok().and_then(|s| *s) {
+                let _ = socket.send_to(packet, to);
+            }
+        } else {
+            let _ = socket.send_to(packet, client);
+        }
     }
+}
+
+/// Logs each reception report block of a client's RTCP compound (RFC 3550 §6.4.2).
+fn record_reports(log: &Log, packet: &[u8]) {
+    let Ok(compound) = rtcp::Compound::parse(packet) else {
+        return;
+    };
+    let Ok(mut guard) = log.lock() else { return };
+    let Some(file) = guard.as_mut() else { return };
+    for p in compound.iter() {
+        if let rtcp::Packet::ReceiverReport(rr) = p {
+            for b in rr.report_blocks() {
+                let line = format!(
+                    "{{\"event\":\"rr\",\"fraction_lost\":{},\"cumulative_lost\":{},\"highest_seq\":{},\"jitter\":{}}}\n",
+                    b.fraction_lost, b.cumulative_lost, b.extended_highest_sequence, b.jitter
+                );
+                let _ = file.write_all(line.as_bytes());
+            }
+        }
+    }
+    let _ = file.flush();
 }
 
 fn record(log: &Log, event: &str, packet: &[u8]) {
