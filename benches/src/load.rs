@@ -22,6 +22,8 @@ pub struct Count {
     pub expected: u64,
     /// Packets received (duplicates not counted twice).
     pub received: u64,
+    /// The receiver could not set up or play (the server refused or did not answer in time).
+    pub failed: bool,
 }
 
 impl Count {
@@ -150,11 +152,16 @@ pub fn receive(url: &str, seconds: f64) -> Result<Count> {
     let _ = rtsp.request(teardown);
     let expected = tracker.expected();
     let received = tracker.received().saturating_sub(tracker.duplicates());
-    Ok(Count { expected, received })
+    Ok(Count {
+        expected,
+        received,
+        failed: false,
+    })
 }
 
-/// `n` receivers at once on `url` for `seconds`.
-pub fn receivers(url: &str, n: usize, seconds: f64) -> Result<Vec<Count>> {
+/// `n` receivers at once on `url` for `seconds`; one that cannot set up or play counts as
+/// [`Count::failed`].
+pub fn receivers(url: &str, n: usize, seconds: f64) -> Vec<Count> {
     let handles: Vec<_> = (0..n)
         .map(|_| {
             let url = url.to_owned();
@@ -163,7 +170,13 @@ pub fn receivers(url: &str, n: usize, seconds: f64) -> Result<Vec<Count>> {
         .collect();
     handles
         .into_iter()
-        .map(|h| h.join().map_err(|_| anyhow!("receiver thread panicked"))?)
+        .map(|h| match h.join() {
+            Ok(Ok(count)) => count,
+            _ => Count {
+                failed: true,
+                ..Count::default()
+            },
+        })
         .collect()
 }
 

@@ -216,7 +216,7 @@ fn main() -> Result<()> {
     }
     println!("{}", report::table(&rows));
     let capacity = match args.clients {
-        Some(max) => Some(capacity(&files, max, seconds)?),
+        Some(max) => Some(capacity(&files, max, seconds, have_gst_server)?),
         None => None,
     };
     let extra = serde_json::json!({
@@ -269,59 +269,112 @@ fn impaired(url: &str, args: &Args) -> Result<Option<peers::Relay>> {
     }
 }
 
-/// The capacity ramp for each file: 1, 2, 4, … `max` receivers until one loses a packet.
+/// The capacity ramp for each file and each sender (ours, and gst-rtsp-server when `peers`
+/// allows): 1, 2, 4, … light receivers until more than 0.1 % of the stream's packets fail to
+/// arrive, then a bisection between the last good and the first bad count. A packet that
+/// "fails to arrive" is one the receiver's sequence numbers say was lost, or one the stream
+/// should have carried but the sender never sent (a sender that falls behind skips whole
+/// frames: their packets have no sequence numbers at all), judged against one receiver's count.
+/// Reports the highest count with every packet, and the highest with at most 0.1 % missing.
 fn capacity(
     files: &[(Resolution, PathBuf)],
     max: usize,
     seconds: u32,
+    with_gst: bool,
 ) -> Result<serde_json::Value> {
     use hdstream_benches::load;
     let plain = load::plain_udp_rate(1372, 2.0)?;
     eprintln!("plain loopback UDP sender: {plain:.0} datagrams/s of 1372 bytes");
+    let mut senders = vec![Sender::Ours];
+    if with_gst {
+        senders.push(Sender::GstServer);
+    }
     let mut out = Vec::new();
     for (res, file) in files {
-        let mut steps = Vec::new();
-        let mut n = 1;
-        let mut best = 0;
-        let mut best_rate = 0.0;
-        loop {
-            let server = peers::our_server_looping(file, res.fps)?;
-            let counts = load::receivers(&server.url, n, f64::from(seconds));
-            let usage = server.stop()?;
-            let counts = counts?;
-            let expected: u64 = counts.iter().map(|c| c.expected).sum();
-            let received: u64 = counts.iter().map(|c| c.received).sum();
-            let clean = counts.iter().all(|c| c.lost() == 0 && c.expected > 0);
-            let rate = received as f64 / f64::from(seconds);
+        for &sender in &senders {
+            let mut steps = Vec::new();
+            let mut nominal = 0.0f64;
+            let mut step = |n: usize| -> Result<(bool, f64, f64, f64)> {
+                let server = match sender {
+                    Sender::Ours => peers::our_server_looping(file, res.fps)?,
+                    Sender::GstServer => peers::gst_server(file, res.fps)?,
+                };
+                let counts = load::receivers(&server.url, n, f64::from(seconds));
+                let usage = server.stop()?;
+                let received: u64 = counts.iter().map(|c| c.received).sum();
+                let seq_lost: u64 = counts.iter().map(|c| c.lost()).sum();
+                let failed = counts.iter().filter(|c| c.failed).count();
+                if n == 1 {
+                    nominal = received as f64;
+                }
+                let due = nominal * n as f64;
+                let missing = 100.0 * (1.0 - received as f64 / due.max(1.0)).max(0.0);
+                let every = seq_lost == 0 && failed == 0 && missing <= 0.1;
+                let rate = received as f64 / f64::from(seconds);
+                eprintln!(
+                    "capacity {} {}: {n} receivers, {received} packets of {due:.0} due ({missing:.2}% missing, {seq_lost} lost by sequence number, {failed} receivers failed), {rate:.0} packets/s, server CPU {:.1}%",
+                    res.name(),
+                    sender.name(),
+                    usage.cpu_percent()
+                );
+                steps.push(serde_json::json!({
+                    "clients": n, "packets_received": received, "packets_due": due,
+                    "missing_pct": missing, "lost_by_sequence": seq_lost, "failed_receivers": failed,
+                    "packets_per_s": rate, "server_cpu_pct": usage.cpu_percent(),
+                }));
+                Ok((every && seq_lost == 0, missing, rate, usage.cpu_percent()))
+            };
+            let (mut good, mut bad) = (0usize, None::<usize>);
+            let mut best = (0.0, 0.0); // packets/s and server CPU at `good`
+            let mut every_packet = 0;
+            let mut n = 1;
+            while n <= max {
+                let (every, missing, rate, cpu) = step(n)?;
+                if every && every_packet == good {
+                    every_packet = n;
+                }
+                if missing > 0.1 || rate == 0.0 {
+                    bad = Some(n);
+                    break;
+                }
+                good = n;
+                best = (rate, cpu);
+                if n == max {
+                    break;
+                }
+                n = (n * 2).min(max);
+            }
+            // Bisect between the last good and the first bad count, to within an eighth.
+            if let Some(mut hi) = bad {
+                while hi - good > (good / 8).max(1) {
+                    let mid = (good + hi) / 2;
+                    let (every, missing, rate, cpu) = step(mid)?;
+                    if missing > 0.1 || rate == 0.0 {
+                        hi = mid;
+                    } else {
+                        if every && every_packet == good {
+                            every_packet = mid;
+                        }
+                        good = mid;
+                        best = (rate, cpu);
+                    }
+                }
+            }
             eprintln!(
-                "capacity {}: {n} receivers, {received}/{expected} packets ({:.3}% lost), {rate:.0} packets/s, server CPU {:.1}%",
+                "capacity {} {}: {good} receivers with at most 0.1% missing ({:.0} packets/s, {:.1}% of the plain sender's rate, server CPU {:.1}%); {every_packet} with every packet",
                 res.name(),
-                100.0 * (expected - received.min(expected)) as f64 / expected.max(1) as f64,
-                usage.cpu_percent()
+                sender.name(),
+                best.0,
+                100.0 * best.0 / plain,
+                best.1
             );
-            steps.push(serde_json::json!({
-                "clients": n, "packets_expected": expected, "packets_received": received,
-                "packets_per_s": rate, "server_cpu_pct": usage.cpu_percent(), "every_packet": clean,
+            out.push(serde_json::json!({
+                "resolution": res.name(), "sender": sender.name(),
+                "capacity": good, "capacity_every_packet": every_packet,
+                "packets_per_s": best.0, "ratio_to_plain_udp": best.0 / plain,
+                "server_cpu_pct": best.1, "steps": steps,
             }));
-            if !clean {
-                break;
-            }
-            best = n;
-            best_rate = rate;
-            if n >= max {
-                break;
-            }
-            n = (n * 2).min(max);
         }
-        eprintln!(
-            "capacity {}: {best} receivers with every packet = {best_rate:.0} packets/s, {:.1}% of the plain sender's rate",
-            res.name(),
-            100.0 * best_rate / plain
-        );
-        out.push(serde_json::json!({
-            "resolution": res.name(), "capacity": best, "packets_per_s": best_rate,
-            "ratio_to_plain_udp": best_rate / plain, "steps": steps,
-        }));
     }
     Ok(serde_json::json!({ "plain_udp_datagrams_per_s": plain, "rows": out }))
 }
