@@ -1,18 +1,7 @@
 //! Drawing into a window-sized `0x00RRGGBB` buffer: the picture scaled to fit with its aspect
 //! kept (letterboxed), a 5×7 bitmap font for the statistics overlay, and the progress bar.
 
-/// A rectangle in pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rect {
-    /// Left edge.
-    pub x: usize,
-    /// Top edge.
-    pub y: usize,
-    /// Width.
-    pub w: usize,
-    /// Height.
-    pub h: usize,
-}
+pub use hdstream_video::pattern::Rect;
 
 /// Height of the progress bar along the bottom, pixels.
 pub const BAR_HEIGHT: usize = 6;

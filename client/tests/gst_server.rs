@@ -10,11 +10,8 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use common::{pattern_file, serial};
-use hdstream_client::present::pixel_checksum;
+use common::{file_checksums, pattern_file, serial};
 use hdstream_client::{Options, play};
-use hdstream_video::MjpegFile;
-use hdstream_video::decoder::Decoder;
 
 struct GstServer(Child);
 
@@ -47,21 +44,6 @@ fn gst_server(file: &Path, fps: u32) -> (GstServer, String) {
         .find_map(|l| l.strip_prefix("URL ").map(str::to_owned))
         .expect("gst-rtsp-server started (needs gir1.2-gst-rtsp-server-1.0, python3-gi, gstreamer1.0-plugins-good, ffmpeg)");
     (server, url)
-}
-
-/// Checksums of every frame of `file` as the client's decoder shows them.
-fn file_checksums(file: &Path) -> Vec<u64> {
-    let media = MjpegFile::open(file).unwrap();
-    let mut decoder = Decoder::new();
-    let mut pixels = Vec::new();
-    (0..media.len())
-        .map(|i| {
-            decoder
-                .decode_0rgb(media.frame(i).unwrap(), &mut pixels)
-                .unwrap();
-            pixel_checksum(&pixels)
-        })
-        .collect()
 }
 
 fn plays_every_frame_from_gst(width: u16, height: u16) {

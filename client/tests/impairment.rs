@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{Server, pattern_file, serial};
+use common::{Server, file_checksums, pattern_file, serial};
 use hdstream_client::{Options, play};
 use hdstream_tools::impair::Spec;
 use hdstream_tools::relay;
@@ -119,21 +119,6 @@ fn with_50_ms_of_jitter_and_a_500_ms_prebuffer_nothing_is_late() {
     assert_eq!(report.rebuffer_count, 0, "{report}");
     assert_eq!(report.frames_lost, 0, "{report}");
     server.handle.stop().unwrap();
-}
-
-/// Checksums of every frame of `file` as the client's decoder shows them.
-fn file_checksums(file: &std::path::Path) -> Vec<u64> {
-    let media = hdstream_video::MjpegFile::open(file).unwrap();
-    let mut decoder = hdstream_video::decoder::Decoder::new();
-    let mut pixels = Vec::new();
-    (0..media.len())
-        .map(|i| {
-            decoder
-                .decode_0rgb(media.frame(i).unwrap(), &mut pixels)
-                .unwrap();
-            hdstream_client::present::pixel_checksum(&pixels)
-        })
-        .collect()
 }
 
 /// At 1, 5 and 10 % random loss and at 5 % reordering: the loss the client reports is within

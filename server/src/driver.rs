@@ -390,15 +390,10 @@ impl Driver {
         let deadline = self.core.transmit(now, &mut send);
         let blocked = self.core.is_blocked();
         if blocked != self.rtp_writable_wanted {
-            let interest = if blocked {
-                Interest::READABLE | Interest::WRITABLE
-            } else {
-                Interest::READABLE
-            };
             let _ = self
                 .poll
                 .registry()
-                .reregister(&mut self.rtp, RTP, interest);
+                .reregister(&mut self.rtp, RTP, interest(blocked));
             self.rtp_writable_wanted = blocked;
         }
         if blocked {
@@ -451,15 +446,10 @@ impl Driver {
         }
         let want = !self.core.output(id).is_empty();
         if want != conn.writable_wanted {
-            let interest = if want {
-                Interest::READABLE | Interest::WRITABLE
-            } else {
-                Interest::READABLE
-            };
             let _ = self
                 .poll
                 .registry()
-                .reregister(&mut conn.stream, Token(id), interest);
+                .reregister(&mut conn.stream, Token(id), interest(want));
             conn.writable_wanted = want;
         }
     }
@@ -476,5 +466,14 @@ impl Driver {
             let _ = self.poll.registry().deregister(&mut conn.stream);
         }
         self.core.close(id, now);
+    }
+}
+
+/// Readable, and writable too while output waits.
+fn interest(writable: bool) -> Interest {
+    if writable {
+        Interest::READABLE | Interest::WRITABLE
+    } else {
+        Interest::READABLE
     }
 }

@@ -115,3 +115,19 @@ impl Server {
         self.handle.rtsp
     }
 }
+
+/// Checksums of every frame of `file` as the client's decoder shows them
+/// ([`hdstream_client::present::pixel_checksum`] of zune-jpeg's `0x00RRGGBB` decoding).
+pub fn file_checksums(file: &Path) -> Vec<u64> {
+    let media = hdstream_video::MjpegFile::open(file).unwrap();
+    let mut decoder = hdstream_video::decoder::Decoder::new();
+    let mut pixels = Vec::new();
+    (0..media.len())
+        .map(|i| {
+            decoder
+                .decode_0rgb(media.frame(i).unwrap(), &mut pixels)
+                .unwrap();
+            hdstream_client::present::pixel_checksum(&pixels)
+        })
+        .collect()
+}
