@@ -89,12 +89,20 @@ fn build() -> Result<()> {
             "hdstream-server",
             "-p",
             "hdstream-client",
+            "-p",
+            "hdstream-tools",
+            "--bin",
+            "hdstream-server",
+            "--bin",
+            "hdstream-client",
+            "--bin",
+            "impair",
         ])
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .status()
-        .context("cannot run cargo to build the server and client")?;
+        .context("cannot run cargo to build the server, client and relay")?;
     if !status.success() {
-        bail!("building hdstream-server and hdstream-client failed");
+        bail!("building hdstream-server, hdstream-client and impair failed");
     }
     Ok(())
 }
