@@ -341,7 +341,9 @@ fn setup(
     }
     // SETUP on an existing session changes its transport while it is not playing (§10.4).
     if let Some(id) = session_id {
-        let session = parts.sessions.get_mut(id).expect("checked by respond");
+        let Some(session) = parts.sessions.get_mut(id) else {
+            return error(request, StatusCode::SESSION_NOT_FOUND, "no such session");
+        };
         if session.state == State::Playing {
             return error(
                 request,
