@@ -49,13 +49,26 @@ pub struct Received {
 pub struct Sender {
     /// The URL to play.
     pub url: String,
-    process: Measured,
+    /// `None` once stopped.
+    process: Option<Measured>,
 }
 
 impl Sender {
     /// Stops the sender and returns its cost.
-    pub fn stop(self) -> Result<Usage> {
-        self.process.stop()
+    pub fn stop(mut self) -> Result<Usage> {
+        match self.process.take() {
+            Some(p) => p.stop(),
+            None => Ok(Usage::default()),
+        }
+    }
+}
+
+impl Drop for Sender {
+    /// A sender left behind by an early return (an error elsewhere in the run) is stopped too.
+    fn drop(&mut self) {
+        if let Some(p) = self.process.take() {
+            let _ = p.stop();
+        }
     }
 }
 
@@ -97,7 +110,7 @@ fn start_server(file: &Path, fps: u32, looping: bool) -> Result<Sender> {
                 .unwrap_or_default();
             return Ok(Sender {
                 url: format!("rtsp://127.0.0.1:{port}/{name}"),
-                process,
+                process: Some(process),
             });
         }
         let _ = process.stop();
@@ -128,7 +141,7 @@ pub fn gst_server(file: &Path, fps: u32) -> Result<Sender> {
                 if let Some(url) = line.strip_prefix("URL ") {
                     return Ok(Sender {
                         url: url.to_owned(),
-                        process,
+                        process: Some(process),
                     });
                 }
             }
