@@ -7,7 +7,7 @@ use memmap2::Mmap;
 
 use crate::index::{Container, FrameInfo, Index, IndexError, Stats};
 use crate::jpeg::{self, Header};
-use crate::rfc2435::{self, NotReady};
+use crate::rfc2435::NotReady;
 
 /// Why a file cannot be opened as MJPEG. Displays as `movie.mjpeg: truncated frame at byte …`.
 #[derive(Debug, thiserror::Error)]
@@ -137,10 +137,17 @@ impl MjpegFile {
         parsed.map_err(|e| FrameError::Header(i, e))
     }
 
-    /// Frame `i` as the RFC 2435 packetizer wants it, borrowing the map.
+    /// Frame `i` as the RFC 2435 packetizer wants it, borrowing the map: sliced by the layout
+    /// the index stored, with no parsing (this runs for every frame a server sends).
     pub fn rfc2435_frame(&self, i: usize) -> Result<Frame<'_>, FrameError> {
-        let header = self.header(i)?;
-        rfc2435::frame(&header).map_err(|e| FrameError::NotReady(i, e))
+        let info = self.info(i).ok_or(FrameError::Missing(i))?;
+        let layout = info
+            .ready
+            .as_ref()
+            .map_err(|e| FrameError::NotReady(i, *e))?;
+        self.frame(i)
+            .and_then(|bytes| layout.frame(bytes))
+            .ok_or(FrameError::Missing(i))
     }
 
     /// Sizes across the file.

@@ -16,7 +16,7 @@ use std::fmt;
 use std::ops::Range;
 
 use crate::jpeg::{self, Header, Sampling};
-use crate::rfc2435::{self, NotReady};
+use crate::rfc2435::{self, Layout, NotReady};
 
 /// Digits in a course-container length header; the largest frame it can describe is 99999.
 pub const COURSE_DIGITS: usize = 5;
@@ -61,8 +61,9 @@ pub struct FrameInfo {
     pub height: u16,
     /// Chroma sampling.
     pub sampling: Sampling,
-    /// Whether it can travel as RFC 2435 payload, or the first reason it cannot.
-    pub ready: Result<(), NotReady>,
+    /// Where its RFC 2435 pieces lie, when it can travel as RFC 2435 payload; else the first
+    /// reason it cannot.
+    pub ready: Result<Layout, NotReady>,
 }
 
 impl FrameInfo {
@@ -283,7 +284,7 @@ impl Index {
             width: header.width,
             height: header.height,
             sampling: header.sampling(),
-            ready: rfc2435::check(header),
+            ready: rfc2435::layout(header),
         });
     }
 
@@ -335,7 +336,7 @@ impl Index {
         self.frames
             .iter()
             .enumerate()
-            .find_map(|(i, f)| f.ready.err().map(|r| (i, r)))
+            .find_map(|(i, f)| f.ready.as_ref().err().map(|r| (i, *r)))
     }
 
     /// Sizes across the file.
@@ -417,7 +418,7 @@ mod tests {
                 (info.width, info.height, info.sampling),
                 (64, 48, Sampling::Yuv420)
             );
-            assert_eq!(info.ready, Ok(()));
+            assert!(info.ready.is_ok(), "{:?}", info.ready);
             assert_eq!(index.frame(&data, i), Some(&f[..]));
         }
         assert!(index.damages().is_empty());
@@ -566,7 +567,7 @@ mod tests {
         for (i, info) in index.frames().iter().enumerate() {
             assert_eq!(info.offset, 5 + i * (5 + f.len()));
             assert_eq!(index.frame(&data, i), Some(&f[..]));
-            assert_eq!(info.ready, Ok(()));
+            assert!(info.ready.is_ok(), "{:?}", info.ready);
         }
     }
 
@@ -651,10 +652,13 @@ mod tests {
                     }
                     .unwrap();
                     proptest::prop_assert_eq!(header.len(), info.len);
-                    proptest::prop_assert_eq!(rfc2435::check(&header), info.ready);
+                    proptest::prop_assert_eq!(rfc2435::check(&header), info.ready.as_ref().map(|_| ()).map_err(|e| *e));
                     if let Ok(frame) = rfc2435::frame(&header) {
                         let size = (frame.width, frame.height);
                         proptest::prop_assert_eq!(size, (info.width, info.height));
+                        // The stored layout gives back the same frame without parsing.
+                        let stored = info.ready.as_ref().ok().and_then(|l| l.frame(bytes));
+                        proptest::prop_assert_eq!(stored, Some(frame));
                     }
                 }
                 for d in index.damages() {

@@ -7,6 +7,8 @@
 //! A frame that differs in any of these would decode wrongly at the receiver, so it is
 //! "not ready" and must be re-encoded (`encode_mjpeg --from`).
 
+use std::ops::Range;
+
 use hdstream_common::rfc2435::tables;
 use hdstream_common::rfc2435::{Frame, Subsampling};
 
@@ -109,6 +111,62 @@ pub enum NotReady {
     /// The frame is larger than the 24-bit fragment offset can address.
     #[error("{0} bytes; RFC 2435 fragment offsets address at most 16 MiB")]
     TooLarge(usize),
+}
+
+/// Where a ready frame's RFC 2435 pieces lie in its bytes (offsets from its SOI), found once
+/// when the file is indexed so that sending a frame needs no parsing: [`Layout::frame`] is the
+/// [`Frame`] again, by slicing.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Layout {
+    subsampling: Subsampling,
+    width: u16,
+    height: u16,
+    restart_interval: u16,
+    luma: Range<u32>,
+    chroma: Range<u32>,
+    scan: Range<u32>,
+}
+
+impl Layout {
+    /// The layout of `frame`, whose slices all lie in `bytes` (the frame, SOI first).
+    fn of(frame: &Frame<'_>, bytes: &[u8]) -> Option<Layout> {
+        let range = |part: &[u8]| -> Option<Range<u32>> {
+            let start = (part.as_ptr() as usize).checked_sub(bytes.as_ptr() as usize)?;
+            let end = start.checked_add(part.len())?;
+            (end <= bytes.len()).then_some(u32::try_from(start).ok()?..u32::try_from(end).ok()?)
+        };
+        Some(Layout {
+            subsampling: frame.subsampling,
+            width: frame.width,
+            height: frame.height,
+            restart_interval: frame.restart_interval,
+            luma: range(frame.luma_table)?,
+            chroma: range(frame.chroma_table)?,
+            scan: range(frame.scan)?,
+        })
+    }
+
+    /// The frame as the packetizer wants it, borrowing `bytes` (the same frame's bytes, SOI
+    /// first); `None` if they are shorter than the layout says.
+    pub fn frame<'a>(&self, bytes: &'a [u8]) -> Option<Frame<'a>> {
+        let slice = |r: &Range<u32>| bytes.get(r.start as usize..r.end as usize);
+        Some(Frame {
+            subsampling: self.subsampling,
+            width: self.width,
+            height: self.height,
+            luma_table: slice(&self.luma)?,
+            chroma_table: slice(&self.chroma)?,
+            restart_interval: self.restart_interval,
+            scan: slice(&self.scan)?,
+        })
+    }
+}
+
+/// [`check`], keeping the [`Layout`] of a ready frame (what the index stores).
+pub fn layout(header: &Header<'_>) -> Result<Layout, NotReady> {
+    let frame = view(header)?;
+    // The frame's slices come from `header.bytes()`, so they always lie within it.
+    Layout::of(&frame, header.bytes()).ok_or(NotReady::TooLarge(header.len()))
 }
 
 /// Checks a parsed frame against what RFC 2435 can carry; the first reason it cannot.
