@@ -104,23 +104,7 @@ fn typed<H: Header>(headers: &super::Headers) -> H {
 
 /// A DESCRIBE reply from gst-rtsp-server serving `rtpjpegpay` at 3840x2160.
 fn gst_describe_reply() -> Vec<u8> {
-    let sdp = "v=0\r\n\
-        o=- 1188340656180883 1 IN IP4 127.0.0.1\r\n\
-        s=Session streamed with GStreamer\r\n\
-        i=rtsp-server\r\n\
-        t=0 0\r\n\
-        a=tool:GStreamer\r\n\
-        a=type:broadcast\r\n\
-        a=range:npt=now-\r\n\
-        a=control:rtsp://127.0.0.1:8554/test\r\n\
-        m=video 0 RTP/AVP 26\r\n\
-        c=IN IP4 0.0.0.0\r\n\
-        a=rtpmap:26 JPEG/90000\r\n\
-        a=framerate:30\r\n\
-        a=x-dimensions:3840,2160\r\n\
-        a=control:rtsp://127.0.0.1:8554/test/stream=0\r\n\
-        a=ts-refclk:local\r\n\
-        a=mediaclk:sender\r\n";
+    let sdp = include_str!("../../testdata/gst-rtsp-server-2160p.sdp");
     format!(
         "RTSP/1.0 200 OK\r\n\
          CSeq: 2\r\n\

@@ -5,24 +5,8 @@ use proptest::prelude::*;
 use super::*;
 use crate::rtsp::header::NptTime;
 
-/// What gst-rtsp-server announces for `rtpjpegpay` at 3840x2160.
-const GSTREAMER: &str = "v=0\r\n\
-o=- 1188340656180883 1 IN IP4 127.0.0.1\r\n\
-s=Session streamed with GStreamer\r\n\
-i=rtsp-server\r\n\
-t=0 0\r\n\
-a=tool:GStreamer\r\n\
-a=type:broadcast\r\n\
-a=range:npt=now-\r\n\
-a=control:rtsp://127.0.0.1:8554/test\r\n\
-m=video 0 RTP/AVP 26\r\n\
-c=IN IP4 0.0.0.0\r\n\
-a=rtpmap:26 JPEG/90000\r\n\
-a=framerate:30\r\n\
-a=x-dimensions:3840,2160\r\n\
-a=control:rtsp://127.0.0.1:8554/test/stream=0\r\n\
-a=ts-refclk:local\r\n\
-a=mediaclk:sender\r\n";
+/// What gst-rtsp-server announces for `rtpjpegpay` at 3840x2160 (a capture, `testdata/`).
+const GSTREAMER: &str = include_str!("../../testdata/gst-rtsp-server-2160p.sdp");
 
 /// What `ffmpeg -i in.mjpeg -c copy -f rtp rtp://127.0.0.1:5004` prints: static type 26 and
 /// no rtpmap (ffmpeg writes none for static payload types).
