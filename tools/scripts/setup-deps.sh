@@ -3,6 +3,7 @@
 # GStreamer (gst-launch-1.0, rtspsrc, rtpjpegpay/depay, gst-rtsp-server through python3-gi),
 # Xvfb for the window test, nftables for the in-kernel loss tests, a TrueType font for plots.
 # Safe to run again: it installs only what is missing. Needs root (or sudo) the first time.
+# `setup-deps.sh --list` prints the package names (CI installs them from that list).
 set -euo pipefail
 
 PACKAGES=(
@@ -14,9 +15,15 @@ PACKAGES=(
   fonts-dejavu-core
 )
 
+if [ "${1:-}" = "--list" ]; then
+  echo "${PACKAGES[*]}"
+  exit 0
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
