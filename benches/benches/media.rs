@@ -1,4 +1,5 @@
-//! Per-frame costs across resolutions: RFC 2435 packetize and depacketize, and zune-jpeg decode.
+//! Per-frame costs across resolutions: indexing, RFC 2435 packetize and depacketize, and
+//! zune-jpeg decode.
 //!
 //! `cargo bench -p hdstream-benches --bench media`
 
@@ -10,6 +11,7 @@ use hdstream_common::rtp;
 use hdstream_video::decoder::Decoder;
 use hdstream_video::jpeg::Header;
 use hdstream_video::pattern::Pattern;
+use hdstream_video::rfc2435::Layout;
 
 /// RTP payload bytes per packet at a 1400-byte MTU (minus IPv4, UDP and RTP headers).
 const MAX_PAYLOAD: usize = 1400 - 28 - 12;
@@ -31,8 +33,8 @@ fn frame(width: u16, height: u16) -> Vec<u8> {
 
 /// Every RTP packet of `jpeg`, as a server sends them.
 fn packets(jpeg: &[u8]) -> Vec<Vec<u8>> {
-    let header = Header::parse(jpeg).expect("parse");
-    let frame = hdstream_video::rfc2435::frame(&header).expect("RFC 2435-ready");
+    let layout = layout(jpeg);
+    let frame = layout.frame(jpeg).expect("layout fits its frame");
     let mut out = Vec::new();
     for (i, fragment) in Packetizer::new(&frame, MAX_PAYLOAD)
         .expect("packetizer")
@@ -55,16 +57,19 @@ fn packets(jpeg: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
+/// The server's per-frame cost: the index stored the frame's RFC 2435 layout at open, so a
+/// send slices the mapped bytes by it and writes the fragments (RTP header + RFC 2435 §3.1
+/// headers + data).
 fn packetize(c: &mut Criterion) {
     let mut group = c.benchmark_group("packetize");
     for (name, w, h) in SIZES {
         let jpeg = frame(w, h);
+        let layout = layout(&jpeg);
         group.throughput(Throughput::Bytes(jpeg.len() as u64));
         let mut buf = vec![0u8; 1500];
         group.bench_with_input(BenchmarkId::from_parameter(name), &jpeg, |b, jpeg| {
             b.iter(|| {
-                let header = Header::parse(jpeg).expect("parse");
-                let frame = hdstream_video::rfc2435::frame(&header).expect("ready");
+                let frame = layout.frame(jpeg).expect("layout fits its frame");
                 let mut total = 0;
                 for fragment in Packetizer::new(&frame, MAX_PAYLOAD).expect("packetizer") {
                     let h = rtp::Header {
@@ -83,6 +88,25 @@ fn packetize(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// The index's per-frame cost at open: the JPEG marker walk and entropy scan, then the
+/// RFC 2435 readiness check that yields the stored layout.
+fn index(c: &mut Criterion) {
+    let mut group = c.benchmark_group("index");
+    for (name, w, h) in SIZES {
+        let jpeg = frame(w, h);
+        group.throughput(Throughput::Bytes(jpeg.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(name), &jpeg, |b, jpeg| {
+            b.iter(|| black_box(layout(jpeg)))
+        });
+    }
+    group.finish();
+}
+
+fn layout(jpeg: &[u8]) -> Layout {
+    let header = Header::parse(jpeg).expect("parse");
+    hdstream_video::rfc2435::layout(&header).expect("RFC 2435-ready")
 }
 
 fn depacketize(c: &mut Criterion) {
@@ -140,5 +164,5 @@ fn decode(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, packetize, depacketize, decode);
+criterion_group!(benches, index, packetize, depacketize, decode);
 criterion_main!(benches);

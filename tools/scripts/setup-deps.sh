@@ -10,7 +10,7 @@ PACKAGES=(
   ffmpeg
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gir1.2-gst-rtsp-server-1.0 python3-gi
-  xvfb xauth libx11-6 libxcursor1
+  xvfb xauth libx11-6 libxcursor1 xdotool
   nftables iproute2
   fonts-dejavu-core
 )
