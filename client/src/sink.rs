@@ -116,7 +116,9 @@ pub fn run(
             Next::Wait(t) => t,
             Next::Idle => now + Duration::from_millis(100),
         };
-        if disconnected && sink.presenter.queued() == 0 {
+        // Input over (quit, the end, or the network gone): stop once nothing is left to
+        // show — and at once while paused, when the pictures held would wait for ever.
+        if disconnected && (sink.presenter.queued() == 0 || sink.presenter.is_paused()) {
             break;
         }
         let mut until = wait_until;

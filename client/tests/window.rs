@@ -1,19 +1,95 @@
-//! The window under Xvfb: the client binary plays 1080p into a minifb window on a virtual X
-//! display whose framebuffer Xvfb keeps in an XWD file (`-fbdir`); the picture on that screen
-//! must be the stream's, scaled to fit (the test pattern's colour bars where they belong).
-//! Skipped, with a message, when Xvfb is not installed.
+//! The window under Xvfb, driven like a user drives it: the client binary plays into a minifb
+//! window on a virtual X display whose framebuffer Xvfb keeps in an XWD file (`-fbdir`), and
+//! xdotool presses its keys, clicks its progress bar and resizes it.
+//!
+//! The picture on screen is read back from that file. At the stream's own size (640×360, one
+//! screen pixel per picture pixel) it is exactly the client's decoding of one frame of the file,
+//! so the tests name the frame on screen by its pixels (the test pattern numbers every frame
+//! differently); seeks and pauses are checked on screen and in the client's `--stats-json`
+//! report, and the TEARDOWN in the server's own log.
+//!
+//! Needs Debian's `xvfb` and `xdotool`: under CI (`CI` set) the tests fail when they are
+//! missing; elsewhere they are skipped with a message.
 
 mod common;
 
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Mutex, Once, OnceLock};
 use std::time::{Duration, Instant};
 
 use common::{Server, pattern_file, serial};
+use hdstream_client::overlay::{self, BAR_HEIGHT};
+use hdstream_client::present::pixel_checksum;
 use hdstream_video::decoder::{Decoder, Packed};
 use hdstream_video::pattern::BARS;
 
-/// A running Xvfb, killed on drop.
+/// The stream the key and click tests play: 30 s at 20 fps, 640×360 (the window's own size).
+const WIDTH: usize = 640;
+const HEIGHT: usize = 360;
+const FPS: f64 = 20.0;
+const FRAMES: u64 = 600;
+const SECONDS: f64 = FRAMES as f64 / FPS;
+/// Rows of the picture above the progress bar (the bar is drawn over the picture's bottom).
+const ROWS: usize = HEIGHT - BAR_HEIGHT;
+
+// ---------------------------------------------------------------------------------------------
+// Tools: Xvfb, xdotool, bounded waits.
+
+/// Whether `tool` is installed; under CI a missing tool fails the test, elsewhere it skips it.
+fn have(tool: &str, package: &str) -> bool {
+    let found = ["/usr/bin", "/usr/local/bin", "/bin"]
+        .iter()
+        .any(|dir| Path::new(dir).join(tool).exists());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{tool} is missing under CI: install the {package} package (tools/scripts/setup-deps.sh)"
+        );
+        eprintln!("{tool} not found: window test skipped (install the {package} package)");
+    }
+    found
+}
+
+/// Polls `probe` every 50 ms until it answers, for at most `timeout`; panics naming `what`.
+fn wait_until<T>(timeout: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?}: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs `command` to its end, or kills it after `timeout` (`None`): a test never hangs on a
+/// tool.
+fn run_bounded(command: &mut Command, timeout: Duration) -> Option<Output> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    let deadline = Instant::now() + timeout;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some(child.wait_with_output().unwrap())
+}
+
+/// A running Xvfb on a display it chose itself (`-displayfd`), killed on drop.
 struct Xvfb {
     child: Child,
     display: String,
@@ -22,57 +98,107 @@ struct Xvfb {
 
 impl Drop for Xvfb {
     fn drop(&mut self) {
+        // SIGTERM first: Xvfb then removes its lock file and socket (SIGKILL leaves them).
+        let _ = run_bounded(
+            Command::new("kill").arg(self.child.id().to_string()),
+            Duration::from_secs(2),
+        );
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.fbdir);
     }
 }
 
-fn xvfb() -> Option<Xvfb> {
-    let bin = ["/usr/bin/Xvfb", "/usr/local/bin/Xvfb"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())?;
-    for n in 90..120 {
-        if Path::new(&format!("/tmp/.X{n}-lock")).exists() {
-            continue;
+impl Xvfb {
+    /// A 1600×900 screen, or `None` (skip) when Xvfb is not installed outside CI.
+    fn start() -> Option<Xvfb> {
+        if !have("Xvfb", "xvfb") {
+            return None;
         }
-        let fbdir = std::env::temp_dir().join(format!("hdstream-xvfb-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&fbdir).ok()?;
-        let child = Command::new(bin)
-            .arg(format!(":{n}"))
-            .args([
-                "-screen",
-                "0",
-                "1600x900x24",
-                "-br",
-                "-nolisten",
-                "tcp",
-                "-fbdir",
-            ])
+        let fbdir = std::env::temp_dir().join(format!("hdstream-xvfb-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&fbdir);
+        std::fs::create_dir_all(&fbdir).unwrap();
+        let mut child = Command::new("Xvfb")
+            .args(["-displayfd", "1", "-screen", "0", "1600x900x24", "-br"])
+            .args(["-nolisten", "tcp", "-fbdir"])
             .arg(&fbdir)
-            .stdout(Stdio::null())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .ok()?;
-        let x = Xvfb {
+            .expect("Xvfb starts");
+        // Xvfb writes the display number when it is ready for clients.
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let mut x = Xvfb {
             child,
-            display: format!(":{n}"),
+            display: String::new(),
             fbdir,
         };
-        let socket = format!("/tmp/.X11-unix/X{n}");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if Path::new(&socket).exists() && x.fbdir.join("Xvfb_screen0").exists() {
-                return Some(x);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let line = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("Xvfb names its display within 10 s");
+        let n: u32 = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("Xvfb's display number: {line:?}"));
+        x.display = format!(":{n}");
+        assert!(x.screen_file().exists(), "Xvfb keeps its screen in a file");
+        Some(x)
     }
-    None
+
+    fn screen_file(&self) -> PathBuf {
+        self.fbdir.join("Xvfb_screen0")
+    }
+
+    /// `xdotool args…` on this display (at most `timeout`); its standard output.
+    fn try_xdotool(&self, args: &[&str], timeout: Duration) -> Option<Output> {
+        run_bounded(
+            Command::new("xdotool")
+                .args(args)
+                .env("DISPLAY", &self.display),
+            timeout,
+        )
+    }
+
+    /// `xdotool args…` on this display; its standard output.
+    fn xdotool(&self, args: &[&str]) -> String {
+        let out = self
+            .try_xdotool(args, Duration::from_secs(5))
+            .unwrap_or_else(|| panic!("xdotool {args:?} did not finish in 5 s"));
+        assert!(
+            out.status.success(),
+            "xdotool {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
 }
 
-/// The screen as 0x00RRGGBB rows, from Xvfb's XWD framebuffer file.
-fn screenshot(file: &Path) -> (usize, usize, Vec<u32>) {
+// ---------------------------------------------------------------------------------------------
+// The screen.
+
+/// A rectangle of the screen, root coordinates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Geometry {
+    x: usize,
+    y: usize,
+    w: usize,
+    h: usize,
+}
+
+/// Pixels of the screen as `0x00RRGGBB` rows, from Xvfb's XWD framebuffer file: the whole
+/// screen, or only `area`.
+fn screenshot(file: &Path, area: Option<Geometry>) -> (Geometry, Vec<u32>) {
     let bytes = std::fs::read(file).unwrap();
     let word = |i: usize| u32::from_be_bytes(bytes[i * 4..i * 4 + 4].try_into().unwrap()) as usize;
     let (header, width, height) = (word(0), word(4), word(5));
@@ -80,11 +206,21 @@ fn screenshot(file: &Path) -> (usize, usize, Vec<u32>) {
         (word(7), word(11), word(12), word(19));
     assert_eq!(bits_per_pixel, 32, "a 24-bit screen stores 32-bit pixels");
     let start = header + ncolors * 12;
-    let mut pixels = Vec::with_capacity(width * height);
-    for y in 0..height {
-        for x in 0..width {
-            let at = start + y * bytes_per_line + x * 4;
-            let p: [u8; 4] = bytes[at..at + 4].try_into().unwrap();
+    let area = area.unwrap_or(Geometry {
+        x: 0,
+        y: 0,
+        w: width,
+        h: height,
+    });
+    assert!(
+        area.x + area.w <= width && area.y + area.h <= height,
+        "{area:?} is on the {width}x{height} screen"
+    );
+    let mut pixels = Vec::with_capacity(area.w * area.h);
+    for y in area.y..area.y + area.h {
+        let row = start + y * bytes_per_line;
+        for p in bytes[row + area.x * 4..row + (area.x + area.w) * 4].chunks_exact(4) {
+            let p: [u8; 4] = p.try_into().unwrap();
             let v = if byte_order == 0 {
                 u32::from_le_bytes(p)
             } else {
@@ -93,7 +229,7 @@ fn screenshot(file: &Path) -> (usize, usize, Vec<u32>) {
             pixels.push(v & 0x00FF_FFFF);
         }
     }
-    (width, height, pixels)
+    (area, pixels)
 }
 
 fn rgb(p: u32) -> [i32; 3] {
@@ -104,14 +240,285 @@ fn rgb(p: u32) -> [i32; 3] {
     ]
 }
 
+/// The file the key and click tests play, and each frame's number by the checksum of its
+/// decoded picture above the progress bar (built once per test process).
+fn stream() -> (PathBuf, &'static HashMap<u64, u64>) {
+    static FRAME_OF: OnceLock<HashMap<u64, u64>> = OnceLock::new();
+    let file = pattern_file(WIDTH as u16, HEIGHT as u16, FRAMES);
+    let map = FRAME_OF.get_or_init(|| {
+        let media = hdstream_video::MjpegFile::open(&file).unwrap();
+        let mut decoder = Decoder::new();
+        let mut pixels = Vec::new();
+        let map: HashMap<u64, u64> = (0..media.len())
+            .map(|i| {
+                decoder
+                    .decode_0rgb(media.frame(i).unwrap(), &mut pixels)
+                    .unwrap();
+                (pixel_checksum(&pixels[..WIDTH * ROWS]), i as u64)
+            })
+            .collect();
+        assert_eq!(map.len() as u64, FRAMES, "every frame looks different");
+        map
+    });
+    (file, map)
+}
+
+/// Frame `n` of `file` as the client decodes it.
+fn decoded(file: &Path, n: u64) -> Vec<u32> {
+    let media = hdstream_video::MjpegFile::open(file).unwrap();
+    let mut pixels = Vec::new();
+    Decoder::new()
+        .decode_0rgb(media.frame(n as usize).unwrap(), &mut pixels)
+        .unwrap();
+    pixels
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server's log: it names every request it answered and every session that ended.
+
+static SERVER_LOG: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        SERVER_LOG
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Collects the in-process server's info lines (this test binary's only subscriber).
+fn capture_server_log() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_writer(|| LogWriter)
+            .with_ansi(false)
+            .with_env_filter(tracing_subscriber::EnvFilter::new("hdstream_server=info"))
+            .try_init();
+    });
+}
+
+fn server_log() -> String {
+    String::from_utf8_lossy(&SERVER_LOG.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+}
+
+/// The value of `key=` in a log line (quotes removed).
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let at = line.find(&format!(" {key}="))? + key.len() + 2;
+    let value = line[at..].split(' ').next()?;
+    Some(value.trim_matches('"'))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The player: the client binary in a window, driven with xdotool.
+
+/// `hdstream-client` playing into a window on `x`, killed on drop.
+struct Player<'x> {
+    x: &'x Xvfb,
+    child: Option<Child>,
+    window: String,
+    stats: PathBuf,
+    stderr: PathBuf,
+}
+
+impl Drop for Player<'_> {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_file(&self.stats);
+        let _ = std::fs::remove_file(&self.stderr);
+    }
+}
+
+impl<'x> Player<'x> {
+    /// Starts playing `url` and waits for its window.
+    fn start(x: &'x Xvfb, url: &str, name: &str) -> Player<'x> {
+        let tmp = std::env::temp_dir();
+        let id = format!("hdstream-window-{}-{name}", std::process::id());
+        let stats = tmp.join(format!("{id}.json"));
+        let stderr = tmp.join(format!("{id}.stderr"));
+        let _ = std::fs::remove_file(&stats);
+        let child = Command::new(env!("CARGO_BIN_EXE_hdstream-client"))
+            .arg(url)
+            // A ceiling: every test quits long before.
+            .args(["--duration", "25", "--stats-json"])
+            .arg(&stats)
+            .env("DISPLAY", &x.display)
+            .env_remove("WAYLAND_DISPLAY")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap();
+        let mut player = Player {
+            x,
+            child: Some(child),
+            window: String::new(),
+            stats,
+            stderr,
+        };
+        let search = ["search", "--sync", "--onlyvisible", "--name", "^hdstream"];
+        let found = x
+            .try_xdotool(&search, Duration::from_secs(10))
+            .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+            .unwrap_or_default();
+        let Some(window) = found.lines().next() else {
+            let stderr = std::fs::read_to_string(&player.stderr).unwrap_or_default();
+            panic!("no window within 10 s; the client said:\n{stderr}");
+        };
+        player.window = window.trim().to_owned();
+        player
+    }
+
+    /// Presses and releases `key` (an X keysym name) in the window, as xdotool types: a tap
+    /// of a few milliseconds.
+    fn key(&self, key: &str) {
+        self.x.xdotool(&["key", "--window", &self.window, key]);
+    }
+
+    /// [`Player::key`] for a key that closes the window: the release may find it gone
+    /// (xdotool then fails with BadWindow), which is no error.
+    fn last_key(&self, key: &str) {
+        let tap = ["key", "--window", &self.window, key];
+        let _ = self.x.try_xdotool(&tap, Duration::from_secs(5));
+    }
+
+    /// A left click at window coordinates (`x`, `y`), held for 100 ms (see
+    /// `a_click_on_the_progress_bar_seeks_there`).
+    fn click(&self, x: usize, y: usize) {
+        let (x, y) = (x.to_string(), y.to_string());
+        self.x.xdotool(&[
+            "mousemove",
+            "--window",
+            &self.window,
+            &x,
+            &y,
+            "mousedown",
+            "1",
+        ]);
+        std::thread::sleep(Duration::from_millis(100));
+        self.x.xdotool(&["mouseup", "1"]);
+    }
+
+    fn resize(&self, w: usize, h: usize) {
+        let (w, h) = (w.to_string(), h.to_string());
+        self.x.xdotool(&["windowsize", &self.window, &w, &h]);
+    }
+
+    fn title(&self) -> String {
+        self.x
+            .xdotool(&["getwindowname", &self.window])
+            .trim()
+            .to_owned()
+    }
+
+    /// Where the window is on the screen, and its size.
+    fn geometry(&self) -> Geometry {
+        let out = self
+            .x
+            .xdotool(&["getwindowgeometry", "--shell", &self.window]);
+        let value = |key: &str| -> usize {
+            out.lines()
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("{key} in {out}"))
+        };
+        Geometry {
+            x: value("X"),
+            y: value("Y"),
+            w: value("WIDTH"),
+            h: value("HEIGHT"),
+        }
+    }
+
+    /// The window's pixels now.
+    fn picture(&self) -> (Geometry, Vec<u32>) {
+        screenshot(&self.x.screen_file(), Some(self.geometry()))
+    }
+
+    /// The number of the frame on screen (the window at the stream's size), if one whole
+    /// frame is there.
+    fn frame(&self, frame_of: &HashMap<u64, u64>) -> Option<u64> {
+        let (g, pixels) = self.picture();
+        assert_eq!(
+            (g.w, g.h),
+            (WIDTH, HEIGHT),
+            "the window at the stream's size"
+        );
+        frame_of
+            .get(&pixel_checksum(&pixels[..WIDTH * ROWS]))
+            .copied()
+    }
+
+    /// Waits for a frame on screen that `accept` accepts.
+    fn wait_frame(
+        &self,
+        frame_of: &HashMap<u64, u64>,
+        what: &str,
+        accept: impl Fn(u64) -> bool,
+    ) -> u64 {
+        wait_until(Duration::from_secs(5), what, || {
+            self.frame(frame_of).filter(|&n| accept(n))
+        })
+    }
+
+    /// Waits for the client to end (at most `timeout`): its exit status and its report.
+    fn finish(&mut self, timeout: Duration) -> (ExitStatus, serde_json::Value) {
+        let child = self.child.as_mut().unwrap();
+        let status = wait_until(timeout, "the client exits", || child.try_wait().unwrap());
+        self.child = None;
+        let stderr = std::fs::read_to_string(&self.stderr).unwrap_or_default();
+        eprintln!("{stderr}");
+        let report = std::fs::read_to_string(&self.stats)
+            .unwrap_or_else(|e| panic!("the stats JSON at exit ({e}); stderr:\n{stderr}"));
+        (status, serde_json::from_str(&report).unwrap())
+    }
+
+    /// Q, then the report of a clean exit.
+    fn quit(&mut self) -> serde_json::Value {
+        self.last_key("q");
+        let (status, report) = self.finish(Duration::from_secs(5));
+        assert!(status.success(), "{status}");
+        report
+    }
+}
+
+fn seconds(v: &serde_json::Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("a number: {v}"))
+}
+
+/// Sets up one key test: Xvfb, the server of [`stream`], the player at its first frames.
+macro_rules! setup {
+    ($x:ident, $server:ident, $frame_of:ident) => {
+        let _one_at_a_time = serial();
+        let Some($x) = Xvfb::start() else { return };
+        if !have("xdotool", "xdotool") {
+            return;
+        }
+        let (file, $frame_of) = stream();
+        capture_server_log();
+        let $server = Server::start(&file, FPS);
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tests.
+
 #[test]
 fn the_window_shows_the_stream_scaled_to_fit() {
-    let Some(x) = xvfb() else {
-        eprintln!("Xvfb not found: window test skipped (install the xvfb package)");
-        return;
-    };
-    let file = pattern_file(1920, 1080, 300);
     let _one_at_a_time = serial();
+    let Some(x) = Xvfb::start() else { return };
+    let file = pattern_file(1920, 1080, 300);
     let server = Server::start(&file, 30.0);
     let client = Command::new(env!("CARGO_BIN_EXE_hdstream-client"))
         .args([&server.url, "--duration", "4"])
@@ -122,7 +529,8 @@ fn the_window_shows_the_stream_scaled_to_fit() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(2500));
-    let (sw, sh, screen) = screenshot(&x.fbdir.join("Xvfb_screen0"));
+    let (screen_size, screen) = screenshot(&x.screen_file(), None);
+    let (sw, sh) = (screen_size.w, screen_size.h);
     let output = client.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
@@ -184,4 +592,305 @@ fn the_window_shows_the_stream_scaled_to_fit() {
         .filter(|&(x, y)| screen[y * sw + x] != 0)
         .count();
     assert!(lit * 10 > w * h * 8, "{lit} of {} pixels lit", w * h);
+}
+
+/// Space pauses: the picture stands still (and no frame is shown meanwhile); Space again
+/// plays on from the next frame.
+#[test]
+fn space_pauses_the_picture_and_space_again_resumes_it() {
+    setup!(x, server, frame_of);
+    let mut player = Player::start(&x, &server.url, "space");
+    player.wait_frame(frame_of, "playing", |n| n >= 10);
+
+    player.key("space");
+    wait_until(Duration::from_secs(2), "the title says paused", || {
+        player.title().ends_with("| paused").then_some(())
+    });
+    let (_, before) = player.picture();
+    let held_from = Instant::now();
+    std::thread::sleep(Duration::from_millis(700));
+    let (_, after) = player.picture();
+    let held = held_from.elapsed();
+    let differ = before.iter().zip(&after).filter(|(a, b)| a != b).count();
+    assert_eq!(differ, 0, "{differ} pixels changed while paused");
+    let paused_on = player.frame(frame_of).expect("a whole frame on screen");
+
+    player.key("space");
+    let next = player.wait_frame(frame_of, "playing again", |n| n > paused_on);
+    wait_until(Duration::from_secs(2), "the title says playing", || {
+        (!player.title().ends_with("| paused")).then_some(())
+    });
+    // Played on from where it stood, not from where the server's clock would be.
+    assert!(next <= paused_on + 20, "paused on {paused_on}, then {next}");
+    let report = player.quit();
+
+    let pauses = report["pauses"].as_array().unwrap();
+    assert_eq!(pauses.len(), 1, "{report}");
+    let (last, resumed) = (
+        seconds(&pauses[0]["last_frame_s"]),
+        seconds(&pauses[0]["resumed_frame_s"]),
+    );
+    assert!(
+        (last - paused_on as f64 / FPS).abs() < 1e-6,
+        "the client's last frame before the pause ({last} s) is the one on screen ({paused_on})"
+    );
+    assert!(
+        (resumed - last - 1.0 / FPS).abs() < 1e-6,
+        "resumed with the next frame: {last} then {resumed}"
+    );
+    // No picture at all while paused: one interval between two pictures spans the pause.
+    let longest = seconds(&report["display_interval_ms"]["max"]);
+    assert!(
+        longest >= held.as_secs_f64() * 1000.0,
+        "the longest time without a new picture, {longest} ms, covers the {held:?} watched"
+    );
+}
+
+/// Right, Left and Home seek +10 s, −10 s and to the start: the frame on screen jumps there,
+/// and the client's report shows each seek's target and its first frame.
+#[test]
+fn right_left_and_home_seek() {
+    setup!(x, server, frame_of);
+    let mut player = Player::start(&x, &server.url, "seek");
+    let mut on = player.wait_frame(frame_of, "playing", |n| n >= 10);
+    // The frame on screen before each key; the seek starts from there or a frame or two on.
+    let mut before = Vec::new();
+    let steps_per_10s = (10.0 * FPS) as u64;
+    for (key, delta) in [("Right", 10), ("Right", 10), ("Left", -10), ("Home", 0)] {
+        before.push(on);
+        let target = match delta {
+            10 => on + steps_per_10s,
+            -10 => on.saturating_sub(steps_per_10s),
+            _ => 0,
+        };
+        player.key(key);
+        // Until the seek lands the screen shows frames just after `on`, outside this range.
+        on = player.wait_frame(frame_of, &format!("{key} on screen"), |n| {
+            (target..target + 40).contains(&n)
+        });
+        eprintln!("{key}: frame {} then {on}", before.last().unwrap());
+    }
+    let report = player.quit();
+
+    let seeks = report["seeks"].as_array().unwrap();
+    assert_eq!(seeks.len(), 4, "{report}");
+    for (i, (seek, delta)) in seeks.iter().zip([10.0, 10.0, -10.0, 0.0]).enumerate() {
+        let target = seconds(&seek["target_s"]);
+        if delta == 0.0 {
+            assert_eq!(target, 0.0, "Home: {seek}");
+        } else {
+            let from = before[i] as f64 / FPS;
+            assert!(
+                (from + delta - 1e-6..from + delta + 1.0).contains(&target),
+                "{delta:+} s from frame {}: {seek}",
+                before[i]
+            );
+        }
+        let first = seconds(&seek["first_frame_s"]);
+        assert!(
+            (first - target).abs() <= 1.0 / FPS + 1e-6,
+            "the first frame after the seek is the target's: {seek}"
+        );
+    }
+}
+
+/// A click on the progress bar at x % of its width seeks to x % of the stream; a click on the
+/// picture above it does nothing.
+///
+/// The button is held for 100 ms, as a hand holds it: minifb reports only whether the button
+/// is down when the window is updated (every 16 ms at most), so a shorter click can fall
+/// between two updates and be missed.
+#[test]
+fn a_click_on_the_progress_bar_seeks_there() {
+    setup!(x, server, frame_of);
+    let mut player = Player::start(&x, &server.url, "click");
+    player.wait_frame(frame_of, "playing", |n| n >= 10);
+    // The picture, well above the bar.
+    player.click(WIDTH / 2, HEIGHT / 2);
+    std::thread::sleep(Duration::from_millis(300));
+
+    let mut shown = Vec::new();
+    for fraction in [0.75, 0.25] {
+        player.click((fraction * WIDTH as f64) as usize, HEIGHT - 2);
+        let target = (fraction * FRAMES as f64) as u64;
+        let n = player.wait_frame(frame_of, "the clicked place on screen", |n| {
+            (target..target + 30).contains(&n)
+        });
+        shown.push(n);
+    }
+    let report = player.quit();
+
+    let seeks = report["seeks"].as_array().unwrap();
+    assert_eq!(seeks.len(), 2, "only the clicks on the bar seek: {report}");
+    for (seek, fraction) in seeks.iter().zip([0.75, 0.25]) {
+        let target = seconds(&seek["target_s"]);
+        assert!(
+            (target - fraction * SECONDS).abs() < 1e-6,
+            "a click at {fraction} of the bar: {seek}"
+        );
+        let first = seconds(&seek["first_frame_s"]);
+        assert!((first - target).abs() <= 1.0 / FPS + 1e-6, "{seek}");
+    }
+    eprintln!("after the clicks, frames {shown:?} on screen");
+}
+
+/// S puts the statistics overlay over the picture's top left (the picture darkened, white
+/// text on it) and S again takes it away.
+#[test]
+fn s_toggles_the_statistics_overlay() {
+    setup!(x, server, frame_of);
+    let mut player = Player::start(&x, &server.url, "overlay");
+    player.wait_frame(frame_of, "playing", |n| n >= 10);
+    // Paused, the picture stands still: what changes is the overlay.
+    player.key("space");
+    wait_until(Duration::from_secs(2), "paused", || {
+        player.title().ends_with("| paused").then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    // The picture above the progress bar (the bar shows the position as of the last redraw).
+    let above_bar = || {
+        let (_, mut pixels) = player.picture();
+        pixels.truncate(WIDTH * ROWS);
+        pixels
+    };
+    let plain = above_bar();
+    assert!(player.frame(frame_of).is_some(), "no overlay at first");
+
+    player.key("s");
+    let with = wait_until(Duration::from_secs(2), "the overlay on screen", || {
+        Some(above_bar()).filter(|now| *now != plain)
+    });
+    let (mut right, mut bottom, mut white) = (0, 0, 0);
+    for (i, (&was, &is)) in plain.iter().zip(&with).enumerate() {
+        if was == is {
+            continue;
+        }
+        let (x, y) = (i % WIDTH, i / WIDTH);
+        right = right.max(x);
+        bottom = bottom.max(y);
+        if is == 0x00FF_FFFF {
+            white += 1;
+        } else {
+            assert_eq!(
+                is,
+                (was >> 2) & 0x003F_3F3F,
+                "at ({x}, {y}) the overlay darkens the picture"
+            );
+        }
+    }
+    // Five lines of text at scale 2, 4-pixel padding: a box from the top left corner.
+    let panel_rows = 5 * overlay::line_height(2) + 2 * 4 * 2;
+    assert_eq!(bottom + 1, panel_rows, "the overlay's height");
+    assert!(right >= 200, "the overlay is {} pixels wide", right + 1);
+    assert!(white > 500, "{white} pixels of white text");
+
+    player.key("s");
+    wait_until(Duration::from_secs(2), "the overlay gone", || {
+        (above_bar() == plain).then_some(())
+    });
+    player.quit();
+}
+
+/// Q and Esc end the session with a TEARDOWN and quit at once, with exit status 0 and the
+/// statistics written.
+#[test]
+fn q_and_esc_tear_down_and_quit() {
+    setup!(x, server, frame_of);
+    let port = format!(":{}/", server.addr().port());
+    for key in ["q", "Escape"] {
+        let mut player = Player::start(&x, &server.url, key);
+        player.wait_frame(frame_of, "playing", |n| n >= 10);
+        let pressed = Instant::now();
+        player.last_key(key);
+        let (status, report) = player.finish(Duration::from_secs(5));
+        let took = pressed.elapsed();
+        assert!(status.success(), "{key}: {status}");
+        assert!(took < Duration::from_secs(3), "{key}: quit after {took:?}");
+        assert!(seconds(&report["frames_displayed"]) >= 10.0, "{report}");
+        // Our server answered a TEARDOWN for this session and ended it for that reason.
+        let log = server_log();
+        let teardowns: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains(&port) && field(l, "method") == Some("TEARDOWN"))
+            .collect();
+        let Some(last) = teardowns.last() else {
+            panic!("{key}: no TEARDOWN in the server's log:\n{log}")
+        };
+        assert_eq!(field(last, "status"), Some("200"), "{last}");
+        let session = field(last, "session").unwrap();
+        assert!(
+            log.lines().any(|l| l.contains("session ended")
+                && field(l, "session") == Some(session)
+                && field(l, "reason") == Some("teardown")),
+            "{key}: session {session} ended by its TEARDOWN:\n{log}"
+        );
+    }
+    assert_eq!(
+        server_log()
+            .lines()
+            .filter(|l| l.contains(&port) && field(l, "method") == Some("TEARDOWN"))
+            .count(),
+        2,
+        "one TEARDOWN per quit"
+    );
+}
+
+/// A resize while paused redraws the paused picture at the new size (letterboxed when the
+/// aspect differs), not a blank window until the next frame.
+#[test]
+fn a_resize_while_paused_redraws_the_picture_at_the_new_size() {
+    setup!(x, server, frame_of);
+    let (file, _) = stream();
+    let mut player = Player::start(&x, &server.url, "resize");
+    player.wait_frame(frame_of, "playing", |n| n >= 10);
+    player.key("space");
+    wait_until(Duration::from_secs(2), "paused", || {
+        player.title().ends_with("| paused").then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let paused_on = player.frame(frame_of).expect("a whole frame on screen");
+    let source = decoded(&file, paused_on);
+
+    for (w, h) in [(960, 540), (400, 300), (WIDTH, HEIGHT)] {
+        player.resize(w, h);
+        // The client's own scaling of the frame, above the progress bar.
+        let mut expected = vec![0; w * h];
+        let rect = overlay::fit((WIDTH, HEIGHT), (w, h));
+        overlay::scale_into(
+            &source,
+            (WIDTH, HEIGHT),
+            &mut expected,
+            (w, h),
+            rect,
+            &mut Vec::new(),
+        );
+        let above_bar = w * (h - BAR_HEIGHT);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            let (g, pixels) = player.picture();
+            let (differ, black) = if (g.w, g.h) == (w, h) {
+                let differ = pixels[..above_bar]
+                    .iter()
+                    .zip(&expected[..above_bar])
+                    .filter(|(a, b)| a != b)
+                    .count();
+                let black = pixels[..above_bar].iter().filter(|&&p| p == 0).count();
+                (differ, black)
+            } else {
+                (usize::MAX, 0)
+            };
+            if differ == 0 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{w}x{h}: the paused frame {paused_on} is not redrawn at the window's size \
+                 ({g:?}: {differ} of {above_bar} pixels differ, {black} black)"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    assert!(player.title().ends_with("| paused"), "still paused");
+    assert_eq!(player.frame(frame_of), Some(paused_on), "the same frame");
+    player.quit();
 }
