@@ -185,9 +185,23 @@ pub fn our_client(url: &str, transport: Transport, seconds: u32, json: &Path) ->
     })
 }
 
+/// How long past the stream's length GStreamer's client may run when the link is clean: it ends
+/// on the server's RTCP BYE; the margin is for a pipeline that fell behind real time.
+const GST_GRACE_CLEAN: Duration = Duration::from_secs(20);
+/// The same through a lossy or reordering link. There `rtspsrc` does get the BYE (RFC 3550
+/// §6.6) and sends EOS into its `rtpjitterbuffer`, but the jitter buffer never lets the EOS out
+/// once sequence numbers are missing — seen with gst-rtsp-server as the sender too (GStreamer
+/// 1.22) — so the pipeline is stopped with SIGINT (`-e`: a clean EOS) soon after the end.
+const GST_GRACE_IMPAIRED: Duration = Duration::from_secs(5);
+
 /// Plays `url` with GStreamer: `rtspsrc ! rtpjpegdepay ! jpegdec ! fakesink sync=true`,
-/// counting the frames that reach the sink.
-pub fn gst_client(url: &str, transport: Transport, seconds: u32) -> Result<Received> {
+/// counting the frames that reach the sink. `impaired`: the link loses or reorders packets.
+pub fn gst_client(
+    url: &str,
+    transport: Transport,
+    seconds: u32,
+    impaired: bool,
+) -> Result<Received> {
     let mut cmd = Command::new("gst-launch-1.0");
     cmd.args(["-e", "-v", "rtspsrc"])
         .arg(format!("location={url}"))
@@ -219,8 +233,13 @@ pub fn gst_client(url: &str, transport: Transport, seconds: u32) -> Result<Recei
         }
         frames
     });
+    let grace = if impaired {
+        GST_GRACE_IMPAIRED
+    } else {
+        GST_GRACE_CLEAN
+    };
     let usage =
-        process.wait_until(Instant::now() + Duration::from_secs(u64::from(seconds) + 20))?;
+        process.wait_until(Instant::now() + Duration::from_secs(u64::from(seconds)) + grace)?;
     let frames = counter.join().unwrap_or(0);
     Ok(Received {
         frames_displayed: frames,

@@ -144,7 +144,7 @@ pub fn run(
             }
         }
         if sink.window.is_some() {
-            let hud = sink.hud();
+            let hud = sink.hud(None);
             if let Some(w) = sink.window.as_mut() {
                 w.pump(&hud);
             }
@@ -219,7 +219,7 @@ impl Sink {
             }
         }
         if self.window.is_some() {
-            let hud = self.hud();
+            let hud = self.hud(Some(picture.npt));
             if let Some(w) = self.window.as_mut() {
                 w.show(&picture, &hud);
             }
@@ -243,10 +243,12 @@ impl Sink {
         }
     }
 
-    fn hud(&self) -> Hud {
+    /// What the window shows besides the picture; `showing`: the position of the picture about
+    /// to be shown (the presenter still holds the one before it).
+    fn hud(&self, showing: Option<f64>) -> Hud {
         let live = self.live();
         let stats = self.presenter.stats();
-        let position = self.presenter.position().unwrap_or(0.0);
+        let position = showing.or(self.presenter.position()).unwrap_or(0.0);
         let clock = |s: f64| format!("{}:{:02}", (s / 60.0) as u64, (s % 60.0) as u64);
         let total = live.duration.map_or_else(|| "?".to_owned(), clock);
         let (w, h) = self.size;

@@ -445,7 +445,7 @@ fn run(
     ));
     let rx = match receiver {
         Receiver::Ours => peers::our_client(&url, transport, seconds, &json),
-        Receiver::Gstreamer => peers::gst_client(&url, transport, seconds),
+        Receiver::Gstreamer => peers::gst_client(&url, transport, seconds, relay.is_some()),
         Receiver::Ffmpeg => peers::ffmpeg_client(&url, transport, seconds),
     };
     let _ = std::fs::remove_file(&json);
