@@ -12,7 +12,7 @@ use hdstream_server::driver::{self, Listen};
 use hdstream_server::media::{Catalogue, FpsPolicy};
 
 /// Streams Motion-JPEG files over RTSP/RTP as RFC 2435 RTP/JPEG, paced, to any number of
-/// clients (UDP unicast or TCP-interleaved). Plays in ffmpeg, GStreamer and VLC:
+/// clients (UDP unicast or TCP-interleaved). Plays in ffmpeg and GStreamer:
 ///
 ///   ffplay rtsp://127.0.0.1:8554/clip.mjpeg
 ///
