@@ -5,6 +5,10 @@
 //! core's next deadline, read until `WouldBlock` (at most a budget per connection and pass, and
 //! not while a connection has too much output queued) and feed the core, let the core transmit
 //! what is due, write connection output until `WouldBlock`, and set interest from what is left.
+//!
+//! UDP leaves in batches ([`crate::datagrams`]): the core's packets are queued during a
+//! transmit pass and go out with one `sendmmsg(2)` per full buffer and at the end of the pass,
+//! runs for one destination coalesced by UDP GSO where the kernel offers it.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Write};
@@ -19,6 +23,7 @@ use mio::{Events, Interest, Poll, Token};
 use socket2::{Domain, Protocol, Socket as RawSocket, Type};
 
 use crate::core::{Config, Server, Socket};
+use crate::datagrams::{self, Batch, Entry, Limits, Sendmmsg};
 use crate::media::Catalogue;
 
 const LISTENER: Token = Token(0);
@@ -36,6 +41,12 @@ const MAX_SLEEP: Duration = Duration::from_millis(100);
 /// Bytes read from one connection per pass, for fairness: a flood of small requests must not
 /// hold up the streams (each pass sends what is due; the rest is read in the next pass).
 const READ_BUDGET: usize = 16 * 1024;
+/// The environment variable that turns UDP segmentation offload off when set to anything but
+/// empty or `0` (read once, when the loop starts): datagrams are still batched with
+/// `sendmmsg(2)`, one per entry. For measurements, and for paths that mishandle GSO silently.
+pub const NO_GSO_ENV: &str = "HDSTREAM_NO_GSO";
+/// How long a stopping server keeps trying to send datagrams still queued (the BYEs).
+const STOP_DRAIN: Duration = Duration::from_millis(100);
 
 /// Where to listen.
 #[derive(Debug, Clone, Copy)]
@@ -190,7 +201,11 @@ struct Driver {
     unread: HashSet<usize>,
     next_conn: usize,
     rtp_writable_wanted: bool,
+    rtcp_writable_wanted: bool,
     buf: Vec<u8>,
+    /// RTP and RTCP datagrams on their way out.
+    batch: Batch,
+    sendmmsg: Sendmmsg,
 }
 
 struct Conn {
@@ -212,6 +227,13 @@ impl Driver {
             .register(&mut rtp, RTP, Interest::READABLE)?;
         poll.registry()
             .register(&mut rtcp, RTCP, Interest::READABLE)?;
+        let disabled = std::env::var_os(NO_GSO_ENV).is_some_and(|v| !v.is_empty() && v != "0");
+        let gso = !disabled && datagrams::gso_supported(&rtp) && datagrams::gso_supported(&rtcp);
+        tracing::debug!(gso, disabled, "UDP segmentation offload");
+        if !gso && !disabled {
+            tracing::info!("UDP segmentation offload unavailable: datagrams leave one per entry");
+        }
+        let limits = Limits::default();
         Ok(Driver {
             core,
             poll,
@@ -222,7 +244,10 @@ impl Driver {
             unread: HashSet::new(),
             next_conn: FIRST_CONN,
             rtp_writable_wanted: false,
+            rtcp_writable_wanted: false,
             buf: vec![0; 64 * 1024],
+            batch: Batch::new(limits, gso),
+            sendmmsg: Sendmmsg::new(limits.messages),
         })
     }
 
@@ -234,6 +259,7 @@ impl Driver {
                 let now = Instant::now();
                 self.core.shutdown(now);
                 self.transmit(now);
+                self.drain_datagrams();
                 self.flush_all();
                 tracing::info!("server stopped");
                 return Ok(());
@@ -361,7 +387,8 @@ impl Driver {
     }
 
     /// Nothing is expected on the RTP socket (some clients send hole-punching packets); its
-    /// writable readiness (after a full send buffer) needs nothing here: transmit runs next.
+    /// writable readiness (after a full send buffer) needs nothing here: transmit runs next
+    /// and sends the queued datagrams first.
     fn drain_rtp(&mut self) {
         loop {
             match self.rtp.recv_from(&mut self.buf) {
@@ -372,35 +399,55 @@ impl Driver {
         }
     }
 
+    /// Lets the core send what is due. Datagrams left queued by the last pass (the socket was
+    /// full) go first; the core's are queued behind them and leave when the batch fills and at
+    /// the end. A packet the batch cannot take (full, and the socket still full) is refused,
+    /// so the core holds it and its stream, and writable readiness brings us back. Errors
+    /// other than a full socket (the peer's port closed, no route) lose that datagram, as on
+    /// any network; the session times out if the client is gone.
     fn transmit(&mut self, now: Instant) -> Option<Instant> {
-        let (rtp, rtcp) = (&self.rtp, &self.rtcp);
+        let mut syscall = on_sockets(&self.rtp, &self.rtcp, &mut self.sendmmsg);
+        let batch = &mut self.batch;
+        batch.flush(&mut syscall);
         let mut send = |socket: Socket, to: SocketAddr, packet: &[u8]| {
-            let s = match socket {
-                Socket::Rtp => rtp,
-                Socket::Rtcp => rtcp,
-            };
-            match s.send_to(packet, to) {
-                Ok(_) => true,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
-                // Anything else (the peer's port closed, no route): the packet is lost, as on
-                // any network; the session times out if the client is gone.
-                Err(_) => true,
-            }
+            batch.push(socket, to, packet, &mut syscall)
         };
         let deadline = self.core.transmit(now, &mut send);
-        let blocked = self.core.is_blocked();
-        if blocked != self.rtp_writable_wanted {
+        let waiting = self.batch.flush(&mut syscall);
+        drop(syscall);
+        let rtp_blocked = self.core.is_blocked() || waiting == Some(Socket::Rtp);
+        let rtcp_blocked = waiting == Some(Socket::Rtcp);
+        if rtp_blocked != self.rtp_writable_wanted {
             let _ = self
                 .poll
                 .registry()
-                .reregister(&mut self.rtp, RTP, interest(blocked));
-            self.rtp_writable_wanted = blocked;
+                .reregister(&mut self.rtp, RTP, interest(rtp_blocked));
+            self.rtp_writable_wanted = rtp_blocked;
         }
-        if blocked {
+        if rtcp_blocked != self.rtcp_writable_wanted {
+            let _ = self
+                .poll
+                .registry()
+                .reregister(&mut self.rtcp, RTCP, interest(rtcp_blocked));
+            self.rtcp_writable_wanted = rtcp_blocked;
+        }
+        if rtp_blocked || rtcp_blocked {
             // Writable readiness wakes us; don't spin on a deadline already past.
             return deadline.map(|d| d.max(now + Duration::from_millis(1)));
         }
         deadline
+    }
+
+    /// At stop: gives datagrams still queued (a full socket) a short while to leave.
+    fn drain_datagrams(&mut self) {
+        let give_up = Instant::now() + STOP_DRAIN;
+        let mut syscall = on_sockets(&self.rtp, &self.rtcp, &mut self.sendmmsg);
+        while self.batch.flush(&mut syscall).is_some() && Instant::now() < give_up {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if !self.batch.is_empty() {
+            tracing::warn!("stopped with datagrams unsent: the UDP socket stayed full");
+        }
     }
 
     fn flush_all(&mut self) {
@@ -466,6 +513,18 @@ impl Driver {
             let _ = self.poll.registry().deregister(&mut conn.stream);
         }
         self.core.close(id, now);
+    }
+}
+
+/// The system call behind a [`Batch`]: `sendmmsg(2)` on the RTP or the RTCP socket.
+fn on_sockets<'a>(
+    rtp: &'a UdpSocket,
+    rtcp: &'a UdpSocket,
+    sendmmsg: &'a mut Sendmmsg,
+) -> impl FnMut(Socket, &[Entry], &[u8]) -> io::Result<usize> + 'a {
+    move |socket, entries, bytes| match socket {
+        Socket::Rtp => sendmmsg.send(rtp, entries, bytes),
+        Socket::Rtcp => sendmmsg.send(rtcp, entries, bytes),
     }
 }
 

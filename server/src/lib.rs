@@ -4,11 +4,13 @@
 //! - [`media`]: the files served and how URLs name them;
 //! - [`core`]: the sans-IO server (connections, sessions, streams), with [`control`]'s method
 //!   handlers, [`session`] state and [`stream`] packetization and pacing;
-//! - [`driver`]: the mio event loop, the only code that touches sockets or the clock.
+//! - [`driver`]: the mio event loop, and [`datagrams`]: its batched UDP sending (`sendmmsg`,
+//!   UDP GSO) — the only code that touches sockets or the clock.
 
 pub mod connection;
 pub mod control;
 pub mod core;
+pub mod datagrams;
 pub mod driver;
 pub mod media;
 pub mod session;

@@ -20,6 +20,10 @@ use hdstream_server::media::{Catalogue, FpsPolicy};
 /// rtsp://HOST:PORT/<path below the directory>. Files that cannot travel as RFC 2435 (4:4:4,
 /// progressive, optimised Huffman tables…) are listed with the reason and refused with 415;
 /// convert them with `encode_mjpeg --from`.
+///
+/// UDP goes out in batches (sendmmsg), runs of equal-sized packets as one UDP GSO send where the
+/// kernel offers it; HDSTREAM_NO_GSO=1 turns GSO off (a firewall then sees every datagram).
+/// Logs: RUST_LOG=debug for every RTCP report and more.
 #[derive(Debug, Parser)]
 #[command(name = "hdstream-server", version, verbatim_doc_comment)]
 struct Args {
