@@ -11,10 +11,9 @@ use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Clip, Rtsp, client_ports, session_id, udp_pair};
+use common::{Clip, Rtsp, UdpPlay, setup_and_play_udp};
 use hdstream_common::rfc2435::header::Payload;
 use hdstream_common::rtp;
-use hdstream_common::rtsp::header::RtpInfo;
 use hdstream_server::core::Config;
 use hdstream_server::driver::NO_GSO_ENV;
 
@@ -126,29 +125,21 @@ fn play(addr: SocketAddr, url: &str) -> (Vec<Rtsp>, Vec<Receiver>) {
     let mut connections = Vec::new();
     let mut receivers = Vec::new();
     for i in 0..SESSIONS {
-        let (rtp, rtcp) = udp_pair();
-        let mut c = Rtsp::connect(addr);
-        let reply = c.request(
-            "SETUP",
-            &format!("{url}/trackID=0"),
-            &[("Transport", &client_ports(&rtp))],
-        );
-        assert_eq!(reply.status.as_u16(), 200, "SETUP {i}");
-        let id = session_id(&reply);
-        let reply = c.request("PLAY", url, &[("Session", &id)]);
-        assert_eq!(reply.status.as_u16(), 200, "PLAY {i}");
-        let info = reply
-            .headers
-            .typed::<RtpInfo>()
-            .expect("RTP-Info")
-            .expect("valid RTP-Info");
+        let UdpPlay {
+            rtsp,
+            rtp,
+            rtcp,
+            seq,
+            rtptime,
+            ..
+        } = setup_and_play_udp(addr, url, &i.to_string());
         rtp.set_nonblocking(true).expect("nonblocking");
         rtcp.set_nonblocking(true).expect("nonblocking");
         receivers.push(Receiver {
             rtp,
             rtcp,
-            next_seq: info.0[0].seq.expect("seq="),
-            first_ts: info.0[0].rtptime.expect("rtptime="),
+            next_seq: seq,
+            first_ts: rtptime,
             packets: 0,
             frame: None,
             frames: 0,
@@ -157,7 +148,7 @@ fn play(addr: SocketAddr, url: &str) -> (Vec<Rtsp>, Vec<Receiver>) {
             bye: false,
             faults: Vec::new(),
         });
-        connections.push(c);
+        connections.push(rtsp);
     }
     (connections, receivers)
 }

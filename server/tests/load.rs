@@ -10,9 +10,8 @@ use std::collections::HashSet;
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
-use common::{Clip, Rtsp, client_ports, session_id, udp_pair};
+use common::{Clip, UdpPlay, setup_and_play_udp};
 use hdstream_common::rtp;
-use hdstream_common::rtsp::header::RtpInfo;
 
 const SESSIONS: usize = 50;
 const RECEIVER_THREADS: usize = 2;
@@ -119,29 +118,17 @@ fn fifty_sessions_of_1080p_lose_nothing() {
     let cpu_before = common::cpu_time(server.pid());
     let started = Instant::now();
     for i in 0..SESSIONS {
-        let (rtp_socket, rtcp_socket) = udp_pair();
-        let mut c = Rtsp::connect(addr);
-        let reply = c.request(
-            "SETUP",
-            &format!("{url}/trackID=0"),
-            &[("Transport", &client_ports(&rtp_socket))],
-        );
-        assert_eq!(reply.status.as_u16(), 200, "SETUP {i}");
-        let id = session_id(&reply);
-        let reply = c.request("PLAY", &url, &[("Session", &id)]);
-        assert_eq!(reply.status.as_u16(), 200, "PLAY {i}");
-        let info = reply
-            .headers
-            .typed::<RtpInfo>()
-            .expect("RTP-Info")
-            .expect("valid RTP-Info");
-        let (seq, rtptime) = (
-            info.0[0].seq.expect("seq="),
-            info.0[0].rtptime.expect("rtptime="),
-        );
+        let UdpPlay {
+            rtsp,
+            id,
+            rtp,
+            rtcp,
+            seq,
+            rtptime,
+        } = setup_and_play_udp(addr, &url, &i.to_string());
         assert!(ids.insert(id), "session ids are unique");
-        groups[i % RECEIVER_THREADS].push((rtp_socket, rtcp_socket, seq, rtptime));
-        connections.push(c);
+        groups[i % RECEIVER_THREADS].push((rtp, rtcp, seq, rtptime));
+        connections.push(rtsp);
     }
     let setup_time = started.elapsed();
     let deadline = Instant::now() + Duration::from_secs(25);

@@ -563,6 +563,47 @@ pub fn session_id(reply: &Response) -> String {
     value.split(';').next().unwrap_or(value).trim().to_owned()
 }
 
+/// A session playing over UDP: its RTSP connection and id, its sockets, and where its RTP
+/// starts (`RTP-Info`'s `seq` and `rtptime`, RFC 2326 §12.33).
+pub struct UdpPlay {
+    pub rtsp: Rtsp,
+    pub id: String,
+    pub rtp: UdpSocket,
+    pub rtcp: UdpSocket,
+    pub seq: u16,
+    pub rtptime: u32,
+}
+
+/// SETUP (UDP unicast, a fresh port pair) and PLAY of `url` on a new connection to `addr`;
+/// panics, naming `what`, unless both answer 200 and PLAY gives `RTP-Info` with seq and rtptime.
+pub fn setup_and_play_udp(addr: SocketAddr, url: &str, what: &str) -> UdpPlay {
+    use hdstream_common::rtsp::header::RtpInfo;
+    let (rtp, rtcp) = udp_pair();
+    let mut rtsp = Rtsp::connect(addr);
+    let reply = rtsp.request(
+        "SETUP",
+        &format!("{url}/trackID=0"),
+        &[("Transport", &client_ports(&rtp))],
+    );
+    assert_eq!(reply.status.as_u16(), 200, "SETUP {what}");
+    let id = session_id(&reply);
+    let reply = rtsp.request("PLAY", url, &[("Session", &id)]);
+    assert_eq!(reply.status.as_u16(), 200, "PLAY {what}");
+    let info = reply
+        .headers
+        .typed::<RtpInfo>()
+        .expect("RTP-Info")
+        .expect("valid RTP-Info");
+    UdpPlay {
+        rtsp,
+        id,
+        rtp,
+        rtcp,
+        seq: info.0[0].seq.expect("seq="),
+        rtptime: info.0[0].rtptime.expect("rtptime="),
+    }
+}
+
 // ---------------------------------------------------------------- UDP
 
 /// A UDP socket on loopback with a large receive buffer.
