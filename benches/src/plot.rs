@@ -1,5 +1,6 @@
 //! Plots of the results (plotters; PNG and SVG): displayed fps by resolution, and latency
-//! percentiles by resolution, one series per sender → receiver pair.
+//! percentiles by resolution, one series per sender → receiver pair; with `--clients`, the
+//! server capacity ramp.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -30,6 +31,9 @@ fn register_font() -> bool {
         false
     })
 }
+
+/// The label of the plain loopback sender's rate in the capacity plot.
+const PLAIN: &str = "plain sendto loop";
 
 /// A series: label → (x index, y) points.
 type Series = BTreeMap<String, Vec<(usize, f64)>>;
@@ -79,45 +83,114 @@ pub fn write(dir: &Path, rows: &[Row]) -> Result<Vec<String>> {
     let mut written = Vec::new();
     for ext in ["png", "svg"] {
         let path = dir.join(format!("fps.{ext}"));
-        chart(
-            &path,
-            "Displayed fps by resolution",
-            "frames per second",
-            &resolutions,
-            &fps,
-        )?;
+        let layout = Layout {
+            title: "Displayed fps by resolution",
+            x_label: "",
+            y_label: "frames per second",
+            legend: SeriesLabelPosition::LowerLeft,
+        };
+        chart(&path, &layout, &resolutions, &fps)?;
         written.push(path.display().to_string());
         if !latency.is_empty() {
             let path = dir.join(format!("latency.{ext}"));
-            chart(
-                &path,
-                "Arrival-to-display latency by resolution",
-                "milliseconds",
-                &resolutions,
-                &latency,
-            )?;
+            let layout = Layout {
+                title: "Arrival-to-display latency by resolution",
+                x_label: "",
+                y_label: "milliseconds",
+                legend: SeriesLabelPosition::LowerLeft,
+            };
+            chart(&path, &layout, &resolutions, &latency)?;
             written.push(path.display().to_string());
         }
     }
     Ok(written)
 }
 
-fn chart(path: &Path, title: &str, y_label: &str, xs: &[String], series: &Series) -> Result<()> {
+/// One sender's capacity ramp at one resolution.
+#[derive(Debug, Clone)]
+pub struct Ramp {
+    /// The sender and resolution, as the legend says them.
+    pub label: String,
+    /// (concurrent receivers, packets per second they received) at each step.
+    pub steps: Vec<(usize, f64)>,
+}
+
+/// Writes `capacity.{png,svg}` into `dir`: packets per second delivered against concurrent
+/// receivers, a line per sender, beside what every receiver getting every packet would take
+/// (the first ramp's one-receiver rate times the receivers) and the plain loopback sender's
+/// rate. Returns the files written.
+pub fn capacity(dir: &Path, ramps: &[Ramp], plain: f64) -> Result<Vec<String>> {
+    if !register_font() {
+        return Err(anyhow!(
+            "no TrueType font found (apt-get install -y fonts-dejavu-core); plots skipped"
+        ));
+    }
+    let mut counts: Vec<usize> = ramps
+        .iter()
+        .flat_map(|r| r.steps.iter().map(|&(n, _)| n))
+        .collect();
+    counts.sort_unstable();
+    counts.dedup();
+    let x = |n: usize| counts.iter().position(|&c| c == n).unwrap_or(0);
+    let mut series: Series = BTreeMap::new();
+    for ramp in ramps {
+        let mut points: Vec<(usize, f64)> = ramp.steps.iter().map(|&(n, r)| (x(n), r)).collect();
+        points.sort_by_key(|p| p.0);
+        series.insert(ramp.label.clone(), points);
+    }
+    if let Some(one) = ramps
+        .first()
+        .and_then(|r| r.steps.iter().find(|s| s.0 == 1))
+        .map(|s| s.1)
+    {
+        series.insert(
+            "every packet to every receiver".into(),
+            counts.iter().map(|&n| (x(n), one * n as f64)).collect(),
+        );
+    }
+    series.insert(
+        format!("{PLAIN} ({plain:.0} datagrams/s)"),
+        counts.iter().map(|&n| (x(n), plain)).collect(),
+    );
+    let xs: Vec<String> = counts.iter().map(ToString::to_string).collect();
+    let layout = Layout {
+        title: "Server capacity: RTP packets per second delivered",
+        x_label: "concurrent receivers",
+        y_label: "packets per second received",
+        legend: SeriesLabelPosition::UpperLeft,
+    };
+    let mut written = Vec::new();
+    for ext in ["png", "svg"] {
+        let path = dir.join(format!("capacity.{ext}"));
+        chart(&path, &layout, &xs, &series)?;
+        written.push(path.display().to_string());
+    }
+    Ok(written)
+}
+
+/// Where a chart's legend goes and what its axes say.
+struct Layout<'a> {
+    title: &'a str,
+    x_label: &'a str,
+    y_label: &'a str,
+    legend: SeriesLabelPosition,
+}
+
+fn chart(path: &Path, layout: &Layout<'_>, xs: &[String], series: &Series) -> Result<()> {
     let size = (1100, 650);
     if path.extension().is_some_and(|e| e == "svg") {
         let root = SVGBackend::new(path, size).into_drawing_area();
-        draw(root, title, y_label, xs, series)
+        draw(root, layout, xs, series)
     } else {
         let root = BitMapBackend::new(path, size).into_drawing_area();
-        draw(root, title, y_label, xs, series)
+        draw(root, layout, xs, series)
     }
     .with_context(|| format!("cannot draw {}", path.display()))
 }
 
 fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, plotters::coord::Shift>,
-    title: &str,
-    y_label: &str,
+    layout: &Layout<'_>,
     xs: &[String],
     series: &Series,
 ) -> Result<()>
@@ -134,7 +207,7 @@ where
         * 1.15;
     let n = xs.len().max(1);
     let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 26))
+        .caption(layout.title, ("sans-serif", 26))
         .margin(20)
         .x_label_area_size(45)
         .y_label_area_size(70)
@@ -151,18 +224,28 @@ where
                 String::new()
             }
         })
-        .y_desc(y_label)
+        .y_label_formatter(&|v| {
+            if v.abs() >= 10_000.0 {
+                format!("{:.0}k", v / 1000.0)
+            } else {
+                format!("{v:.0}")
+            }
+        })
+        .x_desc(layout.x_label)
+        .y_desc(layout.y_label)
         .label_style(("sans-serif", 15))
         .draw()
         .map_err(err)?;
     for (i, (label, points)) in series.iter().enumerate() {
-        let colour = if label == "target" {
+        // A reference line (the target fps, the plain sender's rate) is thin and grey.
+        let reference = label == "target" || label.starts_with(PLAIN);
+        let colour = if reference {
             BLACK.mix(0.5)
         } else {
             Palette99::pick(i).mix(1.0)
         };
         let pts: Vec<(f64, f64)> = points.iter().map(|&(x, y)| (x as f64, y)).collect();
-        let style = if label == "target" {
+        let style = if reference {
             colour.stroke_width(1)
         } else {
             colour.stroke_width(3)
@@ -178,7 +261,7 @@ where
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerLeft)
+        .position(layout.legend.clone())
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font(("sans-serif", 14))

@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
 use hdstream_benches::media::{self, Resolution};
 use hdstream_benches::peers::{self, Received, Transport};
+use hdstream_benches::plot;
 use hdstream_benches::report::{self, Row};
 
 /// Plays MJPEG test streams (made on first use under target/media/) at each resolution through
@@ -223,9 +224,12 @@ fn main() -> Result<()> {
         }
     }
     println!("{}", report::table(&rows));
-    let capacity = match args.clients {
-        Some(max) => Some(capacity(&files, max, seconds, have_gst_server)?),
-        None => None,
+    let (capacity, ramps) = match args.clients {
+        Some(max) => {
+            let (json, ramps) = capacity(&files, max, seconds, have_gst_server)?;
+            (Some(json), Some(ramps))
+        }
+        None => (None, None),
     };
     let extra = serde_json::json!({
         "seconds": seconds,
@@ -235,9 +239,15 @@ fn main() -> Result<()> {
         "wall_s": started.elapsed().as_secs_f64(),
     });
     report::write(&args.out, &rows, &extra)?;
-    match hdstream_benches::plot::write(&args.out, &rows) {
+    match plot::write(&args.out, &rows) {
         Ok(files) => eprintln!("plots: {}", files.join(", ")),
         Err(e) => eprintln!("plots skipped: {e:#}"),
+    }
+    if let Some((ramps, plain)) = &ramps {
+        match plot::capacity(&args.out, ramps, *plain) {
+            Ok(files) => eprintln!("capacity plots: {}", files.join(", ")),
+            Err(e) => eprintln!("capacity plots skipped: {e:#}"),
+        }
     }
     eprintln!(
         "results: {}/results.json, results.csv ({:.0} s in all)",
@@ -289,7 +299,7 @@ fn capacity(
     max: usize,
     seconds: u32,
     with_gst: bool,
-) -> Result<serde_json::Value> {
+) -> Result<(serde_json::Value, (Vec<plot::Ramp>, f64))> {
     use hdstream_benches::load;
     let plain = load::plain_udp_rate(1372, 2.0)?;
     eprintln!("plain loopback UDP sender: {plain:.0} datagrams/s of 1372 bytes");
@@ -298,9 +308,11 @@ fn capacity(
         senders.push(Sender::GstServer);
     }
     let mut out = Vec::new();
+    let mut ramps = Vec::new();
     for (res, file) in files {
         for &sender in &senders {
             let mut steps = Vec::new();
+            let mut points = Vec::new();
             let mut nominal = 0.0f64;
             let mut step = |n: usize| -> Result<(bool, f64, f64, f64)> {
                 let server = match sender {
@@ -325,6 +337,7 @@ fn capacity(
                     sender.name(),
                     usage.cpu_percent()
                 );
+                points.push((n, rate));
                 steps.push(serde_json::json!({
                     "clients": n, "packets_received": received, "packets_due": due,
                     "missing_pct": missing, "lost_by_sequence": seq_lost, "failed_receivers": failed,
@@ -382,9 +395,14 @@ fn capacity(
                 "packets_per_s": best.0, "ratio_to_plain_udp": best.0 / plain,
                 "server_cpu_pct": best.1, "steps": steps,
             }));
+            ramps.push(plot::Ramp {
+                label: format!("{} {}", sender.name(), res.name()),
+                steps: points,
+            });
         }
     }
-    Ok(serde_json::json!({ "plain_udp_datagrams_per_s": plain, "rows": out }))
+    let json = serde_json::json!({ "plain_udp_datagrams_per_s": plain, "rows": out });
+    Ok((json, (ramps, plain)))
 }
 
 /// Who sends.
