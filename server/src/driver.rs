@@ -417,20 +417,21 @@ impl Driver {
         drop(syscall);
         let rtp_blocked = self.core.is_blocked() || waiting == Some(Socket::Rtp);
         let rtcp_blocked = waiting == Some(Socket::Rtcp);
-        if rtp_blocked != self.rtp_writable_wanted {
-            let _ = self
-                .poll
-                .registry()
-                .reregister(&mut self.rtp, RTP, interest(rtp_blocked));
-            self.rtp_writable_wanted = rtp_blocked;
-        }
-        if rtcp_blocked != self.rtcp_writable_wanted {
-            let _ = self
-                .poll
-                .registry()
-                .reregister(&mut self.rtcp, RTCP, interest(rtcp_blocked));
-            self.rtcp_writable_wanted = rtcp_blocked;
-        }
+        let registry = self.poll.registry();
+        want_writable(
+            registry,
+            &mut self.rtp,
+            RTP,
+            &mut self.rtp_writable_wanted,
+            rtp_blocked,
+        );
+        want_writable(
+            registry,
+            &mut self.rtcp,
+            RTCP,
+            &mut self.rtcp_writable_wanted,
+            rtcp_blocked,
+        );
         if rtp_blocked || rtcp_blocked {
             // Writable readiness wakes us; don't spin on a deadline already past.
             return deadline.map(|d| d.max(now + Duration::from_millis(1)));
@@ -447,6 +448,13 @@ impl Driver {
         }
         if !self.batch.is_empty() {
             tracing::warn!("stopped with datagrams unsent: the UDP socket stayed full");
+        }
+        let dropped = self.batch.dropped();
+        if dropped > 0 {
+            tracing::info!(
+                dropped,
+                "datagrams the kernel refused while running (no route, port closed…)"
+            );
         }
     }
 
@@ -492,13 +500,13 @@ impl Driver {
             return;
         }
         let want = !self.core.output(id).is_empty();
-        if want != conn.writable_wanted {
-            let _ = self
-                .poll
-                .registry()
-                .reregister(&mut conn.stream, Token(id), interest(want));
-            conn.writable_wanted = want;
-        }
+        want_writable(
+            self.poll.registry(),
+            &mut conn.stream,
+            Token(id),
+            &mut conn.writable_wanted,
+            want,
+        );
     }
 
     fn close_requested(&mut self, now: Instant) {
@@ -525,6 +533,21 @@ fn on_sockets<'a>(
     move |socket, entries, bytes| match socket {
         Socket::Rtp => sendmmsg.send(rtp, entries, bytes),
         Socket::Rtcp => sendmmsg.send(rtcp, entries, bytes),
+    }
+}
+
+/// Asks for `source`'s writable readiness while `blocked` (output waits), re-registering only
+/// when that changes (`wanted` keeps what is registered).
+fn want_writable(
+    registry: &mio::Registry,
+    source: &mut impl mio::event::Source,
+    token: Token,
+    wanted: &mut bool,
+    blocked: bool,
+) {
+    if blocked != *wanted {
+        let _ = registry.reregister(source, token, interest(blocked));
+        *wanted = blocked;
     }
 }
 
