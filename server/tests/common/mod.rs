@@ -83,6 +83,12 @@ fn drain(mut from: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
 
 /// Starts `cmd` with stdout and stderr captured (stdin closed).
 pub fn spawn(cmd: &mut Command) -> Bounded {
+    spawn_watching(cmd, |_| {})
+}
+
+/// [`spawn`], with each line of stderr also handed to `watch` as it comes.
+pub fn spawn_watching(cmd: &mut Command, mut watch: impl FnMut(&str) + Send + 'static) -> Bounded {
+    use std::io::BufRead;
     let name = format!("{cmd:?}");
     let mut child = cmd
         .stdin(Stdio::null())
@@ -91,7 +97,22 @@ pub fn spawn(cmd: &mut Command) -> Bounded {
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
     let stdout = child.stdout.take().map(drain);
-    let stderr = child.stderr.take().map(drain);
+    let stderr = child.stderr.take().map(|err| {
+        std::thread::spawn(move || {
+            // Bytes, not `lines()`: a line that is not UTF-8 must not stop the reading (the
+            // child would block on a full pipe).
+            let mut reader = std::io::BufReader::new(err);
+            let mut all = Vec::new();
+            loop {
+                let start = all.len();
+                match reader.read_until(b'\n', &mut all) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => watch(&String::from_utf8_lossy(&all[start..])),
+                }
+            }
+            all
+        })
+    });
     Bounded {
         name,
         child,
@@ -677,42 +698,19 @@ pub fn wait_for_bye(socket: &UdpSocket, deadline: Instant) -> bool {
 /// Starts the `hdstream-server` binary on loopback, port 0, with `args`; returns it once it
 /// listens, and its RTSP address (read from its log).
 pub fn server_binary(args: &[&str]) -> (Bounded, SocketAddr) {
-    use std::io::BufRead;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hdstream-server"));
     cmd.args(["--bind", "127.0.0.1", "--port", "0"])
         .args(args)
         .env("RUST_LOG", "info");
-    let name = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-    let stdout = child.stdout.take().map(drain);
     let (tx, rx) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().map(|err| {
-        std::thread::spawn(move || {
-            let mut all = Vec::new();
-            for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
-                if let Some(addr) = line
-                    .split_whitespace()
-                    .find_map(|w| w.strip_prefix("rtsp="))
-                {
-                    let _ = tx.send(addr.to_owned());
-                }
-                all.extend_from_slice(line.as_bytes());
-                all.push(b'\n');
-            }
-            all
-        })
+    let bounded = spawn_watching(&mut cmd, move |line| {
+        if let Some(addr) = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("rtsp="))
+        {
+            let _ = tx.send(addr.to_owned());
+        }
     });
-    let bounded = Bounded {
-        name,
-        child,
-        stdout,
-        stderr,
-    };
     match rx.recv_timeout(Duration::from_secs(20)) {
         Ok(addr) => {
             let addr = addr

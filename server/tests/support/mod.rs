@@ -20,7 +20,7 @@ use hdstream_common::rtsp::{self, Message, Parsed, Response};
 use hdstream_common::{rtcp, rtp};
 use hdstream_video::pattern::Pattern;
 
-use crate::common::{self, Rtsp, client_ports, session_id, udp_pair};
+use crate::common::{self, Rtsp};
 
 // ---------------------------------------------------------------- media
 
@@ -369,26 +369,22 @@ pub struct Healthy {
 impl Healthy {
     /// SETUP (UDP) and PLAY of `url` on `rtsp`; `server_rtcp` receives the reports.
     pub fn start(rtsp: SocketAddr, url: &str, server_rtcp: SocketAddr) -> Healthy {
-        let (rtp_socket, rtcp_socket) = udp_pair();
-        let mut control = Rtsp::connect(rtsp);
-        let reply = control.request(
-            "SETUP",
-            &format!("{url}/trackID=0"),
-            &[("Transport", &client_ports(&rtp_socket))],
-        );
-        assert_eq!(reply.status.as_u16(), 200, "healthy SETUP");
-        let session = session_id(&reply);
+        let common::UdpPlay {
+            rtsp: control,
+            id: session,
+            rtp,
+            rtcp,
+            ..
+        } = common::setup_and_play_udp(rtsp, url, "healthy");
         let stop = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());
         let thread = {
             let (stop, counters) = (Arc::clone(&stop), Arc::clone(&counters));
             std::thread::Builder::new()
                 .name("healthy-receiver".into())
-                .spawn(move || receive(&rtp_socket, &rtcp_socket, server_rtcp, &stop, &counters))
+                .spawn(move || receive(&rtp, &rtcp, server_rtcp, &stop, &counters))
                 .expect("spawn receiver")
         };
-        let reply = control.request("PLAY", url, &[("Session", &session)]);
-        assert_eq!(reply.status.as_u16(), 200, "healthy PLAY");
         Healthy {
             control,
             url: url.to_owned(),
