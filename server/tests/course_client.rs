@@ -91,15 +91,24 @@ fn receive(
     out
 }
 
-#[test]
-fn course_client_plays_pauses_resumes_and_tears_down() {
+/// A server holding the course file as `movie.Mjpeg` (in media root `root`), and a course
+/// client whose SETUP and PLAY it has answered.
+struct Playing {
+    server: hdstream_server::driver::Handle,
+    c: Rtsp,
+    rtp_socket: UdpSocket,
+    id: String,
+    /// The file's frames.
+    frames: Vec<Vec<u8>>,
+}
+
+fn course_playing(root: &str) -> Playing {
     let (path, frames) = course_file();
-    let root = common::media_root("course", &[("movie.Mjpeg", &path)]);
+    let root = common::media_root(root, &[("movie.Mjpeg", &path)]);
     let server = common::serve(&root, Config::default());
     let rtp_socket = common::udp_socket(0).expect("bind UDP");
     let port = rtp_socket.local_addr().unwrap().port();
     let mut c = Rtsp::connect(server.rtsp);
-
     let id = exchange(
         &mut c,
         &format!("SETUP movie.Mjpeg RTSP/1.0\nCSeq: 1\nTransport: RTP/UDP; client_port= {port}"),
@@ -112,6 +121,24 @@ fn course_client_plays_pauses_resumes_and_tears_down() {
         2,
         Some(&id),
     );
+    Playing {
+        server,
+        c,
+        rtp_socket,
+        id,
+        frames,
+    }
+}
+
+#[test]
+fn course_client_plays_pauses_resumes_and_tears_down() {
+    let Playing {
+        server: _server,
+        mut c,
+        rtp_socket,
+        id,
+        frames,
+    } = course_playing("course");
     let first = receive(
         &rtp_socket,
         Instant::now() + Duration::from_secs(3),
@@ -186,24 +213,12 @@ fn course_client_plays_pauses_resumes_and_tears_down() {
 
 #[test]
 fn course_session_ends_when_its_connection_closes() {
-    let (path, _frames) = course_file();
-    let root = common::media_root("course-close", &[("movie.Mjpeg", &path)]);
-    let server = common::serve(&root, Config::default());
-    let rtp_socket = common::udp_socket(0).expect("bind UDP");
-    let port = rtp_socket.local_addr().unwrap().port();
-    let mut c = Rtsp::connect(server.rtsp);
-    let id = exchange(
-        &mut c,
-        &format!("SETUP movie.Mjpeg RTSP/1.0\nCSeq: 1\nTransport: RTP/UDP; client_port= {port}"),
-        1,
-        None,
-    );
-    exchange(
-        &mut c,
-        &format!("PLAY movie.Mjpeg RTSP/1.0\nCSeq: 2\nSession: {id}"),
-        2,
-        Some(&id),
-    );
+    let Playing {
+        server: _server,
+        c,
+        rtp_socket,
+        ..
+    } = course_playing("course-close");
     assert!(
         !receive(
             &rtp_socket,
