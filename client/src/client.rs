@@ -719,6 +719,18 @@ mod tests {
         m=video 0 RTP/AVP 26\r\na=control:trackID=0\r\na=framerate:30\r\n";
 
     /// A scripted server: answers each request the client sends.
+    /// `packet` framed as interleaved data on `channel` (RFC 2326 §10.12).
+    fn interleaved(channel: u8, packet: Vec<u8>) -> Vec<u8> {
+        let mut framed = Vec::new();
+        Data {
+            channel,
+            payload: packet.into(),
+        }
+        .write_to(&mut framed)
+        .unwrap();
+        framed
+    }
+
     struct Server {
         requests: Vec<Request>,
         speed: bool,
@@ -727,6 +739,22 @@ mod tests {
     }
 
     impl Server {
+        /// Answers the client's OPTIONS, DESCRIBE, SETUP and PLAY (and a Speed re-PLAY).
+        fn handshake(&mut self, client: &mut Client, now: Instant) {
+            for _ in 0..5 {
+                self.answer(client, now);
+            }
+        }
+
+        /// A server that honours `Speed` or not, announcing itself as `software`.
+        fn new(speed: bool, software: &'static str) -> Server {
+            Server {
+                requests: Vec::new(),
+                speed,
+                software,
+            }
+        }
+
         fn answer(&mut self, client: &mut Client, now: Instant) {
             let out = client.control_output().to_vec();
             client.control_written(out.len());
@@ -815,14 +843,8 @@ mod tests {
         );
         config.pipeline.playout.prebuffer = 200 * MS;
         let mut client = Client::new(config, t0);
-        let mut server = Server {
-            requests: Vec::new(),
-            speed: true,
-            software: "hdstream/test",
-        };
-        for _ in 0..5 {
-            server.answer(&mut client, t0);
-        }
+        let mut server = Server::new(true, "hdstream/test");
+        server.handshake(&mut client, t0);
         let methods: Vec<&str> = server.requests.iter().map(|r| r.method.as_str()).collect();
         assert_eq!(methods, ["OPTIONS", "DESCRIBE", "SETUP", "PLAY"]);
         assert_eq!(server.requests[3].headers.get("Speed"), Some("2"));
@@ -891,14 +913,8 @@ mod tests {
         let t0 = Instant::now();
         let config = Config::new("rtsp://h/m", Dialect::Standard, Transport::Tcp);
         let mut client = Client::new(config, t0);
-        let mut server = Server {
-            requests: Vec::new(),
-            speed: true,
-            software: "GStreamer RTSP server",
-        };
-        for _ in 0..5 {
-            server.answer(&mut client, t0);
-        }
+        let mut server = Server::new(true, "GStreamer RTSP server");
+        server.handshake(&mut client, t0);
         let plays: Vec<&Request> = server
             .requests
             .iter()
@@ -916,28 +932,15 @@ mod tests {
         let t0 = Instant::now();
         let config = Config::new("rtsp://h/m", Dialect::Standard, Transport::Tcp);
         let mut client = Client::new(config, t0);
-        let mut server = Server {
-            requests: Vec::new(),
-            speed: false,
-            software: "hdstream/test",
-        };
-        for _ in 0..5 {
-            server.answer(&mut client, t0);
-        }
+        let mut server = Server::new(false, "hdstream/test");
+        server.handshake(&mut client, t0);
         assert_eq!(
             server.requests[2].headers.get("Transport"),
             Some("RTP/AVP/TCP;unicast;interleaved=0-1")
         );
         // Interleaved media on the connection.
         for p in media() {
-            let mut framed = Vec::new();
-            Data {
-                channel: 0,
-                payload: p.into(),
-            }
-            .write_to(&mut framed)
-            .unwrap();
-            client.receive_control(&framed, t0 + 600 * MS);
+            client.receive_control(&interleaved(0, p), t0 + 600 * MS);
         }
         client.handle_timeout(t0 + 600 * MS);
         server.answer(&mut client, t0 + 600 * MS);
@@ -963,11 +966,7 @@ mod tests {
         config.pipeline.playout.low_latency = true;
         config.pipeline.playout.prebuffer = Duration::ZERO;
         let mut client = Client::new(config, t0);
-        let mut server = Server {
-            requests: Vec::new(),
-            speed: true,
-            software: "hdstream/test",
-        };
+        let mut server = Server::new(true, "hdstream/test");
         let mut now = t0;
         for p in media() {
             server.answer(&mut client, now);
@@ -1027,33 +1026,17 @@ mod tests {
         let t0 = Instant::now();
         let config = Config::new("rtsp://h/m", Dialect::Standard, Transport::Tcp);
         let mut client = Client::new(config, t0);
-        let mut server = Server {
-            requests: Vec::new(),
-            speed: false,
-            software: "hdstream/test",
-        };
-        for _ in 0..5 {
-            server.answer(&mut client, t0);
-        }
-        let mut wire = Vec::new();
-        for p in media() {
-            Data {
-                channel: 0,
-                payload: p.into(),
-            }
-            .write_to(&mut wire)
-            .unwrap();
-        }
+        let mut server = Server::new(false, "hdstream/test");
+        server.handshake(&mut client, t0);
+        let mut wire: Vec<u8> = media()
+            .into_iter()
+            .flat_map(|p| interleaved(0, p))
+            .collect();
         let mut bye = [0u8; 64];
         let mut w = hdstream_common::rtcp::Writer::new(&mut bye);
         w.goodbye(&[7], None).unwrap();
         let len = w.finish();
-        Data {
-            channel: 1,
-            payload: bye[..len].to_vec().into(),
-        }
-        .write_to(&mut wire)
-        .unwrap();
+        wire.extend(interleaved(1, bye[..len].to_vec()));
         client.receive_control(&wire, t0);
         client.control_closed(t0);
         let mut released = 0;
@@ -1079,14 +1062,8 @@ mod tests {
         let t0 = Instant::now();
         let config = Config::new("rtsp://h/m", Dialect::Standard, Transport::Tcp);
         let mut client = Client::new(config, t0);
-        let mut server = Server {
-            requests: Vec::new(),
-            speed: true,
-            software: "hdstream/test",
-        };
-        for _ in 0..5 {
-            server.answer(&mut client, t0);
-        }
+        let mut server = Server::new(true, "hdstream/test");
+        server.handshake(&mut client, t0);
         client.control_closed(t0 + MS);
         assert_eq!(
             client.take_outcome().unwrap().unwrap_err().to_string(),
