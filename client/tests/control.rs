@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
 
-use common::{Server, pattern_file, serial};
+use common::{Server, pattern_file, recording, serial};
 use hdstream_client::{Options, Step, Target, TransportKind, play};
 
 const FPS: f64 = 30.0;
@@ -18,10 +18,8 @@ fn a_seek_shows_its_first_frame_within_one_frame_of_the_target() {
     let _one_at_a_time = serial();
     let server = Server::start(&file, FPS);
     for transport in [TransportKind::Udp, TransportKind::Tcp] {
-        let mut options = Options::url(&server.url);
-        options.headless = true;
+        let mut options = recording(Target::Url(server.url.clone()));
         options.transport = transport;
-        options.record_frames = true;
         options.script = vec![
             (Duration::from_secs(2), Step::SeekBy(5.0)),
             (Duration::from_secs(4), Step::Quit),
@@ -63,10 +61,8 @@ fn after_pause_no_rtp_arrives_and_resume_continues_from_there() {
     let _one_at_a_time = serial();
     let server = Server::start(&file, FPS);
     for transport in [TransportKind::Udp, TransportKind::Tcp] {
-        let mut options = Options::url(&server.url);
-        options.headless = true;
+        let mut options = recording(Target::Url(server.url.clone()));
         options.transport = transport;
-        options.record_frames = true;
         options.script = vec![
             (Duration::from_secs(1), Step::Pause),
             (Duration::from_secs(3), Step::Resume),
@@ -103,14 +99,12 @@ fn the_course_dialect_plays_every_frame() {
         let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         probe.local_addr().unwrap().port()
     };
-    let mut options = Options::new(Target::Course {
+    let options = recording(Target::Course {
         host: "127.0.0.1".into(),
         port: server.addr().port(),
         rtp_port,
         file: file.file_name().unwrap().to_string_lossy().into_owned(),
     });
-    options.headless = true;
-    options.record_frames = true;
     let report = play(&options).unwrap();
     eprintln!("{report}");
     assert_eq!(report.transport, "course");

@@ -9,8 +9,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-use common::{media_dir, serial};
-use hdstream_client::{Options, Target, play};
+use common::{media_dir, recording, serial};
+use hdstream_client::{Target, play};
 use hdstream_video::pattern::Pattern;
 
 /// A `movie.Mjpeg`-style file: each JPEG preceded by its length in 5 ASCII digits.
@@ -73,14 +73,12 @@ fn the_course_server_is_played_in_its_dialect() {
         .port();
 
     let _one_at_a_time = serial();
-    let mut options = Options::new(Target::Course {
+    let options = recording(Target::Course {
         host: "127.0.0.1".into(),
         port,
         rtp_port,
         file: "movie.Mjpeg".into(),
     });
-    options.headless = true;
-    options.record_frames = true;
     let report = play(&options).expect("plays to the end");
     eprintln!("{report}");
     assert_eq!((report.width, report.height), (384, 288));

@@ -10,8 +10,8 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use common::{file_checksums, pattern_file, serial};
-use hdstream_client::{Options, play};
+use common::{file_checksums, pattern_file, recording, serial};
+use hdstream_client::{Target, play};
 
 struct GstServer(Child);
 
@@ -50,9 +50,7 @@ fn plays_every_frame_from_gst(width: u16, height: u16) {
     let _serial = serial();
     let file = pattern_file(width, height, 60);
     let (_server, url) = gst_server(&file, 30);
-    let mut options = Options::url(url);
-    options.headless = true;
-    options.record_frames = true;
+    let options = recording(Target::Url(url.clone()));
     let report = play(&options).expect("plays from gst-rtsp-server");
     assert_eq!(
         (report.width, report.height),

@@ -6,8 +6,8 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{Server, file_checksums, pattern_file, serial};
-use hdstream_client::{Options, play};
+use common::{Server, file_checksums, pattern_file, recording, serial};
+use hdstream_client::{Options, Target, play};
 use hdstream_tools::impair::Spec;
 use hdstream_tools::relay;
 
@@ -47,9 +47,7 @@ fn at_2_percent_loss_exactly_the_damaged_frames_are_lost_and_never_shown() {
     let file = pattern_file(640, 360, FRAMES);
     let server = Server::start(&file, 30.0);
     let (url, log) = through(&server, "loss=2%", 7, "loss");
-    let mut options = Options::url(url);
-    options.headless = true;
-    options.record_frames = true;
+    let options = recording(Target::Url(url.clone()));
     let report = play(&options).expect("plays through the relay");
     let events = events(&log);
     let _ = std::fs::remove_file(&log);
@@ -138,9 +136,7 @@ fn reported_loss_matches_the_injected_loss_and_no_corrupt_frame_is_shown() {
     ] {
         let server = Server::start(&file, 30.0);
         let (url, log) = through(&server, spec, seed, "accuracy");
-        let mut options = Options::url(url);
-        options.headless = true;
-        options.record_frames = true;
+        let options = recording(Target::Url(url.clone()));
         let report = play(&options).expect("plays through the relay");
         let drops = events(&log).iter().filter(|e| e["event"] == "drop").count() as f64;
         let _ = std::fs::remove_file(&log);

@@ -5,8 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Server, logs, pattern_file, serial};
-use hdstream_client::{Options, Report, TransportKind, play};
+use common::{Server, logs, pattern_file, recording, serial};
+use hdstream_client::{Options, Report, Target, TransportKind, play};
 
 fn play_all(width: u16, height: u16, fps: u32, transport: TransportKind) -> Report {
     logs();
@@ -14,10 +14,8 @@ fn play_all(width: u16, height: u16, fps: u32, transport: TransportKind) -> Repo
     let file = pattern_file(width, height, frames);
     let _one_at_a_time = serial();
     let server = Server::start(&file, f64::from(fps));
-    let mut options = Options::url(&server.url);
-    options.headless = true;
+    let mut options = recording(Target::Url(server.url.clone()));
     options.transport = transport;
-    options.record_frames = true;
     let report = play(&options).expect("plays to the end");
     eprintln!("{report}");
     assert_eq!(report.frames_expected, Some(frames));

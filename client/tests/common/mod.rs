@@ -131,3 +131,12 @@ pub fn file_checksums(file: &Path) -> Vec<u64> {
         })
         .collect()
 }
+
+/// Options for a headless play of `target` that records every shown frame (position and pixel
+/// checksum): what the tests observe.
+pub fn recording(target: hdstream_client::Target) -> hdstream_client::Options {
+    let mut options = hdstream_client::Options::new(target);
+    options.headless = true;
+    options.record_frames = true;
+    options
+}
