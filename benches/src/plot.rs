@@ -16,10 +16,10 @@ const FONTS: [&str; 2] = [
     "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
 ];
 
-/// Registers a system font for plotters' text; false when none is installed.
-fn register_font() -> bool {
+/// Registers a system font for plotters' text; an error saying what to install when none is.
+fn register_font() -> Result<()> {
     static DONE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *DONE.get_or_init(|| {
+    let found = *DONE.get_or_init(|| {
         for path in FONTS {
             if let Ok(bytes) = std::fs::read(path) {
                 let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
@@ -29,7 +29,14 @@ fn register_font() -> bool {
             }
         }
         false
-    })
+    });
+    if found {
+        Ok(())
+    } else {
+        Err(anyhow!(
+            "no TrueType font found (apt-get install -y fonts-dejavu-core); plots skipped"
+        ))
+    }
 }
 
 /// The label of the plain loopback sender's rate in the capacity plot.
@@ -40,11 +47,7 @@ type Series = BTreeMap<String, Vec<(usize, f64)>>;
 
 /// Writes `fps.{png,svg}` and `latency.{png,svg}` into `dir`; returns the files written.
 pub fn write(dir: &Path, rows: &[Row]) -> Result<Vec<String>> {
-    if !register_font() {
-        return Err(anyhow!(
-            "no TrueType font found (apt-get install -y fonts-dejavu-core); plots skipped"
-        ));
-    }
+    register_font()?;
     let mut resolutions: Vec<String> = Vec::new();
     for r in rows {
         if !resolutions.contains(&r.resolution) {
@@ -81,29 +84,47 @@ pub fn write(dir: &Path, rows: &[Row]) -> Result<Vec<String>> {
     }
     fps.insert("target".into(), target);
     let mut written = Vec::new();
-    for ext in ["png", "svg"] {
-        let path = dir.join(format!("fps.{ext}"));
+    let fps_layout = Layout {
+        title: "Displayed fps by resolution",
+        x_label: "",
+        y_label: "frames per second",
+        legend: SeriesLabelPosition::LowerLeft,
+    };
+    written.extend(png_and_svg(dir, "fps", &fps_layout, &resolutions, &fps)?);
+    if !latency.is_empty() {
         let layout = Layout {
-            title: "Displayed fps by resolution",
+            title: "Arrival-to-display latency by resolution",
             x_label: "",
-            y_label: "frames per second",
+            y_label: "milliseconds",
             legend: SeriesLabelPosition::LowerLeft,
         };
-        chart(&path, &layout, &resolutions, &fps)?;
-        written.push(path.display().to_string());
-        if !latency.is_empty() {
-            let path = dir.join(format!("latency.{ext}"));
-            let layout = Layout {
-                title: "Arrival-to-display latency by resolution",
-                x_label: "",
-                y_label: "milliseconds",
-                legend: SeriesLabelPosition::LowerLeft,
-            };
-            chart(&path, &layout, &resolutions, &latency)?;
-            written.push(path.display().to_string());
-        }
+        written.extend(png_and_svg(
+            dir,
+            "latency",
+            &layout,
+            &resolutions,
+            &latency,
+        )?);
     }
     Ok(written)
+}
+
+/// Draws `series` into `<dir>/<name>.png` and `.svg`; returns the two paths.
+fn png_and_svg(
+    dir: &Path,
+    name: &str,
+    layout: &Layout<'_>,
+    xs: &[String],
+    series: &Series,
+) -> Result<Vec<String>> {
+    ["png", "svg"]
+        .iter()
+        .map(|ext| {
+            let path = dir.join(format!("{name}.{ext}"));
+            chart(&path, layout, xs, series)?;
+            Ok(path.display().to_string())
+        })
+        .collect()
 }
 
 /// One sender's capacity ramp at one resolution.
@@ -120,11 +141,7 @@ pub struct Ramp {
 /// (the first ramp's one-receiver rate times the receivers) and the plain loopback sender's
 /// rate. Returns the files written.
 pub fn capacity(dir: &Path, ramps: &[Ramp], plain: f64) -> Result<Vec<String>> {
-    if !register_font() {
-        return Err(anyhow!(
-            "no TrueType font found (apt-get install -y fonts-dejavu-core); plots skipped"
-        ));
-    }
+    register_font()?;
     let mut counts: Vec<usize> = ramps
         .iter()
         .flat_map(|r| r.steps.iter().map(|&(n, _)| n))
@@ -159,13 +176,7 @@ pub fn capacity(dir: &Path, ramps: &[Ramp], plain: f64) -> Result<Vec<String>> {
         y_label: "packets per second received",
         legend: SeriesLabelPosition::UpperLeft,
     };
-    let mut written = Vec::new();
-    for ext in ["png", "svg"] {
-        let path = dir.join(format!("capacity.{ext}"));
-        chart(&path, &layout, &xs, &series)?;
-        written.push(path.display().to_string());
-    }
-    Ok(written)
+    png_and_svg(dir, "capacity", &layout, &xs, &series)
 }
 
 /// Where a chart's legend goes and what its axes say.
