@@ -21,8 +21,7 @@ use crate::pipeline::{self, Pipeline, StreamStart};
 use crate::session::{Description, Dialect, Event, PlayPurpose, Session, State};
 use crate::stats::NetStats;
 
-/// The course's frame rate (DESIGN.md: course files play at 20 fps).
-pub const COURSE_FPS: f64 = 20.0;
+pub use crate::pipeline::COURSE_FPS;
 
 /// How RTP reaches the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,8 +187,9 @@ impl Client {
         match client.config.dialect {
             Dialect::Standard => client.session.options(now),
             Dialect::Course => {
-                let fps = client.config.fps.unwrap_or(COURSE_FPS);
-                client.pipeline.describe(None, 90_000, Some(fps), None);
+                // Frames are timed by their arrival unless the user gave a rate.
+                let fps = client.config.fps;
+                client.pipeline.describe(None, 90_000, fps, None);
                 match client.config.transport {
                     Transport::Udp { rtp_port, .. } => client.session.course_setup(rtp_port, now),
                     Transport::Tcp => client.finish(Err(Error::Usage(
@@ -205,6 +205,23 @@ impl Client {
     /// The description from DESCRIBE, once known.
     pub fn description(&self) -> Option<&Description> {
         self.description.as_ref()
+    }
+
+    /// Frames in the presentation when the server says (the caching course server).
+    pub fn total_frames(&self) -> Option<u64> {
+        self.session.total_frames()
+    }
+
+    /// Length of the presentation in seconds: the SDP's range, else the course server's
+    /// `Total-Frames` at the pace frames are shown.
+    pub fn duration(&self) -> Option<f64> {
+        self.description
+            .as_ref()
+            .and_then(|d| d.duration)
+            .or_else(|| {
+                let interval = self.pipeline.frame_interval().as_secs_f64();
+                self.total_frames().map(|n| n as f64 * interval)
+            })
     }
 
     /// The pipeline (playout level, counters).

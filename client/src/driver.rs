@@ -146,6 +146,8 @@ pub struct Outcome {
     pub description: Option<Description>,
     /// The receive buffer granted.
     pub rcvbuf: Option<usize>,
+    /// Frames in the presentation, when a course server said.
+    pub total_frames: Option<u64>,
 }
 
 struct Driver {
@@ -184,6 +186,7 @@ pub fn run(poll: Poll, client: Client, mut sockets: Sockets, ends: Ends) -> Outc
         stats: driver.client.stats(),
         description: driver.client.description().cloned(),
         rcvbuf,
+        total_frames: driver.client.total_frames(),
     }
 }
 
@@ -384,7 +387,7 @@ impl Driver {
         let playout = self.client.pipeline().playout();
         let expected = stats.packets_expected.max(1) as f64;
         let live = Live {
-            duration: self.client.description().and_then(|d| d.duration),
+            duration: self.client.duration(),
             fps: self.client.description().and_then(|d| d.fps),
             loss_rate: stats.packets_lost.max(0) as f64 / expected,
             mbps: stats.bytes_received.saturating_sub(self.live_bytes) as f64 * 8.0

@@ -33,6 +33,7 @@ pub mod reorder;
 pub mod session;
 pub mod sink;
 pub mod stats;
+pub mod timeline;
 pub mod window;
 
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -229,12 +230,13 @@ fn report(
 ) -> Report {
     let n = &net.stats;
     let description = net.description.as_ref();
-    let course = matches!(options.target, Target::Course { .. });
     let fps = description
         .and_then(|d| d.fps)
         .or(options.fps)
-        .or(course.then_some(client::COURSE_FPS));
-    let duration = description.and_then(|d| d.duration);
+        .or(n.paced_fps);
+    let duration = description
+        .and_then(|d| d.duration)
+        .or(net.total_frames.zip(fps).map(|(n, f)| n as f64 / f));
     let (width, height) = shown
         .size
         .map(|(w, h)| (w as u32, h as u32))
@@ -267,7 +269,9 @@ fn report(
         height,
         fps_stream: fps,
         duration_s: duration,
-        frames_expected: duration.zip(fps).map(|(d, f)| (d * f).round() as u64),
+        frames_expected: net
+            .total_frames
+            .or(duration.zip(fps).map(|(d, f)| (d * f).round() as u64)),
         frames_received: n.frames_received,
         frames_displayed: shown.displayed,
         frames_late: n.frames_late + shown.late,
@@ -286,6 +290,8 @@ fn report(
         } else {
             0.0
         },
+        timestamps_unusable: n.timestamps_unusable,
+        timestamp_restarts: n.timestamp_restarts,
         rebuffer_count: n.rebuffer_count,
         rebuffer_ms: n.rebuffer_time.as_secs_f64() * 1000.0,
         fps_displayed,

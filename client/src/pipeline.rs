@@ -12,13 +12,16 @@
 //! timestamp its `Range` start carries (RFC 2326 §12.33), and packets sent before it are
 //! dropped. Over UDP they often arrive before the reply does.
 //!
-//! The course's server sends one whole JPEG per packet, the sequence number being the frame
-//! number; its timestamps are not media time, so frames are placed by sequence number.
+//! The course's servers send raw JPEG bytes, whole or in pieces ([`course::Depacketizer`]);
+//! their timestamps are not media time, so frames are placed by frame number at the pace they
+//! arrive ([`Timeline`]), which also keeps the clock going when a standard sender's timestamps
+//! stand still or restart.
 //!
 //! Sans-IO: every entry point takes `now`.
 
 use std::time::{Duration, Instant};
 
+use hdstream_common::course;
 use hdstream_common::rfc2435::{Depacketizer, Output};
 use hdstream_common::rtcp::{self, LastSr, ReportBlock, Writer};
 use hdstream_common::rtp::{
@@ -29,13 +32,18 @@ use crate::cache::Frame;
 use crate::playout::{self, Playout, Release};
 use crate::reorder::{Reorder, Verdict};
 use crate::stats::NetStats;
+use crate::timeline::{Stamp, Timeline};
+
+/// The course's frame rate, assumed until the frames' arrival tells (DESIGN.md: course files
+/// play at 20 fps).
+pub const COURSE_FPS: f64 = 20.0;
 
 /// How RTP payloads carry frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Payload {
     /// RFC 2435 fragments.
     Rfc2435,
-    /// The course's server: one whole JPEG per packet, sequence number = frame number.
+    /// The course's servers: raw JPEG bytes, whole or in pieces ([`course`]).
     Course,
 }
 
@@ -129,6 +137,10 @@ pub struct Pipeline {
     unwrapper: TimestampUnwrapper,
     reorder: Reorder<Held>,
     depacketizer: Depacketizer,
+    course: course::Depacketizer,
+    /// The number of the last course frame, for counting the ones of which nothing came.
+    last_number: Option<i64>,
+    timeline: Timeline,
     assembling: Option<Assembling>,
     gate: Option<Vec<Held>>,
     min_seq: Option<u16>,
@@ -160,6 +172,9 @@ impl Pipeline {
             unwrapper: TimestampUnwrapper::new(),
             reorder,
             depacketizer: Depacketizer::new(),
+            course: course::Depacketizer::new(),
+            last_number: None,
+            timeline: Timeline::new(config.playout.clock_rate, None, Self::fallback_fps(&config)),
             assembling: None,
             gate: None,
             min_seq: None,
@@ -175,7 +190,16 @@ impl Pipeline {
         }
     }
 
-    /// The stream as described: payload type, clock rate, frame rate, `a=x-dimensions`.
+    /// The frame rate assumed when nothing tells (the course's servers send 20 fps).
+    fn fallback_fps(config: &Config) -> f64 {
+        match config.payload {
+            Payload::Course => COURSE_FPS,
+            Payload::Rfc2435 => 30.0,
+        }
+    }
+
+    /// The stream as described: payload type, clock rate, frame rate (`a=framerate`, or the
+    /// user's), `a=x-dimensions`.
     pub fn describe(
         &mut self,
         payload_type: Option<u8>,
@@ -193,11 +217,17 @@ impl Pipeline {
         }
         let interval = self.fps.map(|f| Duration::from_secs_f64(1.0 / f));
         self.playout.set_timing(self.clock_rate, interval);
+        self.timeline = Timeline::new(self.clock_rate, self.fps, Self::fallback_fps(&self.config));
     }
 
     /// The SSRC the server named in its `Transport` reply (RFC 2326 §12.39).
     pub fn expect_ssrc(&mut self, ssrc: u32) {
         self.media_ssrc = Some(ssrc);
+    }
+
+    /// Seconds from one frame to the next as the frames are being placed ([`Timeline`]).
+    pub fn frame_interval(&self) -> Duration {
+        self.timeline.interval()
     }
 
     /// The playout.
@@ -230,6 +260,9 @@ impl Pipeline {
         if let Some((w, h)) = self.dimensions {
             self.depacketizer.set_dimensions(w, h);
         }
+        self.course = course::Depacketizer::new();
+        self.last_number = None;
+        self.timeline.reset();
         self.assembling = None;
         self.gate = Some(Vec::new());
         self.npt_ref = None;
@@ -345,39 +378,66 @@ impl Pipeline {
         let Ok(packet) = rtp::Packet::parse(data) else {
             return;
         };
+        let ts = packet.timestamp();
+        match &mut self.assembling {
+            Some(a) if a.timestamp == ts => a.last = arrival,
+            _ => {
+                self.assembling = Some(Assembling {
+                    timestamp: ts,
+                    first: arrival,
+                    last: arrival,
+                })
+            }
+        }
         match self.config.payload {
             Payload::Course => {
-                let ticks = self.course_ticks();
-                let ts = i64::try_from(ext)
-                    .unwrap_or(i64::MAX / 2)
-                    .saturating_mul(ticks);
-                let jpeg = packet.payload().to_vec();
-                self.stats.frames_received += 1;
-                self.stats.assembly.record(Duration::ZERO);
-                self.frame(ts, jpeg, arrival);
+                self.course.push(&packet, ext);
+                self.pull_course();
             }
             Payload::Rfc2435 => {
-                let ts = packet.timestamp();
-                match &mut self.assembling {
-                    Some(a) if a.timestamp == ts => a.last = arrival,
-                    _ => {
-                        self.assembling = Some(Assembling {
-                            timestamp: ts,
-                            first: arrival,
-                            last: arrival,
-                        })
-                    }
-                }
                 self.depacketizer.push(&packet);
                 self.pull();
             }
         }
     }
 
-    /// Ticks per frame when placing course frames by number.
-    fn course_ticks(&self) -> i64 {
-        let fps = self.fps.unwrap_or(20.0);
-        (f64::from(self.clock_rate) / fps).round().max(1.0) as i64
+    /// Arrival of the last packet of the frame stamped `timestamp`, and its assembly time.
+    fn assembled(&self, timestamp: u32) -> (Instant, Duration) {
+        match self.assembling {
+            Some(a) if a.timestamp == timestamp => (a.last, a.last - a.first),
+            _ => (self.last_packet.unwrap_or(self.clock_epoch), Duration::ZERO),
+        }
+    }
+
+    /// Takes the course depacketizer's outputs.
+    fn pull_course(&mut self) {
+        while let Some(output) = self.course.pull() {
+            let number = match &output {
+                course::Output::Frame(f) => f.number,
+                course::Output::Lost { number, .. } => *number,
+            };
+            // Frames of which nothing arrived.
+            if let Some(last) = self.last_number {
+                let missing = number - last - 1;
+                if (1..1_000_000).contains(&missing) {
+                    self.stats.frames_lost += missing as u64;
+                }
+            }
+            self.last_number = Some(self.last_number.map_or(number, |l| l.max(number)));
+            match output {
+                course::Output::Frame(f) => {
+                    let (arrival, assembly) = self.assembled(f.timestamp);
+                    self.stats.frames_received += 1;
+                    self.stats.assembly.record(assembly);
+                    let ts = self.timeline.place(Stamp::Number(f.number), arrival);
+                    self.frame(ts, f.data, arrival);
+                }
+                course::Output::Lost { number, reason } => {
+                    tracing::debug!(number, %reason, "course frame lost");
+                    self.stats.frames_lost += 1;
+                }
+            }
+        }
     }
 
     /// Takes the depacketizer's outputs.
@@ -385,14 +445,19 @@ impl Pipeline {
         while let Some(output) = self.depacketizer.pull() {
             match output {
                 Output::Frame(jpeg) => {
-                    let (arrival, assembly) = match self.assembling {
-                        Some(a) if a.timestamp == jpeg.timestamp => (a.last, a.last - a.first),
-                        _ => (self.last_packet.unwrap_or(self.clock_epoch), Duration::ZERO),
-                    };
+                    let (arrival, assembly) = self.assembled(jpeg.timestamp);
                     self.stats.frames_received += 1;
                     self.stats.assembly.record(assembly);
                     self.stats.size = Some((jpeg.width, jpeg.height));
-                    let ts = self.unwrapper.unwrap(jpeg.timestamp);
+                    let raw = self.unwrapper.unwrap(jpeg.timestamp);
+                    let restarts = self.timeline.restarts();
+                    let ts = self.timeline.place(Stamp::Rtp(raw), arrival);
+                    if self.timeline.restarts() == restarts && !self.timeline.timestamps_unusable()
+                    {
+                        self.count_gap(raw);
+                    } else {
+                        self.last_frame_ts = Some(raw);
+                    }
                     self.frame(ts, jpeg.data, arrival);
                 }
                 Output::Lost { timestamp, reason } => {
@@ -419,9 +484,8 @@ impl Pipeline {
         }
     }
 
-    /// A complete frame with extended timestamp `ts`.
+    /// A complete frame at media time `ts` (from the [`Timeline`]).
     fn frame(&mut self, ts: i64, jpeg: Vec<u8>, arrival: Instant) {
-        self.count_gap(ts);
         let npt = self.npt(ts);
         let refused = self.playout.insert(Frame {
             timestamp: ts,
@@ -437,19 +501,14 @@ impl Pipeline {
     /// The NPT of extended timestamp `ts` (RFC 2326 §12.33: `rtptime` is the Range start).
     fn npt(&mut self, ts: i64) -> f64 {
         let clock = f64::from(self.clock_rate);
-        let course = self.config.payload == Payload::Course;
-        let course_ticks = self.course_ticks();
         let Some(r) = &mut self.npt_ref else {
             return 0.0;
         };
-        let ext = *r.ext.get_or_insert_with(|| match (r.rtptime, course) {
-            // Course frame n (numbered from 1) starts at (n - 1) / fps.
-            (_, true) => course_ticks,
-            (Some(rtptime), false) => ts + i64::from(timestamp_delta(rtptime, ts as u32)),
-            (None, false) => ts,
+        let ext = *r.ext.get_or_insert_with(|| match r.rtptime {
+            Some(rtptime) => ts + i64::from(timestamp_delta(rtptime, ts as u32)),
+            None => ts,
         });
-        let npt = if course { 0.0 } else { r.npt };
-        npt + (ts - ext) as f64 / clock
+        r.npt + (ts - ext) as f64 / clock
     }
 
     /// One RTCP compound packet (RFC 3550 §6.1) arrived at `now`.
@@ -485,6 +544,8 @@ impl Pipeline {
         self.release_reordered(now + self.reorder.hold());
         self.depacketizer.flush();
         self.pull();
+        self.course.flush();
+        self.pull_course();
         self.playout.end_of_stream();
     }
 
@@ -591,6 +652,11 @@ impl Pipeline {
         s.frames_overflow = c.overflow;
         s.rebuffer_count = c.rebuffers;
         s.rebuffer_time = c.rebuffer_time;
+        s.timestamps_unusable = self.timeline.timestamps_unusable();
+        s.timestamp_restarts = self.timeline.restarts();
+        s.paced_fps = (self.config.payload == Payload::Course
+            || self.timeline.timestamps_unusable())
+        .then(|| 1.0 / self.timeline.interval().as_secs_f64().max(1e-6));
         s.receive_seconds = match (self.first_packet, self.last_packet) {
             (Some(a), Some(b)) => b.saturating_duration_since(a).as_secs_f64(),
             _ => 0.0,

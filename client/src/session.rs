@@ -162,6 +162,8 @@ pub struct Session {
     server_software: Option<String>,
     last_request: Instant,
     description: Option<Description>,
+    /// The caching course server's `Total-Frames` (its fourth reply line).
+    total_frames: Option<u64>,
     failed: bool,
 }
 
@@ -193,8 +195,15 @@ impl Session {
             server_software: None,
             last_request: now,
             description: None,
+            total_frames: None,
             failed: false,
         }
+    }
+
+    /// Frames in the file, when a course server says (`Total-Frames`, the caching variant's
+    /// fourth reply line).
+    pub fn total_frames(&self) -> Option<u64> {
+        self.total_frames
     }
 
     /// The dialect spoken.
@@ -478,6 +487,10 @@ impl Session {
                     // The course server's line 3 is `Session: <id>`; a missing one is taken as 0.
                     self.id = Some("0".into());
                 }
+                self.total_frames = response
+                    .headers
+                    .get(course::TOTAL_FRAMES)
+                    .and_then(|n| n.trim().parse().ok());
                 self.state = State::Ready;
                 let transport = response.headers.typed::<Transport>().and_then(Result::ok);
                 self.events.push_back(Event::SetUp(transport));
@@ -782,13 +795,18 @@ mod tests {
             out,
             b"SETUP movie.Mjpeg RTSP/1.0\nCSeq: 1\nTransport: RTP/UDP; client_port= 25000"
         );
-        let reply = course::reply(StatusCode::OK, 1, "123456");
+        let reply = course::reply(StatusCode::OK, 1, "123456", Some(500));
         let Some((Message::Response(r), _)) = rtsp::parse_unterminated(&reply).unwrap() else {
             panic!()
         };
         s.handle_response(r, t0);
         assert!(matches!(s.poll_event(), Some(Event::SetUp(None))));
         assert_eq!(s.id(), Some("123456"));
+        assert_eq!(
+            s.total_frames(),
+            Some(500),
+            "the caching variant's fourth line"
+        );
         s.play(Some(3.0), Some(2.0), PlayPurpose::Start, t0);
         let mut out = Vec::new();
         s.drain_output(&mut out);

@@ -121,6 +121,14 @@ pub struct NetStats {
     /// RTP packets that arrived after PAUSE was sent, per pause: time of the last one after
     /// the request.
     pub pause_tails: Vec<Duration>,
+    /// The sender stamped every frame alike: frames were timed by the frame rate or their
+    /// arrival.
+    pub timestamps_unusable: bool,
+    /// Times the sender's timestamps restarted (went back or leapt ahead) mid-stream.
+    pub timestamp_restarts: u64,
+    /// The frame rate frames were shown at when they were timed by arrival (the course's
+    /// senders, unusable timestamps).
+    pub paced_fps: Option<f64>,
 }
 
 /// One seek, as seen on screen.
@@ -160,7 +168,8 @@ pub struct Report {
     pub fps_stream: Option<f64>,
     /// The presentation's length (SDP `a=range`), seconds.
     pub duration_s: Option<f64>,
-    /// Frames in the presentation: SDP range × frame rate, when both are known.
+    /// Frames in the presentation: SDP range × frame rate, when both are known, or the course
+    /// server's `Total-Frames`.
     pub frames_expected: Option<u64>,
     /// Complete frames reassembled.
     pub frames_received: u64,
@@ -190,6 +199,11 @@ pub struct Report {
     pub bytes_received: u64,
     /// RTP bytes per second of reception, in Mbit/s.
     pub data_rate_mbps: f64,
+    /// The sender's RTP timestamps did not advance from frame to frame: frames were shown at
+    /// the stream's frame rate, else at their arrival pace.
+    pub timestamps_unusable: bool,
+    /// Times the sender's timestamps restarted mid-stream (the playout clock was re-anchored).
+    pub timestamp_restarts: u64,
     /// Times the cache ran dry.
     pub rebuffer_count: u64,
     /// Time spent rebuffering, milliseconds.
@@ -281,6 +295,23 @@ impl fmt::Display for Report {
             "  rebuffering            {} times, {:.1} ms",
             self.rebuffer_count, self.rebuffer_ms
         )?;
+        if self.timestamps_unusable {
+            writeln!(
+                f,
+                "  timing                 the sender's RTP timestamps were unusable (one for every frame): frames shown at {}",
+                self.fps_stream.map_or_else(
+                    || "their arrival pace".to_owned(),
+                    |v| format!("{v:.2} fps")
+                )
+            )?;
+        }
+        if self.timestamp_restarts > 0 {
+            writeln!(
+                f,
+                "  timing                 the sender's timestamps restarted {} time(s): clock re-anchored",
+                self.timestamp_restarts
+            )?;
+        }
         if let (Some(cpu), Some(per_frame)) = (self.cpu_s, self.cpu_ms_per_frame) {
             writeln!(
                 f,

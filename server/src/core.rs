@@ -520,7 +520,13 @@ impl Server {
         );
         if course {
             let cseq = request.cseq().and_then(Result::ok).map_or(0, |c| c.0);
-            let out = rtsp::course::reply(reply.status, cseq, session.as_deref().unwrap_or("0"));
+            // The caching variant's client reads the file's length from a fourth line.
+            let total_frames = session
+                .as_deref()
+                .and_then(|id| self.sessions.get(id))
+                .map(|s| s.media.file.len());
+            let id = session.as_deref().unwrap_or("0");
+            let out = rtsp::course::reply(reply.status, cseq, id, total_frames);
             c.push(&out);
         } else {
             reply.write_to(c.output_mut());

@@ -2,7 +2,7 @@
 //! leave.
 //!
 //! - Payload: RFC 2435 fragments (RFC 2435 §3, Q = 255 with the frame's own tables), or for the
-//!   course's client one whole JPEG per packet, sequence number = frame number.
+//!   course's clients the raw JPEG, whole or in pieces ([`course`]).
 //! - Timestamps: 90 kHz (RFC 2435 §3), from a frame-slot counter that only ever grows, so they
 //!   stay monotonic across PAUSE, seeks and loops; `RTP-Info` (RFC 2326 §12.33) tells the client
 //!   which timestamp the first frame after a PLAY carries.
@@ -19,6 +19,7 @@
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
+use hdstream_common::course;
 use hdstream_common::pacing::TokenBucket;
 use hdstream_common::rfc2435::Packetizer;
 use hdstream_common::rtp;
@@ -43,15 +44,14 @@ pub const BURST_PACKETS: u64 = 8;
 pub const TIMER_SLACK: Duration = Duration::from_millis(2);
 /// IPv4 + UDP header bytes, subtracted from the MTU.
 const IP_UDP_HEADERS: usize = 28;
-/// The largest UDP payload.
-const MAX_DATAGRAM: usize = 65_507;
 
 /// How frames are carried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Payload {
     /// RFC 2435 fragments.
     Rfc2435,
-    /// The course's dialect: the whole JPEG in one packet, sequence number = frame number.
+    /// The course's dialect ([`course`]): the raw JPEG, whole when it fits the course clients'
+    /// 20 KB reads (sequence number = frame number) or in pieces; timestamp = frame number.
     Course,
 }
 
@@ -66,8 +66,7 @@ pub struct Counters {
     pub octets: u64,
     /// Whole frames skipped because the stream fell behind.
     pub skipped: u64,
-    /// Frames that could not be packetized (not RFC 2435-ready, or too large for one course
-    /// packet) and were left out.
+    /// Frames that could not be packetized (not RFC 2435-ready) and were left out.
     pub unsendable: u64,
 }
 
@@ -172,7 +171,7 @@ impl Stream {
             counters: Counters::default(),
         };
         if payload == Payload::Course {
-            // The course client orders frames by sequence number, starting at 1.
+            // The basic course client orders frames by sequence number, starting at 1.
             stream.next_seq = 1;
         }
         stream.bucket = TokenBucket::new(1_000_000, stream.burst_bytes(), now);
@@ -208,8 +207,12 @@ impl Stream {
         self.next_seq
     }
 
-    /// The RTP timestamp of frame slot `slot`.
+    /// The RTP timestamp of frame slot `slot`: 90 kHz media time, or for the course's clients
+    /// the frame number (from 1; their HD client orders frames by it).
     fn timestamp(&self, slot: u64) -> u32 {
+        if self.payload == Payload::Course {
+            return (slot as u32).wrapping_add(1);
+        }
         let ticks = (slot as f64 * CLOCK_RATE / self.fps).round() as u64;
         self.ts_origin.wrapping_add(ticks as u32)
     }
@@ -347,18 +350,21 @@ impl Stream {
                 }
             }
             Payload::Course => {
+                // Whole when it fits the course clients' 20 KB reads, else 1400-byte pieces,
+                // all stamped with the frame number (from 1), marker on the last.
                 let jpeg = media.file.frame(index).ok_or(())?;
-                if jpeg.len() + rtp::Header::LEN > MAX_DATAGRAM {
-                    return Err(());
+                let pieces = course::pieces(jpeg);
+                let count = pieces.len();
+                for (k, piece) in pieces.enumerate() {
+                    let header = rtp::Header {
+                        marker: k + 1 == count,
+                        payload_type: PAYLOAD_TYPE,
+                        sequence_number: self.next_seq,
+                        timestamp: ts,
+                        ssrc: self.ssrc,
+                    };
+                    self.push_packet(&header, &[piece])?;
                 }
-                let header = rtp::Header {
-                    marker: true,
-                    payload_type: PAYLOAD_TYPE,
-                    sequence_number: (index as u16).wrapping_add(1),
-                    timestamp: ts,
-                    ssrc: self.ssrc,
-                };
-                self.push_packet(&header, &[jpeg])?;
             }
         }
         Ok(())

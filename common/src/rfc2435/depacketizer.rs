@@ -160,8 +160,9 @@ pub struct Depacketizer {
     dimensions: Option<(u16, u16)>,
     max_frame_len: usize,
     current: Option<Assembly>,
-    /// Timestamp of the frame last returned or reported lost.
-    last_done: Option<u32>,
+    /// Timestamp of the frame last returned or reported lost, and the newest sequence number
+    /// seen of it.
+    last_done: Option<(u32, u16)>,
     outputs: VecDeque<Output>,
     spare: Vec<Vec<u8>>,
     cached_tables: Vec<CachedTables>,
@@ -231,11 +232,31 @@ impl Depacketizer {
     pub fn push(&mut self, packet: &rtp::Packet<'_>) {
         let timestamp = packet.timestamp();
         let sequence_number = packet.sequence_number();
-        if self.last_done == Some(timestamp) {
+        // A packet with fragment offset 0 that is newer than the frame in hand starts a new
+        // frame even under the same timestamp: a sender that stamps no time (every frame one
+        // timestamp) still ends each frame with its marker.
+        let starts_frame = |after: u16| {
+            packet.payload().get(1..4) == Some(&[0, 0, 0][..])
+                && rtp::sequence_delta(sequence_number, after) > 0
+        };
+        if let Some((done, seen)) = self.last_done
+            && done == timestamp
+            && !starts_frame(seen)
+            && self
+                .current
+                .as_ref()
+                .is_none_or(|a| a.timestamp != timestamp)
+        {
+            if rtp::sequence_delta(sequence_number, seen) > 0 {
+                self.last_done = Some((done, sequence_number));
+            }
             self.ignored += 1;
             return;
         }
-        if let Some(assembly) = self.current.take_if(|a| a.timestamp != timestamp) {
+        if let Some(assembly) = self
+            .current
+            .take_if(|a| a.timestamp != timestamp || starts_frame(a.last_sequence_number))
+        {
             self.lose_assembly(assembly, Loss::MissingLast);
         }
         if self
@@ -254,7 +275,7 @@ impl Depacketizer {
                 if let Some(assembly) = self.current.take() {
                     self.recycle(assembly.buf);
                 }
-                return self.lose(timestamp, Loss::Malformed(e));
+                return self.lose(timestamp, sequence_number, Loss::Malformed(e));
             }
         };
         let result = match self.current.take() {
@@ -264,7 +285,7 @@ impl Depacketizer {
         match result {
             Ok(assembly) if packet.marker() => self.finish(assembly),
             Ok(assembly) => self.current = Some(assembly),
-            Err(reason) => self.lose(timestamp, reason),
+            Err(reason) => self.lose(timestamp, sequence_number, reason),
         }
     }
 
@@ -463,7 +484,7 @@ impl Depacketizer {
         if !assembly.buf[assembly.scan_start..].ends_with(&EOI) {
             assembly.buf.extend_from_slice(&EOI);
         }
-        self.last_done = Some(assembly.timestamp);
+        self.last_done = Some((assembly.timestamp, assembly.last_sequence_number));
         self.emit(Output::Frame(Jpeg {
             timestamp: assembly.timestamp,
             width: assembly.width,
@@ -476,11 +497,11 @@ impl Depacketizer {
 
     fn lose_assembly(&mut self, assembly: Assembly, reason: Loss) {
         self.recycle(assembly.buf);
-        self.lose(assembly.timestamp, reason);
+        self.lose(assembly.timestamp, assembly.last_sequence_number, reason);
     }
 
-    fn lose(&mut self, timestamp: u32, reason: Loss) {
-        self.last_done = Some(timestamp);
+    fn lose(&mut self, timestamp: u32, sequence_number: u16, reason: Loss) {
+        self.last_done = Some((timestamp, sequence_number));
         self.emit(Output::Lost { timestamp, reason });
     }
 
@@ -662,6 +683,28 @@ mod tests {
         depacketizer.flush();
         assert_eq!(depacketizer.pull(), Some(lost(0, Loss::MissingLast)));
         assert_eq!(depacketizer.pull(), None);
+    }
+
+    #[test]
+    fn frames_sharing_one_timestamp_each_end_at_their_marker() {
+        // A sender that stamps no time: every frame carries timestamp 7.
+        let outputs = run(&[
+            simple(1, 7, false, 0, &[1; 10]),
+            simple(2, 7, true, 10, &[1; 10]),
+            simple(3, 7, false, 0, &[2; 10]),
+            simple(4, 7, true, 10, &[2; 10]),
+            // A stray copy of the first packet of the frame just finished: ignored.
+            simple(3, 7, false, 0, &[2; 10]),
+            // The marker of this frame is lost: the next frame's first packet ends it.
+            simple(5, 7, false, 0, &[3; 10]),
+            simple(7, 7, false, 0, &[4; 10]),
+            simple(8, 7, true, 10, &[4; 10]),
+        ]);
+        assert_eq!(outputs.len(), 4, "{outputs:?}");
+        assert_eq!(frame(&outputs[0]).first_sequence_number, 1);
+        assert_eq!(frame(&outputs[1]).first_sequence_number, 3);
+        assert_eq!(outputs[2], lost(7, Loss::MissingLast));
+        assert_eq!(frame(&outputs[3]).first_sequence_number, 7);
     }
 
     #[test]

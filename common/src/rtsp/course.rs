@@ -16,11 +16,13 @@
 use super::message::write_text;
 use super::{Request, StatusCode, Version};
 
-/// The course server's reply, exactly `RTSP/1.0 200 OK\nCSeq: n\nSession: id`: LF line
-/// ends, no blank line, no other header. The course client parses the session as an integer,
-/// so `session` should be digits (and carry no `;timeout`).
-pub fn reply(status: StatusCode, cseq: u32, session: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(48 + session.len());
+/// The course server's reply, `RTSP/1.0 200 OK\nCSeq: n\nSession: id`: LF line ends, no
+/// blank line, no other header, except that the caching variant's server adds a fourth line
+/// `Total-Frames: N` (its client's progress bar reads it; the other clients read lines 0–2
+/// only). The course client parses the session as an integer, so `session` should be digits
+/// (and carry no `;timeout`).
+pub fn reply(status: StatusCode, cseq: u32, session: &str, total_frames: Option<usize>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(72 + session.len());
     out.extend_from_slice(Version::V1_0.as_str().as_bytes());
     out.extend_from_slice(
         format!(
@@ -31,8 +33,14 @@ pub fn reply(status: StatusCode, cseq: u32, session: &str) -> Vec<u8> {
         .as_bytes(),
     );
     write_text(&mut out, session);
+    if let Some(n) = total_frames {
+        out.extend_from_slice(format!("\n{TOTAL_FRAMES}: {n}").as_bytes());
+    }
     out
 }
+
+/// The caching variant's fourth reply line: the frames in the file.
+pub const TOTAL_FRAMES: &str = "Total-Frames";
 
 /// A request as the course client writes it: the request line and each header in order,
 /// separated by bare LF, with no final line end, no blank line and no body (the course server
@@ -66,14 +74,18 @@ mod tests {
     use crate::rtsp::{Message, Method, Parsed, parse, parse_unterminated};
 
     #[test]
-    fn the_reply_is_exactly_three_lines_and_nothing_else() {
+    fn the_reply_is_three_lines_and_the_caching_variant_s_total_frames() {
         assert_eq!(
-            reply(StatusCode::OK, 1, "123456"),
+            reply(StatusCode::OK, 1, "123456", None),
             b"RTSP/1.0 200 OK\nCSeq: 1\nSession: 123456"
         );
         assert_eq!(
-            reply(StatusCode::NOT_FOUND, 2, "9"),
+            reply(StatusCode::NOT_FOUND, 2, "9", None),
             b"RTSP/1.0 404 Not Found\nCSeq: 2\nSession: 9"
+        );
+        assert_eq!(
+            reply(StatusCode::OK, 3, "9", Some(500)),
+            b"RTSP/1.0 200 OK\nCSeq: 3\nSession: 9\nTotal-Frames: 500"
         );
     }
 
@@ -97,7 +109,7 @@ mod tests {
 
     #[test]
     fn our_parser_reads_the_course_dialect_both_ways() {
-        let bytes = reply(StatusCode::OK, 3, "654321");
+        let bytes = reply(StatusCode::OK, 3, "654321", Some(40));
         assert!(matches!(parse(&bytes), Ok(Parsed::Incomplete { .. })));
         let Some((Message::Response(r), n)) = parse_unterminated(&bytes).unwrap() else {
             panic!()
@@ -106,6 +118,7 @@ mod tests {
         assert!(r.is_course_dialect());
         assert_eq!(r.cseq(), Some(Ok(CSeq(3))));
         assert_eq!(r.session(), Some(Ok(Session::new("654321"))));
+        assert_eq!(r.headers.get(TOTAL_FRAMES), Some("40"));
 
         let mut play = Request::new(Method::Play, "movie.Mjpeg");
         play.headers.set_typed(&CSeq(2));
