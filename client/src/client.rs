@@ -459,10 +459,17 @@ impl Client {
                 );
                 self.pipeline.end_of_stream(now);
             } else {
-                self.finish(Err(Error::Protocol(format!(
-                    "no RTP packet arrived within {} s of PLAY (blocked by a firewall?)",
-                    self.config.first_packet_timeout.as_secs()
-                ))));
+                let hint = match self.session.dialect() {
+                    Dialect::Course => {
+                        "the course's basic and HD servers answer a missing file with 200 and \
+                         then send nothing (is the name right?), or a firewall blocks UDP"
+                    }
+                    Dialect::Standard => "blocked by a firewall? (--transport tcp avoids UDP)",
+                };
+                self.finish(Err(Error::NoMedia {
+                    seconds: self.config.first_packet_timeout.as_secs(),
+                    hint,
+                }));
             }
         }
         if let Phase::Closing { deadline } = self.phase

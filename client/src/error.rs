@@ -23,12 +23,22 @@ pub enum Error {
         during: String,
     },
     /// No reply to a request within the request timeout.
-    #[error("{method}: no reply from the server within {seconds} s")]
+    #[error("{method}: no reply from the server within {seconds} s{hint}")]
     Timeout {
         /// The request's method.
         method: String,
         /// The timeout.
         seconds: u64,
+        /// What may be wrong (empty, or starting with a separator).
+        hint: &'static str,
+    },
+    /// PLAY was answered but no media came.
+    #[error("no RTP packet arrived within {seconds} s of PLAY: {hint}")]
+    NoMedia {
+        /// How long the client waited.
+        seconds: u64,
+        /// What may be wrong.
+        hint: &'static str,
     },
     /// The server sent bytes that are not RTSP (RFC 2326 §4).
     #[error("server sent an invalid RTSP message: {0}")]

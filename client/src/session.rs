@@ -396,9 +396,17 @@ impl Session {
                 self.pending.clear();
                 self.events.push_back(Event::TornDown);
             } else {
+                let hint = match (self.dialect, p.intent) {
+                    (Dialect::Course, Intent::Setup) => {
+                        " (the course's caching server does not answer a SETUP for a file it does \
+                         not have: is the name right?)"
+                    }
+                    _ => "",
+                };
                 self.fail(Error::Timeout {
                     method,
                     seconds: REQUEST_TIMEOUT.as_secs(),
+                    hint,
                 });
             }
             return;

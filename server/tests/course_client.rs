@@ -1,7 +1,15 @@
-//! The course's Python client, byte for byte: LF-only requests with a bare file name and no
-//! blank line, replies read by line position, and RTP packets that each hold one whole JPEG
-//! with sequence number = frame number, at 20 fps for the course's 5-digit container — which
-//! may hold 4:4:4 frames (the course's `movie.Mjpeg` does), served as they are.
+//! The course's Python clients on our server.
+//!
+//! Byte for byte: LF-only requests with a bare file name and no blank line, replies read by
+//! line position (with the caching variant's `Total-Frames` as a fourth line), and RTP packets
+//! that each hold one whole JPEG with sequence number = frame number, at 20 fps for the
+//! course's 5-digit container — which may hold 4:4:4 frames (the course's `movie.Mjpeg` does),
+//! served as they are.
+//!
+//! And as the three course clients play (the stand-in `tools/scripts/course-client.py`, which
+//! receives and shows frames as each variant does): the basic one on frames that fit its
+//! 20 KB reads, the HD and caching ones on 288p, 720p and 1080p, where frames leave in
+//! 1400-byte pieces stamped with their frame number.
 
 mod common;
 
@@ -10,6 +18,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::{Clip, Rtsp, recv_until};
+use hdstream_common::course;
 use hdstream_common::rtp;
 use hdstream_server::core::Config;
 
@@ -17,17 +26,23 @@ use hdstream_server::core::Config;
 const EACH: u32 = 20;
 const FRAMES: usize = 2 * EACH as usize;
 
-/// The course container: each JPEG preceded by its length as 5 ASCII digits.
+/// The course container: each JPEG preceded by its length as 5 ASCII digits; `each` frames
+/// of 4:2:0 and of 4:4:4, interleaved.
 fn course_file() -> (PathBuf, Vec<Vec<u8>>) {
-    let a = common::frames_of(&Clip::new(384, 288, 1).frames(EACH).path());
+    course_file_of(EACH)
+}
+
+fn course_file_of(each: u32) -> (PathBuf, Vec<Vec<u8>>) {
+    let a = common::frames_of(&Clip::new(384, 288, 1).frames(each).path());
     let b = common::frames_of(
         &Clip::new(384, 288, 1)
-            .frames(EACH)
+            .frames(each)
             .pix_fmt("yuvj444p")
             .path(),
     );
     let frames: Vec<Vec<u8>> = a.into_iter().zip(b).flat_map(|(x, y)| [x, y]).collect();
-    let path = common::cached(&format!("course-384x288-{FRAMES}f.Mjpeg"), |tmp| {
+    let count = frames.len();
+    let path = common::cached(&format!("course-384x288-{count}f.Mjpeg"), |tmp| {
         let mut bytes = Vec::new();
         for f in &frames {
             assert!(f.len() < 65_000, "a course frame fits one datagram");
@@ -49,11 +64,21 @@ fn exchange(c: &mut Rtsp, request: &str, cseq: u32, session: Option<&str>) -> St
     );
     let text = String::from_utf8(reply).expect("ASCII reply");
     let lines: Vec<&str> = text.split('\n').collect();
+    // The caching variant's client reads `Total-Frames` from a fourth line while the session
+    // lives; the others read lines 0-2 only.
+    let lines_expected = if request.starts_with("TEARDOWN") {
+        3
+    } else {
+        4
+    };
     assert_eq!(
         lines.len(),
-        3,
-        "exactly three lines, nothing else: {text:?}"
+        lines_expected,
+        "status, CSeq, Session (and Total-Frames), nothing else: {text:?}"
     );
+    if lines_expected == 4 {
+        assert_eq!(lines[3], format!("Total-Frames: {FRAMES}"), "{text:?}");
+    }
     assert_eq!(lines[0], "RTSP/1.0 200 OK", "{text:?}");
     assert_eq!(lines[1], format!("CSeq: {cseq}"), "{text:?}");
     let id = lines[2]
@@ -243,4 +268,154 @@ fn course_session_ends_when_its_connection_closes() {
         "{} packets after the client hung up",
         after.len()
     );
+}
+
+/// A frame a course client stand-in showed (its JSON report).
+#[derive(Debug)]
+struct Shown {
+    number: usize,
+    crc32: u32,
+    length: usize,
+    ok: bool,
+}
+
+/// CRC-32 (IEEE 802.3, as Python's `zlib.crc32`).
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
+        }
+    }
+    !crc
+}
+
+/// Runs the course client stand-in of `variant` on `name` from our server holding `file`, and
+/// checks what it showed: every shown frame is a whole JPEG, byte for byte the file's frame
+/// with that number, in order, and at least 95 % of the file's frames are shown (the server
+/// sends each frame once, so the file's count bounds what it sent).
+fn course_client_plays(variant: &str, name: &str, file: &std::path::Path) {
+    let frames = common::frames_of(file);
+    let root = common::media_root(&format!("course-{variant}-{name}"), &[(name, file)]);
+    let server = common::serve(&root, Config::default());
+    let report = root.join("report.json");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tools/scripts/course-client.py"
+    );
+    let done = common::run(
+        std::process::Command::new(common::tool("python3"))
+            .arg(script)
+            .args(["--variant", variant, "127.0.0.1"])
+            .arg(server.rtsp.port().to_string())
+            .args(["0", name, "--seconds", "40", "--json"])
+            .arg(&report),
+        Duration::from_secs(60),
+    );
+    assert!(
+        done.status.success(),
+        "course {variant} client on {name}: {}",
+        done.stderr
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("the stand-in's report"))
+            .expect("JSON report");
+    let shown: Vec<Shown> = json["shown"]
+        .as_array()
+        .expect("shown")
+        .iter()
+        .map(|s| Shown {
+            number: s["number"].as_u64().unwrap() as usize,
+            crc32: s["crc32"].as_u64().unwrap() as u32,
+            length: s["length"].as_u64().unwrap() as usize,
+            ok: s["ok"].as_bool().unwrap(),
+        })
+        .collect();
+    if variant == "caching" {
+        assert_eq!(
+            json["total_frames"].as_u64(),
+            Some(frames.len() as u64),
+            "Total-Frames"
+        );
+    }
+    for s in &shown {
+        let frame = s
+            .number
+            .checked_sub(1)
+            .and_then(|k| frames.get(k))
+            .unwrap_or_else(|| panic!("{variant} on {name}: no frame {}", s.number));
+        assert!(s.ok, "{variant} on {name}: frame {} shown broken", s.number);
+        assert_eq!(
+            (s.length, s.crc32),
+            (frame.len(), crc32(frame)),
+            "{variant} on {name}: frame {} is not the file's",
+            s.number
+        );
+    }
+    assert!(
+        shown.windows(2).all(|w| w[0].number < w[1].number),
+        "{variant} on {name}: frames in order, each once"
+    );
+    let percent = shown.len() as f64 * 100.0 / frames.len() as f64;
+    eprintln!(
+        "course {variant} client on {name}: {} of {} frames shown ({percent:.1} %), {} lost, {} skipped",
+        shown.len(),
+        frames.len(),
+        json["lost"],
+        json["skipped"]
+    );
+    assert!(
+        percent >= 95.0,
+        "{variant} on {name}: {} of {} frames shown",
+        shown.len(),
+        frames.len()
+    );
+}
+
+/// 10 s of the course container at its 20 fps.
+fn course_288p() -> PathBuf {
+    course_file_of(100).0
+}
+
+#[test]
+fn course_basic_client_plays_the_course_container() {
+    let file = course_288p();
+    for frame in common::frames_of(&file) {
+        assert!(
+            frame.len() + 12 <= course::WHOLE_MAX,
+            "the basic client reads 20 KB: test frames must fit"
+        );
+    }
+    course_client_plays("basic", "movie.Mjpeg", &file);
+}
+
+#[test]
+fn course_hd_client_plays_288p() {
+    course_client_plays("hd", "movie.Mjpeg", &course_288p());
+}
+
+#[test]
+fn course_hd_client_plays_720p() {
+    course_client_plays("hd", "clip.mjpeg", &Clip::new(1280, 720, 10).path());
+}
+
+#[test]
+fn course_hd_client_plays_1080p() {
+    course_client_plays("hd", "clip.mjpeg", &Clip::new(1920, 1080, 10).path());
+}
+
+#[test]
+fn course_caching_client_plays_288p() {
+    course_client_plays("caching", "movie.Mjpeg", &course_288p());
+}
+
+#[test]
+fn course_caching_client_plays_720p() {
+    course_client_plays("caching", "clip.mjpeg", &Clip::new(1280, 720, 10).path());
+}
+
+#[test]
+fn course_caching_client_plays_1080p() {
+    course_client_plays("caching", "clip.mjpeg", &Clip::new(1920, 1080, 10).path());
 }
