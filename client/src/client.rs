@@ -828,10 +828,15 @@ mod tests {
 
     /// RTP packets of 30 frames (1 s) of 32x16 JPEG.
     fn media() -> Vec<Vec<u8>> {
+        media_stamped(30, |n| n * 3000)
+    }
+
+    /// RTP packets of `frames` frames of 32x16 JPEG, frame n stamped `timestamp(n)`.
+    fn media_stamped(frames: u32, timestamp: impl Fn(u32) -> u32) -> Vec<Vec<u8>> {
         let mut pattern = hdstream_video::pattern::Pattern::new(32, 16);
         let mut out = Vec::new();
         let mut seq = 0u16;
-        for n in 0..30u32 {
+        for n in 0..frames {
             let mut jpeg = Vec::new();
             pattern.encode(u64::from(n), 80, &mut jpeg).unwrap();
             let header = hdstream_video::jpeg::Header::parse(&jpeg).unwrap();
@@ -841,7 +846,7 @@ mod tests {
                     marker: f.marker,
                     payload_type: 26,
                     sequence_number: seq,
-                    timestamp: n * 3000,
+                    timestamp: timestamp(n),
                     ssrc: 7,
                 };
                 let mut buf = vec![0; 1100];
@@ -852,6 +857,57 @@ mod tests {
             }
         }
         out
+    }
+
+    /// A sender that restarts: its timestamps go back to a new origin after 1 s and leap ten
+    /// hours ahead after 2 s, while frames keep coming every 33 ms. The playout clock is
+    /// re-anchored each time: every frame is shown, 33 ms apart, with no stall.
+    #[test]
+    fn a_sender_that_restarts_its_timestamps_does_not_stall_the_playout() {
+        let t0 = Instant::now();
+        let config = Config::new(
+            "rtsp://h/m",
+            Dialect::Standard,
+            Transport::Udp {
+                rtp_port: 5000,
+                rtcp_port: 5001,
+            },
+        );
+        let prebuffer = config.pipeline.playout.prebuffer;
+        let mut client = Client::new(config, t0);
+        let mut server = Server::new(false, "other/1.0");
+        server.handshake(&mut client, t0);
+        let packets = media_stamped(90, |n| match n {
+            0..30 => n * 3000,
+            30..60 => 777 + (n - 30) * 3000,
+            _ => 3_240_000_000 + (n - 60) * 3000,
+        });
+        let per_frame = packets.len() / 90;
+        let mut next = 0;
+        let mut released = Vec::new();
+        for ms in 0..4000u32 {
+            let now = t0 + MS * ms;
+            while next < packets.len() && (next / per_frame) as u32 * 1000 / 30 <= ms {
+                client.receive_rtp(&packets[next], now);
+                next += 1;
+            }
+            client.handle_timeout(now);
+            server.answer(&mut client, now);
+            while let Some(r) = client.poll_release(now) {
+                released.push((now, r));
+            }
+        }
+        assert_eq!(released.len(), 90, "every frame released");
+        let stats = client.stats();
+        assert_eq!(stats.timestamp_restarts, 2);
+        assert_eq!(stats.frames_late, 0);
+        let longest = released.windows(2).map(|w| w[1].0 - w[0].0).max().unwrap();
+        assert!(
+            longest < prebuffer && longest <= 40 * MS,
+            "longest wait between frames {longest:?}"
+        );
+        let npts: Vec<f64> = released.iter().map(|(_, r)| r.frame.npt).collect();
+        assert!(npts.windows(2).all(|w| w[1] > w[0]), "{npts:?}");
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! rtpjpegpay, run by `tools/scripts/gst-rtsp-server.py`): the client plays a 720p and a 1440p
 //! stream — the latter with width/height 0 in every RTP/JPEG header and the size only in
 //! `a=x-dimensions` — showing every frame, and the pixels of frame k equal zune-jpeg's decoding
-//! of frame k of the file. Fails (does not skip) when the peer is missing.
+//! of frame k of the file; and `filesrc ! jpegparse ! rtpjpegpay`, which stamps every frame
+//! alike and sends the whole file at once, played at a frame rate all the same. Fails (does
+//! not skip) when the peer is missing.
 
 mod common;
 
@@ -24,13 +26,20 @@ impl Drop for GstServer {
 
 /// Starts gst-rtsp-server on `file`; returns it and the URL to play.
 fn gst_server(file: &Path, fps: u32) -> (GstServer, String) {
+    gst_server_with(file, fps, &[])
+}
+
+/// Starts gst-rtsp-server on `file` with more of the script's options.
+fn gst_server_with(file: &Path, fps: u32, more: &[&str]) -> (GstServer, String) {
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../tools/scripts/gst-rtsp-server.py"
     );
     let mut child = Command::new("/usr/bin/python3")
         .arg(script)
-        .args(["--port", "0", "--fps", &fps.to_string(), "--file"])
+        .args(["--port", "0", "--fps", &fps.to_string()])
+        .args(more)
+        .arg("--file")
         .arg(file)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -79,4 +88,41 @@ fn plays_a_720p_stream_from_gst_rtsp_server() {
 #[test]
 fn plays_a_1440p_stream_from_gst_rtsp_server_through_x_dimensions() {
     plays_every_frame_from_gst(2560, 1440);
+}
+
+/// A sender that stamps no time (`filesrc ! jpegparse ! rtpjpegpay`): all 300 frames of a
+/// 720p file with one RTP timestamp, in a fraction of a second. Each marker still ends a
+/// frame; with no `a=framerate` and no pace to follow (a burst), they are shown at the
+/// default 30 fps, in order, and the report says the timestamps were unusable. Over TCP, so
+/// the kernel's UDP buffer does not decide how many of the burst's packets survive.
+#[test]
+fn plays_a_sender_whose_frames_carry_no_timestamps() {
+    let _serial = serial();
+    let file = pattern_file(1280, 720, 300);
+    let (_server, url) = gst_server_with(&file, 30, &["--untimed"]);
+    let mut options = recording(Target::Url(url));
+    options.transport = hdstream_client::TransportKind::Tcp;
+    let report = play(&options).expect("plays from gst-rtsp-server");
+    eprintln!("{report}");
+    assert!(report.timestamps_unusable, "{report}");
+    assert!(
+        report.frames_displayed >= 285,
+        "{} of 300 frames shown",
+        report.frames_displayed
+    );
+    assert_eq!(report.frames_undecodable, 0);
+    assert!(
+        (report.fps_displayed - 30.0).abs() < 1.0,
+        "shown at 30 fps, not in a burst: {}",
+        report.fps_displayed
+    );
+    let expected = file_checksums(&file);
+    let mut at = 0;
+    for sum in &report.displayed_checksums {
+        let k = expected[at..]
+            .iter()
+            .position(|e| e == sum)
+            .expect("every frame shown is the file's, in order");
+        at += k + 1;
+    }
 }

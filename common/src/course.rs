@@ -350,7 +350,7 @@ mod tests {
         assert_eq!(pieces(&small).count(), 1);
         let big = jpeg(2, WHOLE_MAX - 11);
         let p: Vec<&[u8]> = pieces(&big).collect();
-        assert_eq!(p.len(), (big.len() + PIECE - 1) / PIECE);
+        assert_eq!(p.len(), big.len().div_ceil(PIECE));
         assert!(p.iter().all(|p| p.len() <= PIECE));
         assert_eq!(p.concat(), big);
     }

@@ -11,6 +11,11 @@ until killed. A plain MJPEG stream carries no timestamps, so the file is first r
 re-encoding (`ffmpeg -c copy`, the JPEG bytes unchanged) into Matroska at --fps; the server's
 sinks then pace the frames on the clock. Frames above 2040 px travel with width/height 0 and
 `a=x-dimensions` in the SDP, as rtpjpegpay does.
+
+With --untimed the pipeline is the one many people write, `filesrc ! jpegparse ! rtpjpegpay`:
+the frames carry no timestamps, so every RTP packet has one timestamp, nothing paces them (the
+whole file leaves in a fraction of a second) and the SDP has no `a=framerate` — a sender whose
+timestamps a client cannot use.
 """
 import argparse
 import os
@@ -35,9 +40,14 @@ def main():
     parser.add_argument("--address", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--mount", default="stream", help="URL path (default 'stream')")
     parser.add_argument("--mtu", type=int, default=1400, help="RTP MTU (default 1400)")
+    parser.add_argument("--untimed", action="store_true",
+                        help="serve `filesrc ! jpegparse ! rtpjpegpay`: no timestamps, no pacing")
     args = parser.parse_args()
     if not os.path.isfile(args.file):
         sys.exit(f"no such file: {args.file}")
+    if args.untimed:
+        serve(args, None)
+        return
 
     tmp = tempfile.mkdtemp(prefix="hdstream-gst-")
     mkv = os.path.join(tmp, "stream.mkv")
@@ -58,9 +68,11 @@ def serve(args, mkv):
     server.set_address(args.address)
     server.set_service(str(args.port))
     factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(
-        f'( filesrc location="{mkv}" ! matroskademux ! rtpjpegpay name=pay0 pt=26 mtu={args.mtu} )'
-    )
+    if mkv is None:
+        source = f'filesrc location="{os.path.abspath(args.file)}" ! jpegparse'
+    else:
+        source = f'filesrc location="{mkv}" ! matroskademux'
+    factory.set_launch(f"( {source} ! rtpjpegpay name=pay0 pt=26 mtu={args.mtu} )")
     factory.set_shared(False)
     server.get_mount_points().add_factory("/" + args.mount.lstrip("/"), factory)
     if server.attach(None) == 0:
