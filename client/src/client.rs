@@ -742,6 +742,19 @@ mod tests {
     const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=m\r\nt=0 0\r\na=range:npt=0-1\r\n\
         m=video 0 RTP/AVP 26\r\na=control:trackID=0\r\na=framerate:30\r\n";
 
+    /// A client configuration with RTP on UDP `rtp_port` (RTCP on the next port).
+    fn udp_config(url: &str, dialect: Dialect, rtp_port: u16) -> Config {
+        let rtcp_port = rtp_port + 1;
+        Config::new(
+            url,
+            dialect,
+            Transport::Udp {
+                rtp_port,
+                rtcp_port,
+            },
+        )
+    }
+
     /// A scripted server: answers each request the client sends.
     /// `packet` framed as interleaved data on `channel` (RFC 2326 §10.12).
     fn interleaved(channel: u8, packet: Vec<u8>) -> Vec<u8> {
@@ -865,14 +878,7 @@ mod tests {
     #[test]
     fn a_sender_that_restarts_its_timestamps_does_not_stall_the_playout() {
         let t0 = Instant::now();
-        let config = Config::new(
-            "rtsp://h/m",
-            Dialect::Standard,
-            Transport::Udp {
-                rtp_port: 5000,
-                rtcp_port: 5001,
-            },
-        );
+        let config = udp_config("rtsp://h/m", Dialect::Standard, 5000);
         let prebuffer = config.pipeline.playout.prebuffer;
         let mut client = Client::new(config, t0);
         let mut server = Server::new(false, "other/1.0");
@@ -913,14 +919,7 @@ mod tests {
     #[test]
     fn prefetch_at_speed_two_then_real_time_then_teardown_at_the_end() {
         let t0 = Instant::now();
-        let mut config = Config::new(
-            "rtsp://h/m",
-            Dialect::Standard,
-            Transport::Udp {
-                rtp_port: 5000,
-                rtcp_port: 5001,
-            },
-        );
+        let mut config = udp_config("rtsp://h/m", Dialect::Standard, 5000);
         config.pipeline.playout.prebuffer = 200 * MS;
         let mut client = Client::new(config, t0);
         let mut server = Server::new(true, "hdstream/test");
@@ -1035,14 +1034,7 @@ mod tests {
     #[test]
     fn low_latency_never_asks_for_speed() {
         let t0 = Instant::now();
-        let mut config = Config::new(
-            "rtsp://h/m",
-            Dialect::Standard,
-            Transport::Udp {
-                rtp_port: 5000,
-                rtcp_port: 5001,
-            },
-        );
+        let mut config = udp_config("rtsp://h/m", Dialect::Standard, 5000);
         config.pipeline.playout.low_latency = true;
         config.pipeline.playout.prebuffer = Duration::ZERO;
         let mut client = Client::new(config, t0);
@@ -1154,14 +1146,7 @@ mod tests {
     #[test]
     fn course_replies_without_a_blank_line_are_read_when_the_server_goes_quiet() {
         let t0 = Instant::now();
-        let config = Config::new(
-            "movie.Mjpeg",
-            Dialect::Course,
-            Transport::Udp {
-                rtp_port: 25000,
-                rtcp_port: 25001,
-            },
-        );
+        let config = udp_config("movie.Mjpeg", Dialect::Course, 25000);
         let mut client = Client::new(config, t0);
         assert_eq!(
             client.control_output(),

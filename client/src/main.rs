@@ -14,8 +14,10 @@ use hdstream_client::{Options, Target, TransportKind};
 ///
 ///   hdstream-client rtsp://HOST[:PORT]/FILE [OPTIONS]     standard RTSP
 ///
-///   hdstream-client HOST PORT RTP_PORT FILE               the course's Python server, in its
-///                                                         dialect (UDP to RTP_PORT, 20 fps)
+///   hdstream-client HOST PORT RTP_PORT FILE               the course's Python servers (basic,
+///                                                         HD or caching), in their dialect
+///                                                         (RTP over UDP to RTP_PORT, 0 = any;
+///                                                         frames shown at the pace they come)
 ///
 /// Keys in the window: Space pause/resume, Left/Right seek -/+10 s, Home restart, S statistics
 /// overlay, Q or Esc quit; a click on the progress bar seeks there. Without a display (no
@@ -64,7 +66,9 @@ struct Cli {
     #[arg(long, value_name = "N")]
     decode_threads: Option<usize>,
 
-    /// Frame rate to assume when the server does not announce one (course default: 20).
+    /// Frame rate for a stream that does not time its frames: a sender whose RTP timestamps
+    /// are unusable and whose SDP has no a=framerate, or the course's servers. Without it such
+    /// frames are shown at the pace they arrive (a burst: at 30 fps).
     #[arg(long, value_name = "FPS")]
     fps: Option<f64>,
 }

@@ -34,8 +34,8 @@ use crate::reorder::{Reorder, Verdict};
 use crate::stats::NetStats;
 use crate::timeline::{Stamp, Timeline};
 
-/// The course's frame rate, assumed until the frames' arrival tells (DESIGN.md: course files
-/// play at 20 fps).
+/// The course's frame rate, assumed until the frames' arrival tells (the course's basic and HD
+/// servers send 20 fps).
 pub const COURSE_FPS: f64 = 20.0;
 
 /// How RTP payloads carry frames.

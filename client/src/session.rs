@@ -42,7 +42,7 @@ pub const USER_AGENT: &str = concat!("hdstream-client/", env!("CARGO_PKG_VERSION
 pub enum Dialect {
     /// RFC 2326 as written.
     Standard,
-    /// The course's Python server (DESIGN.md, "Course compatibility").
+    /// The course's Python server (docs/architecture.md, "The course's dialect").
     Course,
 }
 

@@ -1,5 +1,5 @@
-//! The course's RTP payload: raw JPEG bytes with no RFC 2435 header (DESIGN.md, "Course
-//! compatibility"), whole or cut into pieces.
+//! The course's RTP payload: raw JPEG bytes with no RFC 2435 header (docs/architecture.md,
+//! "The course's dialect"), whole or cut into pieces.
 //!
 //! The course comes in three variants whose senders differ; hdstream's server sends a form all
 //! three clients play, and [`Depacketizer`] reads all of them:

@@ -10,7 +10,7 @@
 //! | [`rtp`] | RTP, RFC 3550 §5 |
 //! | [`rtcp`] | RTCP, RFC 3550 §6 and Appendix A |
 //! | [`rfc2435`] | RTP payload format for JPEG, RFC 2435 |
-//! | [`course`] | the course's raw-JPEG RTP payload (DESIGN.md, "Course compatibility") |
+//! | [`course`] | the course's raw-JPEG RTP payload (docs/architecture.md, "The course's dialect") |
 //! | [`pacing`] | token bucket for paced sending |
 
 pub mod course;

@@ -1,5 +1,5 @@
-//! The dialect of the course's Python client and server (see DESIGN.md, "Course
-//! compatibility").
+//! The dialect of the course's Python clients and servers (docs/architecture.md, "The
+//! course's dialect").
 //!
 //! The course client sends
 //!
