@@ -194,29 +194,44 @@ const GST_GRACE_CLEAN: Duration = Duration::from_secs(20);
 /// 1.22) — so the pipeline is stopped with SIGINT (`-e`: a clean EOS) soon after the end.
 const GST_GRACE_IMPAIRED: Duration = Duration::from_secs(5);
 
-/// Plays `url` with GStreamer: `rtspsrc ! rtpjpegdepay ! jpegdec ! fakesink sync=true`,
-/// counting the frames that reach the sink. `impaired`: the link loses or reorders packets.
+/// What GStreamer's client does with the decoded frames before its sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GstOutput {
+    /// `jpegdec ! fakesink`: the decoder's own planes (I420 for 4:2:0 JPEG), no colour
+    /// conversion — less work than our client, which converts every frame to 0RGB pixels.
+    Decoded,
+    /// `jpegdec ! videoconvert ! video/x-raw,format=BGRx ! fakesink`: converted to 32-bit
+    /// pixels, the work our client does (its 0RGB `u32`s are B, G, R, x in memory).
+    Bgrx,
+}
+
+impl GstOutput {
+    /// The pipeline's elements between `jpegdec` and `fakesink`.
+    fn elements(self) -> &'static [&'static str] {
+        match self {
+            GstOutput::Decoded => &[],
+            GstOutput::Bgrx => &["videoconvert", "!", "video/x-raw,format=BGRx", "!"],
+        }
+    }
+}
+
+/// Plays `url` with GStreamer: `rtspsrc ! rtpjpegdepay ! jpegdec ! fakesink sync=true`, with
+/// `videoconvert ! video/x-raw,format=BGRx` before the sink for [`GstOutput::Bgrx`], counting
+/// the frames that reach the sink. `impaired`: the link loses or reorders packets.
 pub fn gst_client(
     url: &str,
     transport: Transport,
     seconds: u32,
     impaired: bool,
+    output: GstOutput,
 ) -> Result<Received> {
     let mut cmd = Command::new("gst-launch-1.0");
     cmd.args(["-e", "-v", "rtspsrc"])
         .arg(format!("location={url}"))
         .arg(format!("protocols={}", transport.name()))
-        .args([
-            "latency=500",
-            "!",
-            "rtpjpegdepay",
-            "!",
-            "jpegdec",
-            "!",
-            "fakesink",
-            "sync=true",
-            "silent=false",
-        ])
+        .args(["latency=500", "!", "rtpjpegdepay", "!", "jpegdec", "!"])
+        .args(output.elements())
+        .args(["fakesink", "sync=true", "silent=false"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let mut process = Measured::spawn(

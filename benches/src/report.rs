@@ -25,7 +25,8 @@ pub struct Row {
     pub transport: Transport,
     /// Who sent: `hdstream-server` or `gst-rtsp-server`.
     pub sender: String,
-    /// Who received: `hdstream-client`, `gstreamer` or `ffmpeg`.
+    /// Who received: `hdstream-client`, `gstreamer` (JPEG to I420, no colour conversion),
+    /// `gstreamer (BGRx)` (JPEG to 32-bit pixels, as our client) or `ffmpeg`.
     pub receiver: String,
     /// Frames in the file.
     pub frames_expected: u64,
@@ -55,6 +56,9 @@ pub struct Row {
     pub decode_ms_p99: Option<f64>,
     /// Receiver CPU, % of one core over its run.
     pub client_cpu_pct: f64,
+    /// Receiver CPU time per frame shown, ms: all its CPU over the run (start-up and tear-down
+    /// included) divided by `frames_displayed`; `None` when it showed none.
+    pub client_cpu_ms_per_frame: Option<f64>,
     /// Sender CPU, % of one core over its run.
     pub server_cpu_pct: f64,
     /// Receiver peak RSS, MiB.
@@ -115,6 +119,8 @@ impl Row {
             decode_ms_p50: f("decode_ms", "p50"),
             decode_ms_p99: f("decode_ms", "p99"),
             client_cpu_pct: rx.usage.cpu_percent(),
+            client_cpu_ms_per_frame: (rx.frames_displayed > 0)
+                .then(|| rx.usage.cpu.as_secs_f64() * 1000.0 / rx.frames_displayed as f64),
             server_cpu_pct: server.cpu_percent(),
             client_rss_mib: rx.usage.max_rss as f64 / 1048576.0,
             server_rss_mib: server.max_rss as f64 / 1048576.0,
@@ -151,6 +157,7 @@ pub fn table(rows: &[Row]) -> String {
         "dec p50",
         "p99",
         "cli CPU%",
+        "cli ms/frame",
         "srv CPU%",
         "cli MiB",
         "srv MiB",
@@ -176,6 +183,7 @@ pub fn table(rows: &[Row]) -> String {
                 opt_f(r.decode_ms_p50, 2),
                 opt_f(r.decode_ms_p99, 2),
                 format!("{:.1}", r.client_cpu_pct),
+                opt_f(r.client_cpu_ms_per_frame, 2),
                 format!("{:.1}", r.server_cpu_pct),
                 format!("{:.0}", r.client_rss_mib),
                 format!("{:.0}", r.server_rss_mib),

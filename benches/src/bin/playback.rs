@@ -1,6 +1,7 @@
 //! The playback benchmark: plays test streams at several resolutions through hdstream's server
-//! and client, and through the peers (GStreamer, ffmpeg, gst-rtsp-server) on the same files for
-//! the same seconds, and reports fps, loss, latency, CPU and memory side by side.
+//! and client, and through the peers (GStreamer with and without colour conversion, ffmpeg,
+//! gst-rtsp-server) on the same files for the same seconds, and reports fps, loss, latency, CPU
+//! (also per frame shown) and memory side by side.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -9,14 +10,16 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
 use hdstream_benches::media::{self, Resolution};
-use hdstream_benches::peers::{self, Received, Transport};
+use hdstream_benches::peers::{self, GstOutput, Received, Transport};
 use hdstream_benches::plot;
 use hdstream_benches::report::{self, Row};
 
 /// Plays MJPEG test streams (made on first use under target/media/) at each resolution through
 /// hdstream-server → hdstream-client, and the peers beside them: GStreamer's rtspsrc pipeline
-/// and ffmpeg against our server, our client against gst-rtsp-server. Prints a table and writes
-/// results.json, results.csv and plots (fps.png/svg, latency.png/svg) into --out.
+/// (twice: decoding only, and decoding then converting to BGRx pixels as our client does) and
+/// ffmpeg against our server, our client against gst-rtsp-server. Prints a table (with each
+/// receiver's CPU ms per frame shown) and writes results.json, results.csv and plots
+/// (fps.png/svg, latency.png/svg) into --out.
 #[derive(Debug, Parser)]
 #[command(name = "playback", version, verbatim_doc_comment)]
 struct Args {
@@ -32,11 +35,11 @@ struct Args {
     /// 3 s per resolution on 720p30, 1080p30 and 1440p30.
     #[arg(long)]
     quick: bool,
-    /// Which peers to run beside ours.
+    /// Which peers to run beside ours (comma-separated).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "gstreamer,ffmpeg,gst-rtsp-server"
+        default_value = "gstreamer,gstreamer-bgrx,ffmpeg,gst-rtsp-server"
     )]
     peers: Vec<Peer>,
     /// Where results, CSV, JSON and plots go.
@@ -73,9 +76,17 @@ enum Which {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Peer {
+    /// GStreamer against our server: rtspsrc ! rtpjpegdepay ! jpegdec ! fakesink (JPEG to I420,
+    /// no colour conversion).
     Gstreamer,
+    /// The same with videoconvert ! video/x-raw,format=BGRx before the sink: JPEG to 32-bit
+    /// pixels, the work our client does ("gstreamer (BGRx)" rows).
+    GstreamerBgrx,
+    /// ffmpeg -f null against our server.
     Ffmpeg,
+    /// Our client against gst-rtsp-server.
     GstRtspServer,
+    /// No peers, ours only.
     None,
 }
 
@@ -140,10 +151,11 @@ fn main() -> Result<()> {
         Which::Both => vec![Transport::Udp, Transport::Tcp],
     };
     let want = |p: Peer| args.peers.contains(&p);
-    let have_gst = want(Peer::Gstreamer) && peers::available("gst-launch-1.0");
+    let want_gst = want(Peer::Gstreamer) || want(Peer::GstreamerBgrx);
+    let have_gst = want_gst && peers::available("gst-launch-1.0");
     let have_ffmpeg = want(Peer::Ffmpeg) && peers::available("ffmpeg");
     let have_gst_server = want(Peer::GstRtspServer) && peers::gst_server_available();
-    if want(Peer::Gstreamer) && !have_gst {
+    if want_gst && !have_gst {
         eprintln!(
             "GStreamer client skipped: apt-get install -y gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good"
         );
@@ -162,8 +174,13 @@ fn main() -> Result<()> {
         .map(|&r| media::ensure(&media_dir, r, seconds).map(|p| (r, p)))
         .collect::<Result<_>>()?;
     let mut pairs = vec![(Sender::Ours, Receiver::Ours)];
-    if have_gst {
-        pairs.push((Sender::Ours, Receiver::Gstreamer));
+    for (peer, output) in [
+        (Peer::Gstreamer, GstOutput::Decoded),
+        (Peer::GstreamerBgrx, GstOutput::Bgrx),
+    ] {
+        if have_gst && want(peer) {
+            pairs.push((Sender::Ours, Receiver::Gstreamer(output)));
+        }
     }
     if have_ffmpeg {
         pairs.push((Sender::Ours, Receiver::Ffmpeg));
@@ -425,7 +442,7 @@ impl Sender {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Receiver {
     Ours,
-    Gstreamer,
+    Gstreamer(GstOutput),
     Ffmpeg,
 }
 
@@ -433,7 +450,8 @@ impl Receiver {
     fn name(self) -> &'static str {
         match self {
             Receiver::Ours => "hdstream-client",
-            Receiver::Gstreamer => "gstreamer",
+            Receiver::Gstreamer(GstOutput::Decoded) => "gstreamer",
+            Receiver::Gstreamer(GstOutput::Bgrx) => "gstreamer (BGRx)",
             Receiver::Ffmpeg => "ffmpeg",
         }
     }
@@ -463,7 +481,9 @@ fn run(
     ));
     let rx = match receiver {
         Receiver::Ours => peers::our_client(&url, transport, seconds, &json),
-        Receiver::Gstreamer => peers::gst_client(&url, transport, seconds, relay.is_some()),
+        Receiver::Gstreamer(output) => {
+            peers::gst_client(&url, transport, seconds, relay.is_some(), output)
+        }
         Receiver::Ffmpeg => peers::ffmpeg_client(&url, transport, seconds),
     };
     let _ = std::fs::remove_file(&json);
