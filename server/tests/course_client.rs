@@ -359,7 +359,8 @@ fn course_client_plays(variant: &str, name: &str, file: &std::path::Path) {
     );
     let percent = shown.len() as f64 * 100.0 / frames.len() as f64;
     eprintln!(
-        "course {variant} client on {name}: {} of {} frames shown ({percent:.1} %), {} lost, {} skipped",
+        "course {variant} client on {} as {name}: {} of {} frames shown ({percent:.1} %), {} lost, {} skipped",
+        file.file_name().unwrap_or_default().to_string_lossy(),
         shown.len(),
         frames.len(),
         json["lost"],
