@@ -567,3 +567,7 @@ fn teardown(server: &mut Server, request: &Request, id: Option<&str>, now: Insta
         .set_typed(&SessionHeader::with_timeout(id.to_owned(), timeout));
     response
 }
+
+#[cfg(test)]
+#[path = "control_tests.rs"]
+mod tests;

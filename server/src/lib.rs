@@ -15,3 +15,5 @@ pub mod driver;
 pub mod media;
 pub mod session;
 pub mod stream;
+#[cfg(test)]
+mod testing;

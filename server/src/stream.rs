@@ -386,32 +386,10 @@ impl Stream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hdstream_video::MjpegFile;
-    use hdstream_video::pattern::Pattern;
 
-    /// A 30 fps, 30-frame 320x240 file.
+    /// The kit's 30 fps, 30-frame 320x240 file.
     fn media() -> Media {
-        let path =
-            std::env::temp_dir().join(format!("hdstream-stream-{}.mjpeg", std::process::id()));
-        if !path.exists() {
-            let mut data = Vec::new();
-            let mut pattern = Pattern::new(320, 240);
-            for n in 0..30 {
-                let mut jpeg = Vec::new();
-                pattern.encode(n, 80, &mut jpeg).unwrap();
-                data.extend_from_slice(&jpeg);
-            }
-            let tmp = path.with_extension(format!("{:?}.tmp", std::thread::current().id()));
-            std::fs::write(&tmp, data).unwrap();
-            std::fs::rename(&tmp, &path).unwrap();
-        }
-        let file = MjpegFile::open(&path).unwrap();
-        Media {
-            name: "t.mjpeg".into(),
-            file,
-            fps: 30.0,
-            not_ready: None,
-        }
+        crate::testing::clip()
     }
 
     /// Polls from `from` to `until` in 1 ms steps (as the driver would), collecting
