@@ -34,9 +34,8 @@ use crate::reorder::{Reorder, Verdict};
 use crate::stats::NetStats;
 use crate::timeline::{Stamp, Timeline};
 
-/// The course's frame rate, assumed until the frames' arrival tells (the course's basic and HD
-/// servers send 20 fps).
-pub const COURSE_FPS: f64 = 20.0;
+/// The course's frame rate, assumed until the frames' arrival tells.
+pub const COURSE_FPS: f64 = course::FPS;
 
 /// How RTP payloads carry frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

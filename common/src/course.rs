@@ -25,6 +25,9 @@ use crate::rtp;
 pub const WHOLE_MAX: usize = 20_480;
 /// Payload bytes of each piece of a frame too large to leave whole (the caching server's size).
 pub const PIECE: usize = 1400;
+/// The course's frame rate: its basic and HD servers send a frame every 50 ms, its caching
+/// client shows 20 a second, and its `movie.Mjpeg` container carries no rate of its own.
+pub const FPS: f64 = 20.0;
 /// A rebuilt frame larger than this is lost (bounded memory).
 pub const MAX_FRAME_LEN: usize = 32 << 20;
 

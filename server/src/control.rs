@@ -1,5 +1,9 @@
 //! RTSP method handlers (RFC 2326 §10): one request in, one response out; session state
 //! changes as Appendix A.2 draws them.
+//!
+//! The handlers see only what a request may touch ([`Context`]: the settings, the media, the
+//! session table, who asked and when) and say what the core must do beyond the reply
+//! ([`Answer`]); they never reach back into the core.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,10 +17,40 @@ use hdstream_common::rtsp::header::{
 use hdstream_common::rtsp::{Method, Request, Response, StatusCode};
 use hdstream_common::sdp::{MjpegStream, SessionDescription};
 
-use crate::core::Server;
-use crate::media::{LookupError, Media};
+use crate::config::Config;
+use crate::media::{Catalogue, LookupError, Media};
 use crate::session::{ConnId, Delivery, Session, State};
+use crate::sessions::Sessions;
 use crate::stream::{Payload, Stream};
+
+/// What a request handler may see and change.
+#[derive(Debug)]
+pub(crate) struct Context<'a> {
+    /// The server's settings.
+    pub config: &'a Config,
+    /// The media served.
+    pub catalogue: &'a Catalogue,
+    /// Every session.
+    pub sessions: &'a mut Sessions,
+    /// The connection the request came on.
+    pub conn: ConnId,
+    /// Its peer.
+    pub peer: SocketAddr,
+    /// When the request came.
+    pub now: Instant,
+}
+
+/// A handler's answer: the reply, the session it concerns, and whether the core must end that
+/// session (TEARDOWN: RTCP BYE, the summary line) before the reply goes out.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    /// The reply.
+    pub response: Response,
+    /// The session the reply is about (named and found, or just set up).
+    pub session: Option<String>,
+    /// End `session`.
+    pub ends_session: bool,
+}
 
 /// The methods the server implements, for `Public` (RFC 2326 §12.28).
 const PUBLIC: [Method; 7] = [
@@ -39,61 +73,74 @@ fn error(request: &Request, status: StatusCode, why: impl std::fmt::Display) -> 
     response
 }
 
-/// The response to `request` on `conn`.
-pub(crate) fn respond(
-    server: &mut Server,
-    conn: ConnId,
-    request: &Request,
-    now: Instant,
-) -> Response {
+/// The answer to `request` (RFC 2326 §10).
+pub(crate) fn respond(cx: &mut Context<'_>, request: &Request) -> Answer {
+    let refuse = |response| Answer {
+        response,
+        session: None,
+        ends_session: false,
+    };
     if !matches!(request.cseq(), Some(Ok(_))) {
-        return error(
+        return refuse(error(
             request,
             StatusCode::BAD_REQUEST,
             "missing or malformed CSeq (RFC 2326 §12.17)",
-        );
+        ));
     }
     // A named session must exist and belong to this connection (RFC 2326 §12.37).
     let session_id = match request.session() {
         None => None,
-        Some(Err(e)) => return error(request, StatusCode::BAD_REQUEST, e),
-        Some(Ok(header)) => {
-            let parts = server.parts();
-            match parts.sessions.get_mut(&header.id) {
-                Some(s) if s.conn == conn => {
-                    s.last_heard = now;
-                    Some(header.id)
-                }
-                _ => {
-                    return error(
-                        request,
-                        StatusCode::SESSION_NOT_FOUND,
-                        "no such session on this connection",
-                    );
-                }
+        Some(Err(e)) => return refuse(error(request, StatusCode::BAD_REQUEST, e)),
+        Some(Ok(header)) => match cx.sessions.get_mut(&header.id) {
+            Some(s) if s.conn == cx.conn => {
+                s.last_heard = cx.now;
+                Some(header.id)
             }
-        }
+            _ => {
+                return refuse(error(
+                    request,
+                    StatusCode::SESSION_NOT_FOUND,
+                    "no such session on this connection",
+                ));
+            }
+        },
     };
-    let mut response = match &request.method {
-        Method::Options => options(request),
-        Method::Describe => describe(server, conn, request),
-        Method::Setup => setup(server, conn, request, session_id.as_deref(), now),
-        Method::Play => play(server, request, session_id.as_deref(), now),
-        Method::Pause => pause(server, request, session_id.as_deref()),
-        Method::Teardown => teardown(server, request, session_id.as_deref(), now),
-        Method::GetParameter => Response::reply_to(request, StatusCode::OK),
-        Method::SetParameter if request.body.is_empty() => {
-            Response::reply_to(request, StatusCode::OK)
+    let id = session_id.as_deref();
+    let mut ends_session = false;
+    let (mut response, session) = match &request.method {
+        Method::Options => (options(request), session_id.clone()),
+        Method::Describe => (describe(cx, request), session_id.clone()),
+        Method::Setup => setup(cx, request, id),
+        Method::Play => (play(cx, request, id), session_id.clone()),
+        Method::Pause => (pause(cx, request, id), session_id.clone()),
+        Method::Teardown => {
+            let response = teardown(cx, request, id);
+            ends_session = response.status.is_success();
+            (response, session_id.clone())
         }
-        Method::SetParameter => error(
-            request,
-            StatusCode::PARAMETER_NOT_UNDERSTOOD,
-            "no parameters can be set",
+        Method::GetParameter => (
+            Response::reply_to(request, StatusCode::OK),
+            session_id.clone(),
         ),
-        m if m.is_extension() => error(
-            request,
-            StatusCode::NOT_IMPLEMENTED,
-            format_args!("method {} is not implemented", m.as_str()),
+        Method::SetParameter if request.body.is_empty() => (
+            Response::reply_to(request, StatusCode::OK),
+            session_id.clone(),
+        ),
+        Method::SetParameter => (
+            error(
+                request,
+                StatusCode::PARAMETER_NOT_UNDERSTOOD,
+                "no parameters can be set",
+            ),
+            session_id.clone(),
+        ),
+        m if m.is_extension() => (
+            error(
+                request,
+                StatusCode::NOT_IMPLEMENTED,
+                format_args!("method {} is not implemented", m.as_str()),
+            ),
+            session_id.clone(),
         ),
         m => {
             let mut r = error(
@@ -102,22 +149,25 @@ pub(crate) fn respond(
                 format_args!("{} is not allowed here", m.as_str()),
             );
             r.headers.set_typed(&Public(PUBLIC.to_vec()));
-            r
+            (r, session_id.clone())
         }
     };
-    if let Some(id) = session_id
+    if let Some(id) = &session
         && response.headers.get(SessionHeader::NAME).is_none()
-        && request.method != Method::Teardown
     {
-        let timeout = server.config().session_timeout.as_secs() as u32;
+        let timeout = cx.config.session_timeout.as_secs() as u32;
         response
             .headers
-            .set_typed(&SessionHeader::with_timeout(id, timeout));
+            .set_typed(&SessionHeader::with_timeout(id.clone(), timeout));
     }
     response
         .headers
         .set("Server", concat!("hdstream/", env!("CARGO_PKG_VERSION")));
-    response
+    Answer {
+        response,
+        session,
+        ends_session,
+    }
 }
 
 fn options(request: &Request) -> Response {
@@ -127,8 +177,11 @@ fn options(request: &Request) -> Response {
 }
 
 /// The media a URL names, or the error reply.
-fn lookup(server: &Server, request: &Request) -> Result<(Arc<Media>, Option<String>), Response> {
-    match server.catalogue().lookup(&request.uri) {
+fn lookup(
+    catalogue: &Catalogue,
+    request: &Request,
+) -> Result<(Arc<Media>, Option<String>), Response> {
+    match catalogue.lookup(&request.uri) {
         Ok((media, track)) => Ok((Arc::clone(media), track)),
         Err(e @ LookupError::Forbidden) => Err(error(request, StatusCode::FORBIDDEN, e)),
         Err(e @ LookupError::Malformed(_)) => Err(error(request, StatusCode::BAD_REQUEST, e)),
@@ -139,8 +192,8 @@ fn lookup(server: &Server, request: &Request) -> Result<(Arc<Media>, Option<Stri
 /// The track control in the SDP, appended to the Content-Base.
 const TRACK: &str = "trackID=0";
 
-fn describe(server: &mut Server, conn: ConnId, request: &Request) -> Response {
-    let (media, track) = match lookup(server, request) {
+fn describe(cx: &Context<'_>, request: &Request) -> Response {
+    let (media, track) = match lookup(cx.catalogue, request) {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -176,8 +229,7 @@ fn describe(server: &mut Server, conn: ConnId, request: &Request) -> Response {
         );
     }
     let stats = media.file.stats();
-    let origin = server.parts().connections.get(&conn).map(|c| c.peer);
-    let origin_address = origin.map_or("0.0.0.0".to_owned(), local_like);
+    let origin_address = local_like(cx.peer);
     let sdp = SessionDescription::mjpeg(&MjpegStream {
         session_id: 1,
         session_version: 1,
@@ -289,134 +341,116 @@ fn choose_transport(
     Err(why)
 }
 
+/// SETUP (§10.4): a new session, or a new transport for one not playing. Also returns the
+/// session's id.
 fn setup(
-    server: &mut Server,
-    conn: ConnId,
+    cx: &mut Context<'_>,
     request: &Request,
     session_id: Option<&str>,
-    now: Instant,
-) -> Response {
-    let (media, _track) = match lookup(server, request) {
+) -> (Response, Option<String>) {
+    let named = session_id.map(str::to_owned);
+    let (media, _track) = match lookup(cx.catalogue, request) {
         Ok(found) => found,
-        Err(response) => return response,
+        Err(response) => return (response, named),
     };
     let transport = match request.headers.typed::<Transport>() {
         Some(Ok(t)) => t,
-        Some(Err(e)) => return error(request, StatusCode::UNSUPPORTED_TRANSPORT, e),
+        Some(Err(e)) => return (error(request, StatusCode::UNSUPPORTED_TRANSPORT, e), named),
         None => {
-            return error(
-                request,
-                StatusCode::UNSUPPORTED_TRANSPORT,
-                "SETUP needs a Transport header",
+            let why = "SETUP needs a Transport header";
+            return (
+                error(request, StatusCode::UNSUPPORTED_TRANSPORT, why),
+                named,
             );
         }
     };
-    let parts = server.parts();
-    let Some(peer) = parts.connections.get(&conn).map(|c| c.peer) else {
-        return error(
-            request,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "connection gone",
-        );
-    };
-    let used: Vec<u8> = parts
-        .sessions
-        .values()
-        .filter(|s| s.conn == conn && Some(s.id.as_str()) != session_id)
-        .flat_map(|s| match s.delivery {
-            Delivery::Tcp { rtp, rtcp } => vec![rtp, rtcp],
-            Delivery::Udp { .. } => vec![],
-        })
-        .collect();
-    let (delivery, course, spec) = match choose_transport(&transport, peer, &used) {
+    let used = cx.sessions.channels_in_use(cx.conn, session_id);
+    let (delivery, course, spec) = match choose_transport(&transport, cx.peer, &used) {
         Ok(chosen) => chosen,
-        Err(why) => return error(request, StatusCode::UNSUPPORTED_TRANSPORT, why),
+        Err(why) => {
+            return (
+                error(request, StatusCode::UNSUPPORTED_TRANSPORT, why),
+                named,
+            );
+        }
     };
     if !course && let Some(why) = &media.not_ready {
-        return error(
-            request,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format_args!("{} cannot travel as RTP/JPEG (RFC 2435): {why}", media.name),
+        let why = format_args!("{} cannot travel as RTP/JPEG (RFC 2435): {why}", media.name);
+        return (
+            error(request, StatusCode::UNSUPPORTED_MEDIA_TYPE, why),
+            named,
         );
     }
     // SETUP on an existing session changes its transport while it is not playing (§10.4).
     if let Some(id) = session_id {
-        let Some(session) = parts.sessions.get_mut(id) else {
-            return error(request, StatusCode::SESSION_NOT_FOUND, "no such session");
+        let Some(session) = cx.sessions.get(id) else {
+            return (
+                error(request, StatusCode::SESSION_NOT_FOUND, "no such session"),
+                named,
+            );
         };
         if session.state == State::Playing {
-            return error(
-                request,
-                StatusCode::METHOD_NOT_VALID_IN_THIS_STATE,
-                "cannot change transport while playing",
+            let why = "cannot change transport while playing";
+            return (
+                error(request, StatusCode::METHOD_NOT_VALID_IN_THIS_STATE, why),
+                named,
             );
         }
         if !Arc::ptr_eq(&session.media, &media) {
-            return error(
-                request,
-                StatusCode::AGGREGATE_OPERATION_NOT_ALLOWED,
-                "a session plays one file",
+            let why = "a session plays one file";
+            return (
+                error(request, StatusCode::AGGREGATE_OPERATION_NOT_ALLOWED, why),
+                named,
             );
         }
-        if let Delivery::Udp { rtcp: Some(a), .. } = session.delivery {
-            parts.rtcp_peers.remove(&a);
-        }
-        session.delivery = delivery;
-        if let Delivery::Udp { rtcp: Some(a), .. } = delivery {
-            parts.rtcp_peers.insert(a, id.to_owned());
-        }
-        let reply = setup_reply(request, parts.config, session, &spec);
-        return reply;
-    }
-    if parts.sessions.len() >= parts.config.max_sessions {
-        return error(
-            request,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "session limit reached",
+        cx.sessions.set_delivery(id, delivery);
+        let reply = cx
+            .sessions
+            .get(id)
+            .map(|session| setup_reply(request, cx.config, session, &spec));
+        return (
+            reply.unwrap_or_else(|| Response::reply_to(request, StatusCode::OK)),
+            named,
         );
     }
-    let config = parts.config.clone();
-    let id = server.new_session_id();
-    let random = [
-        server.random_u32(),
-        server.random_u32(),
-        server.random_u32(),
-    ];
+    if cx.sessions.len() >= cx.config.max_sessions {
+        let why = "session limit reached";
+        return (error(request, StatusCode::SERVICE_UNAVAILABLE, why), None);
+    }
+    let id = cx.sessions.new_id();
     let payload = if course {
         Payload::Course
     } else {
         Payload::Rfc2435
     };
-    let stream = Stream::new(&media, payload, config.mtu, config.looping, random, now);
+    let random = cx.sessions.random();
+    let (mtu, looping) = (cx.config.mtu, cx.config.looping);
+    let stream = Stream::new(&media, payload, mtu, looping, random, cx.now);
     let session = Session {
         id: id.clone(),
-        conn,
-        peer,
+        conn: cx.conn,
+        peer: cx.peer,
         media,
         delivery,
         course,
         state: State::Ready,
         stream,
-        last_heard: now,
-        next_report: now,
-        created: now,
+        last_heard: cx.now,
+        next_report: cx.now,
+        created: cx.now,
         first_play: None,
         ended: false,
         rtcp_received: 0,
         control_url: request.uri.clone(),
     };
-    let reply = setup_reply(request, &config, &session, &spec);
-    let parts = server.parts();
-    if let Delivery::Udp { rtcp: Some(a), .. } = delivery {
-        parts.rtcp_peers.insert(a, id.clone());
-    }
-    parts.sessions.insert(id, session);
-    reply
+    let reply = setup_reply(request, cx.config, &session, &spec);
+    cx.sessions.insert(session);
+    (reply, Some(id))
 }
 
 fn setup_reply(
     request: &Request,
-    config: &crate::core::Config,
+    config: &Config,
     session: &Session,
     asked: &TransportSpec,
 ) -> Response {
@@ -458,7 +492,7 @@ fn setup_reply(
 
 /// The session a method needs, or 455 when none was named (e.g. PLAY before SETUP).
 fn need_session<'a>(
-    server: &'a mut Server,
+    sessions: &'a mut Sessions,
     request: &Request,
     id: Option<&str>,
 ) -> Result<&'a mut Session, Response> {
@@ -469,16 +503,14 @@ fn need_session<'a>(
             "no session: SETUP first",
         ));
     };
-    server
-        .parts()
-        .sessions
+    sessions
         .get_mut(id)
         .ok_or_else(|| error(request, StatusCode::SESSION_NOT_FOUND, "no such session"))
 }
 
-fn play(server: &mut Server, request: &Request, id: Option<&str>, now: Instant) -> Response {
-    let max_speed = server.config().max_speed;
-    let session = match need_session(server, request, id) {
+fn play(cx: &mut Context<'_>, request: &Request, id: Option<&str>) -> Response {
+    let (max_speed, now) = (cx.config.max_speed, cx.now);
+    let session = match need_session(cx.sessions, request, id) {
         Ok(s) => s,
         Err(response) => return response,
     };
@@ -537,8 +569,8 @@ fn play(server: &mut Server, request: &Request, id: Option<&str>, now: Instant) 
     response
 }
 
-fn pause(server: &mut Server, request: &Request, id: Option<&str>) -> Response {
-    let session = match need_session(server, request, id) {
+fn pause(cx: &mut Context<'_>, request: &Request, id: Option<&str>) -> Response {
+    let session = match need_session(cx.sessions, request, id) {
         Ok(s) => s,
         Err(response) => return response,
     };
@@ -551,7 +583,8 @@ fn pause(server: &mut Server, request: &Request, id: Option<&str>) -> Response {
     response
 }
 
-fn teardown(server: &mut Server, request: &Request, id: Option<&str>, now: Instant) -> Response {
+/// TEARDOWN (§10.7): the reply; the core then ends the session.
+fn teardown(cx: &Context<'_>, request: &Request, id: Option<&str>) -> Response {
     let Some(id) = id else {
         return error(
             request,
@@ -559,8 +592,7 @@ fn teardown(server: &mut Server, request: &Request, id: Option<&str>, now: Insta
             "TEARDOWN needs a Session",
         );
     };
-    let timeout = server.config().session_timeout.as_secs() as u32;
-    server.end_session(id, crate::core::Ending::Teardown, now);
+    let timeout = cx.config.session_timeout.as_secs() as u32;
     let mut response = Response::reply_to(request, StatusCode::OK);
     response
         .headers

@@ -10,62 +10,18 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use hdstream_common::rtcp;
 use hdstream_common::rtsp::{self, Data, Message, Parsed, Request, Response};
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
 
+pub use crate::config::Config;
 use crate::connection::{Connection, salvage_cseq};
+use crate::control::{self, Context};
 use crate::media::Catalogue;
 use crate::session::{ConnId, Delivery, Session, State};
+use crate::sessions::Sessions;
 use crate::stream::Next;
-
-/// Settings of the core (the CLI's flags).
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Path MTU for RTP over UDP (IP + UDP + RTP + payload).
-    pub mtu: usize,
-    /// A session with no RTSP request or RTCP packet for this long is reclaimed (RFC 2326 §12.37).
-    pub session_timeout: Duration,
-    /// Most sessions at once; SETUP beyond it is answered 503.
-    pub max_sessions: usize,
-    /// Play files in a loop instead of ending with BYE.
-    pub looping: bool,
-    /// Highest `Speed` (RFC 2326 §12.35) granted for faster-than-real-time delivery.
-    pub max_speed: f64,
-    /// A request that has not arrived whole after this long closes its connection (slow loris).
-    pub request_timeout: Duration,
-    /// Bytes an interleaved (TCP) session may have queued on its connection before its stream
-    /// stops and skips whole frames; also the output beyond which a connection's requests are
-    /// not read ([`Server::wants_input`]).
-    pub tcp_queue_limit: usize,
-    /// The course client's requests carry no terminating blank line: they are taken as complete
-    /// when the connection has been quiet this long.
-    pub quiet_delay: Duration,
-    /// Interval of RTCP sender reports.
-    pub report_interval: Duration,
-    /// The server's RTP and RTCP UDP ports (`server_port=` in SETUP replies).
-    pub server_ports: (u16, u16),
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            mtu: 1400,
-            session_timeout: Duration::from_secs(60),
-            max_sessions: 1000,
-            looping: false,
-            max_speed: 4.0,
-            request_timeout: Duration::from_secs(10),
-            tcp_queue_limit: 4 << 20,
-            quiet_delay: Duration::from_millis(20),
-            report_interval: Duration::from_secs(5),
-            server_ports: (0, 0),
-        }
-    }
-}
 
 /// Which server UDP socket a datagram leaves from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,11 +50,8 @@ pub enum Ending {
 pub struct Server {
     config: Config,
     catalogue: Arc<Catalogue>,
-    sessions: HashMap<String, Session>,
+    sessions: Sessions,
     connections: HashMap<ConnId, Connection>,
-    /// Client RTCP address → session id.
-    rtcp_peers: HashMap<SocketAddr, String>,
-    rng: SmallRng,
     /// An instant and the wall-clock time at it, for RTCP's NTP timestamps.
     wallclock: (Instant, SystemTime),
     /// Connections the core wants closed.
@@ -125,10 +78,8 @@ impl Server {
         Server {
             config,
             catalogue,
-            sessions: HashMap::new(),
+            sessions: Sessions::new(seed),
             connections: HashMap::new(),
-            rtcp_peers: HashMap::new(),
-            rng: SmallRng::seed_from_u64(seed),
             wallclock,
             to_close: Vec::new(),
             scratch: vec![0; 1500],
@@ -179,13 +130,7 @@ impl Server {
         if self.connections.remove(&conn).is_none() {
             return;
         }
-        let ids: Vec<String> = self
-            .sessions
-            .values()
-            .filter(|s| s.conn == conn)
-            .map(|s| s.id.clone())
-            .collect();
-        for id in ids {
+        for id in self.sessions.of_connection(conn) {
             self.end_session(&id, Ending::Disconnect, now);
         }
     }
@@ -307,7 +252,7 @@ impl Server {
 
     /// RTCP from the client on an interleaved channel.
     fn interleaved_rtcp(&mut self, conn: ConnId, data: &Data<'_>, now: Instant) {
-        let session = self.sessions.values_mut().find(|s| {
+        let session = self.sessions.iter_mut().find(|s| {
             s.conn == conn
                 && matches!(s.delivery, Delivery::Tcp { rtcp, .. } if rtcp == data.channel)
         });
@@ -318,12 +263,9 @@ impl Server {
 
     /// RTCP arrived on the server's RTCP socket from `from`.
     pub fn receive_rtcp(&mut self, from: SocketAddr, data: &[u8], now: Instant) {
-        let Some(id) = self.rtcp_peers.get(&from) else {
-            tracing::debug!(%from, "RTCP from an unknown address");
-            return;
-        };
-        if let Some(session) = self.sessions.get_mut(id) {
-            heard_rtcp(session, data, now);
+        match self.sessions.by_rtcp_peer(from) {
+            Some(session) => heard_rtcp(session, data, now),
+            None => tracing::debug!(%from, "RTCP from an unknown address"),
         }
     }
 
@@ -343,7 +285,7 @@ impl Server {
         let mut next: Option<Instant> = None;
         let mut ended = Vec::new();
         let limit = self.config.tcp_queue_limit;
-        for session in self.sessions.values_mut() {
+        for session in self.sessions.iter_mut() {
             let media = Arc::clone(&session.media);
             let outcome = match session.delivery {
                 Delivery::Udp { rtp, .. } => {
@@ -418,7 +360,7 @@ impl Server {
     /// request.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let timeout = self.config.session_timeout;
-        let sessions = self.sessions.values().map(|s| s.expires(timeout));
+        let sessions = self.sessions.iter().map(|s| s.expires(timeout));
         let connections = self.connections.values().filter_map(|c| {
             let quiet = c
                 .awaits_quiet()
@@ -435,7 +377,7 @@ impl Server {
         let timeout = self.config.session_timeout;
         let expired: Vec<String> = self
             .sessions
-            .values()
+            .iter()
             .filter(|s| now >= s.expires(timeout))
             .map(|s| s.id.clone())
             .collect();
@@ -463,13 +405,10 @@ impl Server {
 
     /// Ends a session: BYE to the client (UDP: queued for the next transmit pass), the summary
     /// log line.
-    pub(crate) fn end_session(&mut self, id: &str, why: Ending, now: Instant) {
+    fn end_session(&mut self, id: &str, why: Ending, now: Instant) {
         let Some(mut session) = self.sessions.remove(id) else {
             return;
         };
-        if let Delivery::Udp { rtcp: Some(a), .. } = session.delivery {
-            self.rtcp_peers.remove(&a);
-        }
         if !session.ended && why != Ending::Disconnect {
             let len = sender_report(&mut session, self.wallclock, now, &mut self.scratch, true);
             deliver_rtcp(
@@ -491,88 +430,54 @@ impl Server {
     /// Ends every session with BYE (SIGINT/SIGTERM); the driver then runs one more
     /// [`Server::transmit`] and flushes the connections.
     pub fn shutdown(&mut self, now: Instant) {
-        let ids: Vec<String> = self.sessions.keys().cloned().collect();
-        for id in ids {
+        for id in self.sessions.ids() {
             self.end_session(&id, Ending::Shutdown, now);
         }
     }
 
     /// Answers one request and queues the reply.
     fn handle(&mut self, conn: ConnId, request: Request, now: Instant) {
-        let started = now;
-        let course = request.is_course_dialect();
-        let reply = self.respond(conn, &request, now);
+        let Some(peer) = self.connections.get(&conn).map(|c| c.peer) else {
+            return;
+        };
+        let mut cx = Context {
+            config: &self.config,
+            catalogue: &self.catalogue,
+            sessions: &mut self.sessions,
+            conn,
+            peer,
+            now,
+        };
+        let answer = control::respond(&mut cx, &request);
+        if let (Some(id), true) = (&answer.session, answer.ends_session) {
+            self.end_session(id, Ending::Teardown, now);
+        }
+        tracing::info!(
+            %peer,
+            method = request.method.as_str(),
+            url = %request.uri,
+            session = answer.session.as_deref().unwrap_or("-"),
+            status = answer.response.status.as_u16(),
+            "request"
+        );
         let Some(c) = self.connections.get_mut(&conn) else {
             return;
         };
-        let session = reply
-            .headers
-            .get("Session")
-            .map(|s| s.split(';').next().unwrap_or(s).trim().to_owned());
-        tracing::info!(
-            peer = %c.peer,
-            method = request.method.as_str(),
-            url = %request.uri,
-            session = session.as_deref().unwrap_or("-"),
-            status = reply.status.as_u16(),
-            us = started.elapsed().as_micros() as u64,
-            "request"
-        );
-        if course {
+        if request.is_course_dialect() {
             let cseq = request.cseq().and_then(Result::ok).map_or(0, |c| c.0);
             // The caching variant's client reads the file's length from a fourth line.
-            let total_frames = session
+            let total_frames = answer
+                .session
                 .as_deref()
                 .and_then(|id| self.sessions.get(id))
                 .map(|s| s.media.file.len());
-            let id = session.as_deref().unwrap_or("0");
-            let out = rtsp::course::reply(reply.status, cseq, id, total_frames);
+            let id = answer.session.as_deref().unwrap_or("0");
+            let out = rtsp::course::reply(answer.response.status, cseq, id, total_frames);
             c.push(&out);
         } else {
-            reply.write_to(c.output_mut());
+            answer.response.write_to(c.output_mut());
         }
     }
-
-    /// The reply to one request (RFC 2326 §10); see `control.rs`.
-    fn respond(&mut self, conn: ConnId, request: &Request, now: Instant) -> Response {
-        crate::control::respond(self, conn, request, now)
-    }
-
-    // ---- used by control.rs ----
-
-    pub(crate) fn parts(&mut self) -> Parts<'_> {
-        Parts {
-            config: &self.config,
-            sessions: &mut self.sessions,
-            connections: &mut self.connections,
-            rtcp_peers: &mut self.rtcp_peers,
-        }
-    }
-
-    pub(crate) fn random_u32(&mut self) -> u32 {
-        self.rng.random()
-    }
-
-    pub(crate) fn new_session_id(&mut self) -> String {
-        loop {
-            // Digits only: the course client reads the session as an integer.
-            let id = format!(
-                "{}",
-                self.rng.random_range(10_000_000u64..100_000_000_000_000)
-            );
-            if !self.sessions.contains_key(&id) {
-                return id;
-            }
-        }
-    }
-}
-
-/// Borrowed pieces of the core for request handlers.
-pub(crate) struct Parts<'a> {
-    pub config: &'a Config,
-    pub sessions: &'a mut HashMap<String, Session>,
-    pub connections: &'a mut HashMap<ConnId, Connection>,
-    pub rtcp_peers: &'a mut HashMap<SocketAddr, String>,
 }
 
 /// A session heard RTCP from its client: it stays alive (RFC 2326 §12.37); reports are logged.

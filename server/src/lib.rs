@@ -1,12 +1,15 @@
 //! `hdstream-server`: RTSP 1.0 (RFC 2326) control and RTP/JPEG (RFC 2435) delivery of MJPEG
 //! files, paced, to any number of clients over UDP or TCP-interleaved transport.
 //!
-//! - [`media`]: the files served and how URLs name them;
-//! - [`core`]: the sans-IO server (connections, sessions, streams), with [`control`]'s method
-//!   handlers, [`session`] state and [`stream`] packetization and pacing;
+//! - [`media`]: the files served and how URLs name them; [`config`]: the settings;
+//! - [`core`]: the sans-IO server (connections, and the transmit pass over the streams); it
+//!   hands each request to [`control`]'s method handlers, which see only a
+//!   [`control::Context`] (settings, media, the [`sessions`] table, who asked, when) and never
+//!   the core; [`session`] state and [`stream`] packetization and pacing;
 //! - [`driver`]: the mio event loop, and [`datagrams`]: its batched UDP sending (`sendmmsg`,
 //!   UDP GSO) — the only code that touches sockets or the clock.
 
+pub mod config;
 pub mod connection;
 pub mod control;
 pub mod core;
@@ -14,6 +17,7 @@ pub mod datagrams;
 pub mod driver;
 pub mod media;
 pub mod session;
+pub mod sessions;
 pub mod stream;
 #[cfg(test)]
 mod testing;

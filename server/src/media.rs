@@ -18,7 +18,7 @@ const MAX_DEPTH: usize = 8;
 /// The longest URL path the server looks up (longer ones are 414-like: we answer 400).
 pub const MAX_PATH: usize = 4096;
 /// Frame rate of course-container files when no override names them (the course's server sends 20).
-pub const COURSE_FPS: f64 = 20.0;
+pub const COURSE_FPS: f64 = hdstream_common::course::FPS;
 
 /// One servable file.
 #[derive(Debug)]

@@ -1,0 +1,48 @@
+//! Settings of the server core (the command line's flags).
+
+use std::time::Duration;
+
+/// Settings of the core (the CLI's flags).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Path MTU for RTP over UDP (IP + UDP + RTP + payload).
+    pub mtu: usize,
+    /// A session with no RTSP request or RTCP packet for this long is reclaimed (RFC 2326 §12.37).
+    pub session_timeout: Duration,
+    /// Most sessions at once; SETUP beyond it is answered 503.
+    pub max_sessions: usize,
+    /// Play files in a loop instead of ending with BYE.
+    pub looping: bool,
+    /// Highest `Speed` (RFC 2326 §12.35) granted for faster-than-real-time delivery.
+    pub max_speed: f64,
+    /// A request that has not arrived whole after this long closes its connection (slow loris).
+    pub request_timeout: Duration,
+    /// Bytes an interleaved (TCP) session may have queued on its connection before its stream
+    /// stops and skips whole frames; also the output beyond which a connection's requests are
+    /// not read ([`Server::wants_input`]).
+    pub tcp_queue_limit: usize,
+    /// The course client's requests carry no terminating blank line: they are taken as complete
+    /// when the connection has been quiet this long.
+    pub quiet_delay: Duration,
+    /// Interval of RTCP sender reports.
+    pub report_interval: Duration,
+    /// The server's RTP and RTCP UDP ports (`server_port=` in SETUP replies).
+    pub server_ports: (u16, u16),
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            mtu: 1400,
+            session_timeout: Duration::from_secs(60),
+            max_sessions: 1000,
+            looping: false,
+            max_speed: 4.0,
+            request_timeout: Duration::from_secs(10),
+            tcp_queue_limit: 4 << 20,
+            quiet_delay: Duration::from_millis(20),
+            report_interval: Duration::from_secs(5),
+            server_ports: (0, 0),
+        }
+    }
+}

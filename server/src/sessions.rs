@@ -1,0 +1,142 @@
+//! The session table (RFC 2326 §3.6): the one owner of every [`Session`], of the map from a
+//! client's RTCP address to its session, and of the random source that session ids, SSRCs,
+//! initial sequence numbers and timestamp origins come from (RFC 3550 §5.1, §8).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use crate::session::{ConnId, Delivery, Session};
+
+/// Every session, by id.
+#[derive(Debug)]
+pub struct Sessions {
+    map: HashMap<String, Session>,
+    /// Client RTCP address → session id.
+    rtcp_peers: HashMap<SocketAddr, String>,
+    rng: SmallRng,
+}
+
+impl Sessions {
+    /// An empty table whose random values come from `seed`.
+    pub fn new(seed: u64) -> Sessions {
+        Sessions {
+            map: HashMap::new(),
+            rtcp_peers: HashMap::new(),
+            rng: SmallRng::seed_from_u64(seed),
+        }
+    }
+
+    /// Sessions alive.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The session `id`.
+    pub fn get(&self, id: &str) -> Option<&Session> {
+        self.map.get(id)
+    }
+
+    /// The session `id`, to change.
+    pub fn get_mut(&mut self, id: &str) -> Option<&mut Session> {
+        self.map.get_mut(id)
+    }
+
+    /// Every session.
+    pub fn iter(&self) -> impl Iterator<Item = &Session> {
+        self.map.values()
+    }
+
+    /// Every session, to change.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Session> {
+        self.map.values_mut()
+    }
+
+    /// The ids of every session.
+    pub fn ids(&self) -> Vec<String> {
+        self.map.keys().cloned().collect()
+    }
+
+    /// The ids of the sessions set up on `conn`.
+    pub fn of_connection(&self, conn: ConnId) -> Vec<String> {
+        self.map
+            .values()
+            .filter(|s| s.conn == conn)
+            .map(|s| s.id.clone())
+            .collect()
+    }
+
+    /// The interleaved channels that the sessions on `conn` use, but for session `except`.
+    pub fn channels_in_use(&self, conn: ConnId, except: Option<&str>) -> Vec<u8> {
+        self.map
+            .values()
+            .filter(|s| s.conn == conn && Some(s.id.as_str()) != except)
+            .flat_map(|s| match s.delivery {
+                Delivery::Tcp { rtp, rtcp } => vec![rtp, rtcp],
+                Delivery::Udp { .. } => vec![],
+            })
+            .collect()
+    }
+
+    /// The session whose client sends RTCP from `from`.
+    pub fn by_rtcp_peer(&mut self, from: SocketAddr) -> Option<&mut Session> {
+        let id = self.rtcp_peers.get(&from)?;
+        self.map.get_mut(id)
+    }
+
+    /// A new session id: digits (the course client reads it as an integer), unused.
+    pub fn new_id(&mut self) -> String {
+        loop {
+            let id = format!(
+                "{}",
+                self.rng.random_range(10_000_000u64..100_000_000_000_000)
+            );
+            if !self.map.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// Three random values: SSRC, initial sequence number, timestamp origin.
+    pub fn random(&mut self) -> [u32; 3] {
+        [self.rng.random(), self.rng.random(), self.rng.random()]
+    }
+
+    /// Adds `session` (its RTCP address is registered).
+    pub fn insert(&mut self, session: Session) {
+        if let Delivery::Udp { rtcp: Some(a), .. } = session.delivery {
+            self.rtcp_peers.insert(a, session.id.clone());
+        }
+        self.map.insert(session.id.clone(), session);
+    }
+
+    /// Changes where session `id`'s packets go (a SETUP on an existing session, §10.4).
+    pub fn set_delivery(&mut self, id: &str, delivery: Delivery) {
+        let Some(session) = self.map.get_mut(id) else {
+            return;
+        };
+        if let Delivery::Udp { rtcp: Some(a), .. } = session.delivery {
+            self.rtcp_peers.remove(&a);
+        }
+        session.delivery = delivery;
+        if let Delivery::Udp { rtcp: Some(a), .. } = delivery {
+            self.rtcp_peers.insert(a, id.to_owned());
+        }
+    }
+
+    /// Takes session `id` out (its RTCP address is forgotten).
+    pub fn remove(&mut self, id: &str) -> Option<Session> {
+        let session = self.map.remove(id)?;
+        if let Delivery::Udp { rtcp: Some(a), .. } = session.delivery {
+            self.rtcp_peers.remove(&a);
+        }
+        Some(session)
+    }
+}
