@@ -279,6 +279,9 @@ impl Pipeline {
             ext: None,
         });
         self.min_seq = start.seq;
+        if let Some(seq) = start.seq {
+            self.tracker.expect_first(seq);
+        }
         if let Some(held) = self.gate.take() {
             for h in held {
                 self.packet(&h.bytes, h.arrival, now);
@@ -349,6 +352,9 @@ impl Pipeline {
             }
             if delta > 1000 {
                 self.min_seq = None;
+            } else if let Some(first) = ext.checked_sub(delta as u64) {
+                // A later packet that overtook the stream's first waits for it.
+                self.reorder.start_at(first);
             }
         }
         match self.reorder.check(ext) {

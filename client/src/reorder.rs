@@ -70,6 +70,14 @@ impl<T> Reorder<T> {
         self.held.is_empty()
     }
 
+    /// The order starts at `ext` (the stream's announced first packet): a later packet that
+    /// comes first waits for it. Only before any packet was taken.
+    pub fn start_at(&mut self, ext: u64) {
+        if self.next.is_none() && self.held.is_empty() {
+            self.next = Some(ext);
+        }
+    }
+
     /// Forgets everything (a seek); the next packet checked starts the order.
     pub fn reset(&mut self) {
         self.next = None;
@@ -140,6 +148,19 @@ mod tests {
 
     fn drain(r: &mut Reorder<u64>, now: Instant) -> Vec<u64> {
         std::iter::from_fn(|| r.pop(now).map(|(_, v)| v)).collect()
+    }
+
+    #[test]
+    fn a_later_packet_that_comes_first_waits_for_the_announced_first() {
+        let t0 = Instant::now();
+        let mut r = Reorder::new(Duration::from_millis(30), 16);
+        r.start_at(100);
+        assert_eq!(r.check(101), Verdict::Hold);
+        r.hold_packet(101, 101, t0);
+        assert_eq!(r.check(100), Verdict::Hold);
+        r.hold_packet(100, 100, t0);
+        assert_eq!(drain(&mut r, t0), [100, 101], "in order, at once");
+        assert_eq!(r.late(), 0);
     }
 
     #[test]

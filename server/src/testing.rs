@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use hdstream_common::rtsp::{self, Message, Parsed, Response};
-use hdstream_video::pattern::Pattern;
+use hdstream_video::pattern;
 
 use crate::core::{Config, Server, Socket};
 use crate::media::{Catalogue, FpsPolicy, Media};
@@ -34,18 +34,9 @@ pub fn media_dir() -> PathBuf {
         dir.with_extension(format!("{:?}", std::thread::current().id()).replace(['(', ')'], ""));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).expect("create the test media directory");
-    let mut pattern = Pattern::new(SIZE.0, SIZE.1);
-    let (mut plain, mut course, mut jpeg) = (Vec::new(), Vec::new(), Vec::new());
-    for n in 0..FRAMES {
-        pattern
-            .encode(n, 80, &mut jpeg)
-            .expect("encode a pattern frame");
-        plain.extend_from_slice(&jpeg);
-        course.extend_from_slice(format!("{:05}", jpeg.len()).as_bytes());
-        course.extend_from_slice(&jpeg);
-    }
-    std::fs::write(tmp.join("clip.mjpeg"), plain).expect("write clip.mjpeg");
-    std::fs::write(tmp.join("movie.Mjpeg"), course).expect("write movie.Mjpeg");
+    let frames = pattern::frames(SIZE.0, SIZE.1, FRAMES, 80).expect("encode pattern frames");
+    std::fs::write(tmp.join("clip.mjpeg"), pattern::plain(&frames)).expect("write clip.mjpeg");
+    std::fs::write(tmp.join("movie.Mjpeg"), pattern::course(&frames)).expect("write movie.Mjpeg");
     std::fs::write(tmp.join("full.mjpeg"), full_chroma_jpeg()).expect("write full.mjpeg");
     std::fs::write(tmp.join(".complete"), b"").expect("mark complete");
     if std::fs::rename(&tmp, &dir).is_err() {

@@ -53,6 +53,40 @@ pub struct Rect {
     pub h: usize,
 }
 
+/// `frames` numbered pattern frames of `width` × `height` at `quality`, each a JPEG (for test
+/// media: see [`plain`] and [`course`] for the two containers).
+pub fn frames(
+    width: u16,
+    height: u16,
+    frames: u64,
+    quality: u8,
+) -> Result<Vec<Vec<u8>>, EncodeError> {
+    let mut pattern = Pattern::new(width, height);
+    (0..frames)
+        .map(|n| {
+            let mut jpeg = Vec::new();
+            pattern.encode(n, quality, &mut jpeg)?;
+            Ok(jpeg)
+        })
+        .collect()
+}
+
+/// JPEG frames as a plain MJPEG file: concatenated, SOI … EOI each.
+pub fn plain(frames: &[Vec<u8>]) -> Vec<u8> {
+    frames.concat()
+}
+
+/// JPEG frames in the course's `movie.Mjpeg` container: each preceded by its length as 5 ASCII
+/// digits (frames must be under 100,000 bytes).
+pub fn course(frames: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for jpeg in frames {
+        out.extend_from_slice(format!("{:05}", jpeg.len()).as_bytes());
+        out.extend_from_slice(jpeg);
+    }
+    out
+}
+
 /// Draws pattern frames into a canvas it keeps (packed RGB, reused frame after frame).
 #[derive(Debug, Clone)]
 pub struct Pattern {

@@ -138,6 +138,8 @@ enum State {
 pub struct SequenceTracker {
     /// In-sequence packets needed to validate the source.
     min_sequential: u32,
+    /// The sequence number the stream is known to start at (RTSP `RTP-Info: seq=`).
+    first: Option<u16>,
     /// Validation state and counts.
     state: State,
 }
@@ -159,7 +161,17 @@ impl SequenceTracker {
     pub fn with_min_sequential(min_sequential: u32) -> SequenceTracker {
         SequenceTracker {
             min_sequential,
+            first: None,
             state: State::Empty,
+        }
+    }
+
+    /// The stream starts at `seq` (RTSP `RTP-Info: seq=`, RFC 2326 §12.33): a first packet that
+    /// arrives after a later one is still counted, and counted lost if it never comes. Only
+    /// before the first packet; within [`MAX_MISORDER`] of it.
+    pub fn expect_first(&mut self, seq: u16) {
+        if matches!(self.state, State::Empty) {
+            self.first = Some(seq);
         }
     }
 
@@ -188,7 +200,15 @@ impl SequenceTracker {
             // the run length modulo 2^16, which is what stepping back over it needs.
             let first = seq.wrapping_sub(run.saturating_sub(1) as u16);
             let max = u64::from(first) + received.saturating_sub(1);
-            self.state = State::Valid(Valid::new(max, received));
+            let mut valid = Valid::new(max, received);
+            // Packets between the announced start and the first one to arrive are expected.
+            if let Some(start) = self.first {
+                let before = first.wrapping_sub(start);
+                if before < MAX_MISORDER && u64::from(before) <= valid.base {
+                    valid.base -= u64::from(before);
+                }
+            }
+            self.state = State::Valid(valid);
             Arrival::InOrder {
                 extended: max,
                 gap: 0,
@@ -316,6 +336,25 @@ fn update_valid(v: &mut Valid, seq: u16) -> Arrival {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn an_announced_first_packet_that_comes_second_is_counted() {
+        let mut t = SequenceTracker::with_min_sequential(1);
+        t.expect_first(1000);
+        assert!(matches!(
+            t.update(1001),
+            Arrival::InOrder { extended: 1001, .. }
+        ));
+        assert_eq!(t.update(1000), Arrival::Reordered { extended: 1000 });
+        t.update(1002);
+        assert_eq!((t.expected(), t.received(), t.lost()), (3, 3, 0));
+        // And one that never comes is lost.
+        let mut t = SequenceTracker::with_min_sequential(1);
+        t.expect_first(7);
+        t.update(8);
+        t.update(9);
+        assert_eq!((t.expected(), t.lost()), (3, 1));
+    }
 
     #[test]
     fn delta_wraps() {

@@ -1,0 +1,20 @@
+//! hdstream's test kit: the sans-IO server core and client core joined in memory on a simulated
+//! clock and link, as quinn's `Pair` does, so protocol behaviour — seeking, pausing, timeouts,
+//! the course's dialect, loss accounting — is tested in milliseconds, deterministically, with
+//! no socket, no thread and no sleep.
+//!
+//! - [`media`]: test files (numbered pattern frames) made once per process;
+//! - [`link`]: a one-way datagram link with MTU, seeded loss, duplication, reordering, delay and
+//!   jitter, and a record of what it did;
+//! - [`pair`]: one server core, one client core, the RTSP connection between them (reliable,
+//!   as TCP is) and a [`link`] each way for RTP and RTCP.
+//!
+//! Real-socket tests stay where the kernel matters: interop with ffmpeg and GStreamer,
+//! batching and GSO, nftables loss, the window.
+
+pub mod link;
+pub mod media;
+pub mod pair;
+
+pub use link::{Link, LinkConfig};
+pub use pair::{Pair, PairConfig};

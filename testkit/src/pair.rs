@@ -1,0 +1,248 @@
+//! One server core and one client core, joined in memory.
+//!
+//! ```text
+//!            RTSP (reliable, in order, no delay: TCP on a LAN)
+//!   Client ◀───────────────────────────────────────────────▶ Server
+//!     ▲  RTP  ◀── Link (loss, reorder, duplication, delay) ──   │
+//!     │  RTCP ◀── Link (the same settings, its own seed) ─────  │
+//!     └─ RTCP ─── Link (the same settings) ─────────────────────▶
+//! ```
+//!
+//! The clock is simulated: [`Pair::step`] moves it on by one millisecond after moving every
+//! byte and datagram that is due, so a ten-second play takes ten thousand steps and a few
+//! milliseconds of real time.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use hdstream_client::client::{Client, Command, Config as ClientConfig, Released, Transport};
+use hdstream_client::session::Dialect;
+use hdstream_client::stats::NetStats;
+use hdstream_server::core::{Config as ServerConfig, Server, Socket};
+use hdstream_server::media::{Catalogue, FpsPolicy};
+
+use crate::link::{Link, LinkConfig, LinkStats};
+use crate::media;
+
+/// One simulated millisecond: the step of the clock.
+pub const TICK: Duration = Duration::from_millis(1);
+/// The client's RTP port (RTCP on the next).
+pub const CLIENT_RTP_PORT: u16 = 5000;
+
+/// How a pair is made.
+#[derive(Debug, Clone)]
+pub struct PairConfig {
+    /// Frame size of the test media.
+    pub size: (u16, u16),
+    /// Frames in the test media.
+    pub frames: u64,
+    /// Play `movie.Mjpeg` in the course's dialect instead of `clip.mjpeg` in standard RTSP.
+    pub course: bool,
+    /// RTP interleaved on the RTSP connection instead of UDP.
+    pub tcp: bool,
+    /// The server core's settings.
+    pub server: ServerConfig,
+    /// The client's prebuffer (the playout's; the rest of the client's settings are defaults).
+    pub prebuffer: Duration,
+    /// What the link does to datagrams (each direction, RTP and RTCP alike).
+    pub link: LinkConfig,
+    /// Seeds the server's random values and the links.
+    pub seed: u64,
+}
+
+impl Default for PairConfig {
+    /// 30 frames (1 s at 30 fps) of 320x240 over a clean UDP link, the default settings.
+    fn default() -> Self {
+        PairConfig {
+            size: (320, 240),
+            frames: 30,
+            course: false,
+            tcp: false,
+            server: ServerConfig::default(),
+            prebuffer: Duration::from_millis(500),
+            link: LinkConfig::default(),
+            seed: 1,
+        }
+    }
+}
+
+/// What travels from server to client outside the RTSP connection.
+#[derive(Debug, Clone)]
+enum Datagram {
+    Rtp(Vec<u8>),
+    Rtcp(Vec<u8>),
+}
+
+/// A server core and a client core on one simulated clock (see the module documentation).
+#[derive(Debug)]
+pub struct Pair {
+    /// The server core.
+    pub server: Server,
+    /// The client core.
+    pub client: Client,
+    /// The simulated clock.
+    pub now: Instant,
+    /// Every frame the client released to its decoder, in order.
+    pub released: Vec<Released>,
+    /// The file played.
+    pub file: PathBuf,
+    conn: usize,
+    connected: bool,
+    rtp: Link<Datagram>,
+    rtcp_down: Link<Datagram>,
+    rtcp_up: Link<Vec<u8>>,
+    client_rtcp: SocketAddr,
+}
+
+impl Pair {
+    /// A pair whose client has just connected and sent its first request.
+    pub fn new(config: PairConfig) -> Pair {
+        let dir = media::dir(config.size.0, config.size.1, config.frames);
+        let (catalogue, _skipped) =
+            Catalogue::open(&dir, &FpsPolicy::default()).expect("open the test media");
+        let now = Instant::now();
+        let mut server_config = config.server.clone();
+        server_config.server_ports = (6970, 6971);
+        let mut server = Server::new(
+            server_config,
+            Arc::new(catalogue),
+            config.seed,
+            (now, SystemTime::now()),
+        );
+        let peer = SocketAddr::from(([127, 0, 0, 1], 40_000));
+        let conn = 1;
+        server.open(conn, peer, now);
+        let (dialect, url, name) = if config.course {
+            (Dialect::Course, "movie.Mjpeg".to_owned(), "movie.Mjpeg")
+        } else {
+            let url = "rtsp://127.0.0.1:8554/clip.mjpeg".to_owned();
+            (Dialect::Standard, url, "clip.mjpeg")
+        };
+        let transport = if config.tcp {
+            Transport::Tcp
+        } else {
+            Transport::Udp {
+                rtp_port: CLIENT_RTP_PORT,
+                rtcp_port: CLIENT_RTP_PORT + 1,
+            }
+        };
+        let mut client_config = ClientConfig::new(url, dialect, transport);
+        client_config.pipeline.playout.prebuffer = config.prebuffer;
+        let client = Client::new(client_config, now);
+        Pair {
+            server,
+            client,
+            now,
+            released: Vec::new(),
+            file: dir.join(name),
+            conn,
+            connected: true,
+            rtp: Link::new(config.link, config.seed.wrapping_add(1)),
+            rtcp_down: Link::new(config.link, config.seed.wrapping_add(2)),
+            rtcp_up: Link::new(config.link, config.seed.wrapping_add(3)),
+            client_rtcp: SocketAddr::from(([127, 0, 0, 1], CLIENT_RTP_PORT + 1)),
+        }
+    }
+
+    /// Moves everything that is due, then the clock by [`TICK`].
+    pub fn step(&mut self) {
+        let now = self.now;
+        if self.connected {
+            let out = self.client.control_output().to_vec();
+            if !out.is_empty() {
+                self.client.control_written(out.len());
+                self.server.receive(self.conn, &out, now);
+            }
+        }
+        let (rtp, rtcp_down) = (&mut self.rtp, &mut self.rtcp_down);
+        self.server.transmit(now, &mut |socket, _to, bytes| {
+            match socket {
+                Socket::Rtp => rtp.send(Datagram::Rtp(bytes.to_vec()), bytes.len(), now),
+                Socket::Rtcp => rtcp_down.send(Datagram::Rtcp(bytes.to_vec()), bytes.len(), now),
+            }
+            true
+        });
+        if self.connected {
+            let out = self.server.output(self.conn).to_vec();
+            if !out.is_empty() {
+                self.server.written(self.conn, out.len());
+                self.client.receive_control(&out, now);
+            }
+            if self.server.poll_close() == Some(self.conn) || self.client.is_done() {
+                self.disconnect();
+            }
+        }
+        while let Some(d) = self.rtp.poll(now).or_else(|| self.rtcp_down.poll(now)) {
+            match d {
+                Datagram::Rtp(bytes) => self.client.receive_rtp(&bytes, now),
+                Datagram::Rtcp(bytes) => self.client.receive_rtcp(&bytes, now),
+            }
+        }
+        if self.client.poll_timeout().is_some_and(|t| t <= now) {
+            self.client.handle_timeout(now);
+        }
+        while let Some(d) = self.client.poll_datagram() {
+            let len = d.len();
+            self.rtcp_up.send(d, len, now);
+        }
+        while let Some(d) = self.rtcp_up.poll(now) {
+            self.server.receive_rtcp(self.client_rtcp, &d, now);
+        }
+        while let Some(r) = self.client.poll_release(now) {
+            self.released.push(r);
+        }
+        self.now += TICK;
+    }
+
+    /// Runs for `span` of simulated time.
+    pub fn run_for(&mut self, span: Duration) {
+        let end = self.now + span;
+        while self.now < end {
+            self.step();
+        }
+    }
+
+    /// Runs until the client is done (or `limit` of simulated time passed): whether it is.
+    pub fn run_until_done(&mut self, limit: Duration) -> bool {
+        let end = self.now + limit;
+        while self.now < end && !self.client.is_done() {
+            self.step();
+        }
+        self.client.is_done()
+    }
+
+    /// A user command to the client at the current time.
+    pub fn command(&mut self, command: Command) {
+        self.client.command(command, self.now);
+    }
+
+    /// The RTSP connection closes (either end), as a TCP reset would.
+    pub fn disconnect(&mut self) {
+        if !self.connected {
+            return;
+        }
+        self.connected = false;
+        self.server.close(self.conn, self.now);
+        self.client.control_closed(self.now);
+    }
+
+    /// The client's receive-side counters.
+    pub fn client_stats(&self) -> NetStats {
+        self.client.stats()
+    }
+
+    /// What the RTP link did.
+    pub fn rtp_link(&self) -> LinkStats {
+        self.rtp.stats()
+    }
+
+    /// The NPT of every released frame, rounded to the millisecond.
+    pub fn released_npt_ms(&self) -> Vec<i64> {
+        self.released
+            .iter()
+            .map(|r| (r.frame.npt * 1000.0).round() as i64)
+            .collect()
+    }
+}
