@@ -15,6 +15,8 @@ pub mod control;
 pub mod core;
 pub mod datagrams;
 pub mod driver;
+#[cfg(test)]
+mod hostile_tests;
 pub mod media;
 pub mod session;
 pub mod sessions;

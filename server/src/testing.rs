@@ -22,7 +22,8 @@ pub const SIZE: (u16, u16) = (320, 240);
 /// A directory (unique to this process) holding the test media:
 /// - `clip.mjpeg`: [`FRAMES`] pattern frames, plain container (30 fps: 1 s);
 /// - `movie.Mjpeg`: the same frames in the course's container (20 fps: 1.5 s);
-/// - `full.mjpeg`: one 4:4:4 frame, which RFC 2435 cannot carry.
+/// - `full.mjpeg`: one 4:4:4 frame, which RFC 2435 cannot carry;
+/// - `escape.mjpeg`: a symbolic link to a file outside the directory.
 pub fn media_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("hdstream-core-{}", std::process::id()));
     let done = dir.join(".complete");
@@ -38,6 +39,11 @@ pub fn media_dir() -> PathBuf {
     std::fs::write(tmp.join("clip.mjpeg"), pattern::plain(&frames)).expect("write clip.mjpeg");
     std::fs::write(tmp.join("movie.Mjpeg"), pattern::course(&frames)).expect("write movie.Mjpeg");
     std::fs::write(tmp.join("full.mjpeg"), full_chroma_jpeg()).expect("write full.mjpeg");
+    // A link out of the media root, to a file that must not be served.
+    let outside = std::env::temp_dir().join(format!("hdstream-outside-{}", std::process::id()));
+    std::fs::create_dir_all(&outside).expect("create the outside directory");
+    std::fs::write(outside.join("secret.mjpeg"), pattern::plain(&frames)).expect("write secret");
+    let _ = std::os::unix::fs::symlink(outside.join("secret.mjpeg"), tmp.join("escape.mjpeg"));
     std::fs::write(tmp.join(".complete"), b"").expect("mark complete");
     if std::fs::rename(&tmp, &dir).is_err() {
         // Another thread got there first.

@@ -4,8 +4,12 @@
 //! session plays next to them at full frame rate. The server never panics and its memory stays
 //! bounded.
 //!
+//! The cases that need real sockets and the real clock: slow clients, resets, thousands of
+//! connections, a client that reads nothing, pipelined bursts, sessions across connections.
 //! One test, one server, the cases in a table run one after another: the healthy session's
-//! frame count and the process's memory are measured across the whole suite.
+//! frame count and the process's memory are measured across the whole suite. The malformed and
+//! oversized requests themselves are tested one case a test on the core alone
+//! (`server/src/hostile_tests.rs`).
 
 mod common;
 mod support;
@@ -23,8 +27,6 @@ use support::{Event, Healthy, Probe, check_cseq, describe, expect_status, fd_cou
 const FPS: f64 = 30.0;
 /// The server's slow-loris guard in this suite.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long a case waits to be sure nothing comes back.
-const SILENCE: Duration = Duration::from_millis(500);
 /// The healthy session must get at least this share of the frames due over the suite.
 const MIN_FRAME_SHARE: f64 = 0.95;
 /// Bound on the process's resident memory growth across the suite.
@@ -34,31 +36,8 @@ const MAX_RSS_GROWTH_KIB: u64 = 50 * 1024;
 struct Ctx {
     /// The RTSP address.
     rtsp: SocketAddr,
-    /// `rtsp://addr` with no path.
-    base: String,
     /// The URL of the served clip.
     clip: String,
-}
-
-/// What must come back after a case's bytes.
-enum Expect {
-    /// These replies, in order (status, CSeq echoed when given); then the connection still
-    /// answers OPTIONS.
-    Replies(Vec<(u16, Option<u32>)>),
-    /// Nothing within [`SILENCE`]; then the connection still answers OPTIONS.
-    Silent,
-    /// No reply, and the server closes the connection by its request timeout.
-    Closed,
-}
-
-/// One reply with `status` carrying CSeq 1.
-fn status(status: u16) -> Expect {
-    Expect::Replies(vec![(status, Some(1))])
-}
-
-/// One reply with `status` whose CSeq cannot be expected (the server could not read it).
-fn status_no_cseq(status: u16) -> Expect {
-    Expect::Replies(vec![(status, None)])
 }
 
 type Run = Box<dyn Fn(&Ctx) -> Result<(), String>>;
@@ -69,45 +48,6 @@ struct Case {
     run: Run,
 }
 
-/// A case that sends the bytes `make` builds on a fresh connection and checks `expect`.
-fn exchange(name: &'static str, make: impl Fn(&Ctx) -> Vec<u8> + 'static, expect: Expect) -> Case {
-    Case {
-        name,
-        run: Box::new(move |ctx| {
-            let mut p = Probe::connect(ctx.rtsp);
-            p.send(&make(ctx))
-                .map_err(|e| format!("write failed: {e}"))?;
-            match &expect {
-                Expect::Replies(replies) => {
-                    for &(code, cseq) in replies {
-                        let reply = p.reply(REPLY_TIMEOUT)?;
-                        expect_status(&reply, code)?;
-                        if let Some(cseq) = cseq {
-                            check_cseq(&reply, cseq)?;
-                        }
-                    }
-                    match p.next(Duration::from_millis(50)) {
-                        Event::Silent => p.alive(),
-                        other => Err(format!("then unexpectedly {}", describe(&other))),
-                    }
-                }
-                Expect::Silent => match p.next(SILENCE) {
-                    Event::Silent => p.alive(),
-                    other => Err(format!("expected silence, got {}", describe(&other))),
-                },
-                Expect::Closed => {
-                    let replies = p.closed_within(REQUEST_TIMEOUT + Duration::from_secs(3))?;
-                    if replies.is_empty() {
-                        Ok(())
-                    } else {
-                        Err(format!("closed, but after replies {replies:?}"))
-                    }
-                }
-            }
-        }),
-    }
-}
-
 /// A case with its own script.
 fn special(name: &'static str, run: fn(&Ctx) -> Result<(), String>) -> Case {
     Case {
@@ -116,473 +56,8 @@ fn special(name: &'static str, run: fn(&Ctx) -> Result<(), String>) -> Case {
     }
 }
 
-/// `METHOD url RTSP/1.0` with CSeq 1, `headers` (full lines), a blank line and `body`.
-fn req(method: &str, url: &str, headers: &[&str], body: &[u8]) -> Vec<u8> {
-    let mut out = format!("{method} {url} RTSP/1.0\r\nCSeq: 1\r\n").into_bytes();
-    for h in headers {
-        out.extend_from_slice(h.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(body);
-    out
-}
-
-/// `SETUP` of the clip's track with `transport`.
-fn setup_with(ctx: &Ctx, transport: &str) -> Vec<u8> {
-    req(
-        "SETUP",
-        &format!("{}/trackID=0", ctx.clip),
-        &[&format!("Transport: {transport}")],
-        b"",
-    )
-}
-
 fn cases() -> Vec<Case> {
     vec![
-        // ---- request line and head limits (RFC 2326 §6; the parser's Limits)
-        exchange(
-            "over-long request line (5000-byte URL)",
-            |_| {
-                req(
-                    "OPTIONS",
-                    &format!("rtsp://h/{}", "a".repeat(5000)),
-                    &[],
-                    b"",
-                )
-            },
-            status_no_cseq(400),
-        ),
-        exchange(
-            "10 KB path",
-            |c| {
-                req(
-                    "DESCRIBE",
-                    &format!("{}/{}", c.base, "p".repeat(10_000)),
-                    &[],
-                    b"",
-                )
-            },
-            status_no_cseq(400),
-        ),
-        exchange(
-            "4000-byte path within the line limit: not found",
-            |c| {
-                req(
-                    "DESCRIBE",
-                    &format!("{}/{}", c.base, "p".repeat(4000)),
-                    &[],
-                    b"",
-                )
-            },
-            status(404),
-        ),
-        exchange(
-            "too many headers (100)",
-            |_| {
-                let headers: Vec<String> = (0..100).map(|i| format!("X-H{i}: v")).collect();
-                let refs: Vec<&str> = headers.iter().map(String::as_str).collect();
-                req("OPTIONS", "*", &refs, b"")
-            },
-            status(400),
-        ),
-        exchange(
-            "a 5000-byte header line",
-            |_| {
-                req(
-                    "OPTIONS",
-                    "*",
-                    &[&format!("X-Big: {}", "b".repeat(5000))],
-                    b"",
-                )
-            },
-            status(400),
-        ),
-        exchange(
-            "a head over 16 KB (5 headers of 3500 bytes)",
-            |_| {
-                let h = format!("X-Big: {}", "b".repeat(3500));
-                req("OPTIONS", "*", &[&h, &h, &h, &h, &h], b"")
-            },
-            status(400),
-        ),
-        exchange(
-            "a header line without a colon",
-            |_| req("OPTIONS", "*", &["NoColonHere"], b""),
-            status(400),
-        ),
-        exchange(
-            "non-UTF-8 bytes in a header",
-            |_| b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nX-Bin: \xff\xfe\xc3\x28\r\n\r\n".to_vec(),
-            status(400),
-        ),
-        exchange(
-            "non-UTF-8 bytes in the URL",
-            |c| {
-                let mut r = format!("DESCRIBE {}/", c.base).into_bytes();
-                r.extend_from_slice(b"\xc0\xaf.mjpeg RTSP/1.0\r\nCSeq: 1\r\n\r\n");
-                r
-            },
-            status(400),
-        ),
-        exchange(
-            "a NUL byte in the request line",
-            |_| b"OPTIONS *\0 RTSP/1.0\r\nCSeq: 1\r\n\r\n".to_vec(),
-            status(400),
-        ),
-        exchange(
-            "a NUL byte in a header value",
-            |_| b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nX-Nul: a\0b\r\n\r\n".to_vec(),
-            status(400),
-        ),
-        exchange(
-            "a request line without a version",
-            |_| b"OPTIONS *\r\nCSeq: 1\r\n\r\n".to_vec(),
-            status(400),
-        ),
-        // ---- Content-Length (RFC 2326 §12.14)
-        exchange(
-            "a negative Content-Length",
-            |_| req("OPTIONS", "*", &["Content-Length: -5"], b""),
-            status(400),
-        ),
-        exchange(
-            "a Content-Length that overflows 64 bits",
-            |_| {
-                req(
-                    "OPTIONS",
-                    "*",
-                    &["Content-Length: 999999999999999999999999"],
-                    b"",
-                )
-            },
-            status(413),
-        ),
-        exchange(
-            "a Content-Length of 1 MB (over the body limit)",
-            |_| req("OPTIONS", "*", &["Content-Length: 1048576"], b""),
-            status(413),
-        ),
-        exchange(
-            "a Content-Length that is not a number",
-            |_| req("OPTIONS", "*", &["Content-Length: ten"], b""),
-            status(400),
-        ),
-        exchange(
-            "two Content-Lengths that differ",
-            |_| {
-                req(
-                    "OPTIONS",
-                    "*",
-                    &["Content-Length: 4", "Content-Length: 5"],
-                    b"",
-                )
-            },
-            status(400),
-        ),
-        exchange(
-            "OPTIONS with a body: the body is consumed, not parsed as a request",
-            |_| {
-                req(
-                    "OPTIONS",
-                    "*",
-                    &["Content-Length: 24"],
-                    b"OPTIONS * RTSP/1.0\r\n\r\n\r\n",
-                )
-            },
-            status(200),
-        ),
-        exchange(
-            "GET_PARAMETER with a body",
-            |c| {
-                req(
-                    "GET_PARAMETER",
-                    &c.clip,
-                    &["Content-Type: text/parameters", "Content-Length: 15"],
-                    b"packets_lost\r\n\r",
-                )
-            },
-            status(200),
-        ),
-        // ---- methods, versions, CSeq (RFC 2326 §6.1, §7.1.1, §12.17)
-        exchange(
-            "an unknown method",
-            |_| req("BREW", "*", &[], b""),
-            status(501),
-        ),
-        exchange(
-            "a lower-case method",
-            |_| req("options", "*", &[], b""),
-            status(501),
-        ),
-        exchange(
-            "RECORD (not allowed)",
-            |c| req("RECORD", &c.clip, &[], b""),
-            status(405),
-        ),
-        exchange(
-            "ANNOUNCE (not allowed)",
-            |c| req("ANNOUNCE", &c.clip, &["Content-Length: 4"], b"v=0\n"),
-            status(405),
-        ),
-        exchange(
-            "SET_PARAMETER with a parameter",
-            |c| {
-                req(
-                    "SET_PARAMETER",
-                    &c.clip,
-                    &["Content-Length: 9"],
-                    b"volume: 0",
-                )
-            },
-            status(451),
-        ),
-        exchange(
-            "RTSP/2.0",
-            |_| b"OPTIONS * RTSP/2.0\r\nCSeq: 1\r\n\r\n".to_vec(),
-            status(505),
-        ),
-        exchange(
-            "an HTTP/1.1 request",
-            |_| b"GET / HTTP/1.1\r\nHost: x\r\nCSeq: 1\r\n\r\n".to_vec(),
-            status(400),
-        ),
-        exchange(
-            "a missing CSeq",
-            |_| b"OPTIONS * RTSP/1.0\r\nUser-Agent: x\r\n\r\n".to_vec(),
-            status_no_cseq(400),
-        ),
-        exchange(
-            "a CSeq that is not a number",
-            |_| b"OPTIONS * RTSP/1.0\r\nCSeq: one\r\n\r\n".to_vec(),
-            status_no_cseq(400),
-        ),
-        exchange(
-            "a CSeq over 32 bits",
-            |_| b"OPTIONS * RTSP/1.0\r\nCSeq: 99999999999\r\n\r\n".to_vec(),
-            status_no_cseq(400),
-        ),
-        exchange(
-            "an empty Session header",
-            |c| req("PLAY", &c.clip, &["Session: "], b""),
-            status(400),
-        ),
-        // ---- URLs and the media root
-        exchange(
-            "DESCRIBE with Accept: text/html",
-            |c| req("DESCRIBE", &c.clip, &["Accept: text/html"], b""),
-            status(406),
-        ),
-        exchange(
-            "DESCRIBE of an unknown file",
-            |c| req("DESCRIBE", &format!("{}/nothing.mjpeg", c.base), &[], b""),
-            status(404),
-        ),
-        exchange(
-            "a URL with ..",
-            |c| req("DESCRIBE", &format!("{}/../clip.mjpeg", c.base), &[], b""),
-            status(403),
-        ),
-        exchange(
-            "a URL with %2e%2e",
-            |c| {
-                req(
-                    "DESCRIBE",
-                    &format!("{}/%2e%2e/%2E%2E/etc/passwd", c.base),
-                    &[],
-                    b"",
-                )
-            },
-            status(403),
-        ),
-        exchange(
-            "a URL with ..\\ segments",
-            |c| {
-                req(
-                    "DESCRIBE",
-                    &format!("{}/x/..\\..\\clip.mjpeg", c.base),
-                    &[],
-                    b"",
-                )
-            },
-            status(403),
-        ),
-        exchange(
-            "a URL with %00",
-            |c| {
-                req(
-                    "DESCRIBE",
-                    &format!("{}/clip.mjpeg%00.txt", c.base),
-                    &[],
-                    b"",
-                )
-            },
-            status(400),
-        ),
-        exchange(
-            "a URL with a bad %-escape",
-            |c| req("DESCRIBE", &format!("{}/clip%zz.mjpeg", c.base), &[], b""),
-            status(400),
-        ),
-        exchange(
-            "an absolute file path",
-            |_| req("DESCRIBE", "/etc/passwd", &[], b""),
-            status(404),
-        ),
-        exchange(
-            "a symlink out of the media root",
-            |c| req("DESCRIBE", &format!("{}/escape.mjpeg", c.base), &[], b""),
-            status(404),
-        ),
-        // ---- Transport (RFC 2326 §12.39, §16)
-        exchange(
-            "SETUP with destination= another host",
-            |c| {
-                setup_with(
-                    c,
-                    "RTP/AVP;unicast;destination=192.0.2.7;client_port=5000-5001",
-                )
-            },
-            status(461),
-        ),
-        exchange(
-            "SETUP multicast",
-            |c| {
-                setup_with(
-                    c,
-                    "RTP/AVP;multicast;destination=232.1.2.3;port=5000-5001;ttl=16",
-                )
-            },
-            status(461),
-        ),
-        exchange(
-            "SETUP with unparsable Transport",
-            |c| setup_with(c, ";;=;client_port=x-y,,,"),
-            status(461),
-        ),
-        exchange(
-            "SETUP without Transport",
-            |c| req("SETUP", &format!("{}/trackID=0", c.clip), &[], b""),
-            status(461),
-        ),
-        exchange(
-            "SETUP with client_port=0",
-            |c| setup_with(c, "RTP/AVP;unicast;client_port=0-1"),
-            status(461),
-        ),
-        exchange(
-            "SETUP with client_port=70000",
-            |c| setup_with(c, "RTP/AVP;unicast;client_port=70000-70001"),
-            status(461),
-        ),
-        exchange(
-            "SETUP with interleaved=254-300",
-            |c| setup_with(c, "RTP/AVP/TCP;unicast;interleaved=254-300"),
-            status(461),
-        ),
-        // ---- sessions (RFC 2326 §12.37, Appendix A)
-        exchange(
-            "PLAY without a session",
-            |c| req("PLAY", &c.clip, &[], b""),
-            status(455),
-        ),
-        exchange(
-            "PAUSE without a session",
-            |c| req("PAUSE", &c.clip, &[], b""),
-            status(455),
-        ),
-        exchange(
-            "PLAY of an unknown session",
-            |c| req("PLAY", &c.clip, &["Session: 123456789"], b""),
-            status(454),
-        ),
-        exchange(
-            "TEARDOWN of an unknown session",
-            |c| req("TEARDOWN", &c.clip, &["Session: 987654321"], b""),
-            status(454),
-        ),
-        exchange(
-            "TEARDOWN without a session",
-            |c| req("TEARDOWN", &c.clip, &[], b""),
-            status(454),
-        ),
-        // ---- framing
-        exchange(
-            "blank lines only",
-            |_| b"\r\n\r\n\n\r\n".to_vec(),
-            Expect::Silent,
-        ),
-        exchange(
-            "a response sent to the server",
-            |_| b"RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n".to_vec(),
-            Expect::Silent,
-        ),
-        exchange(
-            "an interleaved frame on an unknown channel",
-            |_| b"$\xc8\x00\x04abcd".to_vec(),
-            Expect::Silent,
-        ),
-        exchange(
-            "a whole interleaved frame of 65535 bytes",
-            |_| {
-                let mut f = b"$\x01\xff\xff".to_vec();
-                f.resize(4 + 65535, 0x80);
-                f
-            },
-            Expect::Silent,
-        ),
-        exchange(
-            "an interleaved frame announcing 65535 bytes, 16 sent",
-            |_| {
-                let mut f = b"$\x01\xff\xff".to_vec();
-                f.resize(4 + 16, 0x80);
-                f
-            },
-            Expect::Closed,
-        ),
-        exchange(
-            "garbage then a valid request",
-            |_| b"GARBAGE IN\r\n\r\nOPTIONS * RTSP/1.0\r\nCSeq: 2\r\n\r\n".to_vec(),
-            Expect::Replies(vec![(400, None), (200, Some(2))]),
-        ),
-        exchange(
-            "a TLS ClientHello, a blank line, then a valid request",
-            |_| {
-                let mut r = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\x9a\x00\x00".to_vec();
-                r.extend_from_slice(b"\r\n\r\nOPTIONS * RTSP/1.0\r\nCSeq: 2\r\n\r\n");
-                r
-            },
-            Expect::Replies(vec![(400, None), (200, Some(2))]),
-        ),
-        exchange(
-            "six requests pipelined in one segment",
-            |c| {
-                let mut all = Vec::new();
-                all.extend(b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n");
-                all.extend(format!("DESCRIBE {} RTSP/1.0\r\nCSeq: 2\r\n\r\n", c.clip).bytes());
-                all.extend(
-                    format!("DESCRIBE {}/none.mjpeg RTSP/1.0\r\nCSeq: 3\r\n\r\n", c.base).bytes(),
-                );
-                all.extend(b"BREW * RTSP/1.0\r\nCSeq: 4\r\n\r\n");
-                all.extend(
-                    format!(
-                        "GET_PARAMETER {} RTSP/1.0\r\nCSeq: 5\r\nContent-Length: 7\r\n\r\njitter\n",
-                        c.clip
-                    )
-                    .bytes(),
-                );
-                all.extend(b"OPTIONS * RTSP/1.0\r\nCSeq: 6\r\n\r\n");
-                all
-            },
-            Expect::Replies(vec![
-                (200, Some(1)),
-                (200, Some(2)),
-                (404, Some(3)),
-                (501, Some(4)),
-                (200, Some(5)),
-                (200, Some(6)),
-            ]),
-        ),
         // ---- behaviours
         special("a request fed one byte at a time", one_byte_at_a_time),
         special(
@@ -1226,9 +701,6 @@ fn thread_alive(name: &str) -> bool {
 fn hostile_requests_get_clear_answers_while_a_healthy_session_plays() {
     let clip = support::pattern_clip(640, 360, 90, 75);
     let root = common::media_root("hostile", &[("clip.mjpeg", &clip)]);
-    let outside = common::media_root("hostile-outside", &[("secret.mjpeg", &clip)]);
-    std::os::unix::fs::symlink(outside.join("secret.mjpeg"), root.join("escape.mjpeg"))
-        .expect("symlink out of the root");
     let config = Config {
         looping: true,
         request_timeout: REQUEST_TIMEOUT,
@@ -1237,7 +709,6 @@ fn hostile_requests_get_clear_answers_while_a_healthy_session_plays() {
     let server = common::serve(&root, config);
     let ctx = Ctx {
         rtsp: server.rtsp,
-        base: format!("rtsp://{}", server.rtsp),
         clip: common::url(&server, "clip.mjpeg"),
     };
     let me = std::process::id();
@@ -1250,7 +721,7 @@ fn hostile_requests_get_clear_answers_while_a_healthy_session_plays() {
     let rss_before = rss_kib(me);
 
     let cases = cases();
-    assert!(cases.len() >= 40, "{} cases", cases.len());
+    assert!(cases.len() >= 15, "{} cases", cases.len());
     let mut failures = Vec::new();
     for case in &cases {
         let frames_before = healthy.reception().complete;
