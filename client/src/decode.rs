@@ -66,7 +66,9 @@ pub struct Picture {
     pub width: usize,
     /// Height in pixels.
     pub height: usize,
-    /// `0x00RRGGBB`, row-major, `width * height` of them.
+    /// RGBA bytes, one `u32` a pixel, row-major, `width * height` of them (as the decoder
+    /// writes them: the window converts what it shows to `0x00RRGGBB` while scaling,
+    /// `hdstream_video::decoder::rgba_to_0rgb`).
     pub pixels: Vec<u32>,
 }
 
@@ -251,7 +253,7 @@ impl Worker {
             let started = Instant::now();
             let result = if size_ok(&job.jpeg) {
                 decoder
-                    .decode_0rgb(&job.jpeg, &mut pixels)
+                    .decode_rgba(&job.jpeg, &mut pixels)
                     .map_err(|e| e.to_string())
             } else {
                 Err(format!(

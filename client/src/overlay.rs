@@ -1,6 +1,7 @@
 //! Drawing into a window-sized `0x00RRGGBB` buffer: the picture scaled to fit with its aspect
 //! kept (letterboxed), a 5×7 bitmap font for the statistics overlay, and the progress bar.
 
+use hdstream_video::decoder::rgba_to_0rgb;
 pub use hdstream_video::pattern::Rect;
 
 /// Height of the progress bar along the bottom, pixels.
@@ -26,8 +27,9 @@ pub fn fit(src: (usize, usize), dst: (usize, usize)) -> Rect {
     }
 }
 
-/// Scales `src` (`sw` × `sh`) into `dst` (`dw` × `dh`) at `rect`, nearest neighbour; the rest
-/// of `dst` is black. `xmap` is scratch space kept between calls.
+/// Scales `src` (`sw` × `sh`, RGBA pixels as the decoder writes them) into `dst` (`dw` × `dh`,
+/// `0x00RRGGBB`) at `rect`, nearest neighbour, converting each pixel it copies; the rest of
+/// `dst` is black. `xmap` is scratch space kept between calls.
 pub fn scale_into(
     src: &[u32],
     (sw, sh): (usize, usize),
@@ -50,7 +52,7 @@ pub fn scale_into(
         let start = (rect.y + y) * dw + rect.x;
         let dst_row = &mut dst[start..start + rect_w];
         for (d, &sx) in dst_row.iter_mut().zip(xmap.iter()) {
-            *d = src_row[sx];
+            *d = rgba_to_0rgb(src_row[sx]);
         }
     }
 }
@@ -270,10 +272,12 @@ mod tests {
 
     #[test]
     fn scaling_maps_corners_and_letterboxes() {
-        // 4x2 source: left half red, right half blue.
-        let src = [
-            0xFF0000, 0xFF0000, 0x0000FF, 0x0000FF, 0xFF0000, 0xFF0000, 0x0000FF, 0x0000FF,
-        ];
+        // 4x2 RGBA source: left half red, right half blue.
+        let (red, blue) = (
+            u32::from_ne_bytes([255, 0, 0, 255]),
+            u32::from_ne_bytes([0, 0, 255, 255]),
+        );
+        let src = [red, red, blue, blue, red, red, blue, blue];
         let (dw, dh) = (8, 8);
         let mut dst = vec![0x123456; dw * dh];
         let rect = fit((4, 2), (dw, dh));

@@ -7,6 +7,8 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
+use hdstream_video::decoder::rgba_to_0rgb;
+
 use crate::decode::{Decoded, Picture};
 use crate::stats::{Histogram, PauseRecord, SeekRecord};
 
@@ -217,7 +219,7 @@ impl Presenter {
         s.size = Some((picture.width, picture.height));
         if self.record {
             s.displayed_npt.push(picture.npt);
-            s.displayed_checksums.push(pixel_checksum(&picture.pixels));
+            s.displayed_checksums.push(rgba_checksum(&picture.pixels));
         }
         if let Some((i, asked)) = self.seek_pending.take()
             && let Some(seek) = s.seeks.get_mut(i)
@@ -285,7 +287,17 @@ impl Presenter {
 /// FNV-1a over the `0x00RRGGBB` pixels, so tests can compare every shown picture with a
 /// decoding of the file's frame without keeping the pictures.
 pub fn pixel_checksum(pixels: &[u32]) -> u64 {
-    pixels.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &p| {
+    fnv(pixels.iter().copied())
+}
+
+/// [`pixel_checksum`] of RGBA pixels (a decoded [`Picture`]'s): the same value as for the
+/// picture in `0x00RRGGBB`.
+pub fn rgba_checksum(pixels: &[u32]) -> u64 {
+    fnv(pixels.iter().map(|&p| rgba_to_0rgb(p)))
+}
+
+fn fnv(pixels: impl Iterator<Item = u32>) -> u64 {
+    pixels.fold(0xcbf2_9ce4_8422_2325u64, |h, p| {
         (h ^ u64::from(p & 0x00FF_FFFF)).wrapping_mul(0x0000_0100_0000_01b3)
     })
 }

@@ -111,6 +111,27 @@ impl Decoder {
         Decoder { options, layout }
     }
 
+    /// Decodes `jpeg` into `out` as RGBA bytes, one `u32` per pixel (R, G, B, 255 in memory:
+    /// [`rgba_to_0rgb`] turns one into `0x00RRGGBB`), row-major — zune-jpeg's SIMD colour
+    /// conversion with no pass after it, for a sink that converts only what it shows (the
+    /// window, while scaling) or nothing. `out` is resized to width × height.
+    pub fn decode_rgba(
+        &mut self,
+        jpeg: &[u8],
+        out: &mut Vec<u32>,
+    ) -> Result<Dimensions, DecodeError> {
+        let mut decoder = JpegDecoder::new_with_options(
+            ZCursor::new(jpeg),
+            self.options.jpeg_set_out_colorspace(ColorSpace::RGBA),
+        );
+        let dims = headers(&mut decoder)?;
+        // Every pixel is written by the decoder: only a buffer that grows is filled first (a
+        // 2160p frame is 33 MB, and zeroing it cost a tenth of the decode).
+        out.resize(dims.width * dims.height, 0);
+        decoder.decode_into(as_bytes_mut(out))?;
+        Ok(dims)
+    }
+
     /// Decodes `jpeg` into `out` as one `0x00RRGGBB` per pixel, row-major; `out` is resized to
     /// width × height (its allocation is kept and reused when big enough).
     pub fn decode_0rgb(
@@ -118,26 +139,19 @@ impl Decoder {
         jpeg: &[u8],
         out: &mut Vec<u32>,
     ) -> Result<Dimensions, DecodeError> {
-        let bgra = self.layout == Layout::Bgra && cfg!(target_endian = "little");
-        let colorspace = if bgra {
-            ColorSpace::BGRA
-        } else {
-            ColorSpace::RGBA
-        };
-        let mut decoder = JpegDecoder::new_with_options(
-            ZCursor::new(jpeg),
-            self.options.jpeg_set_out_colorspace(colorspace),
-        );
-        let dims = headers(&mut decoder)?;
-        out.clear();
-        out.resize(dims.width * dims.height, 0);
-        decoder.decode_into(as_bytes_mut(out))?;
-        if !bgra {
-            for px in out.iter_mut() {
-                // RGBA bytes R,G,B,A read as 0xAABBGGRR (little-endian) or 0xRRGGBBAA (big).
-                let v = u32::from_le(*px);
-                *px = ((v & 0xFF) << 16) | (v & 0xFF00) | ((v >> 16) & 0xFF);
-            }
+        if self.layout == Layout::Bgra && cfg!(target_endian = "little") {
+            let mut decoder = JpegDecoder::new_with_options(
+                ZCursor::new(jpeg),
+                self.options.jpeg_set_out_colorspace(ColorSpace::BGRA),
+            );
+            let dims = headers(&mut decoder)?;
+            out.resize(dims.width * dims.height, 0);
+            decoder.decode_into(as_bytes_mut(out))?;
+            return Ok(dims);
+        }
+        let dims = self.decode_rgba(jpeg, out)?;
+        for px in out.iter_mut() {
+            *px = rgba_to_0rgb(*px);
         }
         Ok(dims)
     }
@@ -175,7 +189,6 @@ impl Decoder {
             self.options.jpeg_set_out_colorspace(cs),
         );
         let dims = headers(&mut decoder)?;
-        out.clear();
         out.resize(dims.width * dims.height * 3, 0);
         decoder.decode_into(out)?;
         Ok(dims)
@@ -189,6 +202,13 @@ pub enum Packed {
     Rgb,
     /// Y, Cb, Cr as stored in the JPEG (no colour conversion).
     YCbCr,
+}
+
+/// One pixel of [`Decoder::decode_rgba`] (bytes R, G, B, A) as `0x00RRGGBB`: read big-endian
+/// it is `0xRRGGBBAA`, shifted right a byte.
+#[inline]
+pub fn rgba_to_0rgb(px: u32) -> u32 {
+    u32::from_be(px) >> 8
 }
 
 fn headers(decoder: &mut JpegDecoder<ZCursor<&[u8]>>) -> Result<Dimensions, DecodeError> {
@@ -223,6 +243,20 @@ mod tests {
         got.iter()
             .zip(want)
             .all(|(g, w)| g.abs_diff(w) <= tolerance)
+    }
+
+    #[test]
+    fn rgba_pixels_converted_are_the_0rgb_decoding() {
+        let mut pattern = Pattern::new(320, 240);
+        let mut jpeg = Vec::new();
+        pattern.encode(7, 85, &mut jpeg).unwrap();
+        let mut decoder = Decoder::new();
+        let (mut rgba, mut orgb) = (Vec::new(), Vec::new());
+        decoder.decode_rgba(&jpeg, &mut rgba).unwrap();
+        decoder.decode_0rgb(&jpeg, &mut orgb).unwrap();
+        let converted: Vec<u32> = rgba.iter().map(|&p| rgba_to_0rgb(p)).collect();
+        assert_eq!(converted, orgb);
+        assert_eq!(rgba_to_0rgb(u32::from_ne_bytes([0x12, 0x34, 0x56, 0xFF])), 0x0012_3456);
     }
 
     #[test]
