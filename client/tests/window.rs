@@ -263,12 +263,12 @@ fn stream() -> (PathBuf, &'static HashMap<u64, u64>) {
     (file, map)
 }
 
-/// Frame `n` of `file` as the client decodes it.
+/// Frame `n` of `file` as the client decodes it (RGBA pixels, which the window scales).
 fn decoded(file: &Path, n: u64) -> Vec<u32> {
     let media = hdstream_video::MjpegFile::open(file).unwrap();
     let mut pixels = Vec::new();
     Decoder::new()
-        .decode_0rgb(media.frame(n as usize).unwrap(), &mut pixels)
+        .decode_rgba(media.frame(n as usize).unwrap(), &mut pixels)
         .unwrap();
     pixels
 }
