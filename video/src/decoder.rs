@@ -256,7 +256,10 @@ mod tests {
         decoder.decode_0rgb(&jpeg, &mut orgb).unwrap();
         let converted: Vec<u32> = rgba.iter().map(|&p| rgba_to_0rgb(p)).collect();
         assert_eq!(converted, orgb);
-        assert_eq!(rgba_to_0rgb(u32::from_ne_bytes([0x12, 0x34, 0x56, 0xFF])), 0x0012_3456);
+        assert_eq!(
+            rgba_to_0rgb(u32::from_ne_bytes([0x12, 0x34, 0x56, 0xFF])),
+            0x0012_3456
+        );
     }
 
     #[test]
