@@ -54,17 +54,14 @@ fn options_lists_the_methods_and_names_the_server() {
     assert_eq!(status(&r), 200);
     assert_eq!(r.headers.get("CSeq"), Some("7"));
     let public = r.headers.typed::<Public>().unwrap().unwrap();
-    for m in [
-        Method::Options,
-        Method::Describe,
-        Method::Setup,
-        Method::Play,
-        Method::Pause,
-        Method::Teardown,
-        Method::GetParameter,
-    ] {
+    assert_eq!(public.0.len(), 7, "{public:?}");
+    for m in super::PUBLIC {
         assert!(public.contains(&m), "{m:?} in Public");
     }
+    assert!(
+        public.contains(&Method::GetParameter),
+        "keep-alive by GET_PARAMETER"
+    );
     assert!(r.headers.get("Server").unwrap().starts_with("hdstream/"));
 }
 

@@ -120,16 +120,7 @@ impl Decoder {
         jpeg: &[u8],
         out: &mut Vec<u32>,
     ) -> Result<Dimensions, DecodeError> {
-        let mut decoder = JpegDecoder::new_with_options(
-            ZCursor::new(jpeg),
-            self.options.jpeg_set_out_colorspace(ColorSpace::RGBA),
-        );
-        let dims = headers(&mut decoder)?;
-        // Every pixel is written by the decoder: only a buffer that grows is filled first (a
-        // 2160p frame is 33 MB, and zeroing it cost a tenth of the decode).
-        out.resize(dims.width * dims.height, 0);
-        decoder.decode_into(as_bytes_mut(out))?;
-        Ok(dims)
+        self.decode_4(jpeg, ColorSpace::RGBA, out)
     }
 
     /// Decodes `jpeg` into `out` as one `0x00RRGGBB` per pixel, row-major; `out` is resized to
@@ -140,19 +131,31 @@ impl Decoder {
         out: &mut Vec<u32>,
     ) -> Result<Dimensions, DecodeError> {
         if self.layout == Layout::Bgra && cfg!(target_endian = "little") {
-            let mut decoder = JpegDecoder::new_with_options(
-                ZCursor::new(jpeg),
-                self.options.jpeg_set_out_colorspace(ColorSpace::BGRA),
-            );
-            let dims = headers(&mut decoder)?;
-            out.resize(dims.width * dims.height, 0);
-            decoder.decode_into(as_bytes_mut(out))?;
-            return Ok(dims);
+            return self.decode_4(jpeg, ColorSpace::BGRA, out);
         }
         let dims = self.decode_rgba(jpeg, out)?;
         for px in out.iter_mut() {
             *px = rgba_to_0rgb(*px);
         }
+        Ok(dims)
+    }
+
+    /// Decodes into 4 bytes a pixel of `colorspace` (RGBA or BGRA).
+    fn decode_4(
+        &mut self,
+        jpeg: &[u8],
+        colorspace: ColorSpace,
+        out: &mut Vec<u32>,
+    ) -> Result<Dimensions, DecodeError> {
+        let mut decoder = JpegDecoder::new_with_options(
+            ZCursor::new(jpeg),
+            self.options.jpeg_set_out_colorspace(colorspace),
+        );
+        let dims = headers(&mut decoder)?;
+        // Every pixel is written by the decoder: only a buffer that grows is filled first (a
+        // 2160p frame is 33 MB, and zeroing it cost a tenth of the decode).
+        out.resize(dims.width * dims.height, 0);
+        decoder.decode_into(as_bytes_mut(out))?;
         Ok(dims)
     }
 
