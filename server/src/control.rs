@@ -425,7 +425,7 @@ fn setup(
     };
     let random = cx.sessions.random();
     let (mtu, looping) = (cx.config.mtu, cx.config.looping);
-    let stream = Stream::new(&media, payload, mtu, looping, random, cx.now);
+    let stream = Stream::new(media.as_ref(), payload, mtu, looping, random, cx.now);
     let session = Session {
         id: id.clone(),
         conn: cx.conn,

@@ -290,7 +290,7 @@ impl Server {
             let outcome = match session.delivery {
                 Delivery::Udp { rtp, .. } => {
                     let mut sink = |packet: &[u8]| send(Socket::Rtp, rtp, packet);
-                    session.stream.poll(&media, now, &mut sink)
+                    session.stream.poll(media.as_ref(), now, &mut sink)
                 }
                 Delivery::Tcp { rtp: channel, .. } => {
                     let Some(c) = self.connections.get_mut(&session.conn) else {
@@ -308,7 +308,7 @@ impl Server {
                         out.extend_from_slice(packet);
                         true
                     };
-                    session.stream.poll(&media, now, &mut sink)
+                    session.stream.poll(media.as_ref(), now, &mut sink)
                 }
             };
             match outcome {

@@ -5,7 +5,8 @@
 //! - [`core`]: the sans-IO server (connections, and the transmit pass over the streams); it
 //!   hands each request to [`control`]'s method handlers, which see only a
 //!   [`control::Context`] (settings, media, the [`sessions`] table, who asked, when) and never
-//!   the core; [`session`] state and [`stream`] packetization and pacing;
+//!   the core; [`session`] state and [`stream`] packetization and pacing of frames from a
+//!   [`source`];
 //! - [`driver`]: the mio event loop, and [`datagrams`]: its batched UDP sending (`sendmmsg`,
 //!   UDP GSO) — the only code that touches sockets or the clock.
 
@@ -20,6 +21,7 @@ mod hostile_tests;
 pub mod media;
 pub mod session;
 pub mod sessions;
+pub mod source;
 pub mod stream;
 #[cfg(test)]
 mod testing;

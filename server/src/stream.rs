@@ -14,6 +14,8 @@
 //!   (CPU, a receiver that does not read) skips whole frames to the one now due and counts
 //!   them; it never sends half a frame.
 //!
+//! Frames come from a [`Source`] (a file today, a live publisher next).
+//!
 //! Sans-IO: [`Stream::poll`] takes `now` and a sink for packets and answers when to call again.
 
 use std::ops::Range;
@@ -24,7 +26,7 @@ use hdstream_common::pacing::TokenBucket;
 use hdstream_common::rfc2435::Packetizer;
 use hdstream_common::rtp;
 
-use crate::media::Media;
+use crate::source::Source;
 
 /// RTP payload type of JPEG (RFC 3551 §6).
 pub const PAYLOAD_TYPE: u8 = 26;
@@ -139,10 +141,10 @@ pub struct Stream {
 }
 
 impl Stream {
-    /// A stream of `media` with random `ssrc`, initial sequence number and timestamp origin
+    /// A stream of `source` with random `ssrc`, initial sequence number and timestamp origin
     /// (RFC 3550 §5.1), cut for `mtu`.
     pub fn new(
-        media: &Media,
+        source: &dyn Source,
         payload: Payload,
         mtu: usize,
         looping: bool,
@@ -156,8 +158,8 @@ impl Stream {
         let mut stream = Stream {
             ssrc,
             payload,
-            fps: media.fps,
-            frames_in_file: media.file.len(),
+            fps: source.fps(),
+            frames_in_file: source.frame_count(),
             looping,
             max_payload,
             next_seq: seq as u16,
@@ -263,7 +265,7 @@ impl Stream {
     /// cannot take the packet now), and says when to call again.
     pub fn poll(
         &mut self,
-        media: &Media,
+        source: &dyn Source,
         now: Instant,
         send: &mut dyn FnMut(&[u8]) -> bool,
     ) -> Next {
@@ -317,7 +319,7 @@ impl Stream {
             let position = self.position;
             self.position += 1;
             self.slot += 1;
-            if self.prepare(media, position, ts).is_err() {
+            if self.prepare(source, position, ts).is_err() {
                 self.counters.unsendable += 1;
                 continue;
             }
@@ -332,11 +334,11 @@ impl Stream {
     }
 
     /// Cuts file frame `index` into RTP packets stamped `ts`.
-    fn prepare(&mut self, media: &Media, index: usize, ts: u32) -> Result<(), ()> {
+    fn prepare(&mut self, source: &dyn Source, index: usize, ts: u32) -> Result<(), ()> {
         self.frame.clear();
         match self.payload {
             Payload::Rfc2435 => {
-                let frame = media.file.rfc2435_frame(index).map_err(|_| ())?;
+                let frame = source.rfc2435_frame(index).ok_or(())?;
                 let packetizer = Packetizer::new(&frame, self.max_payload).map_err(|_| ())?;
                 for fragment in packetizer {
                     let header = rtp::Header {
@@ -352,7 +354,7 @@ impl Stream {
             Payload::Course => {
                 // Whole when it fits the course clients' 20 KB reads, else 1400-byte pieces,
                 // all stamped with the frame number (from 1), marker on the last.
-                let jpeg = media.file.frame(index).ok_or(())?;
+                let jpeg = source.jpeg(index).ok_or(())?;
                 let pieces = course::pieces(jpeg);
                 let count = pieces.len();
                 for (k, piece) in pieces.enumerate() {
@@ -386,6 +388,7 @@ impl Stream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::Media;
 
     /// The kit's 30 fps, 30-frame 320x240 file.
     fn media() -> Media {
