@@ -36,6 +36,7 @@ pub mod stats;
 pub mod timeline;
 pub mod window;
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -59,75 +60,10 @@ const JOB_QUEUE: usize = 3;
 pub fn play(options: &Options) -> Result<Report, Error> {
     let started = Instant::now();
     let cpu_start = stats::process_cpu_time();
-    let (host, port) = options.server()?;
-    let stream = driver::connect(&host, port)?;
-    let server = stream
-        .peer_addr()
-        .map_err(|e| Error::io("RTSP connection", e))?;
-    let _ = stream.set_nodelay(true);
-    stream
-        .set_nonblocking(true)
-        .map_err(|e| Error::io("RTSP connection", e))?;
-
-    let (dialect, url, transport_kind) = match &options.target {
-        Target::Url(url) => (Dialect::Standard, url.clone(), options.transport),
-        Target::Course { file, .. } => (Dialect::Course, file.clone(), TransportKind::Udp),
-    };
-    let rtp_port = match &options.target {
-        Target::Course { rtp_port, .. } => *rtp_port,
-        Target::Url(_) => options.rtp_port,
-    };
-    let (udp, transport, rcvbuf) = match transport_kind {
-        TransportKind::Tcp => (None, Transport::Tcp, None),
-        TransportKind::Udp => {
-            let (rtp, rtcp, granted) = driver::bind_pair(server.ip(), rtp_port)?;
-            tracing::info!(
-                asked = driver::RCVBUF,
-                granted,
-                "UDP receive buffer (Linux reports twice what it grants; raise net.core.rmem_max for more)"
-            );
-            let ports = (
-                rtp.local_addr()
-                    .map_err(|e| Error::io("RTP socket", e))?
-                    .port(),
-                rtcp.local_addr()
-                    .map_err(|e| Error::io("RTCP socket", e))?
-                    .port(),
-            );
-            let udp = (
-                mio::net::UdpSocket::from_std(rtp),
-                mio::net::UdpSocket::from_std(rtcp),
-            );
-            let transport = Transport::Udp {
-                rtp_port: ports.0,
-                rtcp_port: ports.1,
-            };
-            (Some(udp), transport, Some(granted))
-        }
-    };
-
-    let mut config = Config::new(url, dialect, transport);
-    config.fps = options.fps;
-    config.max_duration = options.duration;
-    if dialect == Dialect::Course {
-        config.idle_timeout = Duration::from_secs(2);
-    }
-    let playout = &mut config.pipeline.playout;
-    playout.low_latency = options.low_latency;
-    playout.prebuffer = if options.low_latency {
-        Duration::ZERO
-    } else {
-        options.prebuffer
-    };
-    playout.max_bytes = options.cache_mb.saturating_mul(1 << 20).max(1 << 20);
-    playout.max_frames = options.cache_frames.max(2);
-    if options.low_latency {
-        playout.lead = Duration::ZERO;
-    }
-    config.pipeline.ssrc = random_u32();
-    config.pipeline.cname = format!("hdstream-client-{}@{}", std::process::id(), host);
-    let now = Instant::now();
-    let client = Client::new(config, now);
+    let (host, stream, server) = connect(options)?;
+    let (udp, transport, rcvbuf) = media_sockets(options, server)?;
+    let client = Client::new(client_config(options, &host, transport), Instant::now());
+    let stop = stop_on_signals(options);
 
     let poll = mio::Poll::new().map_err(|e| Error::io("event loop", e))?;
     let waker = Arc::new(
@@ -141,15 +77,6 @@ pub fn play(options: &Options) -> Result<Report, Error> {
     let (jpeg_tx, jpeg_rx) = crossbeam_channel::bounded(16);
     let live = Arc::new(Mutex::new(sink::Live::default()));
     let epoch = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    if options.handle_signals {
-        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            // A second signal while the first is being handled ends the process at once.
-            let _ =
-                signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop));
-            let _ = signal_hook::flag::register(signal, Arc::clone(&stop));
-        }
-    }
 
     let sockets = driver::Sockets {
         control: mio::net::TcpStream::from_std(stream),
@@ -217,6 +144,103 @@ pub fn play(options: &Options) -> Result<Report, Error> {
         cpu,
         started.elapsed(),
     ))
+}
+
+/// The RTSP connection to the server `options` names: (host, the connected stream, the
+/// server's address).
+fn connect(options: &Options) -> Result<(String, std::net::TcpStream, SocketAddr), Error> {
+    let (host, port) = options.server()?;
+    let stream = driver::connect(&host, port)?;
+    let server = stream
+        .peer_addr()
+        .map_err(|e| Error::io("RTSP connection", e))?;
+    let _ = stream.set_nodelay(true);
+    stream
+        .set_nonblocking(true)
+        .map_err(|e| Error::io("RTSP connection", e))?;
+    Ok((host, stream, server))
+}
+
+/// The UDP sockets RTP and RTCP arrive on (none when they travel interleaved), the transport
+/// to ask for, and the receive buffer the kernel granted.
+type MediaSockets = (
+    Option<(mio::net::UdpSocket, mio::net::UdpSocket)>,
+    Transport,
+    Option<usize>,
+);
+
+/// Binds the RTP/RTCP port pair when RTP travels over UDP (the course's dialect always does).
+fn media_sockets(options: &Options, server: SocketAddr) -> Result<MediaSockets, Error> {
+    let (kind, rtp_port) = match &options.target {
+        Target::Url(_) => (options.transport, options.rtp_port),
+        Target::Course { rtp_port, .. } => (TransportKind::Udp, *rtp_port),
+    };
+    if kind == TransportKind::Tcp {
+        return Ok((None, Transport::Tcp, None));
+    }
+    let (rtp, rtcp, granted) = driver::bind_pair(server.ip(), rtp_port)?;
+    tracing::info!(
+        asked = driver::RCVBUF,
+        granted,
+        "UDP receive buffer (Linux reports twice what it grants; raise net.core.rmem_max for more)"
+    );
+    let port = |s: &std::net::UdpSocket, what: &str| {
+        s.local_addr()
+            .map(|a| a.port())
+            .map_err(|e| Error::io(what.to_owned(), e))
+    };
+    let transport = Transport::Udp {
+        rtp_port: port(&rtp, "RTP socket")?,
+        rtcp_port: port(&rtcp, "RTCP socket")?,
+    };
+    let udp = (
+        mio::net::UdpSocket::from_std(rtp),
+        mio::net::UdpSocket::from_std(rtcp),
+    );
+    Ok((Some(udp), transport, Some(granted)))
+}
+
+/// The client core's settings from the options.
+fn client_config(options: &Options, host: &str, transport: Transport) -> Config {
+    let (dialect, url) = match &options.target {
+        Target::Url(url) => (Dialect::Standard, url.clone()),
+        Target::Course { file, .. } => (Dialect::Course, file.clone()),
+    };
+    let mut config = Config::new(url, dialect, transport);
+    config.fps = options.fps;
+    config.max_duration = options.duration;
+    if dialect == Dialect::Course {
+        config.idle_timeout = Duration::from_secs(2);
+    }
+    let playout = &mut config.pipeline.playout;
+    playout.low_latency = options.low_latency;
+    playout.prebuffer = if options.low_latency {
+        Duration::ZERO
+    } else {
+        options.prebuffer
+    };
+    playout.max_bytes = options.cache_mb.saturating_mul(1 << 20).max(1 << 20);
+    playout.max_frames = options.cache_frames.max(2);
+    if options.low_latency {
+        playout.lead = Duration::ZERO;
+    }
+    config.pipeline.ssrc = random_u32();
+    config.pipeline.cname = format!("hdstream-client-{}@{}", std::process::id(), host);
+    config
+}
+
+/// The flag SIGINT and SIGTERM raise when `options` asks for them (a second signal while the
+/// first is handled ends the process at once).
+fn stop_on_signals(options: &Options) -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    if options.handle_signals {
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            let _ =
+                signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop));
+            let _ = signal_hook::flag::register(signal, Arc::clone(&stop));
+        }
+    }
+    stop
 }
 
 /// Puts the pieces each thread measured together.
