@@ -26,12 +26,6 @@ pub const SAMPLE: u64 = 15;
 /// stream cannot make each pixel buffer take a gigabyte.
 pub const MAX_PIXELS: usize = 7680 * 4320;
 
-/// Whether the JPEG's frame header is readable and within [`MAX_PIXELS`].
-fn size_ok(jpeg: &[u8]) -> bool {
-    hdstream_video::jpeg::Header::parse_record(jpeg)
-        .is_ok_and(|h| usize::from(h.width) * usize::from(h.height) <= MAX_PIXELS)
-}
-
 /// A frame to decode.
 #[derive(Debug)]
 pub struct Job {
@@ -238,7 +232,7 @@ impl Worker {
     }
 
     fn run(self, adaptive: bool) -> DecodeStats {
-        let mut decoder = Decoder::new();
+        let mut decoder = Decoder::new().with_max_pixels(MAX_PIXELS);
         let mut stats = DecodeStats::default();
         let mut sample = Histogram::new();
         let mut decided = !adaptive;
@@ -251,15 +245,10 @@ impl Worker {
                 break;
             };
             let started = Instant::now();
-            let result = if size_ok(&job.jpeg) {
-                decoder
-                    .decode_rgba(&job.jpeg, &mut pixels)
-                    .map_err(|e| e.to_string())
-            } else {
-                Err(format!(
-                    "frame header unreadable or over {MAX_PIXELS} pixels"
-                ))
-            };
+            // One parse of the frame header, in the decoder, with one size limit.
+            let result = decoder
+                .decode_rgba(&job.jpeg, &mut pixels)
+                .map_err(|e| e.to_string());
             let took = started.elapsed();
             let _ = self.jpegs.try_send(job.jpeg);
             let decoded = match result {
@@ -371,11 +360,16 @@ mod tests {
         hdstream_video::pattern::Pattern::new(64, 32)
             .encode(0, 80, &mut jpeg)
             .unwrap();
-        assert!(size_ok(&jpeg));
+        let mut decoder = Decoder::new().with_max_pixels(MAX_PIXELS);
+        let mut pixels = Vec::new();
+        assert!(decoder.decode_rgba(&jpeg, &mut pixels).is_ok());
         let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
         jpeg[sof + 5..sof + 9].copy_from_slice(&[0x27, 0x10, 0x27, 0x10]); // 10000 x 10000
-        assert!(!size_ok(&jpeg));
-        assert!(!size_ok(b"\xFF\xD8"));
+        let mut untouched = Vec::new();
+        let refused = decoder.decode_rgba(&jpeg, &mut untouched).unwrap_err();
+        assert!(refused.to_string().contains("10000x10000"), "{refused}");
+        assert!(untouched.is_empty(), "refused before any pixel memory");
+        assert!(decoder.decode_rgba(b"\xFF\xD8", &mut untouched).is_err());
     }
 
     #[test]

@@ -26,14 +26,18 @@ pub enum DecodeError {
     #[error("JPEG decode: {0}")]
     Jpeg(#[from] DecodeErrors),
     /// The frame is larger than the decoder's limit.
-    #[error("{width}x{height} exceeds the decoder's {max}x{max} limit")]
+    #[error(
+        "{width}x{height} exceeds the decoder's limit of {max_side} a side and {max_pixels} pixels"
+    )]
     Size {
         /// Width from the frame header.
         width: usize,
         /// Height from the frame header.
         height: usize,
         /// The limit on either side.
-        max: usize,
+        max_side: usize,
+        /// The limit on width × height.
+        max_pixels: usize,
     },
 }
 
@@ -89,6 +93,7 @@ impl Picture {
 pub struct Decoder {
     options: DecoderOptions,
     layout: Layout,
+    max_pixels: usize,
 }
 
 impl Default for Decoder {
@@ -108,7 +113,18 @@ impl Decoder {
         let options = DecoderOptions::new_fast()
             .set_max_width(MAX_SIDE)
             .set_max_height(MAX_SIDE);
-        Decoder { options, layout }
+        Decoder {
+            options,
+            layout,
+            max_pixels: MAX_SIDE * MAX_SIDE,
+        }
+    }
+
+    /// The same decoder refusing frames of more than `max_pixels` (checked from the frame
+    /// header, the one parse of it, before any pixel memory is touched).
+    pub fn with_max_pixels(mut self, max_pixels: usize) -> Decoder {
+        self.max_pixels = max_pixels.min(MAX_SIDE * MAX_SIDE);
+        self
     }
 
     /// Decodes `jpeg` into `out` as RGBA bytes, one `u32` per pixel (R, G, B, 255 in memory:
@@ -151,7 +167,7 @@ impl Decoder {
             ZCursor::new(jpeg),
             self.options.jpeg_set_out_colorspace(colorspace),
         );
-        let dims = headers(&mut decoder)?;
+        let dims = headers(&mut decoder, self.max_pixels)?;
         // Every pixel is written by the decoder: only a buffer that grows is filled first (a
         // 2160p frame is 33 MB, and zeroing it cost a tenth of the decode).
         out.resize(dims.width * dims.height, 0);
@@ -191,7 +207,7 @@ impl Decoder {
             ZCursor::new(jpeg),
             self.options.jpeg_set_out_colorspace(cs),
         );
-        let dims = headers(&mut decoder)?;
+        let dims = headers(&mut decoder, self.max_pixels)?;
         out.resize(dims.width * dims.height * 3, 0);
         decoder.decode_into(out)?;
         Ok(dims)
@@ -214,16 +230,20 @@ pub fn rgba_to_0rgb(px: u32) -> u32 {
     u32::from_be(px) >> 8
 }
 
-fn headers(decoder: &mut JpegDecoder<ZCursor<&[u8]>>) -> Result<Dimensions, DecodeError> {
+fn headers(
+    decoder: &mut JpegDecoder<ZCursor<&[u8]>>,
+    max_pixels: usize,
+) -> Result<Dimensions, DecodeError> {
     decoder.decode_headers()?;
     let (width, height) = decoder
         .dimensions()
         .ok_or(DecodeErrors::FormatStatic("no frame header"))?;
-    if width > MAX_SIDE || height > MAX_SIDE {
+    if width > MAX_SIDE || height > MAX_SIDE || width * height > max_pixels {
         return Err(DecodeError::Size {
             width,
             height,
-            max: MAX_SIDE,
+            max_side: MAX_SIDE,
+            max_pixels,
         });
     }
     Ok(Dimensions { width, height })
