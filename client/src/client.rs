@@ -21,8 +21,6 @@ use crate::pipeline::{self, Pipeline, StreamStart};
 use crate::session::{Description, Dialect, Event, PlayPurpose, Session, State};
 use crate::stats::NetStats;
 
-pub use crate::pipeline::COURSE_FPS;
-
 /// How RTP reaches the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {

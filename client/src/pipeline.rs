@@ -34,9 +34,6 @@ use crate::reorder::{Reorder, Verdict};
 use crate::stats::NetStats;
 use crate::timeline::{Stamp, Timeline};
 
-/// The course's frame rate, assumed until the frames' arrival tells.
-pub const COURSE_FPS: f64 = course::FPS;
-
 /// How RTP payloads carry frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Payload {
@@ -189,10 +186,10 @@ impl Pipeline {
         }
     }
 
-    /// The frame rate assumed when nothing tells (the course's servers send 20 fps).
+    /// The frame rate assumed until the frames' arrival tells (the course's servers send 20).
     fn fallback_fps(config: &Config) -> f64 {
         match config.payload {
-            Payload::Course => COURSE_FPS,
+            Payload::Course => course::FPS,
             Payload::Rfc2435 => 30.0,
         }
     }
@@ -406,11 +403,13 @@ impl Pipeline {
         }
     }
 
-    /// Arrival of the last packet of the frame stamped `timestamp`, and its assembly time.
-    fn assembled(&self, timestamp: u32) -> (Instant, Duration) {
-        match self.assembling {
-            Some(a) if a.timestamp == timestamp => (a.last, a.last - a.first),
-            _ => (self.last_packet.unwrap_or(self.clock_epoch), Duration::ZERO),
+    /// Arrival of the last packet of the frame stamped `timestamp` that just completed, and
+    /// its assembly time. The next packet starts a new assembly, also under the same timestamp
+    /// (senders that stamp every frame alike, the basic course server's seconds).
+    fn assembled(&mut self, timestamp: u32) -> (Instant, Duration) {
+        match self.assembling.take_if(|a| a.timestamp == timestamp) {
+            Some(a) => (a.last, a.last - a.first),
+            None => (self.last_packet.unwrap_or(self.clock_epoch), Duration::ZERO),
         }
     }
 

@@ -203,7 +203,7 @@ impl Depacketizer {
             }
         };
         partial.next_seq = ext_seq + 1;
-        partial.packets += 1;
+        partial.packets = partial.packets.saturating_add(1);
         if partial.broken.is_none() {
             if partial.data.len() + payload.len() > MAX_FRAME_LEN {
                 partial.broken = Some(Loss::TooLarge);

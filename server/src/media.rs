@@ -17,8 +17,6 @@ const EXTENSIONS: [&str; 3] = ["mjpeg", "mjpg", "mjp"];
 const MAX_DEPTH: usize = 8;
 /// The longest URL path the server looks up (longer ones are 414-like: we answer 400).
 pub const MAX_PATH: usize = 4096;
-/// Frame rate of course-container files when no override names them (the course's server sends 20).
-pub const COURSE_FPS: f64 = hdstream_common::course::FPS;
 
 /// One servable file.
 #[derive(Debug)]
@@ -87,7 +85,7 @@ impl FpsPolicy {
             .map(|&(_, fps)| fps)
             .or(self.fps)
             .unwrap_or(match container {
-                Container::Course => COURSE_FPS,
+                Container::Course => hdstream_common::course::FPS,
                 _ => 30.0,
             })
     }
@@ -339,7 +337,10 @@ mod tests {
         assert_eq!(p.fps_for("x/a.mjpeg", Container::Plain), 60.0);
         assert_eq!(p.fps_for("b.mjpeg", Container::Course), 25.0);
         let d = FpsPolicy::default();
-        assert_eq!(d.fps_for("b.mjpeg", Container::Course), COURSE_FPS);
+        assert_eq!(
+            d.fps_for("b.mjpeg", Container::Course),
+            hdstream_common::course::FPS
+        );
         assert_eq!(d.fps_for("b.mjpeg", Container::Plain), 30.0);
     }
 }

@@ -143,7 +143,8 @@ struct Assembly {
 ///
 /// Feed packets in sequence-number order with [`push`](Self::push), then call
 /// [`pull`](Self::pull) until it returns `None` (each push makes at most two outputs). Every
-/// frame seen (a run of packets with one RTP timestamp) yields exactly one output: the rebuilt
+/// frame seen (a run of packets with one RTP timestamp, or — for a sender that stamps every frame
+/// alike — up to the next packet at fragment offset 0) yields exactly one output: the rebuilt
 /// JPEG, or [`Output::Lost`] with the reason, as soon as the loss is certain. A frame is never
 /// returned with a fragment missing; a frame none of whose packets arrived is never heard of.
 ///
