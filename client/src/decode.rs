@@ -1,4 +1,4 @@
-//! Decode threads: JPEG frames in, 0RGB pictures out, into pixel buffers that go round and
+//! Decode threads: JPEG frames in, RGBA pictures out, into pixel buffers that go round and
 //! round (bounded: a fixed number of them exists at any time).
 //!
 //! zune-jpeg decodes one frame on one thread, so more throughput means more threads, each with

@@ -5,7 +5,7 @@
 //!  network thread (mio)                       decode thread(s)          caller's thread
 //!  RTSP ─▶ Session ─┐                                                   (the main thread)
 //!  RTP  ─▶ Pipeline ┴▶ Client ─ frames due ─▶ zune-jpeg ─ pictures ─▶ Presenter ─▶ window
-//!  RTCP ◀─ receiver reports        (bounded)   0RGB buffers  (bounded)   keys ─┐   or null sink
+//!  RTCP ◀─ receiver reports        (bounded)   RGBA buffers  (bounded)   keys ─┐   or null sink
 //!              ▲──────────────────────────────── commands (pause, seek, quit) ◀┘
 //! ```
 //!
