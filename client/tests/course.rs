@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use common::{file_checksums, media_dir, pattern_file, recording, serial};
+use common::{cached, file_checksums, media_dir, pattern_file, recording, serial};
 use hdstream_client::{Report, Target, play};
 use hdstream_video::pattern::Pattern;
 
@@ -18,8 +18,7 @@ use hdstream_video::pattern::Pattern;
 fn course_file(frames: u64) -> PathBuf {
     let dir = media_dir().join(format!("course-{frames}"));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("movie.Mjpeg");
-    if !path.exists() {
+    cached(dir.join("movie.Mjpeg"), || {
         let mut pattern = Pattern::new(384, 288);
         let mut out = Vec::new();
         let mut jpeg = Vec::new();
@@ -28,11 +27,8 @@ fn course_file(frames: u64) -> PathBuf {
             write!(out, "{:05}", jpeg.len()).unwrap();
             out.extend_from_slice(&jpeg);
         }
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        std::fs::write(&tmp, out).unwrap();
-        std::fs::rename(tmp, &path).unwrap();
-    }
-    path
+        out
+    })
 }
 
 /// A course server stand-in, killed when dropped.

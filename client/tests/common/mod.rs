@@ -37,44 +37,55 @@ pub fn media_dir() -> PathBuf {
     dir
 }
 
+/// `path`, made by `make` (its bytes) when missing. Tests run on threads of one process, so
+/// the making is serialized and the file appears under its name only once complete (rename).
+pub fn cached(path: PathBuf, make: impl FnOnce() -> Vec<u8>) -> PathBuf {
+    static MAKING: Mutex<()> = Mutex::new(());
+    if path.exists() {
+        return path;
+    }
+    let _making = MAKING.lock().unwrap_or_else(|e| e.into_inner());
+    if path.exists() {
+        return path;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut file = std::fs::File::create(&tmp).unwrap();
+    file.write_all(&make()).unwrap();
+    file.sync_all().unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    path
+}
+
 /// A plain MJPEG file of `frames` numbered test-pattern frames (quality 80), made once and
 /// cached.
 pub fn pattern_file(width: u16, height: u16, frames: u64) -> PathBuf {
     let path = media_dir().join(format!("pattern-{width}x{height}-{frames}f-q80.mjpeg"));
-    if path.exists() {
-        return path;
-    }
-    let threads = 2u64;
-    let chunks: Vec<Vec<u8>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                s.spawn(move || {
-                    let mut pattern = Pattern::new(width, height);
-                    let mut frames_out = Vec::new();
-                    let mut jpeg = Vec::new();
-                    for n in (t..frames).step_by(threads as usize) {
-                        pattern.encode(n, 80, &mut jpeg).unwrap();
-                        frames_out.push((n, jpeg.clone()));
-                    }
-                    frames_out
+    cached(path, || {
+        let threads = 2u64;
+        let chunks: Vec<Vec<u8>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    s.spawn(move || {
+                        let mut pattern = Pattern::new(width, height);
+                        let mut frames_out = Vec::new();
+                        let mut jpeg = Vec::new();
+                        for n in (t..frames).step_by(threads as usize) {
+                            pattern.encode(n, 80, &mut jpeg).unwrap();
+                            frames_out.push((n, jpeg.clone()));
+                        }
+                        frames_out
+                    })
                 })
-            })
-            .collect();
-        let mut all: Vec<(u64, Vec<u8>)> = handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect();
-        all.sort_by_key(|(n, _)| *n);
-        all.into_iter().map(|(_, j)| j).collect()
-    });
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp).unwrap());
-    for jpeg in &chunks {
-        file.write_all(jpeg).unwrap();
-    }
-    file.into_inner().unwrap().sync_all().unwrap();
-    std::fs::rename(&tmp, &path).unwrap();
-    path
+                .collect();
+            let mut all: Vec<(u64, Vec<u8>)> = handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect();
+            all.sort_by_key(|(n, _)| *n);
+            all.into_iter().map(|(_, j)| j).collect()
+        });
+        chunks.concat()
+    })
 }
 
 /// A server of one file at `fps`, on loopback.
