@@ -38,12 +38,16 @@ const EOI: [u8; 2] = [0xFF, 0xD9];
 /// when it fits in [`WHOLE_MAX`] bytes of RTP, else pieces of at most [`PIECE`] bytes; the
 /// marker goes on the last.
 pub fn pieces(jpeg: &[u8]) -> std::slice::Chunks<'_, u8> {
-    let size = if jpeg.len() + rtp::Header::LEN <= WHOLE_MAX {
-        jpeg.len().max(1)
+    jpeg.chunks(piece_size(jpeg.len()))
+}
+
+/// Payload bytes in each of a `jpeg_len`-byte frame's packets but the last ([`pieces`]).
+pub fn piece_size(jpeg_len: usize) -> usize {
+    if jpeg_len + rtp::Header::LEN <= WHOLE_MAX {
+        jpeg_len.max(1)
     } else {
         PIECE
-    };
-    jpeg.chunks(size)
+    }
 }
 
 /// Why a frame could not be rebuilt.

@@ -3,11 +3,12 @@
 //!
 //! The driver ([`crate::driver`]) is the only code with sockets and a clock. It tells the core
 //! what arrived ([`Server::open`], [`Server::receive`], [`Server::receive_rtcp`],
-//! [`Server::close`]), lets it send ([`Server::transmit`], which hands UDP datagrams to a sink and
-//! queues interleaved packets on connections), writes what connections have queued
-//! ([`Server::output`], [`Server::written`]) and sleeps until [`Server::poll_timeout`].
+//! [`Server::close`]), asks it for UDP messages to send ([`Server::poll_transmit`], which writes
+//! each straight into the driver's buffer, and puts interleaved packets on their connections),
+//! writes what connections have queued ([`Server::output`], [`Server::written`]) and sleeps
+//! until [`Server::poll_timeout`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -22,15 +23,7 @@ use crate::media::Catalogue;
 use crate::session::{ConnId, Delivery, Session, State};
 use crate::sessions::Sessions;
 use crate::stream::Next;
-
-/// Which server UDP socket a datagram leaves from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Socket {
-    /// The RTP socket.
-    Rtp,
-    /// The RTCP socket.
-    Rtcp,
-}
+pub use crate::transmit::{Room, Run, Socket, Transmit};
 
 /// What happened to a session when it ended, for the summary log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,12 +51,34 @@ pub struct Server {
     to_close: Vec<ConnId>,
     /// Scratch for RTCP packets.
     scratch: Vec<u8>,
-    /// The earliest stream deadline seen by the last [`Server::transmit`].
+    /// The earliest stream deadline seen by the last whole transmit pass.
     next_send: Option<Instant>,
-    /// Whether a UDP send was refused and the driver should wait for the socket to drain.
-    blocked: bool,
-    /// RTCP datagrams (BYE at TEARDOWN) made outside a transmit pass, sent by the next one.
-    outbox: Vec<(SocketAddr, Vec<u8>)>,
+    /// The transmit pass under way.
+    pass: Pass,
+    /// Whether the last [`Server::poll_transmit`] stopped for room: something is due that the
+    /// driver's buffer could not take.
+    wants_room: bool,
+    /// RTCP datagrams (reports, BYEs) waiting to be handed to the driver, in order.
+    outbox: VecDeque<(SocketAddr, Vec<u8>)>,
+}
+
+/// One transmit pass: every session polled once (more while it has packets due), starting from
+/// `cursor`, since the pass began.
+#[derive(Debug, Clone, Copy, Default)]
+struct Pass {
+    active: bool,
+    cursor: usize,
+    next: Option<Instant>,
+}
+
+/// What polling one session gave.
+enum Step {
+    /// A message for the driver.
+    Sent(Transmit),
+    /// Something is due that the buffer cannot take.
+    NoRoom,
+    /// Nothing more from it in this pass.
+    Done(Next),
 }
 
 impl Server {
@@ -84,8 +99,9 @@ impl Server {
             to_close: Vec::new(),
             scratch: vec![0; 1500],
             next_send: None,
-            blocked: false,
-            outbox: Vec::new(),
+            pass: Pass::default(),
+            wants_room: false,
+            outbox: VecDeque::new(),
         }
     }
 
@@ -163,9 +179,11 @@ impl Server {
         self.to_close.pop()
     }
 
-    /// Whether a UDP send was refused since the last [`Server::transmit`].
-    pub fn is_blocked(&self) -> bool {
-        self.blocked
+    /// Whether the last [`Server::poll_transmit`] answered `None` for want of room (a packet is
+    /// due that the buffer could not take), rather than because nothing is due: the driver then
+    /// sends what it holds and asks again, or waits for the socket to drain.
+    pub fn wants_room(&self) -> bool {
+        self.wants_room
     }
 
     /// Whether `conn` may be read: not while it has [`Config::tcp_queue_limit`] bytes or more
@@ -269,91 +287,119 @@ impl Server {
         }
     }
 
-    /// Sends what is due: RTP and RTCP over UDP through `send` (false: the socket cannot take
-    /// it now), interleaved packets onto their connections. Also reclaims sessions and
-    /// connections whose time is up. Returns the next deadline.
-    pub fn transmit(
+    /// The next UDP message due at `now`, written at the end of `buf` within `room`; `None`
+    /// when nothing more is due now (or, see [`Server::wants_room`], nothing more fits).
+    /// Interleaved packets go onto their connections meanwhile. Call until `None`; a transmit
+    /// pass — every session once, sessions and connections whose time is up reclaimed first —
+    /// ends with that `None`, and [`Server::poll_timeout`] then says when the next is due.
+    pub fn poll_transmit(
         &mut self,
         now: Instant,
-        send: &mut dyn FnMut(Socket, SocketAddr, &[u8]) -> bool,
-    ) -> Option<Instant> {
-        self.blocked = false;
-        self.expire(now);
-        for (to, packet) in self.outbox.drain(..) {
-            send(Socket::Rtcp, to, &packet);
-        }
-        let mut next: Option<Instant> = None;
-        let mut ended = Vec::new();
-        let limit = self.config.tcp_queue_limit;
-        for session in self.sessions.iter_mut() {
-            let media = Arc::clone(&session.media);
-            let outcome = match session.delivery {
-                Delivery::Udp { rtp, .. } => {
-                    let mut sink = |packet: &[u8]| send(Socket::Rtp, rtp, packet);
-                    session.stream.poll(media.as_ref(), now, &mut sink)
-                }
-                Delivery::Tcp { rtp: channel, .. } => {
-                    let Some(c) = self.connections.get_mut(&session.conn) else {
-                        continue;
-                    };
-                    let mut sink = |packet: &[u8]| {
-                        if c.queued() >= limit {
-                            return false;
-                        }
-                        let Ok(header) = Data::header(channel, packet.len()) else {
-                            return true;
-                        };
-                        let out = c.output_mut();
-                        out.extend_from_slice(&header);
-                        out.extend_from_slice(packet);
-                        true
-                    };
-                    session.stream.poll(media.as_ref(), now, &mut sink)
-                }
+        room: Room,
+        buf: &mut Vec<u8>,
+    ) -> Option<Transmit> {
+        self.wants_room = false;
+        if !self.pass.active {
+            self.pass = Pass {
+                active: true,
+                ..Pass::default()
             };
-            match outcome {
-                Next::At(t) => next = Some(next.map_or(t, |n| n.min(t))),
-                Next::Blocked => {
-                    if matches!(session.delivery, Delivery::Udp { .. }) {
-                        self.blocked = true;
-                    }
+            self.expire(now);
+        }
+        loop {
+            if let Some((to, packet)) = self.outbox.front() {
+                if packet.len() > room.rtcp_bytes {
+                    self.wants_room = true;
+                    return None;
                 }
-                Next::Idle => {}
-                Next::Ended => ended.push(session.id.clone()),
+                let transmit = Transmit {
+                    socket: Socket::Rtcp,
+                    destination: *to,
+                    size: packet.len(),
+                    segment_size: None,
+                };
+                buf.extend_from_slice(packet);
+                self.outbox.pop_front();
+                return Some(transmit);
             }
-            if session.state == State::Playing && now >= session.next_report {
-                session.next_report = now + self.config.report_interval;
-                let len = sender_report(session, self.wallclock, now, &mut self.scratch, false);
-                deliver_rtcp(
-                    session,
-                    &self.scratch[..len],
-                    &mut self.connections,
-                    &mut self.outbox,
-                );
-            }
-            if session.state == State::Playing {
-                next = Some(next.map_or(session.next_report, |n| n.min(session.next_report)));
-            }
-        }
-        for id in ended {
-            if let Some(session) = self.sessions.get_mut(&id) {
-                session.state = State::Ready;
-                session.ended = true;
-                let len = sender_report(session, self.wallclock, now, &mut self.scratch, true);
-                deliver_rtcp(
-                    session,
-                    &self.scratch[..len],
-                    &mut self.connections,
-                    &mut self.outbox,
-                );
-                tracing::info!(session = %id, frames = session.stream.counters.frames, "end of file: BYE sent");
+            let cursor = self.pass.cursor;
+            let Some(session) = self.sessions.at_mut(cursor) else {
+                self.pass.active = false;
+                self.next_send = self.pass.next;
+                return None;
+            };
+            let limit = self.config.tcp_queue_limit;
+            match poll_session(session, &mut self.connections, limit, now, room, buf) {
+                Step::Sent(transmit) => return Some(transmit),
+                Step::NoRoom => {
+                    self.wants_room = true;
+                    return None;
+                }
+                Step::Done(next) => {
+                    self.pass.cursor += 1;
+                    self.session_polled(cursor, next, now);
+                }
             }
         }
-        for (to, packet) in self.outbox.drain(..) {
-            send(Socket::Rtcp, to, &packet);
+    }
+
+    /// Runs a whole transmit pass with room for everything and hands each datagram to `each`:
+    /// for drivers without a send buffer of their own (in-memory links, simulations).
+    pub fn transmit_all(&mut self, now: Instant, each: &mut dyn FnMut(Socket, SocketAddr, &[u8])) {
+        let room = Room {
+            rtp_bytes: usize::MAX,
+            rtcp_bytes: usize::MAX,
+            segments: usize::MAX,
+            message_bytes: usize::MAX,
+        };
+        let mut buf = Vec::new();
+        while let Some(transmit) = self.poll_transmit(now, room, &mut buf) {
+            for datagram in transmit.datagrams(&buf) {
+                each(transmit.socket, transmit.destination, datagram);
+            }
+            buf.clear();
         }
-        self.next_send = next;
-        self.poll_timeout()
+    }
+
+    /// Session `at` has nothing more in this pass (`next` from its stream): its next deadline,
+    /// its sender report when due, BYE at the end of the file.
+    fn session_polled(&mut self, at: usize, next: Next, now: Instant) {
+        let Some(session) = self.sessions.at_mut(at) else {
+            return;
+        };
+        let mut earliest = |t: Instant| {
+            self.pass.next = Some(self.pass.next.map_or(t, |n| n.min(t)));
+        };
+        if let Next::At(t) = next {
+            earliest(t);
+        }
+        if next == Next::Ended {
+            session.state = State::Ready;
+            session.ended = true;
+            let len = sender_report(session, self.wallclock, now, &mut self.scratch, true);
+            deliver_rtcp(
+                session,
+                &self.scratch[..len],
+                &mut self.connections,
+                &mut self.outbox,
+            );
+            tracing::info!(session = %session.id, frames = session.stream.counters.frames, "end of file: BYE sent");
+            return;
+        }
+        if session.state != State::Playing {
+            return;
+        }
+        if now >= session.next_report {
+            session.next_report = now + self.config.report_interval;
+            let len = sender_report(session, self.wallclock, now, &mut self.scratch, false);
+            deliver_rtcp(
+                session,
+                &self.scratch[..len],
+                &mut self.connections,
+                &mut self.outbox,
+            );
+        }
+        earliest(session.next_report);
     }
 
     /// The earliest instant something is due: a packet, a report, a timeout, a quiet course
@@ -427,8 +473,8 @@ impl Server {
         log_summary(&session, reason, now);
     }
 
-    /// Ends every session with BYE (SIGINT/SIGTERM); the driver then runs one more
-    /// [`Server::transmit`] and flushes the connections.
+    /// Ends every session with BYE (SIGINT/SIGTERM); the driver then polls
+    /// [`Server::poll_transmit`] once more and flushes the connections.
     pub fn shutdown(&mut self, now: Instant) {
         for id in self.sessions.ids() {
             self.end_session(&id, Ending::Shutdown, now);
@@ -535,19 +581,67 @@ fn sender_report(
     if ok { writer.finish() } else { 0 }
 }
 
+/// Polls `session`'s stream: over UDP, one run of due packets written into `buf`; over TCP,
+/// every due packet onto its connection (up to `tcp_queue_limit` queued).
+fn poll_session(
+    session: &mut Session,
+    connections: &mut HashMap<ConnId, Connection>,
+    tcp_queue_limit: usize,
+    now: Instant,
+    room: Room,
+    buf: &mut Vec<u8>,
+) -> Step {
+    let source = session.media.as_ref();
+    match session.delivery {
+        Delivery::Udp { rtp, .. } => {
+            let mut run = Run::new(room);
+            let next = session
+                .stream
+                .send(source, now, buf, &mut |len, _| run.offer(len));
+            match (run.transmit(Socket::Rtp, rtp), next) {
+                (Some(transmit), _) => Step::Sent(transmit),
+                (None, Next::Held) => Step::NoRoom,
+                (None, next) => Step::Done(next),
+            }
+        }
+        Delivery::Tcp { rtp: channel, .. } => {
+            let Some(c) = connections.get_mut(&session.conn) else {
+                return Step::Done(Next::Idle);
+            };
+            let mut queued = c.queued();
+            let mut frame = |len: usize, out: &mut Vec<u8>| {
+                let Ok(header) = Data::header(channel, len) else {
+                    return false;
+                };
+                if queued >= tcp_queue_limit {
+                    return false;
+                }
+                queued += header.len() + len;
+                out.extend_from_slice(&header);
+                true
+            };
+            match session.stream.send(source, now, c.output_mut(), &mut frame) {
+                // The connection is full: the stream waits for it to drain.
+                Next::Held => Step::Done(Next::Idle),
+                next => Step::Done(next),
+            }
+        }
+    }
+}
+
 /// Sends an RTCP packet to a session's client: UDP through the outbox, interleaved onto its
 /// connection.
 fn deliver_rtcp(
     session: &Session,
     packet: &[u8],
     connections: &mut HashMap<ConnId, Connection>,
-    outbox: &mut Vec<(SocketAddr, Vec<u8>)>,
+    outbox: &mut VecDeque<(SocketAddr, Vec<u8>)>,
 ) {
     if packet.is_empty() || session.course {
         return;
     }
     match session.delivery {
-        Delivery::Udp { rtcp: Some(to), .. } => outbox.push((to, packet.to_vec())),
+        Delivery::Udp { rtcp: Some(to), .. } => outbox.push_back((to, packet.to_vec())),
         Delivery::Udp { rtcp: None, .. } => {}
         Delivery::Tcp { rtcp, .. } => {
             if let (Some(c), Ok(header)) = (

@@ -1,13 +1,14 @@
-//! Outgoing UDP datagrams, batched: every RTP and RTCP packet the core hands the driver is
-//! copied into one preallocated buffer, and the buffer leaves in one `sendmmsg(2)` when it is
-//! full and at the end of each transmit pass, instead of one `sendto(2)` per packet.
+//! Outgoing UDP datagrams, batched: the core writes every RTP and RTCP message
+//! ([`crate::transmit::Transmit`]) straight into one preallocated buffer
+//! ([`Batch::buffer`], [`Batch::commit`]), and the buffer leaves in one `sendmmsg(2)` when it
+//! is full and at the end of each transmit pass, instead of one `sendto(2)` per packet.
 //!
-//! Consecutive datagrams for one destination from one socket, all of one size but the last
-//! (which may be shorter), travel as one message carrying a `UDP_SEGMENT` control message: UDP
-//! generic segmentation offload (Linux ≥ 4.18, `udp(7)`). The kernel cuts such a message back
-//! into exactly those datagrams, so a receiver sees what one send per packet would have sent.
-//! A session's burst of RFC 2435 fragments (RFC 2435 §3.1: each fills the MTU but a frame's
-//! last) is such a run.
+//! A message of several datagrams for one destination, all of one size but the last (which
+//! may be shorter) — the core builds them so: a session's burst of RFC 2435 fragments
+//! (RFC 2435 §3.1: each fills the MTU but a frame's last) — travels as one `sendmmsg` entry
+//! carrying a `UDP_SEGMENT` control message: UDP generic segmentation offload (Linux ≥ 4.18,
+//! `udp(7)`). The kernel cuts such a message back into exactly those datagrams, so a receiver
+//! sees what one send per packet would have sent.
 //!
 //! ```text
 //!            message 0              message 1                   message 2
@@ -18,10 +19,9 @@
 //! - Order: one queue, sent front to back, so no session's packets are reordered, and RTCP
 //!   (a BYE) never overtakes the RTP before it.
 //! - Nothing is lost to batching. When a socket cannot take more (`EAGAIN`), what is left
-//!   stays queued for the next flush, and [`Batch::push`] refuses packets only while the buffer
-//!   is full and cannot drain (the core then stops that stream and the driver waits for
-//!   writable readiness). A share of the buffer is kept for RTCP, so session reports and BYEs
-//!   still find room while RTP waits.
+//!   stays queued for the next flush, and [`Batch::room`] shrinks: the core then holds its
+//!   packets (its streams wait) and the driver waits for writable readiness. A share of the
+//!   buffer is kept for RTCP, so session reports and BYEs still find room while RTP waits.
 //! - Another error drops that message only, as a failed `sendto` loses its datagram; the rest
 //!   go on. `sendmmsg` reports an error on message *k* only as "*k* sent", so the next call
 //!   starts at *k* and gets the error itself (`EAGAIN`: keep it queued; anything else: drop
@@ -35,8 +35,8 @@
 //!   them at random act on whole runs. `HDSTREAM_NO_GSO=1` (see the driver) gives one packet
 //!   per datagram again.
 //!
-//! [`Batch`] is the pure part (queueing, coalescing, what each `sendmmsg` carries, what its
-//! result means), tested with a fake system call; [`Sendmmsg`] makes the call.
+//! [`Batch`] is the pure part (queueing, what each `sendmmsg` carries, what its result means),
+//! tested with a fake system call; [`Sendmmsg`] makes the call.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -49,7 +49,7 @@ use std::ptr;
 
 use socket2::SockAddr;
 
-use crate::core::Socket;
+use crate::transmit::{Room, Socket, Transmit};
 
 /// The kernel's limit on datagrams in one GSO message (`UDP_MAX_SEGMENTS`, linux/udp.h).
 pub const MAX_SEGMENTS: usize = 64;
@@ -103,12 +103,6 @@ impl Limits {
             ),
         }
     }
-
-    /// The largest datagram a batch takes: anything longer could never be sent (or never
-    /// fit), so it is dropped as the kernel would have refused it.
-    fn largest(&self) -> usize {
-        self.room(Socket::Rtp).0.min(MAX_DATAGRAM)
-    }
 }
 
 /// Consecutive datagrams for one destination from one socket, end to end in the buffer, each
@@ -142,22 +136,6 @@ impl Message {
         let end = self.start + self.len;
         let start = (self.start + i * self.segment).min(end);
         start..(start + self.segment).min(end)
-    }
-
-    /// Whether a `len`-byte datagram from `socket` to `to` may join this message as its next
-    /// segment: same socket and destination, not longer than the segment, and the message not
-    /// closed by a shorter last datagram, nor at the segment or byte cap.
-    fn takes(&self, socket: Socket, to: SocketAddr, len: usize, limits: &Limits) -> bool {
-        self.socket == socket
-            && self.to == to
-            && !self.split
-            && self.sent == 0
-            && self.segment > 0
-            && len > 0
-            && len <= self.segment
-            && self.len == self.segment * self.count
-            && self.count < limits.segments
-            && self.len + len <= limits.message_bytes
     }
 }
 
@@ -235,73 +213,53 @@ impl Batch {
         self.dropped
     }
 
-    /// Queues `datagram` for `to` from `socket`, flushing through `send` first if the buffer
-    /// is full. False: the buffer is full and the socket cannot drain it now; nothing was
-    /// queued, so the caller keeps the packet and tries again after writable readiness.
-    pub fn push(
-        &mut self,
-        socket: Socket,
-        to: SocketAddr,
-        datagram: &[u8],
-        send: &mut SendFn<'_>,
-    ) -> bool {
-        if datagram.len() > self.limits.largest() {
-            tracing::debug!(%to, len = datagram.len(), "datagram too long for UDP: dropped");
-            self.dropped += 1;
-            return true;
-        }
-        if self.try_push(socket, to, datagram) {
-            return true;
-        }
-        if self.blocked.is_none() {
-            self.flush(send);
-            if self.try_push(socket, to, datagram) {
-                return true;
+    /// What the buffer takes now (after moving what is queued to its start): the core writes
+    /// a message within it at the end of [`Batch::buffer`], then [`Batch::commit`]s it.
+    pub fn room(&mut self) -> Room {
+        self.compact();
+        let left = |socket| {
+            let (bytes, messages) = self.limits.room(socket);
+            if self.messages.len() >= messages {
+                0
+            } else {
+                bytes.saturating_sub(self.buf.len())
             }
+        };
+        Room {
+            rtp_bytes: left(Socket::Rtp),
+            rtcp_bytes: left(Socket::Rtcp),
+            segments: self.limits.segments,
+            message_bytes: self.limits.message_bytes,
         }
-        if socket == Socket::Rtcp {
-            tracing::debug!(%to, "RTCP packet dropped: the send batch is full");
-        }
-        false
     }
 
-    /// Queues `datagram` if there is room for it, joining the last message when it can.
-    pub fn try_push(&mut self, socket: Socket, to: SocketAddr, datagram: &[u8]) -> bool {
-        let (bytes, messages) = self.limits.room(socket);
-        if self.buf.len() + datagram.len() > bytes {
-            self.compact();
-            if self.buf.len() + datagram.len() > bytes {
-                return false;
-            }
+    /// The buffer the core appends a message to.
+    pub fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
+    /// Queues the message the core just wrote: the last `transmit.size` bytes of the buffer.
+    /// A datagram over [`MAX_DATAGRAM`] could never leave: it is dropped, as the kernel would.
+    pub fn commit(&mut self, transmit: Transmit) {
+        let size = transmit.size.min(self.buf.len());
+        let start = self.buf.len() - size;
+        let segment = transmit.segment_size.unwrap_or(size);
+        if segment > MAX_DATAGRAM {
+            tracing::debug!(to = %transmit.destination, len = segment, "datagram too long for UDP: dropped");
+            self.dropped += transmit.count() as u64;
+            self.buf.truncate(start);
+            return;
         }
-        let len = datagram.len();
-        let joins = self.gso
-            && self
-                .messages
-                .back()
-                .is_some_and(|m| m.takes(socket, to, len, &self.limits));
-        if !joins && self.messages.len() >= messages {
-            return false;
-        }
-        let start = self.buf.len();
-        self.buf.extend_from_slice(datagram);
-        match self.messages.back_mut() {
-            Some(last) if joins => {
-                last.len += len;
-                last.count += 1;
-            }
-            _ => self.messages.push_back(Message {
-                socket,
-                to,
-                start,
-                len,
-                segment: len,
-                count: 1,
-                sent: 0,
-                split: false,
-            }),
-        }
-        true
+        self.messages.push_back(Message {
+            socket: transmit.socket,
+            to: transmit.destination,
+            start,
+            len: size,
+            segment,
+            count: transmit.count(),
+            sent: 0,
+            split: false,
+        });
     }
 
     /// Sends what is queued through `send`, front to back, until all is gone or a socket
@@ -590,6 +548,7 @@ impl Sendmmsg {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transmit::Run;
 
     fn addr(port: u16) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], port))
@@ -616,6 +575,57 @@ mod tests {
         }
     }
 
+    /// Queues `items` as the core and the driver do: consecutive RTP datagrams for one
+    /// destination built into runs ([`Run`]) within [`Batch::room`], RTCP one datagram a
+    /// message, each written into [`Batch::buffer`] and committed; when there is no room, a
+    /// flush through `send`. Answers how many were queued before the socket refused more (the
+    /// driver would then wait for writable readiness).
+    fn queue(
+        b: &mut Batch,
+        items: &[(Socket, SocketAddr, Vec<u8>)],
+        send: &mut SendFn<'_>,
+    ) -> usize {
+        let mut i = 0;
+        while i < items.len() {
+            let (socket, to, _) = items[i];
+            let room = b.room();
+            let room = match socket {
+                Socket::Rtp => room,
+                Socket::Rtcp => Room {
+                    rtp_bytes: room.rtcp_bytes,
+                    segments: 1,
+                    ..room
+                },
+            };
+            let mut run = Run::new(room);
+            while let Some((s, t, p)) = items.get(i) {
+                if (*s, *t) != (socket, to) || !run.offer(p.len()) {
+                    break;
+                }
+                b.buffer().extend_from_slice(p);
+                i += 1;
+            }
+            match run.transmit(socket, to) {
+                Some(transmit) => b.commit(transmit),
+                None => {
+                    assert!(!b.is_empty(), "an empty batch has room for a datagram");
+                    if b.flush(send).is_some() {
+                        return i;
+                    }
+                }
+            }
+        }
+        i
+    }
+
+    /// The same, with a kernel that takes everything.
+    fn queue_all(b: &mut Batch, items: &[(Socket, SocketAddr, Vec<u8>)]) {
+        let queued = queue(b, items, &mut |_, entries: &[Entry], _: &[u8]| {
+            Ok(entries.len())
+        });
+        assert_eq!(queued, items.len());
+    }
+
     /// Queued messages as (socket, destination, segment, count, len).
     fn shape(batch: &Batch) -> Vec<(Socket, u16, usize, usize, usize)> {
         batch
@@ -625,18 +635,16 @@ mod tests {
             .collect()
     }
 
-    fn push_all(batch: &mut Batch, packets: &[(Socket, SocketAddr, Vec<u8>)]) {
-        for (socket, to, p) in packets {
-            assert!(
-                batch.try_push(*socket, *to, p),
-                "room for {} bytes",
-                p.len()
-            );
+    /// A kernel that takes every entry, recording what left.
+    fn kernel(wire: &mut Wire) -> impl FnMut(Socket, &[Entry], &[u8]) -> io::Result<usize> + '_ {
+        move |s, entries: &[Entry], buf: &[u8]| {
+            entries.iter().for_each(|e| deliver(wire, s, e, buf));
+            Ok(entries.len())
         }
     }
 
     #[test]
-    fn equal_runs_coalesce_and_a_shorter_datagram_ends_a_run() {
+    fn a_committed_run_is_one_message_of_its_segments() {
         let mut b = Batch::new(Limits::default(), true);
         let a = addr(5000);
         let mut packets: Vec<_> = (0..5)
@@ -644,96 +652,53 @@ mod tests {
             .collect();
         packets.push((Socket::Rtp, a, datagram(5, 600)));
         packets.push((Socket::Rtp, a, datagram(6, 1400)));
-        push_all(&mut b, &packets);
+        packets.push((Socket::Rtcp, addr(5001), datagram(7, 80)));
+        packets.push((Socket::Rtcp, addr(5001), datagram(8, 80)));
+        queue_all(&mut b, &packets);
         assert_eq!(
             shape(&b),
             [
                 (Socket::Rtp, 5000, 1400, 6, 5 * 1400 + 600),
-                (Socket::Rtp, 5000, 1400, 1, 1400)
+                (Socket::Rtp, 5000, 1400, 1, 1400),
+                (Socket::Rtcp, 5001, 80, 1, 80),
+                (Socket::Rtcp, 5001, 80, 1, 80),
             ]
         );
+        let mut wire = Wire::new();
+        let mut entries_seen = Vec::new();
+        b.flush(&mut |s, entries: &[Entry], buf: &[u8]| {
+            entries_seen.extend(entries.iter().map(|e| e.segment));
+            entries.iter().for_each(|e| deliver(&mut wire, s, e, buf));
+            Ok(entries.len())
+        });
+        assert_eq!(entries_seen, [Some(1400), None, None, None]);
+        assert_eq!(wire, packets);
     }
 
     #[test]
-    fn runs_split_on_destination_socket_and_a_longer_datagram() {
-        let mut b = Batch::new(Limits::default(), true);
-        let (a, c) = (addr(5000), addr(6000));
-        push_all(
-            &mut b,
-            &[
-                (Socket::Rtp, a, datagram(0, 1400)),
-                (Socket::Rtp, a, datagram(1, 1400)),
-                (Socket::Rtp, c, datagram(2, 1400)),
-                (Socket::Rtcp, c, datagram(3, 1400)),
-                (Socket::Rtcp, c, datagram(4, 1000)),
-                (Socket::Rtcp, c, datagram(5, 1200)),
-            ],
-        );
-        assert_eq!(
-            shape(&b),
-            [
-                (Socket::Rtp, 5000, 1400, 2, 2800),
-                (Socket::Rtp, 6000, 1400, 1, 1400),
-                (Socket::Rtcp, 6000, 1400, 2, 2400),
-                (Socket::Rtcp, 6000, 1200, 1, 1200),
-            ]
-        );
-    }
-
-    #[test]
-    fn segment_and_byte_caps_start_new_messages() {
-        let limits = Limits {
-            segments: 4,
-            message_bytes: 10_000,
-            ..Limits::default()
-        };
-        let mut b = Batch::new(limits, true);
-        let a = addr(5000);
-        for i in 0..10 {
-            assert!(b.try_push(Socket::Rtp, a, &datagram(i, 1000)));
-        }
-        assert_eq!(
-            shape(&b).iter().map(|s| s.3).collect::<Vec<_>>(),
-            [4, 4, 2],
-            "at most 4 segments"
-        );
-        let mut b = Batch::new(limits, true);
-        for i in 0..10 {
-            assert!(b.try_push(Socket::Rtp, a, &datagram(i, 3000)));
-        }
-        assert_eq!(
-            shape(&b).iter().map(|s| s.4).collect::<Vec<_>>(),
-            [9000, 9000, 9000, 3000],
-            "at most 10,000 bytes"
-        );
-        // The defaults: 64 segments, under 64 KiB.
-        let mut b = Batch::new(Limits::default(), true);
-        for i in 0..100 {
-            assert!(b.try_push(Socket::Rtp, a, &datagram(i, 500)));
-        }
-        assert_eq!(shape(&b)[0].3, 64);
-        let mut b = Batch::new(Limits::default(), true);
-        for i in 0..100 {
-            assert!(b.try_push(Socket::Rtp, a, &datagram(i, 1400)));
-        }
-        assert!(shape(&b).iter().all(|s| s.4 < 64 * 1024));
-    }
-
-    #[test]
-    fn without_gso_every_datagram_is_its_own_message() {
+    fn without_gso_a_run_leaves_one_datagram_per_entry() {
         let mut b = Batch::new(Limits::default(), false);
-        for i in 0..5 {
-            assert!(b.try_push(Socket::Rtp, addr(5000), &datagram(i, 1400)));
-        }
-        assert_eq!(shape(&b).len(), 5);
-        assert!(shape(&b).iter().all(|s| s.3 == 1));
+        let packets: Wire = (0..5)
+            .map(|i| (Socket::Rtp, addr(5000), datagram(i, 1400)))
+            .collect();
+        queue_all(&mut b, &packets);
+        assert_eq!(shape(&b).len(), 1, "one message");
+        let mut wire = Wire::new();
+        let mut entries_seen = Vec::new();
+        b.flush(&mut |s, entries: &[Entry], buf: &[u8]| {
+            entries_seen.extend(entries.iter().map(|e| e.segment));
+            entries.iter().for_each(|e| deliver(&mut wire, s, e, buf));
+            Ok(entries.len())
+        });
+        assert_eq!(entries_seen, [None; 5]);
+        assert_eq!(wire, packets);
     }
 
     #[test]
     fn empty_datagrams_travel_alone() {
         let mut b = Batch::new(Limits::default(), true);
         let a = addr(5000);
-        push_all(
+        queue_all(
             &mut b,
             &[
                 (Socket::Rtp, a, datagram(0, 100)),
@@ -743,10 +708,7 @@ mod tests {
         );
         assert_eq!(shape(&b).len(), 3);
         let mut wire = Wire::new();
-        b.flush(&mut |s, entries: &[Entry], buf: &[u8]| {
-            entries.iter().for_each(|e| deliver(&mut wire, s, e, buf));
-            Ok(entries.len())
-        });
+        b.flush(&mut kernel(&mut wire));
         assert_eq!(
             wire.iter().map(|w| w.2.len()).collect::<Vec<_>>(),
             [100, 0, 0]
@@ -782,20 +744,13 @@ mod tests {
             let sent = traffic();
             let mut wire = Wire::new();
             let mut calls = 0;
-            for (socket, to, p) in &sent {
-                assert!(
-                    b.push(*socket, *to, p, &mut |s, entries: &[Entry], buf: &[u8]| {
-                        calls += 1;
-                        entries.iter().for_each(|e| deliver(&mut wire, s, e, buf));
-                        Ok(entries.len())
-                    })
-                );
-            }
-            b.flush(&mut |s, entries: &[Entry], buf: &[u8]| {
+            let mut send = |s, entries: &[Entry], buf: &[u8]| {
                 calls += 1;
                 entries.iter().for_each(|e| deliver(&mut wire, s, e, buf));
                 Ok(entries.len())
-            });
+            };
+            assert_eq!(queue(&mut b, &sent, &mut send), sent.len());
+            b.flush(&mut send);
             assert_eq!(wire, sent, "gso {gso}");
             assert!(b.is_empty());
             // One call per run of datagrams from one socket, not one per datagram.
@@ -805,7 +760,7 @@ mod tests {
     }
 
     #[test]
-    fn a_full_batch_flushes_by_itself_and_keeps_the_order() {
+    fn a_full_buffer_is_sent_and_refilled_in_order() {
         let limits = Limits {
             bytes: 20_000,
             messages: 8,
@@ -817,14 +772,10 @@ mod tests {
             let mut b = Batch::new(limits, gso);
             let sent = traffic();
             let mut wire = Wire::new();
-            let mut send = |s, entries: &[Entry], buf: &[u8]| {
-                entries.iter().for_each(|e| deliver(&mut wire, s, e, buf));
-                Ok(entries.len())
-            };
-            for (socket, to, p) in &sent {
-                assert!(b.push(*socket, *to, p, &mut send));
-            }
+            let mut send = kernel(&mut wire);
+            assert_eq!(queue(&mut b, &sent, &mut send), sent.len());
             b.flush(&mut send);
+            drop(send);
             assert_eq!(wire, sent, "gso {gso}");
         }
     }
@@ -848,21 +799,22 @@ mod tests {
             let mut refused = 0;
             let mut i = 0;
             while i < sent.len() {
-                let (socket, to, p) = &sent[i];
-                let queued = b.push(*socket, *to, p, &mut |s, entries: &[Entry], buf: &[u8]| {
-                    call += 1;
-                    if call % 2 == 0 {
-                        return Err(io::ErrorKind::WouldBlock.into());
-                    }
-                    let n = entries.len().min(3);
-                    entries[..n]
-                        .iter()
-                        .for_each(|e| deliver(&mut wire, s, e, buf));
-                    Ok(n)
-                });
-                if queued {
-                    i += 1;
-                } else {
+                i += queue(
+                    &mut b,
+                    &sent[i..],
+                    &mut |s, entries: &[Entry], buf: &[u8]| {
+                        call += 1;
+                        if call % 2 == 0 {
+                            return Err(io::ErrorKind::WouldBlock.into());
+                        }
+                        let n = entries.len().min(3);
+                        entries[..n]
+                            .iter()
+                            .for_each(|e| deliver(&mut wire, s, e, buf));
+                        Ok(n)
+                    },
+                );
+                if i < sent.len() {
                     // Blocked: the driver waits for writable readiness, then flushes first.
                     refused += 1;
                     assert!(b.blocked_on().is_some());
@@ -894,7 +846,7 @@ mod tests {
     }
 
     #[test]
-    fn a_blocked_full_batch_refuses_without_calling_again_and_keeps_room_for_rtcp() {
+    fn a_blocked_full_batch_has_no_room_for_rtp_and_keeps_room_for_rtcp() {
         let limits = Limits {
             bytes: 10_000,
             messages: 8,
@@ -908,22 +860,24 @@ mod tests {
             calls.set(calls.get() + 1);
             Err(io::ErrorKind::WouldBlock.into())
         };
-        let mut queued = 0;
-        while b.push(Socket::Rtp, addr(5000), &datagram(1, 1400), &mut eagain) {
-            queued += 1;
-        }
-        assert_eq!(queued, 6, "9000 bytes of RTP room");
-        assert!(!b.push(Socket::Rtp, addr(5000), &datagram(1, 1400), &mut eagain));
+        let rtp: Wire = (0..10)
+            .map(|i| (Socket::Rtp, addr(5000 + 2 * i), datagram(1, 1400)))
+            .collect();
         assert_eq!(
-            calls.get(),
-            1,
-            "once blocked, no call until the driver flushes"
+            queue(&mut b, &rtp, &mut eagain),
+            6,
+            "9000 bytes of RTP room"
         );
+        assert_eq!(calls.get(), 1, "one flush, refused");
         assert_eq!(b.blocked_on(), Some(Socket::Rtp));
-        // RTCP still finds its share: two reports.
-        assert!(b.push(Socket::Rtcp, addr(5001), &datagram(2, 100), &mut eagain));
-        assert!(b.push(Socket::Rtcp, addr(7001), &datagram(3, 100), &mut eagain));
-        assert!(!b.push(Socket::Rtcp, addr(9001), &datagram(4, 100), &mut eagain));
+        assert!(b.room().rtp_bytes < 1400);
+        // RTCP still finds its share.
+        let rtcp: Wire = (0..2)
+            .map(|i| (Socket::Rtcp, addr(5001 + 2 * i), datagram(2, 100)))
+            .collect();
+        assert_eq!(queue(&mut b, &rtcp, &mut eagain), 2);
+        assert_eq!(calls.get(), 1, "no send needed for them");
+        assert_eq!(b.room().rtcp_bytes, 0, "out of RTCP messages too");
         assert_eq!(b.dropped(), 0);
     }
 
@@ -940,7 +894,7 @@ mod tests {
         ];
         for gso in [true, false] {
             let mut b = Batch::new(Limits::default(), gso);
-            push_all(&mut b, &sent);
+            queue_all(&mut b, &sent);
             let mut wire = Wire::new();
             // As sendmmsg: the entries before the failing one are reported sent; the next
             // call starting at it gets the error.
@@ -965,7 +919,7 @@ mod tests {
     fn gso_refused_by_the_kernel_turns_it_off_and_loses_nothing() {
         let mut b = Batch::new(Limits::default(), true);
         let sent = traffic();
-        push_all(&mut b, &sent[..20]);
+        queue_all(&mut b, &sent[..20]);
         let mut wire = Wire::new();
         let mut send = |s, entries: &[Entry], buf: &[u8]| {
             if entries[0].segment.is_some() {
@@ -976,9 +930,7 @@ mod tests {
         };
         assert_eq!(b.flush(&mut send), None);
         assert!(!b.gso());
-        for (socket, to, p) in &sent[20..] {
-            assert!(b.push(*socket, *to, p, &mut send));
-        }
+        assert_eq!(queue(&mut b, &sent[20..], &mut send), sent.len() - 20);
         b.flush(&mut send);
         assert_eq!(wire, sent);
         assert_eq!(b.dropped(), 0);
@@ -994,7 +946,7 @@ mod tests {
             (Socket::Rtp, c, datagram(3, 1400)),
             (Socket::Rtp, c, datagram(4, 1400)),
         ];
-        push_all(&mut b, &sent);
+        queue_all(&mut b, &sent);
         let mut wire = Wire::new();
         b.flush(&mut |s, entries: &[Entry], buf: &[u8]| {
             if entries[0].segment.is_some() && entries[0].to == a {
@@ -1018,16 +970,20 @@ mod tests {
         };
         let mut b = Batch::new(limits, false);
         let sent: Wire = (0..12)
-            .map(|i| (Socket::Rtp, addr(5000), datagram(i, 1000 + usize::from(i))))
+            .map(|i| {
+                (
+                    Socket::Rtp,
+                    addr(5000 + i),
+                    datagram(i as u8, 1000 + usize::from(i)),
+                )
+            })
             .collect();
         let mut wire = Wire::new();
         let mut one = |s, entries: &[Entry], buf: &[u8]| {
             deliver(&mut wire, s, &entries[0], buf);
             Ok(1)
         };
-        for (socket, to, p) in &sent {
-            assert!(b.push(*socket, *to, p, &mut one));
-        }
+        assert_eq!(queue(&mut b, &sent, &mut one), sent.len());
         b.flush(&mut one);
         assert_eq!(wire, sent);
     }
@@ -1035,15 +991,16 @@ mod tests {
     #[test]
     fn too_long_datagrams_are_dropped_not_blocking() {
         let mut b = Batch::new(Limits::default(), true);
-        let mut never =
-            |_: Socket, _: &[Entry], _: &[u8]| -> io::Result<usize> { panic!("nothing to send") };
-        assert!(b.push(
-            Socket::Rtp,
-            addr(5000),
-            &vec![0; MAX_DATAGRAM + 1],
-            &mut never
-        ));
+        b.buffer().extend_from_slice(&[0; 100]);
+        b.buffer().resize(100 + MAX_DATAGRAM + 1, 0);
+        b.commit(Transmit {
+            socket: Socket::Rtp,
+            destination: addr(5000),
+            size: MAX_DATAGRAM + 1,
+            segment_size: None,
+        });
         assert_eq!(b.dropped(), 1);
+        assert_eq!(b.buffer().len(), 100, "its bytes are taken back");
         assert!(b.is_empty());
     }
 
@@ -1067,9 +1024,8 @@ mod tests {
             let sent: Vec<Vec<u8>> = (0..20u8)
                 .map(|i| datagram(i, if i % 8 == 7 { 333 } else { 1372 }))
                 .collect();
-            for p in &sent {
-                assert!(b.push(Socket::Rtp, to, p, &mut send));
-            }
+            let items: Wire = sent.iter().map(|p| (Socket::Rtp, to, p.clone())).collect();
+            assert_eq!(queue(&mut b, &items, &mut send), items.len());
             assert_eq!(b.flush(&mut send), None);
             assert_eq!(segmented > 0, gso, "GSO messages sent when GSO is on");
             assert_eq!(b.gso(), gso, "the kernel took them");

@@ -6,9 +6,10 @@
 //! not while a connection has too much output queued) and feed the core, let the core transmit
 //! what is due, write connection output until `WouldBlock`, and set interest from what is left.
 //!
-//! UDP leaves in batches ([`crate::datagrams`]): the core's packets are queued during a
-//! transmit pass and go out with one `sendmmsg(2)` per full buffer and at the end of the pass,
-//! runs for one destination coalesced by UDP GSO where the kernel offers it.
+//! UDP leaves in batches ([`crate::datagrams`]): the core writes its messages straight into
+//! the batch's buffer during a transmit pass ([`Server::poll_transmit`]), and they go out with
+//! one `sendmmsg(2)` per full buffer and at the end of the pass, a run of packets for one
+//! destination as one UDP GSO message where the kernel offers it.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Write};
@@ -400,23 +401,39 @@ impl Driver {
     }
 
     /// Lets the core send what is due. Datagrams left queued by the last pass (the socket was
-    /// full) go first; the core's are queued behind them and leave when the batch fills and at
-    /// the end. A packet the batch cannot take (full, and the socket still full) is refused,
-    /// so the core holds it and its stream, and writable readiness brings us back. Errors
-    /// other than a full socket (the peer's port closed, no route) lose that datagram, as on
-    /// any network; the session times out if the client is gone.
+    /// full) go first; the core writes its messages into the batch's buffer behind them
+    /// ([`Server::poll_transmit`]), and they leave when the buffer fills and at the end. When
+    /// the buffer is full and the socket cannot drain it, the core holds its packets (its
+    /// streams wait) and writable readiness brings us back. Errors other than a full socket
+    /// (the peer's port closed, no route) lose that datagram, as on any network; the session
+    /// times out if the client is gone.
     fn transmit(&mut self, now: Instant) -> Option<Instant> {
         let mut syscall = on_sockets(&self.rtp, &self.rtcp, &mut self.sendmmsg);
         let batch = &mut self.batch;
-        batch.flush(&mut syscall);
-        let mut send = |socket: Socket, to: SocketAddr, packet: &[u8]| {
-            batch.push(socket, to, packet, &mut syscall)
-        };
-        let deadline = self.core.transmit(now, &mut send);
-        let waiting = self.batch.flush(&mut syscall);
+        let mut waiting = batch.flush(&mut syscall);
+        let mut held = false;
+        loop {
+            let room = batch.room();
+            match self.core.poll_transmit(now, room, batch.buffer()) {
+                Some(transmit) => batch.commit(transmit),
+                None if self.core.wants_room() => {
+                    let was_empty = batch.is_empty();
+                    waiting = batch.flush(&mut syscall);
+                    if waiting.is_some() || was_empty {
+                        held = true;
+                        break;
+                    }
+                }
+                None => break,
+            }
+        }
+        if !held {
+            waiting = self.batch.flush(&mut syscall);
+        }
         drop(syscall);
-        let rtp_blocked = self.core.is_blocked() || waiting == Some(Socket::Rtp);
+        let rtp_blocked = waiting == Some(Socket::Rtp) || (held && waiting.is_none());
         let rtcp_blocked = waiting == Some(Socket::Rtcp);
+        let deadline = self.core.poll_timeout();
         let registry = self.poll.registry();
         want_writable(
             registry,
@@ -432,9 +449,11 @@ impl Driver {
             &mut self.rtcp_writable_wanted,
             rtcp_blocked,
         );
-        if rtp_blocked || rtcp_blocked {
+        if held || rtp_blocked || rtcp_blocked {
             // Writable readiness wakes us; don't spin on a deadline already past.
-            return deadline.map(|d| d.max(now + Duration::from_millis(1)));
+            return Some(
+                deadline.map_or(now + MAX_SLEEP, |d| d.max(now + Duration::from_millis(1))),
+            );
         }
         deadline
     }

@@ -2,11 +2,11 @@
 //! files, paced, to any number of clients over UDP or TCP-interleaved transport.
 //!
 //! - [`media`]: the files served and how URLs name them; [`config`]: the settings;
-//! - [`core`]: the sans-IO server (connections, and the transmit pass over the streams); it
-//!   hands each request to [`control`]'s method handlers, which see only a
-//!   [`control::Context`] (settings, media, the [`sessions`] table, who asked, when) and never
-//!   the core; [`session`] state and [`stream`] packetization and pacing of frames from a
-//!   [`source`];
+//! - [`core`]: the sans-IO server (connections, and the transmit pass over the streams, polled
+//!   for [`transmit::Transmit`]s); it hands each request to [`control`]'s method handlers,
+//!   which see only a [`control::Context`] (settings, media, the [`sessions`] table, who asked,
+//!   when) and never the core; [`session`] state and [`stream`] pacing of frames from a
+//!   [`source`], cut into packets by [`payload`] as they leave, remembered in [`history`];
 //! - [`driver`]: the mio event loop, and [`datagrams`]: its batched UDP sending (`sendmmsg`,
 //!   UDP GSO) — the only code that touches sockets or the clock.
 
@@ -16,12 +16,15 @@ pub mod control;
 pub mod core;
 pub mod datagrams;
 pub mod driver;
+pub mod history;
 #[cfg(test)]
 mod hostile_tests;
 pub mod media;
+pub mod payload;
 pub mod session;
 pub mod sessions;
 pub mod source;
 pub mod stream;
 #[cfg(test)]
 mod testing;
+pub mod transmit;

@@ -10,10 +10,12 @@ use rand::{Rng, SeedableRng};
 
 use crate::session::{ConnId, Delivery, Session};
 
-/// Every session, by id.
+/// Every session, by id, and in a list (so a transmit pass can go through them by position).
 #[derive(Debug)]
 pub struct Sessions {
-    map: HashMap<String, Session>,
+    list: Vec<Session>,
+    /// Session id → its place in `list`.
+    index: HashMap<String, usize>,
     /// Client RTCP address → session id.
     rtcp_peers: HashMap<SocketAddr, String>,
     rng: SmallRng,
@@ -23,7 +25,8 @@ impl Sessions {
     /// An empty table whose random values come from `seed`.
     pub fn new(seed: u64) -> Sessions {
         Sessions {
-            map: HashMap::new(),
+            list: Vec::new(),
+            index: HashMap::new(),
             rtcp_peers: HashMap::new(),
             rng: SmallRng::seed_from_u64(seed),
         }
@@ -31,43 +34,49 @@ impl Sessions {
 
     /// Sessions alive.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.list.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.list.is_empty()
     }
 
     /// The session `id`.
     pub fn get(&self, id: &str) -> Option<&Session> {
-        self.map.get(id)
+        self.index.get(id).map(|&i| &self.list[i])
     }
 
     /// The session `id`, to change.
     pub fn get_mut(&mut self, id: &str) -> Option<&mut Session> {
-        self.map.get_mut(id)
+        self.index.get(id).map(|&i| &mut self.list[i])
+    }
+
+    /// The session at place `at` (0 ≤ `at` < [`Sessions::len`]); places change when a session
+    /// is removed.
+    pub fn at_mut(&mut self, at: usize) -> Option<&mut Session> {
+        self.list.get_mut(at)
     }
 
     /// Every session.
     pub fn iter(&self) -> impl Iterator<Item = &Session> {
-        self.map.values()
+        self.list.iter()
     }
 
     /// Every session, to change.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Session> {
-        self.map.values_mut()
+        self.list.iter_mut()
     }
 
     /// The ids of every session.
     pub fn ids(&self) -> Vec<String> {
-        self.map.keys().cloned().collect()
+        self.list.iter().map(|s| s.id.clone()).collect()
     }
 
     /// The ids of the sessions set up on `conn`.
     pub fn of_connection(&self, conn: ConnId) -> Vec<String> {
-        self.map
-            .values()
+        self.list
+            .iter()
             .filter(|s| s.conn == conn)
             .map(|s| s.id.clone())
             .collect()
@@ -75,8 +84,8 @@ impl Sessions {
 
     /// The interleaved channels that the sessions on `conn` use, but for session `except`.
     pub fn channels_in_use(&self, conn: ConnId, except: Option<&str>) -> Vec<u8> {
-        self.map
-            .values()
+        self.list
+            .iter()
             .filter(|s| s.conn == conn && Some(s.id.as_str()) != except)
             .flat_map(|s| match s.delivery {
                 Delivery::Tcp { rtp, rtcp } => vec![rtp, rtcp],
@@ -88,7 +97,7 @@ impl Sessions {
     /// The session whose client sends RTCP from `from`.
     pub fn by_rtcp_peer(&mut self, from: SocketAddr) -> Option<&mut Session> {
         let id = self.rtcp_peers.get(&from)?;
-        self.map.get_mut(id)
+        self.index.get(id).map(|&i| &mut self.list[i])
     }
 
     /// A new session id: digits (the course client reads it as an integer), unused.
@@ -98,7 +107,7 @@ impl Sessions {
                 "{}",
                 self.rng.random_range(10_000_000u64..100_000_000_000_000)
             );
-            if !self.map.contains_key(&id) {
+            if !self.index.contains_key(&id) {
                 return id;
             }
         }
@@ -114,12 +123,18 @@ impl Sessions {
         if let Delivery::Udp { rtcp: Some(a), .. } = session.delivery {
             self.rtcp_peers.insert(a, session.id.clone());
         }
-        self.map.insert(session.id.clone(), session);
+        match self.index.get(&session.id) {
+            Some(&i) => self.list[i] = session,
+            None => {
+                self.index.insert(session.id.clone(), self.list.len());
+                self.list.push(session);
+            }
+        }
     }
 
     /// Changes where session `id`'s packets go (a SETUP on an existing session, §10.4).
     pub fn set_delivery(&mut self, id: &str, delivery: Delivery) {
-        let Some(session) = self.map.get_mut(id) else {
+        let Some(session) = self.index.get(id).map(|&i| &mut self.list[i]) else {
             return;
         };
         if let Delivery::Udp { rtcp: Some(a), .. } = session.delivery {
@@ -133,7 +148,11 @@ impl Sessions {
 
     /// Takes session `id` out (its RTCP address is forgotten).
     pub fn remove(&mut self, id: &str) -> Option<Session> {
-        let session = self.map.remove(id)?;
+        let at = self.index.remove(id)?;
+        let session = self.list.swap_remove(at);
+        if let Some(moved) = self.list.get(at) {
+            self.index.insert(moved.id.clone(), at);
+        }
         if let Delivery::Udp { rtcp: Some(a), .. } = session.delivery {
             self.rtcp_peers.remove(&a);
         }

@@ -14,18 +14,22 @@
 //!   (CPU, a receiver that does not read) skips whole frames to the one now due and counts
 //!   them; it never sends half a frame.
 //!
-//! Frames come from a [`Source`] (a file today, a live publisher next).
+//! Frames come from a [`Source`] (a file today, a live publisher next) and are cut into packets
+//! as they leave ([`Cutter`]), straight into the caller's buffer; what left is remembered for a
+//! short time ([`History`]) so a packet can be cut again on request.
 //!
-//! Sans-IO: [`Stream::poll`] takes `now` and a sink for packets and answers when to call again.
+//! Sans-IO: [`Stream::send`] takes `now` and the buffer to append packets to, and answers when
+//! to call again.
 
-use std::ops::Range;
 use std::time::{Duration, Instant};
 
-use hdstream_common::course;
 use hdstream_common::pacing::TokenBucket;
-use hdstream_common::rfc2435::Packetizer;
 use hdstream_common::rtp;
 
+pub use crate::history::History;
+use crate::history::Record;
+use crate::payload::Cutter;
+pub use crate::payload::Payload;
 use crate::source::Source;
 
 /// RTP payload type of JPEG (RFC 3551 §6).
@@ -47,16 +51,6 @@ pub const TIMER_SLACK: Duration = Duration::from_millis(2);
 /// IPv4 + UDP header bytes, subtracted from the MTU.
 const IP_UDP_HEADERS: usize = 28;
 
-/// How frames are carried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Payload {
-    /// RFC 2435 fragments.
-    Rfc2435,
-    /// The course's dialect ([`course`]): the raw JPEG, whole when it fits the course clients'
-    /// 20 KB reads (sequence number = frame number) or in pieces; timestamp = frame number.
-    Course,
-}
-
 /// What a stream has done, for logs and reports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counters {
@@ -72,15 +66,16 @@ pub struct Counters {
     pub unsendable: u64,
 }
 
-/// What [`Stream::poll`] wants next.
+/// What [`Stream::send`] wants next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
     /// Call again at this instant (or earlier).
     At(Instant),
     /// Not playing: nothing to send until the next PLAY.
     Idle,
-    /// The sink refused a packet (socket buffer full): call again when it can take more.
-    Blocked,
+    /// The caller refused the next packet (its buffer or its run is full): a packet is due
+    /// now, call again with room.
+    Held,
     /// The last frame of the file has gone (and the stream does not loop).
     Ended,
 }
@@ -93,26 +88,12 @@ struct Schedule {
     speed: f64,
 }
 
-/// The packets of the frame being sent.
-#[derive(Debug, Default)]
-struct FramePackets {
-    data: Vec<u8>,
-    packets: Vec<Range<usize>>,
-    next: usize,
-}
-
-impl FramePackets {
-    fn clear(&mut self) {
-        self.data.clear();
-        self.packets.clear();
-        self.next = 0;
-    }
-
-    fn pending(&self) -> Option<&[u8]> {
-        self.packets
-            .get(self.next)
-            .and_then(|r| self.data.get(r.clone()))
-    }
+/// The frame being sent: which, its timestamp, and where its next packet starts.
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    frame: usize,
+    timestamp: u32,
+    offset: usize,
 }
 
 /// One session's outgoing RTP stream.
@@ -132,8 +113,9 @@ pub struct Stream {
     /// The next file frame to send.
     position: usize,
     schedule: Option<Schedule>,
-    frame: FramePackets,
+    in_flight: Option<InFlight>,
     bucket: TokenBucket,
+    history: History,
     /// Timestamp and due time of the newest frame, for sender reports.
     last_sent: Option<(u32, Instant)>,
     /// What has been sent.
@@ -167,8 +149,9 @@ impl Stream {
             slot: 0,
             position: 0,
             schedule: None,
-            frame: FramePackets::default(),
+            in_flight: None,
             bucket: TokenBucket::new(1, 1, now),
+            history: History::new(crate::history::DEFAULT_KEEP),
             last_sent: None,
             counters: Counters::default(),
         };
@@ -261,31 +244,41 @@ impl Stream {
         self.schedule = None;
     }
 
-    /// Sends every packet that is due at `now` through `send` (which answers false when it
-    /// cannot take the packet now), and says when to call again.
-    pub fn poll(
+    /// What the stream sent lately (for retransmission).
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// Keeps what is sent retrievable for `keep` (zero: not at all).
+    pub fn keep_history(&mut self, keep: Duration) {
+        self.history = History::new(keep);
+    }
+
+    /// Appends every packet due at `now` to `out`, each once `accept` (given its length, and
+    /// `out` to write a framing prefix to) takes it, and says when to call again. A refused
+    /// packet stays due ([`Next::Held`]).
+    pub fn send(
         &mut self,
         source: &dyn Source,
         now: Instant,
-        send: &mut dyn FnMut(&[u8]) -> bool,
+        out: &mut Vec<u8>,
+        accept: &mut dyn FnMut(usize, &mut Vec<u8>) -> bool,
     ) -> Next {
         loop {
-            if let Some(packet) = self.frame.pending() {
-                let ready = self.bucket.ready_at(packet.len(), now);
-                if ready > now {
-                    return Next::At(ready);
+            if let Some(flight) = self.in_flight {
+                let cutter = Cutter::new(source, self.payload, flight.frame, self.max_payload);
+                let Some(mut cutter) = cutter else {
+                    // The source lost the frame (it changed underneath): leave the rest out.
+                    self.in_flight = None;
+                    continue;
+                };
+                cutter.resume_at(flight.offset);
+                let held = self.send_frame(&mut cutter, flight, now, out, accept);
+                if let Some(next) = held {
+                    return next;
                 }
-                if !send(packet) {
-                    return Next::Blocked;
-                }
-                let len = packet.len();
-                self.bucket.take(len, now);
-                self.counters.packets += 1;
-                self.counters.octets += (len - rtp::Header::LEN) as u64;
-                self.frame.next += 1;
-                if self.frame.pending().is_none() {
-                    self.counters.frames += 1;
-                }
+                self.in_flight = None;
+                self.counters.frames += 1;
                 continue;
             }
             let Some(schedule) = self.schedule else {
@@ -315,73 +308,99 @@ impl Stream {
                 }
                 self.position %= self.frames_in_file;
             }
-            let ts = self.timestamp(self.slot);
-            let position = self.position;
+            let timestamp = self.timestamp(self.slot);
+            let frame = self.position;
             self.position += 1;
             self.slot += 1;
-            if self.prepare(source, position, ts).is_err() {
+            let Some(cutter) = Cutter::new(source, self.payload, frame, self.max_payload) else {
                 self.counters.unsendable += 1;
                 continue;
-            }
-            let frame_bytes = self.frame.data.len() as f64;
+            };
+            let frame_bytes = cutter.frame_len() as f64;
             // Late frames leave faster, so the stream gets back on schedule.
             let rate = frame_bytes * (1.0 + behind) / (slot_interval.as_secs_f64() * SPREAD);
             self.bucket.set_rate(rate.ceil() as u64, now);
             let slack = (rate * TIMER_SLACK.as_secs_f64()).ceil() as u64;
             self.bucket.set_burst(self.burst_bytes().max(slack), now);
-            self.last_sent = Some((ts, due));
+            self.last_sent = Some((timestamp, due));
+            self.in_flight = Some(InFlight {
+                frame,
+                timestamp,
+                offset: 0,
+            });
         }
     }
 
-    /// Cuts file frame `index` into RTP packets stamped `ts`.
-    fn prepare(&mut self, source: &dyn Source, index: usize, ts: u32) -> Result<(), ()> {
-        self.frame.clear();
-        match self.payload {
-            Payload::Rfc2435 => {
-                let frame = source.rfc2435_frame(index).ok_or(())?;
-                let packetizer = Packetizer::new(&frame, self.max_payload).map_err(|_| ())?;
-                for fragment in packetizer {
-                    let header = rtp::Header {
-                        marker: fragment.marker,
-                        payload_type: PAYLOAD_TYPE,
-                        sequence_number: self.next_seq,
-                        timestamp: ts,
-                        ssrc: self.ssrc,
-                    };
-                    self.push_packet(&header, &[fragment.header(), fragment.data])?;
-                }
+    /// Sends the frame in flight's packets that are due; `None` once its last has left, else
+    /// what to do next (its place in the frame kept).
+    fn send_frame(
+        &mut self,
+        cutter: &mut Cutter<'_>,
+        flight: InFlight,
+        now: Instant,
+        out: &mut Vec<u8>,
+        accept: &mut dyn FnMut(usize, &mut Vec<u8>) -> bool,
+    ) -> Option<Next> {
+        let held = |stream: &mut Stream, cutter: &Cutter<'_>, next| {
+            stream.in_flight = Some(InFlight {
+                offset: cutter.offset(),
+                ..flight
+            });
+            Some(next)
+        };
+        while let Some(len) = cutter.next_len() {
+            let ready = self.bucket.ready_at(len, now);
+            if ready > now {
+                return held(self, cutter, Next::At(ready));
             }
-            Payload::Course => {
-                // Whole when it fits the course clients' 20 KB reads, else 1400-byte pieces,
-                // all stamped with the frame number (from 1), marker on the last.
-                let jpeg = source.jpeg(index).ok_or(())?;
-                let pieces = course::pieces(jpeg);
-                let count = pieces.len();
-                for (k, piece) in pieces.enumerate() {
-                    let header = rtp::Header {
-                        marker: k + 1 == count,
-                        payload_type: PAYLOAD_TYPE,
-                        sequence_number: self.next_seq,
-                        timestamp: ts,
-                        ssrc: self.ssrc,
-                    };
-                    self.push_packet(&header, &[piece])?;
-                }
+            if !accept(len, out) {
+                return held(self, cutter, Next::Held);
             }
+            let record = Record {
+                sequence_number: self.next_seq,
+                timestamp: flight.timestamp,
+                frame: flight.frame,
+                offset: cutter.offset(),
+                sent: now,
+            };
+            let header = rtp::Header {
+                marker: false,
+                payload_type: PAYLOAD_TYPE,
+                sequence_number: self.next_seq,
+                timestamp: flight.timestamp,
+                ssrc: self.ssrc,
+            };
+            if cutter.append_next(header, out).is_none() {
+                break;
+            }
+            self.history.push(record);
+            self.next_seq = self.next_seq.wrapping_add(1);
+            self.bucket.take(len, now);
+            self.counters.packets += 1;
+            self.counters.octets += (len - rtp::Header::LEN) as u64;
         }
-        Ok(())
+        None
     }
 
-    fn push_packet(&mut self, header: &rtp::Header, pieces: &[&[u8]]) -> Result<(), ()> {
-        let len = rtp::Header::LEN + pieces.iter().map(|p| p.len()).sum::<usize>();
-        let start = self.frame.data.len();
-        self.frame.data.resize(start + len, 0);
-        let written = header
-            .write(pieces, &mut self.frame.data[start..])
-            .map_err(|_| ())?;
-        self.frame.packets.push(start..start + written);
-        self.next_seq = header.sequence_number.wrapping_add(1);
-        Ok(())
+    /// Appends packet `sequence_number` again, as it first left, if it is still in the
+    /// history and its frame in the source; answers its length.
+    pub fn resend(
+        &self,
+        source: &dyn Source,
+        sequence_number: u16,
+        out: &mut Vec<u8>,
+    ) -> Option<usize> {
+        let record = self.history.get(sequence_number)?;
+        let mut cutter = Cutter::new(source, self.payload, record.frame, self.max_payload)?;
+        cutter.resume_at(record.offset);
+        let header = rtp::Header {
+            marker: false,
+            payload_type: PAYLOAD_TYPE,
+            sequence_number,
+            timestamp: record.timestamp,
+            ssrc: self.ssrc,
+        };
+        cutter.append_next(header, out)
     }
 }
 
@@ -395,6 +414,24 @@ mod tests {
         crate::testing::clip()
     }
 
+    /// The packets due at `now`, each as it left.
+    fn due(stream: &mut Stream, media: &Media, now: Instant) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut lens = Vec::new();
+        stream.send(media, now, &mut out, &mut |len, _| {
+            lens.push(len);
+            true
+        });
+        let mut rest = &out[..];
+        lens.iter()
+            .map(|&len| {
+                let (packet, tail) = rest.split_at(len);
+                rest = tail;
+                packet.to_vec()
+            })
+            .collect()
+    }
+
     /// Polls from `from` to `until` in 1 ms steps (as the driver would), collecting
     /// (time, timestamp, marker) of every packet.
     fn run(
@@ -406,12 +443,10 @@ mod tests {
         let mut sent = Vec::new();
         let mut now = from;
         while now < until {
-            let mut sink = |p: &[u8]| {
-                let p = rtp::Packet::parse(p).unwrap();
+            for p in due(stream, media, now) {
+                let p = rtp::Packet::parse(&p).unwrap();
                 sent.push((now, p.timestamp(), p.marker()));
-                true
-            };
-            stream.poll(media, now, &mut sink);
+            }
             now += Duration::from_millis(1);
         }
         sent
@@ -468,12 +503,7 @@ mod tests {
         let mut s = Stream::new(&media, Payload::Rfc2435, 400, false, [1, 2, 3], t0);
         s.play(1.0, t0);
         // Send part of the first frame only (small MTU: many packets per frame).
-        let mut n = 0;
-        s.poll(&media, t0, &mut |_| {
-            n += 1;
-            true
-        });
-        assert!(n > 0);
+        assert!(!due(&mut s, &media, t0).is_empty());
         s.pause();
         let sent = run(&mut s, &media, t0, t0 + Duration::from_millis(300));
         assert_eq!(
@@ -481,5 +511,62 @@ mod tests {
             1,
             "the frame in flight ends, no more"
         );
+    }
+
+    #[test]
+    fn a_refused_packet_stays_due_and_the_stream_goes_on_from_it() {
+        let media = media();
+        let t0 = Instant::now();
+        let packets = |refuse_every: usize| {
+            let mut s = Stream::new(&media, Payload::Rfc2435, 400, false, [1, 2, 3], t0);
+            s.play(1.0, t0);
+            let mut out = Vec::new();
+            let mut now = t0;
+            let mut offered = 0;
+            while now < t0 + Duration::from_millis(200) {
+                let next = s.send(&media, now, &mut out, &mut |_, _| {
+                    offered += 1;
+                    offered % refuse_every != 0
+                });
+                if next != Next::Held {
+                    now += Duration::from_millis(1);
+                }
+            }
+            (out, s.counters)
+        };
+        let (all, counters) = packets(usize::MAX);
+        let (refused, refused_counters) = packets(3);
+        assert_eq!(refused, all, "the same bytes, in the same order");
+        assert_eq!(refused_counters, counters);
+        assert_eq!(counters.frames, 6, "200 ms at 30 fps");
+    }
+
+    #[test]
+    fn a_packet_sent_lately_can_be_sent_again_byte_for_byte() {
+        for payload in [Payload::Rfc2435, Payload::Course] {
+            let media = media();
+            let t0 = Instant::now();
+            let mut s = Stream::new(&media, payload, 400, true, [1, 2, 3], t0);
+            s.play(1.0, t0);
+            let mut sent = Vec::new();
+            for ms in 0..1000 {
+                sent.extend(due(&mut s, &media, t0 + Duration::from_millis(ms)));
+            }
+            assert!(
+                sent.len() >= 30,
+                "{payload:?}: {} packets in a second",
+                sent.len()
+            );
+            let keep = s.history().len();
+            assert!(keep > 0 && keep < sent.len(), "{keep} of {}", sent.len());
+            for packet in &sent[sent.len() - keep..] {
+                let seq = rtp::Packet::parse(packet).unwrap().sequence_number();
+                let mut again = Vec::new();
+                assert_eq!(s.resend(&media, seq, &mut again), Some(packet.len()));
+                assert_eq!(&again, packet, "{payload:?} packet {seq}");
+            }
+            let old = rtp::Packet::parse(&sent[0]).unwrap().sequence_number();
+            assert_eq!(s.resend(&media, old, &mut Vec::new()), None, "aged out");
+        }
     }
 }

@@ -154,10 +154,10 @@ impl Core {
     /// Runs the core's transmit pass at the current time and returns the datagrams sent.
     pub fn transmit(&mut self) -> Vec<Datagram> {
         let mut sent = Vec::new();
-        self.server.transmit(self.now, &mut |socket, to, bytes| {
-            sent.push((socket, to, bytes.to_vec()));
-            true
-        });
+        self.server
+            .transmit_all(self.now, &mut |socket, to, bytes| {
+                sent.push((socket, to, bytes.to_vec()));
+            });
         sent
     }
 

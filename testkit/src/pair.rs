@@ -157,13 +157,11 @@ impl Pair {
             }
         }
         let (rtp, rtcp_down) = (&mut self.rtp, &mut self.rtcp_down);
-        self.server.transmit(now, &mut |socket, _to, bytes| {
-            match socket {
+        self.server
+            .transmit_all(now, &mut |socket, _to, bytes| match socket {
                 Socket::Rtp => rtp.send(Datagram::Rtp(bytes.to_vec()), bytes.len(), now),
                 Socket::Rtcp => rtcp_down.send(Datagram::Rtcp(bytes.to_vec()), bytes.len(), now),
-            }
-            true
-        });
+            });
         if self.connected {
             let out = self.server.output(self.conn).to_vec();
             if !out.is_empty() {

@@ -161,6 +161,36 @@ impl<'a> Packetizer<'a> {
         1 + self.scan.len().saturating_sub(first).div_ceil(later)
     }
 
+    /// Scan bytes already handed out: where the next fragment starts (its fragment offset,
+    /// RFC 2435 §3.1.2).
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// Goes on from scan byte `offset` (an [`Packetizer::offset`] seen before; clamped to the
+    /// scan), so a sender can cut the frame a few fragments at a time, or cut one fragment
+    /// again, without keeping it.
+    pub fn resume_at(&mut self, offset: usize) {
+        self.offset = offset.min(self.scan.len());
+        self.done = self.offset == self.scan.len() && offset != 0;
+    }
+
+    /// The payload size of the next fragment; `None` once the last has been handed out.
+    pub fn next_len(&self) -> Option<usize> {
+        if self.done {
+            return None;
+        }
+        let headers = self.header_len(self.offset == 0);
+        let rest = self.scan.len() - self.offset;
+        Some(headers + rest.min(self.max_payload - headers))
+    }
+
+    /// Payload bytes of all the frame's fragments together (headers and scan data).
+    pub fn payload_len(&self) -> usize {
+        let n = self.fragment_count();
+        self.header_len(true) + (n - 1) * self.header_len(false) + self.scan.len()
+    }
+
     fn write_header(&self, out: &mut [u8; MAX_HEADER_LEN]) -> usize {
         let main = MainHeader {
             // `offset` <= scan.len() < 2^24, checked in `new`: fits the 24-bit field.
@@ -250,6 +280,42 @@ mod tests {
             restart_interval: 0,
             scan,
         }
+    }
+
+    #[test]
+    fn resuming_at_an_offset_gives_the_same_fragments_and_payload_len_sums_them() {
+        let scan: Vec<u8> = (0..10_000u32).map(|i| (i * 7) as u8).collect();
+        let whole: Vec<Vec<u8>> = Packetizer::new(&frame(&scan), 1000)
+            .unwrap()
+            .map(|f| [f.header(), f.data].concat())
+            .collect();
+        assert_eq!(
+            Packetizer::new(&frame(&scan), 1000).unwrap().payload_len(),
+            whole.iter().map(Vec::len).sum::<usize>()
+        );
+        // Cut two fragments at a time, each time from a fresh packetizer.
+        let mut offset = 0;
+        let mut again = Vec::new();
+        loop {
+            let mut p = Packetizer::new(&frame(&scan), 1000).unwrap();
+            p.resume_at(offset);
+            let before = again.len();
+            for _ in 0..2 {
+                let len = p.next_len();
+                let Some(f) = p.next() else { break };
+                assert_eq!(len, Some(f.len()));
+                again.push([f.header(), f.data].concat());
+            }
+            offset = p.offset();
+            if again.len() == before {
+                break;
+            }
+        }
+        assert_eq!(again, whole);
+        // An empty scan: one fragment, also when resumed at 0.
+        let mut p = Packetizer::new(&frame(&[]), 1000).unwrap();
+        p.resume_at(0);
+        assert_eq!(p.count(), 1);
     }
 
     #[test]

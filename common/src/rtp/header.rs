@@ -46,6 +46,21 @@ impl Header {
         self.write_with(&Extras::default(), payload, out)
     }
 
+    /// Appends the header and then every piece of `payload` to `out` (no zero-filling first);
+    /// returns the packet length. Fails, appending nothing, if the payload type does not fit
+    /// 7 bits.
+    pub fn append(&self, payload: &[&[u8]], out: &mut Vec<u8>) -> Result<usize, Error> {
+        let mut fixed = [0; Header::LEN];
+        self.write(&[], &mut fixed)?;
+        let len = Header::LEN + payload.iter().map(|p| p.len()).sum::<usize>();
+        out.reserve(len);
+        out.extend_from_slice(&fixed);
+        for piece in payload {
+            out.extend_from_slice(piece);
+        }
+        Ok(len)
+    }
+
     /// Like [`Header::write`], with a CSRC list, header extension or padding.
     pub fn write_with(
         &self,

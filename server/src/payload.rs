@@ -1,0 +1,258 @@
+//! How a frame travels in RTP packets, cut from the [`Source`] at the moment each packet
+//! leaves: the payload bytes are copied once, from the source (the mapped file) into the buffer
+//! the datagram leaves from, and a packet sent before can be cut again from where it started
+//! (for retransmission) without having been kept.
+//!
+//! - [`Payload::Rfc2435`]: RFC 2435 fragments (§3.1, Q = 255 with the frame's own tables).
+//! - [`Payload::Course`]: the course's raw JPEG ([`course::pieces`]): whole when it fits the
+//!   course clients' 20 KB reads, else 1400-byte pieces; marker on the last.
+
+use hdstream_common::course;
+use hdstream_common::rfc2435::Packetizer;
+use hdstream_common::rtp;
+
+use crate::source::Source;
+
+/// How frames are carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload {
+    /// RFC 2435 fragments.
+    Rfc2435,
+    /// The course's dialect ([`course`]): the raw JPEG, whole when it fits the course clients'
+    /// 20 KB reads (sequence number = frame number) or in pieces; timestamp = frame number.
+    Course,
+}
+
+/// One frame being cut into packet payloads, from byte `offset` of what it cuts (the scan
+/// data for RFC 2435, the JPEG for the course).
+#[derive(Debug, Clone)]
+pub enum Cutter<'a> {
+    /// RFC 2435 fragments.
+    Rfc2435(Packetizer<'a>),
+    /// The course's pieces.
+    Course {
+        /// The whole JPEG.
+        jpeg: &'a [u8],
+        /// Bytes in each piece but the last.
+        piece: usize,
+        /// Bytes already handed out.
+        offset: usize,
+        /// Whether the last piece has been handed out.
+        done: bool,
+    },
+}
+
+impl<'a> Cutter<'a> {
+    /// Frame `index` of `source`, cut into payloads of at most `max_payload` bytes; `None` when
+    /// the frame is missing or cannot travel as `payload` (not RFC 2435-ready).
+    pub fn new(
+        source: &'a dyn Source,
+        payload: Payload,
+        index: usize,
+        max_payload: usize,
+    ) -> Option<Cutter<'a>> {
+        match payload {
+            Payload::Rfc2435 => {
+                let frame = source.rfc2435_frame(index)?;
+                Packetizer::new(&frame, max_payload)
+                    .ok()
+                    .map(Cutter::Rfc2435)
+            }
+            Payload::Course => {
+                let jpeg = source.jpeg(index)?;
+                let piece = course::piece_size(jpeg.len());
+                Some(Cutter::Course {
+                    jpeg,
+                    piece,
+                    offset: 0,
+                    done: false,
+                })
+            }
+        }
+    }
+
+    /// Where the next payload starts (an offset to [`Cutter::resume_at`] later).
+    pub fn offset(&self) -> usize {
+        match self {
+            Cutter::Rfc2435(p) => p.offset(),
+            Cutter::Course { offset, .. } => *offset,
+        }
+    }
+
+    /// Goes on from `offset`, a value [`Cutter::offset`] gave before.
+    pub fn resume_at(&mut self, at: usize) {
+        match self {
+            Cutter::Rfc2435(p) => p.resume_at(at),
+            Cutter::Course {
+                jpeg, offset, done, ..
+            } => {
+                *offset = at.min(jpeg.len());
+                *done = *offset == jpeg.len() && at != 0;
+            }
+        }
+    }
+
+    /// Bytes of every RTP packet of the frame together, RTP headers included.
+    pub fn frame_len(&self) -> usize {
+        match self {
+            Cutter::Rfc2435(p) => p.payload_len() + p.fragment_count() * rtp::Header::LEN,
+            Cutter::Course { jpeg, piece, .. } => {
+                jpeg.len() + jpeg.len().div_ceil(*piece).max(1) * rtp::Header::LEN
+            }
+        }
+    }
+
+    /// The size of the next RTP packet (header included); `None` after the last.
+    pub fn next_len(&self) -> Option<usize> {
+        let payload = match self {
+            Cutter::Rfc2435(p) => p.next_len()?,
+            Cutter::Course {
+                jpeg,
+                piece,
+                offset,
+                done,
+            } => {
+                if *done {
+                    return None;
+                }
+                (jpeg.len() - offset).min(*piece)
+            }
+        };
+        Some(rtp::Header::LEN + payload)
+    }
+
+    /// Appends the next packet to `out`: `header` with the marker set on the frame's last
+    /// packet, then the payload. Answers its length, `None` after the last.
+    pub fn append_next(&mut self, header: rtp::Header, out: &mut Vec<u8>) -> Option<usize> {
+        match self {
+            Cutter::Rfc2435(p) => {
+                let fragment = p.next()?;
+                let header = rtp::Header {
+                    marker: fragment.marker,
+                    ..header
+                };
+                header.append(&[fragment.header(), fragment.data], out).ok()
+            }
+            Cutter::Course {
+                jpeg,
+                piece,
+                offset,
+                done,
+            } => {
+                if *done {
+                    return None;
+                }
+                let end = (*offset + *piece).min(jpeg.len());
+                let data = &jpeg[*offset..end];
+                *offset = end;
+                *done = end == jpeg.len();
+                let header = rtp::Header {
+                    marker: *done,
+                    ..header
+                };
+                header.append(&[data], out).ok()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every packet of frame `index`, cut in one go.
+    fn packets(source: &dyn Source, payload: Payload, index: usize, mtu: usize) -> Vec<Vec<u8>> {
+        let mut cutter = Cutter::new(source, payload, index, mtu).unwrap();
+        let mut out = Vec::new();
+        let mut seq = 0u16;
+        loop {
+            let mut packet = Vec::new();
+            let header = rtp::Header {
+                payload_type: 26,
+                sequence_number: seq,
+                timestamp: 9,
+                ssrc: 7,
+                marker: false,
+            };
+            let expected = cutter.next_len();
+            let Some(len) = cutter.append_next(header, &mut packet) else {
+                assert_eq!(expected, None);
+                break;
+            };
+            assert_eq!((Some(len), len), (expected, packet.len()));
+            out.push(packet);
+            seq += 1;
+        }
+        out
+    }
+
+    #[test]
+    fn rfc2435_packets_match_the_packetizer_and_carry_the_marker_last() {
+        let media = crate::testing::clip();
+        let frame = media.file.rfc2435_frame(3).unwrap();
+        let fragments: Vec<Vec<u8>> = Packetizer::new(&frame, 500)
+            .unwrap()
+            .map(|f| [f.header(), f.data].concat())
+            .collect();
+        let packets = packets(&media, Payload::Rfc2435, 3, 500);
+        assert_eq!(packets.len(), fragments.len());
+        for (i, (packet, fragment)) in packets.iter().zip(&fragments).enumerate() {
+            let p = rtp::Packet::parse(packet).unwrap();
+            assert_eq!(p.payload(), &fragment[..]);
+            assert_eq!(p.marker(), i + 1 == packets.len());
+            assert_eq!(p.sequence_number(), i as u16);
+        }
+        let cutter = Cutter::new(&media, Payload::Rfc2435, 3, 500).unwrap();
+        assert_eq!(
+            cutter.frame_len(),
+            packets.iter().map(Vec::len).sum::<usize>()
+        );
+    }
+
+    #[test]
+    fn course_frames_leave_whole_when_they_fit_else_in_pieces() {
+        let media = crate::testing::clip();
+        let jpeg = media.file.frame(0).unwrap();
+        let packets = packets(&media, Payload::Course, 0, 1400);
+        assert_eq!(packets.len(), course::pieces(jpeg).len());
+        let rebuilt: Vec<u8> = packets
+            .iter()
+            .flat_map(|p| rtp::Packet::parse(p).unwrap().payload().to_vec())
+            .collect();
+        assert_eq!(rebuilt, jpeg);
+        let cutter = Cutter::new(&media, Payload::Course, 0, 1400).unwrap();
+        assert_eq!(
+            cutter.frame_len(),
+            packets.iter().map(Vec::len).sum::<usize>()
+        );
+    }
+
+    #[test]
+    fn a_packet_cut_again_from_its_offset_is_the_same() {
+        let media = crate::testing::clip();
+        for payload in [Payload::Rfc2435, Payload::Course] {
+            let whole = packets(&media, payload, 5, 400);
+            let mut cutter = Cutter::new(&media, payload, 5, 400).unwrap();
+            let mut offsets = Vec::new();
+            let mut sink = Vec::new();
+            while cutter.next_len().is_some() {
+                offsets.push(cutter.offset());
+                cutter.append_next(rtp::Header::default(), &mut sink);
+            }
+            for (k, &at) in offsets.iter().enumerate().rev() {
+                let mut again = Cutter::new(&media, payload, 5, 400).unwrap();
+                again.resume_at(at);
+                let mut packet = Vec::new();
+                let header = rtp::Header {
+                    payload_type: 26,
+                    sequence_number: k as u16,
+                    timestamp: 9,
+                    ssrc: 7,
+                    marker: false,
+                };
+                again.append_next(header, &mut packet).unwrap();
+                assert_eq!(packet, whole[k], "{payload:?} packet {k}");
+            }
+        }
+    }
+}
