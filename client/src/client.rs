@@ -10,14 +10,16 @@
 //! ... → the stream ends (RTCP BYE, or silence) and the cache plays out → TEARDOWN.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdstream_common::rtsp::header::{ChannelRange, Transport as TransportHeader};
 use hdstream_common::rtsp::{self, Data, Message, Method, Parsed, Response, StatusCode};
 
-use crate::cache::Frame;
+use crate::clock::Clock;
 use crate::error::Error;
 use crate::pipeline::{self, Pipeline, StreamStart};
+use crate::playout::Release;
 use crate::session::{Description, Dialect, Event, PlayPurpose, Session, State};
 use crate::stats::NetStats;
 
@@ -88,26 +90,14 @@ pub enum Command {
     Pause,
     /// PLAY from where it paused.
     Resume,
-    /// PLAY from `to` seconds; frames released from now on carry `epoch`.
+    /// PLAY from `to` seconds: a new epoch of the clock (pictures from before it are not
+    /// shown).
     Seek {
         /// Target NPT, seconds.
         to: f64,
-        /// The epoch the sink now expects.
-        epoch: u64,
     },
     /// TEARDOWN and stop.
     Quit,
-}
-
-/// A frame for the decoder.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Released {
-    /// Frames of an older epoch (before a seek) are not shown.
-    pub epoch: u64,
-    /// The frame.
-    pub frame: Frame,
-    /// When it is due on screen.
-    pub due: Instant,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,11 +122,9 @@ pub struct Client {
     description: Option<Description>,
     server_rtcp_port: Option<u16>,
     channels: ChannelRange,
-    epoch: u64,
     moving_plays: u32,
     fast: bool,
     speed_ok: bool,
-    paused: bool,
     pause_sent: Option<Instant>,
     play_started: Option<Instant>,
     activity: Instant,
@@ -171,11 +159,9 @@ impl Client {
                 rtp: 0,
                 rtcp: Some(1),
             },
-            epoch: 0,
             moving_plays: 0,
             fast: false,
             speed_ok,
-            paused: false,
             pause_sent: None,
             play_started: None,
             activity: now,
@@ -297,6 +283,11 @@ impl Client {
         self.after(now);
     }
 
+    /// The playout clock — pause, seek epoch, lateness — to share with the presentation.
+    pub fn clock(&self) -> &Arc<Clock> {
+        self.pipeline.playout().clock()
+    }
+
     /// An RTP datagram arrived.
     pub fn receive_rtp(&mut self, data: &[u8], now: Instant) {
         self.pipeline.rtp(data, now);
@@ -313,35 +304,35 @@ impl Client {
             return;
         }
         match command {
-            Command::Pause if !self.paused && self.session.state() == State::Playing => {
+            // The sink may have stopped the clock already (at the key press); pausing it
+            // again changes nothing.
+            Command::Pause
+                if self.pause_sent.is_none() && self.session.state() == State::Playing =>
+            {
                 self.session.pause(now);
-                self.pipeline.playout_mut().pause(now);
-                self.paused = true;
+                self.clock().pause(now);
                 self.pause_sent = Some(now);
             }
-            Command::Resume if self.paused => {
+            Command::Resume if self.pause_sent.is_some() => {
                 let speed = self.fast.then_some(1.0).filter(|_| self.speed_ok);
                 self.session.play(None, speed, PlayPurpose::Resume, now);
                 self.fast = false;
-                self.pipeline.playout_mut().resume(now);
-                self.paused = false;
+                self.clock().resume(now);
                 self.note_pause();
                 self.activity = now;
             }
-            Command::Seek { to, epoch } => {
+            Command::Seek { to } => {
                 if self.session.dialect() == Dialect::Course {
-                    // Frames released from now on carry the sink's new epoch, so it shows them.
-                    self.epoch = epoch;
                     tracing::warn!("seeking needs a standard RTSP server: ignored");
                     return;
                 }
                 let duration = self.description.as_ref().and_then(|d| d.duration);
                 let last = duration.map_or(f64::MAX, |d| (d - self.frame_seconds()).max(0.0));
                 let to = to.clamp(0.0, last);
-                self.epoch = epoch;
+                // Frames released from now on belong to the new epoch (and play time runs).
+                self.clock().seek(now);
                 self.play_moving(Some(to), PlayPurpose::Seek, now);
                 self.note_pause();
-                self.paused = false;
             }
             Command::Quit => self.close(now),
             Command::Pause | Command::Resume => {}
@@ -375,16 +366,11 @@ impl Client {
     }
 
     /// The next frame for the decoder.
-    pub fn poll_release(&mut self, now: Instant) -> Option<Released> {
+    pub fn poll_release(&mut self, now: Instant) -> Option<Release> {
         if self.phase != Phase::Running {
             return None;
         }
-        let release = self.pipeline.poll_release(now)?;
-        Some(Released {
-            epoch: self.epoch,
-            frame: release.frame,
-            due: release.due,
-        })
+        self.pipeline.poll_release(now)
     }
 
     /// Gives a JPEG buffer back for reuse.
@@ -423,7 +409,7 @@ impl Client {
 
     fn idle_deadline(&self) -> Option<Instant> {
         let watching = self.phase == Phase::Running
-            && !self.paused
+            && !self.clock().is_paused()
             && self.session.state() == State::Playing
             && !self.pipeline.is_gated()
             && !self.pipeline.playout().has_ended();
@@ -586,7 +572,7 @@ impl Client {
     /// Speed). The PLAYs that start or move the stream ask for it themselves.
     fn adjust_speed(&mut self, now: Instant) {
         let can = self.speed_ok
-            && !self.paused
+            && !self.clock().is_paused()
             && self.session.state() == State::Playing
             && !self.session.play_pending()
             && !self.pipeline.is_gated()
@@ -910,7 +896,7 @@ mod tests {
             longest < prebuffer && longest <= 40 * MS,
             "longest wait between frames {longest:?}"
         );
-        let npts: Vec<f64> = released.iter().map(|(_, r)| r.frame.npt).collect();
+        let npts: Vec<f64> = released.iter().map(|(_, r)| r.stamp.npt).collect();
         assert!(npts.windows(2).all(|w| w[1] > w[0]), "{npts:?}");
     }
 

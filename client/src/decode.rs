@@ -7,7 +7,7 @@
 //! time keeps up on average, but not through the occasional slow frame (measured: at 1440p60,
 //! 8.5 ms per frame in the debug build, a single thread let one frame in a few runs be late).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use hdstream_video::decoder::Decoder;
 
+use crate::clock::Clock;
+use crate::playout::{Release, Stamp};
 use crate::stats::Histogram;
 
 /// A second thread starts when decoding (median over [`SAMPLE`] frames) takes more than this
@@ -26,36 +28,14 @@ pub const SAMPLE: u64 = 15;
 /// stream cannot make each pixel buffer take a gigabyte.
 pub const MAX_PIXELS: usize = 7680 * 4320;
 
-/// A frame to decode.
-#[derive(Debug)]
-pub struct Job {
-    /// The seek epoch it belongs to.
-    pub epoch: u64,
-    /// NPT, seconds.
-    pub npt: f64,
-    /// When it is due on screen.
-    pub due: Instant,
-    /// When its last packet arrived.
-    pub arrival: Instant,
-    /// How late it may be shown (one frame interval).
-    pub late_after: Duration,
-    /// SOI .. EOI.
-    pub jpeg: Vec<u8>,
-}
+/// A frame to decode: the playout's release, its [`Stamp`] travelling on unchanged.
+pub type Job = Release;
 
 /// A decoded frame.
 #[derive(Debug)]
 pub struct Picture {
-    /// The seek epoch it belongs to.
-    pub epoch: u64,
-    /// NPT, seconds.
-    pub npt: f64,
-    /// When it is due on screen.
-    pub due: Instant,
-    /// When its last packet arrived.
-    pub arrival: Instant,
-    /// How late it may be shown.
-    pub late_after: Duration,
+    /// Its times and place, as released.
+    pub stamp: Stamp,
     /// Width in pixels.
     pub width: usize,
     /// Height in pixels.
@@ -160,20 +140,21 @@ struct Worker {
     out: Sender<Decoded>,
     buffers: Arc<Buffers>,
     jpegs: Sender<Vec<u8>>,
-    epoch: Arc<AtomicU64>,
+    clock: Arc<Clock>,
     handles: Arc<Mutex<Vec<JoinHandle<DecodeStats>>>>,
     max_threads: usize,
 }
 
 impl Pool {
     /// Starts `threads` decode threads, or one that adds a second when needed (`None`).
-    /// Jobs of an epoch older than `epoch` are skipped; used JPEG buffers go back on `jpegs`.
+    /// Jobs of an epoch older than the `clock`'s are skipped; used JPEG buffers go back on
+    /// `jpegs`.
     pub fn spawn(
         jobs: Receiver<Job>,
         out: Sender<Decoded>,
         buffers: Arc<Buffers>,
         jpegs: Sender<Vec<u8>>,
-        epoch: Arc<AtomicU64>,
+        clock: Arc<Clock>,
         threads: Option<usize>,
     ) -> Pool {
         let handles = Arc::new(Mutex::new(Vec::new()));
@@ -182,7 +163,7 @@ impl Pool {
             out,
             buffers,
             jpegs,
-            epoch,
+            clock,
             handles: Arc::clone(&handles),
             max_threads: threads.unwrap_or(2).max(1),
         };
@@ -237,7 +218,8 @@ impl Worker {
         let mut sample = Histogram::new();
         let mut decided = !adaptive;
         while let Ok(job) = self.jobs.recv() {
-            if job.epoch < self.epoch.load(Ordering::SeqCst) {
+            let stamp = job.stamp;
+            if stamp.epoch < self.clock.epoch() {
                 let _ = self.jpegs.try_send(job.jpeg);
                 continue;
             }
@@ -257,21 +239,17 @@ impl Worker {
                     stats.decode.record(took);
                     sample.record(took);
                     Decoded::Picture(Picture {
-                        epoch: job.epoch,
-                        npt: job.npt,
-                        due: job.due,
-                        arrival: job.arrival,
-                        late_after: job.late_after,
+                        stamp,
                         width: dims.width,
                         height: dims.height,
                         pixels,
                     })
                 }
                 Err(e) => {
-                    tracing::warn!(npt = job.npt, error = %e, "frame does not decode");
+                    tracing::warn!(npt = stamp.npt, error = %e, "frame does not decode");
                     stats.undecodable += 1;
                     self.buffers.give(pixels);
-                    Decoded::Failed { epoch: job.epoch }
+                    Decoded::Failed { epoch: stamp.epoch }
                 }
             };
             if self.out.send(decoded).is_err() {
@@ -280,14 +258,14 @@ impl Worker {
             if !decided && sample.len() >= SAMPLE {
                 let p50 = sample.percentiles().p50 / 1000.0;
                 sample = Histogram::new();
-                let share = p50 / job.late_after.as_secs_f64().max(1e-3);
+                let share = p50 / stamp.late_after.as_secs_f64().max(1e-3);
                 let threads = self.handles.lock().map_or(1, |h| h.len());
                 decided = threads >= self.max_threads;
                 if share > BUSY_SHARE && !decided {
                     decided = true;
                     tracing::info!(
                         decode_ms = p50 * 1000.0,
-                        frame_ms = job.late_after.as_secs_f64() * 1000.0,
+                        frame_ms = stamp.late_after.as_secs_f64() * 1000.0,
                         "decoding takes {:.0}% of the frame interval: starting a second decode thread",
                         share * 100.0
                     );
@@ -306,11 +284,14 @@ mod tests {
     fn job(epoch: u64, jpeg: Vec<u8>) -> Job {
         let now = Instant::now();
         Job {
-            epoch,
-            npt: 0.0,
-            due: now,
-            arrival: now,
-            late_after: Duration::from_millis(33),
+            stamp: Stamp {
+                epoch,
+                timestamp: 0,
+                npt: 0.0,
+                due: now,
+                arrival: now,
+                late_after: Duration::from_millis(33),
+            },
             jpeg,
         }
     }
@@ -325,13 +306,14 @@ mod tests {
         let (out_tx, out_rx) = crossbeam_channel::bounded(4);
         let (jpeg_tx, jpeg_rx) = crossbeam_channel::bounded(4);
         let buffers = Buffers::new(2);
-        let epoch = Arc::new(AtomicU64::new(1));
+        let clock = Arc::new(Clock::new());
+        clock.seek(Instant::now());
         let pool = Pool::spawn(
             job_rx,
             out_tx,
             Arc::clone(&buffers),
             jpeg_tx,
-            epoch,
+            clock,
             Some(1),
         );
         job_tx.send(job(1, jpeg.clone())).unwrap();

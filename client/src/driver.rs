@@ -307,21 +307,8 @@ impl Driver {
     /// Hands due frames to the decoders while their queue has room.
     fn release(&mut self, now: Instant) {
         while !self.ends.jobs.is_full() {
-            let Some(released) = self.client.poll_release(now) else {
+            let Some(job) = self.client.poll_release(now) else {
                 break;
-            };
-            let job = Job {
-                epoch: released.epoch,
-                npt: released.frame.npt,
-                due: released.due,
-                arrival: released.frame.arrival,
-                late_after: self
-                    .client
-                    .pipeline()
-                    .playout()
-                    .late_after()
-                    .max(Duration::from_millis(1)),
-                jpeg: released.frame.jpeg,
             };
             if let Err(e) = self.ends.jobs.try_send(job) {
                 self.client.recycle(e.into_inner().jpeg);
@@ -396,7 +383,6 @@ impl Driver {
             cache_s: playout.level().as_secs_f64(),
             cache_frames: playout.cached_frames(),
             frames_lost: stats.frames_lost,
-            frames_late: stats.frames_late,
             rebuffers: stats.rebuffer_count,
         };
         self.live_bytes = stats.bytes_received;

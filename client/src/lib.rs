@@ -21,6 +21,7 @@
 
 pub mod cache;
 pub mod client;
+pub mod clock;
 pub mod decode;
 pub mod driver;
 pub mod error;
@@ -37,7 +38,7 @@ pub mod timeline;
 pub mod window;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -63,6 +64,8 @@ pub fn play(options: &Options) -> Result<Report, Error> {
     let (host, stream, server) = connect(options)?;
     let (udp, transport, rcvbuf) = media_sockets(options, server)?;
     let client = Client::new(client_config(options, &host, transport), Instant::now());
+    // Pause, the seek epoch and lateness: one clock, shared by every thread.
+    let clock = Arc::clone(client.clock());
     let stop = stop_on_signals(options);
 
     let poll = mio::Poll::new().map_err(|e| Error::io("event loop", e))?;
@@ -76,7 +79,6 @@ pub fn play(options: &Options) -> Result<Report, Error> {
     let (picture_tx, picture_rx) = crossbeam_channel::bounded(PICTURE_BUFFERS + 2);
     let (jpeg_tx, jpeg_rx) = crossbeam_channel::bounded(16);
     let live = Arc::new(Mutex::new(sink::Live::default()));
-    let epoch = Arc::new(AtomicU64::new(0));
 
     let sockets = driver::Sockets {
         control: mio::net::TcpStream::from_std(stream),
@@ -102,7 +104,7 @@ pub fn play(options: &Options) -> Result<Report, Error> {
         picture_tx,
         Arc::clone(&buffers),
         jpeg_tx,
-        Arc::clone(&epoch),
+        Arc::clone(&clock),
         options.decode_threads,
     );
 
@@ -118,7 +120,7 @@ pub fn play(options: &Options) -> Result<Report, Error> {
         buffers,
         commands: command_tx,
         waker,
-        epoch,
+        clock: Arc::clone(&clock),
         live,
     };
     let shown = sink::run(
@@ -141,6 +143,7 @@ pub fn play(options: &Options) -> Result<Report, Error> {
         &net,
         &shown,
         &decoded,
+        &clock,
         cpu,
         started.elapsed(),
     ))
@@ -249,6 +252,7 @@ fn report(
     net: &driver::Outcome,
     shown: &present::SinkStats,
     decoded: &decode::DecodeStats,
+    clock: &clock::Clock,
     cpu: Option<f64>,
     elapsed: Duration,
 ) -> Report {
@@ -298,7 +302,7 @@ fn report(
             .or(duration.zip(fps).map(|(d, f)| (d * f).round() as u64)),
         frames_received: n.frames_received,
         frames_displayed: shown.displayed,
-        frames_late: n.frames_late + shown.late,
+        frames_late: clock.late(),
         frames_lost: n.frames_lost,
         frames_undecodable: shown.undecodable.max(decoded.undecodable),
         frames_overflow: n.frames_overflow,

@@ -231,11 +231,6 @@ impl Pipeline {
         &self.playout
     }
 
-    /// The playout, to pause or resume it.
-    pub fn playout_mut(&mut self) -> &mut Playout {
-        &mut self.playout
-    }
-
     /// When the last RTP packet arrived.
     pub fn last_packet(&self) -> Option<Instant> {
         self.last_packet
@@ -652,7 +647,7 @@ impl Pipeline {
         s.packets_duplicate = self.tracker.duplicates();
         s.packets_late = self.reorder.late();
         let c = self.playout.counters();
-        s.frames_late = c.late;
+        s.frames_late = self.playout.clock().late();
         s.frames_overflow = c.overflow;
         s.rebuffer_count = c.rebuffers;
         s.rebuffer_time = c.rebuffer_time;
@@ -761,7 +756,7 @@ mod tests {
         let out = releases(&mut p, t0, 300);
         let npts: Vec<f64> = out
             .iter()
-            .map(|r| (r.frame.npt * 30.0).round() / 30.0)
+            .map(|r| (r.stamp.npt * 30.0).round() / 30.0)
             .collect();
         let expected: Vec<f64> = (0..5)
             .map(|n| ((5.0 + f64::from(n) / 30.0) * 30.0).round() / 30.0)
@@ -778,7 +773,7 @@ mod tests {
         );
         assert_eq!(s.packets_lost, 0);
         for r in &out {
-            let jpeg = &r.frame.jpeg;
+            let jpeg = &r.jpeg;
             assert_eq!(&jpeg[..2], &[0xFF, 0xD8]);
             assert_eq!(&jpeg[jpeg.len() - 2..], &[0xFF, 0xD9]);
         }
@@ -821,7 +816,7 @@ mod tests {
         }
         p.end_of_stream(t0 + 100 * MS);
         let out = releases(&mut p, t0 + 100 * MS, 300);
-        let frames: Vec<i64> = out.iter().map(|r| r.frame.timestamp / 3000).collect();
+        let frames: Vec<i64> = out.iter().map(|r| r.stamp.timestamp / 3000).collect();
         assert_eq!(frames, [0, 2, 3]);
         let s = p.stats();
         assert_eq!(
@@ -977,9 +972,9 @@ mod tests {
         }
         p.end_of_stream(t0);
         let out = releases(&mut p, t0, 300);
-        let npts: Vec<f64> = out.iter().map(|r| r.frame.npt).collect();
+        let npts: Vec<f64> = out.iter().map(|r| r.stamp.npt).collect();
         assert_eq!(npts, [0.0, 0.05, 0.15]);
-        assert_eq!(&out[0].frame.jpeg[..], b"\xFF\xD8jpeg\xFF\xD9");
+        assert_eq!(&out[0].jpeg[..], b"\xFF\xD8jpeg\xFF\xD9");
         assert_eq!(p.stats().frames_lost, 1);
     }
 }

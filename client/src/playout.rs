@@ -13,11 +13,16 @@
 //! released. In low-latency mode there is no prebuffer and only the newest frame matters: it is
 //! released at once, older ones are dropped as late.
 //!
+//! Frames are timed in play time, which the shared [`Clock`] keeps (it stops while paused, so
+//! a pause moves nothing here); the clock also judges and counts late frames.
+//!
 //! Sans-IO: every call takes `now`; [`Playout::poll_timeout`] says when to poll next.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::cache::{Cache, Frame, Refused};
+use crate::clock::Clock;
 
 /// How the playout behaves.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -53,13 +58,31 @@ impl Default for Config {
     }
 }
 
-/// A frame handed to the decoder, with the instant it should be on screen.
+/// What travels with a frame from its release to the screen: one value, set at release and
+/// read by the decoder and the presentation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stamp {
+    /// The seek epoch it belongs to ([`Clock::epoch`] when released).
+    pub epoch: u64,
+    /// RTP timestamp extended to 64 bits.
+    pub timestamp: i64,
+    /// Where it sits in the presentation, seconds (RFC 2326 §3.6 NPT).
+    pub npt: f64,
+    /// The play time ([`Clock`]) it is due on screen at.
+    pub due: Instant,
+    /// When its last packet arrived.
+    pub arrival: Instant,
+    /// How long after `due` it may still be shown: until its successor is due.
+    pub late_after: Duration,
+}
+
+/// A frame handed to the decoder.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Release {
-    /// The frame.
-    pub frame: Frame,
-    /// When it is due on screen.
-    pub due: Instant,
+    /// Its times and place.
+    pub stamp: Stamp,
+    /// SOI .. EOI.
+    pub jpeg: Vec<u8>,
 }
 
 /// What the playout has done.
@@ -67,8 +90,6 @@ pub struct Release {
 pub struct Counters {
     /// Frames released to the decoder.
     pub released: u64,
-    /// Frames dropped because their time had passed (or, low-latency, a newer one was there).
-    pub late: u64,
     /// Frames refused because the cache was full.
     pub overflow: u64,
     /// Times the cache ran dry during play.
@@ -95,7 +116,7 @@ pub struct Playout {
     config: Config,
     cache: Cache,
     phase: Phase,
-    paused_at: Option<Instant>,
+    clock: Arc<Clock>,
     ended: bool,
     last_released: Option<(i64, f64)>,
     estimated_ticks: Option<i64>,
@@ -110,13 +131,19 @@ impl Playout {
             cache: Cache::new(config.max_frames, config.max_bytes),
             config,
             phase: Phase::Idle,
-            paused_at: None,
+            clock: Arc::new(Clock::new()),
             ended: false,
             last_released: None,
             estimated_ticks: None,
             last_inserted: None,
             counters: Counters::default(),
         }
+    }
+
+    /// The clock it plays against (shared with the presentation): pause, seek epoch,
+    /// lateness.
+    pub fn clock(&self) -> &Arc<Clock> {
+        &self.clock
     }
 
     /// The settings.
@@ -204,10 +231,9 @@ impl Playout {
     pub fn start(&mut self, now: Instant, recycle: impl FnMut(Frame)) {
         self.cache.clear(recycle);
         self.phase = Phase::Filling {
-            since: now,
+            since: self.clock.play_time(now),
             rebuffer: false,
         };
-        self.paused_at = None;
         self.ended = false;
         self.last_released = None;
         self.last_inserted = None;
@@ -224,29 +250,6 @@ impl Playout {
         }
     }
 
-    /// Stops the clock.
-    pub fn pause(&mut self, now: Instant) {
-        self.paused_at.get_or_insert(now);
-    }
-
-    /// Restarts the clock where it stopped.
-    pub fn resume(&mut self, now: Instant) {
-        let Some(at) = self.paused_at.take() else {
-            return;
-        };
-        let paused = now.saturating_duration_since(at);
-        match &mut self.phase {
-            Phase::Playing { anchor, .. } => *anchor += paused,
-            Phase::Filling { since, .. } => *since += paused,
-            Phase::Idle | Phase::Finished => {}
-        }
-    }
-
-    /// Whether the clock is stopped.
-    pub fn is_paused(&self) -> bool {
-        self.paused_at.is_some()
-    }
-
     /// Adds a complete frame. A frame refused (too late, cache full, duplicate) is handed back
     /// for recycling.
     pub fn insert(&mut self, frame: Frame) -> Option<Frame> {
@@ -261,7 +264,7 @@ impl Playout {
             .last_released
             .is_some_and(|(ts, _)| frame.timestamp <= ts)
         {
-            self.counters.late += 1;
+            self.clock.count_late();
             return Some(frame);
         }
         if self.config.low_latency {
@@ -271,7 +274,7 @@ impl Playout {
                 .is_some_and(|f| f.timestamp < frame.timestamp)
             {
                 self.cache.pop_first();
-                self.counters.late += 1;
+                self.clock.count_late();
             }
         }
         match self.cache.insert(frame) {
@@ -303,10 +306,11 @@ impl Playout {
 
     /// The next frame to hand to the decoder now, if any; frames found late on the way are
     /// dropped into `recycle`.
-    pub fn poll(&mut self, now: Instant, mut recycle: impl FnMut(Frame)) -> Option<Release> {
-        if self.paused_at.is_some() {
+    pub fn poll(&mut self, wall: Instant, mut recycle: impl FnMut(Frame)) -> Option<Release> {
+        if self.clock.is_paused() {
             return None;
         }
+        let now = self.clock.play_time(wall);
         loop {
             match self.phase {
                 Phase::Idle | Phase::Finished => return None,
@@ -341,7 +345,7 @@ impl Playout {
                     if self.config.low_latency {
                         while self.cache.len() > 1 {
                             if let Some(f) = self.cache.pop_first() {
-                                self.counters.late += 1;
+                                self.clock.count_late();
                                 recycle(f);
                             }
                         }
@@ -369,13 +373,13 @@ impl Playout {
                         return None;
                     }
                     let frame = self.cache.pop_first()?;
-                    if now > due + self.late_after() {
+                    if self.clock.is_late(due, self.late_after(), wall) {
                         tracing::debug!(
                             npt = frame.npt,
                             late_ms = (now - due).as_secs_f64() * 1e3,
                             "frame late in the cache: dropped"
                         );
-                        self.counters.late += 1;
+                        self.clock.count_late();
                         self.last_released = Some((frame.timestamp, frame.npt));
                         recycle(frame);
                         continue;
@@ -389,7 +393,17 @@ impl Playout {
     fn released(&mut self, frame: Frame, due: Instant) -> Release {
         self.counters.released += 1;
         self.last_released = Some((frame.timestamp, frame.npt));
-        Release { frame, due }
+        Release {
+            stamp: Stamp {
+                epoch: self.clock.epoch(),
+                timestamp: frame.timestamp,
+                npt: frame.npt,
+                due,
+                arrival: frame.arrival,
+                late_after: self.late_after().max(Duration::from_millis(1)),
+            },
+            jpeg: frame.jpeg,
+        }
     }
 
     /// While playing with an empty cache: the instant the next frame became overdue, if it has.
@@ -413,11 +427,14 @@ impl Playout {
         Some(next + self.late_after())
     }
 
-    /// When [`Playout::poll`] has something to do without new input.
+    /// When [`Playout::poll`] has something to do without new input (wall time; none while
+    /// paused).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.paused_at.is_some() {
-            return None;
-        }
+        self.clock.wall_time(self.next_play_time()?)
+    }
+
+    /// [`Playout::poll_timeout`] in play time.
+    fn next_play_time(&self) -> Option<Instant> {
         match self.phase {
             Phase::Playing { anchor, anchor_ts } if !self.config.low_latency => {
                 match self.cache.first() {
@@ -464,7 +481,7 @@ mod tests {
     }
 
     fn ids(releases: &[Release]) -> Vec<i64> {
-        releases.iter().map(|r| r.frame.timestamp / TICKS).collect()
+        releases.iter().map(|r| r.stamp.timestamp / TICKS).collect()
     }
 
     /// Polls every millisecond from `from` for `ms` milliseconds, collecting releases.
@@ -493,7 +510,7 @@ mod tests {
         let t1 = t0 + 5 * MS;
         assert!(p.insert(frame(2, t1)).is_none());
         let r = p.poll(t1, drop).expect("released a lead ahead of its time");
-        assert_eq!((r.frame.timestamp, r.due), (0, t1 + 10 * MS));
+        assert_eq!((r.stamp.timestamp, r.stamp.due), (0, t1 + 10 * MS));
         for n in 3..10 {
             p.insert(frame(n, t1));
         }
@@ -501,13 +518,13 @@ mod tests {
         assert_eq!(ids(&out), (1..10).collect::<Vec<_>>());
         for r in &out {
             let expected =
-                t1 + 10 * MS + Duration::from_secs_f64(r.frame.timestamp as f64 / 90_000.0);
+                t1 + 10 * MS + Duration::from_secs_f64(r.stamp.timestamp as f64 / 90_000.0);
             assert!(
-                r.due.max(expected) - r.due.min(expected) < MS,
+                r.stamp.due.max(expected) - r.stamp.due.min(expected) < MS,
                 "due on the RTP clock"
             );
         }
-        assert_eq!(p.counters().late, 0);
+        assert_eq!(p.clock().late(), 0);
     }
 
     #[test]
@@ -518,23 +535,23 @@ mod tests {
         for n in 0..8 {
             p.insert(frame(n, t0));
         }
-        assert_eq!(p.poll(t0, drop).unwrap().frame.timestamp, 0);
+        assert_eq!(p.poll(t0, drop).unwrap().stamp.timestamp, 0);
         // Nothing polled for 200 ms (a stalled decoder): frames 1..=4, due at 43, 77, 110 and
         // 143 ms, are past their successors' time; frame 5, due at 177 ms, is still shown.
         let t1 = t0 + 200 * MS;
         let mut dropped = Vec::new();
         let r = p.poll(t1, |f| dropped.push(f.timestamp / TICKS)).unwrap();
-        assert_eq!(r.frame.timestamp / TICKS, 5);
+        assert_eq!(r.stamp.timestamp / TICKS, 5);
         assert_eq!(dropped, [1, 2, 3, 4]);
-        assert_eq!(p.counters().late, 4);
+        assert_eq!(p.clock().late(), 4);
         let r = p
             .poll(t1, drop)
             .expect("frame 6, due at 210 ms, is released a lead early");
-        assert_eq!((r.frame.timestamp / TICKS, r.due), (6, t0 + 210 * MS));
+        assert_eq!((r.stamp.timestamp / TICKS, r.stamp.due), (6, t0 + 210 * MS));
         assert!(p.poll(t1, drop).is_none(), "frame 7 is due at 243 ms");
         // A frame older than one already released is late on arrival.
         assert!(p.insert(frame(4, t1)).is_some());
-        assert_eq!(p.counters().late, 5);
+        assert_eq!(p.clock().late(), 5);
         assert_eq!(p.counters().rebuffers, 0);
     }
 
@@ -568,9 +585,9 @@ mod tests {
         assert!(p.poll(t1, drop).is_none(), "67 ms is not enough");
         p.insert(frame(5, t1));
         let r = p.poll(t1, drop).unwrap();
-        assert_eq!((r.frame.timestamp / TICKS, r.due), (3, t1 + 10 * MS));
+        assert_eq!((r.stamp.timestamp / TICKS, r.stamp.due), (3, t1 + 10 * MS));
         assert_eq!(p.counters().rebuffer_time, t1 - overdue);
-        assert_eq!(p.counters().late, 0, "nothing is late after a rebuffer");
+        assert_eq!(p.clock().late(), 0, "nothing is late after a rebuffer");
     }
 
     #[test]
@@ -585,7 +602,7 @@ mod tests {
         p.insert(frame(0, t0));
         let r = p.poll(t0, drop).unwrap();
         assert_eq!(
-            (r.frame.timestamp, r.due),
+            (r.stamp.timestamp, r.stamp.due),
             (0, t0),
             "no prebuffer, shown at once"
         );
@@ -593,9 +610,9 @@ mod tests {
             p.insert(frame(n, t0));
         }
         let r = p.poll(t0 + MS, drop).unwrap();
-        assert_eq!((r.frame.timestamp / TICKS, r.due), (4, t0 + MS));
+        assert_eq!((r.stamp.timestamp / TICKS, r.stamp.due), (4, t0 + MS));
         assert!(p.poll(t0 + MS, drop).is_none());
-        assert_eq!(p.counters().late, 3);
+        assert_eq!(p.clock().late(), 3);
         assert_eq!(p.counters().rebuffers, 0);
     }
 
@@ -631,7 +648,7 @@ mod tests {
     }
 
     #[test]
-    fn pause_stops_the_clock_and_resume_shifts_it() {
+    fn pause_stops_the_clock_and_resume_goes_on_from_there() {
         let t0 = Instant::now();
         let mut p = Playout::new(config());
         p.start(t0, drop);
@@ -639,16 +656,19 @@ mod tests {
             p.insert(frame(n, t0));
         }
         assert_eq!(ids(&run(&mut p, t0, 35)), [0, 1]);
-        p.pause(t0 + 35 * MS);
+        p.clock().pause(t0 + 35 * MS);
         assert!(p.poll(t0 + 500 * MS, drop).is_none());
         assert_eq!(p.poll_timeout(), None);
-        p.resume(t0 + 535 * MS);
-        // Frame 2 was due at 77 ms; 500 ms of pause later it is due at 577 ms.
+        p.clock().resume(t0 + 535 * MS);
+        // Frame 2 was due at 77 ms; 500 ms of pause later it is due at 577 ms (its play time
+        // is still 77 ms).
         let out = run(&mut p, t0 + 535 * MS, 200);
         assert_eq!(ids(&out), [2, 3, 4, 5]);
-        let due = out[0].due - t0;
+        let play_due = out[0].stamp.due - t0;
+        assert!(play_due > 76 * MS && play_due < 78 * MS, "{play_due:?}");
+        let due = p.clock().wall_time(out[0].stamp.due).unwrap() - t0;
         assert!(due > 576 * MS && due < 578 * MS, "{due:?}");
-        assert_eq!(p.counters().late, 0);
+        assert_eq!(p.clock().late(), 0);
     }
 
     #[test]

@@ -1,15 +1,20 @@
 //! The presentation side of the sink: decoded pictures wait for their time; a picture whose
 //! successor is already due (and decoded) is late, dropped and counted; pictures from before a
-//! seek are thrown away. The window and the headless sink both run this; it reads no clock
-//! (sans-IO), so it is tested with a fake one.
+//! seek are thrown away. Their times are play time, and pause, the seek epoch and lateness are
+//! the shared [`Clock`]'s (the client core pauses and seeks it). The window and the headless
+//! sink both run this; it reads no clock (sans-IO), so it is tested with a fake one.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdstream_video::decoder::rgba_to_0rgb;
 
+use crate::clock::Clock;
 use crate::decode::{Decoded, Picture};
+#[cfg(test)]
+use crate::playout::Stamp;
 use crate::stats::{Histogram, PauseRecord, SeekRecord};
 
 /// A picture is shown when its due time is at most this far ahead.
@@ -20,8 +25,6 @@ const EARLY: Duration = Duration::from_millis(1);
 pub struct SinkStats {
     /// Pictures shown.
     pub displayed: u64,
-    /// Pictures dropped because they were late.
-    pub late: u64,
     /// Pictures thrown away by a seek.
     pub flushed: u64,
     /// Frames that did not decode (reported by the decoders).
@@ -50,7 +53,7 @@ struct Entry(Picture);
 
 impl PartialEq for Entry {
     fn eq(&self, other: &Self) -> bool {
-        self.0.due == other.0.due
+        self.0.stamp.due == other.0.stamp.due
     }
 }
 impl Eq for Entry {}
@@ -62,9 +65,10 @@ impl PartialOrd for Entry {
 impl Ord for Entry {
     fn cmp(&self, other: &Self) -> Ordering {
         self.0
+            .stamp
             .due
-            .cmp(&other.0.due)
-            .then(self.0.npt.total_cmp(&other.0.npt))
+            .cmp(&other.0.stamp.due)
+            .then(self.0.stamp.npt.total_cmp(&other.0.stamp.npt))
     }
 }
 
@@ -81,9 +85,8 @@ pub enum Next {
 
 /// Pictures waiting for their time.
 pub struct Presenter {
-    epoch: u64,
+    clock: Arc<Clock>,
     queue: BinaryHeap<Reverse<Entry>>,
-    paused_at: Option<Instant>,
     record: bool,
     last_npt: Option<f64>,
     seek_pending: Option<(usize, Instant)>,
@@ -94,20 +97,19 @@ pub struct Presenter {
 impl std::fmt::Debug for Presenter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Presenter")
-            .field("epoch", &self.epoch)
+            .field("clock", &self.clock)
             .field("queued", &self.queue.len())
-            .field("paused_at", &self.paused_at)
             .finish_non_exhaustive()
     }
 }
 
 impl Presenter {
-    /// An empty presenter; with `record`, the NPT of every picture shown is kept.
-    pub fn new(record: bool) -> Presenter {
+    /// An empty presenter showing against `clock`; with `record`, the NPT of every picture
+    /// shown is kept.
+    pub fn new(clock: Arc<Clock>, record: bool) -> Presenter {
         Presenter {
-            epoch: 0,
+            clock,
             queue: BinaryHeap::new(),
-            paused_at: None,
             record,
             last_npt: None,
             seek_pending: None,
@@ -116,9 +118,9 @@ impl Presenter {
         }
     }
 
-    /// The current epoch (seeks so far).
-    pub fn epoch(&self) -> u64 {
-        self.epoch
+    /// The clock it shows against.
+    pub fn clock(&self) -> &Arc<Clock> {
+        &self.clock
     }
 
     /// The NPT of the last picture shown.
@@ -128,7 +130,7 @@ impl Presenter {
 
     /// Whether paused.
     pub fn is_paused(&self) -> bool {
-        self.paused_at.is_some()
+        self.clock.is_paused()
     }
 
     /// Pictures waiting.
@@ -148,56 +150,70 @@ impl Presenter {
 
     /// Takes one decoder output; a picture it will not show is handed back for recycling.
     pub fn push(&mut self, decoded: Decoded) -> Option<Picture> {
+        let epoch = self.clock.epoch();
         match decoded {
-            Decoded::Failed { epoch } => {
-                if epoch >= self.epoch {
+            Decoded::Failed { epoch: e } => {
+                if e >= epoch {
                     self.stats.undecodable += 1;
                 }
                 None
             }
-            Decoded::Picture(p) if p.epoch < self.epoch => {
+            Decoded::Picture(p) if p.stamp.epoch < epoch => {
                 self.stats.flushed += 1;
                 Some(p)
             }
-            Decoded::Picture(mut p) => {
-                if let Some(at) = self.paused_at {
-                    // Released before the pause took effect: it waits with the rest.
-                    p.due = p.due.max(at);
-                }
+            Decoded::Picture(p) => {
                 self.queue.push(Reverse(Entry(p)));
                 None
             }
         }
     }
 
-    /// The next thing to do at `now`; late pictures met on the way go to `recycle`.
+    /// The next thing to do at wall time `now`; late pictures, and pictures from before a
+    /// seek, met on the way go to `recycle`.
     pub fn poll(&mut self, now: Instant, mut recycle: impl FnMut(Picture)) -> Next {
-        if self.paused_at.is_some() {
+        if self.clock.is_paused() {
             return Next::Idle;
         }
+        let epoch = self.clock.epoch();
+        let play = self.clock.play_time(now);
         loop {
             let Some(Reverse(Entry(first))) = self.queue.peek() else {
                 return Next::Idle;
             };
-            if first.due > now + EARLY {
-                return Next::Wait(first.due.checked_sub(EARLY).unwrap_or(first.due));
+            if first.stamp.epoch >= epoch && first.stamp.due > play + EARLY {
+                let at = first
+                    .stamp
+                    .due
+                    .checked_sub(EARLY)
+                    .unwrap_or(first.stamp.due);
+                return self.clock.wall_time(at).map_or(Next::Idle, Next::Wait);
             }
             let Some(Reverse(Entry(picture))) = self.queue.pop() else {
                 return Next::Idle;
             };
+            if picture.stamp.epoch < epoch {
+                self.stats.flushed += 1;
+                recycle(picture);
+                continue;
+            }
             // Late: its successor's time has come and the successor is here to be shown.
             // (A late picture with nothing after it yet is still the best there is.)
             let successor_due = self
                 .queue
                 .peek()
-                .is_some_and(|Reverse(Entry(next))| next.due <= now + EARLY);
-            if now > picture.due + picture.late_after && successor_due {
+                .is_some_and(|Reverse(Entry(next))| next.stamp.due <= play + EARLY);
+            if successor_due
+                && self
+                    .clock
+                    .is_late(picture.stamp.due, picture.stamp.late_after, now)
+            {
                 tracing::debug!(
-                    npt = picture.npt,
-                    late_ms = (now - picture.due).as_secs_f64() * 1e3,
+                    npt = picture.stamp.npt,
+                    late_ms = (play - picture.stamp.due).as_secs_f64() * 1e3,
                     "picture late after decoding: dropped"
                 );
-                self.stats.late += 1;
+                self.clock.count_late();
                 recycle(picture);
                 continue;
             }
@@ -210,7 +226,7 @@ impl Presenter {
         let s = &mut self.stats;
         s.displayed += 1;
         s.latency
-            .record(now.saturating_duration_since(picture.arrival));
+            .record(now.saturating_duration_since(picture.stamp.arrival));
         if let Some(last) = s.last_shown {
             s.interval.record(now.saturating_duration_since(last));
         }
@@ -218,68 +234,49 @@ impl Presenter {
         s.last_shown = Some(now);
         s.size = Some((picture.width, picture.height));
         if self.record {
-            s.displayed_npt.push(picture.npt);
+            s.displayed_npt.push(picture.stamp.npt);
             s.displayed_checksums.push(rgba_checksum(&picture.pixels));
         }
         if let Some((i, asked)) = self.seek_pending.take()
             && let Some(seek) = s.seeks.get_mut(i)
         {
-            seek.first_frame_s = Some(picture.npt);
+            seek.first_frame_s = Some(picture.stamp.npt);
             seek.delay_ms = Some(now.saturating_duration_since(asked).as_secs_f64() * 1000.0);
         }
         if let Some(i) = self.resume_pending.take()
             && let Some(pause) = s.pauses.get_mut(i)
         {
-            pause.resumed_frame_s = Some(picture.npt);
+            pause.resumed_frame_s = Some(picture.stamp.npt);
         }
-        self.last_npt = Some(picture.npt);
+        self.last_npt = Some(picture.stamp.npt);
     }
 
-    /// A seek to `target` at `now`: everything queued is thrown away into `recycle`; the new
-    /// epoch is returned for the command.
-    pub fn seek(&mut self, target: f64, now: Instant, mut recycle: impl FnMut(Picture)) -> u64 {
-        self.epoch += 1;
+    /// The user asked for a seek to `target` at `now` (the client core then seeks the clock):
+    /// everything queued is thrown away into `recycle`, and the seek is recorded.
+    pub fn seek(&mut self, target: f64, now: Instant, mut recycle: impl FnMut(Picture)) {
         while let Some(Reverse(Entry(p))) = self.queue.pop() {
             self.stats.flushed += 1;
             recycle(p);
         }
-        if self.paused_at.take().is_some() {
-            self.resume_pending = None;
-        }
+        self.resume_pending = None;
         self.stats.seeks.push(SeekRecord {
             target_s: target,
             first_frame_s: None,
             delay_ms: None,
         });
         self.seek_pending = Some((self.stats.seeks.len() - 1, now));
-        self.epoch
     }
 
-    /// Pause at `now`.
-    pub fn pause(&mut self, now: Instant) {
-        if self.paused_at.is_none() {
-            self.paused_at = Some(now);
-            self.stats.pauses.push(PauseRecord {
-                last_frame_s: self.last_npt,
-                ..PauseRecord::default()
-            });
-        }
+    /// The user asked for a pause (the client core pauses the clock): recorded.
+    pub fn pause(&mut self) {
+        self.stats.pauses.push(PauseRecord {
+            last_frame_s: self.last_npt,
+            ..PauseRecord::default()
+        });
     }
 
-    /// Resume at `now`: waiting pictures move by the length of the pause.
-    pub fn resume(&mut self, now: Instant) {
-        let Some(at) = self.paused_at.take() else {
-            return;
-        };
-        let paused = now.saturating_duration_since(at);
-        let pictures: Vec<Picture> = std::mem::take(&mut self.queue)
-            .into_iter()
-            .map(|Reverse(Entry(mut p))| {
-                p.due += paused;
-                p
-            })
-            .collect();
-        self.queue = pictures.into_iter().map(|p| Reverse(Entry(p))).collect();
+    /// The user asked to resume: the next picture shown is recorded as where it went on.
+    pub fn resume(&mut self) {
         self.resume_pending = Some(self.stats.pauses.len().saturating_sub(1));
     }
 }
@@ -310,11 +307,14 @@ mod tests {
 
     fn picture(epoch: u64, npt: f64, due: Instant) -> Decoded {
         Decoded::Picture(Picture {
-            epoch,
-            npt,
-            due,
-            arrival: due - 100 * MS,
-            late_after: 33 * MS,
+            stamp: Stamp {
+                epoch,
+                timestamp: 0,
+                npt,
+                due,
+                arrival: due - 100 * MS,
+                late_after: 33 * MS,
+            },
             width: 2,
             height: 2,
             pixels: vec![0; 4],
@@ -324,14 +324,14 @@ mod tests {
     #[test]
     fn pictures_show_at_their_time_in_order() {
         let t0 = Instant::now();
-        let mut p = Presenter::new(true);
+        let mut p = Presenter::new(Arc::new(Clock::new()), true);
         // Two decode threads may finish out of order.
         p.push(picture(0, 0.033, t0 + 33 * MS));
         p.push(picture(0, 0.0, t0));
         let Next::Show(first) = p.poll(t0, drop) else {
             panic!()
         };
-        assert_eq!(first.npt, 0.0);
+        assert_eq!(first.stamp.npt, 0.0);
         p.shown(&first, t0);
         assert!(matches!(p.poll(t0 + 10 * MS, drop), Next::Wait(t) if t == t0 + 32 * MS));
         let Next::Show(second) = p.poll(t0 + 33 * MS, drop) else {
@@ -348,7 +348,7 @@ mod tests {
     #[test]
     fn a_picture_past_its_successors_time_is_late() {
         let t0 = Instant::now();
-        let mut p = Presenter::new(false);
+        let mut p = Presenter::new(Arc::new(Clock::new()), false);
         p.push(picture(0, 0.0, t0));
         p.push(picture(0, 0.033, t0 + 33 * MS));
         let mut recycled = 0;
@@ -356,36 +356,41 @@ mod tests {
             panic!()
         };
         assert_eq!(
-            shown.npt, 0.033,
+            shown.stamp.npt, 0.033,
             "frame 0 (due 0 ms) is late at 40 ms; frame 1 is not"
         );
-        assert_eq!((p.stats().late, recycled), (1, 1));
+        assert_eq!((p.clock().late(), recycled), (1, 1));
     }
 
     #[test]
     fn a_late_picture_with_nothing_after_it_is_still_shown() {
         let t0 = Instant::now();
-        let mut p = Presenter::new(false);
+        let mut p = Presenter::new(Arc::new(Clock::new()), false);
         p.push(picture(0, 0.0, t0));
         let Next::Show(shown) = p.poll(t0 + 100 * MS, drop) else {
             panic!()
         };
-        assert_eq!(shown.npt, 0.0);
-        assert_eq!(p.stats().late, 0);
+        assert_eq!(shown.stamp.npt, 0.0);
+        assert_eq!(p.clock().late(), 0);
     }
 
     #[test]
     fn a_seek_flushes_what_came_before() {
         let t0 = Instant::now();
-        let mut p = Presenter::new(false);
+        let mut p = Presenter::new(Arc::new(Clock::new()), false);
         p.push(picture(0, 1.0, t0));
-        let epoch = p.seek(6.0, t0, drop);
-        assert_eq!(epoch, 1);
+        p.seek(6.0, t0, drop);
+        // The client core seeks the clock when it takes the command.
+        assert_eq!(p.clock().seek(t0 + MS), 1);
         assert!(
             p.push(picture(0, 1.033, t0)).is_some(),
             "released before the seek"
         );
+        // One decoded before the seek was taken, one after it.
         p.push(picture(1, 6.0, t0 + 50 * MS));
+        p.push(picture(1, 6.033, t0 + 83 * MS));
+        p.clock().pause(t0 + 2 * MS);
+        p.clock().resume(t0 + 2 * MS);
         let Next::Show(shown) = p.poll(t0 + 50 * MS, drop) else {
             panic!()
         };
@@ -397,19 +402,24 @@ mod tests {
     }
 
     #[test]
-    fn pause_holds_pictures_and_resume_shifts_them() {
+    fn pause_holds_pictures_and_play_time_goes_on_from_there() {
         let t0 = Instant::now();
-        let mut p = Presenter::new(false);
+        let mut p = Presenter::new(Arc::new(Clock::new()), false);
         p.push(picture(0, 0.0, t0));
         let Next::Show(a) = p.poll(t0, drop) else {
             panic!()
         };
         p.shown(&a, t0);
         p.push(picture(0, 0.033, t0 + 33 * MS));
-        p.pause(t0 + 10 * MS);
+        p.pause();
+        p.clock().pause(t0 + 10 * MS);
         assert!(matches!(p.poll(t0 + 500 * MS, drop), Next::Idle));
-        p.resume(t0 + 1010 * MS);
-        assert!(matches!(p.poll(t0 + 1010 * MS, drop), Next::Wait(_)));
+        p.resume();
+        p.clock().resume(t0 + 1010 * MS);
+        assert!(
+            matches!(p.poll(t0 + 1010 * MS, drop), Next::Wait(t) if t == t0 + 1032 * MS),
+            "due 23 ms of play time later"
+        );
         let Next::Show(b) = p.poll(t0 + 1033 * MS, drop) else {
             panic!()
         };
@@ -419,6 +429,6 @@ mod tests {
             (pause.last_frame_s, pause.resumed_frame_s),
             (Some(0.0), Some(0.033))
         );
-        assert_eq!(p.stats().late, 0);
+        assert_eq!(p.clock().late(), 0);
     }
 }

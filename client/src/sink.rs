@@ -3,13 +3,13 @@
 //! network thread.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::client::Command;
+use crate::clock::Clock;
 use crate::decode::{Buffers, Decoded, Picture};
 use crate::options::Step;
 use crate::present::{Next, Presenter, SinkStats};
@@ -35,8 +35,6 @@ pub struct Live {
     pub cache_frames: usize,
     /// Frames lost so far.
     pub frames_lost: u64,
-    /// Frames dropped late in the cache.
-    pub frames_late: u64,
     /// Rebuffers so far.
     pub rebuffers: u64,
 }
@@ -52,8 +50,8 @@ pub struct Ends {
     pub commands: Sender<Command>,
     /// Wakes the network thread.
     pub waker: Arc<mio::Waker>,
-    /// The epoch the decoders should skip to.
-    pub epoch: Arc<AtomicU64>,
+    /// The playout clock (pause, seek epoch, lateness), shared with the network thread.
+    pub clock: Arc<Clock>,
     /// Live numbers from the network thread.
     pub live: Arc<Mutex<Live>>,
 }
@@ -78,8 +76,8 @@ pub fn run(
     script.sort_by_key(|a| a.0);
     let mut script: VecDeque<(Duration, Step)> = script.into();
     let mut sink = Sink {
+        presenter: Presenter::new(Arc::clone(&ends.clock), record),
         ends,
-        presenter: Presenter::new(record),
         window: None,
         want_window,
         quit_sent: false,
@@ -181,12 +179,15 @@ impl Sink {
     fn act(&mut self, step: Step, now: Instant) {
         let duration = self.live().duration;
         match step {
-            Step::Pause if !self.presenter.is_paused() => {
-                self.presenter.pause(now);
+            // The clock stops (and goes on) at once; the network thread then asks the server.
+            Step::Pause if !self.ends.clock.is_paused() => {
+                self.ends.clock.pause(now);
+                self.presenter.pause();
                 self.send(Command::Pause);
             }
-            Step::Resume if self.presenter.is_paused() => {
-                self.presenter.resume(now);
+            Step::Resume if self.ends.clock.is_paused() => {
+                self.ends.clock.resume(now);
+                self.presenter.resume();
                 self.send(Command::Resume);
             }
             Step::Pause | Step::Resume => {}
@@ -202,9 +203,8 @@ impl Sink {
     fn seek(&mut self, to: f64, duration: Option<f64>, now: Instant) {
         let to = to.clamp(0.0, duration.unwrap_or(f64::MAX));
         let buffers = Arc::clone(&self.ends.buffers);
-        let epoch = self.presenter.seek(to, now, |p| buffers.give(p.pixels));
-        self.ends.epoch.store(epoch, Ordering::SeqCst);
-        self.send(Command::Seek { to, epoch });
+        self.presenter.seek(to, now, |p| buffers.give(p.pixels));
+        self.send(Command::Seek { to });
     }
 
     fn show(&mut self, picture: Picture) {
@@ -219,7 +219,7 @@ impl Sink {
             }
         }
         if self.window.is_some() {
-            let hud = self.hud(Some(picture.npt));
+            let hud = self.hud(Some(picture.stamp.npt));
             if let Some(w) = self.window.as_mut() {
                 w.show(&picture, &hud);
             }
@@ -276,7 +276,7 @@ impl Sink {
             format!(
                 "FRAMES SHOWN {}  LATE {}  LOST {}  BAD {}",
                 stats.displayed,
-                stats.late + live.frames_late,
+                self.ends.clock.late(),
                 live.frames_lost,
                 stats.undecodable
             ),

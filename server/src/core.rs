@@ -73,8 +73,8 @@ struct Pass {
 
 /// What polling one session gave.
 enum Step {
-    /// A message for the driver.
-    Sent(Transmit),
+    /// A message for the driver, and what its stream wants next.
+    Sent(Transmit, Next),
     /// Something is due that the buffer cannot take.
     NoRoom,
     /// Nothing more from it in this pass.
@@ -330,7 +330,13 @@ impl Server {
             };
             let limit = self.config.tcp_queue_limit;
             match poll_session(session, &mut self.connections, limit, now, room, buf) {
-                Step::Sent(transmit) => return Some(transmit),
+                Step::Sent(transmit, Next::Held) => return Some(transmit),
+                Step::Sent(transmit, next) => {
+                    // Its run is all it has now: done with it in this pass.
+                    self.pass.cursor += 1;
+                    self.session_polled(cursor, next, now);
+                    return Some(transmit);
+                }
                 Step::NoRoom => {
                     self.wants_room = true;
                     return None;
@@ -599,7 +605,7 @@ fn poll_session(
                 .stream
                 .send(source, now, buf, &mut |len, _| run.offer(len));
             match (run.transmit(Socket::Rtp, rtp), next) {
-                (Some(transmit), _) => Step::Sent(transmit),
+                (Some(transmit), next) => Step::Sent(transmit, next),
                 (None, Next::Held) => Step::NoRoom,
                 (None, next) => Step::Done(next),
             }

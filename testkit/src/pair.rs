@@ -17,7 +17,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use hdstream_client::client::{Client, Command, Config as ClientConfig, Released, Transport};
+use hdstream_client::client::{Client, Command, Config as ClientConfig, Transport};
+use hdstream_client::playout::Release;
 use hdstream_client::session::Dialect;
 use hdstream_client::stats::NetStats;
 use hdstream_server::core::{Config as ServerConfig, Server, Socket};
@@ -85,7 +86,7 @@ pub struct Pair {
     /// The simulated clock.
     pub now: Instant,
     /// Every frame the client released to its decoder, in order.
-    pub released: Vec<Released>,
+    pub released: Vec<Release>,
     /// The file played.
     pub file: PathBuf,
     conn: usize,
@@ -240,7 +241,7 @@ impl Pair {
     pub fn released_npt_ms(&self) -> Vec<i64> {
         self.released
             .iter()
-            .map(|r| (r.frame.npt * 1000.0).round() as i64)
+            .map(|r| (r.stamp.npt * 1000.0).round() as i64)
             .collect()
     }
 }

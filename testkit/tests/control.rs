@@ -39,14 +39,14 @@ fn a_seek_lands_on_its_target_and_plays_on() {
     let mut pair = Pair::new(three_seconds());
     pair.run_for(Duration::from_millis(900));
     let before = pair.released.len();
-    pair.command(Command::Seek { to: 2.0, epoch: 1 });
+    pair.command(Command::Seek { to: 2.0 });
     assert!(pair.run_until_done(Duration::from_secs(10)));
     let after: Vec<_> = pair.released[before..]
         .iter()
-        .filter(|r| r.epoch == 1)
+        .filter(|r| r.stamp.epoch == 1)
         .collect();
     assert_eq!(
-        (after[0].frame.npt * 30.0).round(),
+        (after[0].stamp.npt * 30.0).round(),
         60.0,
         "the first frame after the seek is the target's"
     );

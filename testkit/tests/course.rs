@@ -21,7 +21,7 @@ fn every_frame_intact(pair: &Pair) {
     let file = pictures_of(&pair.file);
     assert_eq!(pair.released.len(), 20);
     for (k, r) in pair.released.iter().enumerate() {
-        assert!(pixels(&r.frame.jpeg) == file[k], "frame {k}");
+        assert!(pixels(&r.jpeg) == file[k], "frame {k}");
     }
     let s = pair.client_stats();
     assert_eq!((s.frames_lost, s.packets_lost), (0, 0));
@@ -49,7 +49,7 @@ fn hd_frames_in_pieces() {
 fn shown_at_the_sender_s_pace() {
     let pair = course((320, 240));
     // The course container plays at 20 fps: the released frames are 50 ms apart.
-    let due: Vec<_> = pair.released.iter().map(|r| r.due).collect();
+    let due: Vec<_> = pair.released.iter().map(|r| r.stamp.due).collect();
     for w in due.windows(2).skip(4) {
         let gap = (w[1] - w[0]).as_secs_f64();
         assert!((gap - 0.05).abs() < 0.002, "{gap}");

@@ -44,8 +44,8 @@ fn frames_missing_a_packet_are_lost_the_rest_intact() {
     );
     let file = pictures_of(&pair.file);
     for r in &pair.released {
-        let k = (r.frame.npt * 30.0).round() as usize;
-        assert!(pixels(&r.frame.jpeg) == file[k], "frame {k} shown intact");
+        let k = (r.stamp.npt * 30.0).round() as usize;
+        assert!(pixels(&r.jpeg) == file[k], "frame {k} shown intact");
     }
 }
 

@@ -36,16 +36,13 @@ fn plays_every_frame(config: PairConfig) -> Pair {
         pair.released_npt_ms()
     );
     for (k, r) in pair.released.iter().enumerate() {
+        assert!(pixels(&r.jpeg) == file[k], "frame {k}: the file's pixels");
         assert!(
-            pixels(&r.frame.jpeg) == file[k],
-            "frame {k}: the file's pixels"
-        );
-        assert!(
-            (r.frame.npt - k as f64 / 30.0).abs() < 1e-6,
+            (r.stamp.npt - k as f64 / 30.0).abs() < 1e-6,
             "frame {k} at its NPT"
         );
     }
-    let due: Vec<_> = pair.released.iter().map(|r| r.due).collect();
+    let due: Vec<_> = pair.released.iter().map(|r| r.stamp.due).collect();
     assert!(due.windows(2).all(|w| w[1] > w[0]), "due times go forward");
     assert_eq!(pair.server.session_count(), 0, "TEARDOWN ended the session");
     pair
