@@ -22,6 +22,8 @@ use hdstream_common::course;
 use hdstream_common::rtp;
 use hdstream_server::core::Config;
 
+/// Seconds of the files the course clients play (the 288p course container: 20 fps).
+const SECONDS: u32 = 4;
 /// Frames of each sampling in the course file (interleaved 4:2:0, 4:4:4, …).
 const EACH: u32 = 20;
 const FRAMES: usize = 2 * EACH as usize;
@@ -374,9 +376,9 @@ fn course_client_plays(variant: &str, name: &str, file: &std::path::Path) {
     );
 }
 
-/// 10 s of the course container at its 20 fps.
+/// 4 s of the course container at its 20 fps.
 fn course_288p() -> PathBuf {
-    course_file_of(100).0
+    course_file_of(SECONDS * 10).0
 }
 
 #[test]
@@ -398,12 +400,12 @@ fn course_hd_client_plays_288p() {
 
 #[test]
 fn course_hd_client_plays_720p() {
-    course_client_plays("hd", "clip.mjpeg", &Clip::new(1280, 720, 10).path());
+    course_client_plays("hd", "clip.mjpeg", &Clip::new(1280, 720, SECONDS).path());
 }
 
 #[test]
 fn course_hd_client_plays_1080p() {
-    course_client_plays("hd", "clip.mjpeg", &Clip::new(1920, 1080, 10).path());
+    course_client_plays("hd", "clip.mjpeg", &Clip::new(1920, 1080, SECONDS).path());
 }
 
 #[test]
@@ -413,10 +415,18 @@ fn course_caching_client_plays_288p() {
 
 #[test]
 fn course_caching_client_plays_720p() {
-    course_client_plays("caching", "clip.mjpeg", &Clip::new(1280, 720, 10).path());
+    course_client_plays(
+        "caching",
+        "clip.mjpeg",
+        &Clip::new(1280, 720, SECONDS).path(),
+    );
 }
 
 #[test]
 fn course_caching_client_plays_1080p() {
-    course_client_plays("caching", "clip.mjpeg", &Clip::new(1920, 1080, 10).path());
+    course_client_plays(
+        "caching",
+        "clip.mjpeg",
+        &Clip::new(1920, 1080, SECONDS).path(),
+    );
 }

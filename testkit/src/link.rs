@@ -23,8 +23,12 @@ pub struct LinkConfig {
     pub reorder_by: Duration,
     /// One-way delay.
     pub delay: Duration,
-    /// Extra delay, uniform in 0..jitter (datagrams may then overtake each other).
+    /// Extra delay, uniform in 0..jitter (datagrams may then overtake each other, unless
+    /// `jitter_keeps_order`).
     pub jitter: Duration,
+    /// Jitter as a queue whose delay varies: a datagram never leaves before the one sent
+    /// before it (the `impair` relay's model); reordering then comes from `reorder` alone.
+    pub jitter_keeps_order: bool,
 }
 
 impl Default for LinkConfig {
@@ -38,6 +42,7 @@ impl Default for LinkConfig {
             reorder_by: Duration::from_millis(5),
             delay: Duration::ZERO,
             jitter: Duration::ZERO,
+            jitter_keeps_order: false,
         }
     }
 }
@@ -65,6 +70,8 @@ pub struct Link<T> {
     /// (delivery time, order of sending) → datagram.
     queue: BTreeMap<(Instant, u64), T>,
     order: u64,
+    /// Departure of the last datagram that kept its order.
+    last: Option<Instant>,
     stats: LinkStats,
 }
 
@@ -76,6 +83,7 @@ impl<T: Clone> Link<T> {
             rng: SmallRng::seed_from_u64(seed),
             queue: BTreeMap::new(),
             order: 0,
+            last: None,
             stats: LinkStats::default(),
         }
     }
@@ -101,6 +109,10 @@ impl<T: Clone> Link<T> {
         let mut at = now + self.config.delay;
         if !self.config.jitter.is_zero() {
             at += self.config.jitter.mul_f64(self.rng.random::<f64>());
+            if self.config.jitter_keeps_order {
+                at = self.last.map_or(at, |last| at.max(last));
+                self.last = Some(at);
+            }
         }
         if self.rng.random_bool(self.config.reorder.clamp(0.0, 1.0)) {
             self.stats.reordered += 1;

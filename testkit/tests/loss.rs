@@ -22,14 +22,34 @@ fn lossy(seed: u64, loss: f64) -> Pair {
     pair
 }
 
-#[test]
-fn every_lost_packet_is_counted() {
-    let pair = lossy(11, 0.02);
+/// The client's count of lost packets is exactly what the link dropped.
+fn counts_every_lost_packet(seed: u64, loss: f64) {
+    let pair = lossy(seed, loss);
     let link = pair.rtp_link();
     let s = pair.client_stats();
     assert!(link.lost > 0, "the seed drops something");
     assert_eq!(s.packets_lost, link.lost as i64, "{s:?} {link:?}");
     assert_eq!(s.packets_received, link.delivered);
+}
+
+#[test]
+fn every_lost_packet_is_counted_at_1_percent() {
+    counts_every_lost_packet(11, 0.01);
+}
+
+#[test]
+fn every_lost_packet_is_counted_at_2_percent() {
+    counts_every_lost_packet(14, 0.02);
+}
+
+#[test]
+fn every_lost_packet_is_counted_at_5_percent() {
+    counts_every_lost_packet(15, 0.05);
+}
+
+#[test]
+fn every_lost_packet_is_counted_at_10_percent() {
+    counts_every_lost_packet(16, 0.10);
 }
 
 #[test]

@@ -80,6 +80,23 @@ fn through_delay_jitter_and_reordering() {
     assert_eq!(s.packets_lost, 0);
 }
 
+/// 50 ms of jitter (a queue whose delay varies, order kept) against the 500 ms prebuffer:
+/// nothing late, no rebuffer, nothing lost.
+#[test]
+fn with_50_ms_of_jitter_nothing_is_late() {
+    let pair = plays_every_frame(PairConfig {
+        link: LinkConfig {
+            delay: Duration::from_millis(5),
+            jitter: Duration::from_millis(50),
+            jitter_keeps_order: true,
+            ..LinkConfig::default()
+        },
+        ..PairConfig::default()
+    });
+    let s = pair.client_stats();
+    assert_eq!((s.frames_late, s.rebuffer_count, s.packets_lost), (0, 0, 0));
+}
+
 #[test]
 fn duplicates_are_counted_and_shown_once() {
     let pair = plays_every_frame(PairConfig {
