@@ -64,11 +64,24 @@ pub struct Server {
 
 /// One transmit pass: every session polled once (more while it has packets due), starting from
 /// `cursor`, since the pass began.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Pass {
     active: bool,
     cursor: usize,
     next: Option<Instant>,
+    /// Whether the last call answered `None` (or there was none yet).
+    fresh: bool,
+}
+
+impl Default for Pass {
+    fn default() -> Pass {
+        Pass {
+            active: false,
+            cursor: 0,
+            next: None,
+            fresh: true,
+        }
+    }
 }
 
 /// What polling one session gave.
@@ -299,13 +312,34 @@ impl Server {
         buf: &mut Vec<u8>,
     ) -> Option<Transmit> {
         self.wants_room = false;
+        if self.pass.fresh {
+            // The first call since a `None`: the driver is back from waiting. Time-outs first,
+            // also when a full socket keeps a pass from ending.
+            self.pass.fresh = false;
+            self.expire(now);
+        }
         if !self.pass.active {
             self.pass = Pass {
                 active: true,
+                fresh: false,
                 ..Pass::default()
             };
-            self.expire(now);
         }
+        let none = self.poll_session_runs(now, room, buf);
+        if none.is_none() {
+            self.pass.fresh = true;
+        }
+        none
+    }
+
+    /// [`Server::poll_transmit`] after the time-outs: the outbox, then the sessions from the
+    /// pass's cursor.
+    fn poll_session_runs(
+        &mut self,
+        now: Instant,
+        room: Room,
+        buf: &mut Vec<u8>,
+    ) -> Option<Transmit> {
         loop {
             if let Some((to, packet)) = self.outbox.front() {
                 if packet.len() > room.rtcp_bytes {

@@ -28,3 +28,5 @@ pub mod stream;
 #[cfg(test)]
 mod testing;
 pub mod transmit;
+#[cfg(test)]
+mod transmit_tests;
