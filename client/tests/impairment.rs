@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{Server, file_checksums, pattern_file, recording, serial};
+use common::{Server, pattern_file, recording, serial};
 use hdstream_client::{Options, Target, play};
 use hdstream_tools::impair::Spec;
 use hdstream_tools::relay;
