@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use hdstream_server::core::{Config, Server, Socket};
-use hdstream_server::datagrams::{Batch, Entry, Limits};
+use hdstream_server::datagrams::{Batch, Entry, Limits, SendFn};
 use hdstream_server::media::{Catalogue, FpsPolicy};
 
 fn cpu_time() -> Duration {
@@ -85,7 +85,6 @@ fn main() {
         send(&mut server, &mut batch, now, &mut kernel);
     }
     let cpu = cpu_time() - cpu;
-    drop(kernel);
     println!(
         "{sessions} sessions, {seconds} s: {packets} packets in {calls} sendmmsg calls, {:.3} s CPU, {:.1} ns per packet",
         cpu.as_secs_f64(),
@@ -98,7 +97,7 @@ fn send(
     server: &mut Server,
     batch: &mut Batch,
     now: Instant,
-    kernel: &mut dyn FnMut(Socket, &[Entry], &[u8]) -> io::Result<usize>,
+    kernel: &mut SendFn<'_>,
 ) {
     loop {
         let room = batch.room();
