@@ -93,12 +93,7 @@ fn main() {
 }
 
 /// One driver pass: the core's messages into the batch, the batch out.
-fn send(
-    server: &mut Server,
-    batch: &mut Batch,
-    now: Instant,
-    kernel: &mut SendFn<'_>,
-) {
+fn send(server: &mut Server, batch: &mut Batch, now: Instant, kernel: &mut SendFn<'_>) {
     loop {
         let room = batch.room();
         match server.poll_transmit(now, room, batch.buffer()) {

@@ -45,12 +45,10 @@ pub struct Server {
     catalogue: Arc<Catalogue>,
     sessions: Sessions,
     connections: HashMap<ConnId, Connection>,
-    /// An instant and the wall-clock time at it, for RTCP's NTP timestamps.
-    wallclock: (Instant, SystemTime),
     /// Connections the core wants closed.
     to_close: Vec<ConnId>,
-    /// Scratch for RTCP packets.
-    scratch: Vec<u8>,
+    /// Sender reports and BYEs on their way out.
+    reports: Reports,
     /// The earliest stream deadline seen by the last whole transmit pass.
     next_send: Option<Instant>,
     /// The transmit pass under way.
@@ -58,8 +56,33 @@ pub struct Server {
     /// Whether the last [`Server::poll_transmit`] stopped for room: something is due that the
     /// driver's buffer could not take.
     wants_room: bool,
-    /// RTCP datagrams (reports, BYEs) waiting to be handed to the driver, in order.
+}
+
+/// What the core sends over RTCP (RFC 3550 §6.4.1 sender reports, §6.6 BYE), and the UDP ones
+/// waiting to be handed to the driver.
+#[derive(Debug)]
+struct Reports {
+    /// An instant and the wall-clock time at it, for RTCP's NTP timestamps.
+    wallclock: (Instant, SystemTime),
+    /// Scratch for one compound packet.
+    scratch: Vec<u8>,
+    /// UDP datagrams waiting for the driver, in order.
     outbox: VecDeque<(SocketAddr, Vec<u8>)>,
+}
+
+impl Reports {
+    /// A sender report (with BYE when `bye`) for `session` at `now`: over UDP into the outbox,
+    /// interleaved onto its connection.
+    fn send(
+        &mut self,
+        session: &mut Session,
+        connections: &mut HashMap<ConnId, Connection>,
+        now: Instant,
+        bye: bool,
+    ) {
+        let len = sender_report(session, self.wallclock, now, &mut self.scratch, bye);
+        deliver_rtcp(session, &self.scratch[..len], connections, &mut self.outbox);
+    }
 }
 
 /// One transmit pass: every session polled once (more while it has packets due), starting from
@@ -108,13 +131,15 @@ impl Server {
             catalogue,
             sessions: Sessions::new(seed),
             connections: HashMap::new(),
-            wallclock,
+            reports: Reports {
+                wallclock,
+                scratch: vec![0; 1500],
+                outbox: VecDeque::new(),
+            },
             to_close: Vec::new(),
-            scratch: vec![0; 1500],
             next_send: None,
             pass: Pass::default(),
             wants_room: false,
-            outbox: VecDeque::new(),
         }
     }
 
@@ -341,7 +366,7 @@ impl Server {
         buf: &mut Vec<u8>,
     ) -> Option<Transmit> {
         loop {
-            if let Some((to, packet)) = self.outbox.front() {
+            if let Some((to, packet)) = self.reports.outbox.front() {
                 if packet.len() > room.rtcp_bytes {
                     self.wants_room = true;
                     return None;
@@ -353,7 +378,7 @@ impl Server {
                     segment_size: None,
                 };
                 buf.extend_from_slice(packet);
-                self.outbox.pop_front();
+                self.reports.outbox.pop_front();
                 return Some(transmit);
             }
             let cursor = self.pass.cursor;
@@ -416,13 +441,7 @@ impl Server {
         if next == Next::Ended {
             session.state = State::Ready;
             session.ended = true;
-            let len = sender_report(session, self.wallclock, now, &mut self.scratch, true);
-            deliver_rtcp(
-                session,
-                &self.scratch[..len],
-                &mut self.connections,
-                &mut self.outbox,
-            );
+            self.reports.send(session, &mut self.connections, now, true);
             tracing::info!(session = %session.id, frames = session.stream.counters.frames, "end of file: BYE sent");
             return;
         }
@@ -431,13 +450,8 @@ impl Server {
         }
         if now >= session.next_report {
             session.next_report = now + self.config.report_interval;
-            let len = sender_report(session, self.wallclock, now, &mut self.scratch, false);
-            deliver_rtcp(
-                session,
-                &self.scratch[..len],
-                &mut self.connections,
-                &mut self.outbox,
-            );
+            self.reports
+                .send(session, &mut self.connections, now, false);
         }
         earliest(session.next_report);
     }
@@ -496,13 +510,8 @@ impl Server {
             return;
         };
         if !session.ended && why != Ending::Disconnect {
-            let len = sender_report(&mut session, self.wallclock, now, &mut self.scratch, true);
-            deliver_rtcp(
-                &session,
-                &self.scratch[..len],
-                &mut self.connections,
-                &mut self.outbox,
-            );
+            self.reports
+                .send(&mut session, &mut self.connections, now, true);
         }
         let reason = match why {
             Ending::Teardown => "teardown",

@@ -643,6 +643,19 @@ mod tests {
         }
     }
 
+    /// Flushes `b` through a kernel that takes everything: what left, and each entry's
+    /// `UDP_SEGMENT` size.
+    fn flush_segments(b: &mut Batch) -> (Wire, Vec<Option<u16>>) {
+        let mut wire = Wire::new();
+        let mut segments = Vec::new();
+        b.flush(&mut |s, entries: &[Entry], buf: &[u8]| {
+            segments.extend(entries.iter().map(|e| e.segment));
+            entries.iter().for_each(|e| deliver(&mut wire, s, e, buf));
+            Ok(entries.len())
+        });
+        (wire, segments)
+    }
+
     #[test]
     fn a_committed_run_is_one_message_of_its_segments() {
         let mut b = Batch::new(Limits::default(), true);
@@ -664,13 +677,7 @@ mod tests {
                 (Socket::Rtcp, 5001, 80, 1, 80),
             ]
         );
-        let mut wire = Wire::new();
-        let mut entries_seen = Vec::new();
-        b.flush(&mut |s, entries: &[Entry], buf: &[u8]| {
-            entries_seen.extend(entries.iter().map(|e| e.segment));
-            entries.iter().for_each(|e| deliver(&mut wire, s, e, buf));
-            Ok(entries.len())
-        });
+        let (wire, entries_seen) = flush_segments(&mut b);
         assert_eq!(entries_seen, [Some(1400), None, None, None]);
         assert_eq!(wire, packets);
     }
@@ -683,13 +690,7 @@ mod tests {
             .collect();
         queue_all(&mut b, &packets);
         assert_eq!(shape(&b).len(), 1, "one message");
-        let mut wire = Wire::new();
-        let mut entries_seen = Vec::new();
-        b.flush(&mut |s, entries: &[Entry], buf: &[u8]| {
-            entries_seen.extend(entries.iter().map(|e| e.segment));
-            entries.iter().for_each(|e| deliver(&mut wire, s, e, buf));
-            Ok(entries.len())
-        });
+        let (wire, entries_seen) = flush_segments(&mut b);
         assert_eq!(entries_seen, [None; 5]);
         assert_eq!(wire, packets);
     }

@@ -30,16 +30,56 @@ pub enum Cutter<'a> {
     /// RFC 2435 fragments.
     Rfc2435(Packetizer<'a>),
     /// The course's pieces.
-    Course {
-        /// The whole JPEG.
-        jpeg: &'a [u8],
-        /// Bytes in each piece but the last.
-        piece: usize,
-        /// Bytes already handed out.
-        offset: usize,
-        /// Whether the last piece has been handed out.
-        done: bool,
-    },
+    Course(Pieces<'a>),
+}
+
+/// A whole JPEG cut into pieces of one size (the last may be shorter): the course's payload.
+#[derive(Debug, Clone)]
+pub struct Pieces<'a> {
+    jpeg: &'a [u8],
+    /// Bytes in each piece but the last.
+    piece: usize,
+    /// Bytes already handed out.
+    offset: usize,
+    /// Whether the last piece has been handed out.
+    done: bool,
+}
+
+impl<'a> Pieces<'a> {
+    /// `jpeg` in [`course::pieces`]' sizes.
+    pub fn new(jpeg: &'a [u8]) -> Pieces<'a> {
+        Pieces {
+            jpeg,
+            piece: course::piece_size(jpeg.len()),
+            offset: 0,
+            done: false,
+        }
+    }
+
+    /// The size of the next piece; `None` after the last.
+    pub fn next_len(&self) -> Option<usize> {
+        (!self.done).then(|| (self.jpeg.len() - self.offset).min(self.piece))
+    }
+
+    /// The next piece, and whether it is the last.
+    pub fn next_piece(&mut self) -> Option<(&'a [u8], bool)> {
+        let len = self.next_len()?;
+        let data = &self.jpeg[self.offset..self.offset + len];
+        self.offset += len;
+        self.done = self.offset == self.jpeg.len();
+        Some((data, self.done))
+    }
+
+    /// Bytes of all its pieces' RTP packets together.
+    fn frame_len(&self) -> usize {
+        let count = self.jpeg.len().div_ceil(self.piece).max(1);
+        self.jpeg.len() + count * rtp::Header::LEN
+    }
+
+    fn resume_at(&mut self, at: usize) {
+        self.offset = at.min(self.jpeg.len());
+        self.done = self.offset == self.jpeg.len() && at != 0;
+    }
 }
 
 impl<'a> Cutter<'a> {
@@ -58,16 +98,9 @@ impl<'a> Cutter<'a> {
                     .ok()
                     .map(Cutter::Rfc2435)
             }
-            Payload::Course => {
-                let jpeg = source.jpeg(index)?;
-                let piece = course::piece_size(jpeg.len());
-                Some(Cutter::Course {
-                    jpeg,
-                    piece,
-                    offset: 0,
-                    done: false,
-                })
-            }
+            Payload::Course => source
+                .jpeg(index)
+                .map(|jpeg| Cutter::Course(Pieces::new(jpeg))),
         }
     }
 
@@ -75,7 +108,7 @@ impl<'a> Cutter<'a> {
     pub fn offset(&self) -> usize {
         match self {
             Cutter::Rfc2435(p) => p.offset(),
-            Cutter::Course { offset, .. } => *offset,
+            Cutter::Course(p) => p.offset,
         }
     }
 
@@ -83,12 +116,7 @@ impl<'a> Cutter<'a> {
     pub fn resume_at(&mut self, at: usize) {
         match self {
             Cutter::Rfc2435(p) => p.resume_at(at),
-            Cutter::Course {
-                jpeg, offset, done, ..
-            } => {
-                *offset = at.min(jpeg.len());
-                *done = *offset == jpeg.len() && at != 0;
-            }
+            Cutter::Course(p) => p.resume_at(at),
         }
     }
 
@@ -96,9 +124,7 @@ impl<'a> Cutter<'a> {
     pub fn frame_len(&self) -> usize {
         match self {
             Cutter::Rfc2435(p) => p.payload_len() + p.fragment_count() * rtp::Header::LEN,
-            Cutter::Course { jpeg, piece, .. } => {
-                jpeg.len() + jpeg.len().div_ceil(*piece).max(1) * rtp::Header::LEN
-            }
+            Cutter::Course(p) => p.frame_len(),
         }
     }
 
@@ -106,17 +132,7 @@ impl<'a> Cutter<'a> {
     pub fn next_len(&self) -> Option<usize> {
         let payload = match self {
             Cutter::Rfc2435(p) => p.next_len()?,
-            Cutter::Course {
-                jpeg,
-                piece,
-                offset,
-                done,
-            } => {
-                if *done {
-                    return None;
-                }
-                (jpeg.len() - offset).min(*piece)
-            }
+            Cutter::Course(p) => p.next_len()?,
         };
         Some(rtp::Header::LEN + payload)
     }
@@ -133,21 +149,10 @@ impl<'a> Cutter<'a> {
                 };
                 header.append(&[fragment.header(), fragment.data], out).ok()
             }
-            Cutter::Course {
-                jpeg,
-                piece,
-                offset,
-                done,
-            } => {
-                if *done {
-                    return None;
-                }
-                let end = (*offset + *piece).min(jpeg.len());
-                let data = &jpeg[*offset..end];
-                *offset = end;
-                *done = end == jpeg.len();
+            Cutter::Course(p) => {
+                let (data, last) = p.next_piece()?;
                 let header = rtp::Header {
-                    marker: *done,
+                    marker: last,
                     ..header
                 };
                 header.append(&[data], out).ok()
@@ -186,6 +191,19 @@ mod tests {
         out
     }
 
+    /// [`Cutter::frame_len`] of frame `index` is the bytes of its `packets` together.
+    fn frame_len_is_the_packets(
+        source: &dyn Source,
+        payload: Payload,
+        index: usize,
+        mtu: usize,
+        packets: &[Vec<u8>],
+    ) {
+        let cutter = Cutter::new(source, payload, index, mtu).unwrap();
+        let total: usize = packets.iter().map(Vec::len).sum();
+        assert_eq!(cutter.frame_len(), total);
+    }
+
     #[test]
     fn rfc2435_packets_match_the_packetizer_and_carry_the_marker_last() {
         let media = crate::testing::clip();
@@ -202,11 +220,7 @@ mod tests {
             assert_eq!(p.marker(), i + 1 == packets.len());
             assert_eq!(p.sequence_number(), i as u16);
         }
-        let cutter = Cutter::new(&media, Payload::Rfc2435, 3, 500).unwrap();
-        assert_eq!(
-            cutter.frame_len(),
-            packets.iter().map(Vec::len).sum::<usize>()
-        );
+        frame_len_is_the_packets(&media, Payload::Rfc2435, 3, 500, &packets);
     }
 
     #[test]
@@ -220,11 +234,7 @@ mod tests {
             .flat_map(|p| rtp::Packet::parse(p).unwrap().payload().to_vec())
             .collect();
         assert_eq!(rebuilt, jpeg);
-        let cutter = Cutter::new(&media, Payload::Course, 0, 1400).unwrap();
-        assert_eq!(
-            cutter.frame_len(),
-            packets.iter().map(Vec::len).sum::<usize>()
-        );
+        frame_len_is_the_packets(&media, Payload::Course, 0, 1400, &packets);
     }
 
     #[test]
