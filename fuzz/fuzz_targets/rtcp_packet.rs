@@ -35,6 +35,10 @@ fn rebuild(w: &mut Writer<'_>, packet: &Packet<'_>) {
             w.goodbye(&sources, bye.reason())
         }
         Packet::App(app) => w.app(app.subtype(), app.ssrc(), app.name(), app.data()),
+        Packet::Nack(nack) => {
+            let entries: Vec<(u16, u16)> = nack.entries().collect();
+            w.nack(nack.sender_ssrc(), nack.media_ssrc(), &entries)
+        }
         other => w.raw(other.packet_type(), other.count(), other.body()),
     };
     written.expect("a parsed packet can be written back");

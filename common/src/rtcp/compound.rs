@@ -1,5 +1,6 @@
 //! Compound RTCP packets, RFC 3550 §6.1 and the validity checks of Appendix A.2.
 
+use super::nack::{GENERIC_NACK, Nack, TRANSPORT_FEEDBACK};
 use super::{
     APP, App, Error, GOODBYE, Goodbye, RECEIVER_REPORT, ReceiverReport, SENDER_REPORT,
     SOURCE_DESCRIPTION, SenderReport, SourceDescription,
@@ -32,7 +33,9 @@ pub enum Packet<'a> {
     Goodbye(Goodbye<'a>),
     /// APP, §6.7.
     App(App<'a>),
-    /// Any other type (RTPFB, PSFB, XR, ...), passed through unread.
+    /// Generic NACK (RTPFB, FMT 1), RFC 4585 §6.2.1.
+    Nack(Nack<'a>),
+    /// Any other type (other RTPFB, PSFB, XR, ...), passed through unread.
     Unknown(Unknown<'a>),
 }
 
@@ -56,6 +59,7 @@ impl<'a> Packet<'a> {
             SOURCE_DESCRIPTION => Packet::SourceDescription(SourceDescription::parse(parts)?),
             GOODBYE => Packet::Goodbye(Goodbye::parse(parts)?),
             APP => Packet::App(App::parse(parts)?),
+            TRANSPORT_FEEDBACK if parts.count == GENERIC_NACK => Packet::Nack(Nack::parse(parts)?),
             packet_type => Packet::Unknown(Unknown {
                 packet_type,
                 count: parts.count,
@@ -72,6 +76,7 @@ impl<'a> Packet<'a> {
             Packet::SourceDescription(_) => SOURCE_DESCRIPTION,
             Packet::Goodbye(_) => GOODBYE,
             Packet::App(_) => APP,
+            Packet::Nack(_) => TRANSPORT_FEEDBACK,
             Packet::Unknown(u) => u.packet_type,
         }
     }
@@ -84,6 +89,7 @@ impl<'a> Packet<'a> {
             Packet::SourceDescription(p) => p.count(),
             Packet::Goodbye(p) => p.count(),
             Packet::App(p) => p.subtype(),
+            Packet::Nack(_) => GENERIC_NACK,
             Packet::Unknown(u) => u.count,
         }
     }
@@ -97,6 +103,7 @@ impl<'a> Packet<'a> {
             Packet::SourceDescription(p) => p.body(),
             Packet::Goodbye(p) => p.body(),
             Packet::App(p) => p.body(),
+            Packet::Nack(p) => p.body(),
             Packet::Unknown(u) => u.body,
         }
     }

@@ -13,8 +13,9 @@
 //! and several travel together in one datagram as a compound packet (§6.1).
 //!
 //! - [`Compound::parse`] validates a compound packet; [`Compound::iter`] yields borrowed views:
-//!   [`SenderReport`], [`ReceiverReport`], [`SourceDescription`], [`Goodbye`], [`App`] and
-//!   [`Unknown`] (feedback and other types, passed through).
+//!   [`SenderReport`], [`ReceiverReport`], [`SourceDescription`], [`Goodbye`], [`App`],
+//!   [`Nack`] (RFC 4585 generic NACK) and [`Unknown`] (other feedback and types, passed
+//!   through).
 //! - [`Writer`] builds a compound packet into the caller's buffer.
 //! - [`ReportBlock::from_reception`] and [`fraction_lost`] compute reception reports (A.3);
 //!   [`NtpTimestamp`], [`LastSr`] and [`round_trip_time`] handle LSR/DLSR (§6.4.1).
@@ -22,6 +23,7 @@
 mod app;
 mod compound;
 mod goodbye;
+mod nack;
 mod ntp;
 mod report;
 mod sdes;
@@ -30,6 +32,7 @@ mod writer;
 pub use app::App;
 pub use compound::{Compound, Packet, Packets, Unknown};
 pub use goodbye::Goodbye;
+pub use nack::{GENERIC_NACK, Nack, TRANSPORT_FEEDBACK, entries as nack_entries};
 pub use ntp::{LastSr, NtpTimestamp, from_compact, round_trip_time, to_compact};
 pub use report::{ReceiverReport, ReportBlock, SenderInfo, SenderReport, fraction_lost};
 pub use sdes::{Chunk, SdesItem, SourceDescription};

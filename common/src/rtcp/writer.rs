@@ -173,6 +173,29 @@ impl<'o> Writer<'o> {
         })
     }
 
+    /// Appends a generic NACK (RFC 4585 §6.2.1) from `sender_ssrc` about `media_ssrc`'s
+    /// packets, with FCI `entries` as (PID, BLP) ([`super::nack_entries`] packs them).
+    pub fn nack(
+        &mut self,
+        sender_ssrc: u32,
+        media_ssrc: u32,
+        entries: &[(u16, u16)],
+    ) -> Result<(), Error> {
+        self.packet(
+            super::TRANSPORT_FEEDBACK,
+            usize::from(super::GENERIC_NACK),
+            8 + 4 * entries.len(),
+            |body| {
+                let mut at = put(body, 0, &sender_ssrc.to_be_bytes());
+                at = put(body, at, &media_ssrc.to_be_bytes());
+                for (pid, blp) in entries {
+                    at = put(body, at, &pid.to_be_bytes());
+                    at = put(body, at, &blp.to_be_bytes());
+                }
+            },
+        )
+    }
+
     /// Appends an APP packet (§6.7); `data` must be a whole number of 32-bit words.
     pub fn app(&mut self, subtype: u8, ssrc: u32, name: [u8; 4], data: &[u8]) -> Result<(), Error> {
         if !data.len().is_multiple_of(4) {

@@ -7,10 +7,12 @@
 //!   (Appendix A.1, A.3); [`sequence_delta`] for wrap-aware comparison.
 //! - [`TimestampUnwrapper`]: 32-bit RTP timestamps extended to 64 bits.
 //! - [`Jitter`]: interarrival jitter (§6.4.1, Appendix A.8).
+//! - [`rtx`]: the retransmission payload format (RFC 4588 §4).
 
 mod header;
 mod jitter;
 mod packet;
+pub mod rtx;
 mod sequence;
 mod timestamp;
 

@@ -146,6 +146,97 @@ impl Media {
     }
 }
 
+/// A retransmission payload format offered for a media payload type (RFC 4588 §8.1:
+/// `a=rtpmap:<pt> rtx/<rate>` and `a=fmtp:<pt> apt=<original pt>;rtx-time=<ms>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RtxFormat {
+    /// The RTX payload type.
+    pub payload_type: u8,
+    /// The payload type it retransmits (`apt`).
+    pub apt: u8,
+    /// How long the sender keeps packets to send again, ms (`rtx-time`; §8.1 says 3000 when
+    /// absent).
+    pub rtx_time_ms: u32,
+}
+
+/// `rtx-time` when an `a=fmtp` leaves it out (RFC 4588 §8.1).
+pub const DEFAULT_RTX_TIME_MS: u32 = 3000;
+
+impl RtxFormat {
+    /// The `a=rtpmap` and `a=fmtp` attributes that offer it, at `clock_rate`.
+    pub fn attributes(&self, clock_rate: u32) -> [Attribute; 2] {
+        [
+            Attribute::new("rtpmap", format!("{} rtx/{clock_rate}", self.payload_type)),
+            Attribute::new(
+                "fmtp",
+                format!(
+                    "{} apt={};rtx-time={}",
+                    self.payload_type, self.apt, self.rtx_time_ms
+                ),
+            ),
+        ]
+    }
+}
+
+impl Media {
+    /// The `a=fmtp:` parameters of payload type `pt`, as (name, value) pairs.
+    pub fn fmtp(&self, pt: u8) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.attributes
+            .iter()
+            .filter(|a| a.name == "fmtp")
+            .filter_map(|a| a.value.as_deref())
+            .filter_map(move |v| {
+                let (p, params) = v.trim().split_once([' ', '\t'])?;
+                (p.parse::<u8>().ok()? == pt).then_some(params)
+            })
+            .flat_map(|params| params.split(';'))
+            .filter_map(|kv| {
+                let (k, v) = kv.split_once('=')?;
+                Some((k.trim(), v.trim()))
+            })
+    }
+
+    /// The retransmission format offered for payload type `apt` (RFC 4588 §8.1), if any: a
+    /// format in the list whose rtpmap is `rtx` and whose `apt` is `apt`.
+    pub fn rtx_for(&self, apt: u8) -> Option<RtxFormat> {
+        self.formats.iter().find_map(|f| {
+            let pt: u8 = f.parse().ok()?;
+            let map = self.rtpmap(pt)?;
+            if !map.encoding.eq_ignore_ascii_case("rtx") {
+                return None;
+            }
+            let mut rtx = RtxFormat {
+                payload_type: pt,
+                apt: u8::MAX,
+                rtx_time_ms: DEFAULT_RTX_TIME_MS,
+            };
+            for (k, v) in self.fmtp(pt) {
+                match k {
+                    "apt" => rtx.apt = v.parse().ok()?,
+                    "rtx-time" => rtx.rtx_time_ms = v.parse().ok()?,
+                    _ => {}
+                }
+            }
+            (rtx.apt == apt).then_some(rtx)
+        })
+    }
+
+    /// Whether `a=rtcp-fb:<pt> nack` (or `a=rtcp-fb:* nack`) asks for generic NACKs for payload
+    /// type `pt` (RFC 4585 §4.2; `nack pli` and other parameters are other messages).
+    pub fn accepts_nack(&self, pt: u8) -> bool {
+        self.attributes
+            .iter()
+            .filter(|a| a.name == "rtcp-fb")
+            .filter_map(|a| a.value.as_deref())
+            .any(|v| {
+                let mut words = v.split_whitespace();
+                let target = words.next();
+                let pt_matches = target == Some("*") || target == Some(pt.to_string().as_str());
+                pt_matches && words.next() == Some("nack") && words.next().is_none()
+            })
+    }
+}
+
 impl fmt::Display for Media {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "m={} {}", self.media, self.port)?;

@@ -29,7 +29,7 @@ mod url;
 
 use std::fmt;
 
-pub use media::{Media, RtpMap};
+pub use media::{DEFAULT_RTX_TIME_MS, Media, RtpMap, RtxFormat};
 pub use mjpeg::MjpegStream;
 pub use url::resolve;
 

@@ -370,6 +370,53 @@ fn session() -> impl Strategy<Value = SessionDescription> {
         )
 }
 
+/// An offer of retransmission (RFC 4588 §8.1) and generic NACK (RFC 4585 §4.2) for JPEG.
+#[test]
+fn retransmission_and_nack_are_read_from_the_media_section() {
+    let text = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=clip\r\nt=0 0\r\n\
+        m=video 0 RTP/AVPF 26 97\r\n\
+        a=rtpmap:26 JPEG/90000\r\n\
+        a=rtcp-fb:26 nack\r\n\
+        a=rtcp-fb:26 nack pli\r\n\
+        a=rtpmap:97 rtx/90000\r\n\
+        a=fmtp:97 apt=26;rtx-time=500\r\n";
+    let sd = SessionDescription::parse(text).unwrap();
+    let media = sd.jpeg_video().unwrap();
+    assert_eq!(media.jpeg_payload_type(), Some(26));
+    assert!(media.accepts_nack(26));
+    assert!(!media.accepts_nack(96));
+    assert_eq!(
+        media.rtx_for(26),
+        Some(RtxFormat {
+            payload_type: 97,
+            apt: 26,
+            rtx_time_ms: 500
+        })
+    );
+    assert_eq!(media.rtx_for(96), None);
+    // What a server writes reads back the same; rtx-time defaults to 3 s when absent.
+    let offer = RtxFormat {
+        payload_type: 98,
+        apt: 26,
+        rtx_time_ms: 800,
+    };
+    let mut m = media.clone();
+    m.formats = vec!["26".into(), "98".into()];
+    m.attributes
+        .retain(|a| a.name == "rtpmap" && a.value.as_deref() == Some("26 JPEG/90000"));
+    m.attributes.extend(offer.attributes(90_000));
+    assert_eq!(m.rtx_for(26), Some(offer));
+    assert!(!m.accepts_nack(26), "no rtcp-fb line: no NACKs");
+    m.attributes.retain(|a| a.name != "fmtp");
+    m.attributes.push(Attribute::new("fmtp", "98 apt=26"));
+    assert_eq!(
+        m.rtx_for(26).map(|r| r.rtx_time_ms),
+        Some(DEFAULT_RTX_TIME_MS)
+    );
+    m.attributes.push(Attribute::new("rtcp-fb", "* nack"));
+    assert!(m.accepts_nack(26));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
