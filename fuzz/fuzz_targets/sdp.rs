@@ -37,6 +37,7 @@ fuzz_target!(|data: &[u8]| {
             m.rtpmaps().count(),
         );
         if let Some(pt) = m.jpeg_payload_type() {
+            let _ = (m.rtx_for(pt), m.accepts_nack(pt), m.fmtp(pt).count());
             let _ = m.clock_rate(pt);
         }
     }
