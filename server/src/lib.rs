@@ -21,6 +21,7 @@ pub mod history;
 mod hostile_tests;
 pub mod media;
 pub mod payload;
+pub mod rtx;
 pub mod session;
 pub mod sessions;
 pub mod source;

@@ -140,6 +140,17 @@ impl<'a> Cutter<'a> {
     /// Appends the next packet to `out`: `header` with the marker set on the frame's last
     /// packet, then the payload. Answers its length, `None` after the last.
     pub fn append_next(&mut self, header: rtp::Header, out: &mut Vec<u8>) -> Option<usize> {
+        self.append_next_after(header, &[], out)
+    }
+
+    /// Like [`Cutter::append_next`], with `prefix` between the RTP header and the payload (an
+    /// RFC 4588 retransmission's original sequence number).
+    pub fn append_next_after(
+        &mut self,
+        header: rtp::Header,
+        prefix: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Option<usize> {
         match self {
             Cutter::Rfc2435(p) => {
                 let fragment = p.next()?;
@@ -147,7 +158,9 @@ impl<'a> Cutter<'a> {
                     marker: fragment.marker,
                     ..header
                 };
-                header.append(&[fragment.header(), fragment.data], out).ok()
+                header
+                    .append(&[prefix, fragment.header(), fragment.data], out)
+                    .ok()
             }
             Cutter::Course(p) => {
                 let (data, last) = p.next_piece()?;
@@ -155,7 +168,7 @@ impl<'a> Cutter<'a> {
                     marker: last,
                     ..header
                 };
-                header.append(&[data], out).ok()
+                header.append(&[prefix, data], out).ok()
             }
         }
     }

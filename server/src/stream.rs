@@ -30,6 +30,7 @@ pub use crate::history::History;
 use crate::history::Record;
 use crate::payload::Cutter;
 pub use crate::payload::Payload;
+pub use crate::rtx::Retransmission;
 use crate::source::Source;
 
 /// RTP payload type of JPEG (RFC 3551 §6).
@@ -48,6 +49,9 @@ pub const BURST_PACKETS: u64 = 8;
 /// `BURST_PACKETS` packets per millisecond (~10 MB/s): 1440p60 at `Speed: 2` skipped every
 /// third frame.
 pub const TIMER_SLACK: Duration = Duration::from_millis(2);
+/// Retransmission's budget, as a share of the stream's own byte rate: a flood of NACKs keeps a
+/// session under twice what it sends anyway.
+pub const RTX_SHARE: f64 = 0.9;
 /// IPv4 + UDP header bytes, subtracted from the MTU.
 const IP_UDP_HEADERS: usize = 28;
 
@@ -116,6 +120,7 @@ pub struct Stream {
     in_flight: Option<InFlight>,
     bucket: TokenBucket,
     history: History,
+    rtx: Option<Retransmission>,
     /// Timestamp and due time of the newest frame, for sender reports.
     last_sent: Option<(u32, Instant)>,
     /// What has been sent.
@@ -152,6 +157,7 @@ impl Stream {
             in_flight: None,
             bucket: TokenBucket::new(1, 1, now),
             history: History::new(crate::history::DEFAULT_KEEP),
+            rtx: None,
             last_sent: None,
             counters: Counters::default(),
         };
@@ -254,6 +260,26 @@ impl Stream {
         self.history = History::new(keep);
     }
 
+    /// Answers NACKs with RTX packets of `payload_type` (RFC 4588), SSRC and first sequence
+    /// number from `random`, for packets sent within `keep` (the offer's `rtx-time`).
+    pub fn enable_rtx(&mut self, payload_type: u8, random: [u32; 2], keep: Duration) {
+        self.keep_history(keep);
+        self.rtx = Some(Retransmission::new(payload_type, random));
+    }
+
+    /// Retransmission, when enabled.
+    pub fn rtx(&self) -> Option<&Retransmission> {
+        self.rtx.as_ref()
+    }
+
+    /// A receiver lost these packets (RFC 4585 generic NACK): they go out again as RTX packets
+    /// ahead of new ones, within the budget. Ignored without retransmission.
+    pub fn nack(&mut self, lost: impl IntoIterator<Item = u16>) {
+        if let Some(rtx) = &mut self.rtx {
+            rtx.ask(lost);
+        }
+    }
+
     /// Appends every packet due at `now` to `out`, each once `accept` (given its length, and
     /// `out` to write a framing prefix to) takes it, and says when to call again. A refused
     /// packet stays due ([`Next::Held`]).
@@ -265,6 +291,9 @@ impl Stream {
         accept: &mut dyn FnMut(usize, &mut Vec<u8>) -> bool,
     ) -> Next {
         loop {
+            if let Some(next) = self.send_rtx(source, now, out, accept) {
+                return next;
+            }
             if let Some(flight) = self.in_flight {
                 let cutter = Cutter::new(source, self.payload, flight.frame, self.max_payload);
                 let Some(mut cutter) = cutter else {
@@ -322,12 +351,67 @@ impl Stream {
             self.bucket.set_rate(rate.ceil() as u64, now);
             let slack = (rate * TIMER_SLACK.as_secs_f64()).ceil() as u64;
             self.bucket.set_burst(self.burst_bytes().max(slack), now);
+            if let Some(rtx) = &mut self.rtx {
+                // Retransmission may add less than the stream's own rate.
+                let own = frame_bytes / slot_interval.as_secs_f64();
+                rtx.set_rate((own * RTX_SHARE).ceil() as u64, self.max_payload, now);
+            }
             self.last_sent = Some((timestamp, due));
             self.in_flight = Some(InFlight {
                 frame,
                 timestamp,
                 offset: 0,
             });
+        }
+    }
+
+    /// Sends the RTX packets asked for that the budget and the pacing allow now; `None` when
+    /// none is left to send now, else what to do next.
+    fn send_rtx(
+        &mut self,
+        source: &dyn Source,
+        now: Instant,
+        out: &mut Vec<u8>,
+        accept: &mut dyn FnMut(usize, &mut Vec<u8>) -> bool,
+    ) -> Option<Next> {
+        self.rtx.as_ref()?.peek()?;
+        self.history.expire(now);
+        loop {
+            let rtx = self.rtx.as_mut()?;
+            let seq = rtx.peek()?;
+            let Some(record) = self.history.get(seq).copied() else {
+                rtx.unknown();
+                continue;
+            };
+            let cutter = Cutter::new(source, self.payload, record.frame, self.max_payload);
+            let Some(mut cutter) = cutter else {
+                rtx.unknown();
+                continue;
+            };
+            cutter.resume_at(record.offset);
+            let Some(len) = cutter.next_len().map(|l| l + rtp::rtx::OSN_LEN) else {
+                rtx.unknown();
+                continue;
+            };
+            if !rtx.affordable(len, now) {
+                continue;
+            }
+            let ready = self.bucket.ready_at(len, now);
+            if ready > now {
+                return Some(Next::At(ready));
+            }
+            if !accept(len, out) {
+                return Some(Next::Held);
+            }
+            let header = rtp::Header {
+                marker: false,
+                payload_type: rtx.payload_type,
+                sequence_number: rtx.sent(len, now),
+                timestamp: record.timestamp,
+                ssrc: rtx.ssrc,
+            };
+            cutter.append_next_after(header, &seq.to_be_bytes(), out);
+            self.bucket.take(len, now);
         }
     }
 
@@ -568,5 +652,79 @@ mod tests {
             let old = rtp::Packet::parse(&sent[0]).unwrap().sequence_number();
             assert_eq!(s.resend(&media, old, &mut Vec::new()), None, "aged out");
         }
+    }
+
+    #[test]
+    fn a_nack_is_answered_with_rtx_packets_that_carry_the_original() {
+        let media = media();
+        let t0 = Instant::now();
+        let mut s = Stream::new(&media, Payload::Rfc2435, 400, true, [1, 2, 3], t0);
+        s.enable_rtx(97, [0xBEEF, 100], Duration::from_millis(500));
+        s.play(1.0, t0);
+        let mut sent = Vec::new();
+        for ms in 0..200 {
+            sent.extend(due(&mut s, &media, t0 + Duration::from_millis(ms)));
+        }
+        let lost: Vec<&Vec<u8>> = [10, 11, 40].iter().map(|&i| &sent[i]).collect();
+        let seq = |p: &[u8]| rtp::Packet::parse(p).unwrap().sequence_number();
+        s.nack(lost.iter().map(|p| seq(p)).chain([seq(lost[0])]));
+        let now = t0 + Duration::from_millis(200);
+        let out = due(&mut s, &media, now);
+        let rtx: Vec<rtp::Packet<'_>> = out
+            .iter()
+            .map(|p| rtp::Packet::parse(p).unwrap())
+            .filter(|p| p.payload_type() == 97)
+            .collect();
+        assert_eq!(rtx.len(), 3, "each lost packet once");
+        for (k, (r, original)) in rtx.iter().zip(&lost).enumerate() {
+            let original = rtp::Packet::parse(original).unwrap();
+            assert_eq!((r.ssrc(), r.sequence_number()), (0xBEEF, 100 + k as u16));
+            assert_eq!(r.timestamp(), original.timestamp());
+            assert_eq!(r.marker(), original.marker());
+            let (osn, payload) = rtp::rtx::unwrap(r.payload()).unwrap();
+            assert_eq!((osn, payload), (original.sequence_number(), original.payload()));
+        }
+        let counters = s.rtx().unwrap().counters;
+        assert_eq!((counters.asked, counters.sent), (4, 3));
+        // Packets older than the 500 ms kept are not sent again.
+        s.nack([seq(&sent[0])]);
+        let later = t0 + Duration::from_millis(900);
+        assert!(
+            due(&mut s, &media, later)
+                .iter()
+                .all(|p| rtp::Packet::parse(p).unwrap().payload_type() != 97)
+        );
+        assert_eq!(s.rtx().unwrap().counters.unknown, 1);
+    }
+
+    #[test]
+    fn a_flood_of_nacks_keeps_the_session_under_twice_its_own_rate() {
+        let media = media();
+        let t0 = Instant::now();
+        let bytes = |flood: bool| {
+            let mut s = Stream::new(&media, Payload::Rfc2435, 400, true, [1, 2, 3], t0);
+            s.enable_rtx(97, [0xBEEF, 100], Duration::from_millis(500));
+            s.play(1.0, t0);
+            let mut total = 0;
+            let mut seqs: Vec<u16> = Vec::new();
+            for ms in 0..5000 {
+                if flood {
+                    // Every packet kept, asked for again every millisecond.
+                    s.nack(seqs.iter().rev().take(1000).copied().collect::<Vec<_>>());
+                }
+                for p in due(&mut s, &media, t0 + Duration::from_millis(ms)) {
+                    total += p.len();
+                    let p = rtp::Packet::parse(&p).unwrap();
+                    if p.payload_type() == PAYLOAD_TYPE {
+                        seqs.push(p.sequence_number());
+                    }
+                }
+            }
+            total as f64
+        };
+        let own = bytes(false);
+        let flooded = bytes(true);
+        assert!(flooded > own * 1.5, "the flood was answered: {flooded} vs {own}");
+        assert!(flooded < own * 2.0, "{flooded} bytes against {own}");
     }
 }
