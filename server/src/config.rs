@@ -28,6 +28,11 @@ pub struct Config {
     pub report_interval: Duration,
     /// The server's RTP and RTCP UDP ports (`server_port=` in SETUP replies).
     pub server_ports: (u16, u16),
+    /// How long sent packets can be asked for again (RFC 4588 `rtx-time`); zero: no
+    /// retransmission is offered.
+    pub rtx_time: Duration,
+    /// The RTX payload type offered (dynamic, RFC 4588 §8.1).
+    pub rtx_payload_type: u8,
 }
 
 impl Default for Config {
@@ -43,6 +48,8 @@ impl Default for Config {
             quiet_delay: Duration::from_millis(20),
             report_interval: Duration::from_secs(5),
             server_ports: (0, 0),
+            rtx_time: Duration::from_millis(1000),
+            rtx_payload_type: 97,
         }
     }
 }

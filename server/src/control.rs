@@ -15,7 +15,7 @@ use hdstream_common::rtsp::header::{
     RtpInfoEntry, Scale, Session as SessionHeader, Speed, Transport, TransportParam, TransportSpec,
 };
 use hdstream_common::rtsp::{Method, Request, Response, StatusCode};
-use hdstream_common::sdp::{MjpegStream, SessionDescription};
+use hdstream_common::sdp::{MjpegStream, RtxFormat, SessionDescription};
 
 use crate::config::Config;
 use crate::media::{Catalogue, LookupError, Media};
@@ -240,6 +240,7 @@ fn describe(cx: &Context<'_>, request: &Request) -> Response {
         framerate: media.fps,
         width: u32::from(stats.width),
         height: u32::from(stats.height),
+        rtx: rtx_offer(cx.config),
     });
     let mut response = Response::reply_to(request, StatusCode::OK);
     let base = request.uri.trim_end_matches('/');
@@ -249,6 +250,15 @@ fn describe(cx: &Context<'_>, request: &Request) -> Response {
         .set_typed(&ContentType("application/sdp".into()));
     response.body = sdp.to_string().into_bytes();
     response
+}
+
+/// The retransmission the server offers (RFC 4588 §8.1), if any.
+fn rtx_offer(config: &Config) -> Option<RtxFormat> {
+    (!config.rtx_time.is_zero()).then(|| RtxFormat {
+        payload_type: config.rtx_payload_type,
+        apt: crate::stream::PAYLOAD_TYPE,
+        rtx_time_ms: u32::try_from(config.rtx_time.as_millis()).unwrap_or(u32::MAX),
+    })
 }
 
 /// The address family literal for `o=` (the peer's family; the exact address does not matter).
@@ -425,7 +435,14 @@ fn setup(
     };
     let random = cx.sessions.random();
     let (mtu, looping) = (cx.config.mtu, cx.config.looping);
-    let stream = Stream::new(media.as_ref(), payload, mtu, looping, random, cx.now);
+    let mut stream = Stream::new(media.as_ref(), payload, mtu, looping, random, cx.now);
+    if let Some(rtx) =
+        rtx_offer(cx.config).filter(|_| !course && matches!(delivery, Delivery::Udp { .. }))
+    {
+        // NACKs are answered on UDP (over TCP nothing is lost).
+        let [ssrc, seq, _] = cx.sessions.random();
+        stream.enable_rtx(rtx.payload_type, [ssrc, seq], cx.config.rtx_time);
+    }
     let session = Session {
         id: id.clone(),
         conn: cx.conn,

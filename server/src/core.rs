@@ -582,6 +582,12 @@ fn heard_rtcp(session: &mut Session, data: &[u8], now: Instant) {
     match rtcp::Compound::parse(data) {
         Ok(compound) => {
             for packet in compound.iter() {
+                if let rtcp::Packet::Nack(nack) = packet
+                    && nack.media_ssrc() == session.stream.ssrc
+                {
+                    tracing::debug!(session = %session.id, lost = ?nack.lost().collect::<Vec<_>>(), "NACK");
+                    session.stream.nack(nack.lost());
+                }
                 if let rtcp::Packet::ReceiverReport(rr) = packet {
                     for block in rr.report_blocks() {
                         tracing::debug!(

@@ -149,7 +149,11 @@ mod tests {
                 sent.push(r.sent(1400, t0));
             }
         }
-        assert_eq!(sent, [65_535, 0, 1], "RTX sequence numbers go on across the wrap");
+        assert_eq!(
+            sent,
+            [65_535, 0, 1],
+            "RTX sequence numbers go on across the wrap"
+        );
         r.ask(0..20);
         let mut paid = 0;
         while r.peek().is_some() {
@@ -171,6 +175,10 @@ mod tests {
         r.ask((0..5000u32).map(|n| n as u16));
         assert_eq!(r.pending.len(), MAX_PENDING);
         assert_eq!(r.counters.refused, 5000 - MAX_PENDING as u64);
-        assert_eq!(r.peek(), Some(5000 - MAX_PENDING as u16), "the newest are kept");
+        assert_eq!(
+            r.peek(),
+            Some(5000 - MAX_PENDING as u16),
+            "the newest are kept"
+        );
     }
 }

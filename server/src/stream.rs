@@ -682,7 +682,10 @@ mod tests {
             assert_eq!(r.timestamp(), original.timestamp());
             assert_eq!(r.marker(), original.marker());
             let (osn, payload) = rtp::rtx::unwrap(r.payload()).unwrap();
-            assert_eq!((osn, payload), (original.sequence_number(), original.payload()));
+            assert_eq!(
+                (osn, payload),
+                (original.sequence_number(), original.payload())
+            );
         }
         let counters = s.rtx().unwrap().counters;
         assert_eq!((counters.asked, counters.sent), (4, 3));
@@ -724,7 +727,10 @@ mod tests {
         };
         let own = bytes(false);
         let flooded = bytes(true);
-        assert!(flooded > own * 1.5, "the flood was answered: {flooded} vs {own}");
+        assert!(
+            flooded > own * 1.5,
+            "the flood was answered: {flooded} vs {own}"
+        );
         assert!(flooded < own * 2.0, "{flooded} bytes against {own}");
     }
 }

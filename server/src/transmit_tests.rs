@@ -174,3 +174,79 @@ fn sessions_time_out_while_the_socket_stays_full() {
     }
     assert_eq!(core.server.session_count(), 0, "both timed out");
 }
+
+#[test]
+fn a_nack_from_the_client_brings_rtx_packets_on_the_rtp_socket() {
+    let mut core = Core::default_config();
+    playing(&mut core, 1);
+    let sent = core.run_for(Duration::from_millis(300));
+    let rtp: Vec<rtp::Packet<'_>> = sent
+        .iter()
+        .filter(|(s, _, _)| *s == Socket::Rtp)
+        .map(|(_, _, b)| rtp::Packet::parse(b).unwrap())
+        .collect();
+    let lost = [rtp[5].sequence_number(), rtp[6].sequence_number()];
+    let mut buf = [0u8; 64];
+    let mut w = hdstream_common::rtcp::Writer::new(&mut buf);
+    w.receiver_report(0x1234, &[]).unwrap();
+    w.nack(
+        0x1234,
+        rtp[0].ssrc(),
+        &hdstream_common::rtcp::nack_entries(lost),
+    )
+    .unwrap();
+    let len = w.finish();
+    let client_rtcp = std::net::SocketAddr::from(([127, 0, 0, 1], 5001));
+    core.server.receive_rtcp(client_rtcp, &buf[..len], core.now);
+    let again = core.run_for(Duration::from_millis(5));
+    let rtx: Vec<(u16, Vec<u8>)> = again
+        .iter()
+        .filter(|(s, to, _)| *s == Socket::Rtp && to.port() == 5000)
+        .map(|(_, _, b)| rtp::Packet::parse(b).unwrap())
+        .filter(|p| p.payload_type() == 97)
+        .map(|p| {
+            let (osn, payload) = rtp::rtx::unwrap(p.payload()).unwrap();
+            (osn, payload.to_vec())
+        })
+        .collect();
+    assert_eq!(
+        rtx,
+        [
+            (lost[0], rtp[5].payload().to_vec()),
+            (lost[1], rtp[6].payload().to_vec())
+        ]
+    );
+    // A NACK about another source is not for this session.
+    let mut w = hdstream_common::rtcp::Writer::new(&mut buf);
+    w.nack(0x1234, rtp[0].ssrc() ^ 1, &[(lost[0], 0)]).unwrap();
+    let len = w.finish();
+    core.server.receive_rtcp(client_rtcp, &buf[..len], core.now);
+    let none = core.run_for(Duration::from_millis(5));
+    assert!(
+        none.iter()
+            .filter(|(s, _, _)| *s == Socket::Rtp)
+            .all(|(_, _, b)| rtp::Packet::parse(b).unwrap().payload_type() != 97)
+    );
+}
+
+#[test]
+fn the_offer_names_retransmission_and_nack_and_none_without_it() {
+    let describe = |config: Config| {
+        let mut core = Core::new(config);
+        let conn = core.connect(40_000);
+        let r = core.request(conn, "DESCRIBE rtsp://127.0.0.1:8554/clip.mjpeg", &[]);
+        String::from_utf8(r.body).unwrap()
+    };
+    let sdp = describe(Config::default());
+    assert!(sdp.contains("m=video 0 RTP/AVP 26 97\r\n"), "{sdp}");
+    assert!(sdp.contains("a=rtcp-fb:26 nack\r\n"), "{sdp}");
+    assert!(sdp.contains("a=fmtp:97 apt=26;rtx-time=1000\r\n"), "{sdp}");
+    let off = describe(Config {
+        rtx_time: Duration::ZERO,
+        ..Config::default()
+    });
+    assert!(
+        off.contains("m=video 0 RTP/AVP 26\r\n") && !off.contains("rtx"),
+        "{off}"
+    );
+}

@@ -31,6 +31,7 @@ fn a_1440p_frame_travels_through_x_dimensions_with_its_pixels() {
         framerate: 30.0,
         width: 2560,
         height: 1440,
+        rtx: None,
     })
     .to_string();
     assert!(sdp.contains("a=x-dimensions:2560,1440\r\n"), "{sdp}");

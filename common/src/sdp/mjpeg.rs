@@ -1,6 +1,6 @@
 //! The session description hdstream's server announces for one MJPEG file.
 
-use super::media::{JPEG_PAYLOAD_TYPE, RtpMap};
+use super::media::{JPEG_PAYLOAD_TYPE, RtpMap, RtxFormat};
 use super::{Attribute, Connection, Media, Origin, SessionDescription, Timing};
 use crate::rtsp::header::Range;
 
@@ -25,6 +25,9 @@ pub struct MjpegStream<'a> {
     pub width: u32,
     /// Frame height in pixels, for `a=x-dimensions:`.
     pub height: u32,
+    /// Retransmission offered (RFC 4588 §8.1): its payload type and `rtx-time`, with
+    /// `a=rtcp-fb:26 nack` (RFC 4585 §4.2) to ask for generic NACKs.
+    pub rtx: Option<RtxFormat>,
 }
 
 impl SessionDescription {
@@ -87,12 +90,15 @@ impl SessionDescription {
                 port: 0,
                 num_ports: None,
                 proto: "RTP/AVP".into(),
-                formats: vec![JPEG_PAYLOAD_TYPE.to_string()],
+                formats: std::iter::once(JPEG_PAYLOAD_TYPE)
+                    .chain(stream.rtx.map(|r| r.payload_type))
+                    .map(|pt| pt.to_string())
+                    .collect(),
                 information: None,
                 connections: Vec::new(),
                 bandwidths: Vec::new(),
                 key: None,
-                attributes: vec![
+                attributes: [
                     Attribute::new("rtpmap", rtpmap.to_string()),
                     Attribute::new("control", stream.control),
                     Attribute::new("framerate", stream.framerate.to_string()),
@@ -100,7 +106,13 @@ impl SessionDescription {
                         "x-dimensions",
                         format!("{},{}", stream.width, stream.height),
                     ),
-                ],
+                ]
+                .into_iter()
+                .chain(stream.rtx.into_iter().flat_map(|r| {
+                    let nack = Attribute::new("rtcp-fb", format!("{JPEG_PAYLOAD_TYPE} nack"));
+                    std::iter::once(nack).chain(r.attributes(90_000))
+                }))
+                .collect(),
             }],
         }
     }

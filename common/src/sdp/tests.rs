@@ -116,6 +116,7 @@ fn generated_sdp_is_what_players_expect_and_parses_back() {
         framerate: 30.0,
         width: 3840,
         height: 2160,
+        rtx: None,
     };
     let sd = SessionDescription::mjpeg(&stream);
     let text = sd.to_string();
@@ -157,6 +158,31 @@ fn generated_sdp_is_what_players_expect_and_parses_back() {
     assert!(text.contains("o=- 42 1 IN IP6 2001:db8::1\r\n") && text.contains("c=IN IP6 ::\r\n"));
     assert!(text.contains("a=range:npt=0-\r\n") && text.contains("a=framerate:29.97\r\n"));
     assert_eq!(SessionDescription::parse(&text), Ok(live));
+
+    let rtx = RtxFormat {
+        payload_type: 97,
+        apt: 26,
+        rtx_time_ms: 1000,
+    };
+    let offer = SessionDescription::mjpeg(&MjpegStream {
+        rtx: Some(rtx),
+        ..stream
+    });
+    let text = offer.to_string();
+    assert!(text.contains("m=video 0 RTP/AVP 26 97\r\n"), "{text}");
+    assert!(
+        text.contains(
+            "a=rtcp-fb:26 nack\r\na=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=26;rtx-time=1000\r\n"
+        ),
+        "{text}"
+    );
+    let parsed = SessionDescription::parse(&text).unwrap();
+    let video = parsed.jpeg_video().unwrap();
+    assert_eq!(
+        (video.jpeg_payload_type(), video.rtx_for(26)),
+        (Some(26), Some(rtx))
+    );
+    assert!(video.accepts_nack(26));
 }
 
 #[test]
