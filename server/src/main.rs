@@ -60,6 +60,10 @@ struct Args {
     /// Highest Speed granted to clients prefetching faster than real time.
     #[arg(long, default_value_t = 4.0)]
     max_speed: f64,
+    /// How long sent packets can be asked for again, ms: clients that send RTCP NACKs (RFC 4585)
+    /// get lost packets again as RTX packets (RFC 4588), offered in the SDP. 0 turns it off.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    rtx_time: u64,
 }
 
 fn parse_override(s: &str) -> Result<(String, f64), String> {
@@ -124,6 +128,7 @@ fn main() -> anyhow::Result<()> {
         max_sessions: args.max_sessions,
         looping: args.looping,
         max_speed: args.max_speed.clamp(1.0, 16.0),
+        rtx_time: Duration::from_millis(args.rtx_time.min(10_000)),
         ..Config::default()
     };
     let listen = Listen {
