@@ -62,6 +62,9 @@ pub struct Config {
     pub teardown_timeout: Duration,
     /// A course reply (no blank line) is complete when the server has been quiet this long.
     pub quiet_delay: Duration,
+    /// Ask for lost packets again (RFC 4585 NACK, RFC 4588 RTX) when the server offers it
+    /// (UDP, not in low-latency mode).
+    pub repair: bool,
 }
 
 impl Config {
@@ -78,6 +81,7 @@ impl Config {
             first_packet_timeout: Duration::from_secs(10),
             max_duration: None,
             teardown_timeout: Duration::from_secs(2),
+            repair: true,
             quiet_delay: Duration::from_millis(30),
         }
     }
@@ -291,6 +295,30 @@ impl Client {
     /// An RTP datagram arrived.
     pub fn receive_rtp(&mut self, data: &[u8], now: Instant) {
         self.pipeline.rtp(data, now);
+        self.send_nacks(now);
+    }
+
+    /// How long a lost packet is asked for again, when repair applies: the server offers it
+    /// over UDP, and frames wait in the cache (half the prebuffer, at most the server's
+    /// `rtx-time`).
+    fn repair_window(&self, d: &Description) -> Option<Duration> {
+        let rtx = d.rtx?;
+        let playout = &self.config.pipeline.playout;
+        let applies = self.config.repair
+            && matches!(self.config.transport, Transport::Udp { .. })
+            && self.session.dialect() == Dialect::Standard
+            && !playout.low_latency;
+        let window = (playout.prebuffer / 2).min(Duration::from_millis(rtx.rtx_time_ms.into()));
+        (applies && !window.is_zero()).then_some(window)
+    }
+
+    /// NACKs for what is missing and due to be asked for.
+    fn send_nacks(&mut self, now: Instant) {
+        if self.session.id().is_some()
+            && let Some(nack) = self.pipeline.poll_nack(now)
+        {
+            self.send_rtcp(nack);
+        }
     }
 
     /// An RTCP datagram arrived.
@@ -435,6 +463,7 @@ impl Client {
         }
         self.session.handle_timeout(now);
         self.pipeline.handle_timeout(now);
+        self.send_nacks(now);
         if self.idle_deadline().is_some_and(|t| now >= t) {
             if self.pipeline.last_packet().is_some() {
                 tracing::warn!(
@@ -609,15 +638,25 @@ impl Client {
                     d.fps.or(self.config.fps),
                     d.dimensions,
                 );
+                if let Some(window) = self.repair_window(&d) {
+                    let rtx = d.rtx.map_or(0, |r| r.payload_type);
+                    tracing::debug!(
+                        rtx,
+                        window_ms = window.as_millis(),
+                        "repairing lost packets"
+                    );
+                    self.pipeline.enable_repair(rtx, window);
+                }
+                let profile = d.profile;
                 self.description = Some(d);
                 let transport = match self.config.transport {
                     Transport::Udp {
                         rtp_port,
                         rtcp_port,
                     } => {
-                        format!("RTP/AVP;unicast;client_port={rtp_port}-{rtcp_port}")
+                        format!("RTP/{profile};unicast;client_port={rtp_port}-{rtcp_port}")
                     }
-                    Transport::Tcp => "RTP/AVP/TCP;unicast;interleaved=0-1".to_owned(),
+                    Transport::Tcp => format!("RTP/{profile}/TCP;unicast;interleaved=0-1"),
                 };
                 self.session.setup(transport, now);
             }

@@ -31,6 +31,7 @@ pub mod pipeline;
 pub mod playout;
 pub mod present;
 pub mod reorder;
+pub mod repair;
 pub mod session;
 pub mod sink;
 pub mod stats;
@@ -311,6 +312,9 @@ fn report(
         packets_lost: n.packets_lost,
         packets_reordered: n.packets_reordered,
         packets_duplicate: n.packets_duplicate,
+        packets_repaired: n.packets_repaired,
+        packets_unrepaired: n.packets_unrepaired,
+        rtx_bytes: n.rtx_bytes,
         loss_rate: n.packets_lost.max(0) as f64 / n.packets_expected.max(1) as f64,
         bytes_received: n.bytes_received,
         data_rate_mbps: if n.receive_seconds > 0.0 {

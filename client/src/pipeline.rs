@@ -31,6 +31,7 @@ use hdstream_common::rtp::{
 use crate::cache::Frame;
 use crate::playout::{self, Playout, Release};
 use crate::reorder::{Reorder, Verdict};
+use crate::repair::Repair;
 use crate::stats::NetStats;
 use crate::timeline::{Stamp, Timeline};
 
@@ -147,8 +148,15 @@ pub struct Pipeline {
     bye_at: Option<Instant>,
     first_packet: Option<Instant>,
     last_packet: Option<Instant>,
+    /// Repair of lost packets (NACK + RTX), when the server offers it: the RTX payload type
+    /// and what is missing.
+    repair: Option<(u8, Repair)>,
     stats: NetStats,
 }
+
+/// Packets the reorder buffer holds at most while it waits for repairs (1440p60 sends about
+/// 8,000 a second).
+pub const REPAIR_REORDER_CAPACITY: usize = 8192;
 
 impl Pipeline {
     /// A pipeline waiting for its first PLAY.
@@ -181,6 +189,7 @@ impl Pipeline {
             bye_at: None,
             first_packet: None,
             last_packet: None,
+            repair: None,
             stats: NetStats::default(),
             config,
         }
@@ -216,6 +225,19 @@ impl Pipeline {
         self.timeline = Timeline::new(self.clock_rate, self.fps, Self::fallback_fps(&self.config));
     }
 
+    /// Asks for lost packets again (RFC 4585 generic NACK) and takes them back from RTX packets
+    /// of `rtx_payload_type` (RFC 4588), for `window` after each gap is seen; the reorder
+    /// buffer waits as long for them.
+    pub fn enable_repair(&mut self, rtx_payload_type: u8, window: Duration) {
+        self.repair = Some((rtx_payload_type, Repair::new(window)));
+        self.reorder = Reorder::new(window, REPAIR_REORDER_CAPACITY);
+    }
+
+    /// Repair, when enabled.
+    pub fn repair(&self) -> Option<&Repair> {
+        self.repair.as_ref().map(|(_, r)| r)
+    }
+
     /// The SSRC the server named in its `Transport` reply (RFC 2326 §12.39).
     pub fn expect_ssrc(&mut self, ssrc: u32) {
         self.media_ssrc = Some(ssrc);
@@ -247,6 +269,9 @@ impl Pipeline {
         let depacketizer = &mut self.depacketizer;
         self.playout.start(now, |f| depacketizer.recycle(f.jpeg));
         self.reorder.reset();
+        if let Some((_, repair)) = &mut self.repair {
+            repair.reset();
+        }
         self.depacketizer = Depacketizer::new();
         if let Some((w, h)) = self.dimensions {
             self.depacketizer.set_dimensions(w, h);
@@ -303,6 +328,14 @@ impl Pipeline {
             return;
         };
         if self
+            .repair
+            .as_ref()
+            .is_some_and(|(pt, _)| *pt == packet.payload_type())
+        {
+            self.retransmitted(&packet, data.len(), arrival, now);
+            return;
+        }
+        if self
             .payload_type
             .is_some_and(|pt| pt != packet.payload_type())
         {
@@ -325,6 +358,9 @@ impl Pipeline {
             Arrival::InOrder { extended, .. } | Arrival::Reordered { extended } => extended,
             Arrival::Restarted { extended } => {
                 self.reorder.reset();
+                if let Some((_, repair)) = &mut self.repair {
+                    repair.reset();
+                }
                 extended
             }
             Arrival::Duplicate { .. } | Arrival::Probation | Arrival::Jump | Arrival::Stale => {
@@ -349,6 +385,9 @@ impl Pipeline {
                 self.reorder.start_at(first);
             }
         }
+        if let Some((_, repair)) = &mut self.repair {
+            repair.arrived(ext, arrival);
+        }
         match self.reorder.check(ext) {
             Verdict::Deliver => self.ordered(data, ext, arrival),
             Verdict::Hold => self.reorder.hold_packet(
@@ -362,6 +401,32 @@ impl Pipeline {
             Verdict::Late => {}
         }
         self.release_reordered(now);
+    }
+
+    /// An RTX packet (RFC 4588 §4): the original it carries goes in as if it had arrived now.
+    fn retransmitted(&mut self, rtx: &rtp::Packet<'_>, len: usize, arrival: Instant, now: Instant) {
+        let (Some(media_ssrc), Some((osn, payload))) =
+            (self.media_ssrc, rtp::rtx::unwrap(rtx.payload()))
+        else {
+            self.stats.packets_ignored += 1;
+            return;
+        };
+        let original = rtp::Header {
+            marker: rtx.marker(),
+            // The described type, else JPEG's static one (RFC 3551 §6).
+            payload_type: self.payload_type.unwrap_or(26),
+            sequence_number: osn,
+            timestamp: rtx.timestamp(),
+            ssrc: media_ssrc,
+        };
+        let mut bytes = Vec::with_capacity(rtp::Header::LEN + payload.len());
+        if original.append(&[payload], &mut bytes).is_err() {
+            return;
+        }
+        if let Some((_, repair)) = &mut self.repair {
+            repair.repaired(osn, len, arrival);
+        }
+        self.packet(&bytes, arrival, now);
     }
 
     fn release_reordered(&mut self, now: Instant) {
@@ -584,6 +649,25 @@ impl Pipeline {
         Some(self.report(now, false))
     }
 
+    /// A NACK for the packets to ask for again now (RFC 4585 §6.2.1), in a compound after an
+    /// RR and SDES CNAME as §3.1 wants; `None` when nothing is to be asked.
+    pub fn poll_nack(&mut self, now: Instant) -> Option<Vec<u8>> {
+        let (_, repair) = self.repair.as_mut()?;
+        let lost = repair.poll(now);
+        if lost.is_empty() {
+            return None;
+        }
+        let entries = rtcp::nack_entries(lost);
+        let mut packet = self.report(now, false);
+        let mut buf = vec![0u8; 12 + 4 * entries.len()];
+        let mut writer = Writer::new(&mut buf);
+        let media = self.media_ssrc.unwrap_or(0);
+        writer.nack(self.config.ssrc, media, &entries).ok()?;
+        let len = writer.finish();
+        packet.extend_from_slice(&buf[..len]);
+        Some(packet)
+    }
+
     /// The compound sent when leaving: RR, SDES CNAME and BYE (§6.6).
     pub fn goodbye(&mut self, now: Instant) -> Vec<u8> {
         self.report(now, true)
@@ -619,6 +703,7 @@ impl Pipeline {
             .map(|t| t + self.config.bye_grace);
         [
             self.reorder.poll_timeout(),
+            self.repair.as_ref().and_then(|(_, r)| r.poll_timeout()),
             self.playout.poll_timeout(),
             Some(self.next_report),
             bye,
@@ -646,6 +731,11 @@ impl Pipeline {
         s.packets_reordered = self.tracker.reordered();
         s.packets_duplicate = self.tracker.duplicates();
         s.packets_late = self.reorder.late();
+        if let Some((_, repair)) = &self.repair {
+            let r = repair.counters();
+            (s.packets_repaired, s.packets_unrepaired, s.rtx_bytes) =
+                (r.repaired, r.unrepaired, r.rtx_bytes);
+        }
         let c = self.playout.counters();
         s.frames_late = self.playout.clock().late();
         s.frames_overflow = c.overflow;

@@ -26,7 +26,7 @@ use hdstream_common::rtsp::header::{
     CSeq, ContentBase, Public, Range, RtpInfo, Session as SessionHeader, Speed, Transport,
 };
 use hdstream_common::rtsp::{Method, Request, Response, course};
-use hdstream_common::sdp::SessionDescription;
+use hdstream_common::sdp::{RtxFormat, SessionDescription};
 
 use crate::error::Error;
 
@@ -76,6 +76,13 @@ pub struct Description {
     pub dimensions: Option<(u32, u32)>,
     /// Length of the presentation from `a=range:npt=0-D`.
     pub duration: Option<f64>,
+    /// Retransmission the server offers for the JPEG stream (RFC 4588 §8.1), when it takes
+    /// generic NACKs: the AVPF profile (RFC 4585; gst-rtsp-server says no more) or
+    /// `a=rtcp-fb:<pt> nack` (§4.2).
+    pub rtx: Option<RtxFormat>,
+    /// The offer's RTP profile, `AVP` or `AVPF`: SETUP asks for the same (an AVPF-only server,
+    /// such as gst-rtsp-server with retransmission, answers 461 to RTP/AVP).
+    pub profile: &'static str,
 }
 
 /// The answer to a PLAY.
@@ -598,6 +605,7 @@ fn describe(response: &Response, request_url: &str) -> Result<Description, Error
     let payload_type = media
         .jpeg_payload_type()
         .ok_or_else(|| Error::Description("no JPEG payload type".into()))?;
+    let avpf = media.proto.eq_ignore_ascii_case("RTP/AVPF");
     Ok(Description {
         media_url: media.control_url(&base),
         aggregate_url: sdp.aggregate_url(&base),
@@ -606,6 +614,10 @@ fn describe(response: &Response, request_url: &str) -> Result<Description, Error
         fps: media.framerate(),
         dimensions: media.x_dimensions(),
         duration: sdp.duration().filter(|d| d.is_finite() && *d > 0.0),
+        rtx: media
+            .rtx_for(payload_type)
+            .filter(|_| avpf || media.accepts_nack(payload_type)),
+        profile: if avpf { "AVPF" } else { "AVP" },
     })
 }
 

@@ -96,6 +96,12 @@ pub struct NetStats {
     pub packets_duplicate: u64,
     /// Packets that came too late for the reorder buffer.
     pub packets_late: u64,
+    /// Lost packets that came back in a retransmission (RFC 4588).
+    pub packets_repaired: u64,
+    /// Lost packets asked for again (RFC 4585 NACK) that never came back in time.
+    pub packets_unrepaired: u64,
+    /// Bytes of RTX packets received.
+    pub rtx_bytes: u64,
     /// RTP packets that could not be parsed, or of another SSRC or payload type.
     pub packets_ignored: u64,
     /// RTP bytes received (headers included).
@@ -193,7 +199,13 @@ pub struct Report {
     pub packets_reordered: u64,
     /// RTP packets received twice.
     pub packets_duplicate: u64,
-    /// Lost packets over expected packets.
+    /// Lost packets that came back in a retransmission (RFC 4588); 0 without repair.
+    pub packets_repaired: u64,
+    /// Lost packets asked for again (RFC 4585 NACK) that never came back in time.
+    pub packets_unrepaired: u64,
+    /// Bytes of RTX packets received.
+    pub rtx_bytes: u64,
+    /// Lost packets over expected packets (after repair).
     pub loss_rate: f64,
     /// RTP bytes received.
     pub bytes_received: u64,
@@ -285,6 +297,13 @@ impl fmt::Display for Report {
             self.packets_reordered,
             self.packets_duplicate
         )?;
+        if self.packets_repaired + self.packets_unrepaired > 0 {
+            writeln!(
+                f,
+                "  repair                 {} packets repaired, {} not in time, {} RTX bytes",
+                self.packets_repaired, self.packets_unrepaired, self.rtx_bytes
+            )?;
+        }
         writeln!(
             f,
             "  data                   {} bytes, {:.2} Mbit/s",
@@ -380,6 +399,9 @@ mod tests {
             "frames_undecodable",
             "packets_received",
             "packets_lost",
+            "packets_repaired",
+            "packets_unrepaired",
+            "rtx_bytes",
             "bytes_received",
             "rebuffer_count",
             "width",

@@ -287,7 +287,7 @@ fn choose_transport(
             return Ok((Delivery::Udp { rtp, rtcp: None }, true, spec.clone()));
         }
         if !spec.is_rtp_avp() {
-            why = "only RTP/AVP transports";
+            why = "only RTP/AVP and RTP/AVPF transports";
             continue;
         }
         if spec.is_multicast() {
@@ -476,9 +476,15 @@ fn setup_reply(
     response
         .headers
         .set_typed(&SessionHeader::with_timeout(session.id.clone(), timeout));
+    // The profile asked for is the one answered: AVP, or AVPF (RFC 4585), which GStreamer
+    // asks for when the offer says so.
+    let profile = |spec: TransportSpec| TransportSpec {
+        profile: if asked.is_avpf() { "AVPF" } else { "AVP" }.into(),
+        ..spec
+    };
     let spec = match session.delivery {
         Delivery::Udp { rtp, rtcp } => {
-            let mut spec = TransportSpec::rtp_avp(asked.lower)
+            let mut spec = profile(TransportSpec::rtp_avp(asked.lower))
                 .with(TransportParam::Unicast)
                 .with(TransportParam::ClientPort(PortRange {
                     rtp: rtp.port(),
@@ -493,7 +499,7 @@ fn setup_reply(
             }
             spec
         }
-        Delivery::Tcp { rtp, rtcp } => TransportSpec::rtp_avp(Some(LowerTransport::Tcp))
+        Delivery::Tcp { rtp, rtcp } => profile(TransportSpec::rtp_avp(Some(LowerTransport::Tcp)))
             .with(TransportParam::Unicast)
             .with(TransportParam::Interleaved(ChannelRange {
                 rtp,

@@ -238,7 +238,7 @@ fn the_offer_names_retransmission_and_nack_and_none_without_it() {
         String::from_utf8(r.body).unwrap()
     };
     let sdp = describe(Config::default());
-    assert!(sdp.contains("m=video 0 RTP/AVP 26 97\r\n"), "{sdp}");
+    assert!(sdp.contains("m=video 0 RTP/AVPF 26 97\r\n"), "{sdp}");
     assert!(sdp.contains("a=rtcp-fb:26 nack\r\n"), "{sdp}");
     assert!(sdp.contains("a=fmtp:97 apt=26;rtx-time=1000\r\n"), "{sdp}");
     let off = describe(Config {

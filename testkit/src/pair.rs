@@ -49,6 +49,8 @@ pub struct PairConfig {
     pub prebuffer: Duration,
     /// What the link does to datagrams (each direction, RTP and RTCP alike).
     pub link: LinkConfig,
+    /// The client asks for lost packets again when the server offers it (NACK + RTX).
+    pub repair: bool,
     /// Seeds the server's random values and the links.
     pub seed: u64,
 }
@@ -64,6 +66,7 @@ impl Default for PairConfig {
             server: ServerConfig::default(),
             prebuffer: Duration::from_millis(500),
             link: LinkConfig::default(),
+            repair: true,
             seed: 1,
         }
     }
@@ -131,6 +134,7 @@ impl Pair {
         };
         let mut client_config = ClientConfig::new(url, dialect, transport);
         client_config.pipeline.playout.prebuffer = config.prebuffer;
+        client_config.repair = config.repair;
         let client = Client::new(client_config, now);
         Pair {
             server,

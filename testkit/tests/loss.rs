@@ -1,6 +1,6 @@
 //! Loss accounting through the pair, against what the link really dropped (RFC 3550 A.3): the
 //! client counts every lost packet, loses exactly the frames that missed one, and shows the
-//! rest intact.
+//! rest intact. Repair is off here (`repair.rs` has it on).
 
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ fn lossy(seed: u64, loss: f64) -> Pair {
             mtu: 1400,
             ..LinkConfig::default()
         },
+        repair: false,
         seed,
         ..PairConfig::default()
     });

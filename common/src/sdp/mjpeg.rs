@@ -25,8 +25,8 @@ pub struct MjpegStream<'a> {
     pub width: u32,
     /// Frame height in pixels, for `a=x-dimensions:`.
     pub height: u32,
-    /// Retransmission offered (RFC 4588 §8.1): its payload type and `rtx-time`, with
-    /// `a=rtcp-fb:26 nack` (RFC 4585 §4.2) to ask for generic NACKs.
+    /// Retransmission offered (RFC 4588 §8.1): its payload type and `rtx-time`, in the AVPF
+    /// profile with `a=rtcp-fb:26 nack` (RFC 4585 §4.2) to ask for generic NACKs.
     pub rtx: Option<RtxFormat>,
 }
 
@@ -89,7 +89,14 @@ impl SessionDescription {
                 media: "video".into(),
                 port: 0,
                 num_ports: None,
-                proto: "RTP/AVP".into(),
+                // AVPF (RFC 4585) when feedback is wanted: GStreamer's rtspsrc sends NACKs
+                // only for an AVPF offer with an rtx format.
+                proto: if stream.rtx.is_some() {
+                    "RTP/AVPF"
+                } else {
+                    "RTP/AVP"
+                }
+                .into(),
                 formats: std::iter::once(JPEG_PAYLOAD_TYPE)
                     .chain(stream.rtx.map(|r| r.payload_type))
                     .map(|pt| pt.to_string())

@@ -169,7 +169,7 @@ fn generated_sdp_is_what_players_expect_and_parses_back() {
         ..stream
     });
     let text = offer.to_string();
-    assert!(text.contains("m=video 0 RTP/AVP 26 97\r\n"), "{text}");
+    assert!(text.contains("m=video 0 RTP/AVPF 26 97\r\n"), "{text}");
     assert!(
         text.contains(
             "a=rtcp-fb:26 nack\r\na=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=26;rtx-time=1000\r\n"

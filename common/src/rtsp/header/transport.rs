@@ -123,9 +123,16 @@ impl TransportSpec {
         self
     }
 
-    /// `RTP/AVP`, `RTP/AVP/UDP` or `RTP/AVP/TCP` (case-insensitive).
+    /// `RTP/AVP` or its feedback extension `RTP/AVPF` (RFC 4585 §8.1: an AVPF endpoint also
+    /// speaks AVP), with `/UDP`, `/TCP` or neither (case-insensitive).
     pub fn is_rtp_avp(&self) -> bool {
-        self.protocol.eq_ignore_ascii_case("RTP") && self.profile.eq_ignore_ascii_case("AVP")
+        self.protocol.eq_ignore_ascii_case("RTP")
+            && (self.profile.eq_ignore_ascii_case("AVP") || self.is_avpf())
+    }
+
+    /// The AVPF profile (RFC 4585): RTCP feedback, such as generic NACKs, is expected.
+    pub fn is_avpf(&self) -> bool {
+        self.profile.eq_ignore_ascii_case("AVPF")
     }
 
     /// The course client's `RTP/UDP` (no AVP profile), which means RTP over UDP.
@@ -439,6 +446,11 @@ mod tests {
         let t = Transport::parse("RTP/AVP;unicast;client_port=4588-4589").unwrap();
         let [spec] = &t.0[..] else { panic!("{t:?}") };
         assert!(spec.is_rtp_avp() && !spec.is_course() && !spec.is_multicast());
+        assert!(!spec.is_avpf());
+        // What GStreamer's rtspsrc sends for an AVPF offer.
+        let avpf = Transport::parse("RTP/AVPF;unicast;client_port=43780-43781").unwrap();
+        assert!(avpf.0[0].is_rtp_avp() && avpf.0[0].is_avpf());
+        assert_eq!(avpf.to_string(), "RTP/AVPF;unicast;client_port=43780-43781");
         assert_eq!(spec.lower_transport(), LowerTransport::Udp);
         assert_eq!(spec.client_port(), PortRange::pair(4588));
         assert_eq!(t.to_string(), "RTP/AVP;unicast;client_port=4588-4589");

@@ -1,0 +1,79 @@
+//! Repair of lost packets through the pair (RFC 4585 generic NACK, RFC 4588 retransmission):
+//! with the server's offer taken up, frames survive loss that would otherwise take them, every
+//! frame shown is the file's own, and retransmission costs little more than what was lost.
+
+use std::time::Duration;
+
+use hdstream_testkit::media::{pictures_of, pixels};
+use hdstream_testkit::{LinkConfig, Pair, PairConfig};
+
+fn lossy(seed: u64, loss: f64, delay: Duration, repair: bool) -> Pair {
+    let mut pair = Pair::new(PairConfig {
+        frames: 90,
+        link: LinkConfig {
+            loss,
+            delay,
+            mtu: 1400,
+            ..LinkConfig::default()
+        },
+        repair,
+        seed,
+        ..PairConfig::default()
+    });
+    pair.run_until_done(Duration::from_secs(30));
+    pair
+}
+
+/// Every frame released is pixel for pixel the file's frame at its time.
+fn all_intact(pair: &Pair) {
+    let file = pictures_of(&pair.file);
+    for r in &pair.released {
+        let k = (r.stamp.npt * 30.0).round() as usize;
+        assert!(pixels(&r.jpeg) == file[k], "frame {k} shown intact");
+    }
+}
+
+#[test]
+fn at_2_percent_loss_every_frame_survives() {
+    let pair = lossy(21, 0.02, Duration::ZERO, true);
+    let s = pair.client_stats();
+    let link = pair.rtp_link();
+    assert!(link.lost > 5, "the seed drops packets: {link:?}");
+    assert_eq!((s.frames_received, s.frames_lost), (90, 0), "{s:?}");
+    assert_eq!(pair.released.len(), 90);
+    assert!(s.packets_repaired > 0 && s.packets_unrepaired == 0, "{s:?}");
+    all_intact(&pair);
+}
+
+#[test]
+fn at_5_percent_loss_and_20_ms_each_way_every_frame_survives() {
+    let pair = lossy(22, 0.05, Duration::from_millis(20), true);
+    let s = pair.client_stats();
+    assert_eq!((s.frames_received, s.frames_lost), (90, 0), "{s:?}");
+    assert_eq!(pair.released.len(), 90);
+    all_intact(&pair);
+}
+
+#[test]
+fn retransmission_costs_at_most_one_and_a_half_times_what_was_lost() {
+    let pair = lossy(23, 0.02, Duration::from_millis(5), true);
+    let s = pair.client_stats();
+    // The link drops datagrams of about the same size, RTX ones included: count bytes as
+    // packets of the MTU.
+    let lost_bytes = pair.rtp_link().lost as f64 * 1400.0;
+    assert!(s.rtx_bytes > 0);
+    assert!(
+        (s.rtx_bytes as f64) <= 1.5 * lost_bytes,
+        "{} RTX bytes for {lost_bytes} lost",
+        s.rtx_bytes
+    );
+}
+
+#[test]
+fn without_repair_the_same_loss_takes_frames() {
+    let pair = lossy(21, 0.02, Duration::ZERO, false);
+    let s = pair.client_stats();
+    assert!(s.frames_lost > 0, "{s:?}");
+    assert_eq!((s.packets_repaired, s.rtx_bytes), (0, 0));
+    all_intact(&pair);
+}
