@@ -372,6 +372,12 @@ impl Pipeline {
             .as_secs_f64()
             * f64::from(self.clock_rate);
         self.jitter.update(packet.timestamp(), ticks as u64 as u32);
+        self.sequenced(data, seq, ext, arrival, now);
+    }
+
+    /// A packet of the stream with extended sequence number `ext`: into the reorder buffer,
+    /// unless it was sent before the PLAY that moved the stream.
+    fn sequenced(&mut self, data: &[u8], seq: u16, ext: u64, arrival: Instant, now: Instant) {
         if let Some(min) = self.min_seq {
             let delta = sequence_delta(seq, min);
             if delta < 0 {
@@ -423,10 +429,16 @@ impl Pipeline {
         if original.append(&[payload], &mut bytes).is_err() {
             return;
         }
-        if let Some((_, repair)) = &mut self.repair {
-            repair.repaired(osn, len, arrival);
-        }
-        self.packet(&bytes, arrival, now);
+        // Only the first copy of a packet that is missing goes in; it is counted as received
+        // (it may be far behind the newest: no restart, no reordering counted).
+        let Some((_, repair)) = &mut self.repair else {
+            return;
+        };
+        let Some(ext) = repair.repaired(osn, len, arrival) else {
+            return;
+        };
+        self.tracker.recovered(ext);
+        self.sequenced(&bytes, osn, ext, arrival, now);
     }
 
     fn release_reordered(&mut self, now: Instant) {

@@ -120,20 +120,15 @@ impl Repair {
         }
     }
 
-    /// An RTX packet of `bytes` brought back the packet with sequence number `seq` at `now`.
-    pub fn repaired(&mut self, seq: u16, bytes: usize, now: Instant) {
+    /// An RTX packet of `bytes` brought back the packet with sequence number `seq` at `now`:
+    /// its extended sequence number when it was missing (the first copy to come back).
+    pub fn repaired(&mut self, seq: u16, bytes: usize, now: Instant) -> Option<u64> {
         self.counters.rtx_bytes += bytes as u64;
         // Extended against the highest seen: a repaired packet is at most 2^15 behind it.
-        let Some(highest) = self.highest else {
-            return;
-        };
+        let highest = self.highest?;
         let behind = u64::from((highest as u16).wrapping_sub(seq));
-        let Some(ext) = highest.checked_sub(behind) else {
-            return;
-        };
-        let Some(m) = self.missing.get(&ext) else {
-            return;
-        };
+        let ext = highest.checked_sub(behind)?;
+        let m = self.missing.get(&ext)?;
         self.counters.repaired += 1;
         if let (Some((_, first)), 1) = (m.asked, m.tries) {
             // Only an answer to a single request measures the round trip unambiguously.
@@ -144,6 +139,7 @@ impl Repair {
             });
         }
         self.missing.remove(&ext);
+        Some(ext)
     }
 
     /// The sequence numbers to NACK now: those never asked for, and those asked more than a
@@ -210,7 +206,8 @@ mod tests {
         );
         assert_eq!(r.poll_timeout(), Some(t0 + INITIAL_RTT + MARGIN));
         // 12 comes back 20 ms after the request: a round-trip sample.
-        r.repaired(12, 1400, t0 + 20 * MS);
+        assert_eq!(r.repaired(12, 1400, t0 + 20 * MS), Some(12));
+        assert_eq!(r.repaired(12, 1400, t0 + 21 * MS), None, "a second copy");
         assert_eq!(r.rtt(), 20 * MS);
         assert_eq!(r.poll(t0 + 40 * MS), [11], "asked again after rtt + margin");
         // 11 arrives late on its own (reordered): missing no more.
@@ -219,7 +216,7 @@ mod tests {
         let c = r.counters();
         assert_eq!(
             (c.requested, c.asked, c.repaired, c.unrepaired, c.rtx_bytes),
-            (2, 3, 1, 0, 1400)
+            (2, 3, 1, 0, 2800)
         );
     }
 

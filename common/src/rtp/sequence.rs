@@ -232,6 +232,28 @@ impl SequenceTracker {
         self.valid().is_some()
     }
 
+    /// A packet recovered another way (RFC 4588 retransmission) with extended sequence number
+    /// `ext`, at or below the highest received: counted as received (A.3) unless the misorder
+    /// window shows it was already. True when it was counted.
+    pub fn recovered(&mut self, ext: u64) -> bool {
+        let State::Valid(v) = &mut self.state else {
+            return false;
+        };
+        if ext > v.max || ext < v.base {
+            return false;
+        }
+        let back = v.max - ext;
+        if back < 128 {
+            let bit = 1u128 << back;
+            if v.seen & bit != 0 {
+                return false;
+            }
+            v.seen |= bit;
+        }
+        v.received += 1;
+        true
+    }
+
     /// Extended sequence number of the first counted packet (A.1 `base_seq`).
     pub fn base(&self) -> Option<u64> {
         self.valid().map(|v| v.base)
@@ -336,6 +358,31 @@ fn update_valid(v: &mut Valid, seq: u16) -> Arrival {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_recovered_packet_far_behind_counts_once_and_restarts_nothing() {
+        let mut t = SequenceTracker::with_min_sequential(1);
+        t.update(0);
+        for seq in 2..1000 {
+            t.update(seq);
+        }
+        assert_eq!(t.lost(), 1);
+        // Packet 1 comes back 998 packets later: beyond the misorder window, yet no restart.
+        assert!(t.recovered(1));
+        assert_eq!(
+            (t.lost(), t.received(), t.extended_highest()),
+            (0, 1000, Some(999))
+        );
+        assert!(
+            t.recovered(1),
+            "beyond the window a repeat cannot be told apart"
+        );
+        // Inside the window it can.
+        t.update(1001);
+        assert!(t.recovered(1000));
+        assert!(!t.recovered(1000));
+        assert!(!t.recovered(2000), "not sent yet");
+    }
 
     #[test]
     fn an_announced_first_packet_that_comes_second_is_counted() {
