@@ -213,6 +213,7 @@ fn client_config(options: &Options, host: &str, transport: Transport) -> Config 
     let mut config = Config::new(url, dialect, transport);
     config.fps = options.fps;
     config.max_duration = options.duration;
+    config.repair = options.repair;
     if dialect == Dialect::Course {
         config.idle_timeout = Duration::from_secs(2);
     }

@@ -46,6 +46,13 @@ struct Cli {
     #[arg(long)]
     low_latency: bool,
 
+    /// Do not ask for lost packets again. By default, when the server offers retransmission
+    /// (RTP/AVPF with an rtx format in its SDP), each lost packet is asked for with an RTCP
+    /// NACK (RFC 4585) while its frame can still make its time, and comes back in an RTX
+    /// packet (RFC 4588). Off in --low-latency mode and over TCP.
+    #[arg(long)]
+    no_repair: bool,
+
     /// No window, even when a display is available (decode and count only).
     #[arg(long)]
     headless: bool,
@@ -127,6 +134,7 @@ fn options(cli: &Cli) -> Result<Options> {
     options.prebuffer = cli.prebuffer;
     options.cache_mb = cli.cache_mb;
     options.low_latency = cli.low_latency;
+    options.repair = !cli.no_repair;
     options.headless = cli.headless;
     if let Some(d) = cli.duration {
         if !(d.is_finite() && d > 0.0) {

@@ -63,6 +63,8 @@ pub struct Options {
     pub cache_frames: usize,
     /// No prebuffer; always the newest complete frame.
     pub low_latency: bool,
+    /// Ask for lost packets again when the server offers retransmission (RFC 4585/4588).
+    pub repair: bool,
     /// No window, even if a display is available.
     pub headless: bool,
     /// Stop after this long of playing.
@@ -93,6 +95,7 @@ impl Options {
             cache_mb: 256,
             cache_frames: 4096,
             low_latency: false,
+            repair: true,
             headless: false,
             duration: None,
             stats_json: None,
