@@ -126,3 +126,34 @@ fn plays_a_sender_whose_frames_carry_no_timestamps() {
         at += k + 1;
     }
 }
+
+/// gst-rtsp-server with retransmission (AVPF, `rtx-time` 1000 ms) behind the relay dropping 2 %
+/// of the packets: the client takes the offer up (SETUP in RTP/AVPF, which that server
+/// insists on), NACKs what is missing, merges GStreamer's RTX packets (own SSRC, announced
+/// nowhere but by their payload type) and shows every frame, each pixel for pixel the file's.
+#[test]
+fn repairs_loss_from_gst_rtsp_server_with_retransmission() {
+    let _serial = serial();
+    let file = pattern_file(640, 360, 150);
+    let (_server, url) = gst_server_with(&file, 30, &["--rtx-time", "1000"]);
+    let rest = url.strip_prefix("rtsp://").unwrap();
+    let (authority, path) = rest.split_once('/').unwrap();
+    let relay = hdstream_tools::relay::start(
+        authority.parse().unwrap(),
+        "127.0.0.1:0".parse().unwrap(),
+        "loss=2%".parse().unwrap(),
+        9,
+        None,
+    )
+    .unwrap();
+    let options = recording(Target::Url(format!("rtsp://{relay}/{path}")));
+    let report = play(&options).expect("plays from gst-rtsp-server through the relay");
+    eprintln!("{report}");
+    assert!(report.packets_repaired > 20, "{report}");
+    assert_eq!(
+        (report.frames_displayed, report.frames_lost),
+        (150, 0),
+        "{report}"
+    );
+    assert_eq!(report.displayed_checksums, file_checksums(&file));
+}

@@ -12,6 +12,10 @@ re-encoding (`ffmpeg -c copy`, the JPEG bytes unchanged) into Matroska at --fps;
 sinks then pace the frames on the clock. Frames above 2040 px travel with width/height 0 and
 `a=x-dimensions` in the SDP, as rtpjpegpay does.
 
+With --rtx-time MS the server offers retransmission (RFC 4588, `a=rtpmap:96 rtx/90000`,
+`a=fmtp:96 apt=26;rtx-time=MS`) in the AVPF profile only: it answers RTCP NACKs with RTX packets
+on a separate SSRC, and refuses RTP/AVP SETUPs with 461.
+
 With --untimed the pipeline is the one many people write, `filesrc ! jpegparse ! rtpjpegpay`:
 the frames carry no timestamps, so every RTP packet has one timestamp, nothing paces them (the
 whole file leaves in a fraction of a second) and the SDP has no `a=framerate` — a sender whose
@@ -28,8 +32,9 @@ import tempfile
 import gi
 
 gi.require_version("Gst", "1.0")
+gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 
 def main():
@@ -40,6 +45,9 @@ def main():
     parser.add_argument("--address", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--mount", default="stream", help="URL path (default 'stream')")
     parser.add_argument("--mtu", type=int, default=1400, help="RTP MTU (default 1400)")
+    parser.add_argument("--rtx-time", type=int, default=0, metavar="MS",
+                        help="offer retransmission (RFC 4588) kept MS ms, in the AVPF profile "
+                             "(what rtspsrc needs before it sends NACKs); 0: off (default)")
     parser.add_argument("--untimed", action="store_true",
                         help="serve `filesrc ! jpegparse ! rtpjpegpay`: no timestamps, no pacing")
     args = parser.parse_args()
@@ -74,6 +82,9 @@ def serve(args, mkv):
         source = f'filesrc location="{mkv}" ! matroskademux'
     factory.set_launch(f"( {source} ! rtpjpegpay name=pay0 pt=26 mtu={args.mtu} )")
     factory.set_shared(False)
+    if args.rtx_time > 0:
+        factory.set_retransmission_time(args.rtx_time * Gst.MSECOND)
+        factory.set_profiles(GstRtsp.RTSPProfile.AVPF)
     server.get_mount_points().add_factory("/" + args.mount.lstrip("/"), factory)
     if server.attach(None) == 0:
         sys.exit(f"cannot listen on {args.address}:{args.port}")
