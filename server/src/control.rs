@@ -597,7 +597,7 @@ fn pause(cx: &mut Context<'_>, request: &Request, id: Option<&str>) -> Response 
         Ok(s) => s,
         Err(response) => return response,
     };
-    session.stream.pause();
+    session.stream.pause(cx.now);
     session.state = State::Ready;
     let mut response = Response::reply_to(request, StatusCode::OK);
     if let Some(r) = Range::from_seconds(session.stream.npt()) {

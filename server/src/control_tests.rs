@@ -88,7 +88,7 @@ fn describe_gives_the_sdp_of_the_file() {
     assert_eq!(r.headers.get("Content-Base"), Some(&*format!("{CLIP}/")));
     let sdp = SessionDescription::parse(std::str::from_utf8(&r.body).unwrap()).unwrap();
     let text = sdp.to_string();
-    assert!(text.contains("m=video 0 RTP/AVP 26"), "{text}");
+    assert!(text.contains("m=video 0 RTP/AVPF 26 97"), "{text}");
     assert!(text.contains("a=control:trackID=0"), "{text}");
     assert!(text.contains("a=framerate:30"), "{text}");
     assert_eq!(sdp.duration(), Some(FRAMES as f64 / 30.0));

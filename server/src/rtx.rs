@@ -75,6 +75,14 @@ impl Retransmission {
         }
     }
 
+    /// The stream stopped sending (paused, ended): the budget no longer refills, so what is
+    /// left of it is all retransmission may still send.
+    pub fn stop_refill(&mut self, now: Instant) {
+        if let Some(b) = &mut self.budget {
+            b.set_rate(1, now);
+        }
+    }
+
     /// Queues the packets asked for (repeats of what is queued are ignored).
     pub fn ask(&mut self, lost: impl IntoIterator<Item = u16>) {
         for seq in lost {

@@ -246,8 +246,11 @@ impl Stream {
     }
 
     /// Stops sending once the frame in flight has left whole (RFC 2326 §10.6).
-    pub fn pause(&mut self) {
+    pub fn pause(&mut self, now: Instant) {
         self.schedule = None;
+        if let Some(rtx) = &mut self.rtx {
+            rtx.stop_refill(now);
+        }
     }
 
     /// What the stream sent lately (for retransmission).
@@ -333,6 +336,9 @@ impl Stream {
             if self.position >= self.frames_in_file {
                 if !self.looping || self.frames_in_file == 0 {
                     self.schedule = None;
+                    if let Some(rtx) = &mut self.rtx {
+                        rtx.stop_refill(now);
+                    }
                     return Next::Ended;
                 }
                 self.position %= self.frames_in_file;
@@ -588,7 +594,7 @@ mod tests {
         s.play(1.0, t0);
         // Send part of the first frame only (small MTU: many packets per frame).
         assert!(!due(&mut s, &media, t0).is_empty());
-        s.pause();
+        s.pause(t0);
         let sent = run(&mut s, &media, t0, t0 + Duration::from_millis(300));
         assert_eq!(
             sent.iter().filter(|p| p.2).count(),

@@ -250,3 +250,68 @@ fn the_offer_names_retransmission_and_nack_and_none_without_it() {
         "{off}"
     );
 }
+
+/// A client that NACKs every packet it was sent, every millisecond: its session sends less
+/// than twice what it sends anyway, and the other session's packets are exactly those it gets
+/// without the flood.
+#[test]
+fn a_nack_flood_costs_its_own_session_under_twice_its_rate_and_others_nothing() {
+    let run = |flood: bool| {
+        let mut core = Core::default_config();
+        playing(&mut core, 2);
+        let flooder = std::net::SocketAddr::from(([127, 0, 0, 1], 5001));
+        let mut sent: Vec<(u16, Vec<u8>)> = Vec::new();
+        let mut ssrc = None;
+        let mut seqs: Vec<u16> = Vec::new();
+        for _ in 0..3000 {
+            if flood && let Some(ssrc) = ssrc {
+                let recent: Vec<u16> = seqs.iter().rev().take(500).copied().collect();
+                let entries = hdstream_common::rtcp::nack_entries(recent);
+                let mut buf = vec![0u8; 64 + 4 * entries.len()];
+                let mut w = hdstream_common::rtcp::Writer::new(&mut buf);
+                w.receiver_report(0x1234, &[]).unwrap();
+                w.nack(0x1234, ssrc, &entries).unwrap();
+                let len = w.finish();
+                core.server.receive_rtcp(flooder, &buf[..len], core.now);
+            }
+            for (socket, to, bytes) in core.run_for(Duration::from_millis(1)) {
+                if socket != Socket::Rtp {
+                    continue;
+                }
+                let p = rtp::Packet::parse(&bytes).unwrap();
+                if to.port() == 5000 && p.payload_type() == 26 {
+                    ssrc = Some(p.ssrc());
+                    seqs.push(p.sequence_number());
+                }
+                sent.push((to.port(), bytes));
+            }
+        }
+        sent
+    };
+    let bytes_to = |sent: &[(u16, Vec<u8>)], port: u16| -> usize {
+        sent.iter()
+            .filter(|(p, _)| *p == port)
+            .map(|(_, b)| b.len())
+            .sum()
+    };
+    let calm = run(false);
+    let flooded = run(true);
+    let (own, with_flood) = (bytes_to(&calm, 5000), bytes_to(&flooded, 5000));
+    eprintln!("NACK flood: {with_flood} bytes sent to the flooder against {own} without");
+    assert!(
+        with_flood > own * 3 / 2,
+        "the flood was answered: {with_flood} vs {own}"
+    );
+    assert!(with_flood < own * 2, "{with_flood} bytes against {own}");
+    let other = |sent: &[(u16, Vec<u8>)]| -> Vec<Vec<u8>> {
+        sent.iter()
+            .filter(|(p, _)| *p == 5002)
+            .map(|(_, b)| b.clone())
+            .collect()
+    };
+    assert_eq!(
+        other(&flooded),
+        other(&calm),
+        "the other session is untouched"
+    );
+}
