@@ -49,9 +49,10 @@ pub const BURST_PACKETS: u64 = 8;
 /// `BURST_PACKETS` packets per millisecond (~10 MB/s): 1440p60 at `Speed: 2` skipped every
 /// third frame.
 pub const TIMER_SLACK: Duration = Duration::from_millis(2);
-/// Retransmission's budget, as a share of the stream's own byte rate: a flood of NACKs keeps a
-/// session under twice what it sends anyway.
-pub const RTX_SHARE: f64 = 0.9;
+/// Retransmission's budget, as a share of the stream's own byte rate: with the budget's burst
+/// (100 ms of that), a flood of NACKs keeps a session under twice what it sends anyway, even
+/// over a stream of half a second.
+pub const RTX_SHARE: f64 = 0.8;
 /// IPv4 + UDP header bytes, subtracted from the MTU.
 const IP_UDP_HEADERS: usize = 28;
 
