@@ -123,14 +123,17 @@ fn gst_server_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/scripts/gst-rtsp-server.py")
 }
 
-/// Starts gst-rtsp-server (through Debian's python3-gi) serving `file` at `fps`.
-pub fn gst_server(file: &Path, fps: u32) -> Result<Sender> {
+/// Starts gst-rtsp-server (through Debian's python3-gi) serving `file` at `fps`; with
+/// `retransmission`, it offers RTX (RFC 4588) in the AVPF profile, kept 1000 ms.
+pub fn gst_server(file: &Path, fps: u32, retransmission: bool) -> Result<Sender> {
     let mut cmd = Command::new("/usr/bin/python3");
     cmd.arg(gst_server_script())
         .args(["--port", "0", "--fps", &fps.to_string(), "--file"])
-        .arg(file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .arg(file);
+    if retransmission {
+        cmd.args(["--rtx-time", "1000"]);
+    }
+    cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
     let mut process = Measured::spawn("gst-rtsp-server", &mut cmd)?;
     let stdout = process.child.stdout.take().context("no stdout")?;
     let mut lines = BufReader::new(stdout).lines();
@@ -155,10 +158,17 @@ pub fn gst_server(file: &Path, fps: u32) -> Result<Sender> {
 }
 
 /// Plays `url` with `hdstream-client --headless` and reads its JSON report.
-pub fn our_client(url: &str, transport: Transport, seconds: u32, json: &Path) -> Result<Received> {
+pub fn our_client(
+    url: &str,
+    transport: Transport,
+    seconds: u32,
+    json: &Path,
+    more: &[&str],
+) -> Result<Received> {
     let _ = std::fs::remove_file(json);
     let mut cmd = Command::new(bin_dir()?.join("hdstream-client"));
     cmd.arg(url)
+        .args(more)
         .args([
             "--headless",
             "--transport",
@@ -224,11 +234,13 @@ pub fn gst_client(
     seconds: u32,
     impaired: bool,
     output: GstOutput,
+    retransmission: bool,
 ) -> Result<Received> {
     let mut cmd = Command::new("gst-launch-1.0");
     cmd.args(["-e", "-v", "rtspsrc"])
         .arg(format!("location={url}"))
         .arg(format!("protocols={}", transport.name()))
+        .arg(format!("do-retransmission={retransmission}"))
         .args(["latency=500", "!", "rtpjpegdepay", "!", "jpegdec", "!"])
         .args(output.elements())
         .args(["fakesink", "sync=true", "silent=false"])

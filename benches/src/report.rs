@@ -44,6 +44,12 @@ pub struct Row {
     pub packet_loss_pct: Option<f64>,
     /// Received video data rate, Mbit/s (ours only).
     pub data_rate_mbps: Option<f64>,
+    /// Lost packets that came back in a retransmission (ours only; RFC 4588).
+    pub packets_repaired: Option<u64>,
+    /// Lost packets asked for again that never came back in time (ours only).
+    pub packets_unrepaired: Option<u64>,
+    /// RTX bytes over all RTP bytes received, % (ours only).
+    pub rtx_overhead_pct: Option<f64>,
     /// Arrival-to-display latency, ms (ours only).
     pub latency_ms_p50: Option<f64>,
     /// 99th percentile.
@@ -94,6 +100,9 @@ impl Row {
             }
         });
         let rate = u("bytes_received").map(|b| b as f64 * 8.0 / f64::from(seconds) / 1e6);
+        let rtx_overhead = u("rtx_bytes")
+            .zip(u("bytes_received"))
+            .map(|(rtx, all)| 100.0 * rtx as f64 / all.max(1) as f64);
         let fps = r
             .and_then(|r| r["fps_displayed"].as_f64())
             .unwrap_or(rx.frames_displayed as f64 / f64::from(seconds));
@@ -113,6 +122,9 @@ impl Row {
             frames_undecodable: u("frames_undecodable"),
             packet_loss_pct: loss,
             data_rate_mbps: rate,
+            packets_repaired: u("packets_repaired"),
+            packets_unrepaired: u("packets_unrepaired"),
+            rtx_overhead_pct: rtx_overhead,
             latency_ms_p50: f("latency_ms", "p50"),
             latency_ms_p99: f("latency_ms", "p99"),
             latency_ms_max: f("latency_ms", "max"),
@@ -150,6 +162,8 @@ pub fn table(rows: &[Row]) -> String {
         "late",
         "undec",
         "loss%",
+        "repaired",
+        "RTX%",
         "Mbit/s",
         "lat p50",
         "p99",
@@ -176,6 +190,8 @@ pub fn table(rows: &[Row]) -> String {
                 opt_u(r.frames_late),
                 opt_u(r.frames_undecodable),
                 opt_f(r.packet_loss_pct, 2),
+                opt_u(r.packets_repaired),
+                opt_f(r.rtx_overhead_pct, 2),
                 opt_f(r.data_rate_mbps, 1),
                 opt_f(r.latency_ms_p50, 1),
                 opt_f(r.latency_ms_p99, 1),

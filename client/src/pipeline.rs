@@ -612,6 +612,17 @@ impl Pipeline {
         }
     }
 
+    /// How long after a BYE the stream goes on: the grace for packets in flight, or, while
+    /// packets are still being repaired, the repair window.
+    fn bye_wait(&self) -> Duration {
+        match &self.repair {
+            Some((_, repair)) if repair.missing() > 0 => {
+                self.config.bye_grace.max(self.reorder.hold())
+            }
+            _ => self.config.bye_grace,
+        }
+    }
+
     /// The stream is over (BYE, or silence): what is cached plays out.
     pub fn end_of_stream(&mut self, now: Instant) {
         if self.playout.has_ended() {
@@ -633,10 +644,7 @@ impl Pipeline {
     /// Runs what is due: reordered packets whose wait is over, the end after a BYE.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.release_reordered(now);
-        if self
-            .bye_at
-            .is_some_and(|t| now >= t + self.config.bye_grace)
-        {
+        if self.bye_at.is_some_and(|t| now >= t + self.bye_wait()) {
             self.end_of_stream(now);
         }
     }
@@ -712,7 +720,7 @@ impl Pipeline {
         let bye = self
             .bye_at
             .filter(|_| !self.playout.has_ended())
-            .map(|t| t + self.config.bye_grace);
+            .map(|t| t + self.bye_wait());
         [
             self.reorder.poll_timeout(),
             self.repair.as_ref().and_then(|(_, r)| r.poll_timeout()),

@@ -130,8 +130,12 @@ impl Repair {
         let ext = highest.checked_sub(behind)?;
         let m = self.missing.get(&ext)?;
         self.counters.repaired += 1;
-        if let (Some((_, first)), 1) = (m.asked, m.tries) {
-            // Only an answer to a single request measures the round trip unambiguously.
+        if let Some((_, first)) = m.asked
+            && (m.tries == 1 || self.rtt.is_none())
+        {
+            // An answer to a single request measures the round trip; before any, an answer
+            // to repeated ones gives an upper bound, better than the guess (a sender slower
+            // than the guess would otherwise never be measured).
             let sample = now.saturating_duration_since(first);
             self.rtt = Some(match self.rtt {
                 Some(rtt) => (rtt * 7 + sample) / 8,
@@ -156,7 +160,7 @@ impl Repair {
         for (&ext, m) in &mut self.missing {
             let ready = match m.asked {
                 None => true,
-                Some((last, _)) => now >= last + again,
+                Some((last, _)) => now >= last + backoff(again, m.tries),
             };
             if !ready {
                 continue;
@@ -180,10 +184,17 @@ impl Repair {
             .values()
             .map(|m| match m.asked {
                 None => m.seen,
-                Some((last, _)) => (last + again).min(m.seen + self.window),
+                Some((last, _)) => (last + backoff(again, m.tries)).min(m.seen + self.window),
             })
             .min()
     }
+}
+
+/// The wait before asking again after `tries` requests: a round trip plus the margin, doubled
+/// after the second request and again after each one (as TCP backs its retransmission timer
+/// off), so a slow answer is not asked for many times over.
+fn backoff(again: Duration, tries: u8) -> Duration {
+    again * (1u32 << tries.saturating_sub(1).min(4))
 }
 
 #[cfg(test)]
@@ -232,7 +243,10 @@ mod tests {
             asked += r.poll(now).len();
             now += MS;
         }
-        assert_eq!(asked, 3, "at 0, 40 and 80 ms");
+        assert_eq!(
+            asked, 2,
+            "at 0 and 40 ms; the next, 80 ms later, is past the window"
+        );
         assert_eq!(r.counters().unrepaired, 1);
         assert_eq!(r.poll_timeout(), None);
         r.arrived(2 + MAX_MISSING as u64 + 2, now);

@@ -182,6 +182,13 @@ fn main() -> Result<()> {
             pairs.push((Sender::Ours, Receiver::Gstreamer(output)));
         }
     }
+    if args.impair.is_some() {
+        // Under loss: what repair (NACK + RTX) is worth, ours and GStreamer's.
+        pairs.push((Sender::Ours, Receiver::OursNoRepair));
+        if have_gst && want(Peer::Gstreamer) {
+            pairs.push((Sender::Ours, Receiver::GstreamerNoRtx));
+        }
+    }
     if have_ffmpeg {
         pairs.push((Sender::Ours, Receiver::Ffmpeg));
     }
@@ -334,7 +341,7 @@ fn capacity(
             let mut step = |n: usize| -> Result<(bool, f64, f64, f64)> {
                 let server = match sender {
                     Sender::Ours => peers::our_server_looping(file, res.fps)?,
-                    Sender::GstServer => peers::gst_server(file, res.fps)?,
+                    Sender::GstServer => peers::gst_server(file, res.fps, false)?,
                 };
                 let counts = load::receivers(&server.url, n, f64::from(seconds));
                 let usage = server.stop()?;
@@ -442,7 +449,11 @@ impl Sender {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Receiver {
     Ours,
+    /// Ours with `--no-repair` (rows under `--impair`).
+    OursNoRepair,
     Gstreamer(GstOutput),
+    /// GStreamer (to I420) with `do-retransmission=false` (rows under `--impair`).
+    GstreamerNoRtx,
     Ffmpeg,
 }
 
@@ -450,6 +461,8 @@ impl Receiver {
     fn name(self) -> &'static str {
         match self {
             Receiver::Ours => "hdstream-client",
+            Receiver::OursNoRepair => "hdstream-client --no-repair",
+            Receiver::GstreamerNoRtx => "gstreamer (no NACK)",
             Receiver::Gstreamer(GstOutput::Decoded) => "gstreamer",
             Receiver::Gstreamer(GstOutput::Bgrx) => "gstreamer (BGRx)",
             Receiver::Ffmpeg => "ffmpeg",
@@ -471,7 +484,8 @@ fn run(
 ) -> Result<Row> {
     let server = match sender {
         Sender::Ours => peers::our_server(file, res.fps)?,
-        Sender::GstServer => peers::gst_server(file, res.fps)?,
+        // Under loss, gst-rtsp-server offers retransmission (AVPF), as ours does.
+        Sender::GstServer => peers::gst_server(file, res.fps, args.impair.is_some())?,
     };
     let relay = impaired(&server.url, args)?;
     let url = relay.as_ref().map_or(server.url.clone(), |r| r.url.clone());
@@ -480,10 +494,21 @@ fn run(
         std::process::id()
     ));
     let rx = match receiver {
-        Receiver::Ours => peers::our_client(&url, transport, seconds, &json),
-        Receiver::Gstreamer(output) => {
-            peers::gst_client(&url, transport, seconds, relay.is_some(), output)
+        Receiver::Ours => peers::our_client(&url, transport, seconds, &json, &[]),
+        Receiver::OursNoRepair => {
+            peers::our_client(&url, transport, seconds, &json, &["--no-repair"])
         }
+        Receiver::Gstreamer(output) => {
+            peers::gst_client(&url, transport, seconds, relay.is_some(), output, true)
+        }
+        Receiver::GstreamerNoRtx => peers::gst_client(
+            &url,
+            transport,
+            seconds,
+            relay.is_some(),
+            GstOutput::Decoded,
+            false,
+        ),
         Receiver::Ffmpeg => peers::ffmpeg_client(&url, transport, seconds),
     };
     let _ = std::fs::remove_file(&json);
