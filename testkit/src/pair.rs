@@ -241,6 +241,21 @@ impl Pair {
         self.rtp.stats()
     }
 
+    /// Panics unless every frame released is, pixel for pixel, the file's frame at its NPT
+    /// (30 fps), none of them twice.
+    pub fn assert_released_intact(&self) {
+        let file = media::pictures_of(&self.file);
+        let mut seen = std::collections::BTreeSet::new();
+        for r in &self.released {
+            let k = (r.stamp.npt * 30.0).round() as usize;
+            assert!(
+                file.get(k).is_some_and(|f| media::pixels(&r.jpeg) == *f),
+                "frame {k} released intact"
+            );
+            assert!(seen.insert(k), "frame {k} released once");
+        }
+    }
+
     /// The NPT of every released frame, rounded to the millisecond.
     pub fn released_npt_ms(&self) -> Vec<i64> {
         self.released

@@ -208,6 +208,24 @@ impl Bounded {
     }
 }
 
+impl Bounded {
+    /// Like [`Bounded::wait_or_interrupt`], for a peer that may not end cleanly (a player on
+    /// a lossy link that keeps asking for the packet after the last): killed, not failed, if it
+    /// ignores SIGINT; what it printed until then is kept.
+    pub fn stop_after(mut self, timeout: Duration, grace: Duration) -> Finished {
+        if let Some(status) = self.wait_until(Instant::now() + timeout) {
+            return self.finish(status, false);
+        }
+        interrupt(self.pid());
+        if let Some(status) = self.wait_until(Instant::now() + grace) {
+            return self.finish(status, true);
+        }
+        let _ = self.child.kill();
+        let status = self.child.wait().expect("wait for the killed child");
+        self.finish(status, true)
+    }
+}
+
 impl Drop for Bounded {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
