@@ -8,7 +8,7 @@
 //! (the receiver asks again if there is still time), so a flood of NACKs can at most double what
 //! a session sends — the server is never an amplifier.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use hdstream_common::pacing::TokenBucket;
@@ -42,6 +42,8 @@ pub struct Retransmission {
     pub ssrc: u32,
     next_seq: u16,
     pending: VecDeque<u16>,
+    /// The sequence numbers in `pending`, for the repeat check (a NACK can name thousands).
+    queued: HashSet<u16>,
     /// Made full at the first [`Retransmission::set_rate`].
     budget: Option<TokenBucket>,
     /// What has been done.
@@ -57,6 +59,7 @@ impl Retransmission {
             ssrc: random[0],
             next_seq: random[1] as u16,
             pending: VecDeque::new(),
+            queued: HashSet::new(),
             budget: None,
             counters: Counters::default(),
         }
@@ -87,15 +90,22 @@ impl Retransmission {
     pub fn ask(&mut self, lost: impl IntoIterator<Item = u16>) {
         for seq in lost {
             self.counters.asked += 1;
-            if self.pending.contains(&seq) {
+            if !self.queued.insert(seq) {
                 continue;
             }
             if self.pending.len() >= MAX_PENDING {
-                self.pending.pop_front();
+                self.pop();
                 self.counters.refused += 1;
             }
             self.pending.push_back(seq);
         }
+    }
+
+    /// Takes the next request off the queue.
+    fn pop(&mut self) -> Option<u16> {
+        let seq = self.pending.pop_front()?;
+        self.queued.remove(&seq);
+        Some(seq)
     }
 
     /// The next packet asked for.
@@ -105,7 +115,7 @@ impl Retransmission {
 
     /// Drops the next request: the packet is not kept.
     pub fn unknown(&mut self) {
-        if self.pending.pop_front().is_some() {
+        if self.pop().is_some() {
             self.counters.unknown += 1;
         }
     }
@@ -120,14 +130,14 @@ impl Retransmission {
         {
             return true;
         }
-        self.pending.pop_front();
+        self.pop();
         self.counters.refused += 1;
         false
     }
 
     /// The next request left as a `len`-byte RTX packet: its sequence number in the RTX stream.
     pub fn sent(&mut self, len: usize, now: Instant) -> u16 {
-        self.pending.pop_front();
+        self.pop();
         if let Some(b) = &mut self.budget {
             b.take(len, now);
         }
