@@ -45,11 +45,6 @@ impl History {
         }
     }
 
-    /// How long packets stay retrievable.
-    pub fn keep(&self) -> Duration {
-        self.keep
-    }
-
     /// Packets retrievable now.
     pub fn len(&self) -> usize {
         self.records.len()
@@ -91,11 +86,6 @@ impl History {
         self.records
             .get(at)
             .filter(|r| r.sequence_number == sequence_number)
-    }
-
-    /// Forgets everything (a new sequence of packets begins elsewhere).
-    pub fn clear(&mut self) {
-        self.records.clear();
     }
 }
 

@@ -104,6 +104,19 @@ impl<'a> Cutter<'a> {
         }
     }
 
+    /// [`Cutter::new`], going on from `offset` ([`Cutter::resume_at`]).
+    pub fn at(
+        source: &'a dyn Source,
+        payload: Payload,
+        index: usize,
+        max_payload: usize,
+        offset: usize,
+    ) -> Option<Cutter<'a>> {
+        let mut cutter = Cutter::new(source, payload, index, max_payload)?;
+        cutter.resume_at(offset);
+        Some(cutter)
+    }
+
     /// Where the next payload starts (an offset to [`Cutter::resume_at`] later).
     pub fn offset(&self) -> usize {
         match self {

@@ -299,13 +299,13 @@ impl Stream {
                 return next;
             }
             if let Some(flight) = self.in_flight {
-                let cutter = Cutter::new(source, self.payload, flight.frame, self.max_payload);
+                let (payload, max) = (self.payload, self.max_payload);
+                let cutter = Cutter::at(source, payload, flight.frame, max, flight.offset);
                 let Some(mut cutter) = cutter else {
                     // The source lost the frame (it changed underneath): leave the rest out.
                     self.in_flight = None;
                     continue;
                 };
-                cutter.resume_at(flight.offset);
                 let held = self.send_frame(&mut cutter, flight, now, out, accept);
                 if let Some(next) = held {
                     return next;
@@ -384,22 +384,14 @@ impl Stream {
         self.rtx.as_ref()?.peek()?;
         self.history.expire(now);
         loop {
+            let seq = self.rtx.as_ref()?.peek()?;
+            let again = self.cut_again(source, seq);
             let rtx = self.rtx.as_mut()?;
-            let seq = rtx.peek()?;
-            let Some(record) = self.history.get(seq).copied() else {
+            let Some((record, mut cutter, len)) = again else {
                 rtx.unknown();
                 continue;
             };
-            let cutter = Cutter::new(source, self.payload, record.frame, self.max_payload);
-            let Some(mut cutter) = cutter else {
-                rtx.unknown();
-                continue;
-            };
-            cutter.resume_at(record.offset);
-            let Some(len) = cutter.next_len().map(|l| l + rtp::rtx::OSN_LEN) else {
-                rtx.unknown();
-                continue;
-            };
+            let len = len + rtp::rtx::OSN_LEN;
             if !rtx.affordable(len, now) {
                 continue;
             }
@@ -481,9 +473,7 @@ impl Stream {
         sequence_number: u16,
         out: &mut Vec<u8>,
     ) -> Option<usize> {
-        let record = self.history.get(sequence_number)?;
-        let mut cutter = Cutter::new(source, self.payload, record.frame, self.max_payload)?;
-        cutter.resume_at(record.offset);
+        let (record, mut cutter, _) = self.cut_again(source, sequence_number)?;
         let header = rtp::Header {
             marker: false,
             payload_type: PAYLOAD_TYPE,
@@ -492,6 +482,25 @@ impl Stream {
             ssrc: self.ssrc,
         };
         cutter.append_next(header, out)
+    }
+
+    /// Packet `sequence_number` as it first left, if it is still in the history and its frame
+    /// in the source: where it came from, the cutter at it, and its size.
+    fn cut_again<'a>(
+        &self,
+        source: &'a dyn Source,
+        sequence_number: u16,
+    ) -> Option<(Record, Cutter<'a>, usize)> {
+        let record = *self.history.get(sequence_number)?;
+        let cutter = Cutter::at(
+            source,
+            self.payload,
+            record.frame,
+            self.max_payload,
+            record.offset,
+        )?;
+        let len = cutter.next_len()?;
+        Some((record, cutter, len))
     }
 }
 
