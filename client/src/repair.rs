@@ -158,11 +158,7 @@ impl Repair {
         let again = self.rtt() + MARGIN;
         let mut due = Vec::new();
         for (&ext, m) in &mut self.missing {
-            let ready = match m.asked {
-                None => true,
-                Some((last, _)) => now >= last + backoff(again, m.tries),
-            };
-            if !ready {
+            if now < m.next_ask(again) {
                 continue;
             }
             if m.asked.is_none() {
@@ -182,19 +178,22 @@ impl Repair {
         let again = self.rtt() + MARGIN;
         self.missing
             .values()
-            .map(|m| match m.asked {
-                None => m.seen,
-                Some((last, _)) => (last + backoff(again, m.tries)).min(m.seen + self.window),
-            })
+            .map(|m| m.next_ask(again).min(m.seen + self.window))
             .min()
     }
 }
 
-/// The wait before asking again after `tries` requests: a round trip plus the margin, doubled
-/// after the second request and again after each one (as TCP backs its retransmission timer
-/// off), so a slow answer is not asked for many times over.
-fn backoff(again: Duration, tries: u8) -> Duration {
-    again * (1u32 << tries.saturating_sub(1).min(4))
+impl Missing {
+    /// When to ask (again): at once if never asked; else `again` (a round trip plus the
+    /// margin) after the last request, doubled after the second request and again after each
+    /// one (as TCP backs its retransmission timer off), so a slow answer is not asked for many
+    /// times over.
+    fn next_ask(&self, again: Duration) -> Instant {
+        match self.asked {
+            None => self.seen,
+            Some((last, _)) => last + again * (1u32 << self.tries.saturating_sub(1).min(4)),
+        }
+    }
 }
 
 #[cfg(test)]
