@@ -175,6 +175,19 @@ fn sessions_time_out_while_the_socket_stays_full() {
     assert_eq!(core.server.session_count(), 0, "both timed out");
 }
 
+/// The first session's client (RTCP from port 5001) sends RR + generic NACK for `lost` of
+/// `media_ssrc`'s packets (RFC 4585 §6.2.1).
+fn nack_from_client(core: &mut Core, media_ssrc: u32, lost: &[u16]) {
+    let entries = hdstream_common::rtcp::nack_entries(lost.iter().copied());
+    let mut buf = vec![0u8; 64 + 4 * entries.len()];
+    let mut w = hdstream_common::rtcp::Writer::new(&mut buf);
+    w.receiver_report(0x1234, &[]).unwrap();
+    w.nack(0x1234, media_ssrc, &entries).unwrap();
+    let len = w.finish();
+    let client_rtcp = std::net::SocketAddr::from(([127, 0, 0, 1], 5001));
+    core.server.receive_rtcp(client_rtcp, &buf[..len], core.now);
+}
+
 #[test]
 fn a_nack_from_the_client_brings_rtx_packets_on_the_rtp_socket() {
     let mut core = Core::default_config();
@@ -186,18 +199,7 @@ fn a_nack_from_the_client_brings_rtx_packets_on_the_rtp_socket() {
         .map(|(_, _, b)| rtp::Packet::parse(b).unwrap())
         .collect();
     let lost = [rtp[5].sequence_number(), rtp[6].sequence_number()];
-    let mut buf = [0u8; 64];
-    let mut w = hdstream_common::rtcp::Writer::new(&mut buf);
-    w.receiver_report(0x1234, &[]).unwrap();
-    w.nack(
-        0x1234,
-        rtp[0].ssrc(),
-        &hdstream_common::rtcp::nack_entries(lost),
-    )
-    .unwrap();
-    let len = w.finish();
-    let client_rtcp = std::net::SocketAddr::from(([127, 0, 0, 1], 5001));
-    core.server.receive_rtcp(client_rtcp, &buf[..len], core.now);
+    nack_from_client(&mut core, rtp[0].ssrc(), &lost);
     let again = core.run_for(Duration::from_millis(5));
     let rtx: Vec<(u16, Vec<u8>)> = again
         .iter()
@@ -217,10 +219,7 @@ fn a_nack_from_the_client_brings_rtx_packets_on_the_rtp_socket() {
         ]
     );
     // A NACK about another source is not for this session.
-    let mut w = hdstream_common::rtcp::Writer::new(&mut buf);
-    w.nack(0x1234, rtp[0].ssrc() ^ 1, &[(lost[0], 0)]).unwrap();
-    let len = w.finish();
-    core.server.receive_rtcp(client_rtcp, &buf[..len], core.now);
+    nack_from_client(&mut core, rtp[0].ssrc() ^ 1, &lost[..1]);
     let none = core.run_for(Duration::from_millis(5));
     assert!(
         none.iter()
@@ -259,20 +258,13 @@ fn a_nack_flood_costs_its_own_session_under_twice_its_rate_and_others_nothing() 
     let run = |flood: bool| {
         let mut core = Core::default_config();
         playing(&mut core, 2);
-        let flooder = std::net::SocketAddr::from(([127, 0, 0, 1], 5001));
         let mut sent: Vec<(u16, Vec<u8>)> = Vec::new();
         let mut ssrc = None;
         let mut seqs: Vec<u16> = Vec::new();
         for _ in 0..3000 {
             if flood && let Some(ssrc) = ssrc {
                 let recent: Vec<u16> = seqs.iter().rev().take(500).copied().collect();
-                let entries = hdstream_common::rtcp::nack_entries(recent);
-                let mut buf = vec![0u8; 64 + 4 * entries.len()];
-                let mut w = hdstream_common::rtcp::Writer::new(&mut buf);
-                w.receiver_report(0x1234, &[]).unwrap();
-                w.nack(0x1234, ssrc, &entries).unwrap();
-                let len = w.finish();
-                core.server.receive_rtcp(flooder, &buf[..len], core.now);
+                nack_from_client(&mut core, ssrc, &recent);
             }
             for (socket, to, bytes) in core.run_for(Duration::from_millis(1)) {
                 if socket != Socket::Rtp {
