@@ -19,6 +19,9 @@ pub const MARGIN: Duration = Duration::from_millis(10);
 pub const MAX_TRIES: u8 = 8;
 /// Packets missing at once at most (a longer gap is an outage, not loss to repair).
 pub const MAX_MISSING: usize = 2048;
+/// Packets asked for in one NACK at most: its FCI then stays under 1 kB (the rest go in the
+/// next, at once).
+pub const MAX_PER_NACK: usize = 256;
 
 /// What repair has done.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -158,6 +161,9 @@ impl Repair {
         let again = self.rtt() + MARGIN;
         let mut due = Vec::new();
         for (&ext, m) in &mut self.missing {
+            if due.len() >= MAX_PER_NACK {
+                break;
+            }
             if now < m.next_ask(again) {
                 continue;
             }
@@ -254,5 +260,13 @@ mod tests {
         r.arrived(65_535, now);
         r.arrived(65_538, now);
         assert_eq!(r.poll(now), [0, 1]);
+        // Scattered loss: one NACK names at most MAX_PER_NACK packets, the next the rest.
+        let mut r = Repair::new(100 * MS);
+        for k in 0..400u64 {
+            r.arrived(2 * k, now);
+        }
+        assert_eq!(r.poll(now).len(), MAX_PER_NACK);
+        assert_eq!(r.poll_timeout(), Some(now), "the rest at once");
+        assert_eq!(r.poll(now).len(), 399 - MAX_PER_NACK);
     }
 }
