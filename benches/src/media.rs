@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use hdstream_tools::generate::{self, Options, Source};
+use hdstream_video::encoder::Restart;
 use hdstream_video::index::Container;
 
 /// One benchmark row: a frame size and a frame rate.
@@ -54,14 +55,36 @@ pub const QUICK: [&str; 3] = ["720p30", "1080p30", "1440p30"];
 /// JPEG quality of the test media.
 pub const QUALITY: u8 = 80;
 
+/// Restart markers of the restart variant ([`ensure_with`]): one every MCU row, so a lost
+/// packet costs the client one 16-pixel band of the picture, not the frame.
+pub const RESTART_VARIANT: Restart = Restart::Rows(1);
+
 /// The cached file for `res` lasting `seconds`, made now if missing.
 pub fn ensure(dir: &Path, res: Resolution, seconds: u32) -> Result<PathBuf> {
+    ensure_with(dir, res, seconds, Restart::None)
+}
+
+/// [`ensure`] with restart markers (`-rst<N>` in the name when there are any).
+pub fn ensure_with(dir: &Path, res: Resolution, seconds: u32, restart: Restart) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let path = dir.join(format!("{}-{}s-q{}.mjpeg", res.name(), seconds, QUALITY));
+    let variant = match restart {
+        Restart::None => String::new(),
+        restart => format!("-rst{restart}"),
+    };
+    let path = dir.join(format!(
+        "{}-{}s-q{}{variant}.mjpeg",
+        res.name(),
+        seconds,
+        QUALITY
+    ));
     if path.exists() {
         return Ok(path);
     }
-    let tmp = dir.join(format!(".{}.{}.tmp", res.name(), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}{variant}.{}.tmp",
+        res.name(),
+        std::process::id()
+    ));
     eprintln!(
         "making test media {} ({}x{}, {} s)…",
         path.display(),
@@ -77,6 +100,7 @@ pub fn ensure(dir: &Path, res: Resolution, seconds: u32) -> Result<PathBuf> {
         },
         fps: res.fps,
         quality: QUALITY,
+        restart,
         container: Container::Plain,
         out: tmp.clone(),
         threads: 0,

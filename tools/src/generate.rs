@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use hdstream_video::MjpegFile;
 use hdstream_video::decoder::{Decoder, Packed};
-use hdstream_video::encoder::encode_rgb;
+use hdstream_video::encoder::{Restart, Settings, encode_rgb_with};
 use hdstream_video::index::{COURSE_DIGITS, COURSE_MAX_FRAME, Container};
 use hdstream_video::pattern::Pattern;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -82,6 +82,8 @@ pub struct Options {
     pub fps: u32,
     /// JPEG quality, 1..=100.
     pub quality: u8,
+    /// Restart markers in what is encoded (with any, converted frames are all re-encoded).
+    pub restart: Restart,
     /// Container to write.
     pub container: Container,
     /// Output file (written to a temporary name beside it, renamed when complete).
@@ -223,12 +225,16 @@ pub fn generate(options: &Options) -> Result<Summary> {
     };
     let bar = progress_bar(options.progress, frames);
     let copied = std::sync::atomic::AtomicUsize::new(0);
+    let settings = Settings {
+        quality: options.quality,
+        restart: options.restart,
+    };
     let result = crate::parallel::run(
         frames,
         threads,
         2 * threads + 2,
         || Worker::new(&source),
-        |worker, i, out| worker.produce(&source, i, options.quality, out, &copied),
+        |worker, i, out| worker.produce(&source, i, settings, out, &copied),
         |i, jpeg| {
             writer.write(i, jpeg)?;
             bar.inc(1);
@@ -333,20 +339,20 @@ impl Worker {
         &mut self,
         input: &Input,
         i: usize,
-        quality: u8,
+        settings: Settings,
         out: &mut Vec<u8>,
         copied: &std::sync::atomic::AtomicUsize,
     ) -> Result<()> {
         match (self, input) {
             (Worker::Pattern(pattern), _) => {
                 pattern
-                    .encode(i as u64, quality, out)
+                    .encode_with(i as u64, settings, out)
                     .with_context(|| format!("frame {i}"))?;
             }
             (Worker::Convert { decoder, rgb }, Input::File { file, reencode }) => {
                 let info = file.info(i).with_context(|| format!("no frame {i}"))?;
                 let jpeg = file.frame(i).with_context(|| format!("no frame {i}"))?;
-                if info.ready.is_ok() && !reencode {
+                if info.ready.is_ok() && !reencode && settings.restart == Restart::None {
                     out.extend_from_slice(jpeg);
                     copied.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     return Ok(());
@@ -369,7 +375,7 @@ impl Worker {
                         dims.height
                     );
                 };
-                encode_rgb(rgb, w, h, quality, out).with_context(at)?;
+                encode_rgb_with(rgb, w, h, settings, out).with_context(at)?;
             }
             (Worker::Convert { .. }, Input::Pattern { .. }) => bail!("worker does not match input"),
         }
@@ -443,6 +449,7 @@ mod tests {
                 },
                 fps: 30,
                 quality: 70,
+                restart: Restart::None,
                 container,
                 out: out.clone(),
                 threads: 3,
@@ -472,6 +479,7 @@ mod tests {
             },
             fps: 30,
             quality: 100,
+            restart: Restart::None,
             container: Container::Course,
             out: out.clone(),
             threads: 2,

@@ -15,7 +15,7 @@
 //!
 //! Drawing works on whole row slices (`copy_from_slice`), fast enough for 2160p.
 
-use crate::encoder::{EncodeError, encode_rgb};
+use crate::encoder::{EncodeError, Settings, encode_rgb_with};
 
 /// The fixed colour bars across the top quarter, left to right.
 pub const BARS: [[u8; 3]; 8] = [
@@ -61,11 +61,21 @@ pub fn frames(
     frames: u64,
     quality: u8,
 ) -> Result<Vec<Vec<u8>>, EncodeError> {
+    frames_with(width, height, frames, Settings::quality(quality))
+}
+
+/// [`frames`], encoded as `settings` say (restart markers, for one).
+pub fn frames_with(
+    width: u16,
+    height: u16,
+    frames: u64,
+    settings: Settings,
+) -> Result<Vec<Vec<u8>>, EncodeError> {
     let mut pattern = Pattern::new(width, height);
     (0..frames)
         .map(|n| {
             let mut jpeg = Vec::new();
-            pattern.encode(n, quality, &mut jpeg)?;
+            pattern.encode_with(n, settings, &mut jpeg)?;
             Ok(jpeg)
         })
         .collect()
@@ -218,12 +228,23 @@ impl Pattern {
         &self.rgb
     }
 
-    /// Draws frame `n` and encodes it (RFC 2435-ready, see [`encode_rgb`]) into `out`.
+    /// Draws frame `n` and encodes it (RFC 2435-ready, see [`crate::encoder::encode_rgb`])
+    /// into `out`.
     pub fn encode(&mut self, n: u64, quality: u8, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        self.encode_with(n, Settings::quality(quality), out)
+    }
+
+    /// [`Pattern::encode`] as `settings` say.
+    pub fn encode_with(
+        &mut self,
+        n: u64,
+        settings: Settings,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
         // Sizes come from u16 in `new`.
         let (w, h) = (self.width as u16, self.height as u16);
         let rgb = self.draw(n);
-        encode_rgb(rgb, w, h, quality, out)
+        encode_rgb_with(rgb, w, h, settings, out)
     }
 
     /// Fills `r` (clipped to the canvas) with `colour`, one row slice at a time.

@@ -2,7 +2,8 @@
 
 use std::collections::VecDeque;
 
-use super::header::{MAX_SCAN_LEN, MainHeader, Payload};
+use super::conceal::{self, Chunks, Concealed, Key, Reference};
+use super::header::{MAX_SCAN_LEN, MainHeader, Payload, RestartHeader};
 use super::jpeg::{EOI, Headers};
 use super::tables::quantization_tables;
 use super::{Error, Subsampling};
@@ -72,6 +73,11 @@ pub enum Loss {
     /// Q >= 128 with no tables in band and none cached for this Q (always so for Q = 255).
     #[error("no quantization tables for Q {0}")]
     MissingQuantTables(u8),
+    /// Restart intervals were lost and cannot be concealed: no earlier frame of the same
+    /// size, type, tables and restart interval to take them from, or none of the frame's own
+    /// arrived whole (§3.1.7).
+    #[error("restart intervals lost, none to take their place")]
+    IntervalsLost,
     /// The frame grows past 16 MiB of scan data or the configured maximum frame size.
     #[error("frame larger than {max} bytes")]
     TooLarge {
@@ -95,6 +101,9 @@ pub struct Jpeg {
     pub last_sequence_number: u16,
     /// SOI .. EOI. Hand the vector back with [`Depacketizer::recycle`] to reuse its memory.
     pub data: Vec<u8>,
+    /// Set when packets were lost and the frame is shown anyway, the lost restart intervals
+    /// taken from the frame before ([`Depacketizer::set_conceal`]).
+    pub concealed: Option<Concealed>,
 }
 
 /// What [`Depacketizer::pull`] hands out: a frame, or the news that one was lost.
@@ -137,6 +146,21 @@ struct Assembly {
     scan_start: usize,
     /// Rebuilt headers, then the scan data received so far.
     buf: Vec<u8>,
+    /// With concealment on and fragments aligned with restart intervals: the frame gathered
+    /// as runs of whole intervals, so that losing a fragment loses only its run.
+    chunks: Option<Chunks>,
+}
+
+impl Assembly {
+    fn key(&self) -> Key {
+        Key {
+            jpeg_type: self.main.jpeg_type,
+            q: self.main.q,
+            width: self.width,
+            height: self.height,
+            restart_interval: self.restart_interval.unwrap_or(0),
+        }
+    }
 }
 
 /// Reassembles RFC 2435 frames from RTP packets of one SSRC.
@@ -153,9 +177,14 @@ struct Assembly {
 /// duplicate of the previous packet is ignored, and so are stray packets of the frame that was
 /// just finished or lost.
 ///
+/// With [`set_conceal`](Self::set_conceal) and a sender that aligns fragments with restart
+/// intervals (§3.1.7), a frame that lost fragments is still returned when the frame before it
+/// can stand in for the lost intervals, marked [`Jpeg::concealed`].
+///
 /// Memory is bounded: one frame buffer, capped at [`DEFAULT_MAX_FRAME_LEN`] or
 /// [`set_max_frame_len`](Self::set_max_frame_len); up to two spare buffers; cached tables for
-/// at most 127 Q values; at most eight queued outputs.
+/// at most 127 Q values; at most eight queued outputs; with concealment, one copy of the last
+/// frame.
 #[derive(Debug)]
 pub struct Depacketizer {
     dimensions: Option<(u16, u16)>,
@@ -168,6 +197,8 @@ pub struct Depacketizer {
     spare: Vec<Vec<u8>>,
     cached_tables: Vec<CachedTables>,
     ignored: u64,
+    conceal: bool,
+    reference: Reference,
 }
 
 impl Default for Depacketizer {
@@ -188,6 +219,19 @@ impl Depacketizer {
             spare: Vec::new(),
             cached_tables: Vec::new(),
             ignored: 0,
+            conceal: false,
+            reference: Reference::default(),
+        }
+    }
+
+    /// Conceals lost restart intervals (§3.1.7): off by default. When on and the sender aligns
+    /// fragments with restart intervals, a frame missing fragments is returned with each lost
+    /// interval taken from the frame returned before it (same size, type, tables and restart
+    /// interval), marked [`Jpeg::concealed`]; frames without restart markers are still lost.
+    pub fn set_conceal(&mut self, on: bool) {
+        self.conceal = on;
+        if !on {
+            self.reference = Reference::default();
         }
     }
 
@@ -225,7 +269,7 @@ impl Depacketizer {
     /// Ends the stream: a frame still waiting for its marker is reported lost.
     pub fn flush(&mut self) {
         if let Some(assembly) = self.current.take() {
-            self.lose_assembly(assembly, Loss::MissingLast);
+            self.end_early(assembly);
         }
     }
 
@@ -258,7 +302,7 @@ impl Depacketizer {
             .current
             .take_if(|a| a.timestamp != timestamp || starts_frame(a.last_sequence_number))
         {
-            self.lose_assembly(assembly, Loss::MissingLast);
+            self.end_early(assembly);
         }
         if self
             .current
@@ -297,7 +341,7 @@ impl Depacketizer {
         payload: &Payload<'_>,
     ) -> Result<Assembly, Loss> {
         let main = payload.main;
-        if main.fragment_offset != 0 {
+        if main.fragment_offset != 0 && !self.aligned(payload) {
             return Err(Loss::MissingFirst);
         }
         let subsampling = Subsampling::from_rtp_type(main.jpeg_type)
@@ -316,17 +360,62 @@ impl Depacketizer {
             last_sequence_number: sequence_number,
             scan_start: 0,
             buf,
+            chunks: self.aligned(payload).then(Chunks::new),
         };
-        let written = self
-            .write_headers(&mut assembly, subsampling, payload)
-            .and_then(|()| self.append(&mut assembly, payload.data));
-        match written {
+        let written = if main.fragment_offset == 0 {
+            self.write_headers(&mut assembly, subsampling, payload)
+        } else {
+            // The first fragment is lost: the frame can only be concealed, with the headers
+            // of the frame it takes intervals from.
+            match self.reference.headers(assembly.key()) {
+                Some(headers) => {
+                    assembly.buf.extend_from_slice(headers);
+                    assembly.scan_start = headers.len();
+                    Ok(())
+                }
+                None => Err(Loss::MissingFirst),
+            }
+        };
+        match written.and_then(|()| self.add(&mut assembly, sequence_number, payload)) {
             Ok(()) => Ok(assembly),
             Err(loss) => {
                 self.recycle(assembly.buf);
                 Err(loss)
             }
         }
+    }
+
+    /// Whether `payload` is a fragment aligned with restart intervals and concealment is on.
+    fn aligned(&self, payload: &Payload<'_>) -> bool {
+        self.conceal
+            && payload
+                .restart
+                .is_some_and(|r| r.restart_count != RestartHeader::UNALIGNED_COUNT)
+    }
+
+    /// Adds a fragment's data to the frame: appended, or with restart runs (§3.1.7) where its
+    /// run says (a run that lost a fragment is dropped).
+    fn add(
+        &self,
+        assembly: &mut Assembly,
+        sequence_number: u16,
+        payload: &Payload<'_>,
+    ) -> Result<(), Loss> {
+        let (Some(chunks), Some(restart)) = (&mut assembly.chunks, payload.restart) else {
+            return self.append(assembly, payload.data);
+        };
+        let take = chunks.take(
+            sequence_number,
+            payload.main.fragment_offset,
+            restart,
+            payload.data.len(),
+            assembly.buf.len() - assembly.scan_start,
+        );
+        assembly.buf.truncate(assembly.scan_start + take.truncate);
+        if take.append {
+            self.append(assembly, payload.data)?;
+        }
+        Ok(())
     }
 
     /// Writes the rebuilt JPEG headers (SOI..SOS) into the empty frame buffer.
@@ -416,8 +505,13 @@ impl Depacketizer {
         sequence_number: u16,
         payload: &Payload<'_>,
     ) -> Result<Assembly, Loss> {
-        let checked = self.check_continuation(&assembly, sequence_number, payload);
-        let result = checked.and_then(|()| self.append(&mut assembly, payload.data));
+        let checked = if assembly.chunks.is_some() {
+            // Gaps are the runs' business; the frame must stay the same frame.
+            self.check_same(&assembly, payload)
+        } else {
+            self.check_continuation(&assembly, sequence_number, payload)
+        };
+        let result = checked.and_then(|()| self.add(&mut assembly, sequence_number, payload));
         match result {
             Ok(()) => {
                 assembly.last_sequence_number = sequence_number;
@@ -443,15 +537,20 @@ impl Depacketizer {
                 got: sequence_number,
             });
         }
-        let (main, first) = (payload.main, assembly.main);
         let received = assembly.buf.len() - assembly.scan_start;
-        if main.fragment_offset as usize != received {
+        if payload.main.fragment_offset as usize != received {
             return Err(Loss::OffsetGap {
                 // `received` < 2^24: `append` caps the scan data.
                 expected: received as u32,
-                got: main.fragment_offset,
+                got: payload.main.fragment_offset,
             });
         }
+        self.check_same(assembly, payload)
+    }
+
+    /// Type, Q, size and restart interval as the frame's first packet said.
+    fn check_same(&self, assembly: &Assembly, payload: &Payload<'_>) -> Result<(), Loss> {
+        let (main, first) = (payload.main, assembly.main);
         let same = main.jpeg_type == first.jpeg_type
             && main.q == first.q
             && main.width == first.width
@@ -480,10 +579,25 @@ impl Depacketizer {
     }
 
     fn finish(&mut self, mut assembly: Assembly) {
+        if assembly.chunks.as_ref().is_some_and(Chunks::damaged) {
+            return self.conceal_or_lose(assembly, Loss::IntervalsLost);
+        }
         // The scan data of a JPEG cannot contain FF D9 (every FF in it is followed by 00 or a
         // restart marker), so a scan ending in FF D9 already carries its EOI.
         if !assembly.buf[assembly.scan_start..].ends_with(&EOI) {
             assembly.buf.extend_from_slice(&EOI);
+        }
+        let data = std::mem::take(&mut assembly.buf);
+        self.put_out(&assembly, data, None);
+    }
+
+    /// Emits a finished frame (and keeps it as the reference for concealment).
+    fn put_out(&mut self, assembly: &Assembly, data: Vec<u8>, concealed: Option<Concealed>) {
+        if assembly.chunks.is_some()
+            && let Some(subsampling) = Subsampling::from_rtp_type(assembly.main.jpeg_type)
+        {
+            self.reference
+                .keep(assembly.key(), subsampling, &data, assembly.scan_start);
         }
         self.last_done = Some((assembly.timestamp, assembly.last_sequence_number));
         self.emit(Output::Frame(Jpeg {
@@ -492,8 +606,55 @@ impl Depacketizer {
             height: assembly.height,
             first_sequence_number: assembly.first_sequence_number,
             last_sequence_number: assembly.last_sequence_number,
-            data: assembly.buf,
+            data,
+            concealed,
         }));
+    }
+
+    /// A frame that ends without its marker (the next began, or the stream ended).
+    fn end_early(&mut self, mut assembly: Assembly) {
+        match &mut assembly.chunks {
+            Some(chunks) => {
+                chunks.lose_end();
+                self.conceal_or_lose(assembly, Loss::MissingLast);
+            }
+            None => self.lose_assembly(assembly, Loss::MissingLast),
+        }
+    }
+
+    /// A frame that lost fragments: shown with the lost restart intervals of the frame
+    /// before (§3.1.7), or lost for `reason`.
+    fn conceal_or_lose(&mut self, assembly: Assembly, reason: Loss) {
+        let (Some(chunks), Some(subsampling)) = (
+            &assembly.chunks,
+            Subsampling::from_rtp_type(assembly.main.jpeg_type),
+        ) else {
+            return self.lose_assembly(assembly, reason);
+        };
+        let mut out = self.spare.pop().unwrap_or_default();
+        let spliced = conceal::splice(
+            chunks,
+            &self.reference,
+            assembly.key(),
+            subsampling,
+            &assembly.buf,
+            assembly.scan_start,
+            &mut out,
+            self.max_frame_len,
+        );
+        match spliced {
+            Some(concealed) => {
+                let concealed = (!concealed.intervals.is_empty()).then_some(concealed);
+                let mut assembly = assembly;
+                let buf = std::mem::take(&mut assembly.buf);
+                self.recycle(buf);
+                self.put_out(&assembly, out, concealed);
+            }
+            None => {
+                self.recycle(out);
+                self.lose_assembly(assembly, reason);
+            }
+        }
     }
 
     fn lose_assembly(&mut self, assembly: Assembly, reason: Loss) {

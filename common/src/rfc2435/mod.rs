@@ -14,14 +14,17 @@
 //! Only what hdstream sends and receives is supported: types 0 and 1 (4:2:2 and 4:2:0) and
 //! their restart-marker variants 64 and 65.
 
+mod conceal;
 mod depacketizer;
 mod error;
 mod frame;
 pub mod header;
 mod jpeg;
 mod packetizer;
+pub mod restart;
 pub mod tables;
 
+pub use conceal::Concealed;
 pub use depacketizer::{DEFAULT_MAX_FRAME_LEN, Depacketizer, Jpeg, Loss, Output};
 pub use error::Error;
 pub use frame::{Frame, Subsampling};

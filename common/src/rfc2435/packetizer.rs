@@ -3,7 +3,7 @@
 use std::fmt;
 
 use super::header::{MAX_SCAN_LEN, MainHeader, QuantHeader, RestartHeader};
-use super::{Error, Frame};
+use super::{Error, Frame, restart};
 
 /// Largest header a fragment can carry: main (8) + restart marker (4) + quantization table
 /// header (4) with two 16-bit tables (2 x 128).
@@ -63,10 +63,13 @@ impl fmt::Debug for Fragment<'_> {
 /// receiver then takes the size from SDP `a=x-dimensions`, as GStreamer does).
 ///
 /// Restart intervals (DRI): the type becomes 64/65 and every fragment carries a restart marker
-/// header. Fragments are cut by size, not on restart boundaries, so each header says so as
-/// §3.1.7 requires: F = L = 1 and Restart Count = 0x3FFF, "reassemble the whole frame before
-/// decoding". (Aligning would only help receivers that decode partial frames; ours drops a
-/// frame with any fragment missing.)
+/// header (§3.1.7), and fragments are aligned with the intervals: each ends after the last
+/// whole interval that fits, so a receiver that lost a fragment can still decode the intervals
+/// of the others. F is set on a fragment that starts an interval, L on one that ends one, and
+/// Restart Count numbers the first interval the fragment starts or continues; an interval
+/// larger than a fragment spans several (F on the first, L on the last, one count). A frame
+/// of more than 0x3FFE intervals cannot be counted in 14 bits: its fragments are cut by size
+/// and say so (F = L = 1, Restart Count = 0x3FFF: "reassemble the whole frame").
 #[derive(Debug, Clone)]
 pub struct Packetizer<'a> {
     main: MainHeader,
@@ -76,6 +79,10 @@ pub struct Packetizer<'a> {
     chroma_table: &'a [u8],
     scan: &'a [u8],
     max_payload: usize,
+    /// Whether fragments end on restart interval boundaries (Restart Count is meaningful).
+    aligned: bool,
+    /// Restart markers before `offset`: the Restart Count of the next fragment.
+    restart_count: u16,
     /// Scan bytes already handed out.
     offset: usize,
     /// Whether the last fragment has been handed out.
@@ -111,6 +118,13 @@ impl<'a> Packetizer<'a> {
             _ => (0, 0),
         };
         let restart_markers = frame.restart_interval != 0;
+        let intervals = restart::interval_count(
+            frame.subsampling,
+            frame.width,
+            frame.height,
+            frame.restart_interval,
+        );
+        let aligned = restart_markers && intervals < u32::from(RestartHeader::UNALIGNED_COUNT);
         let packetizer = Packetizer {
             main: MainHeader {
                 type_specific: 0,
@@ -126,6 +140,8 @@ impl<'a> Packetizer<'a> {
             chroma_table: frame.chroma_table,
             scan: frame.scan,
             max_payload,
+            aligned,
+            restart_count: 0,
             offset: 0,
             done: false,
         };
@@ -156,9 +172,50 @@ impl<'a> Packetizer<'a> {
 
     /// How many fragments the whole frame takes (counting those already handed out).
     pub fn fragment_count(&self) -> usize {
-        let first = self.max_payload - self.header_len(true);
+        self.fragments_from(0)
+    }
+
+    /// How many fragments cover the scan from `offset` (a fragment boundary) to its end.
+    fn fragments_from(&self, offset: usize) -> usize {
+        if self.aligned {
+            // Where fragments end depends on where intervals do: cut it through.
+            let mut at = offset;
+            let mut count = 0;
+            loop {
+                count += 1;
+                at = self.end_from(at);
+                if at == self.scan.len() {
+                    return count;
+                }
+            }
+        }
         let later = self.max_payload - self.header_len(false);
-        1 + self.scan.len().saturating_sub(first).div_ceil(later)
+        if offset == 0 {
+            let first = self.max_payload - self.header_len(true);
+            1 + self.scan.len().saturating_sub(first).div_ceil(later)
+        } else {
+            (self.scan.len() - offset).div_ceil(later)
+        }
+    }
+
+    /// Where the fragment starting at scan byte `offset` ends: the scan's end if it fits, else
+    /// (aligned) after the last whole restart interval that fits, else as much as fits — but
+    /// never between the two bytes of a marker.
+    fn end_from(&self, offset: usize) -> usize {
+        let room = self.max_payload - self.header_len(offset == 0);
+        let rest = &self.scan[offset..];
+        if rest.len() <= room {
+            return self.scan.len();
+        }
+        if self.aligned {
+            if let Some(end) = restart::last_boundary_within(rest, room) {
+                return offset + end;
+            }
+            if room > 1 && rest[room - 1] == 0xFF {
+                return offset + room - 1;
+            }
+        }
+        offset + room
     }
 
     /// Scan bytes already handed out: where the next fragment starts (its fragment offset,
@@ -173,6 +230,10 @@ impl<'a> Packetizer<'a> {
     pub fn resume_at(&mut self, offset: usize) {
         self.offset = offset.min(self.scan.len());
         self.done = self.offset == self.scan.len() && offset != 0;
+        if self.aligned {
+            // Fewer than 0x3FFF intervals, checked in `new`.
+            self.restart_count = restart::count_markers(&self.scan[..self.offset]) as u16;
+        }
     }
 
     /// The payload size of the next fragment; `None` once the last has been handed out.
@@ -181,8 +242,7 @@ impl<'a> Packetizer<'a> {
             return None;
         }
         let headers = self.header_len(self.offset == 0);
-        let rest = self.scan.len() - self.offset;
-        Some(headers + rest.min(self.max_payload - headers))
+        Some(headers + self.end_from(self.offset) - self.offset)
     }
 
     /// Payload bytes of all the frame's fragments together (headers and scan data).
@@ -191,7 +251,21 @@ impl<'a> Packetizer<'a> {
         self.header_len(true) + (n - 1) * self.header_len(false) + self.scan.len()
     }
 
-    fn write_header(&self, out: &mut [u8; MAX_HEADER_LEN]) -> usize {
+    /// The restart marker header of the fragment from `offset` to `end` (§3.1.7).
+    fn restart_header(&self, end: usize) -> Option<RestartHeader> {
+        let header = self.restart?;
+        if !self.aligned {
+            return Some(header);
+        }
+        Some(RestartHeader {
+            first: restart::is_boundary(self.scan, self.offset),
+            last: restart::is_boundary(self.scan, end),
+            restart_count: self.restart_count,
+            ..header
+        })
+    }
+
+    fn write_header(&self, end: usize, out: &mut [u8; MAX_HEADER_LEN]) -> usize {
         let main = MainHeader {
             // `offset` <= scan.len() < 2^24, checked in `new`: fits the 24-bit field.
             fragment_offset: self.offset as u32,
@@ -204,7 +278,7 @@ impl<'a> Packetizer<'a> {
             len += bytes.len();
         };
         put(&main);
-        if let Some(restart) = self.restart {
+        if let Some(restart) = self.restart_header(end) {
             put(&restart.to_bytes());
         }
         if self.offset == 0 {
@@ -229,11 +303,14 @@ impl<'a> Iterator for Packetizer<'a> {
             return None;
         }
         let mut header = [0; MAX_HEADER_LEN];
-        let header_len = self.write_header(&mut header);
-        let room = self.max_payload - header_len;
-        let rest = &self.scan[self.offset..];
-        let (data, _) = rest.split_at(room.min(rest.len()));
-        self.offset += data.len();
+        let end = self.end_from(self.offset);
+        let header_len = self.write_header(end, &mut header);
+        let data = &self.scan[self.offset..end];
+        if self.aligned {
+            // Fewer than 0x3FFF intervals, checked in `new`.
+            self.restart_count += restart::count_markers(data) as u16;
+        }
+        self.offset = end;
         let marker = self.offset == self.scan.len();
         self.done = marker;
         Some(Fragment {
@@ -247,11 +324,8 @@ impl<'a> Iterator for Packetizer<'a> {
     fn size_hint(&self) -> (usize, Option<usize>) {
         let n = if self.done {
             0
-        } else if self.offset == 0 {
-            self.fragment_count()
         } else {
-            let later = self.max_payload - self.header_len(false);
-            (self.scan.len() - self.offset).div_ceil(later)
+            self.fragments_from(self.offset)
         };
         (n, Some(n))
     }
@@ -352,11 +426,14 @@ mod tests {
     }
 
     #[test]
-    fn restart_intervals_mark_every_fragment_unaligned() {
+    fn more_intervals_than_14_bits_count_travel_unaligned() {
         let scan = [0x11; 3000];
+        // 2160p 4:2:2 with a marker every MCU: 240 x 270 intervals.
         let frame = Frame {
-            restart_interval: 6,
+            restart_interval: 1,
             subsampling: Subsampling::Yuv422,
+            width: 3840,
+            height: 2160,
             ..frame(&scan)
         };
         let fragments: Vec<Fragment<'_>> = Packetizer::new(&frame, 500).unwrap().collect();
@@ -364,8 +441,128 @@ mod tests {
         for fragment in &fragments {
             let parsed = Payload::parse(fragment.header()).unwrap();
             assert_eq!(parsed.main.jpeg_type, 64);
-            assert_eq!(parsed.restart, Some(RestartHeader::unaligned(6)));
+            assert_eq!(parsed.restart, Some(RestartHeader::unaligned(1)));
         }
+    }
+
+    /// Scan data of `sizes.len()` restart intervals: interval i is `sizes[i]` bytes of data
+    /// (with a stuffed `FF 00` in it when long enough) followed by RSTm, except the last.
+    fn restart_scan(sizes: &[usize]) -> Vec<u8> {
+        let mut scan = Vec::new();
+        for (i, &size) in sizes.iter().enumerate() {
+            let start = scan.len();
+            scan.extend((0..size).map(|j| (j % 200) as u8 + 1));
+            if size > 4 {
+                scan[start + 2] = 0xFF;
+                scan[start + 3] = 0x00;
+            }
+            if i + 1 < sizes.len() {
+                scan.extend([0xFF, 0xD0 + (i % 8) as u8]);
+            }
+        }
+        scan
+    }
+
+    #[test]
+    fn fragments_end_on_restart_intervals_and_count_them() {
+        // Small intervals pack several to a fragment; a 1200-byte one spans three.
+        let sizes = [100, 150, 90, 300, 1200, 40, 40, 500, 60];
+        let scan = restart_scan(&sizes);
+        let frame = Frame {
+            restart_interval: 40,
+            ..frame(&scan)
+        };
+        let packetizer = Packetizer::new(&frame, 500).unwrap();
+        let count = packetizer.fragment_count();
+        let payload_len = packetizer.payload_len();
+        let fragments: Vec<Fragment<'_>> = packetizer.collect();
+        assert_eq!(fragments.len(), count);
+        assert_eq!(
+            payload_len,
+            fragments.iter().map(Fragment::len).sum::<usize>()
+        );
+        // Interval i starts at starts[i].
+        let mut starts = vec![0];
+        for (i, size) in sizes.iter().enumerate().take(sizes.len() - 1) {
+            starts.push(starts[i] + size + 2);
+        }
+        let interval_at = |offset: usize| starts.iter().rposition(|&s| s <= offset).unwrap();
+        let mut offset = 0;
+        let mut chunks = Vec::new();
+        let mut chunk: Option<(u16, usize)> = None;
+        for fragment in &fragments {
+            assert!(fragment.len() <= 500);
+            let payload = [fragment.header(), fragment.data].concat();
+            let parsed = Payload::parse(&payload).unwrap();
+            assert_eq!(parsed.main.jpeg_type, 65);
+            let r = parsed.restart.unwrap();
+            assert_eq!(r.restart_interval, 40);
+            let end = offset + fragment.data.len();
+            assert_eq!(r.first, starts.contains(&offset), "F at {offset}");
+            assert_eq!(
+                r.last,
+                end == scan.len() || starts.contains(&end),
+                "L at {end}"
+            );
+            assert_eq!(usize::from(r.restart_count), interval_at(offset));
+            if r.first {
+                assert!(chunk.is_none(), "F inside a chunk");
+                chunk = Some((r.restart_count, offset));
+            }
+            let (count, start) = chunk.expect("a chunk begins with F");
+            assert_eq!(r.restart_count, count, "one count per chunk");
+            if r.last {
+                chunks.push((count, scan[start..end].to_vec()));
+                chunk = None;
+            }
+            offset = end;
+        }
+        assert_eq!(offset, scan.len());
+        // The chunks are the whole scan, each a run of whole intervals from its count.
+        let rebuilt: Vec<u8> = chunks.iter().flat_map(|(_, d)| d.clone()).collect();
+        assert_eq!(rebuilt, scan);
+        let mut at = 0;
+        for (count, data) in &chunks {
+            assert_eq!(starts[usize::from(*count)], at, "a chunk starts at its count's interval");
+            at += data.len();
+        }
+        // The 1200-byte interval (4) spans three fragments: one chunk of count 4.
+        let spanning = fragments.iter().filter(|f| {
+            let r = Payload::parse(f.header()).unwrap().restart.unwrap();
+            r.restart_count == 4
+        });
+        assert!(spanning.count() >= 3);
+        // Resuming mid-way gives the same fragments.
+        let mut p = Packetizer::new(&frame, 500).unwrap();
+        let first_two: Vec<usize> = p.by_ref().take(2).map(|f| f.data.len()).collect();
+        let at = p.offset();
+        assert_eq!(at, first_two.iter().sum::<usize>());
+        let mut resumed = Packetizer::new(&frame, 500).unwrap();
+        resumed.resume_at(at);
+        assert_eq!(resumed.len(), fragments.len() - 2);
+        let again: Vec<Vec<u8>> = resumed.map(|f| [f.header(), f.data].concat()).collect();
+        let whole: Vec<Vec<u8>> = fragments[2..]
+            .iter()
+            .map(|f| [f.header(), f.data].concat())
+            .collect();
+        assert_eq!(again, whole);
+    }
+
+    #[test]
+    fn a_marker_is_never_cut_in_two() {
+        // One interval longer than a fragment whose cut would fall between FF and D0.
+        let mut scan = vec![0x01; 1000];
+        let room = 500 - 8 - 4 - 132;
+        scan[room - 1] = 0xFF;
+        scan[room] = 0x00;
+        scan.extend([0xFF, 0xD0, 0x05]);
+        let frame = Frame {
+            restart_interval: 40,
+            ..frame(&scan)
+        };
+        let fragments: Vec<Fragment<'_>> = Packetizer::new(&frame, 500).unwrap().collect();
+        assert_eq!(fragments[0].data.len(), room - 1);
+        assert!(fragments.iter().all(|f| f.data.last() != Some(&0xFF)));
     }
 
     #[test]

@@ -347,3 +347,220 @@ proptest! {
         prop_assert_eq!(outputs.next(), None);
     }
 }
+
+/// [`picture`] moved right by `shift` pixels: another frame of the same scene.
+fn moved_picture(width: u16, height: u16, shift: usize) -> Vec<u8> {
+    let rgb = picture(width, height);
+    let row = usize::from(width) * 3;
+    let mut out = Vec::with_capacity(rgb.len());
+    for line in rgb.chunks(row) {
+        let cut = row - (shift * 3) % row;
+        out.extend_from_slice(&line[cut..]);
+        out.extend_from_slice(&line[..cut]);
+    }
+    out
+}
+
+/// 4:2:0 JPEGs of the moving picture with a restart marker every MCU row (width / 16 MCUs).
+fn restart_frames(width: u16, height: u16, count: usize) -> Vec<Vec<u8>> {
+    (0..count)
+        .map(|k| {
+            let mut out = Vec::new();
+            let mut encoder = Encoder::new(&mut out, 80);
+            encoder.set_sampling_factor(SamplingFactor::F_2_2);
+            encoder.set_optimized_huffman_tables(false);
+            encoder.set_restart_interval(width.div_ceil(16));
+            encoder
+                .encode(&moved_picture(width, height, 13 * k), width, height, ColorType::Rgb)
+                .unwrap();
+            out
+        })
+        .collect()
+}
+
+/// Pixels (RGB) of `got` that differ from `want` where `outside` holds for (x, y).
+fn differing(
+    got: &[u8],
+    want: &[u8],
+    width: usize,
+    mut outside: impl FnMut(usize, usize) -> bool,
+) -> usize {
+    got.chunks(3)
+        .zip(want.chunks(3))
+        .enumerate()
+        .filter(|&(i, (a, b))| a != b && outside(i % width, i / width))
+        .count()
+}
+
+/// Outputs without their bytes, to print.
+fn summary(outputs: &[Output]) -> Vec<String> {
+    outputs
+        .iter()
+        .map(|o| match o {
+            Output::Frame(j) => format!("frame {} concealed {:?}", j.timestamp, j.concealed),
+            Output::Lost { timestamp, reason } => format!("lost {timestamp}: {reason}"),
+        })
+        .collect()
+}
+
+/// Packetized frames at `max_payload`, timestamps 3000 apart, one sequence run.
+fn packetize_all(jpegs: &[Vec<u8>], max_payload: usize) -> Vec<Vec<Vec<u8>>> {
+    let mut seq = 100u16;
+    jpegs
+        .iter()
+        .enumerate()
+        .map(|(k, jpeg)| {
+            let packets = packetize(&frame_of(jpeg), max_payload, seq, 3000 * k as u32);
+            seq = seq.wrapping_add(packets.len() as u16);
+            packets
+        })
+        .collect()
+}
+
+#[test]
+fn lost_restart_intervals_are_taken_from_the_frame_before() {
+    let (w, h) = (320u16, 240u16);
+    let jpegs = restart_frames(w, h, 2);
+    let frames = packetize_all(&jpegs, 300);
+    assert!(frames[1].len() > 20, "{} fragments", frames[1].len());
+    // Lose two fragments of the second frame, in the middle.
+    let mid = frames[1].len() / 2;
+    let mut packets: Vec<Vec<u8>> = frames[0].clone();
+    packets.extend(
+        frames[1]
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != mid && *i != mid + 3)
+            .map(|(_, p)| p.clone()),
+    );
+    let mut depacketizer = Depacketizer::new();
+    depacketizer.set_conceal(true);
+    let outputs = depacketize(&mut depacketizer, &packets);
+    let [Output::Frame(first), Output::Frame(second)] = &outputs[..] else {
+        panic!("{:?}", summary(&outputs));
+    };
+    assert_eq!(first.concealed, None, "the first frame is intact");
+    let concealed = second.concealed.as_ref().expect("the second is concealed");
+    let lost = concealed.interval_count();
+    assert!((1..=4).contains(&lost), "{concealed:?}");
+    assert_eq!((concealed.mcu, concealed.mcus_across), ((16, 16), 20));
+    let (before, _) = decode(&jpegs[0]);
+    let (truth, _) = decode(&jpegs[1]);
+    let (shown, size) = decode(&second.data);
+    assert_eq!(size, (320, 240));
+    let width = usize::from(w);
+    // Outside the lost rows (and the one pixel row chroma upsampling blends across an edge)
+    // every pixel is the frame's own; inside, the frame before's.
+    assert_eq!(
+        differing(&shown, &truth, width, |x, y| !concealed.covers(x, y, 1)),
+        0
+    );
+    let interior = |x: usize, y: usize| {
+        concealed.covers(x, y, 0)
+            && concealed.covers(x, y.saturating_sub(1), 0)
+            && concealed.covers(x, (y + 1).min(usize::from(h) - 1), 0)
+    };
+    assert_eq!(differing(&shown, &before, width, interior), 0);
+    assert!(differing(&shown, &truth, width, |_, _| true) > 0);
+    // With concealment off the same loss loses the frame.
+    let mut plain = Depacketizer::new();
+    let outputs = depacketize(&mut plain, &packets);
+    assert!(
+        matches!(&outputs[..], [Output::Frame(_), Output::Lost { .. }]),
+        "{:?}",
+        summary(&outputs)
+    );
+}
+
+/// Restart-row frames for the concealment property, with their pixels, encoded once.
+fn restart_corpus() -> &'static [(Vec<u8>, Vec<u8>)] {
+    static CORPUS: OnceLock<Vec<(Vec<u8>, Vec<u8>)>> = OnceLock::new();
+    CORPUS.get_or_init(|| {
+        restart_frames(160, 128, 4)
+            .into_iter()
+            .map(|jpeg| {
+                let pixels = decode(&jpeg).0;
+                (jpeg, pixels)
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// With concealment, over frames with random fragments lost: an intact frame decodes to
+    /// its own pixels; a damaged one is either lost or shown with its own pixels outside the
+    /// concealed intervals and the frame shown before's inside them; one that lost a single
+    /// fragment after a frame was shown is always shown.
+    #[test]
+    fn concealed_frames_are_their_own_outside_the_lost_intervals(
+        max_payload in 150usize..1200,
+        frames in prop::collection::vec((0usize..4, drop_strategy()), 1..7),
+    ) {
+        let corpus = restart_corpus();
+        let (width, height) = (160usize, 128usize);
+        let mut depacketizer = Depacketizer::new();
+        depacketizer.set_conceal(true);
+        let mut seq = 7u16;
+        let mut shown: Option<Vec<u8>> = None;
+        for (k, (index, drop)) in frames.iter().enumerate() {
+            let timestamp = 3000 * k as u32;
+            let packets = packetize(&frame_of(&corpus[*index].0), max_payload, seq, timestamp);
+            seq = seq.wrapping_add(packets.len() as u16);
+            let n = packets.len();
+            let kept: Vec<Vec<u8>> = packets
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| match drop {
+                    Drop::None => true,
+                    Drop::Mask(mask) => mask & (1 << (i % 64)) == 0,
+                    Drop::One(j) => *i != j % n,
+                })
+                .map(|(_, p)| p)
+                .collect();
+            let mut outputs = depacketize(&mut depacketizer, &kept);
+            // The frame ends for sure when the next one starts: flush instead.
+            depacketizer.flush();
+            outputs.extend(std::iter::from_fn(|| depacketizer.pull()));
+            if kept.is_empty() {
+                prop_assert!(outputs.is_empty());
+                continue;
+            }
+            prop_assert_eq!(outputs.len(), 1, "{:?}", summary(&outputs));
+            let truth = &corpus[*index].1;
+            match &outputs[0] {
+                Output::Frame(jpeg) => {
+                    let pixels = decode(&jpeg.data).0;
+                    match &jpeg.concealed {
+                        None => {
+                            prop_assert_eq!(kept.len(), n, "a damaged frame shown as intact");
+                            prop_assert!(pixels == *truth, "intact frame's pixels differ");
+                        }
+                        Some(c) => {
+                            prop_assert!(kept.len() < n && c.interval_count() > 0);
+                            let outside = differing(&pixels, truth, width, |x, y| !c.covers(x, y, 1));
+                            prop_assert_eq!(outside, 0, "own pixels differ outside {:?}", c);
+                            let before = shown.as_ref().expect("concealed from a frame shown");
+                            let deep = |x: usize, y: usize| {
+                                [(x, y), (x.saturating_sub(1), y), ((x + 1).min(width - 1), y),
+                                 (x, y.saturating_sub(1)), (x, (y + 1).min(height - 1))]
+                                    .iter()
+                                    .all(|&(x, y)| c.covers(x, y, 0))
+                            };
+                            prop_assert_eq!(differing(&pixels, before, width, deep), 0);
+                        }
+                    }
+                    shown = Some(pixels);
+                }
+                Output::Lost { .. } => {
+                    prop_assert!(kept.len() < n, "an intact frame lost");
+                    prop_assert!(
+                        !(matches!(drop, Drop::One(_)) && shown.is_some()),
+                        "one fragment lost after a frame was shown, yet not concealed"
+                    );
+                }
+            }
+        }
+    }
+}

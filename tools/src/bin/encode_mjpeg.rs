@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Result, ensure};
 use clap::{Parser, ValueEnum};
 use hdstream_tools::generate::{Options, Source, generate, parse_size};
+use hdstream_video::encoder::Restart;
 use hdstream_video::index::Container;
 
 /// Make MJPEG test files: numbered, moving test patterns encoded as RFC 2435-ready JPEG
@@ -18,6 +19,7 @@ use hdstream_video::index::Container;
 ///   encode_mjpeg --size 1080p --seconds 10 --out movie-1080p.mjpeg
 ///   encode_mjpeg --size 512x288 --fps 20 --container course --out movie.Mjpeg
 ///   encode_mjpeg --from camera.mjpeg --quality 85 --out camera-ready.mjpeg
+///   encode_mjpeg --size 1440p --restart 1 --out movie-1440p-rst.mjpeg
 #[derive(Parser, Debug)]
 #[command(version, about, long_about, verbatim_doc_comment)]
 struct Args {
@@ -36,6 +38,12 @@ struct Args {
     /// JPEG quality, 1 (smallest) to 100 (best).
     #[arg(long, default_value_t = 80, value_parser = clap::value_parser!(u8).range(1..=100))]
     quality: u8,
+
+    /// Restart markers (RFC 2435 types 64-127): N = every N MCU rows (an MCU row is 16 pixels
+    /// high), Nmcu = every N MCUs, none = no markers. A client that loses part of a frame
+    /// can then show the rest, the lost rows taken from the frame before (concealment).
+    #[arg(long, default_value = "none", value_name = "N|Nmcu")]
+    restart: Restart,
 
     /// plain: concatenated JPEGs (like ffmpeg -f mjpeg); course: each frame after its length as
     /// 5 ASCII digits (frames must stay under 100000 bytes).
@@ -108,6 +116,7 @@ fn run(args: Args) -> Result<()> {
         source,
         fps: args.fps,
         quality: args.quality,
+        restart: args.restart,
         container: match args.container {
             ContainerArg::Plain => Container::Plain,
             ContainerArg::Course => Container::Course,
