@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use hdstream_common::rfc2435::Concealed;
+
 /// One complete frame waiting for its turn.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frame {
@@ -15,6 +17,8 @@ pub struct Frame {
     pub jpeg: Vec<u8>,
     /// When its last packet arrived.
     pub arrival: Instant,
+    /// Set when it lost packets and its lost restart intervals are the frame before's.
+    pub concealed: Option<Concealed>,
 }
 
 /// Why [`Cache::insert`] refused a frame.
@@ -126,6 +130,7 @@ mod tests {
             npt: 0.0,
             jpeg: vec![0; len],
             arrival: Instant::now(),
+            concealed: None,
         }
     }
 

@@ -293,6 +293,7 @@ mod tests {
                 late_after: Duration::from_millis(33),
             },
             jpeg,
+            concealed: None,
         }
     }
 

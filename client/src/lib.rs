@@ -214,6 +214,7 @@ fn client_config(options: &Options, host: &str, transport: Transport) -> Config 
     config.fps = options.fps;
     config.max_duration = options.duration;
     config.repair = options.repair;
+    config.pipeline.conceal = options.conceal;
     if dialect == Dialect::Course {
         config.idle_timeout = Duration::from_secs(2);
     }
@@ -306,6 +307,7 @@ fn report(
         frames_displayed: shown.displayed,
         frames_late: clock.late(),
         frames_lost: n.frames_lost,
+        frames_concealed: n.frames_concealed,
         frames_undecodable: shown.undecodable.max(decoded.undecodable),
         frames_overflow: n.frames_overflow,
         frames_flushed: shown.flushed,

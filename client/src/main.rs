@@ -53,6 +53,14 @@ struct Cli {
     #[arg(long)]
     no_repair: bool,
 
+    /// Never show a frame that lost packets. By default, when the server aligns packets with
+    /// the JPEG's restart intervals (RFC 2435 §3.1.7; encode_mjpeg --restart makes such
+    /// files), a frame whose lost packets could not be repaired in time is shown anyway,
+    /// each lost interval (a band of the picture) taken from the frame before, and counted as
+    /// concealed. Frames without restart markers are always lost whole.
+    #[arg(long)]
+    no_conceal: bool,
+
     /// No window, even when a display is available (decode and count only).
     #[arg(long)]
     headless: bool,
@@ -135,6 +143,7 @@ fn options(cli: &Cli) -> Result<Options> {
     options.cache_mb = cli.cache_mb;
     options.low_latency = cli.low_latency;
     options.repair = !cli.no_repair;
+    options.conceal = !cli.no_conceal;
     options.headless = cli.headless;
     if let Some(d) = cli.duration {
         if !(d.is_finite() && d > 0.0) {

@@ -65,6 +65,9 @@ pub struct Options {
     pub low_latency: bool,
     /// Ask for lost packets again when the server offers retransmission (RFC 4585/4588).
     pub repair: bool,
+    /// Show a frame that lost packets anyway when its JPEG has restart markers, the lost
+    /// restart intervals taken from the frame before (RFC 2435 §3.1.7).
+    pub conceal: bool,
     /// No window, even if a display is available.
     pub headless: bool,
     /// Stop after this long of playing.
@@ -96,6 +99,7 @@ impl Options {
             cache_frames: 4096,
             low_latency: false,
             repair: true,
+            conceal: true,
             headless: false,
             duration: None,
             stats_json: None,

@@ -22,7 +22,7 @@
 use std::time::{Duration, Instant};
 
 use hdstream_common::course;
-use hdstream_common::rfc2435::{Depacketizer, Output};
+use hdstream_common::rfc2435::{Concealed, Depacketizer, Output};
 use hdstream_common::rtcp::{self, LastSr, ReportBlock, Writer};
 use hdstream_common::rtp::{
     self, Arrival, Jitter, SequenceTracker, TimestampUnwrapper, sequence_delta, timestamp_delta,
@@ -65,6 +65,9 @@ pub struct Config {
     pub bye_grace: Duration,
     /// The playout.
     pub playout: playout::Config,
+    /// Show frames that lost packets with their lost restart intervals taken from the frame
+    /// before (RFC 2435 §3.1.7), when the sender aligns packets with them.
+    pub conceal: bool,
 }
 
 impl Default for Config {
@@ -79,6 +82,7 @@ impl Default for Config {
             gate_capacity: 16_384,
             bye_grace: Duration::from_millis(150),
             playout: playout::Config::default(),
+            conceal: true,
         }
     }
 }
@@ -175,7 +179,7 @@ impl Pipeline {
             last_sr: None,
             unwrapper: TimestampUnwrapper::new(),
             reorder,
-            depacketizer: Depacketizer::new(),
+            depacketizer: Self::depacketizer(&config, None),
             course: course::Depacketizer::new(),
             last_number: None,
             timeline: Timeline::new(config.playout.clock_rate, None, Self::fallback_fps(&config)),
@@ -193,6 +197,16 @@ impl Pipeline {
             stats: NetStats::default(),
             config,
         }
+    }
+
+    /// A fresh depacketizer as `config` and the SDP's `a=x-dimensions` say.
+    fn depacketizer(config: &Config, dimensions: Option<(u16, u16)>) -> Depacketizer {
+        let mut depacketizer = Depacketizer::new();
+        depacketizer.set_conceal(config.conceal);
+        if let Some((w, h)) = dimensions {
+            depacketizer.set_dimensions(w, h);
+        }
+        depacketizer
     }
 
     /// The frame rate assumed until the frames' arrival tells (the course's servers send 20).
@@ -272,10 +286,7 @@ impl Pipeline {
         if let Some((_, repair)) = &mut self.repair {
             repair.reset();
         }
-        self.depacketizer = Depacketizer::new();
-        if let Some((w, h)) = self.dimensions {
-            self.depacketizer.set_dimensions(w, h);
-        }
+        self.depacketizer = Self::depacketizer(&self.config, self.dimensions);
         self.course = course::Depacketizer::new();
         self.last_number = None;
         self.timeline.reset();
@@ -506,7 +517,7 @@ impl Pipeline {
                     self.stats.frames_received += 1;
                     self.stats.assembly.record(assembly);
                     let ts = self.timeline.place(Stamp::Number(f.number), arrival);
-                    self.frame(ts, f.data, arrival);
+                    self.frame(ts, f.data, arrival, None);
                 }
                 course::Output::Lost { number, reason } => {
                     tracing::debug!(number, %reason, "course frame lost");
@@ -523,6 +534,14 @@ impl Pipeline {
                 Output::Frame(jpeg) => {
                     let (arrival, assembly) = self.assembled(jpeg.timestamp);
                     self.stats.frames_received += 1;
+                    if let Some(concealed) = &jpeg.concealed {
+                        self.stats.frames_concealed += 1;
+                        tracing::debug!(
+                            timestamp = jpeg.timestamp,
+                            intervals = concealed.interval_count(),
+                            "frame concealed"
+                        );
+                    }
                     self.stats.assembly.record(assembly);
                     self.stats.size = Some((jpeg.width, jpeg.height));
                     let raw = self.unwrapper.unwrap(jpeg.timestamp);
@@ -534,7 +553,7 @@ impl Pipeline {
                     } else {
                         self.last_frame_ts = Some(raw);
                     }
-                    self.frame(ts, jpeg.data, arrival);
+                    self.frame(ts, jpeg.data, arrival, jpeg.concealed);
                 }
                 Output::Lost { timestamp, reason } => {
                     tracing::debug!(timestamp, %reason, "frame lost");
@@ -561,13 +580,14 @@ impl Pipeline {
     }
 
     /// A complete frame at media time `ts` (from the [`Timeline`]).
-    fn frame(&mut self, ts: i64, jpeg: Vec<u8>, arrival: Instant) {
+    fn frame(&mut self, ts: i64, jpeg: Vec<u8>, arrival: Instant, concealed: Option<Concealed>) {
         let npt = self.npt(ts);
         let refused = self.playout.insert(Frame {
             timestamp: ts,
             npt,
             jpeg,
             arrival,
+            concealed,
         });
         if let Some(frame) = refused {
             self.depacketizer.recycle(frame.jpeg);

@@ -21,6 +21,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use hdstream_common::rfc2435::Concealed;
+
 use crate::cache::{Cache, Frame, Refused};
 use crate::clock::Clock;
 
@@ -83,6 +85,8 @@ pub struct Release {
     pub stamp: Stamp,
     /// SOI .. EOI.
     pub jpeg: Vec<u8>,
+    /// Set when it lost packets and its lost restart intervals are the frame before's.
+    pub concealed: Option<Concealed>,
 }
 
 /// What the playout has done.
@@ -403,6 +407,7 @@ impl Playout {
                 late_after: self.late_after().max(Duration::from_millis(1)),
             },
             jpeg: frame.jpeg,
+            concealed: frame.concealed,
         }
     }
 
@@ -477,6 +482,7 @@ mod tests {
             npt: n as f64 / 30.0,
             jpeg: vec![n as u8; 10],
             arrival: at,
+            concealed: None,
         }
     }
 

@@ -110,6 +110,9 @@ pub struct NetStats {
     pub frames_received: u64,
     /// Frames lost: a fragment missing, or no packet of them at all.
     pub frames_lost: u64,
+    /// Of the frames received, those that lost packets and were put together anyway, their
+    /// lost restart intervals taken from the frame before (RFC 2435 §3.1.7).
+    pub frames_concealed: u64,
     /// Frames dropped because their display time had passed.
     pub frames_late: u64,
     /// Frames refused because the cache was full.
@@ -185,6 +188,9 @@ pub struct Report {
     pub frames_late: u64,
     /// Frames lost on the network.
     pub frames_lost: u64,
+    /// Of the frames received, those shown with lost restart intervals taken from the frame
+    /// before (RFC 2435 §3.1.7); the rest are intact.
+    pub frames_concealed: u64,
     /// Frames that failed to decode.
     pub frames_undecodable: u64,
     /// Frames refused because the cache was full.
@@ -278,9 +284,10 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "  frames                 expected {}, received {}, displayed {}, late {}, lost {}, undecodable {}, overflow {}, flushed {}",
+            "  frames                 expected {}, received {} ({} concealed), displayed {}, late {}, lost {}, undecodable {}, overflow {}, flushed {}",
             opt(self.frames_expected),
             self.frames_received,
+            self.frames_concealed,
             self.frames_displayed,
             self.frames_late,
             self.frames_lost,
@@ -396,6 +403,7 @@ mod tests {
             "frames_displayed",
             "frames_late",
             "frames_lost",
+            "frames_concealed",
             "frames_undecodable",
             "packets_received",
             "packets_lost",

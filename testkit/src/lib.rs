@@ -16,5 +16,6 @@ pub mod link;
 pub mod media;
 pub mod pair;
 
+pub use hdstream_video::encoder::Restart;
 pub use link::{Link, LinkConfig};
 pub use pair::{Pair, PairConfig};

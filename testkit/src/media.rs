@@ -3,13 +3,19 @@
 
 use std::path::PathBuf;
 
+use hdstream_video::encoder::{Restart, Settings};
 use hdstream_video::pattern;
 
 /// A directory holding `clip.mjpeg` (plain container) and `movie.Mjpeg` (the course's
 /// container), both `frames` pattern frames of `width` × `height`; made on first use.
 pub fn dir(width: u16, height: u16, frames: u64) -> PathBuf {
+    dir_with(width, height, frames, Restart::None)
+}
+
+/// [`dir`], the frames encoded with `restart` markers.
+pub fn dir_with(width: u16, height: u16, frames: u64, restart: Restart) -> PathBuf {
     let name = format!(
-        "hdstream-testkit-{}-{width}x{height}-{frames}",
+        "hdstream-testkit-{}-{width}x{height}-{frames}-rst{restart}",
         std::process::id()
     );
     let dir = std::env::temp_dir().join(name);
@@ -21,7 +27,12 @@ pub fn dir(width: u16, height: u16, frames: u64) -> PathBuf {
     let tmp = dir.with_extension(thread);
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).expect("create the test media directory");
-    let jpegs = pattern::frames(width, height, frames, 80).expect("encode pattern frames");
+    let settings = Settings {
+        quality: 80,
+        restart,
+    };
+    let jpegs =
+        pattern::frames_with(width, height, frames, settings).expect("encode pattern frames");
     std::fs::write(tmp.join("clip.mjpeg"), pattern::plain(&jpegs)).expect("write clip.mjpeg");
     std::fs::write(tmp.join("movie.Mjpeg"), pattern::course(&jpegs)).expect("write movie.Mjpeg");
     std::fs::write(tmp.join(".complete"), b"").expect("mark complete");

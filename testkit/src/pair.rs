@@ -23,6 +23,7 @@ use hdstream_client::session::Dialect;
 use hdstream_client::stats::NetStats;
 use hdstream_server::core::{Config as ServerConfig, Server, Socket};
 use hdstream_server::media::{Catalogue, FpsPolicy};
+use hdstream_video::encoder::Restart;
 
 use crate::link::{Link, LinkConfig, LinkStats};
 use crate::media;
@@ -51,6 +52,12 @@ pub struct PairConfig {
     pub link: LinkConfig,
     /// The client asks for lost packets again when the server offers it (NACK + RTX).
     pub repair: bool,
+    /// Restart markers in the test media (the server then aligns packets with them, and the
+    /// client conceals lost intervals).
+    pub restart: Restart,
+    /// The client shows frames that lost packets with the lost restart intervals of the frame
+    /// before.
+    pub conceal: bool,
     /// Seeds the server's random values and the links.
     pub seed: u64,
 }
@@ -67,6 +74,8 @@ impl Default for PairConfig {
             prebuffer: Duration::from_millis(500),
             link: LinkConfig::default(),
             repair: true,
+            restart: Restart::None,
+            conceal: true,
             seed: 1,
         }
     }
@@ -103,7 +112,7 @@ pub struct Pair {
 impl Pair {
     /// A pair whose client has just connected and sent its first request.
     pub fn new(config: PairConfig) -> Pair {
-        let dir = media::dir(config.size.0, config.size.1, config.frames);
+        let dir = media::dir_with(config.size.0, config.size.1, config.frames, config.restart);
         let (catalogue, _skipped) =
             Catalogue::open(&dir, &FpsPolicy::default()).expect("open the test media");
         let now = Instant::now();
@@ -135,6 +144,7 @@ impl Pair {
         let mut client_config = ClientConfig::new(url, dialect, transport);
         client_config.pipeline.playout.prebuffer = config.prebuffer;
         client_config.repair = config.repair;
+        client_config.pipeline.conceal = config.conceal;
         let client = Client::new(client_config, now);
         Pair {
             server,

@@ -8,7 +8,7 @@
 //! interval, so its entropy-coded bytes decode to that frame's pixels in the same place).
 //!
 //! - [`Chunks`]: a frame's fragments gathered into runs of whole intervals, with what was lost.
-//! - [`Reference`]: the last frame put out, by interval, kept to stand in for lost ones.
+//! - [`Reference`]: the picture as last put together, by interval, to stand in for lost ones.
 //! - [`Concealed`]: which intervals of a frame put out are not its own, and where they are.
 
 use std::ops::Range;
@@ -66,51 +66,60 @@ impl Concealed {
     }
 }
 
-/// The last frame put out (intact or concealed), kept by restart interval.
+/// What the picture last looked like, by restart interval: for each interval, the bytes of
+/// the latest frame that brought it (the frame shown before, or for a band that frame lacked,
+/// the one before it), all of one [`Key`] and one set of headers.
 #[derive(Debug, Default)]
 pub(super) struct Reference {
     key: Option<Key>,
-    /// Its rebuilt headers, SOI .. SOS.
+    /// The headers (SOI .. SOS) of the latest frame that brought its own; empty if none yet.
     headers: Vec<u8>,
-    /// Its scan data without EOI.
-    scan: Vec<u8>,
-    /// Where each interval ends in `scan` (after its marker, for all but the last).
-    ends: Vec<usize>,
+    /// Each interval's bytes (with its marker, but for the last); empty when never seen.
+    intervals: Vec<Vec<u8>>,
 }
 
 impl Reference {
-    /// Keeps the frame `jpeg` (headers up to `scan_start`, then scan data, perhaps EOI); a
-    /// frame whose interval count does not match its size and restart interval is not kept.
-    pub fn keep(&mut self, key: Key, subsampling: Subsampling, jpeg: &[u8], scan_start: usize) {
-        let scan = jpeg[scan_start..].strip_suffix(&EOI).unwrap_or(&jpeg[scan_start..]);
-        self.key = None;
-        self.ends.clear();
-        let mut end = 0;
-        for interval in restart::intervals(scan) {
-            end += interval.len();
-            self.ends.push(end);
+    /// Starts over unless the kept picture has `key` and `n` intervals.
+    fn reset_for(&mut self, key: Key, n: usize) {
+        if self.key != Some(key) || self.intervals.len() != n {
+            self.key = Some(key);
+            self.headers.clear();
+            self.intervals.resize_with(n, Vec::new);
+            self.intervals.iter_mut().for_each(Vec::clear);
         }
-        let expected =
-            restart::interval_count(subsampling, key.width, key.height, key.restart_interval);
-        if self.ends.len() != expected as usize {
+    }
+
+    /// Takes a frame's own headers: intervals kept under other tables are forgotten.
+    fn take_headers(&mut self, headers: &[u8]) {
+        if self.headers != headers {
+            self.intervals.iter_mut().for_each(Vec::clear);
+            self.headers.clear();
+            self.headers.extend_from_slice(headers);
+        }
+    }
+
+    /// Keeps the intact frame `jpeg` (headers up to `scan_start`, then scan data, perhaps
+    /// EOI); forgets everything if its intervals do not match its size and restart interval.
+    pub fn keep(&mut self, key: Key, subsampling: Subsampling, jpeg: &[u8], scan_start: usize) {
+        let n = restart::interval_count(subsampling, key.width, key.height, key.restart_interval);
+        self.reset_for(key, n as usize);
+        self.take_headers(&jpeg[..scan_start]);
+        let scan = jpeg[scan_start..]
+            .strip_suffix(&EOI)
+            .unwrap_or(&jpeg[scan_start..]);
+        if restart::intervals(scan).count() != n as usize {
+            *self = Reference::default();
             return;
         }
-        self.headers.clear();
-        self.headers.extend_from_slice(&jpeg[..scan_start]);
-        self.scan.clear();
-        self.scan.extend_from_slice(scan);
-        self.key = Some(key);
+        for (kept, piece) in self.intervals.iter_mut().zip(restart::intervals(scan)) {
+            kept.clear();
+            kept.extend_from_slice(piece);
+        }
     }
 
-    /// The kept frame's headers, when it has `key`.
+    /// The kept headers, when the picture has `key`.
     pub fn headers(&self, key: Key) -> Option<&[u8]> {
-        (self.key == Some(key)).then_some(&self.headers[..])
-    }
-
-    /// Interval `i`'s bytes (with its marker, but for the last).
-    fn interval(&self, i: usize) -> Option<&[u8]> {
-        let start = if i == 0 { 0 } else { *self.ends.get(i - 1)? };
-        Some(&self.scan[start..*self.ends.get(i)?])
+        (self.key == Some(key) && !self.headers.is_empty()).then_some(&self.headers[..])
     }
 }
 
@@ -136,6 +145,8 @@ pub(super) struct Chunks {
     next: Option<(u16, u32)>,
     /// Whether anything was lost: a fragment, a run, the first fragment or the last.
     damaged: bool,
+    /// Whether the first fragment (offset 0, with the frame's own tables) arrived.
+    start: bool,
 }
 
 /// What to do with a fragment's data ([`Chunks::take`]).
@@ -158,6 +169,11 @@ impl Chunks {
         self.damaged
     }
 
+    /// Whether the first fragment (offset 0) arrived.
+    pub fn has_start(&self) -> bool {
+        self.start
+    }
+
     /// The frame ended before its marker: the rest is lost.
     pub fn lose_end(&mut self) {
         self.damaged = true;
@@ -173,6 +189,7 @@ impl Chunks {
         len: usize,
         buf_len: usize,
     ) -> Take {
+        self.start |= offset == 0;
         let follows = match self.next {
             Some(next) => next == (sequence_number, offset),
             None => offset == 0,
@@ -181,7 +198,10 @@ impl Chunks {
             self.damaged = true;
         }
         // Offsets are 24 bits; `len` is one packet's data.
-        self.next = Some((sequence_number.wrapping_add(1), offset.wrapping_add(len as u32)));
+        self.next = Some((
+            sequence_number.wrapping_add(1),
+            offset.wrapping_add(len as u32),
+        ));
         // (the run's count, where it starts, where this data goes)
         let (count, start, at) = match self.open.take() {
             // A run goes on only with the next fragment of the same count.
@@ -219,26 +239,36 @@ impl Chunks {
     }
 }
 
-/// Builds a concealed frame into `out`: the headers and runs of `buf` (headers up to
-/// `scan_start`), each interval missing from the runs taken from `reference`, then EOI.
-/// `None` when it cannot be done: no reference with the same key and headers, a run whose
-/// intervals do not fit the frame, no interval of the frame's own, or more than `max_len`
-/// bytes. An empty `intervals` in the answer means nothing was missing after all.
-pub(super) fn splice(
+/// A frame that lost fragments: builds it into `out` from the headers and runs of `buf`
+/// (headers up to `scan_start`, `own_headers` when they are the frame's own rather than the
+/// reference's), each interval missing from the runs taken from `reference`, then EOI; and
+/// keeps the intervals that arrived in `reference` either way.
+///
+/// `None` when it cannot be shown: an interval missing that the reference does not have
+/// (another size, type, tables or restart interval, or never seen), a run whose intervals do
+/// not fit the frame, no interval of the frame's own, or more than `max_len` bytes. An empty
+/// `intervals` in the answer means nothing was missing after all.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn conceal(
     chunks: &Chunks,
-    reference: &Reference,
+    reference: &mut Reference,
     key: Key,
     subsampling: Subsampling,
     buf: &[u8],
     scan_start: usize,
+    own_headers: bool,
     out: &mut Vec<u8>,
     max_len: usize,
 ) -> Option<Concealed> {
-    let headers = reference.headers(key)?;
-    if buf[..scan_start] != *headers {
+    let n = restart::interval_count(subsampling, key.width, key.height, key.restart_interval);
+    let n = n as usize;
+    if n == 0 {
         return None;
     }
-    let n = reference.ends.len();
+    reference.reset_for(key, n);
+    if own_headers {
+        reference.take_headers(&buf[..scan_start]);
+    }
     let scan = &buf[scan_start..];
     let mut own: Vec<Option<&[u8]>> = vec![None; n];
     for chunk in &chunks.done {
@@ -263,6 +293,26 @@ pub(super) fn splice(
             });
         }
     }
+    let shown = build(&own, reference, key, subsampling, out, max_len);
+    for (kept, piece) in reference.intervals.iter_mut().zip(&own) {
+        if let Some(piece) = piece {
+            kept.clear();
+            kept.extend_from_slice(piece);
+        }
+    }
+    shown
+}
+
+/// The frame of `own` intervals and the reference's for the rest, into `out`.
+fn build(
+    own: &[Option<&[u8]>],
+    reference: &Reference,
+    key: Key,
+    subsampling: Subsampling,
+    out: &mut Vec<u8>,
+    max_len: usize,
+) -> Option<Concealed> {
+    let headers = reference.headers(key)?;
     if own.iter().all(Option::is_none) {
         return None;
     }
@@ -271,15 +321,19 @@ pub(super) fn splice(
     let mut intervals: Vec<Range<u32>> = Vec::new();
     for (i, piece) in own.iter().enumerate() {
         let piece = match piece {
-            Some(piece) => piece,
+            Some(piece) => *piece,
             None => {
+                let kept = &reference.intervals[i][..];
+                if kept.is_empty() {
+                    return None;
+                }
                 // At most 0x3FFF intervals.
                 let i = i as u32;
                 match intervals.last_mut() {
                     Some(r) if r.end == i => r.end = i + 1,
                     _ => intervals.push(i..i + 1),
                 }
-                reference.interval(i as usize)?
+                kept
             }
         };
         if out.len() + piece.len() + EOI.len() > max_len {

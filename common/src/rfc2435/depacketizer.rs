@@ -593,7 +593,8 @@ impl Depacketizer {
 
     /// Emits a finished frame (and keeps it as the reference for concealment).
     fn put_out(&mut self, assembly: &Assembly, data: Vec<u8>, concealed: Option<Concealed>) {
-        if assembly.chunks.is_some()
+        if concealed.is_none()
+            && assembly.chunks.is_some()
             && let Some(subsampling) = Subsampling::from_rtp_type(assembly.main.jpeg_type)
         {
             self.reference
@@ -632,13 +633,14 @@ impl Depacketizer {
             return self.lose_assembly(assembly, reason);
         };
         let mut out = self.spare.pop().unwrap_or_default();
-        let spliced = conceal::splice(
+        let spliced = conceal::conceal(
             chunks,
-            &self.reference,
+            &mut self.reference,
             assembly.key(),
             subsampling,
             &assembly.buf,
             assembly.scan_start,
+            chunks.has_start(),
             &mut out,
             self.max_frame_len,
         );

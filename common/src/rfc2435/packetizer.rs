@@ -523,7 +523,11 @@ mod tests {
         assert_eq!(rebuilt, scan);
         let mut at = 0;
         for (count, data) in &chunks {
-            assert_eq!(starts[usize::from(*count)], at, "a chunk starts at its count's interval");
+            assert_eq!(
+                starts[usize::from(*count)],
+                at,
+                "a chunk starts at its count's interval"
+            );
             at += data.len();
         }
         // The 1200-byte interval (4) spans three fragments: one chunk of count 4.
