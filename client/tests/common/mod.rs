@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use hdstream_server::core::Config;
 use hdstream_server::driver::{self, Handle, Listen};
 use hdstream_server::media::{Catalogue, FpsPolicy};
+use hdstream_video::encoder::{Restart, Settings};
 use hdstream_video::pattern::Pattern;
 
 /// Logs to the test output, filtered by `RUST_LOG` (e.g. `RUST_LOG=hdstream_client=debug`
@@ -59,7 +60,22 @@ pub fn cached(path: PathBuf, make: impl FnOnce() -> Vec<u8>) -> PathBuf {
 /// A plain MJPEG file of `frames` numbered test-pattern frames (quality 80), made once and
 /// cached.
 pub fn pattern_file(width: u16, height: u16, frames: u64) -> PathBuf {
-    let path = media_dir().join(format!("pattern-{width}x{height}-{frames}f-q80.mjpeg"));
+    pattern_file_with(width, height, frames, Restart::None)
+}
+
+/// [`pattern_file`] with restart markers.
+pub fn pattern_file_with(width: u16, height: u16, frames: u64, restart: Restart) -> PathBuf {
+    let variant = match restart {
+        Restart::None => String::new(),
+        restart => format!("-rst{restart}"),
+    };
+    let path = media_dir().join(format!(
+        "pattern-{width}x{height}-{frames}f-q80{variant}.mjpeg"
+    ));
+    let settings = Settings {
+        quality: 80,
+        restart,
+    };
     cached(path, || {
         let threads = 2u64;
         let chunks: Vec<Vec<u8>> = std::thread::scope(|s| {
@@ -70,7 +86,7 @@ pub fn pattern_file(width: u16, height: u16, frames: u64) -> PathBuf {
                         let mut frames_out = Vec::new();
                         let mut jpeg = Vec::new();
                         for n in (t..frames).step_by(threads as usize) {
-                            pattern.encode(n, 80, &mut jpeg).unwrap();
+                            pattern.encode_with(n, settings, &mut jpeg).unwrap();
                             frames_out.push((n, jpeg.clone()));
                         }
                         frames_out
