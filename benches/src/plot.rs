@@ -106,7 +106,43 @@ pub fn write(dir: &Path, rows: &[Row]) -> Result<Vec<String>> {
             &latency,
         )?);
     }
+    written.extend(loss(dir, rows)?);
     Ok(written)
+}
+
+/// With rows under `--impair`: `loss.{png,svg}`, the share of frames shown under each
+/// impairment, a line per receiver ← sender (and resolution, when there are several).
+fn loss(dir: &Path, rows: &[Row]) -> Result<Vec<String>> {
+    let mut links: Vec<String> = Vec::new();
+    let mut resolutions: Vec<&str> = Vec::new();
+    for r in rows.iter().filter(|r| !r.impair.is_empty()) {
+        if !links.contains(&r.impair) {
+            links.push(r.impair.clone());
+        }
+        if !resolutions.contains(&r.resolution.as_str()) {
+            resolutions.push(&r.resolution);
+        }
+    }
+    if links.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut shown: Series = BTreeMap::new();
+    for r in rows.iter().filter(|r| !r.impair.is_empty()) {
+        let mut label = format!("{} ← {}", r.receiver, r.sender);
+        if resolutions.len() > 1 {
+            label = format!("{} {label}", r.resolution);
+        }
+        let x = links.iter().position(|l| *l == r.impair).unwrap_or(0);
+        let pct = 100.0 * r.frames_displayed as f64 / r.frames_expected.max(1) as f64;
+        shown.entry(label).or_default().push((x, pct));
+    }
+    let layout = Layout {
+        title: "Frames shown through a lossy link",
+        x_label: "impairment (seeded relay)",
+        y_label: "% of frames shown",
+        legend: SeriesLabelPosition::LowerLeft,
+    };
+    png_and_svg(dir, "loss", &layout, &links, &shown)
 }
 
 /// Draws `series` into `<dir>/<name>.png` and `.svg`; returns the two paths.

@@ -28,6 +28,8 @@ pub struct Row {
     /// Who received: `hdstream-client`, `gstreamer` (JPEG to I420, no colour conversion),
     /// `gstreamer (BGRx)` (JPEG to 32-bit pixels, as our client) or `ffmpeg`.
     pub receiver: String,
+    /// The impairment relay's spec (`--impair`), empty on a clean loopback.
+    pub impair: String,
     /// Frames in the file.
     pub frames_expected: u64,
     /// Frames shown (peers: decoded).
@@ -36,6 +38,8 @@ pub struct Row {
     pub fps_displayed: f64,
     /// Frames lost in transit (ours only).
     pub frames_lost: Option<u64>,
+    /// Frames shown with lost restart intervals taken from the frame before (ours only).
+    pub frames_concealed: Option<u64>,
     /// Frames dropped as late (ours only).
     pub frames_late: Option<u64>,
     /// Frames that failed to decode (ours only).
@@ -114,10 +118,12 @@ impl Row {
             transport,
             sender: sender.to_owned(),
             receiver: receiver.to_owned(),
+            impair: String::new(),
             frames_expected: expected,
             frames_displayed: rx.frames_displayed,
             fps_displayed: fps,
             frames_lost: u("frames_lost"),
+            frames_concealed: u("frames_concealed"),
             frames_late: u("frames_late"),
             frames_undecodable: u("frames_undecodable"),
             packet_loss_pct: loss,
@@ -156,8 +162,10 @@ pub fn table(rows: &[Row]) -> String {
         "tx",
         "sender",
         "receiver",
+        "link",
         "fps",
         "shown",
+        "concealed",
         "lost",
         "late",
         "undec",
@@ -184,8 +192,14 @@ pub fn table(rows: &[Row]) -> String {
                 r.transport.name().into(),
                 r.sender.clone(),
                 r.receiver.clone(),
+                if r.impair.is_empty() {
+                    "-".into()
+                } else {
+                    r.impair.clone()
+                },
                 format!("{:.1}/{}", r.fps_displayed, r.target_fps),
                 format!("{}/{}", r.frames_displayed, r.frames_expected),
+                opt_u(r.frames_concealed),
                 opt_u(r.frames_lost),
                 opt_u(r.frames_late),
                 opt_u(r.frames_undecodable),

@@ -56,8 +56,13 @@ struct Args {
     #[arg(long, value_name = "N")]
     clients: Option<usize>,
     /// Play through the impairment relay, e.g. loss=1%,jitter=20ms,reorder=2% (UDP only).
+    /// Give it several times for a sweep (e.g. --impair loss=1% --impair loss=2%
+    /// --impair loss=5% --impair loss=1%,delay=20ms): every row runs under each, and
+    /// loss.png plots the frames shown against the impairment. Adds the rows that show what
+    /// repair is worth (ours and GStreamer's without it) and ours on restart-marker media
+    /// without repair (what concealment alone is worth).
     #[arg(long, value_name = "SPEC")]
-    impair: Option<String>,
+    impair: Vec<String>,
     /// Run the peers one after another instead of side by side (slower; use it to see whether
     /// running them together changed their figures).
     #[arg(long)]
@@ -173,6 +178,15 @@ fn main() -> Result<()> {
         .iter()
         .map(|&r| media::ensure(&media_dir, r, seconds).map(|p| (r, p)))
         .collect::<Result<_>>()?;
+    // Under loss, the same pictures with restart markers, for the concealment row.
+    let restart_files: Vec<Option<PathBuf>> = files
+        .iter()
+        .map(|&(r, _)| {
+            (!args.impair.is_empty())
+                .then(|| media::ensure_with(&media_dir, r, seconds, media::RESTART_VARIANT))
+                .transpose()
+        })
+        .collect::<Result<_>>()?;
     let mut pairs = vec![(Sender::Ours, Receiver::Ours)];
     for (peer, output) in [
         (Peer::Gstreamer, GstOutput::Decoded),
@@ -182,9 +196,11 @@ fn main() -> Result<()> {
             pairs.push((Sender::Ours, Receiver::Gstreamer(output)));
         }
     }
-    if args.impair.is_some() {
-        // Under loss: what repair (NACK + RTX) is worth, ours and GStreamer's.
+    if !args.impair.is_empty() {
+        // Under loss: what repair (NACK + RTX) is worth, ours and GStreamer's; and what
+        // concealment is worth on its own.
         pairs.push((Sender::Ours, Receiver::OursNoRepair));
+        pairs.push((Sender::Ours, Receiver::OursRestartNoRepair));
         if have_gst && want(Peer::Gstreamer) {
             pairs.push((Sender::Ours, Receiver::GstreamerNoRtx));
         }
@@ -201,9 +217,17 @@ fn main() -> Result<()> {
     } else {
         pairs.len()
     };
-    let total = files.len() * transports.len() * phases;
+    let impairs: Vec<Option<&str>> = if args.impair.is_empty() {
+        vec![None]
+    } else {
+        args.impair.iter().map(|s| Some(s.as_str())).collect()
+    };
+    let total = impairs.len() * files.len() * transports.len() * phases;
     let mut done = 0;
-    for (res, file) in &files {
+    for (&impair, ((res, file), restart_file)) in impairs
+        .iter()
+        .flat_map(|i| std::iter::repeat(i).zip(files.iter().zip(&restart_files)))
+    {
         for &transport in &transports {
             // Ours alone first: the figures that matter most get the machine to themselves.
             // Then the peers, all at once (each pair with its own sender process) unless
@@ -221,9 +245,10 @@ fn main() -> Result<()> {
                     .map(|(s, r)| format!("{} ← {}", r.name(), s.name()))
                     .collect();
                 eprintln!(
-                    "[{done}/{total}] {} {}: {} ({} s, {:.0} s elapsed)",
+                    "[{done}/{total}] {} {}{}: {} ({} s, {:.0} s elapsed)",
                     res.name(),
                     transport.name(),
+                    impair.map(|i| format!(" {i}")).unwrap_or_default(),
                     names.join(", "),
                     seconds,
                     started.elapsed().as_secs_f64()
@@ -233,9 +258,16 @@ fn main() -> Result<()> {
                         .iter()
                         .enumerate()
                         .map(|(i, &(sender, receiver))| {
-                            let args = &args;
+                            let file = match (receiver, restart_file) {
+                                (Receiver::OursRestartNoRepair, Some(f)) => f,
+                                _ => file,
+                            };
+                            let link = Link {
+                                impair,
+                                seed: args.seed,
+                            };
                             scope.spawn(move || {
-                                run(*res, file, transport, seconds, sender, receiver, args, i)
+                                run(*res, file, transport, seconds, sender, receiver, link, i)
                             })
                         })
                         .collect();
@@ -303,10 +335,19 @@ fn row(
     }
 }
 
-/// The impairment relay in front of `url`, when `--impair` asks for one.
-fn impaired(url: &str, args: &Args) -> Result<Option<peers::Relay>> {
-    match &args.impair {
-        Some(spec) => peers::relay(url, spec, args.seed).map(Some),
+/// What a row plays through: loopback, or the impairment relay.
+#[derive(Debug, Clone, Copy)]
+struct Link<'a> {
+    /// The relay's impairments (`--impair`), or none.
+    impair: Option<&'a str>,
+    /// The relay's seed.
+    seed: u64,
+}
+
+/// The impairment relay in front of `url`, when the link has one.
+fn impaired(url: &str, link: Link<'_>) -> Result<Option<peers::Relay>> {
+    match link.impair {
+        Some(spec) => peers::relay(url, spec, link.seed).map(Some),
         None => Ok(None),
     }
 }
@@ -451,6 +492,9 @@ enum Receiver {
     Ours,
     /// Ours with `--no-repair` (rows under `--impair`).
     OursNoRepair,
+    /// Ours with `--no-repair` on the restart-marker copy of the media (rows under
+    /// `--impair`): concealment alone.
+    OursRestartNoRepair,
     Gstreamer(GstOutput),
     /// GStreamer (to I420) with `do-retransmission=false` (rows under `--impair`).
     GstreamerNoRtx,
@@ -462,6 +506,7 @@ impl Receiver {
         match self {
             Receiver::Ours => "hdstream-client",
             Receiver::OursNoRepair => "hdstream-client --no-repair",
+            Receiver::OursRestartNoRepair => "hdstream-client --no-repair, restart media",
             Receiver::GstreamerNoRtx => "gstreamer (no NACK)",
             Receiver::Gstreamer(GstOutput::Decoded) => "gstreamer",
             Receiver::Gstreamer(GstOutput::Bgrx) => "gstreamer (BGRx)",
@@ -479,15 +524,15 @@ fn run(
     seconds: u32,
     sender: Sender,
     receiver: Receiver,
-    args: &Args,
+    link: Link<'_>,
     slot: usize,
 ) -> Result<Row> {
     let server = match sender {
         Sender::Ours => peers::our_server(file, res.fps)?,
         // Under loss, gst-rtsp-server offers retransmission (AVPF), as ours does.
-        Sender::GstServer => peers::gst_server(file, res.fps, args.impair.is_some())?,
+        Sender::GstServer => peers::gst_server(file, res.fps, link.impair.is_some())?,
     };
-    let relay = impaired(&server.url, args)?;
+    let relay = impaired(&server.url, link)?;
     let url = relay.as_ref().map_or(server.url.clone(), |r| r.url.clone());
     let json = std::env::temp_dir().join(format!(
         "hdstream-playback-{}-{slot}.json",
@@ -495,7 +540,7 @@ fn run(
     ));
     let rx = match receiver {
         Receiver::Ours => peers::our_client(&url, transport, seconds, &json, &[]),
-        Receiver::OursNoRepair => {
+        Receiver::OursNoRepair | Receiver::OursRestartNoRepair => {
             peers::our_client(&url, transport, seconds, &json, &["--no-repair"])
         }
         Receiver::Gstreamer(output) => {
@@ -523,6 +568,7 @@ fn run(
         rx,
         usage,
     );
+    row.impair = link.impair.unwrap_or_default().to_owned();
     if receiver == Receiver::Ffmpeg
         && row.frames_displayed == 0
         && (res.width > 2040 || res.height > 2040)
