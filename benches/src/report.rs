@@ -107,9 +107,9 @@ impl Row {
         let rtx_overhead = u("rtx_bytes")
             .zip(u("bytes_received"))
             .map(|(rtx, all)| 100.0 * rtx as f64 / all.max(1) as f64);
-        let fps = r
-            .and_then(|r| r["fps_displayed"].as_f64())
-            .unwrap_or(rx.frames_displayed as f64 / f64::from(seconds));
+        // Frames shown over the stream's length, for every receiver alike (our client's own
+        // fps_displayed is over the span it showed frames in: misleading when it showed few).
+        let fps = rx.frames_displayed as f64 / f64::from(seconds);
         Row {
             resolution: res.name(),
             width: res.width,

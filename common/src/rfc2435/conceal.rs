@@ -102,6 +102,10 @@ impl Reference {
     /// EOI); forgets everything if its intervals do not match its size and restart interval.
     pub fn keep(&mut self, key: Key, subsampling: Subsampling, jpeg: &[u8], scan_start: usize) {
         let n = restart::interval_count(subsampling, key.width, key.height, key.restart_interval);
+        if n == 0 || n >= u32::from(RestartHeader::UNALIGNED_COUNT) {
+            *self = Reference::default();
+            return;
+        }
         self.reset_for(key, n as usize);
         self.take_headers(&jpeg[..scan_start]);
         let scan = jpeg[scan_start..]
@@ -262,7 +266,9 @@ pub(super) fn conceal(
 ) -> Option<Concealed> {
     let n = restart::interval_count(subsampling, key.width, key.height, key.restart_interval);
     let n = n as usize;
-    if n == 0 {
+    if n == 0 || n >= usize::from(RestartHeader::UNALIGNED_COUNT) {
+        // No restart markers, or more intervals than an aligned sender can count: a header
+        // that says otherwise is not to be believed (nor allocated for).
         return None;
     }
     reference.reset_for(key, n);
