@@ -1269,4 +1269,147 @@ mod tests {
         let outputs = depacketize(&mut depacketizer, &[simple(2, 1, true, 0, &[0; 100])]);
         assert_eq!(frame(&outputs[0]).data.as_ptr(), pointer);
     }
+
+    /// A restart packet of type 65, Q 50, `size` in 8-pixel units, aligned (F/L/count).
+    fn aligned(
+        seq: u16,
+        ts: u32,
+        marker: bool,
+        offset: u32,
+        size: (u8, u8),
+        restart: (u16, bool, bool, u16),
+        data: &[u8],
+    ) -> Vec<u8> {
+        let (restart_interval, first, last, restart_count) = restart;
+        let header = RestartHeader {
+            restart_interval,
+            first,
+            last,
+            restart_count,
+        };
+        rtp_packet(
+            seq,
+            ts,
+            marker,
+            &[&payload(offset, 65, 50, size, Some(header), None, data)],
+        )
+    }
+
+    #[test]
+    fn concealment_believes_no_header_claiming_more_intervals_than_it_can_count() {
+        // 65535 x 65535 from x-dimensions with a marker every MCU: 16 million intervals.
+        let mut d = Depacketizer::new();
+        d.set_conceal(true);
+        d.set_dimensions(65535, 65535);
+        let interval = |i: u8| [i, i, 0xFF, 0xD0 + i % 8];
+        let mut packets = Vec::new();
+        for ts in [0u32, 3000] {
+            let base = (ts / 3000) as u16 * 10;
+            packets.push(aligned(
+                base,
+                ts,
+                false,
+                0,
+                (0, 0),
+                (1, true, true, 0),
+                &interval(0),
+            ));
+            // The packet with interval 1 is lost in the second frame.
+            if ts == 0 {
+                packets.push(aligned(
+                    base + 1,
+                    ts,
+                    false,
+                    4,
+                    (0, 0),
+                    (1, true, true, 1),
+                    &interval(1),
+                ));
+            }
+            packets.push(aligned(
+                base + 2,
+                ts,
+                true,
+                8,
+                (0, 0),
+                (1, true, true, 2),
+                &[7, 7],
+            ));
+        }
+        let outputs = depacketize(&mut d, &packets);
+        assert!(matches!(
+            outputs[0],
+            Output::Frame(Jpeg {
+                concealed: None,
+                ..
+            })
+        ));
+        assert!(
+            matches!(
+                outputs[1],
+                Output::Lost {
+                    reason: Loss::IntervalsLost,
+                    ..
+                }
+            ),
+            "{:?}",
+            outputs.get(1).map(|o| matches!(o, Output::Lost { .. }))
+        );
+    }
+
+    #[test]
+    fn a_run_of_fragments_is_concealed_only_when_whole() {
+        // 32 x 16 4:2:0: two MCUs, one interval each; frame 2 loses the first fragment of
+        // interval 0's two, and the frame before stands in for it.
+        let mut d = Depacketizer::new();
+        d.set_conceal(true);
+        let size = (4, 2);
+        let frame = |seq: u16, ts: u32, a: u8, lose: bool| {
+            let mut p = vec![
+                aligned(seq, ts, false, 0, size, (1, true, false, 0), &[a, a]),
+                aligned(
+                    seq + 1,
+                    ts,
+                    false,
+                    2,
+                    size,
+                    (1, false, true, 0),
+                    &[a, 0xFF, 0xD0],
+                ),
+                aligned(
+                    seq + 2,
+                    ts,
+                    true,
+                    5,
+                    size,
+                    (1, true, true, 1),
+                    &[a + 1, a + 1],
+                ),
+            ];
+            if lose {
+                p.remove(0);
+            }
+            p
+        };
+        let mut packets = frame(0, 0, 0x10, false);
+        packets.extend(frame(3, 3000, 0x20, true));
+        let outputs = depacketize(&mut d, &packets);
+        let [Output::Frame(first), Output::Frame(second)] = &outputs[..] else {
+            panic!("{} outputs", outputs.len());
+        };
+        assert_eq!(first.concealed, None);
+        let c = second.concealed.as_ref().expect("concealed");
+        assert_eq!(c.intervals, vec![std::ops::Range { start: 0, end: 1 }]);
+        // Interval 0 from the first frame, interval 1 its own; the first frame's headers.
+        let scan_of = |jpeg: &[u8]| jpeg[jpeg.len() - 9..].to_vec();
+        assert_eq!(
+            scan_of(&first.data),
+            [0x10, 0x10, 0x10, 0xFF, 0xD0, 0x11, 0x11, 0xFF, 0xD9]
+        );
+        assert_eq!(
+            scan_of(&second.data),
+            [0x10, 0x10, 0x10, 0xFF, 0xD0, 0x21, 0x21, 0xFF, 0xD9]
+        );
+        assert_eq!(first.data.len(), second.data.len());
+    }
 }
