@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use hdstream_common::rtcp;
-use hdstream_common::rtsp::{self, Data, Message, Parsed, Request, Response};
+use hdstream_common::rtsp::{self, Data, Message, Method, Parsed, Request, Response};
 
 pub use crate::config::Config;
 use crate::connection::{Connection, salvage_cseq};
@@ -36,13 +36,15 @@ pub enum Ending {
     Disconnect,
     /// The server shut down.
     Shutdown,
+    /// Its file is being changed by another process.
+    MediaChanged,
 }
 
 /// The sans-IO server.
 #[derive(Debug)]
 pub struct Server {
     config: Config,
-    catalogue: Arc<Catalogue>,
+    catalogue: Catalogue,
     sessions: Sessions,
     connections: HashMap<ConnId, Connection>,
     /// Connections the core wants closed.
@@ -128,7 +130,7 @@ impl Server {
     ) -> Server {
         Server {
             config,
-            catalogue,
+            catalogue: Arc::unwrap_or_clone(catalogue),
             sessions: Sessions::new(seed),
             connections: HashMap::new(),
             reports: Reports {
@@ -518,8 +520,28 @@ impl Server {
             Ending::Timeout => "timeout",
             Ending::Disconnect => "disconnect",
             Ending::Shutdown => "shutdown",
+            Ending::MediaChanged => "media file changed",
         };
         log_summary(&session, reason, now);
+    }
+
+    /// A media file may be changing (the driver got SIGIO, a lease break): the files whose
+    /// lease is being broken are dropped, and the sessions playing them end with BYE, so the
+    /// process writing the file can go on. The next DESCRIBE sees the file as it then is.
+    pub fn media_changed(&mut self, now: Instant) {
+        let retired = self.catalogue.retire_broken();
+        if retired.is_empty() {
+            return;
+        }
+        let ending: Vec<String> = self
+            .sessions
+            .iter()
+            .filter(|s| retired.contains(&s.media.name))
+            .map(|s| s.id.clone())
+            .collect();
+        for id in ending {
+            self.end_session(&id, Ending::MediaChanged, now);
+        }
     }
 
     /// Ends every session with BYE (SIGINT/SIGTERM); the driver then polls
@@ -535,6 +557,9 @@ impl Server {
         let Some(peer) = self.connections.get(&conn).map(|c| c.peer) else {
             return;
         };
+        if matches!(request.method, Method::Describe | Method::Setup) {
+            self.catalogue.refresh(&request.uri);
+        }
         let mut cx = Context {
             config: &self.config,
             catalogue: &self.catalogue,

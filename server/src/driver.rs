@@ -30,6 +30,8 @@ use crate::media::Catalogue;
 const LISTENER: Token = Token(0);
 const RTP: Token = Token(1);
 const RTCP: Token = Token(2);
+/// The pipe a SIGIO (a media file's lease being broken) writes a byte to.
+const LEASES: Token = Token(usize::MAX);
 const FIRST_CONN: usize = 16;
 /// Connections beyond this are accepted and closed at once.
 pub const MAX_CONNECTIONS: usize = 4096;
@@ -193,6 +195,8 @@ fn bind_pair(ip: IpAddr, port: Option<u16>) -> io::Result<(UdpSocket, UdpSocket)
 struct Driver {
     core: Server,
     poll: Poll,
+    /// Woken by SIGIO: a media file's lease is being broken ([`Server::media_changed`]).
+    leases: Leases,
     listener: TcpListener,
     rtp: UdpSocket,
     rtcp: UdpSocket,
@@ -235,9 +239,11 @@ impl Driver {
             tracing::info!("UDP segmentation offload unavailable: datagrams leave one per entry");
         }
         let limits = Limits::default();
+        let leases = Leases::watch(&poll)?;
         Ok(Driver {
             core,
             poll,
+            leases,
             listener,
             rtp,
             rtcp,
@@ -289,6 +295,10 @@ impl Driver {
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(now),
+                    LEASES => {
+                        self.leases.drain();
+                        self.core.media_changed(now);
+                    }
                     RTCP => self.read_rtcp(now),
                     RTP => self.drain_rtp(),
                     Token(id) => {
@@ -576,5 +586,39 @@ fn interest(writable: bool) -> Interest {
         Interest::READABLE | Interest::WRITABLE
     } else {
         Interest::READABLE
+    }
+}
+
+/// SIGIO, which the kernel sends when another process opens a media file for writing or
+/// truncates it (the file's read lease is being broken, see [`crate::media`]), as a readable
+/// pipe in the poll: one byte per signal.
+struct Leases {
+    reader: mio::net::UnixStream,
+    signal: signal_hook::SigId,
+}
+
+impl Leases {
+    fn watch(poll: &Poll) -> io::Result<Leases> {
+        let (reader, writer) = std::os::unix::net::UnixStream::pair()?;
+        reader.set_nonblocking(true)?;
+        writer.set_nonblocking(true)?;
+        let signal = signal_hook::low_level::pipe::register(signal_hook::consts::SIGIO, writer)?;
+        let mut reader = mio::net::UnixStream::from_std(reader);
+        poll.registry()
+            .register(&mut reader, LEASES, Interest::READABLE)?;
+        Ok(Leases { reader, signal })
+    }
+
+    /// Reads what the signals wrote (readiness is edge-triggered: all of it).
+    fn drain(&mut self) {
+        use std::io::Read;
+        let mut buf = [0u8; 64];
+        while matches!(self.reader.read(&mut buf), Ok(n) if n > 0) {}
+    }
+}
+
+impl Drop for Leases {
+    fn drop(&mut self) {
+        signal_hook::low_level::unregister(self.signal);
     }
 }

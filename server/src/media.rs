@@ -1,14 +1,22 @@
-//! The media the server offers: files opened, mapped and indexed once at start-up, and how an RTSP
-//! URL names one of them.
+//! The media the server offers: files opened, mapped and indexed, and how an RTSP URL names one of
+//! them.
 //!
-//! Only files found under the media root at start-up are ever served, so a request can name nothing
-//! else: `..` segments are refused outright (403), and anything that is not in the catalogue —
-//! absolute paths, symlinks that lead out of the root, files added later — is simply not found (404).
+//! Only MJPEG files below the media root are ever served: `..` segments are refused outright (403),
+//! and anything else — absolute paths, symlinks that lead out of the root — is simply not found
+//! (404). The files are indexed at start-up, and looked at again when a DESCRIBE or SETUP names one
+//! ([`Catalogue::refresh`]): a file added since is opened, one deleted is no longer offered, one
+//! replaced (renamed over) is opened anew — sessions playing the old one go on with it.
+//!
+//! Files are held under a read lease ([`hdstream_video::file::Guard`]): a process that truncates
+//! or rewrites one waits until the server lets go, and the server is told (SIGIO). The driver then
+//! calls [`crate::core::Server::media_changed`]: sessions on the file end (RTCP BYE), the file is
+//! dropped (the writer goes on), and the next request that names it sees it as it now is.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use hdstream_video::file::Guard;
 use hdstream_video::{Container, MjpegFile};
 
 /// Extensions (case-insensitive) the catalogue picks up when it walks a media directory.
@@ -62,9 +70,21 @@ pub enum LookupError {
 }
 
 /// The files the server offers, by URL name.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Catalogue {
     entries: BTreeMap<String, Arc<Media>>,
+    /// Where names are looked for: the media root directory, or the one file served.
+    origin: Option<Origin>,
+    fps: FpsPolicy,
+}
+
+/// Where a catalogue's files come from.
+#[derive(Debug, Clone)]
+enum Origin {
+    /// Every MJPEG file below this (canonical) directory.
+    Root(PathBuf),
+    /// One file, served under one name.
+    File { name: String, path: PathBuf },
 }
 
 /// How frame rates are chosen.
@@ -95,7 +115,11 @@ impl Catalogue {
     /// Opens `path`: every MJPEG file below it when it is a directory, or the one file (served
     /// under its file name).
     pub fn open(path: &Path, fps: &FpsPolicy) -> std::io::Result<(Catalogue, Vec<Skipped>)> {
-        let mut catalogue = Catalogue::default();
+        survive_lease_breaks()?;
+        let mut catalogue = Catalogue {
+            fps: fps.clone(),
+            ..Catalogue::default()
+        };
         let mut skipped = Vec::new();
         let meta = std::fs::metadata(path)?;
         if meta.is_file() {
@@ -103,7 +127,11 @@ impl Catalogue {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            catalogue.add(name, path, fps, &mut skipped);
+            catalogue.origin = Some(Origin::File {
+                name: name.clone(),
+                path: path.to_path_buf(),
+            });
+            catalogue.add(name, path, &mut skipped);
             return Ok((catalogue, skipped));
         }
         let root = path.canonicalize()?;
@@ -111,15 +139,104 @@ impl Catalogue {
         walk(&root, &root, 0, &mut files, &mut skipped);
         files.sort();
         for (name, file) in files {
-            catalogue.add(name, &file, fps, &mut skipped);
+            catalogue.add(name, &file, &mut skipped);
         }
+        catalogue.origin = Some(Origin::Root(root));
         Ok((catalogue, skipped))
     }
 
-    fn add(&mut self, name: String, path: &Path, fps: &FpsPolicy, skipped: &mut Vec<Skipped>) {
-        match MjpegFile::open(path) {
+    /// Looks again at the file `url` names (DESCRIBE, SETUP): opens it if it is new or was
+    /// replaced or dropped since, forgets it if it is gone. Sessions keep what they play.
+    pub fn refresh(&mut self, url: &str) {
+        let Ok(segments) = url_segments(url) else {
+            return;
+        };
+        // The name with and without a track control at its end.
+        let names = [
+            segments.join("/"),
+            segments[..segments.len().saturating_sub(1)].join("/"),
+        ];
+        for name in names {
+            if name.is_empty() {
+                continue;
+            }
+            let Some(path) = self.path_of(&name) else {
+                continue;
+            };
+            let current = self.entries.get(&name);
+            match std::fs::metadata(&path) {
+                Ok(meta) if meta.is_file() => {
+                    if current.is_some_and(|m| m.file.is(&meta) && !m.file.lease_broken()) {
+                        return;
+                    }
+                    if self.entries.remove(&name).is_some() {
+                        tracing::info!(file = %path.display(), "media file changed: opening it again");
+                    }
+                    let mut skipped = Vec::new();
+                    self.add(name, &path, &mut skipped);
+                    for s in skipped {
+                        tracing::warn!(file = %s.path.display(), reason = %s.reason, "not served");
+                    }
+                    return;
+                }
+                _ => {
+                    if self.entries.remove(&name).is_some() {
+                        tracing::info!(file = %path.display(), "media file gone: no longer offered");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The file a URL name stands for, when it may be served: the one file, or an MJPEG file
+    /// whose real path is inside the root.
+    fn path_of(&self, name: &str) -> Option<PathBuf> {
+        match self.origin.as_ref()? {
+            Origin::File { name: n, path } => (n == name).then(|| path.clone()),
+            Origin::Root(root) => {
+                let path = root.join(name);
+                let is_media = path
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)));
+                let depth = name.split('/').count();
+                let inside = match path.canonicalize() {
+                    Ok(real) => real.starts_with(root),
+                    // Gone: it names nothing to open, but its entry may need forgetting.
+                    Err(_) => true,
+                };
+                (is_media && inside && depth <= MAX_DEPTH + 1).then_some(path)
+            }
+        }
+    }
+
+    /// Drops the files whose lease is being broken (another process truncates or rewrites
+    /// them) and answers their names: end the sessions playing them, so the writer can go on.
+    pub fn retire_broken(&mut self) -> Vec<String> {
+        let broken: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|(_, m)| m.file.lease_broken())
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in &broken {
+            self.entries.remove(name);
+            tracing::info!(name = %name, "media file being changed by another process: let go");
+        }
+        broken
+    }
+
+    fn add(&mut self, name: String, path: &Path, skipped: &mut Vec<Skipped>) {
+        match MjpegFile::open_served(path) {
             Ok(file) => {
-                let fps = fps.fps_for(&name, file.container());
+                if file.guard() == Guard::None {
+                    tracing::warn!(
+                        file = %path.display(),
+                        "no read lease and too large to copy: changing this file while it is \
+                         served will end the server"
+                    );
+                }
+                let fps = self.fps.fps_for(&name, file.container());
                 let not_ready = file
                     .index()
                     .first_not_ready()
@@ -170,6 +287,21 @@ impl Catalogue {
         }
         Err(LookupError::NotFound(full))
     }
+}
+
+/// Makes SIGIO harmless in this process, once: the kernel sends it when a served file's read
+/// lease is being broken, and its default action ends the process. (Drivers also listen for it
+/// to let go of the file, see [`crate::driver`].)
+fn survive_lease_breaks() -> std::io::Result<()> {
+    static ONCE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    ONCE.get_or_init(|| {
+        let seen = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        signal_hook::flag::register(signal_hook::consts::SIGIO, seen)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
+    .clone()
+    .map_err(std::io::Error::other)
 }
 
 /// The decoded path segments of a request URL, with `..` refused.

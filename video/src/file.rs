@@ -20,6 +20,13 @@ pub enum OpenError {
         /// What the OS said (in the message, so not also a `source()`).
         error: std::io::Error,
     },
+    /// Another process has the file open for writing: it is being written (served files are
+    /// opened only when nobody writes them, see [`MjpegFile::open_served`]).
+    #[error("{}: being written by another process", path.display())]
+    Busy {
+        /// The file.
+        path: PathBuf,
+    },
     /// The bytes are not a usable MJPEG stream.
     #[error("{}: {error}", path.display())]
     Index {
@@ -45,6 +52,23 @@ pub enum FrameError {
     NotReady(usize, NotReady),
 }
 
+/// How a file's bytes are kept from changing under readers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guard {
+    /// Mapped, nothing held: a truncation under the map is fatal (SIGBUS). For short-lived
+    /// readers (the tools) of files nobody writes.
+    None,
+    /// Mapped under a read lease (Linux `F_SETLEASE`): a process that opens the file for
+    /// writing or truncates it waits until the holder lets go, and the holder is told (SIGIO,
+    /// then [`MjpegFile::lease_broken`]).
+    Lease,
+    /// Copied into memory of our own (the file system or the file's owner allows no lease).
+    Copy,
+}
+
+/// Files larger than this are not copied when no lease can be had: they are mapped unguarded.
+pub const MAX_COPY: u64 = 1 << 30;
+
 /// An MJPEG file, memory-mapped, with its frame index. Cheap to share (`Arc<MjpegFile>`): every
 /// accessor takes `&self`.
 #[derive(Debug)]
@@ -52,30 +76,69 @@ pub struct MjpegFile {
     path: PathBuf,
     map: Mmap,
     index: Index,
+    guard: Guard,
+    /// Held open while leased (the lease belongs to this open file).
+    leased: Option<std::fs::File>,
+    /// (device, inode) of what was opened.
+    identity: (u64, u64),
 }
 
 impl MjpegFile {
-    /// Maps the file and indexes its frames (see [`Index::build`]).
+    /// Maps the file and indexes its frames (see [`Index::build`]), unguarded ([`Guard::None`]):
+    /// for a reader done before anyone would change the file.
     pub fn open(path: impl AsRef<Path>) -> Result<MjpegFile, OpenError> {
-        let path = path.as_ref().to_path_buf();
+        Self::open_with(path.as_ref(), false)
+    }
+
+    /// Opens a file to serve for as long as it takes: under a read lease ([`Guard::Lease`]), or
+    /// where none can be had, copied into memory ([`Guard::Copy`], up to [`MAX_COPY`] bytes).
+    /// A file open for writing elsewhere is [`OpenError::Busy`].
+    ///
+    /// The caller must handle SIGIO (whose default action ends the process) before calling
+    /// this: the kernel signals a lease break with it. Then [`MjpegFile::lease_broken`] says
+    /// which file, and dropping it lets the writer go on.
+    pub fn open_served(path: impl AsRef<Path>) -> Result<MjpegFile, OpenError> {
+        Self::open_with(path.as_ref(), true)
+    }
+
+    fn open_with(path: &Path, served: bool) -> Result<MjpegFile, OpenError> {
+        let path = path.to_path_buf();
         let io = |error| OpenError::Io {
             path: path.clone(),
             error,
         };
         let file = std::fs::File::open(&path).map_err(io)?;
-        if file.metadata().map_err(io)?.len() == 0 {
+        let mut guard = Guard::None;
+        if served {
+            match lease::take(&file) {
+                Ok(()) => guard = Guard::Lease,
+                Err(e) if e.raw_os_error() == Some(lease::BUSY) => {
+                    return Err(OpenError::Busy { path });
+                }
+                Err(_) => guard = Guard::Copy,
+            }
+        }
+        // Read after the lease: from here on the size cannot change under us.
+        let meta = file.metadata().map_err(io)?;
+        if meta.len() == 0 {
             return Err(OpenError::Index {
                 path,
                 error: IndexError::Empty,
             });
         }
-        // SAFETY: the map is only ever read, through `&[u8]`. We assume media files are not
-        // modified or truncated while they are served (the media root holds finished files).
-        // If one is truncated under us anyway, touching a page past its new end raises SIGBUS
-        // and the process dies; if it is rewritten in place, frames change under readers
-        // (garbled pictures, and frame parsing re-checks every length, see `header`). Neither
-        // can be detected in safe Rust, which is why this is `unsafe`.
-        let map = unsafe { Mmap::map(&file) }.map_err(io)?;
+        if guard == Guard::Copy && meta.len() > MAX_COPY {
+            guard = Guard::None;
+        }
+        let map = match guard {
+            Guard::Copy => copy(&file, meta.len()).map_err(io)?,
+            // SAFETY: the map is only ever read, through `&[u8]`. Under a lease nobody can open
+            // the file for writing or truncate it until we let go, and we let go (drop the
+            // file) only with the map. Unguarded (tools, or a file too large to copy where no
+            // lease can be had), a truncation under the map raises SIGBUS on a page past the
+            // new end, and a rewrite changes frames under readers (frame parsing re-checks
+            // every length, see `header`); neither can be detected in safe Rust.
+            _ => unsafe { Mmap::map(&file) }.map_err(io)?,
+        };
         #[cfg(unix)]
         let _ = map.advise(memmap2::Advice::Sequential);
         let index = Index::build(&map).map_err(|error| OpenError::Index {
@@ -84,7 +147,31 @@ impl MjpegFile {
         })?;
         #[cfg(unix)]
         let _ = map.advise(memmap2::Advice::Normal);
-        Ok(MjpegFile { path, map, index })
+        Ok(MjpegFile {
+            path,
+            map,
+            index,
+            guard,
+            identity: identity(&meta),
+            leased: (guard == Guard::Lease).then_some(file),
+        })
+    }
+
+    /// How the bytes are guarded.
+    pub fn guard(&self) -> Guard {
+        self.guard
+    }
+
+    /// Whether another process wants to write or truncate the file (its lease is being
+    /// broken): drop every reference to it soon, and do not read it meanwhile longer than
+    /// needed (the kernel ends the lease by force after `/proc/sys/fs/lease-break-time`).
+    pub fn lease_broken(&self) -> bool {
+        self.leased.as_ref().is_some_and(lease::broken)
+    }
+
+    /// Whether `meta` (of the path, now) is the file that was opened.
+    pub fn is(&self, meta: &std::fs::Metadata) -> bool {
+        identity(meta) == self.identity
     }
 
     /// The path it was opened with.
@@ -154,4 +241,132 @@ impl MjpegFile {
     pub fn stats(&self) -> Stats {
         self.index.stats()
     }
+}
+
+/// (device, inode): what a path names.
+fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        (meta.dev(), meta.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        (0, meta.len())
+    }
+}
+
+/// `len` bytes of `file` in memory of our own.
+fn copy(file: &std::fs::File, len: u64) -> std::io::Result<Mmap> {
+    use std::io::Read;
+    let len = usize::try_from(len).map_err(std::io::Error::other)?;
+    let mut memory = memmap2::MmapMut::map_anon(len)?;
+    let mut reader = file;
+    reader.read_exact(&mut memory)?;
+    memory.make_read_only()
+}
+
+/// Read leases (Linux `fcntl(2)` `F_SETLEASE`, `F_GETLEASE`).
+#[cfg(target_os = "linux")]
+mod lease {
+    use std::os::fd::AsRawFd;
+
+    /// The error of a lease refused because the file is open for writing.
+    pub const BUSY: i32 = libc::EAGAIN;
+
+    /// Takes a read lease on `file`.
+    pub fn take(file: &std::fs::File) -> std::io::Result<()> {
+        // SAFETY: fcntl on a descriptor `file` owns, with integer arguments only.
+        let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLEASE, libc::F_RDLCK) };
+        if r == -1 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Whether the lease on `file` is being broken (or gone).
+    pub fn broken(file: &std::fs::File) -> bool {
+        // SAFETY: fcntl on a descriptor `file` owns, no pointer arguments.
+        let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETLEASE) };
+        r != libc::F_RDLCK
+    }
+}
+
+/// No leases here: served files are copied.
+#[cfg(not(target_os = "linux"))]
+mod lease {
+    /// Never returned.
+    pub const BUSY: i32 = -1;
+
+    pub fn take(_file: &std::fs::File) -> std::io::Result<()> {
+        Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+    }
+
+    pub fn broken(_file: &std::fs::File) -> bool {
+        false
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    fn clip(name: &str) -> PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("hdstream-lease-{name}-{}", std::process::id()));
+        let jpegs = crate::pattern::frames(64, 48, 3, 80).unwrap();
+        std::fs::write(&path, crate::pattern::plain(&jpegs)).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_file_open_for_writing_is_busy() {
+        let path = clip("busy");
+        let writer = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        let err = MjpegFile::open_served(&path).unwrap_err();
+        assert!(matches!(err, OpenError::Busy { .. }), "{err}");
+        assert!(err.to_string().contains("being written"));
+        drop(writer);
+        let file = MjpegFile::open_served(&path).unwrap();
+        assert_eq!((file.guard(), file.len()), (Guard::Lease, 3));
+        assert!(file.is(&std::fs::metadata(&path).unwrap()));
+        drop(file);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_writer_waits_until_the_file_is_dropped_and_the_holder_is_told() {
+        // SAFETY: sets SIGIO (the lease-break signal) to be ignored; no handler runs.
+        unsafe { libc::signal(libc::SIGIO, libc::SIG_IGN) };
+        let path = clip("break");
+        let file = MjpegFile::open_served(&path).unwrap();
+        assert!(!file.lease_broken());
+        let done = Arc::new(AtomicBool::new(false));
+        let writer = {
+            let (path, done) = (path.clone(), Arc::clone(&done));
+            std::thread::spawn(move || {
+                std::fs::write(&path, b"truncated").unwrap();
+                done.store(true, Ordering::SeqCst);
+            })
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !file.lease_broken() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(file.lease_broken(), "the holder is told");
+        assert!(!done.load(Ordering::SeqCst), "the writer waits");
+        // The bytes are still all there while it waits.
+        assert_eq!(file.frame(2).map(|f| &f[..2]), Some(&[0xFF, 0xD8][..]));
+        drop(file);
+        writer.join().unwrap();
+        assert!(done.load(Ordering::SeqCst));
+        assert_eq!(std::fs::read(&path).unwrap(), b"truncated");
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
 }
