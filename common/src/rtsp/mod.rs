@@ -24,6 +24,7 @@
 //! # Ok::<(), rtsp::ParseError>(())
 //! ```
 
+pub mod auth;
 pub mod course;
 mod error;
 mod grammar;
