@@ -33,6 +33,8 @@ pub struct Config {
     pub rtx_time: Duration,
     /// The RTX payload type offered (dynamic, RFC 4588 §8.1).
     pub rtx_payload_type: u8,
+    /// Who may watch and publish (`--users FILE`); `None`: anyone may watch.
+    pub users: Option<crate::access::Users>,
 }
 
 impl Default for Config {
@@ -50,6 +52,7 @@ impl Default for Config {
             server_ports: (0, 0),
             rtx_time: Duration::from_millis(1000),
             rtx_payload_type: 97,
+            users: None,
         }
     }
 }

@@ -16,10 +16,11 @@ use std::time::{Instant, SystemTime};
 use hdstream_common::rtcp;
 use hdstream_common::rtsp::{self, Data, Message, Method, Parsed, Request, Response};
 
+use crate::access::{Access, Attempt, Right, Verdict};
 pub use crate::config::Config;
 use crate::connection::{Connection, salvage_cseq};
 use crate::control::{self, Context};
-use crate::media::Catalogue;
+use crate::media::{Catalogue, url_segments};
 use crate::session::{ConnId, Delivery, Session, State};
 use crate::sessions::Sessions;
 use crate::stream::Next;
@@ -45,6 +46,8 @@ pub enum Ending {
 pub struct Server {
     config: Config,
     catalogue: Catalogue,
+    /// Who may do what, when a users file is given.
+    access: Option<Access>,
     sessions: Sessions,
     connections: HashMap<ConnId, Connection>,
     /// Connections the core wants closed.
@@ -128,9 +131,17 @@ impl Server {
         seed: u64,
         wallclock: (Instant, SystemTime),
     ) -> Server {
+        let access = config.users.clone().map(|users| {
+            let mut rng =
+                <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed ^ 0x6175_7468);
+            let mut secret = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rng, &mut secret);
+            Access::new(users, secret, wallclock.0)
+        });
         Server {
             config,
             catalogue: Arc::unwrap_or_clone(catalogue),
+            access,
             sessions: Sessions::new(seed),
             connections: HashMap::new(),
             reports: Reports {
@@ -552,6 +563,55 @@ impl Server {
         }
     }
 
+    /// With a users file: the reply that refuses `request` (401 with challenges, 403, or 503
+    /// to an address that failed too often, whose connection then closes), or `None` to go
+    /// on. OPTIONS and the course's dialect (which cannot authenticate) are not checked.
+    fn authorize(
+        &mut self,
+        conn: ConnId,
+        peer: SocketAddr,
+        request: &Request,
+        now: Instant,
+    ) -> Option<Response> {
+        let access = self.access.as_mut()?;
+        if request.method == Method::Options || request.is_course_dialect() {
+            return None;
+        }
+        let path = match self.catalogue.lookup(&request.uri) {
+            Ok((media, _track)) => media.name.clone(),
+            Err(_) => url_segments(&request.uri)
+                .map(|s| s.join("/"))
+                .unwrap_or_default(),
+        };
+        let right = match request.method {
+            Method::Announce | Method::Record => Right::Publish,
+            _ => Right::Read,
+        };
+        let attempt = Attempt {
+            peer: peer.ip(),
+            method: request.method.as_str(),
+            uri: &request.uri,
+            path: &path,
+            right,
+            authorization: request.headers.get("Authorization"),
+            tls: false,
+        };
+        let (status, challenges) = match access.check(&attempt, now) {
+            Verdict::Allowed(_) => return None,
+            Verdict::Challenge(challenges) => (rtsp::StatusCode::UNAUTHORIZED, challenges),
+            Verdict::Forbidden(_) => (rtsp::StatusCode::FORBIDDEN, Vec::new()),
+            Verdict::Refused => {
+                self.to_close.push(conn);
+                (rtsp::StatusCode::SERVICE_UNAVAILABLE, Vec::new())
+            }
+        };
+        let mut response = Response::reply_to(request, status);
+        for challenge in challenges {
+            response.headers.append("WWW-Authenticate", challenge);
+        }
+        Some(response)
+    }
+
     /// Answers one request and queues the reply.
     fn handle(&mut self, conn: ConnId, request: Request, now: Instant) {
         let Some(peer) = self.connections.get(&conn).map(|c| c.peer) else {
@@ -559,6 +619,19 @@ impl Server {
         };
         if matches!(request.method, Method::Describe | Method::Setup) {
             self.catalogue.refresh(&request.uri);
+        }
+        if let Some(response) = self.authorize(conn, peer, &request, now) {
+            tracing::info!(
+                %peer,
+                method = request.method.as_str(),
+                url = %redact(&request.uri),
+                status = response.status.as_u16(),
+                "request"
+            );
+            if let Some(c) = self.connections.get_mut(&conn) {
+                response.write_to(c.output_mut());
+            }
+            return;
         }
         let mut cx = Context {
             config: &self.config,
@@ -575,7 +648,7 @@ impl Server {
         tracing::info!(
             %peer,
             method = request.method.as_str(),
-            url = %request.uri,
+            url = %redact(&request.uri),
             session = answer.session.as_deref().unwrap_or("-"),
             status = answer.response.status.as_u16(),
             "request"
@@ -760,4 +833,15 @@ fn log_summary(session: &Session, reason: &str, now: Instant) {
         mbit_per_s = format_args!("{mbps:.2}"),
         "session ended"
     );
+}
+
+/// A request URL for the log: any `user:password@` taken out.
+fn redact(uri: &str) -> std::borrow::Cow<'_, str> {
+    if let Some((scheme, rest)) = uri.split_once("://") {
+        let authority_end = rest.find('/').unwrap_or(rest.len());
+        if let Some(at) = rest[..authority_end].rfind('@') {
+            return format!("{scheme}://{}", &rest[at + 1..]).into();
+        }
+    }
+    uri.into()
 }

@@ -1,7 +1,8 @@
 //! `hdstream-server`: RTSP 1.0 (RFC 2326) control and RTP/JPEG (RFC 2435) delivery of MJPEG
 //! files, paced, to any number of clients over UDP or TCP-interleaved transport.
 //!
-//! - [`media`]: the files served and how URLs name them; [`config`]: the settings;
+//! - [`media`]: the files served and how URLs name them; [`config`]: the settings; [`access`]:
+//!   who may watch and publish (Digest authentication);
 //! - [`core`]: the sans-IO server (connections, and the transmit pass over the streams, polled
 //!   for [`transmit::Transmit`]s); it hands each request to [`control`]'s method handlers,
 //!   which see only a [`control::Context`] (settings, media, the [`sessions`] table, who asked,
@@ -10,6 +11,7 @@
 //! - [`driver`]: the mio event loop, and [`datagrams`]: its batched UDP sending (`sendmmsg`,
 //!   UDP GSO) — the only code that touches sockets or the clock.
 
+pub mod access;
 pub mod config;
 pub mod connection;
 pub mod control;

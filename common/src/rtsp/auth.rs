@@ -10,7 +10,6 @@ use std::fmt;
 
 use base64::Engine as _;
 use hmac::Mac;
-use sha2::Digest as _;
 
 /// Parameters an auth header may carry.
 pub const MAX_PARAMS: usize = 24;
