@@ -65,6 +65,9 @@ pub struct Config {
     /// Ask for lost packets again (RFC 4585 NACK, RFC 4588 RTX) when the server offers it
     /// (UDP, not in low-latency mode).
     pub repair: bool,
+    /// User name and password for a server that asks (RFC 7616 Digest, RFC 7617 Basic);
+    /// credentials in the URL serve too.
+    pub credentials: Option<(String, String)>,
 }
 
 impl Config {
@@ -82,6 +85,7 @@ impl Config {
             max_duration: None,
             teardown_timeout: Duration::from_secs(2),
             repair: true,
+            credentials: None,
             quiet_delay: Duration::from_millis(30),
         }
     }
@@ -138,7 +142,10 @@ pub struct Client {
 impl Client {
     /// A client that starts talking at once (OPTIONS, or the course SETUP).
     pub fn new(config: Config, now: Instant) -> Client {
-        let session = Session::new(config.url.clone(), config.dialect, now);
+        let mut session = Session::new(config.url.clone(), config.dialect, now);
+        if let Some((user, password)) = config.credentials.clone() {
+            session.set_credentials(user, password);
+        }
         let mut pipeline_config = config.pipeline.clone();
         if config.dialect == Dialect::Course {
             pipeline_config.payload = pipeline::Payload::Course;

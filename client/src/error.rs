@@ -16,6 +16,20 @@ pub enum Error {
         /// The reason phrase (the canonical one if the server sent none).
         reason: String,
     },
+    /// 401: the server wants credentials, and none were given or they were refused.
+    #[error("{method}: 401 Unauthorized: {}", if *tried { "the server refused the user name and password" } else { "the server wants a user name and password (rtsp://user:password@host/…, or --user and --password)" })]
+    Unauthorized {
+        /// The request's method.
+        method: String,
+        /// Whether credentials were sent.
+        tried: bool,
+    },
+    /// 403: the user may not do this.
+    #[error("{method}: 403 Forbidden: this user may not watch (or publish) this path")]
+    Forbidden {
+        /// The request's method.
+        method: String,
+    },
     /// The server closed the RTSP connection while the session still needed it.
     #[error("server closed the connection during {during}")]
     Closed {

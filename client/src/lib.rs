@@ -19,6 +19,7 @@
 //!
 //! [`play`] runs a whole playback and returns its report; the binary wraps it in a CLI.
 
+pub mod auth;
 pub mod cache;
 pub mod client;
 pub mod clock;
@@ -215,6 +216,7 @@ fn client_config(options: &Options, host: &str, transport: Transport) -> Config 
     config.max_duration = options.duration;
     config.repair = options.repair;
     config.pipeline.conceal = options.conceal;
+    config.credentials = options.credentials.clone();
     if dialect == Dialect::Course {
         config.idle_timeout = Duration::from_secs(2);
     }

@@ -61,6 +61,15 @@ struct Cli {
     #[arg(long)]
     no_conceal: bool,
 
+    /// User name for a server that asks for one (RFC 7616 Digest, MD5 or SHA-256; Basic when
+    /// that is all it offers). Credentials in the URL (rtsp://user:password@host/…) serve too.
+    #[arg(long, requires = "password")]
+    user: Option<String>,
+
+    /// Password for --user.
+    #[arg(long, requires = "user")]
+    password: Option<String>,
+
     /// No window, even when a display is available (decode and count only).
     #[arg(long)]
     headless: bool,
@@ -144,6 +153,7 @@ fn options(cli: &Cli) -> Result<Options> {
     options.low_latency = cli.low_latency;
     options.repair = !cli.no_repair;
     options.conceal = !cli.no_conceal;
+    options.credentials = cli.user.clone().zip(cli.password.clone());
     options.headless = cli.headless;
     if let Some(d) = cli.duration {
         if !(d.is_finite() && d > 0.0) {

@@ -65,6 +65,8 @@ pub struct Options {
     pub low_latency: bool,
     /// Ask for lost packets again when the server offers retransmission (RFC 4585/4588).
     pub repair: bool,
+    /// User name and password for a server that asks (else from the URL, if any).
+    pub credentials: Option<(String, String)>,
     /// Show a frame that lost packets anyway when its JPEG has restart markers, the lost
     /// restart intervals taken from the frame before (RFC 2435 §3.1.7).
     pub conceal: bool,
@@ -99,6 +101,7 @@ impl Options {
             cache_frames: 4096,
             low_latency: false,
             repair: true,
+            credentials: None,
             conceal: true,
             headless: false,
             duration: None,

@@ -28,6 +28,7 @@ use hdstream_common::rtsp::header::{
 use hdstream_common::rtsp::{Method, Request, Response, course};
 use hdstream_common::sdp::{RtxFormat, SessionDescription};
 
+use crate::auth::{Authenticator, split_userinfo};
 use crate::error::Error;
 
 /// How long a request may go unanswered.
@@ -150,7 +151,16 @@ struct Pending {
     method: Method,
     intent: Intent,
     sent: Instant,
+    /// What was asked, to ask again with credentials.
+    uri: String,
+    extra: Vec<(String, String)>,
+    /// Times it was sent again after a 401.
+    auth_retries: u8,
 }
+
+/// Times one request is sent again after a 401: once with credentials, once more when the
+/// nonce was stale.
+const MAX_AUTH_RETRIES: u8 = 2;
 
 /// One RTSP session with one server.
 #[derive(Debug)]
@@ -172,6 +182,8 @@ pub struct Session {
     /// The caching course server's `Total-Frames` (its fourth reply line).
     total_frames: Option<u64>,
     failed: bool,
+    /// Credentials, when the URL or the options gave them.
+    auth: Option<Authenticator>,
 }
 
 impl Session {
@@ -188,8 +200,11 @@ impl Session {
 
     /// A session for `url` (standard: an `rtsp://` URL; course: the bare file name).
     pub fn new(url: impl Into<String>, dialect: Dialect, now: Instant) -> Session {
+        // Credentials in the URL (`rtsp://user:pass@host/…`) never go on the wire in it.
+        let (url, userinfo) = split_userinfo(&url.into());
         Session {
-            url: url.into(),
+            auth: userinfo.map(|(user, password)| Authenticator::new(user, password)),
+            url,
             dialect,
             state: State::Init,
             next_cseq: 1,
@@ -205,6 +220,11 @@ impl Session {
             total_frames: None,
             failed: false,
         }
+    }
+
+    /// Credentials to answer the server's challenges with (instead of any in the URL).
+    pub fn set_credentials(&mut self, username: String, password: String) {
+        self.auth = Some(Authenticator::new(username, password));
     }
 
     /// Frames in the file, when a course server says (`Total-Frames`, the caching variant's
@@ -277,28 +297,48 @@ impl Session {
         method: Method,
         uri: String,
         intent: Intent,
-        mut extra: Vec<(&str, String)>,
+        extra: Vec<(&str, String)>,
+        now: Instant,
+    ) {
+        let extra = extra.into_iter().map(|(n, v)| (n.to_owned(), v)).collect();
+        self.send_again(method, uri, intent, extra, 0, now);
+    }
+
+    fn send_again(
+        &mut self,
+        method: Method,
+        uri: String,
+        intent: Intent,
+        extra: Vec<(String, String)>,
+        auth_retries: u8,
         now: Instant,
     ) {
         let cseq = self.next_cseq;
         self.next_cseq = self.next_cseq.wrapping_add(1);
-        let mut request = Request::new(method.clone(), uri);
+        let mut request = Request::new(method.clone(), uri.clone());
         request.headers.set_typed(&CSeq(cseq));
         match self.dialect {
             Dialect::Standard => {
                 if let Some(id) = &self.id {
                     request.headers.set_typed(&SessionHeader::new(id.clone()));
                 }
-                for (name, value) in extra.drain(..) {
-                    request.headers.append(name, value);
+                for (name, value) in &extra {
+                    request.headers.append(name.clone(), value.clone());
+                }
+                if let Some(value) = self
+                    .auth
+                    .as_mut()
+                    .and_then(|a| a.authorization(method.as_str(), &uri))
+                {
+                    request.headers.set("Authorization", value);
                 }
                 request.headers.set("User-Agent", USER_AGENT);
                 request.write_to(&mut self.output);
             }
             Dialect::Course => {
                 // The course server reads line 2 as Transport (SETUP) or Session.
-                for (name, value) in extra.drain(..) {
-                    request.headers.append(name, value);
+                for (name, value) in &extra {
+                    request.headers.append(name.clone(), value.clone());
                 }
                 if let Some(id) = &self.id {
                     request.headers.set_typed(&SessionHeader::new(id.clone()));
@@ -311,6 +351,9 @@ impl Session {
             method,
             intent,
             sent: now,
+            uri,
+            extra,
+            auth_retries,
         });
         self.last_request = now;
     }
@@ -449,7 +492,7 @@ impl Session {
     }
 
     /// Takes one response from the server.
-    pub fn handle_response(&mut self, response: Response, _now: Instant) {
+    pub fn handle_response(&mut self, response: Response, now: Instant) {
         let index = match response.cseq() {
             Some(Ok(CSeq(n))) => self.pending.iter().position(|p| p.cseq == n),
             _ => (!self.pending.is_empty()).then_some(0),
@@ -469,6 +512,24 @@ impl Session {
             if self.id.is_none() {
                 self.id = Some(session.id);
             }
+        }
+        if status.as_u16() == 401
+            && self.dialect == Dialect::Standard
+            && pending.auth_retries < MAX_AUTH_RETRIES
+            && let Some(auth) = &mut self.auth
+            && auth.challenged(response.headers.get_all("WWW-Authenticate"))
+        {
+            // Asked for credentials (or for them again under a new nonce): ask again.
+            let Pending {
+                method,
+                intent,
+                uri,
+                extra,
+                auth_retries,
+                ..
+            } = pending;
+            self.send_again(method, uri, intent, extra, auth_retries + 1, now);
+            return;
         }
         if !status.is_success() {
             self.refused(&pending, &response);
@@ -574,6 +635,13 @@ impl Session {
                 self.id = None;
                 self.events.push_back(Event::TornDown);
             }
+            _ if status.as_u16() == 401 => self.fail(Error::Unauthorized {
+                method: pending.method.as_str().to_owned(),
+                tried: self.auth.is_some(),
+            }),
+            _ if status.as_u16() == 403 => self.fail(Error::Forbidden {
+                method: pending.method.as_str().to_owned(),
+            }),
             _ => self.fail(Error::Status {
                 method: pending.method.as_str().to_owned(),
                 status: status.as_u16(),

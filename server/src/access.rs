@@ -298,6 +298,7 @@ pub struct Access {
     /// Nonce time is seconds since this.
     epoch: Instant,
     failures: HashMap<IpAddr, Failures>,
+    nonce_lifetime: Duration,
 }
 
 /// One request, as the check sees it.
@@ -327,7 +328,14 @@ impl Access {
             nonces: Nonces::new(secret),
             epoch: now,
             failures: HashMap::new(),
+            nonce_lifetime: NONCE_LIFETIME,
         }
+    }
+
+    /// Nonces stay good this long (at least a second) instead of [`NONCE_LIFETIME`].
+    pub fn with_nonce_lifetime(mut self, lifetime: Duration) -> Access {
+        self.nonce_lifetime = lifetime.max(Duration::from_secs(1));
+        self
     }
 
     fn seconds(&self, now: Instant) -> u64 {
@@ -450,7 +458,7 @@ impl Access {
             &d.nonce,
             &self.users.realm,
             self.seconds(now),
-            NONCE_LIFETIME.as_secs(),
+            self.nonce_lifetime.as_secs(),
         ) {
             Freshness::Fresh => Ok(user),
             Freshness::Stale => Err(Failure::Stale),

@@ -35,6 +35,8 @@ pub struct Config {
     pub rtx_payload_type: u8,
     /// Who may watch and publish (`--users FILE`); `None`: anyone may watch.
     pub users: Option<crate::access::Users>,
+    /// How long a Digest nonce stays good; older ones are answered `stale=true`.
+    pub nonce_lifetime: Duration,
 }
 
 impl Default for Config {
@@ -53,6 +55,7 @@ impl Default for Config {
             rtx_time: Duration::from_millis(1000),
             rtx_payload_type: 97,
             users: None,
+            nonce_lifetime: crate::access::NONCE_LIFETIME,
         }
     }
 }

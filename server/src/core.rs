@@ -136,7 +136,7 @@ impl Server {
                 <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed ^ 0x6175_7468);
             let mut secret = [0u8; 32];
             rand::RngCore::fill_bytes(&mut rng, &mut secret);
-            Access::new(users, secret, wallclock.0)
+            Access::new(users, secret, wallclock.0).with_nonce_lifetime(config.nonce_lifetime)
         });
         Server {
             config,

@@ -83,10 +83,28 @@ fn replies(bytes: &[u8]) -> Vec<(u16, Option<u32>)> {
 
 /// Sends `bytes` on a fresh connection of a fresh core and checks `expect`.
 fn run(bytes: impl AsRef<[u8]>, expect: Expect) {
+    run_with(Config::default(), bytes, expect);
+}
+
+/// [`run`] on a core with a users file (alice may read everything).
+fn run_authenticated(bytes: impl AsRef<[u8]>, expect: Expect) {
+    let users = crate::access::Users {
+        realm: "hdstream".into(),
+        users: Vec::new(),
+    }
+    .with_user("alice", "s3cret", vec!["*".into()], vec![]);
+    let config = Config {
+        users: Some(users),
+        ..Config::default()
+    };
+    run_with(config, bytes, expect);
+}
+
+fn run_with(config: Config, bytes: impl AsRef<[u8]>, expect: Expect) {
     let bytes = bytes.as_ref();
     let mut core = Core::new(Config {
         request_timeout: REQUEST_TIMEOUT,
-        ..Config::default()
+        ..config
     });
     let conn = core.connect(40_000);
     core.server.receive(conn, bytes, core.now);
@@ -281,4 +299,51 @@ cases! {
         (200, Some(5)),
         (200, Some(6)),
     ]);
+}
+
+/// `Authorization: VALUE` on a DESCRIBE of the clip.
+fn authorized(value: &str) -> Vec<u8> {
+    req("DESCRIBE", CLIP, &[&format!("Authorization: {value}")], b"")
+}
+
+macro_rules! auth_cases {
+    ($($name:ident: $bytes:expr => $expect:expr;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                run_authenticated($bytes, $expect);
+            }
+        )*
+    };
+}
+
+// With authentication on: whatever the Authorization, a 401 (with fresh challenges), never a
+// 400, a panic or a closed connection; OPTIONS stays open.
+auth_cases! {
+    auth_none: req("DESCRIBE", CLIP, &[], b"") => status(401);
+    auth_options_needs_none: req("OPTIONS", CLIP, &[], b"") => status(200);
+    auth_overlong_nonce: authorized(&format!(
+        "Digest username=\"alice\", realm=\"hdstream\", nonce=\"{}\", uri=\"{CLIP}\", response=\"00\"",
+        "n".repeat(3000)
+    )) => status(401);
+    auth_unterminated_quote: authorized("Digest username=\"alice, realm=\"hdstream\"") => status(401);
+    auth_stray_escape: authorized("Digest username=\"al\\") => status(401);
+    auth_unknown_algorithm: authorized(&format!(
+        "Digest username=\"alice\", realm=\"hdstream\", nonce=\"n\", uri=\"{CLIP}\", response=\"00\", algorithm=SHA-512-256"
+    )) => status(401);
+    auth_missing_response: authorized(&format!(
+        "Digest username=\"alice\", realm=\"hdstream\", nonce=\"n\", uri=\"{CLIP}\""
+    )) => status(401);
+    auth_missing_everything: authorized("Digest") => status(401);
+    auth_unknown_scheme: authorized("Bearer abc.def") => status(401);
+    auth_empty: authorized("") => status(401);
+    auth_basic_in_the_clear: authorized("Basic YWxpY2U6czNjcmV0") => status(401);
+    auth_basic_garbage: authorized("Basic ****") => status(401);
+    auth_many_params: authorized(&format!(
+        "Digest {}",
+        (0..200).map(|i| format!("p{i}=x")).collect::<Vec<_>>().join(", ")
+    )) => status(401);
+    auth_forged_nonce: authorized(&format!(
+        "Digest username=\"alice\", realm=\"hdstream\", nonce=\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\", uri=\"{CLIP}\", response=\"0123456789abcdef0123456789abcdef\""
+    )) => status(401);
 }

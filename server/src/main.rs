@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use hdstream_server::access::Users;
 use hdstream_server::core::Config;
 use hdstream_server::driver::{self, Listen};
 use hdstream_server::media::{Catalogue, FpsPolicy};
@@ -64,6 +65,11 @@ struct Args {
     /// get lost packets again as RTX packets (RFC 4588), offered in the SDP. 0 turns it off.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     rtx_time: u64,
+    /// Who may watch and publish: a TOML file of users (Digest HA1 values, never passwords)
+    /// and the paths each may read or publish; a user named "*" is anyone. Without it anyone
+    /// may watch. Add a user with: hdstream-user add FILE NAME --read '*'
+    #[arg(long, value_name = "FILE")]
+    users: Option<PathBuf>,
 }
 
 fn parse_override(s: &str) -> Result<(String, f64), String> {
@@ -122,7 +128,16 @@ fn main() -> anyhow::Result<()> {
         ms = started.elapsed().as_millis() as u64,
         "indexed"
     );
+    let users = match &args.users {
+        Some(path) => {
+            let users = Users::load(path)?;
+            tracing::info!(file = %path.display(), users = users.users.len(), realm = %users.realm, "authentication on");
+            Some(users)
+        }
+        None => None,
+    };
     let config = Config {
+        users,
         mtu: usize::from(args.mtu),
         session_timeout: Duration::from_secs(args.session_timeout.max(1)),
         max_sessions: args.max_sessions,

@@ -58,6 +58,8 @@ pub struct PairConfig {
     /// The client shows frames that lost packets with the lost restart intervals of the frame
     /// before.
     pub conceal: bool,
+    /// The client's user name and password.
+    pub credentials: Option<(String, String)>,
     /// Seeds the server's random values and the links.
     pub seed: u64,
 }
@@ -76,6 +78,7 @@ impl Default for PairConfig {
             repair: true,
             restart: Restart::None,
             conceal: true,
+            credentials: None,
             seed: 1,
         }
     }
@@ -145,6 +148,7 @@ impl Pair {
         client_config.pipeline.playout.prebuffer = config.prebuffer;
         client_config.repair = config.repair;
         client_config.pipeline.conceal = config.conceal;
+        client_config.credentials = config.credentials.clone();
         let client = Client::new(client_config, now);
         Pair {
             server,

@@ -167,8 +167,10 @@ fn params(s: &str) -> Result<Params, AuthError> {
                         break;
                     }
                     Some(b'\\') if i + 1 < bytes.len() => {
-                        value.push(char::from(bytes[i + 1]));
-                        i += 2;
+                        // A quoted-pair: the next character, whole (it may be UTF-8).
+                        let ch = s[i + 1..].chars().next().ok_or(AuthError::Syntax(i))?;
+                        value.push(ch);
+                        i += 1 + ch.len_utf8();
                     }
                     Some(&b) if b >= 0x20 || b == b'\t' => {
                         // Keep UTF-8 intact: copy the whole character.
@@ -627,6 +629,12 @@ mod tests {
 
     #[test]
     fn hostile_headers_are_errors() {
+        // Found by the fuzzer: an escaped multi-byte character in a quoted string.
+        let Ok(Challenge::Digest(d)) = Challenge::parse("Digest realm=\"a\\\u{ea}b\", nonce=n")
+        else {
+            panic!("parses");
+        };
+        assert_eq!(d.realm, "a\u{ea}b");
         let long = format!(
             "Digest realm=\"{}\", nonce=\"n\"",
             "x".repeat(MAX_VALUE + 1)

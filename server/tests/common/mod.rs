@@ -468,6 +468,11 @@ impl Rtsp {
     pub fn connect(addr: SocketAddr) -> Rtsp {
         let stream =
             TcpStream::connect_timeout(&addr, REPLY_TIMEOUT).expect("connect to RTSP server");
+        Rtsp::from_stream(stream)
+    }
+
+    /// A client on a connection made elsewhere (from another local address, say).
+    pub fn from_stream(stream: TcpStream) -> Rtsp {
         stream.set_nodelay(true).expect("nodelay");
         stream
             .set_write_timeout(Some(REPLY_TIMEOUT))
@@ -506,6 +511,27 @@ impl Rtsp {
             "reply to {method} {url} carries the request's CSeq"
         );
         reply
+    }
+
+    /// Like [`Rtsp::request`], but `None` when the server closes the connection or does not
+    /// answer in time, instead of failing the test.
+    pub fn try_request(
+        &mut self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> Option<Response> {
+        self.cseq += 1;
+        let mut text = format!("{method} {url} RTSP/1.0\r\nCSeq: {}\r\n", self.cseq);
+        for (name, value) in headers {
+            text.push_str(&format!("{name}: {value}\r\n"));
+        }
+        text.push_str("\r\n");
+        self.stream.write_all(text.as_bytes()).ok()?;
+        match self.message(Instant::now() + REPLY_TIMEOUT)? {
+            Message::Response(r) => Some(r),
+            _ => None,
+        }
     }
 
     /// The next reply (interleaved data before it is kept in [`Rtsp::data`]).

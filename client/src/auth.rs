@@ -1,0 +1,193 @@
+//! The client's side of RTSP authentication (RFC 2326 §D.1; RFC 7616 Digest, RFC 7617 Basic):
+//! answers the server's challenge with credentials from the URL or the options, on every
+//! request after it.
+
+use hdstream_common::rtsp::auth::{self, Algorithm, Challenge, Credentials, DigestCredentials};
+
+/// A user and password, and the challenge they answer.
+#[derive(Clone)]
+pub struct Authenticator {
+    username: String,
+    password: String,
+    /// The challenge taken up, once the server sent one.
+    challenge: Option<Challenge>,
+    /// Requests answered under the current nonce (`nc`, RFC 7616 §3.4).
+    count: u32,
+    /// Makes client nonces.
+    salt: u64,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("username", &self.username)
+            .field("password", &"<hidden>")
+            .finish()
+    }
+}
+
+impl Authenticator {
+    /// Credentials for `username`.
+    pub fn new(username: String, password: String) -> Authenticator {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write(username.as_bytes());
+        Authenticator {
+            username,
+            password,
+            challenge: None,
+            count: 0,
+            salt: h.finish(),
+        }
+    }
+
+    /// Takes up the best of a 401's challenges: Digest SHA-256, then Digest MD5, then Basic.
+    /// Answers whether there was one to take.
+    pub fn challenged<'a>(&mut self, values: impl Iterator<Item = &'a str>) -> bool {
+        let rank = |c: &Challenge| match c {
+            Challenge::Digest(d) => match d.algorithm {
+                Some(Algorithm::Sha256) => 3,
+                Some(Algorithm::Md5) => 2,
+                None => 0,
+            },
+            Challenge::Basic { .. } => 1,
+        };
+        let best = values
+            .filter_map(|v| Challenge::parse(v).ok())
+            .filter(|c| rank(c) > 0)
+            .max_by_key(rank);
+        match best {
+            Some(c) => {
+                self.challenge = Some(c);
+                self.count = 0;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The `Authorization` value for `method` on `uri`, once challenged.
+    pub fn authorization(&mut self, method: &str, uri: &str) -> Option<String> {
+        let credentials = match self.challenge.as_ref()? {
+            Challenge::Basic { .. } => Credentials::Basic {
+                username: self.username.clone(),
+                password: self.password.clone(),
+            },
+            Challenge::Digest(c) => {
+                let algorithm = c.algorithm?;
+                self.count = self.count.wrapping_add(1);
+                let ha1 = auth::ha1(algorithm, &self.username, &c.realm, &self.password);
+                let nc = format!("{:08x}", self.count);
+                let cnonce = format!("{:016x}", self.salt ^ u64::from(self.count).rotate_left(17));
+                let qop = c.qop_auth.then_some((nc.as_str(), cnonce.as_str()));
+                let response = auth::response(algorithm, &ha1, &c.nonce, qop, method, uri);
+                Credentials::Digest(DigestCredentials {
+                    username: self.username.clone(),
+                    realm: c.realm.clone(),
+                    nonce: c.nonce.clone(),
+                    uri: uri.to_owned(),
+                    response,
+                    algorithm: Some(algorithm),
+                    opaque: c.opaque.clone(),
+                    qop: c.qop_auth.then(|| (nc.clone(), cnonce.clone())),
+                })
+            }
+        };
+        Some(credentials.to_string())
+    }
+}
+
+/// Splits `user:password@` off an `rtsp://` URL (percent-decoded): the URL without them, and
+/// them if there were any.
+pub fn split_userinfo(url: &str) -> (String, Option<(String, String)>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.to_owned(), None);
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return (url.to_owned(), None);
+    };
+    let userinfo = &rest[..at];
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    (
+        format!("{scheme}://{}", &rest[at + 1..]),
+        Some((percent_decode(user), percent_decode(password))),
+    )
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn userinfo_comes_off_the_url() {
+        assert_eq!(
+            split_userinfo("rtsp://al%40ice:p%3Aw@host:8554/a/b.mjpeg"),
+            (
+                "rtsp://host:8554/a/b.mjpeg".into(),
+                Some(("al@ice".into(), "p:w".into()))
+            )
+        );
+        assert_eq!(
+            split_userinfo("rtsp://host/x@y"),
+            ("rtsp://host/x@y".into(), None)
+        );
+    }
+
+    #[test]
+    fn the_best_challenge_is_answered_and_verifies() {
+        let mut a = Authenticator::new("alice".into(), "secret".into());
+        assert!(
+            a.authorization("DESCRIBE", "rtsp://h/c").is_none(),
+            "nothing before a 401"
+        );
+        let md5 = r#"Digest realm="hdstream", nonce="n", algorithm=MD5, qop="auth""#;
+        let sha = r#"Digest realm="hdstream", nonce="n", algorithm=SHA-256, qop="auth""#;
+        assert!(a.challenged([md5, sha, "Basic realm=\"x\""].into_iter()));
+        let value = a.authorization("DESCRIBE", "rtsp://h/c").unwrap();
+        let Ok(Credentials::Digest(d)) = Credentials::parse(&value) else {
+            panic!("Digest");
+        };
+        assert_eq!(d.algorithm, Some(Algorithm::Sha256));
+        let (nc, cnonce) = d.qop.clone().unwrap();
+        assert_eq!(nc, "00000001");
+        let ha1 = auth::ha1(Algorithm::Sha256, "alice", "hdstream", "secret");
+        let expected = auth::response(
+            Algorithm::Sha256,
+            &ha1,
+            "n",
+            Some((&nc, &cnonce)),
+            "DESCRIBE",
+            "rtsp://h/c",
+        );
+        assert_eq!(d.response, expected);
+        let next = a.authorization("PLAY", "rtsp://h/c").unwrap();
+        assert!(next.contains("nc=00000002"));
+        assert!(
+            !a.challenged(["Bearer x=1", "Digest realm=r, nonce=n, algorithm=SHA-512"].into_iter())
+        );
+    }
+}
