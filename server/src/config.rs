@@ -37,6 +37,13 @@ pub struct Config {
     pub users: Option<crate::access::Users>,
     /// How long a Digest nonce stays good; older ones are answered `stale=true`.
     pub nonce_lifetime: Duration,
+    /// RTSP connections open at once, in all; beyond it a new one is answered 503 and closed.
+    pub max_connections: usize,
+    /// RTSP connections open at once from one address (loopback excepted, unless
+    /// `limit_loopback`: the machine's own tools and benchmarks); beyond it, 503 and close.
+    pub max_connections_per_address: usize,
+    /// Apply `max_connections_per_address` to loopback addresses too.
+    pub limit_loopback: bool,
 }
 
 impl Default for Config {
@@ -56,6 +63,9 @@ impl Default for Config {
             rtx_payload_type: 97,
             users: None,
             nonce_lifetime: crate::access::NONCE_LIFETIME,
+            max_connections: 4000,
+            max_connections_per_address: 64,
+            limit_loopback: false,
         }
     }
 }

@@ -176,9 +176,37 @@ impl Server {
         self.connections.len()
     }
 
-    /// A connection from `peer` was accepted.
+    /// A connection from `peer` was accepted. Beyond [`Config::max_connections`] in all, or
+    /// [`Config::max_connections_per_address`] from its address, it is answered 503 at once
+    /// and closed.
     pub fn open(&mut self, conn: ConnId, peer: SocketAddr, now: Instant) {
-        self.connections.insert(conn, Connection::new(peer, now));
+        let mut connection = Connection::new(peer, now);
+        let total = self.connections.len();
+        let limited = self.config.limit_loopback || !peer.ip().is_loopback();
+        let from_peer = if limited {
+            self.connections
+                .values()
+                .filter(|c| c.peer.ip() == peer.ip())
+                .count()
+        } else {
+            0
+        };
+        let refusal = if total >= self.config.max_connections {
+            Some("too many connections to this server")
+        } else if from_peer >= self.config.max_connections_per_address {
+            Some("too many connections from your address")
+        } else {
+            None
+        };
+        if let Some(why) = refusal {
+            tracing::warn!(%peer, from_peer, total, why, "connection refused");
+            let mut response = Response::new(rtsp::StatusCode::SERVICE_UNAVAILABLE);
+            response.headers.set("Content-Type", "text/plain");
+            response.body = format!("{why}\r\n").into_bytes();
+            response.write_to(connection.output_mut());
+            connection.close_when_flushed = true;
+        }
+        self.connections.insert(conn, connection);
     }
 
     /// Bytes `data` arrived on `conn`.
@@ -186,6 +214,10 @@ impl Server {
         let Some(c) = self.connections.get_mut(&conn) else {
             return;
         };
+        if c.close_when_flushed {
+            // Refused, or its conversation is over: nothing more is read.
+            return;
+        }
         c.input.extend_from_slice(data);
         c.last_input = now;
         c.quiet_checked = false;

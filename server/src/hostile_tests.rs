@@ -347,3 +347,42 @@ auth_cases! {
         "Digest username=\"alice\", realm=\"hdstream\", nonce=\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\", uri=\"{CLIP}\", response=\"0123456789abcdef0123456789abcdef\""
     )) => status(401);
 }
+
+/// Connections beyond the per-address limit get 503 at once and are closed; another address,
+/// and the loopback address when exempt, are not affected; the total limit likewise.
+#[test]
+fn connections_beyond_the_limits_are_refused_with_503() {
+    use std::net::SocketAddr;
+    let mut core = Core::new(Config {
+        max_connections_per_address: 2,
+        max_connections: 5,
+        ..Config::default()
+    });
+    let from = |a: u8, port: u16| SocketAddr::from(([10, 0, 0, a], port));
+    let first = [core.connect_from(from(1, 1)), core.connect_from(from(1, 2))];
+    for conn in first {
+        assert!(
+            core.take_output(conn).is_empty(),
+            "within the limit: nothing said"
+        );
+    }
+    let third = core.connect_from(from(1, 3));
+    let out = core.take_output(third);
+    assert_eq!(replies(&out), [(503, None)]);
+    assert!(String::from_utf8_lossy(&out).contains("too many connections from your address"));
+    assert_eq!(core.server.poll_close(), Some(third), "and closed");
+    core.server.close(third, core.now);
+    // Its requests are not read meanwhile; others go on.
+    let other = core.connect_from(from(2, 1));
+    let ok = core.request(other, "OPTIONS *", &["CSeq: 1"]);
+    assert_eq!(ok.status.as_u16(), 200);
+    // Loopback is exempt from the per-address limit (the machine's own tools).
+    let local: Vec<_> = (0..2).map(|p| core.connect(40_000 + p)).collect();
+    for conn in local {
+        assert!(core.take_output(conn).is_empty());
+    }
+    // 2 + 1 + 2 = 5 open: the next is over the total.
+    let over = core.connect_from(from(3, 1));
+    let out = core.take_output(over);
+    assert!(String::from_utf8_lossy(&out).contains("too many connections to this server"));
+}

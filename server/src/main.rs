@@ -70,6 +70,13 @@ struct Args {
     /// may watch. Add a user with: hdstream-user add FILE NAME --read '*'
     #[arg(long, value_name = "FILE")]
     users: Option<PathBuf>,
+    /// RTSP connections at once, in all; a connection beyond it is answered 503 and closed.
+    #[arg(long, default_value_t = 4000)]
+    max_connections: usize,
+    /// RTSP connections at once from one address (loopback addresses are exempt); beyond
+    /// it, 503 and close (logged).
+    #[arg(long, default_value_t = 64)]
+    max_connections_per_address: usize,
 }
 
 fn parse_override(s: &str) -> Result<(String, f64), String> {
@@ -138,6 +145,8 @@ fn main() -> anyhow::Result<()> {
     };
     let config = Config {
         users,
+        max_connections: args.max_connections.min(4000),
+        max_connections_per_address: args.max_connections_per_address,
         mtu: usize::from(args.mtu),
         session_timeout: Duration::from_secs(args.session_timeout.max(1)),
         max_sessions: args.max_sessions,

@@ -115,9 +115,13 @@ impl Core {
 
     /// A new connection from 127.0.0.1:`port`.
     pub fn connect(&mut self, port: u16) -> ConnId {
+        self.connect_from(SocketAddr::from(([127, 0, 0, 1], port)))
+    }
+
+    /// A new connection from `peer`.
+    pub fn connect_from(&mut self, peer: SocketAddr) -> ConnId {
         let conn = self.next_conn;
         self.next_conn += 1;
-        let peer = SocketAddr::from(([127, 0, 0, 1], port));
         self.server.open(conn, peer, self.now);
         conn
     }
