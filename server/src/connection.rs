@@ -26,6 +26,8 @@ pub struct Connection {
     /// Whether the input has been looked at as a quiet (unterminated) course request since it
     /// last grew.
     pub quiet_checked: bool,
+    /// Whether it came over TLS (RTSPS): Basic credentials are accepted on it.
+    pub tls: bool,
 }
 
 impl Connection {
@@ -41,6 +43,7 @@ impl Connection {
             last_input: now,
             close_when_flushed: false,
             quiet_checked: false,
+            tls: false,
         }
     }
 

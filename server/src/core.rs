@@ -209,6 +209,14 @@ impl Server {
         self.connections.insert(conn, connection);
     }
 
+    /// [`Server::open`] for a connection that came over TLS (RTSPS).
+    pub fn open_tls(&mut self, conn: ConnId, peer: SocketAddr, now: Instant) {
+        self.open(conn, peer, now);
+        if let Some(c) = self.connections.get_mut(&conn) {
+            c.tls = true;
+        }
+    }
+
     /// Bytes `data` arrived on `conn`.
     pub fn receive(&mut self, conn: ConnId, data: &[u8], now: Instant) {
         let Some(c) = self.connections.get_mut(&conn) else {
@@ -626,7 +634,7 @@ impl Server {
             path: &path,
             right,
             authorization: request.headers.get("Authorization"),
-            tls: false,
+            tls: self.connections.get(&conn).is_some_and(|c| c.tls),
         };
         let (status, challenges) = match access.check(&attempt, now) {
             Verdict::Allowed(_) => return None,

@@ -32,6 +32,8 @@ const RTP: Token = Token(1);
 const RTCP: Token = Token(2);
 /// The pipe a SIGIO (a media file's lease being broken) writes a byte to.
 const LEASES: Token = Token(usize::MAX);
+/// The RTSPS listener.
+const TLS_LISTENER: Token = Token(usize::MAX - 1);
 const FIRST_CONN: usize = 16;
 /// Connections beyond this are accepted and closed at once.
 pub const MAX_CONNECTIONS: usize = 4096;
@@ -62,11 +64,22 @@ pub struct Listen {
     pub rtp_port: Option<u16>,
 }
 
+/// RTSPS: where to listen, and the certificate ([`crate::tls::server_config`]).
+#[derive(Debug, Clone)]
+pub struct TlsListen {
+    /// TCP port (0: any free one).
+    pub port: u16,
+    /// The TLS server configuration.
+    pub config: Arc<rustls::ServerConfig>,
+}
+
 /// A running server, for tests and embedding; [`Handle::stop`] ends it.
 #[derive(Debug)]
 pub struct Handle {
     /// The RTSP address it listens on.
     pub rtsp: SocketAddr,
+    /// The RTSPS address, when it listens for TLS too.
+    pub rtsps: Option<SocketAddr>,
     /// Its RTP and RTCP ports.
     pub media_ports: (u16, u16),
     stop: Arc<AtomicBool>,
@@ -109,9 +122,30 @@ impl Drop for Handle {
 }
 
 /// Binds the sockets and starts the loop on its own thread.
-pub fn spawn(mut config: Config, catalogue: Arc<Catalogue>, listen: Listen) -> io::Result<Handle> {
+pub fn spawn(config: Config, catalogue: Arc<Catalogue>, listen: Listen) -> io::Result<Handle> {
+    spawn_with_tls(config, catalogue, listen, None)
+}
+
+/// [`spawn`], listening for RTSPS too when `tls` says where.
+pub fn spawn_with_tls(
+    mut config: Config,
+    catalogue: Arc<Catalogue>,
+    listen: Listen,
+    tls: Option<TlsListen>,
+) -> io::Result<Handle> {
     let listener = tcp_listener(SocketAddr::new(listen.bind, listen.port))?;
     let rtsp = listener.local_addr()?;
+    let tls = match tls {
+        Some(t) => Some((
+            tcp_listener(SocketAddr::new(listen.bind, t.port))?,
+            t.config,
+        )),
+        None => None,
+    };
+    let rtsps = match &tls {
+        Some((l, _)) => Some(l.local_addr()?),
+        None => None,
+    };
     let (rtp, rtcp) = bind_pair(listen.bind, listen.rtp_port)?;
     let media_ports = (rtp.local_addr()?.port(), rtcp.local_addr()?.port());
     config.server_ports = media_ports;
@@ -122,10 +156,11 @@ pub fn spawn(mut config: Config, catalogue: Arc<Catalogue>, listen: Listen) -> i
         .name("hdstream-server".into())
         .spawn(move || {
             let core = Server::new(config, catalogue, seed, (Instant::now(), SystemTime::now()));
-            Driver::new(core, listener, rtp, rtcp)?.run(&flag)
+            Driver::new(core, listener, tls, rtp, rtcp)?.run(&flag)
         })?;
     Ok(Handle {
         rtsp,
+        rtsps,
         media_ports,
         stop,
         thread: Some(thread),
@@ -195,6 +230,8 @@ fn bind_pair(ip: IpAddr, port: Option<u16>) -> io::Result<(UdpSocket, UdpSocket)
 struct Driver {
     core: Server,
     poll: Poll,
+    /// The RTSPS listener and its TLS configuration.
+    tls: Option<(TcpListener, Arc<rustls::ServerConfig>)>,
     /// Woken by SIGIO: a media file's lease is being broken ([`Server::media_changed`]).
     leases: Leases,
     listener: TcpListener,
@@ -216,18 +253,25 @@ struct Driver {
 struct Conn {
     stream: TcpStream,
     writable_wanted: bool,
+    /// RTSPS: the TLS state between the socket and the core.
+    tls: Option<Box<rustls::ServerConnection>>,
 }
 
 impl Driver {
     fn new(
         core: Server,
         mut listener: TcpListener,
+        mut tls: Option<(TcpListener, Arc<rustls::ServerConfig>)>,
         mut rtp: UdpSocket,
         mut rtcp: UdpSocket,
     ) -> io::Result<Driver> {
         let poll = Poll::new()?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
+        if let Some((l, _)) = &mut tls {
+            poll.registry()
+                .register(l, TLS_LISTENER, Interest::READABLE)?;
+        }
         poll.registry()
             .register(&mut rtp, RTP, Interest::READABLE)?;
         poll.registry()
@@ -243,6 +287,7 @@ impl Driver {
         Ok(Driver {
             core,
             poll,
+            tls,
             leases,
             listener,
             rtp,
@@ -294,7 +339,8 @@ impl Driver {
             let now = Instant::now();
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.accept(now),
+                    LISTENER => self.accept(now, false),
+                    TLS_LISTENER => self.accept(now, true),
                     LEASES => {
                         self.leases.drain();
                         self.core.media_changed(now);
@@ -317,9 +363,13 @@ impl Driver {
         }
     }
 
-    fn accept(&mut self, now: Instant) {
+    fn accept(&mut self, now: Instant, secure: bool) {
         loop {
-            match self.listener.accept() {
+            let accepted = match (&self.tls, secure) {
+                (Some((l, _)), true) => l.accept(),
+                _ => self.listener.accept(),
+            };
+            match accepted {
                 Ok((mut stream, peer)) => {
                     if self.conns.len() >= MAX_CONNECTIONS {
                         tracing::warn!(%peer, "too many connections: refused");
@@ -336,15 +386,35 @@ impl Driver {
                     {
                         continue;
                     }
+                    let tls = match (&self.tls, secure) {
+                        (Some((_, config)), true) => {
+                            match rustls::ServerConnection::new(Arc::clone(config)) {
+                                Ok(mut c) => {
+                                    c.set_buffer_limit(Some(crate::tls::SEND_BUFFER));
+                                    Some(Box::new(c))
+                                }
+                                Err(e) => {
+                                    tracing::warn!(%peer, error = %e, "TLS connection refused");
+                                    continue;
+                                }
+                            }
+                        }
+                        _ => None,
+                    };
                     self.conns.insert(
                         id,
                         Conn {
                             stream,
                             writable_wanted: false,
+                            tls,
                         },
                     );
-                    self.core.open(id, peer, now);
-                    tracing::debug!(%peer, conn = id, "connection");
+                    if secure {
+                        self.core.open_tls(id, peer, now);
+                    } else {
+                        self.core.open(id, peer, now);
+                    }
+                    tracing::debug!(%peer, conn = id, tls = secure, "connection");
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -360,6 +430,9 @@ impl Driver {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
+        if conn.tls.is_some() {
+            return self.read_tls(id, now);
+        }
         self.unread.remove(&id);
         let mut total = 0;
         let closed = loop {
@@ -382,6 +455,69 @@ impl Driver {
         if closed {
             // A client that half-closes after its request still gets the reply.
             self.flush(id);
+            self.drop_conn(id, now);
+        }
+    }
+
+    /// Reads a TLS connection: ciphertext into rustls, plaintext on to the core; a broken
+    /// handshake (or plaintext RTSP on the TLS port) is logged and closes the connection.
+    fn read_tls(&mut self, id: usize, now: Instant) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        self.unread.remove(&id);
+        let Some(tls) = conn.tls.as_mut() else {
+            return;
+        };
+        let mut total = 0;
+        let mut closed = false;
+        loop {
+            if total >= READ_BUDGET || !self.core.wants_input(id) {
+                self.unread.insert(id);
+                break;
+            }
+            match tls.read_tls(&mut conn.stream) {
+                Ok(0) => {
+                    closed = true;
+                    break;
+                }
+                Ok(n) => total += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    closed = true;
+                    break;
+                }
+            }
+            if let Err(e) = tls.process_new_packets() {
+                let peer = conn.stream.peer_addr().ok();
+                tracing::warn!(?peer, error = %e, "TLS failed (not TLS, or a broken handshake): closing");
+                // Tell the peer why, if it listens.
+                let _ = tls.write_tls(&mut conn.stream);
+                closed = true;
+                break;
+            }
+            loop {
+                match tls.reader().read(&mut self.buf) {
+                    Ok(0) => {
+                        closed = true;
+                        break;
+                    }
+                    Ok(n) => self.core.receive(id, &self.buf[..n], now),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(_) => {
+                        closed = true;
+                        break;
+                    }
+                }
+            }
+            if closed {
+                break;
+            }
+        }
+        // Handshake replies, and whatever the core answered.
+        self.flush(id);
+        if closed {
             self.drop_conn(id, now);
         }
     }
@@ -504,6 +640,23 @@ impl Driver {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
+        if let Some(tls) = conn.tls.as_mut() {
+            let failed = flush_tls(&mut self.core, id, &mut conn.stream, tls);
+            if failed {
+                self.drop_conn(id, Instant::now());
+                return;
+            }
+            let want =
+                tls.wants_write() || (!tls.is_handshaking() && !self.core.output(id).is_empty());
+            want_writable(
+                self.poll.registry(),
+                &mut conn.stream,
+                Token(id),
+                &mut conn.writable_wanted,
+                want,
+            );
+            return;
+        }
         let mut failed = false;
         loop {
             let pending = self.core.output(id);
@@ -550,6 +703,35 @@ impl Driver {
             let _ = self.poll.registry().deregister(&mut conn.stream);
         }
         self.core.close(id, now);
+    }
+}
+
+/// Moves the core's output for `id` into TLS (as much as its buffer takes) and the ciphertext
+/// onto the socket; answers whether the connection failed.
+fn flush_tls(
+    core: &mut Server,
+    id: usize,
+    stream: &mut TcpStream,
+    tls: &mut rustls::ServerConnection,
+) -> bool {
+    loop {
+        let pending = core.output(id);
+        if !pending.is_empty() && !tls.is_handshaking() {
+            match tls.writer().write(pending) {
+                Ok(n) if n > 0 => core.written(id, n),
+                _ => {}
+            }
+        }
+        if !tls.wants_write() {
+            return false;
+        }
+        match tls.write_tls(stream) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return true,
+        }
     }
 }
 

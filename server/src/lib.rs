@@ -30,6 +30,7 @@ pub mod source;
 pub mod stream;
 #[cfg(test)]
 mod testing;
+pub mod tls;
 pub mod transmit;
 #[cfg(test)]
 mod transmit_tests;

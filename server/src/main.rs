@@ -77,6 +77,17 @@ struct Args {
     /// it, 503 and close (logged).
     #[arg(long, default_value_t = 64)]
     max_connections_per_address: usize,
+    /// RTSPS: the server's certificate chain (PEM). With --tls-key, the server also listens
+    /// for RTSP over TLS (rtsps://) on --tls-port; media then travels interleaved on the
+    /// TLS connection (or over UDP if the client asks).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// RTSPS: the certificate's private key (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// RTSPS port.
+    #[arg(long, default_value_t = hdstream_server::tls::DEFAULT_PORT)]
+    tls_port: u16,
 }
 
 fn parse_override(s: &str) -> Result<(String, f64), String> {
@@ -160,8 +171,18 @@ fn main() -> anyhow::Result<()> {
         port: args.port,
         rtp_port: args.rtp_port,
     };
-    let handle = driver::spawn(config, Arc::new(catalogue), listen)
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(driver::TlsListen {
+            port: args.tls_port,
+            config: hdstream_server::tls::server_config(cert, key)?,
+        }),
+        _ => None,
+    };
+    let handle = driver::spawn_with_tls(config, Arc::new(catalogue), listen, tls)
         .with_context(|| format!("cannot listen on {}:{}", args.bind, args.port))?;
+    if let Some(rtsps) = handle.rtsps {
+        tracing::info!(%rtsps, "RTSPS (TLS) listening");
+    }
     let stop = handle.stop_flag();
     signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&stop))?;
     signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&stop))?;

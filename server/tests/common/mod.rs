@@ -358,6 +358,9 @@ pub fn media_root(name: &str, files: &[(&str, &Path)]) -> PathBuf {
     std::fs::create_dir_all(&root).expect("create media root");
     for (file, source) in files {
         let to = root.join(file);
+        // Never copy onto an existing name: it may be a hard link of `source` itself (another
+        // test's root of the same name), and copying would truncate the cached file.
+        let _ = std::fs::remove_file(&to);
         if std::fs::hard_link(source, &to).is_err() {
             std::fs::copy(source, &to).expect("copy media");
         }
