@@ -51,6 +51,8 @@ pub struct Sockets {
     pub udp: Option<(UdpSocket, UdpSocket)>,
     /// The receive buffer the kernel granted.
     pub rcvbuf: Option<usize>,
+    /// `rtsps://`: the TLS state between the connection and the client.
+    pub tls: Option<Box<rustls::ClientConnection>>,
 }
 
 /// Connects to `host:port` (each resolved address in turn, 5 s each).
@@ -160,6 +162,8 @@ struct Driver {
     buf: Vec<u8>,
     live_at: Instant,
     live_bytes: u64,
+    /// Why TLS failed (an untrusted certificate, a broken handshake): ends the run.
+    tls_error: Option<String>,
 }
 
 /// Runs the loop until the client is done.
@@ -176,6 +180,7 @@ pub fn run(poll: Poll, client: Client, mut sockets: Sockets, ends: Ends) -> Outc
         buf: vec![0; 65_536],
         live_at: Instant::now(),
         live_bytes: 0,
+        tls_error: None,
     };
     let result = match registered {
         Ok(()) => driver.run(),
@@ -232,6 +237,9 @@ impl Driver {
                     _ => {}
                 }
             }
+            if let Some(why) = self.tls_error.take() {
+                return Err(Error::Tls(why));
+            }
             while let Ok(command) = self.ends.commands.try_recv() {
                 self.client.command(command, now);
             }
@@ -255,6 +263,9 @@ impl Driver {
     }
 
     fn read_control(&mut self, now: Instant) {
+        if self.sockets.tls.is_some() {
+            return self.read_tls(now);
+        }
         while self.control_open {
             match self.sockets.control.read(&mut self.buf) {
                 Ok(0) => {
@@ -275,6 +286,56 @@ impl Driver {
                     self.client.control_closed(now);
                 }
             }
+        }
+    }
+
+    /// Reads the TLS connection: ciphertext into rustls, plaintext on to the client.
+    fn read_tls(&mut self, now: Instant) {
+        let Some(tls) = self.sockets.tls.as_mut() else {
+            return;
+        };
+        let mut failure = None;
+        while self.control_open && failure.is_none() {
+            match tls.read_tls(&mut self.sockets.control) {
+                Ok(0) => failure = Some(None),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => failure = Some(None),
+            }
+            if let Err(e) = tls.process_new_packets() {
+                // Send the alert that says why, then give up.
+                let _ = tls.write_tls(&mut self.sockets.control);
+                failure = Some(Some(e.to_string()));
+                break;
+            }
+            loop {
+                match tls.reader().read(&mut self.buf) {
+                    Ok(0) => {
+                        failure = Some(None);
+                        break;
+                    }
+                    Ok(n) => self.client.receive_control(&self.buf[..n], now),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(_) => {
+                        failure = Some(None);
+                        break;
+                    }
+                }
+            }
+        }
+        match failure {
+            Some(Some(why)) => {
+                self.control_open = false;
+                let _ = self.poll.registry().deregister(&mut self.sockets.control);
+                self.tls_error = Some(why);
+            }
+            Some(None) => {
+                self.control_open = false;
+                let _ = self.poll.registry().deregister(&mut self.sockets.control);
+                self.client.control_closed(now);
+            }
+            None => {}
         }
     }
 
@@ -333,6 +394,43 @@ impl Driver {
     }
 
     fn write_control(&mut self) {
+        if let Some(tls) = self.sockets.tls.as_mut() {
+            let mut failed = false;
+            while self.control_open {
+                let pending = self.client.control_output();
+                if !pending.is_empty()
+                    && !tls.is_handshaking()
+                    && let Ok(n) = tls.writer().write(pending)
+                    && n > 0
+                {
+                    self.client.control_written(n);
+                }
+                if !tls.wants_write() {
+                    break;
+                }
+                match tls.write_tls(&mut self.sockets.control) {
+                    Ok(0) => failed = true,
+                    Ok(_) => continue,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => failed = true,
+                }
+                if failed {
+                    break;
+                }
+            }
+            if failed {
+                self.control_open = false;
+                let _ = self.poll.registry().deregister(&mut self.sockets.control);
+                self.client.control_closed(Instant::now());
+                return;
+            }
+            let want = self.control_open
+                && (tls.wants_write()
+                    || (!tls.is_handshaking() && !self.client.control_output().is_empty()));
+            self.want_writable(want);
+            return;
+        }
         while self.control_open && !self.client.control_output().is_empty() {
             match self.sockets.control.write(self.client.control_output()) {
                 Ok(0) => break,
@@ -348,6 +446,11 @@ impl Driver {
             }
         }
         let want = self.control_open && !self.client.control_output().is_empty();
+        self.want_writable(want);
+    }
+
+    /// Asks for the connection's writable readiness while output waits.
+    fn want_writable(&mut self, want: bool) {
         if self.control_open && want != self.writable_interest {
             let interest = if want {
                 Interest::READABLE | Interest::WRITABLE

@@ -30,6 +30,9 @@ pub enum Error {
         /// The request's method.
         method: String,
     },
+    /// TLS (`rtsps://`) could not be set up: a certificate not trusted, a failed handshake.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The server closed the RTSP connection while the session still needed it.
     #[error("server closed the connection during {during}")]
     Closed {

@@ -37,6 +37,7 @@ pub mod session;
 pub mod sink;
 pub mod stats;
 pub mod timeline;
+pub mod tls;
 pub mod window;
 
 use std::net::SocketAddr;
@@ -64,6 +65,12 @@ pub fn play(options: &Options) -> Result<Report, Error> {
     let started = Instant::now();
     let cpu_start = stats::process_cpu_time();
     let (host, stream, server) = connect(options)?;
+    // RTSPS: TLS over the connection, and the media interleaved in it (as ffmpeg does).
+    let tls = if options.tls() {
+        Some(Box::new(tls::connect(&host, &options.trust)?))
+    } else {
+        None
+    };
     let (udp, transport, rcvbuf) = media_sockets(options, server)?;
     let client = Client::new(client_config(options, &host, transport), Instant::now());
     // Pause, the seek epoch and lateness: one clock, shared by every thread.
@@ -87,6 +94,7 @@ pub fn play(options: &Options) -> Result<Report, Error> {
         server,
         udp,
         rcvbuf,
+        tls,
     };
     let net_ends = driver::Ends {
         commands: command_rx,
@@ -177,6 +185,7 @@ type MediaSockets = (
 /// Binds the RTP/RTCP port pair when RTP travels over UDP (the course's dialect always does).
 fn media_sockets(options: &Options, server: SocketAddr) -> Result<MediaSockets, Error> {
     let (kind, rtp_port) = match &options.target {
+        Target::Url(_) if options.tls() => (TransportKind::Tcp, options.rtp_port),
         Target::Url(_) => (options.transport, options.rtp_port),
         Target::Course { rtp_port, .. } => (TransportKind::Udp, *rtp_port),
     };

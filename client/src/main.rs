@@ -70,6 +70,16 @@ struct Cli {
     #[arg(long, requires = "user")]
     password: Option<String>,
 
+    /// rtsps:// (RTSP over TLS, media interleaved on the connection): trust the server
+    /// certificates in this PEM file instead of the system's roots.
+    #[arg(long, value_name = "PEM", conflicts_with = "insecure")]
+    ca: Option<PathBuf>,
+
+    /// rtsps://: take any server certificate (a self-signed test server). Anyone between
+    /// you and the server could then read and change the stream.
+    #[arg(long)]
+    insecure: bool,
+
     /// No window, even when a display is available (decode and count only).
     #[arg(long)]
     headless: bool,
@@ -154,6 +164,11 @@ fn options(cli: &Cli) -> Result<Options> {
     options.repair = !cli.no_repair;
     options.conceal = !cli.no_conceal;
     options.credentials = cli.user.clone().zip(cli.password.clone());
+    options.trust = match (&cli.ca, cli.insecure) {
+        (Some(ca), _) => hdstream_client::tls::Trust::Ca(ca.clone()),
+        (None, true) => hdstream_client::tls::Trust::Insecure,
+        (None, false) => hdstream_client::tls::Trust::System,
+    };
     options.headless = cli.headless;
     if let Some(d) = cli.duration {
         if !(d.is_finite() && d > 0.0) {

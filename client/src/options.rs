@@ -67,6 +67,8 @@ pub struct Options {
     pub repair: bool,
     /// User name and password for a server that asks (else from the URL, if any).
     pub credentials: Option<(String, String)>,
+    /// How an `rtsps://` server's certificate is checked.
+    pub trust: crate::tls::Trust,
     /// Show a frame that lost packets anyway when its JPEG has restart markers, the lost
     /// restart intervals taken from the frame before (RFC 2435 §3.1.7).
     pub conceal: bool,
@@ -102,6 +104,7 @@ impl Options {
             low_latency: false,
             repair: true,
             credentials: None,
+            trust: crate::tls::Trust::System,
             conceal: true,
             headless: false,
             duration: None,
@@ -118,6 +121,11 @@ impl Options {
     /// Defaults for playing an `rtsp://` URL.
     pub fn url(url: impl Into<String>) -> Options {
         Options::new(Target::Url(url.into()))
+    }
+
+    /// Whether the URL is `rtsps://` (RTSP over TLS).
+    pub fn tls(&self) -> bool {
+        matches!(&self.target, Target::Url(url) if url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("rtsps://")))
     }
 
     /// Where to connect: host and port.
@@ -144,9 +152,13 @@ impl Options {
 pub fn parse_url(url: &str) -> Result<(String, u16), Error> {
     let bad = |why: &str| Error::Usage(format!("{url:?} is not an rtsp:// URL: {why}"));
     let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("no scheme"))?;
-    if !scheme.eq_ignore_ascii_case("rtsp") {
-        return Err(bad("only rtsp:// is supported"));
-    }
+    let default_port = if scheme.eq_ignore_ascii_case("rtsp") {
+        554
+    } else if scheme.eq_ignore_ascii_case("rtsps") {
+        322
+    } else {
+        return Err(bad("only rtsp:// and rtsps:// are supported"));
+    };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let authority = authority.rsplit('@').next().unwrap_or_default();
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
@@ -164,7 +176,7 @@ pub fn parse_url(url: &str) -> Result<(String, u16), Error> {
         return Err(bad("no host"));
     }
     let port = match port {
-        None | Some("") => 554,
+        None | Some("") => default_port,
         Some(p) => p
             .parse()
             .map_err(|_| bad("the port is not a number up to 65535"))?,
