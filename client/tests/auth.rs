@@ -29,6 +29,11 @@ fn credentials_in_the_url_or_the_options_play_every_frame() {
     let in_url = server.url.replacen("rtsp://", "rtsp://alice:s3cret@", 1);
     let report = play(&recording(Target::Url(in_url))).expect("plays");
     assert_eq!(report.frames_displayed, 60);
+    assert!(
+        !report.url.contains("s3cret"),
+        "no password in the report: {}",
+        report.url
+    );
     let mut options = recording(Target::Url(server.url.clone()));
     options.credentials = Some(("alice".into(), "s3cret".into()));
     let report = play(&options).expect("plays");

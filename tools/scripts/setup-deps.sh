@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages hdstream's tests and benchmark talk to: ffmpeg/ffprobe,
 # GStreamer (gst-launch-1.0, rtspsrc, rtpjpegpay/depay, gst-rtsp-server through python3-gi),
-# Xvfb for the window test, nftables for the in-kernel loss tests, a TrueType font for plots.
+# Xvfb for the window test, nftables for the in-kernel loss tests, a TrueType font for plots,
+# openssl (test certificates), glib-networking (GStreamer's TLS for rtsps://), ca-certificates.
 # Safe to run again: it installs only what is missing. Needs root (or sudo) the first time.
 # `setup-deps.sh --list` prints the package names (CI installs them from that list).
 set -euo pipefail
@@ -13,6 +14,7 @@ PACKAGES=(
   xvfb xauth libx11-6 libxcursor1 xdotool
   nftables iproute2
   fonts-dejavu-core
+  openssl glib-networking ca-certificates
 )
 
 if [ "${1:-}" = "--list" ]; then
