@@ -137,8 +137,15 @@ fn play(clip: Clip, protocol: &str) {
         "the pipeline did not end on the server's BYE; stderr:\n{}",
         done.stderr
     );
+    // After the stream (BYE, then its TEARDOWN answered), rtspsrc over TCP sometimes still
+    // tries a PAUSE on the connection it has just finished with and reports "Could not send
+    // message. (Received end-of-file)" from gst_rtspsrc_pause: its own shutdown race, after
+    // every frame. That exit is taken; any other failure is not, and the frames are checked
+    // below either way.
+    let shutdown_race =
+        done.stderr.contains("gst_rtspsrc_pause") && done.stderr.contains("Received end-of-file");
     assert!(
-        done.status.success(),
+        done.status.success() || shutdown_race,
         "gst-launch over {protocol}: {:?}\n{}",
         done.status,
         done.stderr
