@@ -53,9 +53,11 @@ pub(crate) struct Answer {
 }
 
 /// The methods the server implements, for `Public` (RFC 2326 §12.28).
-const PUBLIC: [Method; 7] = [
+const PUBLIC: [Method; 9] = [
     Method::Options,
     Method::Describe,
+    Method::Announce,
+    Method::Record,
     Method::Setup,
     Method::Play,
     Method::Pause,

@@ -54,7 +54,7 @@ fn options_lists_the_methods_and_names_the_server() {
     assert_eq!(status(&r), 200);
     assert_eq!(r.headers.get("CSeq"), Some("7"));
     let public = r.headers.typed::<Public>().unwrap().unwrap();
-    assert_eq!(public.0.len(), 7, "{public:?}");
+    assert_eq!(public.0.len(), 9, "{public:?}");
     for m in super::PUBLIC {
         assert!(public.contains(&m), "{m:?} in Public");
     }
@@ -344,6 +344,7 @@ fn get_parameter_keeps_a_session_alive_and_silence_ends_it() {
 fn methods_not_offered_get_405_or_501_and_set_parameter_451() {
     let mut core = Core::default_config();
     let conn = core.connect(40000);
+    // A file is not published to: ANNOUNCE and RECORD are for live/<name>.
     for method in ["ANNOUNCE", "RECORD", "REDIRECT"] {
         let r = core.request(conn, &format!("{method} {CLIP}"), &[]);
         assert_eq!(status(&r), 405, "{method}");

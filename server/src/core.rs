@@ -21,6 +21,7 @@ pub use crate::config::Config;
 use crate::connection::{Connection, salvage_cseq};
 use crate::control::{self, Context};
 use crate::media::{Catalogue, url_segments};
+use crate::publish::{PathStats, Publishing, live_path};
 use crate::session::{ConnId, Delivery, Session, State};
 use crate::sessions::Sessions;
 use crate::stream::Next;
@@ -48,6 +49,8 @@ pub struct Server {
     catalogue: Catalogue,
     /// Who may do what, when a users file is given.
     access: Option<Access>,
+    /// Paths published into the server (ANNOUNCE, RECORD).
+    publishing: Publishing,
     sessions: Sessions,
     connections: HashMap<ConnId, Connection>,
     /// Connections the core wants closed.
@@ -142,6 +145,7 @@ impl Server {
             config,
             catalogue: Arc::unwrap_or_clone(catalogue),
             access,
+            publishing: Publishing::default(),
             sessions: Sessions::new(seed),
             connections: HashMap::new(),
             reports: Reports {
@@ -237,6 +241,7 @@ impl Server {
         if self.connections.remove(&conn).is_none() {
             return;
         }
+        self.publishing.closed(conn);
         for id in self.sessions.of_connection(conn) {
             self.end_session(&id, Ending::Disconnect, now);
         }
@@ -337,7 +342,14 @@ impl Server {
             c.partial_since = None;
             match message {
                 Message::Request(request) => self.handle(conn, request, now),
-                Message::Data(data) => self.interleaved_rtcp(conn, &data, now),
+                Message::Data(data) => {
+                    if !self
+                        .publishing
+                        .interleaved(conn, data.channel, &data.payload, now)
+                    {
+                        self.interleaved_rtcp(conn, &data, now);
+                    }
+                }
                 Message::Response(_) => {} // replies to requests we never send: ignored
             }
         }
@@ -368,6 +380,23 @@ impl Server {
         if let Some(session) = session {
             heard_rtcp(session, &data.payload, now);
         }
+    }
+
+    /// RTP arrived on the server's RTP socket from `from` (a publisher's, over UDP).
+    pub fn receive_rtp(&mut self, from: SocketAddr, data: &[u8], now: Instant) {
+        if !self.publishing.udp(from, data, now) {
+            tracing::trace!(%from, "RTP from an unknown address");
+        }
+    }
+
+    /// What each published path has received.
+    pub fn published(&self) -> Vec<PathStats> {
+        self.publishing.stats()
+    }
+
+    /// The final figures of published paths that ended since the last call.
+    pub fn take_ended_publishing(&mut self) -> Vec<PathStats> {
+        self.publishing.take_ended()
     }
 
     /// RTCP arrived on the server's RTCP socket from `from`.
@@ -603,6 +632,90 @@ impl Server {
         }
     }
 
+    /// A publisher's request (ANNOUNCE, SETUP with `mode=record`, RECORD, and TEARDOWN or a
+    /// keep-alive on its session): the reply, or `None` for the viewers' handlers.
+    fn publish_request(
+        &mut self,
+        conn: ConnId,
+        peer: SocketAddr,
+        request: &Request,
+    ) -> Option<Response> {
+        let session = request.session().and_then(Result::ok).map(|s| s.id);
+        let owned = session
+            .as_deref()
+            .is_some_and(|id| self.publishing.owns(id));
+        let result = match request.method {
+            // Elsewhere than under live/, the handlers answer 405 (a file is not published to).
+            Method::Announce => match live_path(&request.uri) {
+                Some(path) => self
+                    .publishing
+                    .announce(conn, peer, &path, &request.body)
+                    .map(|()| None),
+                None => return None,
+            },
+            Method::Setup if records(request) => {
+                let path = live_path(&request.uri);
+                let asked = request
+                    .headers
+                    .typed::<rtsp::header::Transport>()
+                    .and_then(Result::ok)
+                    .and_then(|t| t.0.into_iter().next());
+                match (path, asked) {
+                    (Some(path), Some(asked)) => {
+                        let id = session.clone().unwrap_or_else(|| self.sessions.new_id());
+                        self.publishing
+                            .setup(conn, &path, &asked, id, self.config.server_ports)
+                            .map(|(id, transport)| Some((id, Some(transport))))
+                    }
+                    _ => Err((
+                        rtsp::StatusCode::BAD_REQUEST,
+                        "SETUP for recording needs a live/<name> URL and a Transport".into(),
+                    )),
+                }
+            }
+            Method::Record if owned || live_path(&request.uri).is_some() => match &session {
+                Some(id) => self
+                    .publishing
+                    .record(id)
+                    .map(|()| Some((id.clone(), None))),
+                None => Err((
+                    rtsp::StatusCode::SESSION_NOT_FOUND,
+                    "RECORD needs a Session".into(),
+                )),
+            },
+            Method::Teardown if owned => {
+                let id = session.clone().unwrap_or_default();
+                self.publishing.teardown(&id);
+                Ok(Some((id, None)))
+            }
+            Method::GetParameter | Method::Options | Method::SetParameter if owned => {
+                Ok(session.clone().map(|id| (id, None)))
+            }
+            _ => return None,
+        };
+        let response = match result {
+            Ok(answer) => {
+                let mut response = Response::reply_to(request, rtsp::StatusCode::OK);
+                if let Some((id, transport)) = answer {
+                    response.headers.set_typed(&rtsp::header::Session::new(id));
+                    if let Some(transport) = transport {
+                        response
+                            .headers
+                            .set_typed(&rtsp::header::Transport(vec![transport]));
+                    }
+                }
+                response
+            }
+            Err((status, why)) => {
+                let mut response = Response::reply_to(request, status);
+                response.headers.set("Content-Type", "text/plain");
+                response.body = format!("{why}\r\n").into_bytes();
+                response
+            }
+        };
+        Some(response)
+    }
+
     /// With a users file: the reply that refuses `request` (401 with challenges, 403, or 503
     /// to an address that failed too often, whose connection then closes), or `None` to go
     /// on. OPTIONS and the course's dialect (which cannot authenticate) are not checked.
@@ -625,6 +738,7 @@ impl Server {
         };
         let right = match request.method {
             Method::Announce | Method::Record => Right::Publish,
+            Method::Setup if records(request) => Right::Publish,
             _ => Right::Read,
         };
         let attempt = Attempt {
@@ -660,7 +774,11 @@ impl Server {
         if matches!(request.method, Method::Describe | Method::Setup) {
             self.catalogue.refresh(&request.uri);
         }
-        if let Some(response) = self.authorize(conn, peer, &request, now) {
+        let response = match self.authorize(conn, peer, &request, now) {
+            Some(refusal) => Some(refusal),
+            None => self.publish_request(conn, peer, &request),
+        };
+        if let Some(response) = response {
             tracing::info!(
                 %peer,
                 method = request.method.as_str(),
@@ -884,4 +1002,16 @@ fn redact(uri: &str) -> std::borrow::Cow<'_, str> {
         }
     }
     uri.into()
+}
+
+/// Whether a SETUP asks to receive (`mode=record`, or `receive` as some publishers write it;
+/// any case, quoted or not).
+fn records(request: &Request) -> bool {
+    request
+        .headers
+        .typed::<rtsp::header::Transport>()
+        .and_then(Result::ok)
+        .and_then(|t| t.0.into_iter().next())
+        .and_then(|spec| spec.mode().map(str::to_ascii_lowercase))
+        .is_some_and(|m| m.contains("record") || m.contains("receive"))
 }

@@ -14,8 +14,8 @@
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -80,6 +80,8 @@ pub struct Handle {
     pub rtsp: SocketAddr,
     /// The RTSPS address, when it listens for TLS too.
     pub rtsps: Option<SocketAddr>,
+    /// Final figures of the published paths that ended.
+    published: Arc<Mutex<Vec<crate::publish::PathStats>>>,
     /// Its RTP and RTCP ports.
     pub media_ports: (u16, u16),
     stop: Arc<AtomicBool>,
@@ -95,6 +97,11 @@ impl Handle {
             Some(Err(_)) => Err(io::Error::other("server thread panicked")),
             None => Ok(()),
         }
+    }
+
+    /// The final figures of the published paths that ended so far.
+    pub fn published(&self) -> Vec<crate::publish::PathStats> {
+        self.published.lock().map(|p| p.clone()).unwrap_or_default()
     }
 
     /// The flag that stops the loop when set (e.g. from a signal handler).
@@ -151,16 +158,21 @@ pub fn spawn_with_tls(
     config.server_ports = media_ports;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
+    let published = Arc::new(Mutex::new(Vec::new()));
+    let published_out = Arc::clone(&published);
     let seed = seed();
     let thread = std::thread::Builder::new()
         .name("hdstream-server".into())
         .spawn(move || {
             let core = Server::new(config, catalogue, seed, (Instant::now(), SystemTime::now()));
-            Driver::new(core, listener, tls, rtp, rtcp)?.run(&flag)
+            let mut driver = Driver::new(core, listener, tls, rtp, rtcp)?;
+            driver.published = published_out;
+            driver.run(&flag)
         })?;
     Ok(Handle {
         rtsp,
         rtsps,
+        published,
         media_ports,
         stop,
         thread: Some(thread),
@@ -234,6 +246,8 @@ struct Driver {
     tls: Option<(TcpListener, Arc<rustls::ServerConfig>)>,
     /// Woken by SIGIO: a media file's lease is being broken ([`Server::media_changed`]).
     leases: Leases,
+    /// Where ended published paths' figures go ([`Handle::published`]).
+    published: Arc<Mutex<Vec<crate::publish::PathStats>>>,
     listener: TcpListener,
     rtp: UdpSocket,
     rtcp: UdpSocket,
@@ -289,6 +303,7 @@ impl Driver {
             poll,
             tls,
             leases,
+            published: Arc::new(Mutex::new(Vec::new())),
             listener,
             rtp,
             rtcp,
@@ -360,6 +375,12 @@ impl Driver {
             deadline = self.transmit(Instant::now());
             self.flush_all();
             self.close_requested(Instant::now());
+            let ended = self.core.take_ended_publishing();
+            if !ended.is_empty()
+                && let Ok(mut published) = self.published.lock()
+            {
+                published.extend(ended);
+            }
         }
     }
 
@@ -533,13 +554,14 @@ impl Driver {
         }
     }
 
-    /// Nothing is expected on the RTP socket (some clients send hole-punching packets); its
-    /// writable readiness (after a full send buffer) needs nothing here: transmit runs next
-    /// and sends the queued datagrams first.
+    /// RTP from publishers (UDP), to the core; anything else (some clients send
+    /// hole-punching packets) is dropped there. Its writable readiness (after a full send
+    /// buffer) needs nothing here: transmit runs next and sends the queued datagrams first.
     fn drain_rtp(&mut self) {
+        let now = Instant::now();
         loop {
             match self.rtp.recv_from(&mut self.buf) {
-                Ok(_) => {}
+                Ok((n, from)) => self.core.receive_rtp(from, &self.buf[..n], now),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => break,
             }

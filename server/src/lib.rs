@@ -23,6 +23,7 @@ pub mod history;
 mod hostile_tests;
 pub mod media;
 pub mod payload;
+pub mod publish;
 pub mod rtx;
 pub mod session;
 pub mod sessions;

@@ -481,7 +481,10 @@ impl Depacketizer {
         }
         let luma_len = 64usize << (quant.precision & 1);
         let chroma_len = 64usize << (quant.precision >> 1 & 1);
-        if quant.tables.len() != luma_len + chroma_len {
+        // One table for both (ffmpeg sends that for a JPEG whose components all use table 0,
+        // as its own MJPEG encoder writes them; its depacketizer reads it the same way).
+        let single = quant.tables.len() == luma_len;
+        if quant.tables.len() != luma_len + chroma_len && !single {
             return Err(Loss::QuantTableLength {
                 // At most 256; the received length came from a 16-bit field.
                 expected: (luma_len + chroma_len) as u16,
@@ -490,11 +493,19 @@ impl Depacketizer {
         }
         if q != 255 {
             self.cached_tables.retain(|c| c.q != q);
+            let tables = if single {
+                [quant.tables, quant.tables].concat()
+            } else {
+                quant.tables.to_vec()
+            };
             self.cached_tables.push(CachedTables {
                 q,
                 luma_len,
-                tables: quant.tables.to_vec(),
+                tables,
             });
+        }
+        if single {
+            return Ok((quant.tables, quant.tables));
         }
         Ok(quant.tables.split_at(luma_len))
     }
@@ -1104,7 +1115,7 @@ mod tests {
                 255,
                 (2, 2),
                 None,
-                Some((0b11, &tables)),
+                Some((0b11, &[&tables[..], &tables[..64]].concat())),
                 &[0],
             )],
         );
@@ -1114,10 +1125,55 @@ mod tests {
                 0,
                 Loss::QuantTableLength {
                     expected: 256,
-                    got: 128
+                    got: 192
                 }
             )]
         );
+        // One table alone (ffmpeg's form when every component uses table 0): both use it.
+        let single = rtp_packet(
+            1,
+            0,
+            true,
+            &[&payload(
+                0,
+                1,
+                255,
+                (2, 2),
+                None,
+                Some((0, &tables[..64])),
+                &[0],
+            )],
+        );
+        let [Output::Frame(jpeg)] = &run(&[single])[..] else {
+            panic!("a frame from one table");
+        };
+        let dqt: Vec<&[u8]> = jpeg
+            .data
+            .windows(3)
+            .enumerate()
+            .filter(|(_, w)| w[0] == 0xFF && w[1] == 0xDB)
+            .map(|(i, _)| &jpeg.data[i..])
+            .collect();
+        assert!(!dqt.is_empty());
+        let table = |id: u8| {
+            let at = jpeg
+                .data
+                .windows(2)
+                .position(|w| w == [0xFF, 0xDB])
+                .unwrap();
+            let body = &jpeg.data[at + 4..];
+            let mut i = 0;
+            loop {
+                let (pq_tq, rest) = (body[i], &body[i + 1..]);
+                let len = if pq_tq >> 4 == 0 { 64 } else { 128 };
+                if pq_tq & 0x0F == id {
+                    return rest[..len].to_vec();
+                }
+                i += 1 + len;
+            }
+        };
+        assert_eq!(table(0), table(1), "chroma uses the one table");
+        assert_eq!(table(0), tables[..64].to_vec());
     }
 
     #[test]

@@ -1,0 +1,373 @@
+//! Publishing into the server (RFC 2326 §10.3 ANNOUNCE, §10.4 SETUP with `mode=record`, §10.11
+//! RECORD): a publisher announces a JPEG stream (RFC 2435) under `live/<name>`, sets up its
+//! track over TCP (interleaved) or UDP, records, and sends RTP, which is put back together into
+//! frames here. One publisher per path; a second is refused while the first is there.
+//!
+//! Viewers of a live path come next (a live [`crate::source::Source`]); for now the frames are
+//! counted ([`Publishing::stats`]) and the path is kept while its publisher is connected.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use hdstream_common::rfc2435::{Depacketizer, Output};
+use hdstream_common::rtp;
+use hdstream_common::rtsp::StatusCode;
+use hdstream_common::rtsp::header::{
+    ChannelRange, LowerTransport, PortRange, TransportParam, TransportSpec,
+};
+use hdstream_common::sdp::SessionDescription;
+
+use crate::session::ConnId;
+
+/// Where published paths live in URLs.
+pub const PREFIX: &str = "live/";
+/// The longest SDP an ANNOUNCE may carry.
+pub const MAX_SDP: usize = 16 * 1024;
+
+/// How a publisher's RTP comes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intake {
+    /// Interleaved on its RTSP connection, on these channels.
+    Tcp {
+        /// The RTP channel.
+        rtp: u8,
+        /// The RTCP channel.
+        rtcp: u8,
+    },
+    /// UDP datagrams from this address (its RTP port) to the server's RTP port.
+    Udp(SocketAddr),
+}
+
+/// A path's publisher.
+#[derive(Debug)]
+struct Publisher {
+    conn: ConnId,
+    peer: SocketAddr,
+    session: Option<String>,
+    intake: Option<Intake>,
+    recording: bool,
+    depacketizer: Depacketizer,
+    stats: PathStats,
+}
+
+/// What a path has received.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathStats {
+    /// The path (`live/<name>`).
+    pub path: String,
+    /// Whether RECORD was answered.
+    pub recording: bool,
+    /// RTP packets taken.
+    pub packets: u64,
+    /// RTP bytes taken.
+    pub bytes: u64,
+    /// Whole frames put back together.
+    pub frames: u64,
+    /// Frames that lost a packet.
+    pub frames_lost: u64,
+    /// Size of the last frame.
+    pub size: Option<(u16, u16)>,
+}
+
+/// A refusal: the status and why, for the reply's body.
+pub type Refusal = (StatusCode, String);
+
+fn refuse(status: StatusCode, why: impl Into<String>) -> Refusal {
+    (status, why.into())
+}
+
+/// Every published path.
+#[derive(Debug, Default)]
+pub struct Publishing {
+    paths: HashMap<String, Publisher>,
+    /// The final figures of paths that ended, until taken ([`Publishing::take_ended`]).
+    ended: Vec<PathStats>,
+}
+
+/// Ended paths' figures kept at most until taken.
+const MAX_ENDED: usize = 64;
+
+/// `live/<name>` of a request URL (a track control after it dropped), if it is one.
+pub fn live_path(url: &str) -> Option<String> {
+    let segments = crate::media::url_segments(url).ok()?;
+    let (first, rest) = segments.split_first()?;
+    if first != PREFIX.trim_end_matches('/') || rest.is_empty() {
+        return None;
+    }
+    // `live/<name>` and nothing but a track control after it.
+    let name = &rest[0];
+    Some(format!("{PREFIX}{name}"))
+}
+
+impl Publishing {
+    /// ANNOUNCE of `path` with `sdp` from `conn`.
+    pub fn announce(
+        &mut self,
+        conn: ConnId,
+        peer: SocketAddr,
+        path: &str,
+        sdp: &[u8],
+    ) -> Result<(), Refusal> {
+        if let Some(p) = self.paths.get(path)
+            && p.conn != conn
+        {
+            return Err(refuse(
+                StatusCode::METHOD_NOT_VALID_IN_THIS_STATE,
+                format!("{path} already has a publisher"),
+            ));
+        }
+        if sdp.len() > MAX_SDP {
+            return Err(refuse(StatusCode::BAD_REQUEST, "SDP too large"));
+        }
+        let text = std::str::from_utf8(sdp)
+            .map_err(|_| refuse(StatusCode::BAD_REQUEST, "SDP is not UTF-8"))?;
+        let description = SessionDescription::parse(text)
+            .map_err(|e| refuse(StatusCode::BAD_REQUEST, format!("SDP: {e}")))?;
+        let media = description.jpeg_video().ok_or_else(|| {
+            refuse(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "no JPEG video (RFC 2435, payload type 26) in the SDP",
+            )
+        })?;
+        let mut depacketizer = Depacketizer::new();
+        if let Some((w, h)) = media.x_dimensions()
+            && let (Ok(w), Ok(h)) = (u16::try_from(w), u16::try_from(h))
+        {
+            depacketizer.set_dimensions(w, h);
+        }
+        tracing::info!(%peer, path, "publisher announced");
+        self.paths.insert(
+            path.to_owned(),
+            Publisher {
+                conn,
+                peer,
+                session: None,
+                intake: None,
+                recording: false,
+                depacketizer,
+                stats: PathStats {
+                    path: path.to_owned(),
+                    ..PathStats::default()
+                },
+            },
+        );
+        Ok(())
+    }
+
+    /// SETUP with `mode=record` of `path`'s track over `asked`: the session id (`id` when it is
+    /// the path's first) and the transport to answer.
+    pub fn setup(
+        &mut self,
+        conn: ConnId,
+        path: &str,
+        asked: &TransportSpec,
+        id: String,
+        server_ports: (u16, u16),
+    ) -> Result<(String, TransportSpec), Refusal> {
+        let p = self
+            .paths
+            .get_mut(path)
+            .filter(|p| p.conn == conn)
+            .ok_or_else(|| {
+                refuse(
+                    StatusCode::METHOD_NOT_VALID_IN_THIS_STATE,
+                    format!("ANNOUNCE {path} on this connection first"),
+                )
+            })?;
+        let reply = TransportSpec::rtp_avp(asked.lower).with(TransportParam::Unicast);
+        let (intake, reply) = match asked.lower_transport() {
+            LowerTransport::Tcp => {
+                let channels = asked.interleaved().unwrap_or(ChannelRange {
+                    rtp: 0,
+                    rtcp: Some(1),
+                });
+                let rtcp = channels.rtcp.unwrap_or(channels.rtp.wrapping_add(1));
+                (
+                    Intake::Tcp {
+                        rtp: channels.rtp,
+                        rtcp,
+                    },
+                    reply.with(TransportParam::Interleaved(ChannelRange {
+                        rtp: channels.rtp,
+                        rtcp: Some(rtcp),
+                    })),
+                )
+            }
+            LowerTransport::Udp => {
+                let ports = asked.client_port().ok_or_else(|| {
+                    refuse(StatusCode::BAD_REQUEST, "UDP publishing needs client_port=")
+                })?;
+                (
+                    Intake::Udp(SocketAddr::new(p.peer.ip(), ports.rtp)),
+                    reply
+                        .with(TransportParam::ClientPort(ports))
+                        .with(TransportParam::ServerPort(PortRange {
+                            rtp: server_ports.0,
+                            rtcp: Some(server_ports.1),
+                        })),
+                )
+            }
+        };
+        p.intake = Some(intake);
+        let session = p.session.get_or_insert(id).clone();
+        Ok((session, reply.with(TransportParam::Mode("RECORD".into()))))
+    }
+
+    /// RECORD on `session`.
+    pub fn record(&mut self, session: &str) -> Result<(), Refusal> {
+        let p = self
+            .paths
+            .values_mut()
+            .find(|p| p.session.as_deref() == Some(session))
+            .ok_or_else(|| refuse(StatusCode::SESSION_NOT_FOUND, "no such session"))?;
+        if p.intake.is_none() {
+            return Err(refuse(
+                StatusCode::METHOD_NOT_VALID_IN_THIS_STATE,
+                "SETUP the track first",
+            ));
+        }
+        p.recording = true;
+        p.stats.recording = true;
+        tracing::info!(path = %p.stats.path, peer = %p.peer, "recording");
+        Ok(())
+    }
+
+    /// Whether `session` is a publisher's.
+    pub fn owns(&self, session: &str) -> bool {
+        self.paths
+            .values()
+            .any(|p| p.session.as_deref() == Some(session))
+    }
+
+    /// TEARDOWN of `session`: its path ends.
+    pub fn teardown(&mut self, session: &str) {
+        let paths: Vec<String> = self
+            .paths
+            .iter()
+            .filter(|(_, p)| p.session.as_deref() == Some(session))
+            .map(|(path, _)| path.clone())
+            .collect();
+        for path in paths {
+            self.end(&path, "teardown");
+        }
+    }
+
+    /// `conn` closed: the paths it published end.
+    pub fn closed(&mut self, conn: ConnId) {
+        let paths: Vec<String> = self
+            .paths
+            .iter()
+            .filter(|(_, p)| p.conn == conn)
+            .map(|(path, _)| path.clone())
+            .collect();
+        for path in paths {
+            self.end(&path, "publisher disconnected");
+        }
+    }
+
+    fn end(&mut self, path: &str, why: &str) {
+        if let Some(mut p) = self.paths.remove(path) {
+            p.depacketizer.flush();
+            take_outputs(&mut p);
+            let s = &p.stats;
+            tracing::info!(
+                path,
+                why,
+                frames = s.frames,
+                frames_lost = s.frames_lost,
+                packets = s.packets,
+                "publishing ended"
+            );
+            if self.ended.len() == MAX_ENDED {
+                self.ended.remove(0);
+            }
+            self.ended.push(p.stats);
+        }
+    }
+
+    /// The final figures of the paths that ended since the last call.
+    pub fn take_ended(&mut self) -> Vec<PathStats> {
+        std::mem::take(&mut self.ended)
+    }
+
+    /// Interleaved data on `conn`'s `channel`: answers whether it was a publisher's.
+    pub fn interleaved(&mut self, conn: ConnId, channel: u8, data: &[u8], now: Instant) -> bool {
+        let Some(p) = self.paths.values_mut().find(|p| p.conn == conn) else {
+            return false;
+        };
+        match p.intake {
+            Some(Intake::Tcp { rtp, .. }) if rtp == channel => {
+                take_rtp(p, data, now);
+                true
+            }
+            Some(Intake::Tcp { rtcp, .. }) if rtcp == channel => true,
+            _ => false,
+        }
+    }
+
+    /// An RTP datagram from `from` on the server's RTP port: answers whether a publisher sent it.
+    pub fn udp(&mut self, from: SocketAddr, data: &[u8], now: Instant) -> bool {
+        let Some(p) = self
+            .paths
+            .values_mut()
+            .find(|p| p.intake == Some(Intake::Udp(from)))
+        else {
+            return false;
+        };
+        take_rtp(p, data, now);
+        true
+    }
+
+    /// What each path has received.
+    pub fn stats(&self) -> Vec<PathStats> {
+        let mut out: Vec<PathStats> = self.paths.values().map(|p| p.stats.clone()).collect();
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out
+    }
+}
+
+fn take_rtp(p: &mut Publisher, data: &[u8], _now: Instant) {
+    if !p.recording {
+        return;
+    }
+    let Ok(packet) = rtp::Packet::parse(data) else {
+        return;
+    };
+    p.stats.packets += 1;
+    p.stats.bytes += data.len() as u64;
+    p.depacketizer.push(&packet);
+    take_outputs(p);
+}
+
+fn take_outputs(p: &mut Publisher) {
+    while let Some(output) = p.depacketizer.pull() {
+        match output {
+            Output::Frame(jpeg) => {
+                p.stats.frames += 1;
+                p.stats.size = Some((jpeg.width, jpeg.height));
+                p.depacketizer.recycle(jpeg.data);
+            }
+            Output::Lost { reason, .. } => {
+                tracing::debug!(path = %p.stats.path, %reason, "published frame lost");
+                p.stats.frames_lost += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_paths_are_named_under_live() {
+        assert_eq!(live_path("rtsp://h:8554/live/cam"), Some("live/cam".into()));
+        assert_eq!(
+            live_path("rtsp://h/live/cam/streamid=0"),
+            Some("live/cam".into())
+        );
+        assert_eq!(live_path("rtsp://h/live"), None);
+        assert_eq!(live_path("rtsp://h/clip.mjpeg"), None);
+    }
+}
