@@ -688,7 +688,10 @@ impl Server {
                 self.publishing.teardown(&id);
                 Ok(Some((id, None)))
             }
-            Method::GetParameter | Method::Options | Method::SetParameter if owned => {
+            // GStreamer's rtspclientsink PAUSEs before its TEARDOWN: nothing to pause here.
+            Method::GetParameter | Method::Options | Method::SetParameter | Method::Pause
+                if owned =>
+            {
                 Ok(session.clone().map(|id| (id, None)))
             }
             _ => return None,

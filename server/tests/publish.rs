@@ -1,7 +1,8 @@
-//! Publishing into the server (RFC 2326 ANNOUNCE, SETUP `mode=record`, RECORD) by a real
-//! publisher: ffmpeg sends an RFC 2435-ready file (`-c copy`) to `live/<name>` over TCP
-//! (interleaved) and over UDP, and the server puts every frame back together. A second
-//! publisher on the same path is refused while the first is there.
+//! Publishing into the server (RFC 2326 ANNOUNCE, SETUP `mode=record`, RECORD) by real
+//! publishers: ffmpeg sends an RFC 2435-ready file (`-c copy`) and GStreamer's `rtspclientsink`
+//! a paced encoded stream to `live/<name>`, over TCP (interleaved) and over UDP, and the server
+//! puts every frame back together. A second publisher on the same path is refused while the
+//! first is there.
 
 mod common;
 
@@ -14,27 +15,14 @@ use hdstream_server::core::Config;
 /// 3 s at 30 fps, 640x360, 4:2:0 with the standard Huffman tables (ffmpeg copies it as is).
 const CLIP: Clip = Clip::new(640, 360, 3);
 
-fn publish(transport: &str) -> hdstream_server::publish::PathStats {
-    let root = common::media_root(
-        &format!("publish-{transport}"),
-        &[("clip.mjpeg", &CLIP.path())],
-    );
+/// Runs `publisher` (given the target URL) against a fresh server; answers the path's final
+/// figures once the publisher has left.
+fn published(name: &str, publisher: impl FnOnce(&str)) -> hdstream_server::publish::PathStats {
+    let root = common::media_root(name, &[("clip.mjpeg", &CLIP.path())]);
     let handle = serve(&root, Config::default());
     let target = format!("rtsp://{}/live/cam", handle.rtsp);
-    let done = common::run(
-        Command::new(tool("ffmpeg"))
-            .args(["-nostdin", "-v", "error", "-re", "-i"])
-            .arg(CLIP.path())
-            .args(["-c", "copy", "-f", "rtsp", "-rtsp_transport", transport])
-            .arg(&target),
-        Duration::from_secs(30),
-    );
-    assert!(
-        done.status.success(),
-        "ffmpeg publishes over {transport}: {}",
-        done.stderr
-    );
-    // The path ends when ffmpeg tears down; its figures come out of the loop soon after.
+    publisher(&target);
+    // The path ends when the publisher tears down or leaves; its figures come out of the loop soon after.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
         if let Some(stats) = handle
@@ -48,6 +36,64 @@ fn publish(transport: &str) -> hdstream_server::publish::PathStats {
         assert!(std::time::Instant::now() < deadline, "the path ended");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+fn publish(transport: &str) -> hdstream_server::publish::PathStats {
+    published(&format!("publish-{transport}"), |target| {
+        let done = common::run(
+            Command::new(tool("ffmpeg"))
+                .args(["-nostdin", "-v", "error", "-re", "-i"])
+                .arg(CLIP.path())
+                .args(["-c", "copy", "-f", "rtsp", "-rtsp_transport", transport])
+                .arg(target),
+            Duration::from_secs(30),
+        );
+        assert!(
+            done.status.success(),
+            "ffmpeg over {transport}: {}",
+            done.stderr
+        );
+    })
+}
+
+/// GStreamer's `rtspclientsink`: 90 frames of 640x360 at 30 fps, encoded by `jpegenc`. Over
+/// TCP it ends by itself after the last frame; over UDP it does not (it stays after EOS with
+/// no TEARDOWN), so after the stream's 3 s and a margin it gets SIGINT (`-e`).
+fn gstreamer_publishes(protocol: &str) -> hdstream_server::publish::PathStats {
+    published(&format!("publish-gst-{protocol}"), |target| {
+        let mut command = Command::new(tool("gst-launch-1.0"));
+        command
+            .args(["-q", "-e", "videotestsrc", "num-buffers=90", "!"])
+            .args([
+                "video/x-raw,format=I420,width=640,height=360,framerate=30/1",
+                "!",
+            ])
+            .args(["jpegenc", "!", "rtspclientsink"])
+            .arg(format!("location={target}"))
+            .arg(format!("protocols={protocol}"));
+        let done =
+            common::spawn(&mut command).stop_after(Duration::from_secs(8), Duration::from_secs(3));
+        if protocol == "tcp" {
+            assert!(
+                !done.interrupted && done.status.success(),
+                "{}",
+                done.stderr
+            );
+        }
+    })
+}
+
+#[test]
+fn gstreamer_publishes_every_frame_over_tcp() {
+    let stats = gstreamer_publishes("tcp");
+    assert_eq!((stats.frames, stats.frames_lost), (90, 0), "{stats:?}");
+    assert_eq!(stats.size, Some((640, 360)));
+}
+
+#[test]
+fn gstreamer_publishes_every_frame_over_udp() {
+    let stats = gstreamer_publishes("udp");
+    assert_eq!((stats.frames, stats.frames_lost), (90, 0), "{stats:?}");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages hdstream's tests and benchmark talk to: ffmpeg/ffprobe,
-# GStreamer (gst-launch-1.0, rtspsrc, rtpjpegpay/depay, gst-rtsp-server through python3-gi),
+# GStreamer (gst-launch-1.0, rtspsrc, rtpjpegpay/depay, gst-rtsp-server through python3-gi,
+# rtspclientsink for publishing),
 # Xvfb for the window test, nftables for the in-kernel loss tests, a TrueType font for plots,
 # openssl (test certificates), glib-networking (GStreamer's TLS for rtsps://), ca-certificates.
 # Safe to run again: it installs only what is missing. Needs root (or sudo) the first time.
@@ -10,7 +11,7 @@ set -euo pipefail
 PACKAGES=(
   ffmpeg
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
-  gir1.2-gst-rtsp-server-1.0 python3-gi
+  gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-rtsp
   xvfb xauth libx11-6 libxcursor1 xdotool
   nftables iproute2
   fonts-dejavu-core
