@@ -56,9 +56,10 @@ fn publish(transport: &str) -> hdstream_server::publish::PathStats {
     })
 }
 
-/// GStreamer's `rtspclientsink`: 90 frames of 640x360 at 30 fps, encoded by `jpegenc`. Over
-/// TCP it ends by itself after the last frame; over UDP it does not (it stays after EOS with
-/// no TEARDOWN), so after the stream's 3 s and a margin it gets SIGINT (`-e`).
+/// GStreamer's `rtspclientsink`: 90 frames of 640x360 at 30 fps, encoded by `jpegenc`. It does
+/// not reliably end by itself after the last frame (over UDP never here, over TCP sometimes
+/// not: it stays after EOS without TEARDOWN), so after the stream's 3 s and a margin it gets
+/// SIGINT (`-e`); what counts is what the server received.
 fn gstreamer_publishes(protocol: &str) -> hdstream_server::publish::PathStats {
     published(&format!("publish-gst-{protocol}"), |target| {
         let mut command = Command::new(tool("gst-launch-1.0"));
@@ -73,13 +74,11 @@ fn gstreamer_publishes(protocol: &str) -> hdstream_server::publish::PathStats {
             .arg(format!("protocols={protocol}"));
         let done =
             common::spawn(&mut command).stop_after(Duration::from_secs(8), Duration::from_secs(3));
-        if protocol == "tcp" {
-            assert!(
-                !done.interrupted && done.status.success(),
-                "{}",
-                done.stderr
-            );
-        }
+        assert!(
+            !done.stderr.contains("ERROR"),
+            "rtspclientsink over {protocol}: {}",
+            done.stderr
+        );
     })
 }
 
