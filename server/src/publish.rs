@@ -24,6 +24,8 @@ use crate::session::ConnId;
 pub const PREFIX: &str = "live/";
 /// The longest SDP an ANNOUNCE may carry.
 pub const MAX_SDP: usize = 16 * 1024;
+/// Paths published at once (each holds a frame being put together): beyond it, 503.
+pub const MAX_PATHS: usize = 64;
 
 /// How a publisher's RTP comes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +117,12 @@ impl Publishing {
             return Err(refuse(
                 StatusCode::METHOD_NOT_VALID_IN_THIS_STATE,
                 format!("{path} already has a publisher"),
+            ));
+        }
+        if !self.paths.contains_key(path) && self.paths.len() >= MAX_PATHS {
+            return Err(refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{MAX_PATHS} paths are being published already"),
             ));
         }
         if sdp.len() > MAX_SDP {
@@ -242,27 +250,24 @@ impl Publishing {
 
     /// TEARDOWN of `session`: its path ends.
     pub fn teardown(&mut self, session: &str) {
-        let paths: Vec<String> = self
-            .paths
-            .iter()
-            .filter(|(_, p)| p.session.as_deref() == Some(session))
-            .map(|(path, _)| path.clone())
-            .collect();
-        for path in paths {
-            self.end(&path, "teardown");
-        }
+        self.end_where(|p| p.session.as_deref() == Some(session), "teardown");
     }
 
     /// `conn` closed: the paths it published end.
     pub fn closed(&mut self, conn: ConnId) {
+        self.end_where(|p| p.conn == conn, "publisher disconnected");
+    }
+
+    /// Ends every path whose publisher `which` picks.
+    fn end_where(&mut self, which: impl Fn(&Publisher) -> bool, why: &str) {
         let paths: Vec<String> = self
             .paths
             .iter()
-            .filter(|(_, p)| p.conn == conn)
+            .filter(|(_, p)| which(p))
             .map(|(path, _)| path.clone())
             .collect();
         for path in paths {
-            self.end(&path, "publisher disconnected");
+            self.end(&path, why);
         }
     }
 
@@ -359,6 +364,22 @@ fn take_outputs(p: &mut Publisher) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_are_bounded() {
+        let mut p = Publishing::default();
+        let peer = SocketAddr::from(([10, 0, 0, 1], 1));
+        let sdp = b"v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=x\r\nt=0 0\r\nm=video 0 RTP/AVP 26\r\n";
+        for i in 0..MAX_PATHS {
+            assert!(p.announce(i, peer, &format!("live/{i}"), sdp).is_ok());
+        }
+        let refused = p.announce(999, peer, "live/more", sdp).unwrap_err();
+        assert_eq!(refused.0, StatusCode::SERVICE_UNAVAILABLE);
+        // Announcing again a path one holds is not a new path.
+        assert!(p.announce(0, peer, "live/0", sdp).is_ok());
+        p.closed(0);
+        assert!(p.announce(999, peer, "live/more", sdp).is_ok());
+    }
 
     #[test]
     fn live_paths_are_named_under_live() {
