@@ -662,48 +662,22 @@ impl Driver {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
-        if let Some(tls) = conn.tls.as_mut() {
-            let failed = flush_tls(&mut self.core, id, &mut conn.stream, tls);
-            if failed {
-                self.drop_conn(id, Instant::now());
-                return;
+        let (failed, want) = match conn.tls.as_mut() {
+            Some(tls) => {
+                let failed = flush_tls(&mut self.core, id, &mut conn.stream, tls);
+                let want = tls.wants_write()
+                    || (!tls.is_handshaking() && !self.core.output(id).is_empty());
+                (failed, want)
             }
-            let want =
-                tls.wants_write() || (!tls.is_handshaking() && !self.core.output(id).is_empty());
-            want_writable(
-                self.poll.registry(),
-                &mut conn.stream,
-                Token(id),
-                &mut conn.writable_wanted,
-                want,
-            );
-            return;
-        }
-        let mut failed = false;
-        loop {
-            let pending = self.core.output(id);
-            if pending.is_empty() {
-                break;
+            None => {
+                let failed = flush_plain(&mut self.core, id, &mut conn.stream);
+                (failed, !self.core.output(id).is_empty())
             }
-            match conn.stream.write(pending) {
-                Ok(0) => {
-                    failed = true;
-                    break;
-                }
-                Ok(n) => self.core.written(id, n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => {
-                    failed = true;
-                    break;
-                }
-            }
-        }
+        };
         if failed {
             self.drop_conn(id, Instant::now());
             return;
         }
-        let want = !self.core.output(id).is_empty();
         want_writable(
             self.poll.registry(),
             &mut conn.stream,
@@ -725,6 +699,24 @@ impl Driver {
             let _ = self.poll.registry().deregister(&mut conn.stream);
         }
         self.core.close(id, now);
+    }
+}
+
+/// Writes the core's output for `id` to its socket until it is all gone or the socket is full;
+/// answers whether the connection failed.
+fn flush_plain(core: &mut Server, id: usize, stream: &mut TcpStream) -> bool {
+    loop {
+        let pending = core.output(id);
+        if pending.is_empty() {
+            return false;
+        }
+        match stream.write(pending) {
+            Ok(0) => return true,
+            Ok(n) => core.written(id, n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return true,
+        }
     }
 }
 

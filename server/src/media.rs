@@ -195,10 +195,7 @@ impl Catalogue {
             Origin::File { name: n, path } => (n == name).then(|| path.clone()),
             Origin::Root(root) => {
                 let path = root.join(name);
-                let is_media = path
-                    .extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)));
+                let is_media = is_media(&path);
                 let depth = name.split('/').count();
                 let inside = match path.canonicalize() {
                     Ok(real) => real.starts_with(root),
@@ -356,6 +353,13 @@ fn percent_decode(s: &str) -> Result<String, LookupError> {
     String::from_utf8(out).map_err(|_| LookupError::Malformed("path is not UTF-8"))
 }
 
+/// Whether `path` has one of the [`EXTENSIONS`].
+fn is_media(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))
+}
+
 /// Collects MJPEG files below `dir` as (URL name, path); symlinks are followed only while they
 /// stay inside `root`.
 fn walk(
@@ -386,11 +390,7 @@ fn walk(
             }
             continue;
         }
-        let is_media = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)));
-        if !is_media {
+        if !is_media(&path) {
             continue;
         }
         let Ok(rel) = path.strip_prefix(root) else {

@@ -20,11 +20,7 @@ fn is_restart_code(code: u8) -> bool {
 /// Whether an interval starts at byte `at` of `scan`: at its start, its end, or just after a
 /// restart marker.
 pub fn is_boundary(scan: &[u8], at: usize) -> bool {
-    at == 0
-        || at == scan.len()
-        || (at >= 2
-            && scan.get(at - 2) == Some(&MARKER)
-            && scan.get(at - 1).is_some_and(|&c| is_restart_code(c)))
+    at == 0 || at == scan.len() || (at >= 2 && at <= scan.len() && marker_at(&scan[..at], at - 2))
 }
 
 /// The m of the restart marker RSTm that `data` ends with, if it does.
@@ -35,11 +31,16 @@ pub fn trailing_marker(data: &[u8]) -> Option<u8> {
     }
 }
 
-/// The restart markers in `data`. Inside entropy-coded data every `FF` is followed by `00`
-/// (stuffing) or a marker, so `FF Dm` is never anything else.
+/// Whether a restart marker starts at byte `i` of `data`. Inside entropy-coded data every
+/// `FF` is followed by `00` (stuffing) or a marker, so `FF Dm` is never anything else.
+fn marker_at(data: &[u8], i: usize) -> bool {
+    data.get(i) == Some(&MARKER) && data.get(i + 1).is_some_and(|&c| is_restart_code(c))
+}
+
+/// The restart markers in `data`.
 pub fn count_markers(data: &[u8]) -> usize {
     memchr::memchr_iter(MARKER, data)
-        .filter(|&i| data.get(i + 1).is_some_and(|&c| is_restart_code(c)))
+        .filter(|&i| marker_at(data, i))
         .count()
 }
 
@@ -49,7 +50,7 @@ pub fn count_markers(data: &[u8]) -> usize {
 pub fn last_boundary_within(data: &[u8], limit: usize) -> Option<usize> {
     let window = &data[..limit.min(data.len())];
     memchr::memrchr_iter(MARKER, window)
-        .find(|&i| window.get(i + 1).is_some_and(|&c| is_restart_code(c)))
+        .find(|&i| marker_at(window, i))
         .map(|i| i + 2)
 }
 
@@ -62,7 +63,7 @@ pub fn intervals(data: &[u8]) -> impl Iterator<Item = &[u8]> {
             return None;
         }
         let end = memchr::memchr_iter(MARKER, rest)
-            .find(|&i| rest.get(i + 1).is_some_and(|&c| is_restart_code(c)))
+            .find(|&i| marker_at(rest, i))
             .map_or(rest.len(), |i| i + 2);
         let (piece, after) = rest.split_at(end);
         rest = after;

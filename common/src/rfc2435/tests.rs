@@ -277,6 +277,21 @@ enum Drop {
     One(usize),
 }
 
+/// The packets `drop` leaves.
+fn survivors(packets: Vec<Vec<u8>>, drop: &Drop) -> Vec<Vec<u8>> {
+    let n = packets.len();
+    packets
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| match drop {
+            Drop::None => true,
+            Drop::Mask(mask) => mask & (1 << (i % 64)) == 0,
+            Drop::One(j) => *i != j % n,
+        })
+        .map(|(_, p)| p)
+        .collect()
+}
+
 fn drop_strategy() -> impl Strategy<Value = Drop> {
     prop_oneof![
         2 => Just(Drop::None),
@@ -309,16 +324,7 @@ proptest! {
             let packets = packetize(&frame, max_payload, seq, timestamp);
             seq = seq.wrapping_add(packets.len() as u16);
             let n = packets.len();
-            let kept: Vec<Vec<u8>> = packets
-                .into_iter()
-                .enumerate()
-                .filter(|(i, _)| match drop {
-                    Drop::None => true,
-                    Drop::Mask(mask) => mask & (1 << (i % 64)) == 0,
-                    Drop::One(j) => *i != j % n,
-                })
-                .map(|(_, p)| p)
-                .collect();
+            let kept = survivors(packets, drop);
             expected.push((timestamp, *index, kept.len(), n));
             outputs.extend(depacketize(&mut depacketizer, &kept));
         }
@@ -514,16 +520,7 @@ proptest! {
             let packets = packetize(&frame_of(&corpus[*index].0), max_payload, seq, timestamp);
             seq = seq.wrapping_add(packets.len() as u16);
             let n = packets.len();
-            let kept: Vec<Vec<u8>> = packets
-                .into_iter()
-                .enumerate()
-                .filter(|(i, _)| match drop {
-                    Drop::None => true,
-                    Drop::Mask(mask) => mask & (1 << (i % 64)) == 0,
-                    Drop::One(j) => *i != j % n,
-                })
-                .map(|(_, p)| p)
-                .collect();
+            let kept = survivors(packets, drop);
             let mut outputs = depacketize(&mut depacketizer, &kept);
             // The frame ends for sure when the next one starts: flush instead.
             depacketizer.flush();
