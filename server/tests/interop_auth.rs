@@ -99,23 +99,11 @@ fn gstreamer(url: &str, properties: &[&str]) -> (usize, String) {
             .args(["-q", "-e", "rtspsrc", "protocols=tcp"])
             .arg(format!("location={url}"))
             .args(properties)
-            .args([
-                "!",
-                "rtpjpegdepay",
-                "!",
-                "jpegdec",
-                "!",
-                "checksumsink",
-                "hash=md5",
-                "sync=false",
-            ]),
+            .args(["!", "rtpjpegdepay"])
+            .args(common::DECODE_TO_CHECKSUMS),
         Duration::from_secs(30),
     );
-    let frames = done
-        .stdout_text()
-        .lines()
-        .filter(|l| l.split_whitespace().nth(1).is_some_and(|h| h.len() == 32))
-        .count();
+    let frames = common::checksums(&done.stdout_text()).len();
     (frames, done.stderr)
 }
 

@@ -13,7 +13,7 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use common::{Clip, Rtsp, tool};
+use common::{Clip, DECODE_TO_CHECKSUMS, Rtsp, checksums, tool};
 use hdstream_common::sdp::SessionDescription;
 use hdstream_server::core::Config;
 
@@ -24,19 +24,6 @@ const QHD: Clip = Clip::new(2560, 1440, 3);
 
 /// Held while a 1440p pipeline runs.
 static HEAVY: Mutex<()> = Mutex::new(());
-
-/// The MD5 of each decoded frame in `checksumsink` output (`<time> <md5>` per line).
-fn checksums(stdout: &str) -> Vec<String> {
-    stdout
-        .lines()
-        .filter_map(|l| {
-            l.split_whitespace()
-                .nth(1)
-                .filter(|h| h.len() == 32)
-                .map(str::to_owned)
-        })
-        .collect()
-}
 
 /// GStreamer's own decode of the file (computed once per file).
 fn reference(file: &Path) -> Vec<String> {
@@ -76,16 +63,6 @@ fn rtspsrc_checksums(url: &str, properties: &[&str]) -> Command {
         .args(DECODE_TO_CHECKSUMS);
     command
 }
-
-/// The end of a pipeline that decodes JPEG and prints one MD5 line per frame.
-const DECODE_TO_CHECKSUMS: [&str; 6] = [
-    "!",
-    "jpegdec",
-    "!",
-    "checksumsink",
-    "hash=md5",
-    "sync=false",
-];
 
 fn play(clip: Clip, protocol: &str) {
     let file: PathBuf = clip.path();

@@ -395,6 +395,29 @@ pub fn frames_of(path: &Path) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// The end of a GStreamer pipeline that decodes JPEG and prints one MD5 line per frame.
+pub const DECODE_TO_CHECKSUMS: [&str; 6] = [
+    "!",
+    "jpegdec",
+    "!",
+    "checksumsink",
+    "hash=md5",
+    "sync=false",
+];
+
+/// The MD5 of each decoded frame in `checksumsink` output (`<time> <md5>` per line).
+pub fn checksums(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .filter(|h| h.len() == 32)
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
 /// The per-frame MD5s `ffmpeg … -f framemd5 -` prints for a decode of `input_args`; its stderr
 /// holds warnings and errors, each line prefixed `[warning]` or `[error]`.
 pub fn framemd5(input_args: &[&str], timeout: Duration) -> (Vec<String>, Finished) {
