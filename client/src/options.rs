@@ -139,7 +139,7 @@ impl Options {
     /// A name for the report: the URL (without any `user:password@`), or `host:port/file`.
     pub fn name(&self) -> String {
         match &self.target {
-            Target::Url(url) => crate::auth::split_userinfo(url).0,
+            Target::Url(url) => hdstream_common::rtsp::auth::split_userinfo(url).0,
             Target::Course {
                 host, port, file, ..
             } => format!("{host}:{port}/{file}"),

@@ -785,7 +785,7 @@ impl Server {
             tracing::info!(
                 %peer,
                 method = request.method.as_str(),
-                url = %redact(&request.uri),
+                url = %rtsp::auth::split_userinfo(&request.uri).0,
                 status = response.status.as_u16(),
                 "request"
             );
@@ -809,7 +809,7 @@ impl Server {
         tracing::info!(
             %peer,
             method = request.method.as_str(),
-            url = %redact(&request.uri),
+            url = %rtsp::auth::split_userinfo(&request.uri).0,
             session = answer.session.as_deref().unwrap_or("-"),
             status = answer.response.status.as_u16(),
             "request"
@@ -994,17 +994,6 @@ fn log_summary(session: &Session, reason: &str, now: Instant) {
         mbit_per_s = format_args!("{mbps:.2}"),
         "session ended"
     );
-}
-
-/// A request URL for the log: any `user:password@` taken out.
-fn redact(uri: &str) -> std::borrow::Cow<'_, str> {
-    if let Some((scheme, rest)) = uri.split_once("://") {
-        let authority_end = rest.find('/').unwrap_or(rest.len());
-        if let Some(at) = rest[..authority_end].rfind('@') {
-            return format!("{scheme}://{}", &rest[at + 1..]).into();
-        }
-    }
-    uri.into()
 }
 
 /// Whether a SETUP asks to receive (`mode=record`, or `receive` as some publishers write it;

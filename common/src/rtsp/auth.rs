@@ -543,9 +543,65 @@ pub fn same_digest(a: &str, b: &str) -> bool {
         }) == 0
 }
 
+/// Splits `user:password@` off an `rtsp://` URL (percent-decoded): the URL without them, and
+/// them if there were any.
+pub fn split_userinfo(url: &str) -> (String, Option<(String, String)>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.to_owned(), None);
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return (url.to_owned(), None);
+    };
+    let userinfo = &rest[..at];
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    (
+        format!("{scheme}://{}", &rest[at + 1..]),
+        Some((percent_decode(user), percent_decode(password))),
+    )
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn userinfo_comes_off_the_url() {
+        assert_eq!(
+            split_userinfo("rtsp://al%40ice:p%3Aw@host:8554/a/b.mjpeg"),
+            (
+                "rtsp://host:8554/a/b.mjpeg".into(),
+                Some(("al@ice".into(), "p:w".into()))
+            )
+        );
+        assert_eq!(
+            split_userinfo("rtsp://host/x@y"),
+            ("rtsp://host/x@y".into(), None)
+        );
+    }
 
     /// RFC 7616 §3.9.1: the same request under MD5 and SHA-256.
     #[test]
