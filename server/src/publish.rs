@@ -26,6 +26,9 @@ pub const PREFIX: &str = "live/";
 pub const MAX_SDP: usize = 16 * 1024;
 /// Paths published at once (each holds a frame being put together): beyond it, 503.
 pub const MAX_PATHS: usize = 64;
+/// The largest published frame (a 2160p JPEG is 1–3 MB): larger ones are lost, so that a
+/// publisher cannot make the server hold 16 MiB a path.
+pub const MAX_FRAME: usize = 8 << 20;
 
 /// How a publisher's RTP comes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +142,7 @@ impl Publishing {
             )
         })?;
         let mut depacketizer = Depacketizer::new();
+        depacketizer.set_max_frame_len(MAX_FRAME);
         if let Some((w, h)) = media.x_dimensions()
             && let (Ok(w), Ok(h)) = (u16::try_from(w), u16::try_from(h))
         {
