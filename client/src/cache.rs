@@ -17,6 +17,9 @@ pub struct Frame {
     pub jpeg: Vec<u8>,
     /// When its last packet arrived.
     pub arrival: Instant,
+    /// When the sender captured it, on our clock (its sender reports' NTP time, RFC 3550
+    /// §6.4.1), if known.
+    pub captured: Option<Instant>,
     /// Set when it lost packets and its lost restart intervals are the frame before's.
     pub concealed: Option<Concealed>,
 }
@@ -130,6 +133,7 @@ mod tests {
             npt: 0.0,
             jpeg: vec![0; len],
             arrival: Instant::now(),
+            captured: None,
             concealed: None,
         }
     }

@@ -68,6 +68,9 @@ pub struct Config {
     /// User name and password for a server that asks (RFC 7616 Digest, RFC 7617 Basic);
     /// credentials in the URL serve too.
     pub credentials: Option<(String, String)>,
+    /// On a live stream (`a=range:npt=now-`), show each frame as soon as it is whole (no
+    /// prebuffer, no prefetch, no repair): off when the user asked for a prebuffer.
+    pub live_low_latency: bool,
 }
 
 impl Config {
@@ -87,6 +90,7 @@ impl Config {
             repair: true,
             credentials: None,
             quiet_delay: Duration::from_millis(30),
+            live_low_latency: true,
         }
     }
 }
@@ -639,6 +643,12 @@ impl Client {
                 self.session.describe(now)
             }
             Event::Described(d) => {
+                if d.live && self.config.live_low_latency {
+                    tracing::info!("live stream: low latency (no prebuffer)");
+                    self.config.pipeline.playout.go_live();
+                    self.pipeline.go_live();
+                    self.speed_ok = false;
+                }
                 self.pipeline.describe(
                     Some(d.payload_type),
                     d.clock_rate,

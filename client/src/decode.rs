@@ -290,6 +290,7 @@ mod tests {
                 npt: 0.0,
                 due: now,
                 arrival: now,
+                captured: None,
                 late_after: Duration::from_millis(33),
             },
             jpeg,

@@ -229,17 +229,14 @@ fn client_config(options: &Options, host: &str, transport: Transport) -> Config 
     if dialect == Dialect::Course {
         config.idle_timeout = Duration::from_secs(2);
     }
+    config.live_low_latency = options.live_low_latency;
+    config.pipeline.wallclock = Some((Instant::now(), std::time::SystemTime::now()));
     let playout = &mut config.pipeline.playout;
-    playout.low_latency = options.low_latency;
-    playout.prebuffer = if options.low_latency {
-        Duration::ZERO
-    } else {
-        options.prebuffer
-    };
+    playout.prebuffer = options.prebuffer;
     playout.max_bytes = options.cache_mb.saturating_mul(1 << 20).max(1 << 20);
     playout.max_frames = options.cache_frames.max(2);
     if options.low_latency {
-        playout.lead = Duration::ZERO;
+        playout.go_live();
     }
     config.pipeline.ssrc = random_u32();
     config.pipeline.cname = format!("hdstream-client-{}@{}", std::process::id(), host);
@@ -349,6 +346,8 @@ fn report(
             .filter(|_| shown.displayed > 0)
             .map(|c| c * 1000.0 / shown.displayed as f64),
         latency_ms: shown.latency.percentiles(),
+        capture_to_display_ms: (!shown.capture_latency.is_empty())
+            .then(|| shown.capture_latency.percentiles()),
         decode_ms: decoded.decode.percentiles(),
         assembly_ms: n.assembly.percentiles(),
         display_interval_ms: shown.interval.percentiles(),

@@ -35,8 +35,10 @@ struct Cli {
     transport: Transport,
 
     /// Media to buffer before playing starts (and after the cache runs dry), e.g. 500ms, 2s.
-    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = parse_duration)]
-    prebuffer: Duration,
+    /// Default 500ms for files; a live stream (the server says `npt=now-`) plays with low
+    /// latency unless a prebuffer is given.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    prebuffer: Option<Duration>,
 
     /// Frame cache limit in MiB of JPEG data.
     #[arg(long, value_name = "MB", default_value_t = 256)]
@@ -158,7 +160,10 @@ fn options(cli: &Cli) -> Result<Options> {
         Transport::Udp => TransportKind::Udp,
         Transport::Tcp => TransportKind::Tcp,
     };
-    options.prebuffer = cli.prebuffer;
+    if let Some(prebuffer) = cli.prebuffer {
+        options.prebuffer = prebuffer;
+        options.live_low_latency = false;
+    }
     options.cache_mb = cli.cache_mb;
     options.low_latency = cli.low_latency;
     options.repair = !cli.no_repair;

@@ -63,6 +63,8 @@ pub struct Options {
     pub cache_frames: usize,
     /// No prebuffer; always the newest complete frame.
     pub low_latency: bool,
+    /// Low latency on a live stream (`npt=now-`) unless a prebuffer was asked for.
+    pub live_low_latency: bool,
     /// Ask for lost packets again when the server offers retransmission (RFC 4585/4588).
     pub repair: bool,
     /// User name and password for a server that asks (else from the URL, if any).
@@ -102,6 +104,7 @@ impl Options {
             cache_mb: 256,
             cache_frames: 4096,
             low_latency: false,
+            live_low_latency: true,
             repair: true,
             credentials: None,
             trust: crate::tls::Trust::System,

@@ -19,7 +19,7 @@
 //!
 //! Sans-IO: every entry point takes `now`.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use hdstream_common::course;
 use hdstream_common::rfc2435::{Concealed, Depacketizer, Output};
@@ -65,6 +65,9 @@ pub struct Config {
     pub bye_grace: Duration,
     /// The playout.
     pub playout: playout::Config,
+    /// An instant and the wall-clock time at it, to put the sender's capture times (RTCP NTP)
+    /// on our clock; `None`: capture times are not worked out.
+    pub wallclock: Option<(Instant, SystemTime)>,
     /// Show frames that lost packets with their lost restart intervals taken from the frame
     /// before (RFC 2435 §3.1.7), when the sender aligns packets with them.
     pub conceal: bool,
@@ -82,6 +85,7 @@ impl Default for Config {
             gate_capacity: 16_384,
             bye_grace: Duration::from_millis(150),
             playout: playout::Config::default(),
+            wallclock: None,
             conceal: true,
         }
     }
@@ -135,6 +139,8 @@ pub struct Pipeline {
     jitter: Jitter,
     clock_epoch: Instant,
     last_sr: Option<LastSr>,
+    /// The newest sender report's RTP timestamp and NTP time (RFC 3550 §6.4.1).
+    sender_clock: Option<(u32, SystemTime)>,
     unwrapper: TimestampUnwrapper,
     reorder: Reorder<Held>,
     depacketizer: Depacketizer,
@@ -177,6 +183,7 @@ impl Pipeline {
             jitter: Jitter::new(),
             clock_epoch: now,
             last_sr: None,
+            sender_clock: None,
             unwrapper: TimestampUnwrapper::new(),
             reorder,
             depacketizer: Self::depacketizer(&config, None),
@@ -237,6 +244,12 @@ impl Pipeline {
         let interval = self.fps.map(|f| Duration::from_secs_f64(1.0 / f));
         self.playout.set_timing(self.clock_rate, interval);
         self.timeline = Timeline::new(self.clock_rate, self.fps, Self::fallback_fps(&self.config));
+    }
+
+    /// The stream is live (RFC 2326 `npt=now-`): the playout shows each frame as soon as it is
+    /// whole ([`crate::playout::Playout::go_live`]).
+    pub fn go_live(&mut self) {
+        self.playout.go_live();
     }
 
     /// Asks for lost packets again (RFC 4585 generic NACK) and takes them back from RTX packets
@@ -517,7 +530,7 @@ impl Pipeline {
                     self.stats.frames_received += 1;
                     self.stats.assembly.record(assembly);
                     let ts = self.timeline.place(Stamp::Number(f.number), arrival);
-                    self.frame(ts, f.data, arrival, None);
+                    self.frame(ts, f.data, arrival, None, None);
                 }
                 course::Output::Lost { number, reason } => {
                     tracing::debug!(number, %reason, "course frame lost");
@@ -553,7 +566,8 @@ impl Pipeline {
                     } else {
                         self.last_frame_ts = Some(raw);
                     }
-                    self.frame(ts, jpeg.data, arrival, jpeg.concealed);
+                    let captured = self.captured(jpeg.timestamp);
+                    self.frame(ts, jpeg.data, arrival, captured, jpeg.concealed);
                 }
                 Output::Lost { timestamp, reason } => {
                     tracing::debug!(timestamp, %reason, "frame lost");
@@ -579,14 +593,41 @@ impl Pipeline {
         }
     }
 
+    /// When the frame stamped `timestamp` was captured, on our clock: the newest sender
+    /// report's NTP time moved by the timestamp difference (RFC 3550 §6.4.1).
+    fn captured(&self, timestamp: u32) -> Option<Instant> {
+        let (anchor, anchor_wall) = self.config.wallclock?;
+        let (sr_rtp, sr_wall) = self.sender_clock?;
+        let ticks = timestamp.wrapping_sub(sr_rtp) as i32;
+        let offset = f64::from(ticks) / f64::from(self.clock_rate);
+        let wall_secs = match sr_wall.duration_since(anchor_wall) {
+            Ok(after) => after.as_secs_f64(),
+            Err(before) => -before.duration().as_secs_f64(),
+        } + offset;
+        let shift = Duration::try_from_secs_f64(wall_secs.abs()).ok()?;
+        if wall_secs >= 0.0 {
+            anchor.checked_add(shift)
+        } else {
+            anchor.checked_sub(shift)
+        }
+    }
+
     /// A complete frame at media time `ts` (from the [`Timeline`]).
-    fn frame(&mut self, ts: i64, jpeg: Vec<u8>, arrival: Instant, concealed: Option<Concealed>) {
+    fn frame(
+        &mut self,
+        ts: i64,
+        jpeg: Vec<u8>,
+        arrival: Instant,
+        captured: Option<Instant>,
+        concealed: Option<Concealed>,
+    ) {
         let npt = self.npt(ts);
         let refused = self.playout.insert(Frame {
             timestamp: ts,
             npt,
             jpeg,
             arrival,
+            captured,
             concealed,
         });
         if let Some(frame) = refused {
@@ -618,7 +659,11 @@ impl Pipeline {
                 rtcp::Packet::SenderReport(sr)
                     if self.media_ssrc.is_none_or(|s| s == sr.ssrc()) =>
                 {
-                    self.last_sr = Some(LastSr::new(sr.sender_info().ntp_timestamp, now));
+                    let info = sr.sender_info();
+                    self.last_sr = Some(LastSr::new(info.ntp_timestamp, now));
+                    if let Some(wall) = info.ntp_timestamp.to_system_time() {
+                        self.sender_clock = Some((info.rtp_timestamp, wall));
+                    }
                 }
                 rtcp::Packet::Goodbye(bye) => {
                     let ours = self.media_ssrc;

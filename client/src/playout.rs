@@ -46,6 +46,15 @@ pub struct Config {
     pub max_bytes: usize,
 }
 
+impl Config {
+    /// Low-latency mode: no prebuffer, no lead.
+    pub fn go_live(&mut self) {
+        self.low_latency = true;
+        self.prebuffer = Duration::ZERO;
+        self.lead = Duration::ZERO;
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -74,6 +83,8 @@ pub struct Stamp {
     pub due: Instant,
     /// When its last packet arrived.
     pub arrival: Instant,
+    /// When the sender captured it (its sender reports' NTP time on our clock), if known.
+    pub captured: Option<Instant>,
     /// How long after `due` it may still be shown: until its successor is due.
     pub late_after: Duration,
 }
@@ -153,6 +164,12 @@ impl Playout {
     /// The settings.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// A live stream (RFC 2326 `npt=now-`): no prebuffer, each frame as soon as it is whole
+    /// (low-latency mode), unless the caller asked for a prebuffer.
+    pub fn go_live(&mut self) {
+        self.config.go_live();
     }
 
     /// Sets the RTP clock rate and frame interval once the stream is described.
@@ -404,6 +421,7 @@ impl Playout {
                 npt: frame.npt,
                 due,
                 arrival: frame.arrival,
+                captured: frame.captured,
                 late_after: self.late_after().max(Duration::from_millis(1)),
             },
             jpeg: frame.jpeg,
@@ -482,6 +500,7 @@ mod tests {
             npt: n as f64 / 30.0,
             jpeg: vec![n as u8; 10],
             arrival: at,
+            captured: None,
             concealed: None,
         }
     }

@@ -31,6 +31,9 @@ pub struct SinkStats {
     pub undecodable: u64,
     /// Arrival of the frame's last packet to the picture on screen.
     pub latency: Histogram,
+    /// The sender's capture of the frame to the picture on screen (live streams whose
+    /// sender reports carry the capture clock; for files, the server's sending schedule).
+    pub capture_latency: Histogram,
     /// Between consecutive pictures on screen.
     pub interval: Histogram,
     /// First and last picture on screen.
@@ -227,6 +230,10 @@ impl Presenter {
         s.displayed += 1;
         s.latency
             .record(now.saturating_duration_since(picture.stamp.arrival));
+        if let Some(captured) = picture.stamp.captured {
+            s.capture_latency
+                .record(now.saturating_duration_since(captured));
+        }
         if let Some(last) = s.last_shown {
             s.interval.record(now.saturating_duration_since(last));
         }
@@ -313,6 +320,7 @@ mod tests {
                 npt,
                 due,
                 arrival: due - 100 * MS,
+                captured: None,
                 late_after: 33 * MS,
             },
             width: 2,

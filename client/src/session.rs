@@ -78,6 +78,8 @@ pub struct Description {
     pub dimensions: Option<(u32, u32)>,
     /// Length of the presentation from `a=range:npt=0-D`.
     pub duration: Option<f64>,
+    /// A live stream: `a=range:npt=now-` (RFC 2326 C.1.5).
+    pub live: bool,
     /// Retransmission the server offers for the JPEG stream (RFC 4588 §8.1), when it takes
     /// generic NACKs: the AVPF profile (RFC 4585; gst-rtsp-server says no more) or
     /// `a=rtcp-fb:<pt> nack` (§4.2).
@@ -683,6 +685,9 @@ fn describe(response: &Response, request_url: &str) -> Result<Description, Error
         fps: media.framerate(),
         dimensions: media.x_dimensions(),
         duration: sdp.duration().filter(|d| d.is_finite() && *d > 0.0),
+        live: sdp
+            .range()
+            .is_some_and(|r| r.start == Some(hdstream_common::rtsp::header::NptTime::Now)),
         rtx: media
             .rtx_for(payload_type)
             .filter(|_| avpf || media.accepts_nack(payload_type)),

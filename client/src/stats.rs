@@ -240,6 +240,10 @@ pub struct Report {
     pub cpu_ms_per_frame: Option<f64>,
     /// Last packet of a frame to the frame on screen.
     pub latency_ms: Percentiles,
+    /// The sender's capture of a frame to the frame on screen (the NTP time of its sender
+    /// reports: for a live stream the publisher's capture clock, for a file the server's
+    /// sending schedule); `None` without sender reports.
+    pub capture_to_display_ms: Option<Percentiles>,
     /// Decoding one frame.
     pub decode_ms: Percentiles,
     /// First to last fragment of a frame.
@@ -350,6 +354,9 @@ impl fmt::Display for Report {
             "  {:<22} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
             "times (ms)", "mean", "p50", "p90", "p99", "max", "count"
         )?;
+        if let Some(capture) = &self.capture_to_display_ms {
+            row(f, "capture to display", capture)?;
+        }
         row(f, "arrival to display", &self.latency_ms)?;
         row(f, "decode", &self.decode_ms)?;
         row(f, "frame assembly", &self.assembly_ms)?;

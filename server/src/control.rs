@@ -18,9 +18,11 @@ use hdstream_common::rtsp::{Method, Request, Response, StatusCode};
 use hdstream_common::sdp::{MjpegStream, RtxFormat, SessionDescription};
 
 use crate::config::Config;
-use crate::media::{Catalogue, LookupError, Media};
-use crate::session::{ConnId, Delivery, Session, State};
+use crate::media::{Catalogue, LookupError};
+use crate::publish::{Publishing, live_target};
+use crate::session::{ConnId, Delivery, Program, Session, State};
 use crate::sessions::Sessions;
+use crate::source::Source;
 use crate::stream::{Payload, Stream};
 
 /// What a request handler may see and change.
@@ -30,6 +32,8 @@ pub(crate) struct Context<'a> {
     pub config: &'a Config,
     /// The media served.
     pub catalogue: &'a Catalogue,
+    /// The published paths.
+    pub publishing: &'a Publishing,
     /// Every session.
     pub sessions: &'a mut Sessions,
     /// The connection the request came on.
@@ -178,13 +182,20 @@ fn options(request: &Request) -> Response {
     response
 }
 
-/// The media a URL names, or the error reply.
-fn lookup(
-    catalogue: &Catalogue,
-    request: &Request,
-) -> Result<(Arc<Media>, Option<String>), Response> {
-    match catalogue.lookup(&request.uri) {
-        Ok((media, track)) => Ok((Arc::clone(media), track)),
+/// The file or published path a URL names (and the track after it), or the error reply.
+fn lookup(cx: &Context<'_>, request: &Request) -> Result<(Program, Option<String>), Response> {
+    if let Some((path, track)) = live_target(&request.uri) {
+        return match cx.publishing.feed(&path) {
+            Some(feed) if feed.is_on_air() => Ok((Program::Live(path), track)),
+            _ => Err(error(
+                request,
+                StatusCode::NOT_FOUND,
+                format_args!("nobody is publishing {path}"),
+            )),
+        };
+    }
+    match cx.catalogue.lookup(&request.uri) {
+        Ok((media, track)) => Ok((Program::File(Arc::clone(media)), track)),
         Err(e @ LookupError::Forbidden) => Err(error(request, StatusCode::FORBIDDEN, e)),
         Err(e @ LookupError::Malformed(_)) => Err(error(request, StatusCode::BAD_REQUEST, e)),
         Err(e @ LookupError::NotFound(_)) => Err(error(request, StatusCode::NOT_FOUND, e)),
@@ -195,7 +206,7 @@ fn lookup(
 const TRACK: &str = "trackID=0";
 
 fn describe(cx: &Context<'_>, request: &Request) -> Response {
-    let (media, track) = match lookup(cx.catalogue, request) {
+    let (program, track) = match lookup(cx, request) {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -220,28 +231,44 @@ fn describe(cx: &Context<'_>, request: &Request) -> Response {
             "only application/sdp descriptions",
         );
     }
-    if let Some(why) = &media.not_ready {
-        return error(
-            request,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format_args!(
-                "{} cannot travel as RTP/JPEG (RFC 2435): {why}; convert it with encode_mjpeg --from",
-                media.name
-            ),
-        );
-    }
-    let stats = media.file.stats();
+    let (duration, framerate, (width, height)) = match &program {
+        Program::File(media) => {
+            if let Some(why) = &media.not_ready {
+                return error(
+                    request,
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    format_args!(
+                        "{} cannot travel as RTP/JPEG (RFC 2435): {why}; convert it with encode_mjpeg --from",
+                        media.name
+                    ),
+                );
+            }
+            let stats = media.file.stats();
+            (
+                Some(media.duration()),
+                media.fps,
+                (stats.width, stats.height),
+            )
+        }
+        Program::Live(path) => {
+            let Some(feed) = cx.publishing.feed(path) else {
+                return error(request, StatusCode::NOT_FOUND, "nobody is publishing it");
+            };
+            (None, feed.fps(), feed.size().unwrap_or((0, 0)))
+        }
+    };
     let origin_address = local_like(cx.peer);
     let sdp = SessionDescription::mjpeg(&MjpegStream {
         session_id: 1,
         session_version: 1,
         origin_address: &origin_address,
-        session_name: &media.name,
+        session_name: program.name(),
         control: TRACK,
-        duration: Some(media.duration()),
-        framerate: media.fps,
-        width: u32::from(stats.width),
-        height: u32::from(stats.height),
+        duration,
+        live: matches!(program, Program::Live(_)),
+        framerate,
+        width: u32::from(width),
+        height: u32::from(height),
         rtx: rtx_offer(cx.config),
     });
     let mut response = Response::reply_to(request, StatusCode::OK);
@@ -361,7 +388,7 @@ fn setup(
     session_id: Option<&str>,
 ) -> (Response, Option<String>) {
     let named = session_id.map(str::to_owned);
-    let (media, _track) = match lookup(cx.catalogue, request) {
+    let (program, _track) = match lookup(cx, request) {
         Ok(found) => found,
         Err(response) => return (response, named),
     };
@@ -386,7 +413,10 @@ fn setup(
             );
         }
     };
-    if !course && let Some(why) = &media.not_ready {
+    if !course
+        && let Some(media) = program.file()
+        && let Some(why) = &media.not_ready
+    {
         let why = format_args!("{} cannot travel as RTP/JPEG (RFC 2435): {why}", media.name);
         return (
             error(request, StatusCode::UNSUPPORTED_MEDIA_TYPE, why),
@@ -408,7 +438,7 @@ fn setup(
                 named,
             );
         }
-        if !Arc::ptr_eq(&session.media, &media) {
+        if !session.program.same(&program) {
             let why = "a session plays one file";
             return (
                 error(request, StatusCode::AGGREGATE_OPERATION_NOT_ALLOWED, why),
@@ -437,7 +467,14 @@ fn setup(
     };
     let random = cx.sessions.random();
     let (mtu, looping) = (cx.config.mtu, cx.config.looping);
-    let mut stream = Stream::new(media.as_ref(), payload, mtu, looping, random, cx.now);
+    let source: &dyn Source = match &program {
+        Program::File(media) => media.as_ref(),
+        Program::Live(path) => match cx.publishing.feed(path) {
+            Some(feed) => feed,
+            None => return (error(request, StatusCode::NOT_FOUND, "not published"), None),
+        },
+    };
+    let mut stream = Stream::new(source, payload, mtu, looping, random, cx.now);
     if let Some(rtx) =
         rtx_offer(cx.config).filter(|_| !course && matches!(delivery, Delivery::Udp { .. }))
     {
@@ -449,7 +486,7 @@ fn setup(
         id: id.clone(),
         conn: cx.conn,
         peer: cx.peer,
-        media,
+        program,
         delivery,
         course,
         state: State::Ready,
@@ -535,11 +572,15 @@ fn need_session<'a>(
 
 fn play(cx: &mut Context<'_>, request: &Request, id: Option<&str>) -> Response {
     let (max_speed, now) = (cx.config.max_speed, cx.now);
+    let publishing = cx.publishing;
     let session = match need_session(cx.sessions, request, id) {
         Ok(s) => s,
         Err(response) => return response,
     };
-    let duration = session.media.duration();
+    let duration = match &session.program {
+        Program::File(media) => media.duration(),
+        Program::Live(path) => return play_live(request, session, publishing.feed(path), now),
+    };
     let range = match request.headers.typed::<Range>() {
         None => None,
         Some(Err(e)) => return error(request, StatusCode::INVALID_RANGE, e),
@@ -571,13 +612,8 @@ fn play(cx: &mut Context<'_>, request: &Request, id: Option<&str>) -> Response {
     if let Some(r) = Range::between(session.stream.npt(), duration) {
         response.headers.set_typed(&r);
     }
-    let url = if session.control_url.is_empty() {
-        request.uri.clone()
-    } else {
-        session.control_url.clone()
-    };
     response.headers.set_typed(&RtpInfo(vec![RtpInfoEntry {
-        url,
+        url: play_url(session, request),
         seq: Some(session.stream.next_sequence_number()),
         rtptime: Some(session.stream.next_timestamp()),
     }]));
@@ -594,6 +630,50 @@ fn play(cx: &mut Context<'_>, request: &Request, id: Option<&str>) -> Response {
     response
 }
 
+/// PLAY of a live path: from the next frame the publisher sends (`Range: npt=now-`); a Range
+/// asked for is answered with that (no seeking in a live stream), a Speed with 1.
+fn play_live(
+    request: &Request,
+    session: &mut Session,
+    feed: Option<&crate::live::Feed>,
+    now: Instant,
+) -> Response {
+    let Some(feed) = feed.filter(|f| f.is_on_air()) else {
+        return error(
+            request,
+            StatusCode::NOT_FOUND,
+            "nobody is publishing it now",
+        );
+    };
+    session.stream.play(1.0, now);
+    session.stream.join(feed);
+    session.state = State::Playing;
+    session.ended = false;
+    session.first_play.get_or_insert(now);
+    let mut response = Response::reply_to(request, StatusCode::OK);
+    response.headers.set_typed(&Range::now());
+    response.headers.set_typed(&RtpInfo(vec![RtpInfoEntry {
+        url: play_url(session, request),
+        seq: Some(session.stream.next_sequence_number()),
+        rtptime: Some(session.stream.next_timestamp()),
+    }]));
+    if request.headers.get(Speed::NAME).is_some()
+        && let Some(one) = Speed::new(1.0)
+    {
+        response.headers.set_typed(&one);
+    }
+    response
+}
+
+/// The URL `RTP-Info` names: the track's, as SETUP had it.
+fn play_url(session: &Session, request: &Request) -> String {
+    if session.control_url.is_empty() {
+        request.uri.clone()
+    } else {
+        session.control_url.clone()
+    }
+}
+
 fn pause(cx: &mut Context<'_>, request: &Request, id: Option<&str>) -> Response {
     let session = match need_session(cx.sessions, request, id) {
         Ok(s) => s,
@@ -602,7 +682,9 @@ fn pause(cx: &mut Context<'_>, request: &Request, id: Option<&str>) -> Response 
     session.stream.pause(cx.now);
     session.state = State::Ready;
     let mut response = Response::reply_to(request, StatusCode::OK);
-    if let Some(r) = Range::from_seconds(session.stream.npt()) {
+    if session.stream.is_live() {
+        response.headers.set_typed(&Range::now());
+    } else if let Some(r) = Range::from_seconds(session.stream.npt()) {
         response.headers.set_typed(&r);
     }
     response

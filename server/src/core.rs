@@ -22,8 +22,9 @@ use crate::connection::{Connection, salvage_cseq};
 use crate::control::{self, Context};
 use crate::media::{Catalogue, url_segments};
 use crate::publish::{PathStats, Publishing, live_path};
-use crate::session::{ConnId, Delivery, Session, State};
+use crate::session::{ConnId, Delivery, Program, Session, State};
 use crate::sessions::Sessions;
+use crate::source::Source;
 use crate::stream::Next;
 pub use crate::transmit::{Room, Run, Socket, Transmit};
 
@@ -401,6 +402,9 @@ impl Server {
 
     /// RTCP arrived on the server's RTCP socket from `from`.
     pub fn receive_rtcp(&mut self, from: SocketAddr, data: &[u8], now: Instant) {
+        if self.publishing.udp_rtcp(from, data) {
+            return;
+        }
         match self.sessions.by_rtcp_peer(from) {
             Some(session) => heard_rtcp(session, data, now),
             None => tracing::debug!(%from, "RTCP from an unknown address"),
@@ -424,6 +428,7 @@ impl Server {
             // also when a full socket keeps a pass from ending.
             self.pass.fresh = false;
             self.expire(now);
+            self.publishers_gone(now);
         }
         if !self.pass.active {
             self.pass = Pass {
@@ -470,7 +475,26 @@ impl Server {
                 return None;
             };
             let limit = self.config.tcp_queue_limit;
-            match poll_session(session, &mut self.connections, limit, now, room, buf) {
+            // The file's map is shared with the session: a clone of the Arc lends it here.
+            let file = session.program.file().cloned();
+            let source: Option<&dyn Source> = match (&file, &session.program) {
+                (Some(media), _) => Some(media.as_ref()),
+                (None, Program::Live(path)) => self.publishing.feed(path).map(|f| f as &dyn Source),
+                (None, Program::File(_)) => None,
+            };
+            let step = match source {
+                Some(source) => poll_session(
+                    session,
+                    source,
+                    &mut self.connections,
+                    limit,
+                    now,
+                    room,
+                    buf,
+                ),
+                None => Step::Done(Next::Idle),
+            };
+            match step {
                 Step::Sent(transmit, Next::Held) => return Some(transmit),
                 Step::Sent(transmit, next) => {
                     // Its run is all it has now: done with it in this pass.
@@ -605,6 +629,21 @@ impl Server {
         log_summary(&session, reason, now);
     }
 
+    /// Viewers of paths whose publisher left get RTCP BYE (RFC 3550 §6.6); their sessions stay,
+    /// and go on if a publisher resumes the path.
+    fn publishers_gone(&mut self, now: Instant) {
+        for path in self.publishing.take_gone() {
+            for session in self.sessions.iter_mut() {
+                if matches!(&session.program, Program::Live(p) if *p == path)
+                    && session.state == State::Playing
+                {
+                    self.reports.send(session, &mut self.connections, now, true);
+                    tracing::info!(session = %session.id, path, "publisher gone: BYE sent");
+                }
+            }
+        }
+    }
+
     /// A media file may be changing (the driver got SIGIO, a lease break): the files whose
     /// lease is being broken are dropped, and the sessions playing them end with BYE, so the
     /// process writing the file can go on. The next DESCRIBE sees the file as it then is.
@@ -616,7 +655,7 @@ impl Server {
         let ending: Vec<String> = self
             .sessions
             .iter()
-            .filter(|s| retired.contains(&s.media.name))
+            .filter(|s| s.program.file().is_some_and(|m| retired.contains(&m.name)))
             .map(|s| s.id.clone())
             .collect();
         for id in ending {
@@ -797,6 +836,7 @@ impl Server {
         let mut cx = Context {
             config: &self.config,
             catalogue: &self.catalogue,
+            publishing: &self.publishing,
             sessions: &mut self.sessions,
             conn,
             peer,
@@ -824,7 +864,8 @@ impl Server {
                 .session
                 .as_deref()
                 .and_then(|id| self.sessions.get(id))
-                .map(|s| s.media.file.len());
+                .and_then(|s| s.program.file())
+                .map(|m| m.file.len());
             let id = answer.session.as_deref().unwrap_or("0");
             let out = rtsp::course::reply(answer.response.status, cseq, id, total_frames);
             c.push(&out);
@@ -875,12 +916,21 @@ fn sender_report(
     let (anchor, wall) = wallclock;
     let wall_now = wall + now.saturating_duration_since(anchor);
     let stream = &session.stream;
+    // A live frame's capture time and timestamp, passed on from the publisher's reports, map
+    // the viewer's timestamps to the wall clock of the capture; otherwise the server's clock.
+    let (ntp, rtp_timestamp) = match stream.captured() {
+        Some((timestamp, captured)) => (captured, timestamp),
+        None => (
+            wall_now,
+            stream
+                .rtp_time_at(now)
+                .unwrap_or_else(|| stream.next_timestamp()),
+        ),
+    };
     let info = rtcp::SenderInfo {
         ssrc: stream.ssrc,
-        ntp_timestamp: rtcp::NtpTimestamp::from_system_time(wall_now),
-        rtp_timestamp: stream
-            .rtp_time_at(now)
-            .unwrap_or_else(|| stream.next_timestamp()),
+        ntp_timestamp: rtcp::NtpTimestamp::from_system_time(ntp),
+        rtp_timestamp,
         packet_count: stream.counters.packets as u32,
         octet_count: stream.counters.octets as u32,
     };
@@ -899,13 +949,13 @@ fn sender_report(
 /// every due packet onto its connection (up to `tcp_queue_limit` queued).
 fn poll_session(
     session: &mut Session,
+    source: &dyn Source,
     connections: &mut HashMap<ConnId, Connection>,
     tcp_queue_limit: usize,
     now: Instant,
     room: Room,
     buf: &mut Vec<u8>,
 ) -> Step {
-    let source = session.media.as_ref();
     match session.delivery {
         Delivery::Udp { rtp, .. } => {
             let mut run = Run::new(room);
@@ -983,7 +1033,7 @@ fn log_summary(session: &Session, reason: &str, now: Instant) {
     tracing::info!(
         session = %session.id,
         peer = %session.peer,
-        media = %session.media.name,
+        media = %session.program.name(),
         reason,
         frames = c.frames,
         packets = c.packets,

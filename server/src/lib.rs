@@ -21,6 +21,7 @@ pub mod driver;
 pub mod history;
 #[cfg(test)]
 mod hostile_tests;
+pub mod live;
 pub mod media;
 pub mod payload;
 pub mod publish;

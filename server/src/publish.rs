@@ -3,21 +3,24 @@
 //! track over TCP (interleaved) or UDP, records, and sends RTP, which is put back together into
 //! frames here. One publisher per path; a second is refused while the first is there.
 //!
-//! Viewers of a live path come next (a live [`crate::source::Source`]); for now the frames are
-//! counted ([`Publishing::stats`]) and the path is kept while its publisher is connected.
+//! Each path's frames go into its [`Feed`], which its viewers' streams play from
+//! ([`Publishing::feed`]); the feed outlives its publisher, so one that comes back under the
+//! same name resumes the path for the viewers still there. The publisher's RTCP sender reports
+//! give the feed its capture clock.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use hdstream_common::rfc2435::{Depacketizer, Output};
-use hdstream_common::rtp;
 use hdstream_common::rtsp::StatusCode;
 use hdstream_common::rtsp::header::{
     ChannelRange, LowerTransport, PortRange, TransportParam, TransportSpec,
 };
 use hdstream_common::sdp::SessionDescription;
+use hdstream_common::{rtcp, rtp};
 
+use crate::live::Feed;
 use crate::session::ConnId;
 
 /// Where published paths live in URLs.
@@ -40,8 +43,13 @@ pub enum Intake {
         /// The RTCP channel.
         rtcp: u8,
     },
-    /// UDP datagrams from this address (its RTP port) to the server's RTP port.
-    Udp(SocketAddr),
+    /// UDP datagrams from these addresses (its RTP and RTCP ports) to the server's ports.
+    Udp {
+        /// Where its RTP comes from.
+        rtp: SocketAddr,
+        /// Where its RTCP comes from.
+        rtcp: SocketAddr,
+    },
 }
 
 /// A path's publisher.
@@ -71,6 +79,10 @@ pub struct PathStats {
     pub frames: u64,
     /// Frames that lost a packet.
     pub frames_lost: u64,
+    /// Frames that could not be served to viewers (not RFC 2435-ready once rebuilt).
+    pub frames_refused: u64,
+    /// RTCP packets taken (sender reports give the capture clock).
+    pub rtcp: u64,
     /// Size of the last frame.
     pub size: Option<(u16, u16)>,
 }
@@ -86,6 +98,10 @@ fn refuse(status: StatusCode, why: impl Into<String>) -> Refusal {
 #[derive(Debug, Default)]
 pub struct Publishing {
     paths: HashMap<String, Publisher>,
+    /// Every path's frames, publisher or not (at most 2 × [`MAX_PATHS`]).
+    feeds: HashMap<String, Feed>,
+    /// Paths whose publisher left since the last [`Publishing::take_gone`].
+    gone: Vec<String>,
     /// The final figures of paths that ended, until taken ([`Publishing::take_ended`]).
     ended: Vec<PathStats>,
 }
@@ -95,14 +111,19 @@ const MAX_ENDED: usize = 64;
 
 /// `live/<name>` of a request URL (a track control after it dropped), if it is one.
 pub fn live_path(url: &str) -> Option<String> {
+    live_target(url).map(|(path, _)| path)
+}
+
+/// `live/<name>` of a request URL and the track control after it, if any.
+pub fn live_target(url: &str) -> Option<(String, Option<String>)> {
     let segments = crate::media::url_segments(url).ok()?;
     let (first, rest) = segments.split_first()?;
     if first != PREFIX.trim_end_matches('/') || rest.is_empty() {
         return None;
     }
-    // `live/<name>` and nothing but a track control after it.
     let name = &rest[0];
-    Some(format!("{PREFIX}{name}"))
+    let track = (rest.len() > 1).then(|| rest[1..].join("/"));
+    Some((format!("{PREFIX}{name}"), track))
 }
 
 impl Publishing {
@@ -143,11 +164,24 @@ impl Publishing {
         })?;
         let mut depacketizer = Depacketizer::new();
         depacketizer.set_max_frame_len(MAX_FRAME);
+        let mut size = None;
         if let Some((w, h)) = media.x_dimensions()
             && let (Ok(w), Ok(h)) = (u16::try_from(w), u16::try_from(h))
         {
             depacketizer.set_dimensions(w, h);
+            size = Some((w, h));
         }
+        if !self.feeds.contains_key(path) && self.feeds.len() >= 2 * MAX_PATHS {
+            // Forget a path nobody publishes (its viewers, if any, wait in vain).
+            let idle = self.feeds.iter().find(|(_, f)| !f.is_on_air());
+            if let Some(idle) = idle.map(|(p, _)| p.clone()) {
+                self.feeds.remove(&idle);
+            }
+        }
+        self.feeds
+            .entry(path.to_owned())
+            .or_default()
+            .on_air(media.framerate(), size);
         tracing::info!(%peer, path, "publisher announced");
         self.paths.insert(
             path.to_owned(),
@@ -210,8 +244,12 @@ impl Publishing {
                 let ports = asked.client_port().ok_or_else(|| {
                     refuse(StatusCode::BAD_REQUEST, "UDP publishing needs client_port=")
                 })?;
+                let rtcp = ports.rtcp.unwrap_or(ports.rtp.wrapping_add(1));
                 (
-                    Intake::Udp(SocketAddr::new(p.peer.ip(), ports.rtp)),
+                    Intake::Udp {
+                        rtp: SocketAddr::new(p.peer.ip(), ports.rtp),
+                        rtcp: SocketAddr::new(p.peer.ip(), rtcp),
+                    },
                     reply
                         .with(TransportParam::ClientPort(ports))
                         .with(TransportParam::ServerPort(PortRange {
@@ -278,7 +316,10 @@ impl Publishing {
     fn end(&mut self, path: &str, why: &str) {
         if let Some(mut p) = self.paths.remove(path) {
             p.depacketizer.flush();
-            take_outputs(&mut p);
+            let feed = self.feeds.entry(path.to_owned()).or_default();
+            take_outputs(&mut p, feed, None);
+            feed.off_air();
+            self.gone.push(path.to_owned());
             let s = &p.stats;
             tracing::info!(
                 path,
@@ -295,6 +336,16 @@ impl Publishing {
         }
     }
 
+    /// The paths whose publisher left since the last call (their viewers get BYE).
+    pub fn take_gone(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.gone)
+    }
+
+    /// The frames of `path`, while it has a publisher or had one.
+    pub fn feed(&self, path: &str) -> Option<&Feed> {
+        self.feeds.get(path)
+    }
+
     /// The final figures of the paths that ended since the last call.
     pub fn take_ended(&mut self) -> Vec<PathStats> {
         std::mem::take(&mut self.ended)
@@ -302,29 +353,49 @@ impl Publishing {
 
     /// Interleaved data on `conn`'s `channel`: answers whether it was a publisher's.
     pub fn interleaved(&mut self, conn: ConnId, channel: u8, data: &[u8], now: Instant) -> bool {
-        let Some(p) = self.paths.values_mut().find(|p| p.conn == conn) else {
+        let Some((path, p)) = self.paths.iter_mut().find(|(_, p)| p.conn == conn) else {
             return false;
         };
+        let feed = self.feeds.entry(path.clone()).or_default();
         match p.intake {
             Some(Intake::Tcp { rtp, .. }) if rtp == channel => {
-                take_rtp(p, data, now);
+                take_rtp(p, feed, data, now);
                 true
             }
-            Some(Intake::Tcp { rtcp, .. }) if rtcp == channel => true,
+            Some(Intake::Tcp { rtcp, .. }) if rtcp == channel => {
+                take_rtcp(p, feed, data);
+                true
+            }
             _ => false,
         }
     }
 
     /// An RTP datagram from `from` on the server's RTP port: answers whether a publisher sent it.
     pub fn udp(&mut self, from: SocketAddr, data: &[u8], now: Instant) -> bool {
-        let Some(p) = self
+        let Some((path, p)) = self
             .paths
-            .values_mut()
-            .find(|p| p.intake == Some(Intake::Udp(from)))
+            .iter_mut()
+            .find(|(_, p)| matches!(p.intake, Some(Intake::Udp { rtp, .. }) if rtp == from))
         else {
             return false;
         };
-        take_rtp(p, data, now);
+        let feed = self.feeds.entry(path.clone()).or_default();
+        take_rtp(p, feed, data, now);
+        true
+    }
+
+    /// An RTCP datagram from `from` on the server's RTCP port: answers whether a publisher
+    /// sent it.
+    pub fn udp_rtcp(&mut self, from: SocketAddr, data: &[u8]) -> bool {
+        let Some((path, p)) = self
+            .paths
+            .iter_mut()
+            .find(|(_, p)| matches!(p.intake, Some(Intake::Udp { rtcp, .. }) if rtcp == from))
+        else {
+            return false;
+        };
+        let feed = self.feeds.entry(path.clone()).or_default();
+        take_rtcp(p, feed, data);
         true
     }
 
@@ -336,7 +407,7 @@ impl Publishing {
     }
 }
 
-fn take_rtp(p: &mut Publisher, data: &[u8], _now: Instant) {
+fn take_rtp(p: &mut Publisher, feed: &mut Feed, data: &[u8], now: Instant) {
     if !p.recording {
         return;
     }
@@ -346,16 +417,40 @@ fn take_rtp(p: &mut Publisher, data: &[u8], _now: Instant) {
     p.stats.packets += 1;
     p.stats.bytes += data.len() as u64;
     p.depacketizer.push(&packet);
-    take_outputs(p);
+    take_outputs(p, feed, Some(now));
 }
 
-fn take_outputs(p: &mut Publisher) {
+/// The publisher's RTCP: its sender reports set the feed's capture clock (RFC 3550 §6.4.1).
+fn take_rtcp(p: &mut Publisher, feed: &mut Feed, data: &[u8]) {
+    p.stats.rtcp += 1;
+    let Ok(compound) = rtcp::Compound::parse(data) else {
+        return;
+    };
+    for packet in compound.iter() {
+        if let rtcp::Packet::SenderReport(sr) = packet {
+            let info = sr.sender_info();
+            if let Some(wall) = info.ntp_timestamp.to_system_time() {
+                feed.sender_report(info.rtp_timestamp, wall);
+            }
+        }
+    }
+}
+
+/// Takes what the depacketizer put together: frames into the feed (at `now`; without it, as
+/// the publisher leaves, they are counted only).
+fn take_outputs(p: &mut Publisher, feed: &mut Feed, now: Option<Instant>) {
     while let Some(output) = p.depacketizer.pull() {
         match output {
             Output::Frame(jpeg) => {
                 p.stats.frames += 1;
                 p.stats.size = Some((jpeg.width, jpeg.height));
-                p.depacketizer.recycle(jpeg.data);
+                let Some(now) = now else {
+                    continue;
+                };
+                if let Err(e) = feed.push(jpeg.data, jpeg.timestamp, now) {
+                    p.stats.frames_refused += 1;
+                    tracing::debug!(path = %p.stats.path, error = %e, "published frame not served");
+                }
             }
             Output::Lost { reason, .. } => {
                 tracing::debug!(path = %p.stats.path, %reason, "published frame lost");

@@ -40,6 +40,43 @@ pub enum Delivery {
     },
 }
 
+/// What a session plays.
+#[derive(Debug, Clone)]
+pub enum Program {
+    /// A file (shared with every session playing it).
+    File(Arc<Media>),
+    /// A published path (`live/<name>`), whose frames the core's
+    /// [`crate::publish::Publishing`] holds.
+    Live(String),
+}
+
+impl Program {
+    /// The file's name or the path.
+    pub fn name(&self) -> &str {
+        match self {
+            Program::File(media) => &media.name,
+            Program::Live(path) => path,
+        }
+    }
+
+    /// The file, if it is one.
+    pub fn file(&self) -> Option<&Arc<Media>> {
+        match self {
+            Program::File(media) => Some(media),
+            Program::Live(_) => None,
+        }
+    }
+
+    /// Whether two are the same (the same file, not merely an equal one).
+    pub fn same(&self, other: &Program) -> bool {
+        match (self, other) {
+            (Program::File(a), Program::File(b)) => Arc::ptr_eq(a, b),
+            (Program::Live(a), Program::Live(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
 /// One session.
 #[derive(Debug)]
 pub struct Session {
@@ -50,7 +87,7 @@ pub struct Session {
     /// The RTSP peer.
     pub peer: SocketAddr,
     /// What it plays.
-    pub media: Arc<Media>,
+    pub program: Program,
     /// Where packets go.
     pub delivery: Delivery,
     /// The course client's dialect: whole JPEGs, line-position replies.

@@ -14,9 +14,15 @@
 //!   (CPU, a receiver that does not read) skips whole frames to the one now due and counts
 //!   them; it never sends half a frame.
 //!
-//! Frames come from a [`Source`] (a file today, a live publisher next) and are cut into packets
-//! as they leave ([`Cutter`]), straight into the caller's buffer; what left is remembered for a
-//! short time ([`History`]) so a packet can be cut again on request.
+//! Frames come from a [`Source`] and are cut into packets as they leave ([`Cutter`]), straight
+//! into the caller's buffer; what left is remembered for a short time ([`History`]) so a packet
+//! can be cut again on request.
+//!
+//! A live source (a publisher's path) changes three things: a frame is due when it arrives
+//! (PLAY joins at the next one, RFC 2326 §10.5 `npt=now-`), its timestamp is the path's media
+//! time (the publisher's own timing, offset by this stream's random origin), and its packets
+//! leave within [`LIVE_SPREAD`] of an interval, so as little as possible is added to the
+//! latency; a stream more than [`MAX_LAG`] behind the newest frame jumps to it.
 //!
 //! Sans-IO: [`Stream::send`] takes `now` and the buffer to append packets to, and answers when
 //! to call again.
@@ -39,6 +45,9 @@ pub const PAYLOAD_TYPE: u8 = 26;
 pub const CLOCK_RATE: f64 = 90_000.0;
 /// Share of a frame interval its packets are spread over.
 pub const SPREAD: f64 = 0.8;
+/// Share of a frame interval a live frame's packets are spread over: enough to keep a frame
+/// from leaving as one burst, little enough to add a few milliseconds of latency.
+pub const LIVE_SPREAD: f64 = 0.25;
 /// How far behind schedule a stream may fall (at least one frame) before it skips frames rather
 /// than catching up.
 pub const MAX_LAG: Duration = Duration::from_millis(200);
@@ -110,6 +119,10 @@ pub struct Stream {
     fps: f64,
     frames_in_file: usize,
     looping: bool,
+    /// Frames come from a live source ([`Source::is_live`]).
+    live: bool,
+    /// Live: the media time the next frame is expected at (for `RTP-Info` before it arrives).
+    expected_media_time: u64,
     max_payload: usize,
     next_seq: u16,
     ts_origin: u32,
@@ -124,6 +137,9 @@ pub struct Stream {
     rtx: Option<Retransmission>,
     /// Timestamp and due time of the newest frame, for sender reports.
     last_sent: Option<(u32, Instant)>,
+    /// Timestamp and capture time of the newest live frame whose capture time is known: the
+    /// sender report's NTP ↔ RTP pair, passed on from the publisher.
+    captured: Option<(u32, std::time::SystemTime)>,
     /// What has been sent.
     pub counters: Counters,
 }
@@ -149,6 +165,8 @@ impl Stream {
             fps: source.fps(),
             frames_in_file: source.frame_count(),
             looping,
+            live: source.is_live(),
+            expected_media_time: 0,
             max_payload,
             next_seq: seq as u16,
             ts_origin: ts,
@@ -160,6 +178,7 @@ impl Stream {
             history: History::new(crate::history::DEFAULT_KEEP),
             rtx: None,
             last_sent: None,
+            captured: None,
             counters: Counters::default(),
         };
         if payload == Payload::Course {
@@ -205,6 +224,9 @@ impl Stream {
         if self.payload == Payload::Course {
             return (slot as u32).wrapping_add(1);
         }
+        if self.live {
+            return self.ts_origin.wrapping_add(self.expected_media_time as u32);
+        }
         let ticks = (slot as f64 * CLOCK_RATE / self.fps).round() as u64;
         self.ts_origin.wrapping_add(ticks as u32)
     }
@@ -212,6 +234,17 @@ impl Stream {
     /// The RTP timestamp the next frame will carry.
     pub fn next_timestamp(&self) -> u32 {
         self.timestamp(self.slot)
+    }
+
+    /// Whether frames come from a live source.
+    pub fn is_live(&self) -> bool {
+        self.live
+    }
+
+    /// A live frame's capture time and the timestamp it left with (the newest such frame): what
+    /// a sender report maps NTP to RTP with, instead of the server's clock.
+    pub fn captured(&self) -> Option<(u32, std::time::SystemTime)> {
+        self.captured
     }
 
     /// The RTP timestamp that corresponds to `now` on the media clock (RFC 3550 §6.4.1: the
@@ -244,6 +277,19 @@ impl Stream {
             anchor_slot: self.slot,
             speed,
         });
+    }
+
+    /// Live: starts from the next frame `source` gets (RFC 2326 §10.5 `npt=now-`); call after
+    /// [`Stream::play`].
+    pub fn join(&mut self, source: &dyn Source) {
+        let end = source.frame_count();
+        self.position = end;
+        let fps = source.fps();
+        self.fps = fps;
+        self.expected_media_time = end
+            .checked_sub(1)
+            .and_then(|newest| source.moment(newest))
+            .map_or(0, |m| m.media_time + (CLOCK_RATE / fps).round() as u64);
     }
 
     /// Stops sending once the frame in flight has left whole (RFC 2326 §10.6).
@@ -317,6 +363,26 @@ impl Stream {
             let Some(schedule) = self.schedule else {
                 return Next::Idle;
             };
+            if self.live {
+                let Some(frame) = self.next_live_frame(source, now) else {
+                    // Waiting for the publisher.
+                    return Next::Idle;
+                };
+                let Some(moment) = source.moment(frame) else {
+                    continue;
+                };
+                self.expected_media_time = moment.media_time;
+                let timestamp = self.timestamp(self.slot);
+                self.slot += 1;
+                if let Some(capture) = moment.capture {
+                    self.captured = Some((timestamp, capture));
+                }
+                self.last_sent = Some((timestamp, moment.arrived));
+                self.fps = source.fps();
+                let interval = self.interval();
+                self.begin_frame(source, frame, timestamp, interval, LIVE_SPREAD, now);
+                continue;
+            }
             let slot_interval = self.interval().div_f64(schedule.speed);
             let due =
                 schedule.anchor + slot_interval.mul_f64((self.slot - schedule.anchor_slot) as f64);
@@ -348,28 +414,68 @@ impl Stream {
             let frame = self.position;
             self.position += 1;
             self.slot += 1;
-            let Some(cutter) = Cutter::new(source, self.payload, frame, self.max_payload) else {
-                self.counters.unsendable += 1;
-                continue;
-            };
-            let frame_bytes = cutter.frame_len() as f64;
-            // Late frames leave faster, so the stream gets back on schedule.
-            let rate = frame_bytes * (1.0 + behind) / (slot_interval.as_secs_f64() * SPREAD);
-            self.bucket.set_rate(rate.ceil() as u64, now);
-            let slack = (rate * TIMER_SLACK.as_secs_f64()).ceil() as u64;
-            self.bucket.set_burst(self.burst_bytes().max(slack), now);
-            if let Some(rtx) = &mut self.rtx {
-                // Retransmission may add less than the stream's own rate.
-                let own = frame_bytes / slot_interval.as_secs_f64();
-                rtx.set_rate((own * RTX_SHARE).ceil() as u64, self.max_payload, now);
-            }
             self.last_sent = Some((timestamp, due));
-            self.in_flight = Some(InFlight {
-                frame,
-                timestamp,
-                offset: 0,
-            });
+            // Late frames leave faster, so the stream gets back on schedule.
+            let share = SPREAD / (1.0 + behind);
+            self.begin_frame(source, frame, timestamp, slot_interval, share, now);
         }
+    }
+
+    /// Live: the frame to send next, if it has arrived; a stream that fell behind (more than
+    /// [`MAX_LAG`] since its next frame arrived, or past what the source still holds) jumps to
+    /// the newest and counts what it skipped.
+    fn next_live_frame(&mut self, source: &dyn Source, now: Instant) -> Option<usize> {
+        let (first, end) = (source.first_frame(), source.frame_count());
+        if self.position < first {
+            self.counters.skipped += (first - self.position) as u64;
+            self.position = first;
+        }
+        if self.position >= end {
+            return None;
+        }
+        let newest = end - 1;
+        let late = source
+            .moment(self.position)
+            .is_some_and(|m| now.saturating_duration_since(m.arrived) >= MAX_LAG);
+        if late && self.position < newest {
+            self.counters.skipped += (newest - self.position) as u64;
+            self.position = newest;
+        }
+        self.position += 1;
+        Some(self.position - 1)
+    }
+
+    /// Puts frame `frame` in flight with `timestamp`, its packets spread over `share` of
+    /// `slot_interval`; an unsendable frame is counted instead.
+    fn begin_frame(
+        &mut self,
+        source: &dyn Source,
+        frame: usize,
+        timestamp: u32,
+        slot_interval: Duration,
+        share: f64,
+        now: Instant,
+    ) {
+        let Some(cutter) = Cutter::new(source, self.payload, frame, self.max_payload) else {
+            self.counters.unsendable += 1;
+            return;
+        };
+        let frame_bytes = cutter.frame_len() as f64;
+        let slot = slot_interval.as_secs_f64().max(1e-4);
+        let rate = frame_bytes / (slot * share);
+        self.bucket.set_rate(rate.ceil() as u64, now);
+        let slack = (rate * TIMER_SLACK.as_secs_f64()).ceil() as u64;
+        self.bucket.set_burst(self.burst_bytes().max(slack), now);
+        if let Some(rtx) = &mut self.rtx {
+            // Retransmission may add less than the stream's own rate.
+            let own = frame_bytes / slot;
+            rtx.set_rate((own * RTX_SHARE).ceil() as u64, self.max_payload, now);
+        }
+        self.in_flight = Some(InFlight {
+            frame,
+            timestamp,
+            offset: 0,
+        });
     }
 
     /// Sends the RTX packets asked for that the budget and the pacing allow now; `None` when

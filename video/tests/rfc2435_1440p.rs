@@ -28,6 +28,7 @@ fn a_1440p_frame_travels_through_x_dimensions_with_its_pixels() {
         session_name: "1440p.mjpeg",
         control: "trackID=0",
         duration: Some(10.0),
+        live: false,
         framerate: 30.0,
         width: 2560,
         height: 1440,

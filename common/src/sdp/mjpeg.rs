@@ -19,9 +19,11 @@ pub struct MjpegStream<'a> {
     pub control: &'a str,
     /// Length in seconds, for `a=range:npt=0-D`; `None` for an open-ended stream (`npt=0-`).
     pub duration: Option<f64>,
+    /// A live stream (`a=range:npt=now-`, RFC 2326 C.1.5): no seeking, joined where it is.
+    pub live: bool,
     /// `a=framerate:`.
     pub framerate: f64,
-    /// Frame width in pixels, for `a=x-dimensions:`.
+    /// Frame width in pixels, for `a=x-dimensions:` (left out when 0: not known yet).
     pub width: u32,
     /// Frame height in pixels, for `a=x-dimensions:`.
     pub height: u32,
@@ -40,11 +42,15 @@ impl SessionDescription {
         } else {
             ("IP4", "0.0.0.0")
         };
-        let range = stream
-            .duration
-            .and_then(|d| Range::between(0.0, d))
-            .or_else(|| Range::from_seconds(0.0))
-            .map(|r| r.to_string());
+        let range = if stream.live {
+            Some(Range::now().to_string())
+        } else {
+            stream
+                .duration
+                .and_then(|d| Range::between(0.0, d))
+                .or_else(|| Range::from_seconds(0.0))
+                .map(|r| r.to_string())
+        };
         let mut attributes = vec![
             Attribute::new("tool", "hdstream"),
             Attribute::new("type", "broadcast"),
@@ -109,12 +115,14 @@ impl SessionDescription {
                     Attribute::new("rtpmap", rtpmap.to_string()),
                     Attribute::new("control", stream.control),
                     Attribute::new("framerate", stream.framerate.to_string()),
+                ]
+                .into_iter()
+                .chain((stream.width > 0 && stream.height > 0).then(|| {
                     Attribute::new(
                         "x-dimensions",
                         format!("{},{}", stream.width, stream.height),
-                    ),
-                ]
-                .into_iter()
+                    )
+                }))
                 .chain(stream.rtx.into_iter().flat_map(|r| {
                     let nack = Attribute::new("rtcp-fb", format!("{JPEG_PAYLOAD_TYPE} nack"));
                     std::iter::once(nack).chain(r.attributes(90_000))

@@ -113,6 +113,7 @@ fn generated_sdp_is_what_players_expect_and_parses_back() {
         session_name: "movie.mjpeg",
         control: "track1",
         duration: Some(12.5),
+        live: false,
         framerate: 30.0,
         width: 3840,
         height: 2160,
@@ -158,6 +159,18 @@ fn generated_sdp_is_what_players_expect_and_parses_back() {
     assert!(text.contains("o=- 42 1 IN IP6 2001:db8::1\r\n") && text.contains("c=IN IP6 ::\r\n"));
     assert!(text.contains("a=range:npt=0-\r\n") && text.contains("a=framerate:29.97\r\n"));
     assert_eq!(SessionDescription::parse(&text), Ok(live));
+    let published = SessionDescription::mjpeg(&MjpegStream {
+        live: true,
+        width: 0,
+        ..stream
+    });
+    let text = published.to_string();
+    assert!(text.contains("a=range:npt=now-\r\n"), "{text}");
+    assert!(!text.contains("x-dimensions"), "size not known yet: {text}");
+    assert_eq!(
+        SessionDescription::parse(&text).unwrap().range(),
+        Some(Range::now())
+    );
 
     let rtx = RtxFormat {
         payload_type: 97,
