@@ -6,9 +6,12 @@
 //! - [`relay`]: the RTSP-aware relay behind `impair` (also usable in-process by tests).
 //! - [`info`]: what `mjpeg_info` prints about a file.
 //! - [`parallel`]: ordered parallel production with a bounded reorder window.
+//! - [`publish`]: what `hdstream-publish` does (ANNOUNCE, RECORD, RFC 2435 RTP, sender
+//!   reports carrying capture times).
 
 pub mod generate;
 pub mod impair;
 pub mod info;
 pub mod parallel;
+pub mod publish;
 pub mod relay;

@@ -15,6 +15,7 @@ pub mod index;
 pub mod jpeg;
 pub mod pattern;
 pub mod rfc2435;
+pub mod split;
 
 pub use file::MjpegFile;
 pub use index::{Container, Index};

@@ -187,6 +187,13 @@ impl Pattern {
 
     /// Draws frame `n` and returns it, packed RGB row-major.
     pub fn draw(&mut self, n: u64) -> &[u8] {
+        self.draw_with_clock(n, None)
+    }
+
+    /// Draws frame `n` with a clock above its number (a capture time of day, shown as
+    /// `HHMMSSmmm` in the same digits), so a camera pointed at a screen showing it measures
+    /// glass-to-glass latency by eye.
+    pub fn draw_with_clock(&mut self, n: u64, clock: Option<std::time::Duration>) -> &[u8] {
         let (w, h) = (self.width, self.height);
         if w == 0 || h == 0 {
             return &self.rgb;
@@ -215,17 +222,31 @@ impl Pattern {
             },
             SWEEP,
         );
-        // Frame number.
-        let text = format!("{n:0MIN_DIGITS$}");
+        // Frame number, and the clock one row above it.
+        self.digits(&format!("{n:0MIN_DIGITS$}"), 0);
+        if let Some(clock) = clock {
+            let ms = clock.as_millis() % 86_400_000;
+            let (h, m, s, milli) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+            let rise = self.number_box(1).h + self.digit_height() / 6;
+            self.digits(&format!("{h:02}{m:02}{s:02}{milli:03}"), rise);
+        }
+        &self.rgb
+    }
+
+    /// Draws a row of decimal digits in the number's place, `rise` pixels higher.
+    fn digits(&mut self, text: &str, rise: usize) {
         let digits = text.len();
-        self.fill(self.number_box(digits), DIGIT_BOX);
+        let raise = |r: Rect| Rect {
+            y: r.y.saturating_sub(rise),
+            ..r
+        };
+        self.fill(raise(self.number_box(digits)), DIGIT_BOX);
         for (i, c) in text.bytes().enumerate() {
             let (r, t) = self.digit(i, digits);
-            for seg in segments(c - b'0', r, t) {
+            for seg in segments(c.wrapping_sub(b'0'), raise(r), t) {
                 self.fill(seg, DIGIT);
             }
         }
-        &self.rgb
     }
 
     /// Draws frame `n` and encodes it (RFC 2435-ready, see [`crate::encoder::encode_rgb`])
@@ -244,6 +265,19 @@ impl Pattern {
         // Sizes come from u16 in `new`.
         let (w, h) = (self.width as u16, self.height as u16);
         let rgb = self.draw(n);
+        encode_rgb_with(rgb, w, h, settings, out)
+    }
+
+    /// [`Pattern::encode_with`], the clock drawn too ([`Pattern::draw_with_clock`]).
+    pub fn encode_with_clock(
+        &mut self,
+        n: u64,
+        clock: std::time::Duration,
+        settings: Settings,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        let (w, h) = (self.width as u16, self.height as u16);
+        let rgb = self.draw_with_clock(n, Some(clock));
         encode_rgb_with(rgb, w, h, settings, out)
     }
 

@@ -1,0 +1,137 @@
+//! hdstream-client on live paths: `hdstream-publish` (the tools' library, in this process)
+//! records a file into `live/cam`, and the client shows what is published, pixel for pixel,
+//! with low latency by default and the capture-to-display latency in its report; a publisher
+//! whose server goes away comes back by itself.
+
+mod common;
+
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use hdstream_client::{Report, Target, TransportKind};
+use hdstream_server::core::Config;
+use hdstream_server::driver::{self, Handle, Listen};
+use hdstream_server::media::{Catalogue, FpsPolicy};
+use hdstream_tools::publish::{self, Input, Settings};
+
+/// A server of `file` (and of whatever is published into it) on `port` (0: any).
+fn server(file: &std::path::Path, port: u16) -> Handle {
+    let (catalogue, _) = Catalogue::open(file, &FpsPolicy::default()).unwrap();
+    let listen = Listen {
+        bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        port,
+        rtp_port: None,
+    };
+    driver::spawn(Config::default(), Arc::new(catalogue), listen).unwrap()
+}
+
+/// Publishes `file` to `url` for `frames` frames at 30 fps on a thread.
+fn publisher(
+    file: &std::path::Path,
+    url: &str,
+    frames: u64,
+) -> std::thread::JoinHandle<publish::Report> {
+    let mut settings = Settings::new(Input::File(file.to_owned()), url);
+    settings.frames = Some(frames);
+    std::thread::spawn(move || publish::run(&settings, &AtomicBool::new(false)).unwrap())
+}
+
+/// Plays `url` for `seconds` once DESCRIBE finds it live, recording every picture.
+fn watch(url: &str, transport: TransportKind, seconds: u64) -> Report {
+    let mut options = common::recording(Target::Url(url.to_owned()));
+    options.transport = transport;
+    options.duration = Some(Duration::from_secs(seconds));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match hdstream_client::play(&options) {
+            Ok(report) => return report,
+            // 404 until the publisher has announced.
+            Err(e) if Instant::now() < deadline => {
+                tracing::debug!(error = %e, "not live yet");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("{url}: {e}"),
+        }
+    }
+}
+
+fn shows_what_is_published(transport: TransportKind) {
+    common::logs();
+    let _serial = common::serial();
+    let file = common::pattern_file(1280, 720, 150);
+    let handle = server(&file, 0);
+    let url = format!("rtsp://{}/live/cam", handle.rtsp);
+    let published = publisher(&file, &url, 150);
+    let report = watch(&url, transport, 3);
+    let sent = published.join().unwrap();
+    handle.stop().unwrap();
+
+    assert_eq!((sent.frames, sent.refused, sent.connections), (150, 0, 1));
+    let reference: HashSet<u64> = common::file_checksums(&file).into_iter().collect();
+    let shown = &report.displayed_checksums;
+    // 3 s at 30 fps, less the moment of joining.
+    assert!(shown.len() >= 80, "{} pictures in 3 s", shown.len());
+    let foreign = shown.iter().filter(|c| !reference.contains(c)).count();
+    assert_eq!(foreign, 0, "pictures unlike any published frame");
+    assert_eq!(report.frames_lost, 0);
+    assert_eq!(
+        report.frames_late, 0,
+        "low latency: nothing waits to be late"
+    );
+    let capture = report
+        .capture_to_display_ms
+        .expect("capture times from the sender reports");
+    assert!(capture.count as usize >= shown.len() - 30, "{capture:?}");
+    assert!(
+        report.latency_ms.p50 < 100.0,
+        "live streams play without the 500 ms prebuffer: {:?}",
+        report.latency_ms
+    );
+}
+
+#[test]
+fn our_client_shows_every_published_frame_unchanged_over_udp() {
+    shows_what_is_published(TransportKind::Udp);
+}
+
+#[test]
+fn our_client_shows_every_published_frame_unchanged_over_tcp() {
+    shows_what_is_published(TransportKind::Tcp);
+}
+
+/// The server goes away under the publisher and comes back on the same port: the publisher
+/// connects again by itself and viewers of the new server see the stream.
+#[test]
+fn the_publisher_reconnects_when_the_server_comes_back() {
+    common::logs();
+    let _serial = common::serial();
+    let file = common::pattern_file(640, 360, 150);
+    let first = server(&file, 0);
+    let addr: SocketAddr = first.rtsp;
+    let url = format!("rtsp://{addr}/live/cam");
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut settings = Settings::new(Input::File(file.clone()), url.clone());
+    settings.duration = Some(Duration::from_secs(8));
+    let flag = Arc::clone(&stop);
+    let publishing = std::thread::spawn(move || publish::run(&settings, &flag).unwrap());
+    std::thread::sleep(Duration::from_secs(1));
+    first.stop().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let second = server(&file, addr.port());
+    let report = watch(&url, TransportKind::Udp, 2);
+    let sent = publishing.join().unwrap();
+    second.stop().unwrap();
+    assert!(sent.connections >= 2, "{sent:?}");
+    assert!(
+        sent.skipped > 0,
+        "frames due while the server was away: {sent:?}"
+    );
+    assert!(
+        report.frames_displayed >= 45,
+        "{} pictures from the second server",
+        report.frames_displayed
+    );
+}

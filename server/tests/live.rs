@@ -1,0 +1,165 @@
+//! Live paths watched by real viewers: a publisher (ffmpeg or GStreamer's `rtspclientsink`)
+//! records into `live/cam` while ffmpeg and GStreamer play it, and every frame a viewer shows
+//! decodes to the same pixels as the published frame (compared through the same decoder: ffmpeg's
+//! framemd5 against ffmpeg's decode of the published file, GStreamer's checksums against
+//! GStreamer's decode of what it published).
+
+mod common;
+
+use std::collections::HashSet;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Clip, Rtsp, serve, tool};
+use hdstream_server::core::Config;
+
+/// 6 s at 30 fps, 640x360, RFC 2435-ready (ffmpeg copies it as is).
+const CLIP: Clip = Clip::new(640, 360, 6);
+
+/// Waits until DESCRIBE of `url` succeeds: the path has a publisher.
+fn wait_until_live(handle: &hdstream_server::driver::Handle, url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut rtsp = Rtsp::connect(handle.rtsp);
+        if rtsp.request("DESCRIBE", url, &[]).status.as_u16() == 200 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{url} never went live");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A GStreamer viewer of `url` over `protocol` printing a checksum per decoded frame.
+fn gstreamer_viewer(url: &str, protocol: &str) -> common::Bounded {
+    let mut command = Command::new(tool("gst-launch-1.0"));
+    command
+        .args(["-q", "-e", "rtspsrc"])
+        .arg(format!("location={url}"))
+        .arg(format!("protocols={protocol}"))
+        .args(["latency=100", "!", "rtpjpegdepay"])
+        .args(common::DECODE_TO_CHECKSUMS);
+    common::spawn(&mut command)
+}
+
+/// Asserts that `shown` has at least `at_least` frames, each one of `published`.
+fn all_published(viewer: &str, shown: &[String], published: &HashSet<String>, at_least: usize) {
+    assert!(
+        shown.len() >= at_least,
+        "{viewer} showed {} frames, expected at least {at_least}",
+        shown.len()
+    );
+    let foreign = shown.iter().filter(|s| !published.contains(*s)).count();
+    assert_eq!(
+        foreign,
+        0,
+        "{viewer}: {foreign} of {} frames differ from every published frame",
+        shown.len()
+    );
+}
+
+#[test]
+fn ffmpeg_publishes_and_ffmpeg_and_gstreamer_watch_every_frame_unchanged() {
+    let clip = CLIP.path();
+    let root = common::media_root("live-ffmpeg", &[("clip.mjpeg", &clip)]);
+    let handle = serve(&root, Config::default());
+    let url = format!("rtsp://{}/live/cam", handle.rtsp);
+    let publisher = common::spawn(
+        Command::new(tool("ffmpeg"))
+            .args(["-nostdin", "-v", "error", "-re", "-framerate", "30"])
+            .args(["-f", "mjpeg", "-i"])
+            .arg(&clip)
+            .args(["-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp"])
+            .arg(&url),
+    );
+    wait_until_live(&handle, &url);
+    let ffmpeg_url = url.clone();
+    let ffmpeg_viewer = std::thread::spawn(move || {
+        common::framemd5(
+            &["-rtsp_transport", "udp", "-i", &ffmpeg_url],
+            Duration::from_secs(30),
+        )
+    });
+    let gst = gstreamer_viewer(&url, "tcp");
+    let published = publisher.wait(Duration::from_secs(30));
+    assert!(published.status.success(), "ffmpeg: {}", published.stderr);
+    let (ffmpeg_md5s, ffmpeg_done) = ffmpeg_viewer.join().unwrap();
+    // rtspsrc ends at the BYE, or is told to.
+    let gst_done = gst.wait_or_interrupt(Duration::from_secs(5), Duration::from_secs(3));
+
+    // The references: each decoder's own decode of the published file.
+    let (file_md5s, _) = common::framemd5(&["-i", clip.to_str().unwrap()], Duration::from_secs(60));
+    assert_eq!(file_md5s.len(), CLIP.frames as usize);
+    let reference = common::run(
+        Command::new(tool("gst-launch-1.0"))
+            .args(["-q", "filesrc"])
+            .arg(format!("location={}", clip.display()))
+            .args(["!", "jpegparse"])
+            .args(common::DECODE_TO_CHECKSUMS),
+        Duration::from_secs(60),
+    );
+    let gst_reference: HashSet<String> = common::checksums(&reference.stdout_text())
+        .into_iter()
+        .collect();
+    assert_eq!(gst_reference.len(), CLIP.frames as usize, "distinct frames");
+
+    // Both joined within a second of a 6 s stream: at least 4 s of it each.
+    let at_least = 4 * 30;
+    all_published(
+        "ffmpeg",
+        &ffmpeg_md5s,
+        &file_md5s.into_iter().collect(),
+        at_least,
+    );
+    assert!(
+        !ffmpeg_done.stderr.contains("[error]"),
+        "{}",
+        ffmpeg_done.stderr
+    );
+    let gst_md5s = common::checksums(&gst_done.stdout_text());
+    all_published("GStreamer", &gst_md5s, &gst_reference, at_least);
+    handle.stop().unwrap();
+}
+
+/// `rtspclientsink` publishes a moving test picture encoded by `jpegenc`, and the same
+/// pipeline decodes what it publishes: the reference a GStreamer viewer of the path must match.
+#[test]
+fn gstreamer_publishes_and_a_gstreamer_viewer_shows_the_published_pixels() {
+    let root = common::media_root("live-gst", &[("clip.mjpeg", &CLIP.path())]);
+    let handle = serve(&root, Config::default());
+    let url = format!("rtsp://{}/live/cam", handle.rtsp);
+    let mut command = Command::new(tool("gst-launch-1.0"));
+    command
+        .args(["-q", "-e", "videotestsrc", "pattern=ball", "is-live=true"])
+        .args(["num-buffers=180", "!"])
+        .args([
+            "video/x-raw,format=I420,width=640,height=360,framerate=30/1",
+            "!",
+        ])
+        .args(["jpegenc", "!", "tee", "name=t", "t.", "!", "queue", "!"])
+        .arg("rtspclientsink")
+        .arg(format!("location={url}"))
+        .args(["protocols=tcp", "t.", "!", "queue"])
+        .args(common::DECODE_TO_CHECKSUMS);
+    let publisher = common::spawn(&mut command);
+    wait_until_live(&handle, &url);
+    let viewer = gstreamer_viewer(&url, "udp");
+    // 6 s of pictures; rtspclientsink does not always leave by itself after the last.
+    let published = publisher.stop_after(Duration::from_secs(9), Duration::from_secs(3));
+    let shown = viewer.wait_or_interrupt(Duration::from_secs(3), Duration::from_secs(3));
+    let reference: HashSet<String> = common::checksums(&published.stdout_text())
+        .into_iter()
+        .collect();
+    assert!(
+        reference.len() >= 150,
+        "the publisher decoded {} distinct frames: {}",
+        reference.len(),
+        published.stderr
+    );
+    all_published(
+        "GStreamer",
+        &common::checksums(&shown.stdout_text()),
+        &reference,
+        4 * 30,
+    );
+    handle.stop().unwrap();
+}
