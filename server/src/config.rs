@@ -44,6 +44,9 @@ pub struct Config {
     pub max_connections_per_address: usize,
     /// Apply `max_connections_per_address` to loopback addresses too.
     pub limit_loopback: bool,
+    /// A publisher heard from neither by RTP, RTCP nor a request for this long is gone: its
+    /// path ends (its viewers get BYE) and its connection closes.
+    pub publish_timeout: Duration,
 }
 
 impl Default for Config {
@@ -66,6 +69,7 @@ impl Default for Config {
             max_connections: 4000,
             max_connections_per_address: 64,
             limit_loopback: false,
+            publish_timeout: Duration::from_secs(60),
         }
     }
 }

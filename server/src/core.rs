@@ -402,7 +402,7 @@ impl Server {
 
     /// RTCP arrived on the server's RTCP socket from `from`.
     pub fn receive_rtcp(&mut self, from: SocketAddr, data: &[u8], now: Instant) {
-        if self.publishing.udp_rtcp(from, data) {
+        if self.publishing.udp_rtcp(from, data, now) {
             return;
         }
         match self.sessions.by_rtcp_peer(from) {
@@ -574,7 +574,12 @@ impl Server {
             let partial = c.partial_since.map(|p| p + self.config.request_timeout);
             quiet.into_iter().chain(partial).min()
         });
-        sessions.chain(connections).chain(self.next_send).min()
+        let publishers = self.publishing.next_expiry(self.config.publish_timeout);
+        sessions
+            .chain(connections)
+            .chain(self.next_send)
+            .chain(publishers)
+            .min()
     }
 
     /// Reclaims sessions that have timed out, closes slow-loris connections, and takes quiet
@@ -589,6 +594,10 @@ impl Server {
             .collect();
         for id in expired {
             self.end_session(&id, Ending::Timeout, now);
+        }
+        for conn in self.publishing.expire(now, self.config.publish_timeout) {
+            tracing::info!(conn, "publisher silent: closing its connection");
+            self.to_close.push(conn);
         }
         let mut quiet = Vec::new();
         for (&id, c) in &self.connections {
@@ -678,17 +687,18 @@ impl Server {
         conn: ConnId,
         peer: SocketAddr,
         request: &Request,
+        now: Instant,
     ) -> Option<Response> {
         let session = request.session().and_then(Result::ok).map(|s| s.id);
         let owned = session
             .as_deref()
-            .is_some_and(|id| self.publishing.owns(id));
+            .is_some_and(|id| self.publishing.owns(id, now));
         let result = match request.method {
             // Elsewhere than under live/, the handlers answer 405 (a file is not published to).
             Method::Announce => match live_path(&request.uri) {
                 Some(path) => self
                     .publishing
-                    .announce(conn, peer, &path, &request.body)
+                    .announce(conn, peer, &path, &request.body, now)
                     .map(|()| None),
                 None => return None,
             },
@@ -818,7 +828,7 @@ impl Server {
         }
         let response = match self.authorize(conn, peer, &request, now) {
             Some(refusal) => Some(refusal),
-            None => self.publish_request(conn, peer, &request),
+            None => self.publish_request(conn, peer, &request, now),
         };
         if let Some(response) = response {
             tracing::info!(

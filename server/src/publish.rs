@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use hdstream_common::rfc2435::{Depacketizer, Output};
 use hdstream_common::rtsp::StatusCode;
@@ -32,6 +32,9 @@ pub const MAX_PATHS: usize = 64;
 /// The largest published frame (a 2160p JPEG is 1–3 MB): larger ones are lost, so that a
 /// publisher cannot make the server hold 16 MiB a path.
 pub const MAX_FRAME: usize = 8 << 20;
+/// A publisher's RTP comes from one SSRC (RFC 3550 §8); packets of another are dropped unless
+/// the first has been silent this long (a publisher that restarted its stream).
+pub const SSRC_SWITCH: Duration = Duration::from_secs(1);
 
 /// How a publisher's RTP comes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +64,10 @@ struct Publisher {
     intake: Option<Intake>,
     recording: bool,
     depacketizer: Depacketizer,
+    /// The SSRC its RTP comes from, and when it was last seen.
+    ssrc: Option<(u32, Instant)>,
+    /// When it was last heard from (RTP, RTCP, a request).
+    last_heard: Instant,
     stats: PathStats,
 }
 
@@ -83,6 +90,8 @@ pub struct PathStats {
     pub frames_refused: u64,
     /// RTCP packets taken (sender reports give the capture clock).
     pub rtcp: u64,
+    /// Packets dropped: not RTP, or from another SSRC than the stream's.
+    pub ignored: u64,
     /// Size of the last frame.
     pub size: Option<(u16, u16)>,
 }
@@ -134,6 +143,7 @@ impl Publishing {
         peer: SocketAddr,
         path: &str,
         sdp: &[u8],
+        now: Instant,
     ) -> Result<(), Refusal> {
         if let Some(p) = self.paths.get(path)
             && p.conn != conn
@@ -192,6 +202,8 @@ impl Publishing {
                 intake: None,
                 recording: false,
                 depacketizer,
+                ssrc: None,
+                last_heard: now,
                 stats: PathStats {
                     path: path.to_owned(),
                     ..PathStats::default()
@@ -283,11 +295,42 @@ impl Publishing {
         Ok(())
     }
 
-    /// Whether `session` is a publisher's.
-    pub fn owns(&self, session: &str) -> bool {
-        self.paths
-            .values()
-            .any(|p| p.session.as_deref() == Some(session))
+    /// Whether `session` is a publisher's; a request naming it keeps it alive.
+    pub fn owns(&mut self, session: &str, now: Instant) -> bool {
+        match self
+            .paths
+            .values_mut()
+            .find(|p| p.session.as_deref() == Some(session))
+        {
+            Some(p) => {
+                p.last_heard = now;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Ends the paths whose publisher has not been heard from for `timeout`; answers their
+    /// connections (to be closed).
+    pub fn expire(&mut self, now: Instant, timeout: Duration) -> Vec<ConnId> {
+        let silent: Vec<(String, ConnId)> = self
+            .paths
+            .iter()
+            .filter(|(_, p)| now.saturating_duration_since(p.last_heard) >= timeout)
+            .map(|(path, p)| (path.clone(), p.conn))
+            .collect();
+        silent
+            .into_iter()
+            .map(|(path, conn)| {
+                self.end(&path, "publisher silent");
+                conn
+            })
+            .collect()
+    }
+
+    /// When the next publisher falls silent for `timeout`, if any is there.
+    pub fn next_expiry(&self, timeout: Duration) -> Option<Instant> {
+        self.paths.values().map(|p| p.last_heard + timeout).min()
     }
 
     /// TEARDOWN of `session`: its path ends.
@@ -363,7 +406,7 @@ impl Publishing {
                 true
             }
             Some(Intake::Tcp { rtcp, .. }) if rtcp == channel => {
-                take_rtcp(p, feed, data);
+                take_rtcp(p, feed, data, now);
                 true
             }
             _ => false,
@@ -386,7 +429,7 @@ impl Publishing {
 
     /// An RTCP datagram from `from` on the server's RTCP port: answers whether a publisher
     /// sent it.
-    pub fn udp_rtcp(&mut self, from: SocketAddr, data: &[u8]) -> bool {
+    pub fn udp_rtcp(&mut self, from: SocketAddr, data: &[u8], now: Instant) -> bool {
         let Some((path, p)) = self
             .paths
             .iter_mut()
@@ -395,7 +438,7 @@ impl Publishing {
             return false;
         };
         let feed = self.feeds.entry(path.clone()).or_default();
-        take_rtcp(p, feed, data);
+        take_rtcp(p, feed, data, now);
         true
     }
 
@@ -411,9 +454,19 @@ fn take_rtp(p: &mut Publisher, feed: &mut Feed, data: &[u8], now: Instant) {
     if !p.recording {
         return;
     }
+    p.last_heard = now;
     let Ok(packet) = rtp::Packet::parse(data) else {
+        p.stats.ignored += 1;
         return;
     };
+    let ssrc = packet.ssrc();
+    match p.ssrc {
+        Some((ours, seen)) if ours != ssrc && now.saturating_duration_since(seen) < SSRC_SWITCH => {
+            p.stats.ignored += 1;
+            return;
+        }
+        _ => p.ssrc = Some((ssrc, now)),
+    }
     p.stats.packets += 1;
     p.stats.bytes += data.len() as u64;
     p.depacketizer.push(&packet);
@@ -421,8 +474,9 @@ fn take_rtp(p: &mut Publisher, feed: &mut Feed, data: &[u8], now: Instant) {
 }
 
 /// The publisher's RTCP: its sender reports set the feed's capture clock (RFC 3550 §6.4.1).
-fn take_rtcp(p: &mut Publisher, feed: &mut Feed, data: &[u8]) {
+fn take_rtcp(p: &mut Publisher, feed: &mut Feed, data: &[u8], now: Instant) {
     p.stats.rtcp += 1;
+    p.last_heard = now;
     let Ok(compound) = rtcp::Compound::parse(data) else {
         return;
     };
@@ -467,17 +521,101 @@ mod tests {
     #[test]
     fn paths_are_bounded() {
         let mut p = Publishing::default();
+        let now = Instant::now();
         let peer = SocketAddr::from(([10, 0, 0, 1], 1));
         let sdp = b"v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=x\r\nt=0 0\r\nm=video 0 RTP/AVP 26\r\n";
         for i in 0..MAX_PATHS {
-            assert!(p.announce(i, peer, &format!("live/{i}"), sdp).is_ok());
+            assert!(p.announce(i, peer, &format!("live/{i}"), sdp, now).is_ok());
         }
-        let refused = p.announce(999, peer, "live/more", sdp).unwrap_err();
+        let refused = p.announce(999, peer, "live/more", sdp, now).unwrap_err();
         assert_eq!(refused.0, StatusCode::SERVICE_UNAVAILABLE);
         // Announcing again a path one holds is not a new path.
-        assert!(p.announce(0, peer, "live/0", sdp).is_ok());
+        assert!(p.announce(0, peer, "live/0", sdp, now).is_ok());
         p.closed(0);
-        assert!(p.announce(999, peer, "live/more", sdp).is_ok());
+        assert!(p.announce(999, peer, "live/more", sdp, now).is_ok());
+    }
+
+    const SDP: &[u8] = b"v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=x\r\nt=0 0\r\nm=video 0 RTP/AVP 26\r\n";
+
+    /// A path `live/cam` recording over TCP channels 0-1 from connection 1.
+    fn recording(now: Instant) -> Publishing {
+        let mut p = Publishing::default();
+        let peer = SocketAddr::from(([10, 0, 0, 1], 1));
+        p.announce(1, peer, "live/cam", SDP, now).unwrap();
+        let asked = TransportSpec::rtp_avp(Some(LowerTransport::Tcp)).with(
+            TransportParam::Interleaved(ChannelRange {
+                rtp: 0,
+                rtcp: Some(1),
+            }),
+        );
+        let (id, _) = p.setup(1, "live/cam", &asked, "7".into(), (0, 0)).unwrap();
+        p.record(&id).unwrap();
+        p
+    }
+
+    /// The RTP packets of the test clip's frame `n` from `ssrc`.
+    fn packets(n: u16, ssrc: u32) -> Vec<Vec<u8>> {
+        let media = crate::testing::clip();
+        let frame = media.file.rfc2435_frame(usize::from(n)).unwrap();
+        hdstream_common::rfc2435::Packetizer::new(&frame, 1000)
+            .unwrap()
+            .enumerate()
+            .map(|(i, f)| {
+                let header = rtp::Header {
+                    marker: f.marker,
+                    payload_type: 26,
+                    sequence_number: n * 100 + i as u16,
+                    timestamp: u32::from(n) * 3000,
+                    ssrc,
+                };
+                let mut out = Vec::new();
+                header.append(&[f.header(), f.data], &mut out).unwrap();
+                out
+            })
+            .collect()
+    }
+
+    #[test]
+    fn garbage_and_a_foreign_ssrc_are_dropped_the_stream_goes_on() {
+        let t0 = Instant::now();
+        let mut p = recording(t0);
+        for packet in packets(0, 0xA) {
+            assert!(p.interleaved(1, 0, &packet, t0));
+            // Between each of its packets: garbage, and the same frame from another source.
+            p.interleaved(1, 0, b"\x00garbage", t0);
+        }
+        for packet in packets(1, 0xB) {
+            p.interleaved(1, 0, &packet, t0);
+        }
+        for packet in packets(2, 0xA) {
+            p.interleaved(1, 0, &packet, t0);
+        }
+        let stats = &p.stats()[0];
+        assert_eq!((stats.frames, stats.frames_lost), (2, 0), "{stats:?}");
+        assert!(stats.ignored >= 3, "{stats:?}");
+        assert_eq!(p.feed("live/cam").unwrap().len(), 2);
+        // The first source silent for a second: the other one is the stream now.
+        let later = t0 + SSRC_SWITCH;
+        for packet in packets(3, 0xB) {
+            p.interleaved(1, 0, &packet, later);
+        }
+        assert_eq!(p.stats()[0].frames, 3);
+    }
+
+    #[test]
+    fn a_silent_publisher_ends_its_path() {
+        let t0 = Instant::now();
+        let mut p = recording(t0);
+        let timeout = Duration::from_secs(5);
+        assert_eq!(p.next_expiry(timeout), Some(t0 + timeout));
+        assert!(p.expire(t0 + Duration::from_secs(4), timeout).is_empty());
+        // A keep-alive on its session counts as news.
+        assert!(p.owns("7", t0 + Duration::from_secs(4)));
+        assert!(p.expire(t0 + Duration::from_secs(6), timeout).is_empty());
+        assert_eq!(p.expire(t0 + Duration::from_secs(9), timeout), vec![1]);
+        assert!(p.stats().is_empty());
+        assert_eq!(p.take_gone(), vec!["live/cam".to_owned()]);
+        assert!(!p.feed("live/cam").unwrap().is_on_air());
     }
 
     #[test]
