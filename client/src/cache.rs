@@ -89,6 +89,11 @@ impl Cache {
         self.frames.first_key_value().map(|(_, f)| f)
     }
 
+    /// The latest frame.
+    pub fn last(&self) -> Option<&Frame> {
+        self.frames.last_key_value().map(|(_, f)| f)
+    }
+
     /// The latest frame's timestamp.
     pub fn last_timestamp(&self) -> Option<i64> {
         self.frames.last_key_value().map(|(&t, _)| t)

@@ -108,6 +108,8 @@ pub enum Command {
         /// Target NPT, seconds.
         to: f64,
     },
+    /// Live: back to the newest frame (timeshift's End).
+    LiveEdge,
     /// TEARDOWN and stop.
     Quit,
 }
@@ -342,6 +344,11 @@ impl Client {
         if self.phase != Phase::Running {
             return;
         }
+        if self.pipeline.playout().is_timeshift() {
+            self.timeshift(command, now);
+            self.after(now);
+            return;
+        }
         match command {
             // The sink may have stopped the clock already (at the key press); pausing it
             // again changes nothing.
@@ -374,9 +381,40 @@ impl Client {
                 self.note_pause();
             }
             Command::Quit => self.close(now),
-            Command::Pause | Command::Resume => {}
+            Command::Pause | Command::Resume | Command::LiveEdge => {}
         }
         self.after(now);
+    }
+
+    /// A user command on a live stream: the server goes on sending, and the playout moves in
+    /// what it keeps (timeshift): a pause holds the picture while frames keep coming, a seek
+    /// goes to a kept frame, the live edge to the newest.
+    fn timeshift(&mut self, command: Command, now: Instant) {
+        match command {
+            Command::Pause if self.pause_sent.is_none() => {
+                self.clock().pause(now);
+                self.pipeline.playout_mut().hold(now);
+                self.pause_sent = Some(now);
+            }
+            Command::Resume if self.pause_sent.is_some() => {
+                self.clock().resume(now);
+                self.pause_sent = None;
+            }
+            Command::Seek { to } => {
+                self.clock().seek(now);
+                self.pause_sent = None;
+                if !self.pipeline.playout_mut().seek_buffered(to, now) {
+                    self.pipeline.playout_mut().to_live_edge(now);
+                }
+            }
+            Command::LiveEdge => {
+                self.clock().seek(now);
+                self.pause_sent = None;
+                self.pipeline.playout_mut().to_live_edge(now);
+            }
+            Command::Quit => self.close(now),
+            Command::Pause | Command::Resume => {}
+        }
     }
 
     fn note_pause(&mut self) {

@@ -487,6 +487,7 @@ impl Driver {
             cache_frames: playout.cached_frames(),
             frames_lost: stats.frames_lost,
             rebuffers: stats.rebuffer_count,
+            window: playout.buffered(),
         };
         self.live_bytes = stats.bytes_received;
         self.live_at = now;

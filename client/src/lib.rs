@@ -355,6 +355,7 @@ fn report(
         pauses,
         displayed_npt: shown.displayed_npt.clone(),
         displayed_checksums: shown.displayed_checksums.clone(),
+        displayed_capture_ms: shown.displayed_capture_ms.clone(),
     }
 }
 

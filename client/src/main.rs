@@ -20,7 +20,10 @@ use hdstream_client::{Options, Target, TransportKind};
 ///                                                         frames shown at the pace they come)
 ///
 /// Keys in the window: Space pause/resume, Left/Right seek -/+10 s, Home restart, S statistics
-/// overlay, Q or Esc quit; a click on the progress bar seeks there. Without a display (no
+/// overlay, Q or Esc quit; a click on the progress bar seeks there. On a live stream
+/// (rtsp://HOST/live/NAME) the server keeps sending while paused and the client keeps what
+/// it receives (timeshift, within --cache-mb): Space, Left/Right and the bar move inside it,
+/// End goes back to the live edge. Without a display (no
 /// DISPLAY or WAYLAND_DISPLAY) the client plays headless. At exit a statistics table goes to
 /// stderr; the exit code is 0 after a normal end, 1 when the server refused or went away.
 #[derive(Debug, Parser)]

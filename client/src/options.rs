@@ -44,6 +44,8 @@ pub enum Step {
     SeekBy(f64),
     /// Seek to this NPT, seconds.
     SeekTo(f64),
+    /// Live: back to the newest frame (End).
+    LiveEdge,
     /// Tear down and quit.
     Quit,
 }

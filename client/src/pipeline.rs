@@ -280,6 +280,11 @@ impl Pipeline {
         &self.playout
     }
 
+    /// The playout, to move in its timeshift window.
+    pub fn playout_mut(&mut self) -> &mut Playout {
+        &mut self.playout
+    }
+
     /// When the last RTP packet arrived.
     pub fn last_packet(&self) -> Option<Instant> {
         self.last_packet

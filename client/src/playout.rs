@@ -13,11 +13,19 @@
 //! released. In low-latency mode there is no prebuffer and only the newest frame matters: it is
 //! released at once, older ones are dropped as late.
 //!
+//! **Timeshift** (live streams, [`Playout::go_live`]): every frame released is also kept (a
+//! copy, with the frames not yet released, within the cache's bounds), so the picture can go
+//! back and forth inside what was received: [`Playout::hold`] at a pause (frames keep coming
+//! and wait; play resumes from the paused frame, as far behind live as the pause lasted),
+//! [`Playout::seek_buffered`] to a position in the window, [`Playout::to_live_edge`] back to
+//! the newest frame and low latency.
+//!
 //! Frames are timed in play time, which the shared [`Clock`] keeps (it stops while paused, so
 //! a pause moves nothing here); the clock also judges and counts late frames.
 //!
 //! Sans-IO: every call takes `now`; [`Playout::poll_timeout`] says when to poll next.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -137,6 +145,34 @@ pub struct Playout {
     estimated_ticks: Option<i64>,
     last_inserted: Option<i64>,
     counters: Counters,
+    /// Live: frames already released, oldest first (copies), for going back.
+    history: Option<History>,
+}
+
+/// Frames already shown, kept for timeshift.
+#[derive(Debug, Default)]
+struct History {
+    frames: VecDeque<Frame>,
+    bytes: usize,
+}
+
+impl History {
+    fn push(&mut self, frame: Frame) {
+        self.bytes += frame.jpeg.len();
+        self.frames.push_back(frame);
+    }
+
+    fn pop_front(&mut self) -> Option<Frame> {
+        let frame = self.frames.pop_front()?;
+        self.bytes -= frame.jpeg.len();
+        Some(frame)
+    }
+
+    fn pop_back(&mut self) -> Option<Frame> {
+        let frame = self.frames.pop_back()?;
+        self.bytes -= frame.jpeg.len();
+        Some(frame)
+    }
 }
 
 impl Playout {
@@ -152,6 +188,7 @@ impl Playout {
             estimated_ticks: None,
             last_inserted: None,
             counters: Counters::default(),
+            history: None,
         }
     }
 
@@ -170,6 +207,119 @@ impl Playout {
     /// (low-latency mode), unless the caller asked for a prebuffer.
     pub fn go_live(&mut self) {
         self.config.go_live();
+        self.history.get_or_insert_with(History::default);
+    }
+
+    /// Whether frames are kept for timeshift (a live stream).
+    pub fn is_timeshift(&self) -> bool {
+        self.history.is_some()
+    }
+
+    /// Timeshift: the clock is paused (or about to be) and frames keep coming: they wait in the
+    /// cache, and play resumes from the frame after the last released, at its pace.
+    pub fn hold(&mut self, now: Instant) {
+        if self.history.is_none() {
+            return;
+        }
+        self.config.low_latency = false;
+        self.config.lead = Duration::ZERO;
+        let next = self
+            .last_released
+            .map(|(ts, _)| ts + self.frame_ticks())
+            .or_else(|| self.cache.first().map(|f| f.timestamp));
+        if let Some(anchor_ts) = next {
+            self.phase = Phase::Playing {
+                anchor: self.clock.play_time(now),
+                anchor_ts,
+            };
+        }
+    }
+
+    /// Timeshift: plays on from the first frame at or after `npt` among those kept and
+    /// waiting (the clock's seek has begun a new epoch); `false` when nothing is kept there.
+    pub fn seek_buffered(&mut self, npt: f64, now: Instant) -> bool {
+        let Some(history) = self.history.as_mut() else {
+            return false;
+        };
+        // Kept frames at or after the target go back into the cache; waiting ones before it
+        // join the kept ones.
+        while history.frames.back().is_some_and(|f| f.npt >= npt) {
+            if let Some(f) = history.pop_back() {
+                let _ = self.cache.insert(f);
+            }
+        }
+        while self.cache.first().is_some_and(|f| f.npt < npt) && self.cache.len() > 1 {
+            if let Some(f) = self.cache.pop_first() {
+                history.push(f);
+            }
+        }
+        let Some(first) = self.cache.first() else {
+            return false;
+        };
+        self.config.low_latency = false;
+        self.config.lead = Duration::ZERO;
+        self.last_released = None;
+        self.phase = Phase::Playing {
+            anchor: self.clock.play_time(now),
+            anchor_ts: first.timestamp,
+        };
+        true
+    }
+
+    /// Timeshift: back to the newest frame, and low latency from there.
+    pub fn to_live_edge(&mut self, now: Instant) {
+        let Some(history) = self.history.as_mut() else {
+            return;
+        };
+        while self.cache.len() > 1 {
+            if let Some(f) = self.cache.pop_first() {
+                history.push(f);
+            }
+        }
+        self.config.go_live();
+        self.last_released = None;
+        let anchor_ts = self
+            .cache
+            .first()
+            .map(|f| f.timestamp)
+            .or_else(|| history.frames.back().map(|f| f.timestamp + 1))
+            .unwrap_or(0);
+        self.phase = Phase::Playing {
+            anchor: self.clock.play_time(now),
+            anchor_ts,
+        };
+    }
+
+    /// Timeshift: the NPT range of what is kept and waiting, oldest to newest.
+    pub fn buffered(&self) -> Option<(f64, f64)> {
+        let history = self.history.as_ref()?;
+        let oldest = history
+            .frames
+            .front()
+            .or(self.cache.first())
+            .map(|f| f.npt)?;
+        let newest = self.cache.last().or(history.frames.back()).map(|f| f.npt)?;
+        Some((oldest, newest))
+    }
+
+    /// Timeshift: room for `len` more bytes and one more frame, the oldest kept frames going
+    /// first, then (a long pause) the oldest waiting ones.
+    fn make_room(&mut self, len: usize) {
+        let Some(history) = self.history.as_mut() else {
+            return;
+        };
+        let over = |cache: &Cache, history: &History| {
+            cache.bytes() + history.bytes + len > self.config.max_bytes
+                || cache.len() + history.frames.len() >= self.config.max_frames
+        };
+        while over(&self.cache, history) {
+            if history.pop_front().is_none() {
+                if self.cache.len() <= 1 || self.cache.pop_first().is_none() {
+                    break;
+                }
+                self.counters.overflow += 1;
+            }
+        }
     }
 
     /// Sets the RTP clock rate and frame interval once the stream is described.
@@ -294,10 +444,13 @@ impl Playout {
                 .first()
                 .is_some_and(|f| f.timestamp < frame.timestamp)
             {
-                self.cache.pop_first();
+                if let Some(old) = self.cache.pop_first() {
+                    self.keep(old);
+                }
                 self.clock.count_late();
             }
         }
+        self.make_room(frame.jpeg.len());
         match self.cache.insert(frame) {
             Ok(()) => None,
             Err((why, frame)) => {
@@ -367,7 +520,11 @@ impl Playout {
                         while self.cache.len() > 1 {
                             if let Some(f) = self.cache.pop_first() {
                                 self.clock.count_late();
-                                recycle(f);
+                                if self.history.is_some() {
+                                    self.keep(f);
+                                } else {
+                                    recycle(f);
+                                }
                             }
                         }
                         let frame = self.cache.pop_first();
@@ -402,7 +559,11 @@ impl Playout {
                         );
                         self.clock.count_late();
                         self.last_released = Some((frame.timestamp, frame.npt));
-                        recycle(frame);
+                        if self.history.is_some() {
+                            self.keep(frame);
+                        } else {
+                            recycle(frame);
+                        }
                         continue;
                     }
                     return Some(self.released(frame, due));
@@ -411,7 +572,17 @@ impl Playout {
         }
     }
 
+    /// Timeshift: keeps a frame that leaves the cache.
+    fn keep(&mut self, frame: Frame) {
+        if let Some(history) = self.history.as_mut() {
+            history.push(frame);
+        }
+    }
+
     fn released(&mut self, frame: Frame, due: Instant) -> Release {
+        if self.history.is_some() {
+            self.keep(frame.clone());
+        }
         self.counters.released += 1;
         self.last_released = Some((frame.timestamp, frame.npt));
         Release {

@@ -46,6 +46,9 @@ pub struct SinkStats {
     pub displayed_npt: Vec<f64>,
     /// A checksum of every picture's pixels ([`pixel_checksum`]), when recording.
     pub displayed_checksums: Vec<u64>,
+    /// Capture to display of every picture shown, ms (`None`: capture time unknown), when
+    /// recording.
+    pub displayed_capture_ms: Vec<Option<f64>>,
     /// Seeks.
     pub seeks: Vec<SeekRecord>,
     /// Pauses.
@@ -243,6 +246,12 @@ impl Presenter {
         if self.record {
             s.displayed_npt.push(picture.stamp.npt);
             s.displayed_checksums.push(rgba_checksum(&picture.pixels));
+            s.displayed_capture_ms.push(
+                picture
+                    .stamp
+                    .captured
+                    .map(|c| now.saturating_duration_since(c).as_secs_f64() * 1000.0),
+            );
         }
         if let Some((i, asked)) = self.seek_pending.take()
             && let Some(seek) = s.seeks.get_mut(i)

@@ -37,6 +37,17 @@ pub struct Live {
     pub frames_lost: u64,
     /// Rebuffers so far.
     pub rebuffers: u64,
+    /// Live: the NPT range kept for timeshift, oldest to newest (the live edge).
+    pub window: Option<(f64, f64)>,
+}
+
+impl Live {
+    /// Where the progress bar runs: the file, or what a live stream keeps.
+    pub fn range(&self) -> Option<(f64, f64)> {
+        self.window
+            .or(self.duration.filter(|d| *d > 0.0).map(|d| (0.0, d)))
+            .filter(|(a, b)| b > a)
+    }
 }
 
 /// The sink's ends of the channels.
@@ -96,10 +107,10 @@ pub fn run(
                 }
             }
         }
-        let duration = sink.live().duration;
+        let range = sink.live().range();
         let paused = sink.presenter.is_paused();
         if let Some(w) = sink.window.as_mut() {
-            steps.extend(w.actions(paused, duration));
+            steps.extend(w.actions(paused, range));
         }
         for step in steps {
             sink.act(step, now);
@@ -177,7 +188,8 @@ impl Sink {
     }
 
     fn act(&mut self, step: Step, now: Instant) {
-        let duration = self.live().duration;
+        let live = self.live();
+        let duration = live.window.map(|(_, end)| end).or(live.duration);
         match step {
             // The clock stops (and goes on) at once; the network thread then asks the server.
             Step::Pause if !self.ends.clock.is_paused() => {
@@ -196,6 +208,12 @@ impl Sink {
                 self.seek(from + delta, duration, now);
             }
             Step::SeekTo(to) => self.seek(to, duration, now),
+            Step::LiveEdge => {
+                let buffers = Arc::clone(&self.ends.buffers);
+                let edge = live.window.map_or(f64::MAX, |(_, end)| end);
+                self.presenter.seek(edge, now, |p| buffers.give(p.pixels));
+                self.send(Command::LiveEdge);
+            }
             Step::Quit => self.send(Command::Quit),
         }
     }
@@ -296,7 +314,7 @@ impl Sink {
         Hud {
             title,
             lines,
-            progress: live.duration.filter(|d| *d > 0.0).map(|d| position / d),
+            progress: live.range().map(|(a, b)| (position - a) / (b - a)),
         }
     }
 }

@@ -261,6 +261,10 @@ pub struct Report {
     /// recording was asked for.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub displayed_checksums: Vec<u64>,
+    /// Capture to display of every frame shown, ms, when recording was asked for (`null`:
+    /// no capture time).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub displayed_capture_ms: Vec<Option<f64>>,
 }
 
 fn row(f: &mut fmt::Formatter<'_>, name: &str, p: &Percentiles) -> fmt::Result {

@@ -102,6 +102,7 @@ fn key_steps(keys: &[Key], mut paused: bool) -> (Vec<Step>, usize) {
             Key::Left => Step::SeekBy(-10.0),
             Key::Right => Step::SeekBy(10.0),
             Key::Home => Step::SeekTo(0.0),
+            Key::End => Step::LiveEdge,
             Key::Q | Key::Escape => Step::Quit,
             Key::S => {
                 overlay_switches += 1;
@@ -111,7 +112,7 @@ fn key_steps(keys: &[Key], mut paused: bool) -> (Vec<Step>, usize) {
         };
         paused = match step {
             Step::Pause => true,
-            Step::Resume | Step::SeekBy(_) | Step::SeekTo(_) => false,
+            Step::Resume | Step::SeekBy(_) | Step::SeekTo(_) | Step::LiveEdge => false,
             Step::Quit => paused,
         };
         steps.push(step);
@@ -269,8 +270,9 @@ impl Window {
         self.title(hud);
     }
 
-    /// What the user asked for since the last call; `duration` turns bar clicks into seeks.
-    pub fn actions(&mut self, paused: bool, duration: Option<f64>) -> Vec<Step> {
+    /// What the user asked for since the last call; `range` (the file, or what a live
+    /// stream keeps) turns bar clicks into seeks.
+    pub fn actions(&mut self, paused: bool, range: Option<(f64, f64)>) -> Vec<Step> {
         let keys = self.presses.borrow_mut().take();
         let (mut steps, overlay_switches) = key_steps(&keys, paused);
         if overlay_switches % 2 == 1 {
@@ -283,8 +285,8 @@ impl Window {
                 .window
                 .get_mouse_pos(MouseMode::Discard)
                 .and_then(|pos| overlay::bar_hit(pos, self.size));
-            if let (Some(fraction), Some(d)) = (hit, duration) {
-                steps.push(Step::SeekTo(fraction * d));
+            if let (Some(fraction), Some((a, b))) = (hit, range) {
+                steps.push(Step::SeekTo(a + fraction * (b - a)));
             }
         }
         self.mouse_was_down = down;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use hdstream_client::{Report, Target, TransportKind};
+use hdstream_client::{Report, Step, Target, TransportKind};
 use hdstream_server::core::Config;
 use hdstream_server::driver::{self, Handle, Listen};
 use hdstream_server::media::{Catalogue, FpsPolicy};
@@ -41,9 +41,20 @@ fn publisher(
 
 /// Plays `url` for `seconds` once DESCRIBE finds it live, recording every picture.
 fn watch(url: &str, transport: TransportKind, seconds: u64) -> Report {
+    watch_with(url, transport, seconds, Vec::new())
+}
+
+/// [`watch`], taking the `script`'s steps (times after the first picture).
+fn watch_with(
+    url: &str,
+    transport: TransportKind,
+    seconds: u64,
+    script: Vec<(Duration, Step)>,
+) -> Report {
     let mut options = common::recording(Target::Url(url.to_owned()));
     options.transport = transport;
     options.duration = Some(Duration::from_secs(seconds));
+    options.script = script;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         match hdstream_client::play(&options) {
@@ -134,4 +145,100 @@ fn the_publisher_reconnects_when_the_server_comes_back() {
         "{} pictures from the second server",
         report.frames_displayed
     );
+}
+
+/// Timeshift: a pause of 5 s on a live stream holds the picture while frames keep coming; play
+/// goes on from the frame after the paused one, 5 s behind live; End jumps back to the newest
+/// frame and live latency.
+#[test]
+fn timeshift_pauses_behind_live_and_end_returns_to_the_edge() {
+    common::logs();
+    let _serial = common::serial();
+    let file = common::pattern_file(640, 360, 300);
+    let handle = server(&file, 0);
+    let url = format!("rtsp://{}/live/cam", handle.rtsp);
+    let published = publisher(&file, &url, 30 * 16);
+    let s = Duration::from_secs;
+    let script = vec![
+        (s(2), Step::Pause),
+        (s(7), Step::Resume),
+        (s(10), Step::LiveEdge),
+    ];
+    let report = watch_with(&url, TransportKind::Udp, 12, script);
+    published.join().unwrap();
+    handle.stop().unwrap();
+
+    let index: std::collections::HashMap<u64, usize> = common::file_checksums(&file)
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| (c, i))
+        .collect();
+    let shown: Vec<(usize, f64)> = report
+        .displayed_checksums
+        .iter()
+        .zip(&report.displayed_capture_ms)
+        .map(|(c, ms)| {
+            (
+                *index.get(c).expect("a published frame"),
+                ms.expect("capture time"),
+            )
+        })
+        .collect();
+    // Live, then 5 s behind, then live again.
+    let behind_from = shown
+        .iter()
+        .position(|&(_, ms)| ms > 2500.0)
+        .expect("frames shown behind live after the pause");
+    let live_again = behind_from
+        + shown[behind_from..]
+            .iter()
+            .position(|&(_, ms)| ms < 1000.0)
+            .expect("back at the live edge");
+    let before = &shown[..behind_from];
+    let behind = &shown[behind_from..live_again];
+    let after = &shown[live_again..];
+    let median = |part: &[(usize, f64)]| {
+        let mut ms: Vec<f64> = part.iter().map(|p| p.1).collect();
+        ms.sort_by(f64::total_cmp);
+        ms[ms.len() / 2]
+    };
+    eprintln!(
+        "timeshift: {} frames live (median {:.1} ms), {} behind ({:.1} ms), {} after End ({:.1} ms)",
+        before.len(),
+        median(before),
+        behind.len(),
+        median(behind),
+        after.len(),
+        median(after)
+    );
+    assert!(
+        before.len() >= 45,
+        "{} frames before the pause",
+        before.len()
+    );
+    assert!(median(before) < 100.0, "live: {} ms", median(before));
+    // Play went on from the frame after the paused one, with nothing skipped.
+    let (paused_at, _) = before[before.len() - 1];
+    assert_eq!(
+        behind[0].0,
+        (paused_at + 1) % 300,
+        "resumed at the next frame"
+    );
+    for pair in behind.windows(2) {
+        assert_eq!(pair[1].0, (pair[0].0 + 1) % 300, "every frame, in order");
+    }
+    assert!(
+        (4700.0..5500.0).contains(&median(behind)),
+        "5 s behind live: {} ms",
+        median(behind)
+    );
+    assert!(behind.len() >= 80, "{} frames behind live", behind.len());
+    assert!(after.len() >= 30, "{} frames after End", after.len());
+    assert!(
+        median(after) < median(before) + 34.0,
+        "End: back within a frame interval of live latency ({} ms, live was {} ms)",
+        median(after),
+        median(before)
+    );
+    assert_eq!(report.frames_lost, 0);
 }

@@ -554,7 +554,10 @@ impl Server {
         if session.state != State::Playing {
             return;
         }
-        if now >= session.next_report {
+        // A live stream's first report waits for its first frame, whose timestamp and capture
+        // time it maps (before it, only a guess of the next timestamp is known).
+        let mapped = session.stream.has_sent() || !session.stream.is_live();
+        if now >= session.next_report && mapped {
             session.next_report = now + self.config.report_interval;
             self.reports
                 .send(session, &mut self.connections, now, false);

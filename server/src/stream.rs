@@ -241,6 +241,11 @@ impl Stream {
         self.live
     }
 
+    /// Whether a frame has begun to leave (a sender report then has a timestamp to map).
+    pub fn has_sent(&self) -> bool {
+        self.last_sent.is_some()
+    }
+
     /// A live frame's capture time and the timestamp it left with (the newest such frame): what
     /// a sender report maps NTP to RTP with, instead of the server's clock.
     pub fn captured(&self) -> Option<(u32, std::time::SystemTime)> {
