@@ -19,7 +19,6 @@
 //!
 //! [`play`] runs a whole playback and returns its report; the binary wraps it in a CLI.
 
-pub mod auth;
 pub mod cache;
 pub mod client;
 pub mod clock;

@@ -28,9 +28,9 @@ use hdstream_common::rtsp::header::{
 use hdstream_common::rtsp::{Method, Request, Response, course};
 use hdstream_common::sdp::{RtxFormat, SessionDescription};
 
-use crate::auth::Authenticator;
 use crate::error::Error;
 use hdstream_common::rtsp::auth::split_userinfo;
+use hdstream_common::rtsp::authenticator::Authenticator;
 
 /// How long a request may go unanswered.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);

@@ -163,3 +163,40 @@ fn gstreamer_publishes_and_a_gstreamer_viewer_shows_the_published_pixels() {
     );
     handle.stop().unwrap();
 }
+
+/// With a users file, publishing needs the publish right: hdstream-publish answers the Digest
+/// challenge with credentials from the URL and records; a user who may only watch gets 403,
+/// one without credentials 401.
+#[test]
+fn publishing_needs_the_publish_right() {
+    use hdstream_server::access::Users;
+    use hdstream_tools::publish::{self, Input, Settings};
+    let users = Users {
+        realm: "hdstream".into(),
+        users: Vec::new(),
+    }
+    .with_user("cam", "lens", vec![], vec!["live/*".into()])
+    .with_user("viewer", "eyes", vec!["*".into()], vec![]);
+    let root = common::media_root("live-auth", &[("clip.mjpeg", &CLIP.path())]);
+    let handle = serve(
+        &root,
+        Config {
+            users: Some(users),
+            ..Config::default()
+        },
+    );
+    let publish_as = |userinfo: &str| {
+        let url = format!("rtsp://{userinfo}{}/live/cam", handle.rtsp);
+        let mut settings = Settings::new(Input::File(CLIP.path()), url);
+        settings.frames = Some(30);
+        settings.reconnect = false;
+        publish::run(&settings, &std::sync::atomic::AtomicBool::new(false))
+    };
+    let sent = publish_as("cam:lens@").expect("the publisher records");
+    assert_eq!((sent.frames, sent.connections), (30, 1));
+    let refused = publish_as("viewer:eyes@").unwrap_err().to_string();
+    assert!(refused.contains("403"), "{refused}");
+    let anonymous = publish_as("").unwrap_err().to_string();
+    assert!(anonymous.contains("401"), "{anonymous}");
+    handle.stop().unwrap();
+}

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
 use hdstream_common::rfc2435::Packetizer;
+use hdstream_common::rtsp::authenticator::Authenticator;
 use hdstream_common::rtsp::header::{Session as SessionHeader, Transport};
 use hdstream_common::rtsp::{self, Message, Method, Parsed, Request, Response};
 use hdstream_common::sdp::{MjpegStream, SessionDescription};
@@ -118,6 +119,9 @@ pub struct Settings {
     pub duration: Option<Duration>,
     /// Connect again when the server goes away (else that is an error).
     pub reconnect: bool,
+    /// User and password for a server that asks (RFC 7616 Digest, RFC 7617 Basic over
+    /// RTSPS); `user:password@` in the URL serves too.
+    pub credentials: Option<(String, String)>,
 }
 
 impl Settings {
@@ -133,6 +137,7 @@ impl Settings {
             frames: None,
             duration: None,
             reconnect: true,
+            credentials: None,
         }
     }
 }
@@ -316,27 +321,51 @@ impl Connection {
             .with_context(|| format!("cannot connect to {addr}"))?;
         control.set_nodelay(true)?;
         control.set_read_timeout(Some(Duration::from_millis(200)))?;
-        let url = settings.url.trim_end_matches('/').to_owned();
+        let (url, in_url) = rtsp::auth::split_userinfo(settings.url.trim_end_matches('/'));
+        let mut authenticator = settings
+            .credentials
+            .clone()
+            .or(in_url)
+            .map(|(user, password)| Authenticator::new(user, password));
         let mut cseq = 0u32;
         let mut replies_buf = Vec::new();
         let mut ask = |control: &mut TcpStream,
                        mut request: Request,
                        buf: &mut Vec<u8>|
          -> Result<Response> {
-            cseq += 1;
-            request.headers.set("CSeq", cseq.to_string());
-            request.headers.set(
-                "User-Agent",
-                concat!("hdstream-publish/", env!("CARGO_PKG_VERSION")),
-            );
-            control.write_all(&request.to_bytes())?;
-            let mut replies = Replies {
-                stream: control,
-                buf: std::mem::take(buf),
-            };
-            let reply = replies.next();
-            *buf = replies.buf;
-            let reply = reply?;
+            let mut reply = None;
+            // Once more after a 401 whose challenge the credentials can answer.
+            for _ in 0..2 {
+                cseq += 1;
+                request.headers.set("CSeq", cseq.to_string());
+                request.headers.set(
+                    "User-Agent",
+                    concat!("hdstream-publish/", env!("CARGO_PKG_VERSION")),
+                );
+                if let Some(auth) = authenticator.as_mut()
+                    && let Some(value) = auth.authorization(request.method.as_str(), &request.uri)
+                {
+                    request.headers.set("Authorization", value);
+                }
+                control.write_all(&request.to_bytes())?;
+                let mut replies = Replies {
+                    stream: control,
+                    buf: std::mem::take(buf),
+                };
+                let got = replies.next();
+                *buf = replies.buf;
+                let got = got?;
+                let retry = got.status == rtsp::StatusCode::UNAUTHORIZED
+                    && !request.headers.contains("Authorization")
+                    && authenticator
+                        .as_mut()
+                        .is_some_and(|a| a.challenged(got.headers.get_all("WWW-Authenticate")));
+                reply = Some(got);
+                if !retry {
+                    break;
+                }
+            }
+            let reply = reply.ok_or_else(|| anyhow!("no reply"))?;
             if !reply.status.is_success() {
                 bail!(
                     "{} {}: {} {} {}",
@@ -696,7 +725,8 @@ pub fn run(settings: &Settings, stop: &AtomicBool) -> Result<Report> {
         }
     }
     if let Some(mut c) = conn {
-        let mut teardown = Request::new(Method::Teardown, settings.url.clone());
+        let url = rtsp::auth::split_userinfo(&settings.url).0;
+        let mut teardown = Request::new(Method::Teardown, url);
         teardown.headers.set("CSeq", "1000");
         teardown
             .headers

@@ -74,13 +74,14 @@ impl Splitter {
                 Some(Err(self.drop_frame(SplitError::TooLong(self.max_frame))))
             }
             Step::More => None,
+            // Too long however it came in: dropped the same way as while it was coming.
+            Step::End(end) if end > self.max_frame => {
+                Some(Err(self.drop_frame(SplitError::TooLong(self.max_frame))))
+            }
             Step::End(end) => {
                 let rest = self.buf.split_off(end);
                 let frame = std::mem::replace(&mut self.buf, rest);
                 self.started = false;
-                if frame.len() > self.max_frame {
-                    return Some(Err(SplitError::TooLong(self.max_frame)));
-                }
                 Some(Ok(frame))
             }
             Step::Bad(at) => Some(Err(self.drop_frame(SplitError::BadLength(at)))),

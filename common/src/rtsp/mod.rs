@@ -25,6 +25,7 @@
 //! ```
 
 pub mod auth;
+pub mod authenticator;
 pub mod course;
 mod error;
 mod grammar;

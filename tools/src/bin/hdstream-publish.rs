@@ -54,6 +54,13 @@ struct Args {
     /// Give up when the server goes away instead of connecting again.
     #[arg(long)]
     no_reconnect: bool,
+    /// User name for a server that asks (needs the publish right in its users file);
+    /// rtsp://user:password@host/... works too.
+    #[arg(long, requires = "password")]
+    user: Option<String>,
+    /// Password for --user.
+    #[arg(long, requires = "user")]
+    password: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -88,6 +95,7 @@ fn main() -> Result<()> {
         settings.duration = Some(Duration::from_secs_f64(d));
     }
     settings.reconnect = !args.no_reconnect;
+    settings.credentials = args.user.zip(args.password);
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop))?;

@@ -2,7 +2,7 @@
 //! answers the server's challenge with credentials from the URL or the options, on every
 //! request after it.
 
-use hdstream_common::rtsp::auth::{self, Algorithm, Challenge, Credentials, DigestCredentials};
+use super::auth::{self, Algorithm, Challenge, Credentials, DigestCredentials};
 
 /// A user and password, and the challenge they answer.
 #[derive(Clone)]
