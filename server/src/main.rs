@@ -22,6 +22,13 @@ use hdstream_server::media::{Catalogue, FpsPolicy};
 /// progressive, optimised Huffman tables…) are listed with the reason and refused with 415;
 /// convert them with `encode_mjpeg --from`.
 ///
+/// Live: publishers (ffmpeg -f rtsp, GStreamer's rtspclientsink, hdstream-publish) ANNOUNCE and
+/// RECORD into rtsp://HOST:PORT/live/NAME, over TCP or UDP; viewers play that URL like a file
+/// (joining at the next frame). One publisher per path; any number of viewers.
+///
+///   hdstream-publish clip.mjpeg rtsp://127.0.0.1:8554/live/cam
+///   hdstream-client rtsp://127.0.0.1:8554/live/cam
+///
 /// UDP goes out in batches (sendmmsg), runs of equal-sized packets as one UDP GSO send where the
 /// kernel offers it; HDSTREAM_NO_GSO=1 turns GSO off (a firewall then sees every datagram).
 /// Logs: RUST_LOG=debug for every RTCP report and more.
@@ -52,6 +59,10 @@ struct Args {
     /// Seconds without an RTSP request or RTCP report before a session is reclaimed.
     #[arg(long, default_value_t = 60)]
     session_timeout: u64,
+    /// Seconds a publisher may send nothing (no RTP, RTCP or request) before its live path
+    /// ends and its viewers get RTCP BYE.
+    #[arg(long, default_value_t = 60)]
+    publish_timeout: u64,
     /// Most concurrent sessions (SETUP beyond it gets 503).
     #[arg(long, default_value_t = 1000)]
     max_sessions: usize,
@@ -139,7 +150,10 @@ fn main() -> anyhow::Result<()> {
         );
     }
     if catalogue.is_empty() {
-        bail!("no MJPEG files found in {}", args.media.display());
+        tracing::warn!(
+            media = %args.media.display(),
+            "no MJPEG files: serving live paths only (rtsp://HOST:PORT/live/NAME)"
+        );
     }
     tracing::info!(
         files = catalogue.len(),
@@ -164,6 +178,7 @@ fn main() -> anyhow::Result<()> {
         looping: args.looping,
         max_speed: args.max_speed.clamp(1.0, 16.0),
         rtx_time: Duration::from_millis(args.rtx_time.min(10_000)),
+        publish_timeout: Duration::from_secs(args.publish_timeout.max(1)),
         ..Config::default()
     };
     let listen = Listen {
