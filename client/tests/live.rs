@@ -242,3 +242,26 @@ fn timeshift_pauses_behind_live_and_end_returns_to_the_edge() {
     );
     assert_eq!(report.frames_lost, 0);
 }
+
+/// Frames over 2040 px keep their size through a live path: the publisher's `a=x-dimensions`
+/// goes into the feed, and the viewers' description says it again (RFC 2435 §3.1.5 cannot).
+#[test]
+fn a_2160p_live_stream_keeps_its_size_and_pixels() {
+    common::logs();
+    let _serial = common::serial();
+    let file = common::pattern_file(3840, 2160, 60);
+    let handle = server(&file, 0);
+    let url = format!("rtsp://{}/live/uhd", handle.rtsp);
+    let published = publisher(&file, &url, 120);
+    let report = watch(&url, TransportKind::Tcp, 2);
+    published.join().unwrap();
+    handle.stop().unwrap();
+    assert_eq!((report.width, report.height), (3840, 2160));
+    let reference: HashSet<u64> = common::file_checksums(&file).into_iter().collect();
+    let shown = &report.displayed_checksums;
+    assert!(shown.len() >= 40, "{} pictures in 2 s", shown.len());
+    assert!(
+        shown.iter().all(|c| reference.contains(c)),
+        "every picture a published frame"
+    );
+}

@@ -200,3 +200,52 @@ fn publishing_needs_the_publish_right() {
     assert!(anonymous.contains("401"), "{anonymous}");
     handle.stop().unwrap();
 }
+
+/// `rtspclientsink` publishing 2160p announces `a=x-dimensions`; viewers are told the size too
+/// and GStreamer decodes the frames at it.
+#[test]
+fn a_2160p_publication_keeps_its_size_for_the_viewers() {
+    let root = common::media_root("live-uhd", &[("clip.mjpeg", &CLIP.path())]);
+    let handle = serve(&root, Config::default());
+    let url = format!("rtsp://{}/live/uhd", handle.rtsp);
+    let mut command = Command::new(tool("gst-launch-1.0"));
+    command
+        .args(["-q", "-e", "videotestsrc", "pattern=ball", "is-live=true"])
+        .args(["num-buffers=40", "!"])
+        .args([
+            "video/x-raw,format=I420,width=3840,height=2160,framerate=10/1",
+            "!",
+        ])
+        .args(["jpegenc", "!", "rtspclientsink"])
+        .arg(format!("location={url}"))
+        .arg("protocols=tcp");
+    let publisher = common::spawn(&mut command);
+    wait_until_live(&handle, &url);
+    // The description names the size once the first frame is in.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let sdp = loop {
+        let reply = Rtsp::connect(handle.rtsp).request("DESCRIBE", &url, &[]);
+        let sdp = String::from_utf8_lossy(&reply.body).into_owned();
+        if sdp.contains("x-dimensions") || Instant::now() > deadline {
+            break sdp;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(sdp.contains("a=x-dimensions:3840,2160"), "{sdp}");
+    let mut viewer = Command::new(tool("gst-launch-1.0"));
+    viewer
+        .args(["-e", "rtspsrc"])
+        .arg(format!("location={url}"))
+        .args(["protocols=tcp", "!", "rtpjpegdepay", "!", "jpegdec", "!"])
+        .args(["fakesink", "silent=false", "sync=false", "-v"]);
+    let watched = common::spawn(&mut viewer);
+    publisher.stop_after(Duration::from_secs(8), Duration::from_secs(3));
+    let shown = watched.wait_or_interrupt(Duration::from_secs(3), Duration::from_secs(3));
+    let text = shown.stdout_text();
+    assert!(
+        text.contains("width=(int)3840") && text.contains("height=(int)2160"),
+        "GStreamer decoded at 3840x2160: {}",
+        &text[..text.len().min(2000)]
+    );
+    handle.stop().unwrap();
+}
