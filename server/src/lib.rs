@@ -22,6 +22,8 @@ pub mod history;
 #[cfg(test)]
 mod hostile_tests;
 pub mod live;
+#[cfg(test)]
+mod live_tests;
 pub mod media;
 pub mod payload;
 pub mod publish;

@@ -1,0 +1,181 @@
+//! Live paths on the core alone: a publisher's requests and interleaved RTP in as bytes, a
+//! viewer's replies and datagrams out, on a fake clock.
+
+use std::time::Duration;
+
+use hdstream_common::rfc2435::Packetizer;
+use hdstream_common::rtsp::header::{Range, RtpInfo};
+use hdstream_common::sdp::SessionDescription;
+use hdstream_common::{rtcp, rtp, rtsp};
+
+use crate::core::Socket;
+use crate::testing::{Core, Datagram, clip, reply, session_id};
+
+const LIVE: &str = "rtsp://127.0.0.1:8554/live/cam";
+
+/// A publisher recording `live/cam` over TCP on a new connection.
+fn publisher(core: &mut Core) -> (usize, String) {
+    let conn = core.connect(41000);
+    let sdp = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=cam\r\nt=0 0\r\nm=video 0 RTP/AVP 26\r\na=framerate:30\r\n";
+    let announce = format!(
+        "ANNOUNCE {LIVE} RTSP/1.0\r\nCSeq: 1\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    assert_eq!(
+        reply(&core.exchange(conn, announce.as_bytes()))
+            .status
+            .as_u16(),
+        200
+    );
+    let r = core.request(
+        conn,
+        &format!("SETUP {LIVE}/streamid=0"),
+        &["Transport: RTP/AVP/TCP;unicast;interleaved=0-1;mode=record"],
+    );
+    assert_eq!(r.status.as_u16(), 200);
+    let id = session_id(&r);
+    let r = core.request(
+        conn,
+        &format!("RECORD {LIVE}"),
+        &[&format!("Session: {id}")],
+    );
+    assert_eq!(r.status.as_u16(), 200);
+    (conn, id)
+}
+
+/// Frame `n` of the test clip as interleaved RTP on channel 0, timestamp `n * 3000`.
+fn interleaved_frame(n: usize) -> Vec<u8> {
+    let media = clip();
+    let frame = media.file.rfc2435_frame(n % media.file.len()).unwrap();
+    let mut out = Vec::new();
+    for (i, f) in Packetizer::new(&frame, 1200).unwrap().enumerate() {
+        let header = rtp::Header {
+            marker: f.marker,
+            payload_type: 26,
+            sequence_number: (n * 100 + i) as u16,
+            timestamp: n as u32 * 3000,
+            ssrc: 0xCAFE,
+        };
+        let mut packet = Vec::new();
+        header.append(&[f.header(), f.data], &mut packet).unwrap();
+        out.extend_from_slice(&rtsp::Data::header(0, packet.len()).unwrap());
+        out.extend_from_slice(&packet);
+    }
+    out
+}
+
+/// A UDP viewer of `live/cam` on a new connection, playing: its connection.
+fn viewer(core: &mut Core, port: u16) -> usize {
+    let conn = core.connect(port);
+    let r = core.request(
+        conn,
+        &format!("SETUP {LIVE}/trackID=0"),
+        &[&format!(
+            "Transport: RTP/AVP;unicast;client_port={port}-{}",
+            port + 1
+        )],
+    );
+    assert_eq!(r.status.as_u16(), 200, "{r:?}");
+    let id = session_id(&r);
+    let r = core.request(conn, &format!("PLAY {LIVE}"), &[&format!("Session: {id}")]);
+    assert_eq!(r.status.as_u16(), 200);
+    assert_eq!(r.headers.typed::<Range>().unwrap().unwrap(), Range::now());
+    assert!(r.headers.typed::<RtpInfo>().is_some());
+    conn
+}
+
+/// RTP to `port` among `sent`: (timestamp, marker).
+fn rtp_to(sent: &[Datagram], port: u16) -> Vec<(u32, bool)> {
+    sent.iter()
+        .filter(|(s, to, _)| *s == Socket::Rtp && to.port() == port)
+        .map(|(_, _, b)| {
+            let p = rtp::Packet::parse(b).unwrap();
+            (p.timestamp(), p.marker())
+        })
+        .collect()
+}
+
+#[test]
+fn a_live_path_is_described_as_live_only_while_published() {
+    let mut core = Core::default_config();
+    let conn = core.connect(40000);
+    let r = core.request(conn, &format!("DESCRIBE {LIVE}"), &[]);
+    assert_eq!(r.status.as_u16(), 404, "nobody publishes it yet");
+    let (publisher, _) = publisher(&mut core);
+    core.exchange(publisher, &interleaved_frame(0));
+    let r = core.request(conn, &format!("DESCRIBE {LIVE}"), &[]);
+    assert_eq!(r.status.as_u16(), 200);
+    let sdp = SessionDescription::parse(std::str::from_utf8(&r.body).unwrap()).unwrap();
+    assert_eq!(sdp.range(), Some(Range::now()));
+    let video = sdp.jpeg_video().unwrap();
+    assert_eq!(video.x_dimensions(), Some((320, 240)));
+    assert_eq!(video.framerate(), Some(30.0));
+}
+
+#[test]
+fn viewers_get_each_published_frame_once_from_the_next_one_on() {
+    let mut core = Core::default_config();
+    let (publisher, id) = publisher(&mut core);
+    core.exchange(publisher, &interleaved_frame(0));
+    viewer(&mut core, 5000);
+    viewer(&mut core, 5002);
+    let mut sent = Vec::new();
+    for n in 1..=10 {
+        core.exchange(publisher, &interleaved_frame(n));
+        sent.extend(core.run_for(Duration::from_millis(33)));
+    }
+    for port in [5000, 5002] {
+        let packets = rtp_to(&sent, port);
+        let frames: Vec<u32> = packets.iter().filter(|p| p.1).map(|p| p.0).collect();
+        assert_eq!(
+            frames.len(),
+            10,
+            "frames 1..=10 to {port}, none from before PLAY"
+        );
+        for w in frames.windows(2) {
+            assert_eq!(w[1].wrapping_sub(w[0]), 3000, "the publisher's timing");
+        }
+    }
+    // Sender reports went out once frames did (the first maps the first frame).
+    let reports = sent
+        .iter()
+        .filter(|(s, to, b)| *s == Socket::Rtcp && to.port() == 5001 && !b.is_empty())
+        .count();
+    assert!(reports >= 1);
+    // The publisher leaves: both viewers get BYE.
+    let r = core.request(
+        publisher,
+        &format!("TEARDOWN {LIVE}"),
+        &[&format!("Session: {id}")],
+    );
+    assert_eq!(r.status.as_u16(), 200);
+    let after = core.run_for(Duration::from_millis(5));
+    for port in [5001, 5003] {
+        let bye = after.iter().any(|(s, to, b)| {
+            *s == Socket::Rtcp
+                && to.port() == port
+                && rtcp::Compound::parse(b)
+                    .is_ok_and(|c| c.iter().any(|p| matches!(p, rtcp::Packet::Goodbye(_))))
+        });
+        assert!(bye, "BYE to {port}");
+    }
+}
+
+#[test]
+fn a_viewer_that_falls_behind_jumps_to_the_newest_frame() {
+    let mut core = Core::default_config();
+    let (publisher, _) = publisher(&mut core);
+    core.exchange(publisher, &interleaved_frame(0));
+    viewer(&mut core, 5000);
+    // Ten frames arrive while the server sends nothing (a stalled loop).
+    for n in 1..=10 {
+        core.exchange(publisher, &interleaved_frame(n));
+        core.advance(Duration::from_millis(33));
+    }
+    let sent = core.run_for(Duration::from_millis(40));
+    let frames = rtp_to(&sent, 5000).iter().filter(|p| p.1).count();
+    assert!(
+        (1..=2).contains(&frames),
+        "{frames} frames: the newest, the old ones skipped rather than sent late"
+    );
+}
