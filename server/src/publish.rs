@@ -415,31 +415,30 @@ impl Publishing {
 
     /// An RTP datagram from `from` on the server's RTP port: answers whether a publisher sent it.
     pub fn udp(&mut self, from: SocketAddr, data: &[u8], now: Instant) -> bool {
-        let Some((path, p)) = self
-            .paths
-            .iter_mut()
-            .find(|(_, p)| matches!(p.intake, Some(Intake::Udp { rtp, .. }) if rtp == from))
-        else {
-            return false;
-        };
-        let feed = self.feeds.entry(path.clone()).or_default();
-        take_rtp(p, feed, data, now);
+        match self.sent_from(from, false) {
+            Some((p, feed)) => take_rtp(p, feed, data, now),
+            None => return false,
+        }
         true
     }
 
     /// An RTCP datagram from `from` on the server's RTCP port: answers whether a publisher
     /// sent it.
     pub fn udp_rtcp(&mut self, from: SocketAddr, data: &[u8], now: Instant) -> bool {
-        let Some((path, p)) = self
-            .paths
-            .iter_mut()
-            .find(|(_, p)| matches!(p.intake, Some(Intake::Udp { rtcp, .. }) if rtcp == from))
-        else {
-            return false;
-        };
-        let feed = self.feeds.entry(path.clone()).or_default();
-        take_rtcp(p, feed, data, now);
+        match self.sent_from(from, true) {
+            Some((p, feed)) => take_rtcp(p, feed, data, now),
+            None => return false,
+        }
         true
+    }
+
+    /// The UDP publisher whose RTP (or, `rtcp`, RTCP) port is `from`, and its path's feed.
+    fn sent_from(&mut self, from: SocketAddr, rtcp: bool) -> Option<(&mut Publisher, &mut Feed)> {
+        let (path, p) = self.paths.iter_mut().find(|(_, p)| match p.intake {
+            Some(Intake::Udp { rtp, rtcp: r }) => from == if rtcp { r } else { rtp },
+            _ => false,
+        })?;
+        Some((p, self.feeds.entry(path.clone()).or_default()))
     }
 
     /// What each path has received.

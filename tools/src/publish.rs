@@ -311,7 +311,8 @@ fn announcement(size: (u16, u16), fps: f64) -> String {
 impl Connection {
     /// Connects, announces, sets up and records.
     fn open(settings: &Settings, size: (u16, u16)) -> Result<Connection> {
-        let (host, port) = host_port(&settings.url)?;
+        let (host, port) = rtsp::url::host_port(&settings.url)
+            .map_err(|why| anyhow!("{}: {why}", settings.url))?;
         let addr = (host.as_str(), port)
             .to_socket_addrs()
             .with_context(|| format!("cannot resolve {host}"))?
@@ -451,34 +452,25 @@ impl Connection {
         })
     }
 
-    /// Sends one RTP packet (`packet`), framed over TCP or as a datagram.
-    fn stage_rtp(&mut self, packet: &[u8]) -> Result<()> {
+    /// Stages one RTP (or, `rtcp`, RTCP) packet: interleaved on channel 0 (1) for the next
+    /// write, or sent as a datagram to the server's RTP (RTCP) port.
+    fn put(&mut self, rtcp: bool, packet: &[u8]) -> Result<()> {
         match &self.udp {
             Some(udp) => {
-                udp.rtp.send_to(packet, udp.server_rtp)?;
+                let (socket, to) = if rtcp {
+                    (&udp.rtcp, udp.server_rtcp)
+                } else {
+                    (&udp.rtp, udp.server_rtp)
+                };
+                socket.send_to(packet, to)?;
             }
             None => {
-                let header = rtsp::Data::header(0, packet.len())?;
+                let header = rtsp::Data::header(u8::from(rtcp), packet.len())?;
                 self.out.extend_from_slice(&header);
                 self.out.extend_from_slice(packet);
             }
         }
         Ok(())
-    }
-
-    /// Sends an RTCP compound packet.
-    fn send_rtcp(&mut self, packet: &[u8]) -> Result<()> {
-        match &self.udp {
-            Some(udp) => {
-                udp.rtcp.send_to(packet, udp.server_rtcp)?;
-            }
-            None => {
-                let header = rtsp::Data::header(1, packet.len())?;
-                self.out.extend_from_slice(&header);
-                self.out.extend_from_slice(packet);
-            }
-        }
-        self.flush()
     }
 
     /// Writes what is staged (TCP).
@@ -502,22 +494,6 @@ fn bind_pair(server: SocketAddr) -> Result<(UdpSocket, UdpSocket)> {
         "[::]:0".parse()?
     };
     Ok((UdpSocket::bind(any)?, UdpSocket::bind(any)?))
-}
-
-/// Host and port of an `rtsp://` URL (port 554 by default).
-fn host_port(url: &str) -> Result<(String, u16)> {
-    let rest = url
-        .strip_prefix("rtsp://")
-        .ok_or_else(|| anyhow!("{url}: only rtsp:// URLs"))?;
-    let authority = rest.split('/').next().unwrap_or_default();
-    let authority = authority.rsplit('@').next().unwrap_or_default();
-    match authority.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => {
-            let port = p.parse().map_err(|_| anyhow!("{url}: bad port"))?;
-            Ok((h.trim_matches(['[', ']']).to_owned(), port))
-        }
-        _ => Ok((authority.trim_matches(['[', ']']).to_owned(), 554)),
-    }
 }
 
 /// The RTP side: sequence numbers, SSRC, counters.
@@ -569,7 +545,7 @@ impl Sender {
             };
             header.append(&[fragment.header(), fragment.data], &mut self.packet)?;
             let packet = std::mem::take(&mut self.packet);
-            let sent = conn.stage_rtp(&packet);
+            let sent = conn.put(false, &packet);
             self.packet = packet;
             sent?;
             self.seq = self.seq.wrapping_add(1);
@@ -613,7 +589,8 @@ impl Sender {
             format!("hdstream-publish-{}", std::process::id()).as_bytes(),
         )?;
         let len = writer.finish();
-        conn.send_rtcp(&buf[..len])
+        conn.put(true, &buf[..len])?;
+        conn.flush()
     }
 }
 
@@ -760,19 +737,5 @@ mod tests {
         );
         assert!("pattern:1x2".parse::<Input>().is_err());
         assert_eq!("a.mjpeg".parse(), Ok(Input::File("a.mjpeg".into())));
-    }
-
-    #[test]
-    fn urls_give_host_and_port() {
-        assert_eq!(
-            host_port("rtsp://127.0.0.1:8554/live/cam").unwrap(),
-            ("127.0.0.1".into(), 8554)
-        );
-        assert_eq!(host_port("rtsp://h/live/x").unwrap(), ("h".into(), 554));
-        assert_eq!(
-            host_port("rtsp://[::1]:9000/live/x").unwrap(),
-            ("::1".into(), 9000)
-        );
-        assert!(host_port("http://h/x").is_err());
     }
 }

@@ -35,6 +35,7 @@ mod message;
 mod method;
 mod parser;
 mod status;
+pub mod url;
 mod version;
 
 #[cfg(test)]
