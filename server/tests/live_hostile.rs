@@ -228,6 +228,11 @@ fn a_hostile_publisher_disturbs_only_its_own_path() {
     let stats = handle.published();
     handle.stop().unwrap();
 
+    eprintln!(
+        "hostile: memory +{} MiB after 70 MB of bad frames; live/bad {bad_stats:?}; silent publisher closed after {silent_for:?}; file viewer {file:?}; live viewer {live:?}; good publisher {sent:?}",
+        grown >> 20,
+        bad_stats = stats.iter().find(|s| s.path == "live/bad"),
+    );
     assert!(
         closed,
         "a silent publisher's connection closes (waited {silent_for:?})"
@@ -290,6 +295,7 @@ fn a_stopped_viewer_slows_neither_the_publisher_nor_the_others() {
     drop(stopped);
     let sent = publisher.join().unwrap();
     handle.stop().unwrap();
+    eprintln!("sigstop: healthy viewer {seen:?}; publisher {sent:?}");
     assert_eq!(seen.gaps, 0, "{seen:?}");
     assert!(seen.frames >= 140, "5 s at 30 fps: {seen:?}");
     assert_eq!(sent.skipped, 0, "{sent:?}");
