@@ -54,6 +54,15 @@ fn count(play: UdpPlay, until: Instant) -> Seen {
     seen
 }
 
+/// Sends SIG`name` to `pid` (the shell's built-in `kill`, present even without procps).
+fn signal(pid: u32, name: &str) {
+    let status = Command::new("sh")
+        .args(["-c", &format!("kill -{name} {pid}")])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name} {pid}");
+}
+
 /// Publishes the clip to `url` for `frames` frames on a thread.
 fn good_publisher(url: &str, frames: u64) -> std::thread::JoinHandle<publish::Report> {
     let mut settings = Settings::new(Input::File(CLIP.path()), url);
@@ -280,18 +289,12 @@ fn a_stopped_viewer_slows_neither_the_publisher_nor_the_others() {
             .args(["-f", "null", "-"]),
     );
     std::thread::sleep(Duration::from_secs(1));
-    let pid = stopped.pid().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-STOP", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    let pid = stopped.pid();
+    signal(pid, "STOP");
     let window = Instant::now() + Duration::from_secs(5);
     let viewer = setup_and_play_udp(handle.rtsp, &url, "live");
     let seen = count(viewer, window);
-    let _ = Command::new("kill").args(["-CONT", &pid]).status();
+    signal(pid, "CONT");
     drop(stopped);
     let sent = publisher.join().unwrap();
     handle.stop().unwrap();
