@@ -42,6 +42,9 @@ pub struct Received {
     pub usage: Usage,
     /// A problem worth a note in the table.
     pub note: Option<String>,
+    /// Live streams, peers: the frames due over the span the receiver showed frames in (by their
+    /// timestamps), so that `frames_due - frames_displayed` frames were missed.
+    pub frames_due: Option<u64>,
 }
 
 /// A running sender.
@@ -51,15 +54,33 @@ pub struct Sender {
     pub url: String,
     /// `None` once stopped.
     process: Option<Measured>,
+    /// The log lines kept ([`our_live_server`]), or the lines after `URL` (gst-rtsp-server).
+    log: Option<std::thread::JoinHandle<Vec<String>>>,
 }
 
 impl Sender {
     /// Stops the sender and returns its cost.
-    pub fn stop(mut self) -> Result<Usage> {
-        match self.process.take() {
-            Some(p) => p.stop(),
-            None => Ok(Usage::default()),
-        }
+    pub fn stop(self) -> Result<Usage> {
+        self.stop_with_log().map(|(usage, _)| usage)
+    }
+
+    /// Stops the sender and returns its cost and the lines of its output that were kept.
+    pub fn stop_with_log(mut self) -> Result<(Usage, Vec<String>)> {
+        let usage = match self.process.take() {
+            Some(p) => p.stop()?,
+            None => Usage::default(),
+        };
+        let log = self
+            .log
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
+        Ok((usage, log))
+    }
+
+    /// The sender's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(Measured::pid)
     }
 }
 
@@ -74,15 +95,63 @@ impl Drop for Sender {
 
 /// Starts `hdstream-server` serving `file` at `fps`.
 pub fn our_server(file: &Path, fps: u32) -> Result<Sender> {
-    start_server(file, fps, false)
+    start_server(file, fps, false, false)
 }
 
 /// Starts `hdstream-server` serving `file` at `fps` in a loop (for load runs).
 pub fn our_server_looping(file: &Path, fps: u32) -> Result<Sender> {
-    start_server(file, fps, true)
+    start_server(file, fps, true, false)
 }
 
-fn start_server(file: &Path, fps: u32, looping: bool) -> Result<Sender> {
+/// Starts `hdstream-server` for publishers only (an empty media directory: no file indexed or
+/// mapped) and keeps its `publishing ended` and `session ended` log lines
+/// ([`Sender::stop_with_log`], [`frames_taken`], [`frames_skipped`]); its warnings go to
+/// stderr. [`Sender::url`] names the directory: the live
+/// paths are `rtsp://<its host:port>/live/<name>`.
+pub fn our_live_server() -> Result<Sender> {
+    let empty = live_media_dir();
+    std::fs::create_dir_all(&empty)
+        .with_context(|| format!("cannot create {}", empty.display()))?;
+    start_server(&empty, 30, false, true)
+}
+
+/// `key=N` in a log line.
+fn log_field(line: &str, key: &str) -> Option<u64> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+        .and_then(|v| v.parse().ok())
+}
+
+/// The empty media directory of [`our_live_server`] (one per benchmark process; remove it at
+/// the end).
+pub fn live_media_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("hdstream-live-{}", std::process::id()))
+}
+
+/// Frames the server took from publishers, from its `publishing ended` lines (`frames=N`),
+/// and the frames it found incomplete (`frames_lost=N`).
+pub fn frames_taken(log: &[String]) -> Option<(u64, u64)> {
+    let ended: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("publishing ended"))
+        .collect();
+    if ended.is_empty() {
+        return None;
+    }
+    let sum = |key: &str| ended.iter().filter_map(|l| log_field(l, key)).sum::<u64>();
+    Some((sum("frames"), sum("frames_lost")))
+}
+
+/// Frames the server skipped for its viewers (a stream more than `MAX_LAG` behind jumps to the
+/// newest frame), from its `session ended` lines: per session, in the order they ended.
+pub fn frames_skipped(log: &[String]) -> Vec<u64> {
+    log.iter()
+        .filter(|l| l.contains("session ended"))
+        .filter_map(|l| log_field(l, "skipped"))
+        .collect()
+}
+
+fn start_server(file: &Path, fps: u32, looping: bool, publishing_log: bool) -> Result<Sender> {
     for _ in 0..5 {
         let port = free_port()?;
         let mut cmd = Command::new(bin_dir()?.join("hdstream-server"));
@@ -102,7 +171,27 @@ fn start_server(file: &Path, fps: u32, looping: bool) -> Result<Sender> {
         if looping {
             cmd.arg("--loop");
         }
-        let process = Measured::spawn("hdstream-server", &mut cmd)?;
+        if publishing_log {
+            cmd.env(
+                "RUST_LOG",
+                "warn,hdstream_server::publish=info,hdstream_server::core=info",
+            )
+            .stderr(Stdio::piped());
+        }
+        let mut process = Measured::spawn("hdstream-server", &mut cmd)?;
+        let log = process.child.stderr.take().map(|stderr| {
+            std::thread::spawn(move || {
+                let mut kept = Vec::new();
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    if line.contains("publishing ended") || line.contains("session ended") {
+                        kept.push(line);
+                    } else if !line.contains(" INFO ") && !line.contains("live paths only") {
+                        eprintln!("{line}");
+                    }
+                }
+                kept
+            })
+        });
         if wait_for_port(port, Duration::from_secs(10)) {
             let name = file
                 .file_name()
@@ -111,6 +200,7 @@ fn start_server(file: &Path, fps: u32, looping: bool) -> Result<Sender> {
             return Ok(Sender {
                 url: format!("rtsp://127.0.0.1:{port}/{name}"),
                 process: Some(process),
+                log,
             });
         }
         let _ = process.stop();
@@ -133,6 +223,30 @@ pub fn gst_server(file: &Path, fps: u32, retransmission: bool) -> Result<Sender>
     if retransmission {
         cmd.args(["--rtx-time", "1000"]);
     }
+    start_gst_script(cmd)
+}
+
+/// Starts gst-rtsp-server taking a publisher in RECORD mode at `rtsp://…/live/bench`
+/// (`benches/scripts/gst-rtsp-record.py`: depayloads into a fakesink and counts the frames;
+/// [`gst_frames_taken`] reads the count once it is stopped).
+pub fn gst_record_server() -> Result<Sender> {
+    let mut cmd = Command::new("/usr/bin/python3");
+    cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gst-rtsp-record.py"))
+        .args(["--port", "0", "--mount", "live/bench"]);
+    start_gst_script(cmd)
+}
+
+/// Frames the record script's depayloader gave out (its last `TAKEN {...}` line).
+pub fn gst_frames_taken(log: &[String]) -> Option<u64> {
+    log.iter()
+        .rev()
+        .find_map(|l| l.strip_prefix("TAKEN "))
+        .and_then(|json| serde_json::from_str::<serde_json::Value>(json).ok())
+        .and_then(|v| v["frames"].as_u64())
+}
+
+/// Runs one of the gst-rtsp-server scripts until it prints its URL.
+fn start_gst_script(mut cmd: Command) -> Result<Sender> {
     cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
     let mut process = Measured::spawn("gst-rtsp-server", &mut cmd)?;
     let stdout = process.child.stdout.take().context("no stdout")?;
@@ -142,9 +256,12 @@ pub fn gst_server(file: &Path, fps: u32, retransmission: bool) -> Result<Sender>
         match lines.next() {
             Some(Ok(line)) => {
                 if let Some(url) = line.strip_prefix("URL ") {
+                    // The rest of its output is kept (the record script's TAKEN line).
+                    let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect());
                     return Ok(Sender {
                         url: url.to_owned(),
                         process: Some(process),
+                        log: Some(rest),
                     });
                 }
             }
@@ -155,6 +272,86 @@ pub fn gst_server(file: &Path, fps: u32, retransmission: bool) -> Result<Sender>
     bail!(
         "gst-rtsp-server did not start (needs: apt-get install -y python3-gi gir1.2-gst-rtsp-server-1.0)"
     )
+}
+
+/// A running `hdstream-publish`.
+#[derive(Debug)]
+pub struct Publisher {
+    process: Option<Measured>,
+    summary: Option<std::thread::JoinHandle<Option<serde_json::Value>>>,
+}
+
+/// What `hdstream-publish` said it did (its JSON summary).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Published {
+    /// Frames sent whole.
+    pub frames: u64,
+    /// Frames not sent (the server away, or the publisher behind).
+    pub skipped: u64,
+    /// Sessions with the server.
+    pub connections: u64,
+}
+
+impl Publisher {
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(Measured::pid)
+    }
+
+    /// Stops it (SIGTERM: it tears down and prints its summary) and returns its cost and
+    /// summary.
+    pub fn stop(mut self) -> Result<(Usage, Option<Published>)> {
+        let usage = match self.process.take() {
+            Some(p) => p.stop()?,
+            None => Usage::default(),
+        };
+        let summary = self
+            .summary
+            .take()
+            .and_then(|h| h.join().ok())
+            .flatten()
+            .map(|v| {
+                let n = |k: &str| v[k].as_u64().unwrap_or(0);
+                Published {
+                    frames: n("frames"),
+                    skipped: n("skipped"),
+                    connections: n("connections"),
+                }
+            });
+        Ok((usage, summary))
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        if let Some(p) = self.process.take() {
+            let _ = p.stop();
+        }
+    }
+}
+
+/// Starts `hdstream-publish FILE URL --fps FPS --transport tcp` (the file looped, in real
+/// time).
+pub fn publisher(file: &Path, url: &str, fps: u32) -> Result<Publisher> {
+    let mut cmd = Command::new(bin_dir()?.join("hdstream-publish"));
+    cmd.arg(file)
+        .args([url, "--fps", &fps.to_string(), "--transport", "tcp"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut process = Measured::spawn("hdstream-publish", &mut cmd)?;
+    let stdout = process.child.stdout.take().context("no stdout")?;
+    let summary = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
+            .last()
+    });
+    Ok(Publisher {
+        process: Some(process),
+        summary: Some(summary),
+    })
 }
 
 /// Plays `url` with `hdstream-client --headless` and reads its JSON report.
@@ -192,6 +389,7 @@ pub fn our_client(
         report: Some(report),
         usage,
         note,
+        frames_due: None,
     })
 }
 
@@ -236,6 +434,41 @@ pub fn gst_client(
     output: GstOutput,
     retransmission: bool,
 ) -> Result<Received> {
+    let grace = if impaired {
+        GST_GRACE_IMPAIRED
+    } else {
+        GST_GRACE_CLEAN
+    };
+    let deadline = Instant::now() + Duration::from_secs(u64::from(seconds)) + grace;
+    gst_run(url, transport, output, retransmission, deadline).map(|(rx, _)| rx)
+}
+
+/// GStreamer's client (as [`gst_client`]) on a live stream of `fps` frames per second, stopped
+/// (SIGINT, a clean EOS) after `seconds`. [`Received::frames_due`]: the frames between the first
+/// and the last at the sink by their timestamps (PTS), so what it missed in between is
+/// `frames_due - frames_displayed`.
+pub fn gst_live_client(
+    url: &str,
+    transport: Transport,
+    seconds: u32,
+    output: GstOutput,
+    fps: u32,
+) -> Result<Received> {
+    let deadline = Instant::now() + Duration::from_secs(u64::from(seconds));
+    let (mut rx, pts) = gst_run(url, transport, output, true, deadline)?;
+    rx.frames_due = pts.map(|(first, last)| ((last - first) * f64::from(fps)).round() as u64 + 1);
+    Ok(rx)
+}
+
+/// Runs GStreamer's client until it ends or `deadline` (then SIGINT); the frames at its sink and
+/// the first and last of their timestamps, seconds.
+fn gst_run(
+    url: &str,
+    transport: Transport,
+    output: GstOutput,
+    retransmission: bool,
+    deadline: Instant,
+) -> Result<(Received, Option<(f64, f64)>)> {
     let mut cmd = Command::new("gst-launch-1.0");
     cmd.args(["-e", "-v", "rtspsrc"])
         .arg(format!("location={url}"))
@@ -253,31 +486,65 @@ pub fn gst_client(
     let stdout = process.child.stdout.take().context("no stdout")?;
     let counter = std::thread::spawn(move || {
         let mut frames = 0u64;
+        let mut pts: Option<(f64, f64)> = None;
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if line.contains("fakesink0: last-message = chain") {
                 frames += 1;
+                if let Some(t) = gst_pts(&line) {
+                    pts = Some(pts.map_or((t, t), |(first, _)| (first, t)));
+                }
             }
         }
-        frames
+        (frames, pts)
     });
-    let grace = if impaired {
-        GST_GRACE_IMPAIRED
-    } else {
-        GST_GRACE_CLEAN
-    };
-    let usage =
-        process.wait_until(Instant::now() + Duration::from_secs(u64::from(seconds)) + grace)?;
-    let frames = counter.join().unwrap_or(0);
-    Ok(Received {
+    let usage = process.wait_until(deadline)?;
+    let (frames, pts) = counter.join().unwrap_or((0, None));
+    let rx = Received {
         frames_displayed: frames,
-        report: None,
         usage,
-        note: None,
-    })
+        ..Received::default()
+    };
+    Ok((rx, pts))
+}
+
+/// The `pts: H:MM:SS.NNNNNNNNN` of a fakesink `last-message` line, in seconds.
+fn gst_pts(line: &str) -> Option<f64> {
+    let t = line.split("pts: ").nth(1)?.split(',').next()?;
+    let mut parts = t.split(':');
+    let h: f64 = parts.next()?.trim().parse().ok()?;
+    let m: f64 = parts.next()?.parse().ok()?;
+    let s: f64 = parts.next()?.parse().ok()?;
+    Some(h * 3600.0 + m * 60.0 + s)
 }
 
 /// Plays `url` with `ffmpeg -f null`, counting decoded frames.
 pub fn ffmpeg_client(url: &str, transport: Transport, seconds: u32) -> Result<Received> {
+    let deadline = Instant::now() + Duration::from_secs(u64::from(seconds) + 20);
+    ffmpeg_run(url, transport, deadline).map(|(rx, _)| rx)
+}
+
+/// `ffmpeg -f null` (as [`ffmpeg_client`]) on a live stream of `fps` frames per second,
+/// stopped (SIGINT: it ends cleanly) after `seconds`. [`Received::frames_due`]: the frames its
+/// output time (`time=`, the end of the last frame from the start of the first) covers.
+pub fn ffmpeg_live_client(
+    url: &str,
+    transport: Transport,
+    seconds: u32,
+    fps: u32,
+) -> Result<Received> {
+    let deadline = Instant::now() + Duration::from_secs(u64::from(seconds));
+    let (mut rx, time) = ffmpeg_run(url, transport, deadline)?;
+    rx.frames_due = time.map(|t| (t * f64::from(fps)).round() as u64);
+    Ok(rx)
+}
+
+/// Runs `ffmpeg -f null` until it ends or `deadline` (then SIGINT): frames decoded, and the
+/// last `time=` of its progress lines, seconds.
+fn ffmpeg_run(
+    url: &str,
+    transport: Transport,
+    deadline: Instant,
+) -> Result<(Received, Option<f64>)> {
     let mut cmd = Command::new("ffmpeg");
     cmd.args([
         "-nostdin",
@@ -296,6 +563,7 @@ pub fn ffmpeg_client(url: &str, transport: Transport, seconds: u32) -> Result<Re
     let stderr = process.child.stderr.take().context("no stderr")?;
     let reader = std::thread::spawn(move || {
         let mut last = 0u64;
+        let mut time = None;
         let mut buf = Vec::new();
         let mut r = BufReader::new(stderr);
         // Progress lines end in '\r'.
@@ -309,20 +577,36 @@ pub fn ffmpeg_client(url: &str, transport: Transport, seconds: u32) -> Result<Re
                 if let Some(n) = part.split_whitespace().next().and_then(|n| n.parse().ok()) {
                     last = n;
                 }
+                if let Some(t) = part
+                    .split("time=")
+                    .nth(1)
+                    .and_then(|t| t.split_whitespace().next())
+                    .and_then(ffmpeg_time)
+                {
+                    time = Some(t);
+                }
             }
             buf.clear();
         }
-        last
+        (last, time)
     });
-    let usage =
-        process.wait_until(Instant::now() + Duration::from_secs(u64::from(seconds) + 20))?;
-    let frames = reader.join().unwrap_or(0);
-    Ok(Received {
+    let usage = process.wait_until(deadline)?;
+    let (frames, time) = reader.join().unwrap_or((0, None));
+    let rx = Received {
         frames_displayed: frames,
-        report: None,
         usage,
-        note: None,
-    })
+        ..Received::default()
+    };
+    Ok((rx, time))
+}
+
+/// ffmpeg's `HH:MM:SS.ss`, in seconds.
+fn ffmpeg_time(t: &str) -> Option<f64> {
+    let mut parts = t.split(':');
+    let h: f64 = parts.next()?.parse().ok()?;
+    let m: f64 = parts.next()?.parse().ok()?;
+    let s: f64 = parts.next()?.parse().ok()?;
+    Some(h * 3600.0 + m * 60.0 + s)
 }
 
 /// Whether `program` runs here.
@@ -393,4 +677,38 @@ pub fn relay(url: &str, spec: &str, seed: u64) -> Result<Relay> {
         url: format!("rtsp://{listen}/{path}"),
         process: Some(process),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gstreamer_and_ffmpeg_times_parse() {
+        let line = "/GstPipeline:pipeline0/GstFakeSink:fakesink0: last-message = chain   ******* \
+                    (fakesink0:sink) (1382400 bytes, dts: none, pts: 0:00:03.933574877, duration: \
+                    0:00:00.033333333, offset: -1)";
+        assert!((gst_pts(line).unwrap() - 3.933_574_877).abs() < 1e-9);
+        assert_eq!(ffmpeg_time("00:01:04.63"), Some(64.63));
+        assert_eq!(ffmpeg_time("N/A"), None);
+    }
+
+    #[test]
+    fn the_servers_log_says_what_it_took_and_skipped() {
+        let log = [
+            "2026-11-29T15:52:21Z  INFO hdstream_server::core: session ended session=1 peer=127.0.0.1:1 \
+             media=live/bench reason=\"teardown\" frames=150 packets=8996 bytes=1 skipped=3 unsendable=0"
+                .to_owned(),
+            "2026-11-29T15:52:23Z  INFO hdstream_server::publish: publishing ended path=\"live/bench\" \
+             why=\"teardown\" frames=241 frames_lost=2 packets=14429"
+                .to_owned(),
+        ];
+        assert_eq!(frames_taken(&log), Some((241, 2)));
+        assert_eq!(frames_skipped(&log), vec![3]);
+        assert_eq!(frames_taken(&log[..1]), None);
+        assert_eq!(
+            gst_frames_taken(&["TAKEN {\"frames\": 60, \"bytes\": 1, \"records\": 1}".to_owned()]),
+            Some(60)
+        );
+    }
 }

@@ -89,6 +89,7 @@ pub fn write(dir: &Path, rows: &[Row]) -> Result<Vec<String>> {
         x_label: "",
         y_label: "frames per second",
         legend: SeriesLabelPosition::LowerLeft,
+        ..Layout::BASE
     };
     written.extend(png_and_svg(dir, "fps", &fps_layout, &resolutions, &fps)?);
     if !latency.is_empty() {
@@ -97,6 +98,7 @@ pub fn write(dir: &Path, rows: &[Row]) -> Result<Vec<String>> {
             x_label: "",
             y_label: "milliseconds",
             legend: SeriesLabelPosition::LowerLeft,
+            ..Layout::BASE
         };
         written.extend(png_and_svg(
             dir,
@@ -141,8 +143,114 @@ fn loss(dir: &Path, rows: &[Row]) -> Result<Vec<String>> {
         x_label: "impairment (seeded relay)",
         y_label: "% of frames shown",
         legend: SeriesLabelPosition::LowerLeft,
+        ..Layout::BASE
     };
     png_and_svg(dir, "loss", &layout, &links, &shown)
+}
+
+/// The live benchmark's plots ([`crate::live`]), from the runs our client decoded in:
+/// `live-latency.{png,svg}`, capture-to-display p50 and p99 by resolution, a line per viewer
+/// count; `live-frames.{png,svg}`, the worst viewer's frames (of those published in its
+/// window) by viewer count, a line per resolution. Returns the files written.
+pub fn live(dir: &Path, rows: &[crate::live::LiveRow]) -> Result<Vec<String>> {
+    register_font()?;
+    let ours: Vec<&crate::live::LiveRow> = rows
+        .iter()
+        .filter(|r| r.decoder == crate::live::Decoder::Ours.name())
+        .collect();
+    let mut transports: Vec<&str> = Vec::new();
+    let mut resolutions: Vec<String> = Vec::new();
+    let mut counts: Vec<usize> = Vec::new();
+    for r in &ours {
+        if !transports.contains(&r.transport.as_str()) {
+            transports.push(&r.transport);
+        }
+        if !resolutions.contains(&r.resolution) {
+            resolutions.push(r.resolution.clone());
+        }
+        if !counts.contains(&r.viewers) {
+            counts.push(r.viewers);
+        }
+    }
+    counts.sort_unstable();
+    let tx = |r: &crate::live::LiveRow| {
+        if transports.len() > 1 {
+            format!(" ({})", r.transport)
+        } else {
+            String::new()
+        }
+    };
+    // Counts padded to one width, so that the legend's (alphabetical) order is theirs.
+    let width = counts.last().map_or(1, |n| n.to_string().len());
+    let viewers = |n: usize| {
+        if n == 1 {
+            format!("{n:>width$} viewer")
+        } else {
+            format!("{n:>width$} viewers")
+        }
+    };
+    let mut latency: Series = BTreeMap::new();
+    let mut frames: Series = BTreeMap::new();
+    for r in &ours {
+        let x = resolutions
+            .iter()
+            .position(|n| *n == r.resolution)
+            .unwrap_or(0);
+        if let (Some(p50), Some(p99)) = (r.capture_to_display_ms_p50, r.capture_to_display_ms_p99) {
+            latency
+                .entry(format!("{}{}: p50", viewers(r.viewers), tx(r)))
+                .or_default()
+                .push((x, p50));
+            latency
+                .entry(format!("{}{}: p99", viewers(r.viewers), tx(r)))
+                .or_default()
+                .push((x, p99));
+        }
+        let x = counts.iter().position(|&c| c == r.viewers).unwrap_or(0);
+        if let Some(pct) = r.worst_viewer_pct {
+            // Padded, so that 720p30 comes before 1080p30 in the legend.
+            frames
+                .entry(format!("{:>7}{}", r.resolution, tx(r)))
+                .or_default()
+                .push((x, pct));
+        }
+    }
+    let mut written = Vec::new();
+    if !latency.is_empty() {
+        let layout = Layout {
+            title: "Live: publisher's capture to display (hdstream-client, headless)",
+            x_label: "thick: p50, thin: p99",
+            y_label: "milliseconds",
+            legend: SeriesLabelPosition::UpperLeft,
+            paired: true,
+            ..Layout::BASE
+        };
+        written.extend(png_and_svg(
+            dir,
+            "live-latency",
+            &layout,
+            &resolutions,
+            &latency,
+        )?);
+    }
+    if !frames.is_empty() {
+        let xs: Vec<String> = counts.iter().map(|&n| viewers(n)).collect();
+        frames.insert("target".into(), (0..xs.len()).map(|i| (i, 100.0)).collect());
+        // From a little below the lowest share: a frame or two missing stays visible.
+        let lowest = frames.values().flatten().map(|p| p.1).fold(100.0, f64::min);
+        let floor = ((lowest - 2.0) / 5.0).floor() * 5.0;
+        let layout = Layout {
+            title: "Live: the worst viewer's frames, % of those published in its window",
+            x_label: "viewers at once (one decoding, the rest receive-only)",
+            y_label: "% of frames received whole",
+            legend: SeriesLabelPosition::LowerLeft,
+            y_range: Some((floor.clamp(0.0, 95.0), 101.0)),
+            dodge: true,
+            ..Layout::BASE
+        };
+        written.extend(png_and_svg(dir, "live-frames", &layout, &xs, &frames)?);
+    }
+    Ok(written)
 }
 
 /// Draws `series` into `<dir>/<name>.png` and `.svg`; returns the two paths.
@@ -211,16 +319,37 @@ pub fn capacity(dir: &Path, ramps: &[Ramp], plain: f64) -> Result<Vec<String>> {
         x_label: "concurrent receivers",
         y_label: "packets per second received",
         legend: SeriesLabelPosition::UpperLeft,
+        ..Layout::BASE
     };
     png_and_svg(dir, "capacity", &layout, &xs, &series)
 }
 
-/// Where a chart's legend goes and what its axes say.
+/// Where a chart's legend goes, what its axes say, and how its lines are drawn.
 struct Layout<'a> {
     title: &'a str,
     x_label: &'a str,
     y_label: &'a str,
     legend: SeriesLabelPosition,
+    /// The y axis's range (default: 0 to 15 % above the largest value).
+    y_range: Option<(f64, f64)>,
+    /// Series come in pairs (in label order) that share a colour: the first drawn thick, the
+    /// second thin (a p50 and its p99).
+    paired: bool,
+    /// Each series is moved a little sideways, so that lines on the same values stay visible.
+    dodge: bool,
+}
+
+impl Layout<'static> {
+    /// No title or labels, legend lower left, the default y range, one colour per series.
+    const BASE: Layout<'static> = Layout {
+        title: "",
+        x_label: "",
+        y_label: "",
+        legend: SeriesLabelPosition::LowerLeft,
+        y_range: None,
+        paired: false,
+        dodge: false,
+    };
 }
 
 fn chart(path: &Path, layout: &Layout<'_>, xs: &[String], series: &Series) -> Result<()> {
@@ -252,13 +381,14 @@ where
         .map(|p| p.1)
         .fold(1.0f64, f64::max)
         * 1.15;
+    let (y_min, y_max) = layout.y_range.unwrap_or((0.0, y_max));
     let n = xs.len().max(1);
     let mut chart = ChartBuilder::on(&root)
         .caption(layout.title, ("sans-serif", 26))
         .margin(20)
         .x_label_area_size(45)
         .y_label_area_size(70)
-        .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), 0.0..y_max)
+        .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), y_min..y_max)
         .map_err(err)?;
     chart
         .configure_mesh()
@@ -283,16 +413,25 @@ where
         .label_style(("sans-serif", 15))
         .draw()
         .map_err(err)?;
+    let count = series.len();
     for (i, (label, points)) in series.iter().enumerate() {
         // A reference line (the target fps, the plain sender's rate) is thin and grey.
         let reference = label == "target" || label.starts_with(PLAIN);
         let colour = if reference {
             BLACK.mix(0.5)
+        } else if layout.paired {
+            Palette99::pick(i / 2).mix(1.0)
         } else {
             Palette99::pick(i).mix(1.0)
         };
-        let pts: Vec<(f64, f64)> = points.iter().map(|&(x, y)| (x as f64, y)).collect();
-        let style = if reference {
+        let shift = if layout.dodge && !reference {
+            (i as f64 - (count as f64 - 1.0) / 2.0) * 0.03
+        } else {
+            0.0
+        };
+        let pts: Vec<(f64, f64)> = points.iter().map(|&(x, y)| (x as f64 + shift, y)).collect();
+        let thin = reference || (layout.paired && i % 2 == 1);
+        let style = if thin {
             colour.stroke_width(1)
         } else {
             colour.stroke_width(3)

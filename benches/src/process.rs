@@ -160,3 +160,55 @@ pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
     }
     false
 }
+
+/// CPU time (user + system, all threads) a live process has used so far, from
+/// `/proc/<pid>/stat`; `None` once it is gone. For the share of a window: read it at both ends.
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after its end.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 and 15 of the file (utime, stime) are the 12th and 13th after the name.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let ticks = if ticks > 0 { ticks as u64 } else { 100 };
+    Some(Duration::from_secs_f64(
+        (utime + stime) as f64 / ticks as f64,
+    ))
+}
+
+/// The CPU a set of processes used over a window: read at its start, then [`CpuWindow::percent`]
+/// at its end.
+#[derive(Debug, Clone)]
+pub struct CpuWindow {
+    started: Instant,
+    at_start: Vec<Option<Duration>>,
+    pids: Vec<u32>,
+}
+
+impl CpuWindow {
+    /// Starts a window over `pids`.
+    pub fn start(pids: &[u32]) -> CpuWindow {
+        CpuWindow {
+            started: Instant::now(),
+            at_start: pids.iter().map(|&p| cpu_time(p)).collect(),
+            pids: pids.to_vec(),
+        }
+    }
+
+    /// Each process's CPU since the start, as a percentage of one core over the window (`None`
+    /// for a process that was gone at either end).
+    pub fn percent(&self) -> Vec<Option<f64>> {
+        let wall = self.started.elapsed().as_secs_f64().max(1e-3);
+        self.pids
+            .iter()
+            .zip(&self.at_start)
+            .map(|(&pid, start)| {
+                let (start, end) = ((*start)?, cpu_time(pid)?);
+                Some(100.0 * end.saturating_sub(start).as_secs_f64() / wall)
+            })
+            .collect()
+    }
+}

@@ -147,11 +147,11 @@ impl Row {
     }
 }
 
-fn opt_u(v: Option<u64>) -> String {
+pub(crate) fn opt_u(v: Option<u64>) -> String {
     v.map_or("-".into(), |v| v.to_string())
 }
 
-fn opt_f(v: Option<f64>, digits: usize) -> String {
+pub(crate) fn opt_f(v: Option<f64>, digits: usize) -> String {
     v.map_or("-".into(), |v| format!("{v:.digits$}"))
 }
 
@@ -220,6 +220,23 @@ pub fn table(rows: &[Row]) -> String {
             ]
         })
         .collect();
+    let mut out = render(&header, &cells);
+    for r in rows.iter().filter(|r| !r.note.is_empty()) {
+        let _ = writeln!(
+            out,
+            "note: {} {} {}←{}: {}",
+            r.resolution,
+            r.transport.name(),
+            r.receiver,
+            r.sender,
+            r.note
+        );
+    }
+    out
+}
+
+/// Columns right-aligned under `header`, one line per row of `cells`.
+pub fn render(header: &[&str], cells: &[Vec<String>]) -> String {
     let widths: Vec<usize> = (0..header.len())
         .map(|i| {
             cells
@@ -243,32 +260,32 @@ pub fn table(rows: &[Row]) -> String {
         &mut out,
         &header.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
     );
-    for c in &cells {
+    for c in cells {
         line(&mut out, c);
-    }
-    for r in rows.iter().filter(|r| !r.note.is_empty()) {
-        let _ = writeln!(
-            out,
-            "note: {} {} {}←{}: {}",
-            r.resolution,
-            r.transport.name(),
-            r.receiver,
-            r.sender,
-            r.note
-        );
     }
     out
 }
 
 /// Writes `results.json` and `results.csv` into `dir`.
 pub fn write(dir: &Path, rows: &[Row], extra: &serde_json::Value) -> Result<()> {
+    write_named(dir, "results", rows, extra)
+}
+
+/// Writes `<stem>.json` (the rows, the machine and `extra`) and `<stem>.csv` (the rows, one
+/// column per field of the first) into `dir`.
+pub fn write_named<T: Serialize>(
+    dir: &Path,
+    stem: &str,
+    rows: &[T],
+    extra: &serde_json::Value,
+) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let json = serde_json::json!({ "rows": rows, "machine": machine(), "extra": extra });
     std::fs::write(
-        dir.join("results.json"),
+        dir.join(format!("{stem}.json")),
         serde_json::to_string_pretty(&json)?,
     )
-    .context("cannot write results.json")?;
+    .with_context(|| format!("cannot write {stem}.json"))?;
     let mut csv = String::new();
     let value = serde_json::to_value(rows)?;
     let empty = Vec::new();
@@ -295,12 +312,13 @@ pub fn write(dir: &Path, rows: &[Row], extra: &serde_json::Value) -> Result<()> 
             let _ = writeln!(csv, "{}", vals.join(","));
         }
     }
-    std::fs::write(dir.join("results.csv"), csv).context("cannot write results.csv")?;
+    std::fs::write(dir.join(format!("{stem}.csv")), csv)
+        .with_context(|| format!("cannot write {stem}.csv"))?;
     Ok(())
 }
 
 /// What machine the figures come from.
-fn machine() -> serde_json::Value {
+pub fn machine() -> serde_json::Value {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {

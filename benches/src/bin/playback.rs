@@ -1,7 +1,8 @@
 //! The playback benchmark: plays test streams at several resolutions through hdstream's server
 //! and client, and through the peers (GStreamer with and without colour conversion, ffmpeg,
 //! gst-rtsp-server) on the same files for the same seconds, and reports fps, loss, latency, CPU
-//! (also per frame shown) and memory side by side.
+//! (also per frame shown) and memory side by side. With `--live`, a publisher, our server and
+//! N viewers of a live path instead ([`hdstream_benches::live`]).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -20,22 +21,53 @@ use hdstream_benches::report::{self, Row};
 /// ffmpeg against our server, our client against gst-rtsp-server. Prints a table (with each
 /// receiver's CPU ms per frame shown) and writes results.json, results.csv and plots
 /// (fps.png/svg, latency.png/svg) into --out.
+///
+/// --live: the live benchmark. hdstream-publish publishes each resolution's test file (looped,
+/// real time, 30 fps, TCP) into hdstream-server's rtsp://…/live/bench, and for each --viewers
+/// count N, N viewers watch it at once for --seconds: ONE hdstream-client decodes and shows
+/// headless (fps, loss, capture-to-display latency p50/p99/max from the publisher's capture
+/// clock), the other N-1 are receive-only RTSP sessions that count complete frames (RFC 2435
+/// fragments up to the marker bit) and sequence gaps, so "every viewer got every frame" is
+/// checked for all N without N decoders. Then, with N = 1, the peers as the viewer (GStreamer,
+/// with and without BGRx conversion; ffmpeg up to 2040 px), and a record-only comparison:
+/// hdstream-publish into gst-rtsp-server in RECORD mode (which cannot relay to viewers) and
+/// into ours, nobody watching. Server and publisher CPU are over the viewing window. Default
+/// 720p30,1080p30,1440p30,2160p30 × 1,10,50 viewers, 10 s; --quick: 720p30,1080p30, 3 s.
+/// Writes live.json, live.csv, live-record.csv, live-latency.png/svg and live-frames.png/svg
+/// into --out:
+///
+///   playback --live
+///   playback --live --resolutions 1080p30 --viewers 1,5,20 --transport tcp
 #[derive(Debug, Parser)]
 #[command(name = "playback", version, verbatim_doc_comment)]
 struct Args {
-    /// Rows to run, e.g. 720p30,1440p60 [default: 360p30,720p30,1080p30,1440p30,1440p60,2160p30].
+    /// Rows to run, e.g. 720p30,1440p60 [default: 360p30,720p30,1080p30,1440p30,1440p60,2160p30;
+    /// with --live 720p30,1080p30,1440p30,2160p30].
     #[arg(long, value_delimiter = ',', value_parser = Resolution::parse)]
     resolutions: Vec<Resolution>,
     /// Seconds of video per run.
     #[arg(long, default_value_t = 10)]
     seconds: u32,
-    /// Lower transport for RTP.
+    /// Lower transport for RTP (--live: the viewers'; the publisher uses TCP).
     #[arg(long, value_enum, default_value_t = Which::Udp)]
     transport: Which,
-    /// 3 s per resolution on 720p30, 1080p30 and 1440p30.
+    /// 3 s per resolution on 720p30, 1080p30 and 1440p30 (--live: 720p30 and 1080p30).
     #[arg(long)]
     quick: bool,
-    /// Which peers to run beside ours (comma-separated).
+    /// The live benchmark: a publisher, our server and N viewers of a live path (see above).
+    #[arg(long, conflicts_with_all = ["clients", "impair", "serial_peers"])]
+    live: bool,
+    /// --live: viewer counts, one run each (one decoding viewer, the rest receive-only).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1,10,50",
+        requires = "live"
+    )]
+    viewers: Vec<usize>,
+    /// Which peers to run beside ours (comma-separated). With --live: gstreamer,
+    /// gstreamer-bgrx and ffmpeg watch the live path alone; gst-rtsp-server is the record-only
+    /// comparison.
     #[arg(
         long,
         value_delimiter = ',',
@@ -48,7 +80,7 @@ struct Args {
     /// Where test media is cached.
     #[arg(long)]
     media_dir: Option<PathBuf>,
-    /// Do not (re)build the release server and client first.
+    /// Do not (re)build the release server, client, relay and publisher first.
     #[arg(long)]
     no_build: bool,
     /// Server capacity: ramp 1, 2, 4, … up to N concurrent receivers (no decoding) per
@@ -89,7 +121,8 @@ enum Peer {
     GstreamerBgrx,
     /// ffmpeg -f null against our server.
     Ffmpeg,
-    /// Our client against gst-rtsp-server.
+    /// Our client against gst-rtsp-server (--live: hdstream-publish into gst-rtsp-server in
+    /// RECORD mode, beside ours, nobody watching).
     GstRtspServer,
     /// No peers, ours only.
     None,
@@ -114,12 +147,14 @@ fn build() -> Result<()> {
             "hdstream-client",
             "--bin",
             "impair",
+            "--bin",
+            "hdstream-publish",
         ])
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .status()
-        .context("cannot run cargo to build the server, client and relay")?;
+        .context("cannot run cargo to build the server, client, relay and publisher")?;
     if !status.success() {
-        bail!("building hdstream-server, hdstream-client and impair failed");
+        bail!("building hdstream-server, hdstream-client, impair and hdstream-publish failed");
     }
     Ok(())
 }
@@ -127,6 +162,9 @@ fn build() -> Result<()> {
 fn main() -> Result<()> {
     let args = Args::parse();
     let started = Instant::now();
+    if args.live {
+        return live(&args, started);
+    }
     let (resolutions, seconds) = if args.quick {
         let r = media::QUICK
             .iter()
@@ -311,6 +349,63 @@ fn main() -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// `--live`: the live benchmark ([`hdstream_benches::live`]).
+fn live(args: &Args, started: Instant) -> Result<()> {
+    use hdstream_benches::live;
+    let presets = |names: &[&str]| -> Vec<Resolution> {
+        names
+            .iter()
+            .map(|s| Resolution::parse(s).expect("preset"))
+            .collect()
+    };
+    let (resolutions, seconds) = if args.quick {
+        (presets(&live::QUICK), 3)
+    } else if args.resolutions.is_empty() {
+        (presets(&live::DEFAULT), args.seconds)
+    } else {
+        (args.resolutions.clone(), args.seconds)
+    };
+    if seconds == 0 {
+        bail!("--seconds must be at least 1");
+    }
+    if args.viewers.is_empty() || args.viewers.contains(&0) {
+        bail!("--viewers: counts of at least 1, e.g. 1,10,50");
+    }
+    if !args.no_build {
+        build()?;
+    }
+    let want = |p: Peer| args.peers.contains(&p);
+    let gst =
+        (want(Peer::Gstreamer) || want(Peer::GstreamerBgrx)) && peers::available("gst-launch-1.0");
+    let ffmpeg = want(Peer::Ffmpeg) && peers::available("ffmpeg");
+    let gst_record = want(Peer::GstRtspServer) && peers::gst_server_available();
+    if want(Peer::GstRtspServer) && !gst_record {
+        eprintln!(
+            "gst-rtsp-server skipped: apt-get install -y python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good"
+        );
+    }
+    let media_dir = args.media_dir.clone().unwrap_or_else(media::default_dir);
+    let files = resolutions
+        .iter()
+        .map(|&r| media::ensure(&media_dir, r, seconds).map(|p| (r, p)))
+        .collect::<Result<_>>()?;
+    let plan = live::Plan {
+        files,
+        viewers: args.viewers.clone(),
+        seconds,
+        transports: match args.transport {
+            Which::Udp => vec![Transport::Udp],
+            Which::Tcp => vec![Transport::Tcp],
+            Which::Both => vec![Transport::Udp, Transport::Tcp],
+        },
+        gstreamer: gst && want(Peer::Gstreamer),
+        gstreamer_bgrx: gst && want(Peer::GstreamerBgrx),
+        ffmpeg,
+        gst_record,
+    };
+    live::run(&plan, &args.out, started)
 }
 
 /// A row, or a row saying the run failed.
