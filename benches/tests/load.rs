@@ -3,6 +3,7 @@
 //! rate is measurable; the live benchmark's receive-only viewers count every frame a publisher
 //! sends through the server, over UDP and over TCP.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -14,11 +15,11 @@ use hdstream_server::driver::{self, Listen};
 use hdstream_server::media::{Catalogue, FpsPolicy};
 use hdstream_video::pattern::Pattern;
 
-#[test]
-fn receivers_count_every_packet_of_a_real_stream() {
-    let dir = std::env::temp_dir().join(format!("hdstream-load-{}", std::process::id()));
+/// A 30-frame 640x360 pattern file `name` in a fresh directory (the directory, the file).
+fn pattern_file(name: &str) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("hdstream-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("load.mjpeg");
+    let file = dir.join(format!("{name}.mjpeg"));
     let mut data = Vec::new();
     let mut pattern = Pattern::new(640, 360);
     for n in 0..30 {
@@ -27,18 +28,29 @@ fn receivers_count_every_packet_of_a_real_stream() {
         data.extend_from_slice(&jpeg);
     }
     std::fs::write(&file, &data).unwrap();
-    let (catalogue, skipped) = Catalogue::open(&file, &FpsPolicy::default()).unwrap();
+    (dir, file)
+}
+
+/// An in-process server of `file` on loopback.
+fn serve(file: &Path, config: Config) -> driver::Handle {
+    let (catalogue, skipped) = Catalogue::open(file, &FpsPolicy::default()).unwrap();
     assert!(skipped.is_empty());
-    let config = Config {
-        looping: true,
-        ..Config::default()
-    };
     let listen = Listen {
         bind: "127.0.0.1".parse().unwrap(),
         port: 0,
         rtp_port: None,
     };
-    let server = driver::spawn(config, Arc::new(catalogue), listen).unwrap();
+    driver::spawn(config, Arc::new(catalogue), listen).unwrap()
+}
+
+#[test]
+fn receivers_count_every_packet_of_a_real_stream() {
+    let (dir, file) = pattern_file("load");
+    let config = Config {
+        looping: true,
+        ..Config::default()
+    };
+    let server = serve(&file, config);
     let url = format!("rtsp://{}/load.mjpeg", server.rtsp);
     let counts = load::receivers(&url, 4, 2.0);
     server.stop().unwrap();
@@ -56,24 +68,8 @@ fn receivers_count_every_packet_of_a_real_stream() {
 
 #[test]
 fn receive_only_viewers_count_every_frame_of_a_live_stream() {
-    let dir = std::env::temp_dir().join(format!("hdstream-live-load-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("live.mjpeg");
-    let mut data = Vec::new();
-    let mut pattern = Pattern::new(640, 360);
-    for n in 0..30 {
-        let mut jpeg = Vec::new();
-        pattern.encode(n, 80, &mut jpeg).unwrap();
-        data.extend_from_slice(&jpeg);
-    }
-    std::fs::write(&file, &data).unwrap();
-    let (catalogue, _) = Catalogue::open(&file, &FpsPolicy::default()).unwrap();
-    let listen = Listen {
-        bind: "127.0.0.1".parse().unwrap(),
-        port: 0,
-        rtp_port: None,
-    };
-    let server = driver::spawn(Config::default(), Arc::new(catalogue), listen).unwrap();
+    let (dir, file) = pattern_file("live-load");
+    let server = serve(&file, Config::default());
     let url = format!("rtsp://{}/live/bench", server.rtsp);
     let mut settings = hdstream_tools::publish::Settings::new(
         hdstream_tools::publish::Input::File(file.clone()),
