@@ -265,3 +265,41 @@ fn a_2160p_live_stream_keeps_its_size_and_pixels() {
         "every picture a published frame"
     );
 }
+
+/// ffmpeg publishes (`-c copy` of an RFC 2435-ready file over TCP); our client shows its frames
+/// unchanged.
+#[test]
+fn our_client_shows_what_ffmpeg_publishes() {
+    common::logs();
+    let _serial = common::serial();
+    let file = common::pattern_file(1280, 720, 150);
+    let handle = server(&file, 0);
+    let url = format!("rtsp://{}/live/cam", handle.rtsp);
+    let mut ffmpeg = std::process::Command::new("ffmpeg")
+        .args([
+            "-nostdin",
+            "-v",
+            "error",
+            "-re",
+            "-framerate",
+            "30",
+            "-f",
+            "mjpeg",
+            "-i",
+        ])
+        .arg(&file)
+        .args(["-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp"])
+        .arg(&url)
+        .spawn()
+        .expect("ffmpeg");
+    let report = watch(&url, TransportKind::Udp, 3);
+    let _ = ffmpeg.kill();
+    let _ = ffmpeg.wait();
+    handle.stop().unwrap();
+    let reference: HashSet<u64> = common::file_checksums(&file).into_iter().collect();
+    let shown = &report.displayed_checksums;
+    assert!(shown.len() >= 80, "{} pictures in 3 s", shown.len());
+    let foreign = shown.iter().filter(|c| !reference.contains(c)).count();
+    assert_eq!(foreign, 0, "pictures unlike any published frame");
+    assert_eq!(report.frames_lost, 0);
+}

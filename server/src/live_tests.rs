@@ -179,3 +179,42 @@ fn a_viewer_that_falls_behind_jumps_to_the_newest_frame() {
         "{frames} frames: the newest, the old ones skipped rather than sent late"
     );
 }
+
+#[test]
+fn a_publisher_that_comes_back_resumes_the_path_for_its_viewers() {
+    let mut core = Core::default_config();
+    let (first, id) = publisher(&mut core);
+    core.exchange(first, &interleaved_frame(0));
+    viewer(&mut core, 5000);
+    for n in 1..=3 {
+        core.exchange(first, &interleaved_frame(n));
+        core.run_for(Duration::from_millis(33));
+    }
+    let r = core.request(
+        first,
+        &format!("TEARDOWN {LIVE}"),
+        &[&format!("Session: {id}")],
+    );
+    assert_eq!(r.status.as_u16(), 200);
+    core.run_for(Duration::from_millis(100));
+    // Another connection announces the same path; its frames reach the viewer still there.
+    let (second, _) = publisher(&mut core);
+    let mut sent = Vec::new();
+    for n in 10..=15 {
+        core.exchange(second, &interleaved_frame(n));
+        sent.extend(core.run_for(Duration::from_millis(33)));
+    }
+    let frames: Vec<u32> = rtp_to(&sent, 5000)
+        .iter()
+        .filter(|p| p.1)
+        .map(|p| p.0)
+        .collect();
+    assert_eq!(frames.len(), 6, "the resumed path's frames");
+    for w in frames.windows(2) {
+        assert_eq!(
+            w[1].wrapping_sub(w[0]),
+            3000,
+            "timestamps go on from the new publisher's"
+        );
+    }
+}
