@@ -73,10 +73,6 @@ pub struct Feed {
     sender_clock: Option<(u32, SystemTime)>,
     /// Whether a publisher is recording into it.
     on_air: bool,
-    /// Frames taken, in all.
-    pub taken: u64,
-    /// Frames that could not be served (not RFC 2435-ready once rebuilt).
-    pub refused: u64,
 }
 
 impl Default for Feed {
@@ -98,8 +94,6 @@ impl Feed {
             last: None,
             sender_clock: None,
             on_air: false,
-            taken: 0,
-            refused: 0,
         }
     }
 
@@ -156,18 +150,9 @@ impl Feed {
     }
 
     /// A whole frame from the publisher, with its RTP `timestamp`, arrived at `now`. A frame that
-    /// cannot travel as RFC 2435 again is refused (and counted).
+    /// cannot travel as RFC 2435 again is refused (the caller counts it).
     pub fn push(&mut self, jpeg: Vec<u8>, timestamp: u32, now: Instant) -> Result<(), Unservable> {
-        let layout = Header::parse(&jpeg)
-            .map_err(Unservable::from)
-            .and_then(|header| Ok(hdstream_video::rfc2435::layout(&header)?));
-        let layout = match layout {
-            Ok(layout) => layout,
-            Err(e) => {
-                self.refused += 1;
-                return Err(e);
-            }
-        };
+        let layout = hdstream_video::rfc2435::layout(&Header::parse(&jpeg)?)?;
         let media_time = self.media_time(timestamp, now);
         let capture = self.sender_clock.map(|(rtp, wall)| {
             let ticks = timestamp.wrapping_sub(rtp) as i32;
@@ -191,7 +176,6 @@ impl Feed {
                 capture,
             },
         });
-        self.taken += 1;
         self.evict(now);
         Ok(())
     }
