@@ -69,6 +69,17 @@ fn watch_with(
     }
 }
 
+/// Asserts that `report` shows at least `at_least` pictures, each one of `file`'s frames, and
+/// lost none.
+fn shows_frames_of(file: &std::path::Path, report: &Report, at_least: usize) {
+    let reference: HashSet<u64> = common::file_checksums(file).into_iter().collect();
+    let shown = &report.displayed_checksums;
+    assert!(shown.len() >= at_least, "{} pictures", shown.len());
+    let foreign = shown.iter().filter(|c| !reference.contains(c)).count();
+    assert_eq!(foreign, 0, "pictures unlike any published frame");
+    assert_eq!(report.frames_lost, 0);
+}
+
 fn shows_what_is_published(transport: TransportKind) {
     common::logs();
     let _serial = common::serial();
@@ -81,13 +92,9 @@ fn shows_what_is_published(transport: TransportKind) {
     handle.stop().unwrap();
 
     assert_eq!((sent.frames, sent.refused, sent.connections), (150, 0, 1));
-    let reference: HashSet<u64> = common::file_checksums(&file).into_iter().collect();
-    let shown = &report.displayed_checksums;
     // 3 s at 30 fps, less the moment of joining.
-    assert!(shown.len() >= 80, "{} pictures in 3 s", shown.len());
-    let foreign = shown.iter().filter(|c| !reference.contains(c)).count();
-    assert_eq!(foreign, 0, "pictures unlike any published frame");
-    assert_eq!(report.frames_lost, 0);
+    shows_frames_of(&file, &report, 80);
+    let shown = &report.displayed_checksums;
     assert_eq!(
         report.frames_late, 0,
         "low latency: nothing waits to be late"
@@ -257,13 +264,7 @@ fn a_2160p_live_stream_keeps_its_size_and_pixels() {
     published.join().unwrap();
     handle.stop().unwrap();
     assert_eq!((report.width, report.height), (3840, 2160));
-    let reference: HashSet<u64> = common::file_checksums(&file).into_iter().collect();
-    let shown = &report.displayed_checksums;
-    assert!(shown.len() >= 40, "{} pictures in 2 s", shown.len());
-    assert!(
-        shown.iter().all(|c| reference.contains(c)),
-        "every picture a published frame"
-    );
+    shows_frames_of(&file, &report, 40);
 }
 
 /// ffmpeg publishes (`-c copy` of an RFC 2435-ready file over TCP); our client shows its frames
@@ -296,10 +297,5 @@ fn our_client_shows_what_ffmpeg_publishes() {
     let _ = ffmpeg.kill();
     let _ = ffmpeg.wait();
     handle.stop().unwrap();
-    let reference: HashSet<u64> = common::file_checksums(&file).into_iter().collect();
-    let shown = &report.displayed_checksums;
-    assert!(shown.len() >= 80, "{} pictures in 3 s", shown.len());
-    let foreign = shown.iter().filter(|c| !reference.contains(c)).count();
-    assert_eq!(foreign, 0, "pictures unlike any published frame");
-    assert_eq!(report.frames_lost, 0);
+    shows_frames_of(&file, &report, 80);
 }

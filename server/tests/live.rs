@@ -16,19 +16,6 @@ use hdstream_server::core::Config;
 /// 6 s at 30 fps, 640x360, RFC 2435-ready (ffmpeg copies it as is).
 const CLIP: Clip = Clip::new(640, 360, 6);
 
-/// Waits until DESCRIBE of `url` succeeds: the path has a publisher.
-fn wait_until_live(handle: &hdstream_server::driver::Handle, url: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let mut rtsp = Rtsp::connect(handle.rtsp);
-        if rtsp.request("DESCRIBE", url, &[]).status.as_u16() == 200 {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{url} never went live");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// A GStreamer viewer of `url` over `protocol` printing a checksum per decoded frame.
 fn gstreamer_viewer(url: &str, protocol: &str) -> common::Bounded {
     let mut command = Command::new(tool("gst-launch-1.0"));
@@ -71,7 +58,7 @@ fn ffmpeg_publishes_and_ffmpeg_and_gstreamer_watch_every_frame_unchanged() {
             .args(["-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp"])
             .arg(&url),
     );
-    wait_until_live(&handle, &url);
+    common::wait_live(handle.rtsp, &url);
     let ffmpeg_url = url.clone();
     let ffmpeg_viewer = std::thread::spawn(move || {
         common::framemd5(
@@ -141,7 +128,7 @@ fn gstreamer_publishes_and_a_gstreamer_viewer_shows_the_published_pixels() {
         .args(["protocols=tcp", "t.", "!", "queue"])
         .args(common::DECODE_TO_CHECKSUMS);
     let publisher = common::spawn(&mut command);
-    wait_until_live(&handle, &url);
+    common::wait_live(handle.rtsp, &url);
     let viewer = gstreamer_viewer(&url, "udp");
     // 6 s of pictures; rtspclientsink does not always leave by itself after the last.
     let published = publisher.stop_after(Duration::from_secs(9), Duration::from_secs(3));
@@ -220,7 +207,7 @@ fn a_2160p_publication_keeps_its_size_for_the_viewers() {
         .arg(format!("location={url}"))
         .arg("protocols=tcp");
     let publisher = common::spawn(&mut command);
-    wait_until_live(&handle, &url);
+    common::wait_live(handle.rtsp, &url);
     // The description names the size once the first frame is in.
     let deadline = Instant::now() + Duration::from_secs(10);
     let sdp = loop {

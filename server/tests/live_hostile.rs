@@ -70,20 +70,6 @@ fn good_publisher(url: &str, frames: u64) -> std::thread::JoinHandle<publish::Re
     std::thread::spawn(move || publish::run(&settings, &AtomicBool::new(false)).unwrap())
 }
 
-/// Waits until DESCRIBE of `url` answers 200.
-fn wait_live(addr: std::net::SocketAddr, url: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Rtsp::connect(addr)
-        .request("DESCRIBE", url, &[])
-        .status
-        .as_u16()
-        != 200
-    {
-        assert!(Instant::now() < deadline, "{url} never went live");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Resident memory of this process, bytes.
 fn rss() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -135,7 +121,7 @@ fn a_hostile_publisher_disturbs_only_its_own_path() {
     let handle = serve(&root, config);
     let good = format!("rtsp://{}/live/good", handle.rtsp);
     let publisher = good_publisher(&good, 240);
-    wait_live(handle.rtsp, &good);
+    common::wait_live(handle.rtsp, &good);
 
     // The hostile publisher: a real RECORD session on live/bad.
     let bad = format!("rtsp://{}/live/bad", handle.rtsp);
@@ -281,7 +267,7 @@ fn a_stopped_viewer_slows_neither_the_publisher_nor_the_others() {
     let handle = serve(&root, Config::default());
     let url = format!("rtsp://{}/live/cam", handle.rtsp);
     let publisher = good_publisher(&url, 240);
-    wait_live(handle.rtsp, &url);
+    common::wait_live(handle.rtsp, &url);
     let stopped = common::spawn(
         Command::new(tool("ffmpeg"))
             .args(["-nostdin", "-v", "error", "-rtsp_transport", "tcp", "-i"])

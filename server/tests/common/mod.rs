@@ -654,6 +654,21 @@ pub fn session_id(reply: &Response) -> String {
     value.split(';').next().unwrap_or(value).trim().to_owned()
 }
 
+/// Waits (at most 10 s) until DESCRIBE of `url` on `addr` answers 200: a live path has its
+/// publisher.
+pub fn wait_live(addr: SocketAddr, url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Rtsp::connect(addr)
+        .request("DESCRIBE", url, &[])
+        .status
+        .as_u16()
+        != 200
+    {
+        assert!(Instant::now() < deadline, "{url} never went live");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A session playing over UDP: its RTSP connection and id, its sockets, and where its RTP
 /// starts (`RTP-Info`'s `seq` and `rtptime`, RFC 2326 §12.33).
 pub struct UdpPlay {
