@@ -39,6 +39,8 @@ const REPORT_INTERVAL: Duration = Duration::from_secs(1);
 const RETRY: Duration = Duration::from_secs(1);
 /// How long a reply may take.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest reply taken from the server (an SDP-less RTSP reply is a few hundred bytes).
+const MAX_REPLY: usize = 64 * 1024;
 /// The largest frame read from stdin.
 const MAX_FRAME: usize = 16 << 20;
 /// Share of a frame interval a frame's UDP packets are spread over.
@@ -278,6 +280,9 @@ impl Replies<'_> {
             }
             if Instant::now() > deadline {
                 bail!("no reply from the server within {REPLY_TIMEOUT:?}");
+            }
+            if self.buf.len() > MAX_REPLY {
+                bail!("a reply of more than {MAX_REPLY} bytes from the server");
             }
             let n = self.stream.read(&mut chunk).context("reading a reply")?;
             if n == 0 {
@@ -635,18 +640,17 @@ pub fn run(settings: &Settings, stop: &AtomicBool) -> Result<Report> {
         if !by_arrival && let Some(wait) = due.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }
-        let captured_at = if by_arrival { Instant::now() } else { due };
-        let captured = wall_start + captured_at.duration_since(start);
-        let Some(jpeg) = frames.next(n, captured)? else {
+        // A scheduled frame is captured when due (the pattern draws that time); one from stdin
+        // when it has been read.
+        let Some(jpeg) = frames.next(n, wall_start + due.duration_since(start))? else {
             break;
         };
-        let captured_at = if by_arrival {
-            Instant::now()
+        let elapsed = if by_arrival {
+            start.elapsed()
         } else {
-            captured_at
+            due - start
         };
-        let captured = wall_start + captured_at.duration_since(start);
-        let elapsed = captured_at.duration_since(start);
+        let captured = wall_start + elapsed;
         let timestamp = sender
             .ts_base
             .wrapping_add((elapsed.as_secs_f64() * 90_000.0).round() as u64 as u32);
