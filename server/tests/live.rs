@@ -16,6 +16,21 @@ use hdstream_server::core::Config;
 /// 6 s at 30 fps, 640x360, RFC 2435-ready (ffmpeg copies it as is).
 const CLIP: Clip = Clip::new(640, 360, 6);
 
+/// The start of a GStreamer pipeline: `buffers` frames of a moving ball, `width`x`height` at
+/// `fps`, in real time, encoded by `jpegenc`, then `!` for what follows.
+fn moving_picture(width: u32, height: u32, fps: u32, buffers: u32) -> Command {
+    let mut command = Command::new(tool("gst-launch-1.0"));
+    command
+        .args(["-q", "-e", "videotestsrc", "pattern=ball", "is-live=true"])
+        .arg(format!("num-buffers={buffers}"))
+        .arg("!")
+        .arg(format!(
+            "video/x-raw,format=I420,width={width},height={height},framerate={fps}/1"
+        ))
+        .args(["!", "jpegenc", "!"]);
+    command
+}
+
 /// A GStreamer viewer of `url` over `protocol` printing a checksum per decoded frame.
 fn gstreamer_viewer(url: &str, protocol: &str) -> common::Bounded {
     let mut command = Command::new(tool("gst-launch-1.0"));
@@ -114,15 +129,9 @@ fn gstreamer_publishes_and_a_gstreamer_viewer_shows_the_published_pixels() {
     let root = common::media_root("live-gst", &[("clip.mjpeg", &CLIP.path())]);
     let handle = serve(&root, Config::default());
     let url = format!("rtsp://{}/live/cam", handle.rtsp);
-    let mut command = Command::new(tool("gst-launch-1.0"));
+    let mut command = moving_picture(640, 360, 30, 180);
     command
-        .args(["-q", "-e", "videotestsrc", "pattern=ball", "is-live=true"])
-        .args(["num-buffers=180", "!"])
-        .args([
-            "video/x-raw,format=I420,width=640,height=360,framerate=30/1",
-            "!",
-        ])
-        .args(["jpegenc", "!", "tee", "name=t", "t.", "!", "queue", "!"])
+        .args(["tee", "name=t", "t.", "!", "queue", "!"])
         .arg("rtspclientsink")
         .arg(format!("location={url}"))
         .args(["protocols=tcp", "t.", "!", "queue"])
@@ -195,15 +204,9 @@ fn a_2160p_publication_keeps_its_size_for_the_viewers() {
     let root = common::media_root("live-uhd", &[("clip.mjpeg", &CLIP.path())]);
     let handle = serve(&root, Config::default());
     let url = format!("rtsp://{}/live/uhd", handle.rtsp);
-    let mut command = Command::new(tool("gst-launch-1.0"));
+    let mut command = moving_picture(3840, 2160, 10, 40);
     command
-        .args(["-q", "-e", "videotestsrc", "pattern=ball", "is-live=true"])
-        .args(["num-buffers=40", "!"])
-        .args([
-            "video/x-raw,format=I420,width=3840,height=2160,framerate=10/1",
-            "!",
-        ])
-        .args(["jpegenc", "!", "rtspclientsink"])
+        .arg("rtspclientsink")
         .arg(format!("location={url}"))
         .arg("protocols=tcp");
     let publisher = common::spawn(&mut command);
