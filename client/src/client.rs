@@ -986,6 +986,11 @@ mod tests {
         assert_eq!(stats.timestamp_restarts, 2);
         assert_eq!(stats.frames_late, 0);
         let longest = released.windows(2).map(|w| w[1].0 - w[0].0).max().unwrap();
+        eprintln!(
+            "{} frames released, {} restarts, longest wait {longest:?} (prebuffer {prebuffer:?})",
+            released.len(),
+            stats.timestamp_restarts
+        );
         assert!(
             longest < prebuffer && longest <= 40 * MS,
             "longest wait between frames {longest:?}"

@@ -143,8 +143,8 @@ fn check_20_fps(variant: &str, report: &Report) {
     );
 }
 
-/// 3 s of the course container at 20 fps.
-const FRAMES: u64 = 60;
+/// 6 s of the course container at 20 fps.
+const FRAMES: u64 = 120;
 
 #[test]
 fn the_basic_course_server_is_played_288p() {

@@ -23,7 +23,7 @@ use hdstream_common::rtp;
 use hdstream_server::core::Config;
 
 /// Seconds of the files the course clients play (the 288p course container: 20 fps).
-const SECONDS: u32 = 4;
+const SECONDS: u32 = 10;
 /// Frames of each sampling in the course file (interleaved 4:2:0, 4:4:4, …).
 const EACH: u32 = 20;
 const FRAMES: usize = 2 * EACH as usize;
@@ -299,7 +299,9 @@ fn crc32(data: &[u8]) -> u32 {
 /// sends each frame once, so the file's count bounds what it sent).
 fn course_client_plays(variant: &str, name: &str, file: &std::path::Path) {
     let frames = common::frames_of(file);
-    let root = common::media_root(&format!("course-{variant}-{name}"), &[(name, file)]);
+    // One root per test: tests of one variant share the served name but not the file.
+    let stem = file.file_stem().unwrap_or_default().to_string_lossy();
+    let root = common::media_root(&format!("course-{variant}-{stem}"), &[(name, file)]);
     let server = common::serve(&root, Config::default());
     let report = root.join("report.json");
     let script = concat!(
@@ -376,7 +378,7 @@ fn course_client_plays(variant: &str, name: &str, file: &std::path::Path) {
     );
 }
 
-/// 4 s of the course container at its 20 fps.
+/// 10 s of the course container at its 20 fps.
 fn course_288p() -> PathBuf {
     course_file_of(SECONDS * 10).0
 }
@@ -391,6 +393,43 @@ fn course_basic_client_plays_the_course_container() {
         );
     }
     course_client_plays("basic", "movie.Mjpeg", &file);
+}
+
+/// The basic client reads 20 KB datagrams, so it can show an HD frame only when the frame
+/// fits one: our server sends such frames whole, as at 288p. ffmpeg's `gradients` fits at
+/// 720p, and at 1080p with optimal Huffman tables; frames that do not fit leave in pieces the
+/// basic client cannot read (README).
+fn basic_hd(clip: Clip) -> PathBuf {
+    let file = clip.path();
+    for frame in common::frames_of(&file) {
+        assert!(
+            frame.len() + 12 <= course::WHOLE_MAX,
+            "test frames must fit the basic client's 20 KB: {} bytes",
+            frame.len()
+        );
+    }
+    file
+}
+
+#[test]
+fn course_basic_client_plays_720p_frames_that_fit_its_datagrams() {
+    let file = basic_hd(
+        Clip::new(1280, 720, SECONDS)
+            .source("gradients")
+            .quality(20),
+    );
+    course_client_plays("basic", "clip.mjpeg", &file);
+}
+
+#[test]
+fn course_basic_client_plays_1080p_frames_that_fit_its_datagrams() {
+    let file = basic_hd(
+        Clip::new(1920, 1080, SECONDS)
+            .source("gradients")
+            .quality(31)
+            .optimal_huffman(),
+    );
+    course_client_plays("basic", "clip.mjpeg", &file);
 }
 
 #[test]
@@ -429,4 +468,15 @@ fn course_caching_client_plays_1080p() {
         "clip.mjpeg",
         &Clip::new(1920, 1080, SECONDS).path(),
     );
+}
+
+/// 2160p (4 s: 40 MB of file): the HD client gathers each frame from ~240 pieces.
+#[test]
+fn course_hd_client_plays_2160p() {
+    course_client_plays("hd", "clip.mjpeg", &Clip::new(3840, 2160, 4).path());
+}
+
+#[test]
+fn course_caching_client_plays_2160p() {
+    course_client_plays("caching", "clip.mjpeg", &Clip::new(3840, 2160, 4).path());
 }

@@ -271,7 +271,7 @@ pub fn cached(name: &str, make: impl FnOnce(&Path)) -> PathBuf {
     path
 }
 
-/// An ffmpeg `testsrc2` clip encoded as plain concatenated JPEGs with the standard Huffman
+/// An ffmpeg `testsrc2` (or other lavfi source) clip encoded as plain concatenated JPEGs with the standard Huffman
 /// tables (RFC 2435-ready when `pix_fmt` is 4:2:0 or 4:2:2).
 #[derive(Debug, Clone, Copy)]
 pub struct Clip {
@@ -287,6 +287,10 @@ pub struct Clip {
     pub pix_fmt: &'static str,
     /// ffmpeg `-q:v` (2 best … 31 worst).
     pub quality: u32,
+    /// ffmpeg lavfi source drawn: `testsrc2` (detailed, moving) unless set.
+    pub source: &'static str,
+    /// ffmpeg `-huffman`: `default` (the standard tables RFC 2435 implies) unless set.
+    pub huffman: &'static str,
 }
 
 impl Clip {
@@ -299,7 +303,29 @@ impl Clip {
             frames: seconds * 30,
             pix_fmt: "yuvj420p",
             quality: 5,
+            source: "testsrc2",
+            huffman: "default",
         }
+    }
+
+    /// The same clip at ffmpeg `-q:v` `quality`.
+    pub const fn quality(mut self, quality: u32) -> Clip {
+        self.quality = quality;
+        self
+    }
+
+    /// The same clip with ffmpeg's `-huffman optimal` tables (smaller frames; a JPEG that only
+    /// the course dialect, which sends the file's bytes, carries unchanged).
+    pub const fn optimal_huffman(mut self) -> Clip {
+        self.huffman = "optimal";
+        self
+    }
+
+    /// The same clip drawn by the lavfi source `source` (e.g. `gradients`, which compresses
+    /// far better than `testsrc2`).
+    pub const fn source(mut self, source: &'static str) -> Clip {
+        self.source = source;
+        self
     }
 
     /// The same clip in another pixel format.
@@ -317,8 +343,19 @@ impl Clip {
     /// Its cache file name (every parameter in it).
     pub fn file_name(&self) -> String {
         format!(
-            "testsrc2-{}x{}-{}fps-{}f-{}-q{}.mjpeg",
-            self.width, self.height, self.fps, self.frames, self.pix_fmt, self.quality
+            "{}-{}x{}-{}fps-{}f-{}-q{}{}.mjpeg",
+            self.source,
+            self.width,
+            self.height,
+            self.fps,
+            self.frames,
+            self.pix_fmt,
+            self.quality,
+            if self.huffman == "default" {
+                ""
+            } else {
+                "-huffman-optimal"
+            }
         )
     }
 
@@ -329,12 +366,12 @@ impl Clip {
                 Command::new(tool("ffmpeg"))
                     .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
                     .arg(format!(
-                        "testsrc2=size={}x{}:rate={}",
-                        self.width, self.height, self.fps
+                        "{}=size={}x{}:rate={}",
+                        self.source, self.width, self.height, self.fps
                     ))
                     .args(["-frames:v", &self.frames.to_string(), "-c:v", "mjpeg"])
                     .args(["-q:v", &self.quality.to_string(), "-pix_fmt", self.pix_fmt])
-                    .args(["-huffman", "default", "-f", "mjpeg"])
+                    .args(["-huffman", self.huffman, "-f", "mjpeg"])
                     .arg(tmp),
                 Duration::from_secs(120),
             );
