@@ -265,3 +265,18 @@ fn a_missing_file_on_a_course_server_ends_with_a_clear_error() {
         }
     }
 }
+
+/// 1080p from the caching server: its 1 ms pause after each of ~65 pieces makes a frame take
+/// longer than its 33 ms slot, so it sends slower than 30 fps; what arrives is shown, at the
+/// pace it arrives.
+#[test]
+fn the_caching_course_server_is_played_1080p_at_the_pace_it_manages() {
+    let file = pattern_file(1920, 1080, FRAMES);
+    let (report, sent) = play_course("caching", &file);
+    assert_eq!(sent, FRAMES);
+    check_caching(&file, &report, sent);
+    assert!(
+        report.fps_stream.expect("a measured pace") < 29.0,
+        "the stand-in is slower than its schedule at 1080p: {report}"
+    );
+}
