@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use common::{cached, file_checksums, media_dir, pattern_file, recording, serial};
+use common::{assert_shown_in_order, cached, media_dir, pattern_file, recording, serial};
 use hdstream_client::{Report, Target, play};
 use hdstream_video::pattern::Pattern;
 
@@ -123,15 +123,7 @@ fn check(variant: &str, file: &Path, report: &Report, sent: u64) {
         "{variant}: {} of {sent} frames shown",
         report.frames_displayed
     );
-    let expected = file_checksums(file);
-    let mut at = 0;
-    for (i, sum) in report.displayed_checksums.iter().enumerate() {
-        let found = expected[at..].iter().position(|e| e == sum);
-        let k = found.unwrap_or_else(|| {
-            panic!("{variant}: shown frame {i} is not a frame of the file, in order")
-        });
-        at += k + 1;
-    }
+    assert_shown_in_order(file, report, variant);
 }
 
 /// The course's basic and HD servers send a frame every 50 ms: shown at that pace.

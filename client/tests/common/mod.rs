@@ -159,6 +159,20 @@ pub fn file_checksums(file: &Path) -> Vec<u64> {
         .collect()
 }
 
+/// Asserts that every picture `report` shows is a frame of `file`, in the file's order, each
+/// at most once (`what` names the case in the failure).
+pub fn assert_shown_in_order(file: &Path, report: &hdstream_client::Report, what: &str) {
+    let expected = file_checksums(file);
+    let mut at = 0;
+    for (i, sum) in report.displayed_checksums.iter().enumerate() {
+        let found = expected[at..].iter().position(|e| e == sum);
+        let k = found.unwrap_or_else(|| {
+            panic!("{what}: shown picture {i} is not a frame of the file, in order")
+        });
+        at += k + 1;
+    }
+}
+
 /// Options for a headless play of `target` that records every shown frame (position and pixel
 /// checksum): what the tests observe.
 pub fn recording(target: hdstream_client::Target) -> hdstream_client::Options {
