@@ -318,6 +318,7 @@ fn report(
         frames_undecodable: shown.undecodable.max(decoded.undecodable),
         frames_overflow: n.frames_overflow,
         frames_flushed: shown.flushed,
+        frames_unplayed: n.frames_unplayed,
         packets_received: n.packets_received,
         packets_lost: n.packets_lost,
         packets_reordered: n.packets_reordered,

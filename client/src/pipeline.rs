@@ -829,6 +829,7 @@ impl Pipeline {
         let c = self.playout.counters();
         s.frames_late = self.playout.clock().late();
         s.frames_overflow = c.overflow;
+        s.frames_unplayed = self.playout.cached_frames() as u64;
         s.rebuffer_count = c.rebuffers;
         s.rebuffer_time = c.rebuffer_time;
         s.timestamps_unusable = self.timeline.timestamps_unusable();

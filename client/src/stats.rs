@@ -117,6 +117,8 @@ pub struct NetStats {
     pub frames_late: u64,
     /// Frames refused because the cache was full.
     pub frames_overflow: u64,
+    /// Frames received and still waiting in the cache when the run ended.
+    pub frames_unplayed: u64,
     /// Times the cache ran dry while playing.
     pub rebuffer_count: u64,
     /// Time spent rebuffering.
@@ -197,6 +199,9 @@ pub struct Report {
     pub frames_overflow: u64,
     /// Frames on their way to the screen thrown away by a seek.
     pub frames_flushed: u64,
+    /// Frames received but not yet due when the run ended (`--duration`, quit, an error):
+    /// with displayed, late, undecodable and flushed, every received frame is accounted for.
+    pub frames_unplayed: u64,
     /// RTP packets received.
     pub packets_received: u64,
     /// RTP packets lost (RFC 3550 A.3).
@@ -292,7 +297,7 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "  frames                 expected {}, received {} ({} concealed), displayed {}, late {}, lost {}, undecodable {}, overflow {}, flushed {}",
+            "  frames                 expected {}, received {} ({} concealed), displayed {}, late {}, lost {}, undecodable {}, overflow {}, flushed {}, unplayed {}",
             opt(self.frames_expected),
             self.frames_received,
             self.frames_concealed,
@@ -301,7 +306,8 @@ impl fmt::Display for Report {
             self.frames_lost,
             self.frames_undecodable,
             self.frames_overflow,
-            self.frames_flushed
+            self.frames_flushed,
+            self.frames_unplayed
         )?;
         writeln!(
             f,
@@ -416,6 +422,7 @@ mod tests {
             "frames_lost",
             "frames_concealed",
             "frames_undecodable",
+            "frames_unplayed",
             "packets_received",
             "packets_lost",
             "packets_repaired",

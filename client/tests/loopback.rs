@@ -128,3 +128,32 @@ fn low_latency_shows_frames_soon_after_they_arrive() {
     assert!(report.latency_ms.p50 < 30.0, "{:?}", report.latency_ms);
     let _ = Duration::ZERO;
 }
+
+/// Stopped by `--duration` mid-file: the frames still waiting in the cache are reported as
+/// unplayed, and every received frame is accounted for — shown, late, undecodable, flushed or
+/// unplayed.
+#[test]
+fn a_run_cut_short_accounts_for_every_received_frame() {
+    let file = pattern_file(640, 360, 150);
+    let _one_at_a_time = serial();
+    let server = Server::start(&file, 30.0);
+    let mut options = recording(Target::Url(server.url.clone()));
+    options.duration = Some(Duration::from_secs(2));
+    let report = play(&options).unwrap();
+    eprintln!("{report}");
+    assert!(report.frames_displayed >= 45, "{report}");
+    assert!(
+        report.frames_unplayed > 0,
+        "the prebuffer holds frames at the cut: {report}"
+    );
+    assert_eq!(
+        report.frames_received,
+        report.frames_displayed
+            + report.frames_late
+            + report.frames_undecodable
+            + report.frames_flushed
+            + report.frames_unplayed,
+        "{report}"
+    );
+    server.handle.stop().unwrap();
+}
