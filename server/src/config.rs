@@ -47,6 +47,9 @@ pub struct Config {
     /// A publisher heard from neither by RTP, RTCP nor a request for this long is gone: its
     /// path ends (its viewers get BYE) and its connection closes.
     pub publish_timeout: Duration,
+    /// Bytes of published frames all live paths hold together (each its share, at most
+    /// 48 MiB; the newest frame of each always stays).
+    pub live_memory: usize,
 }
 
 impl Default for Config {
@@ -70,6 +73,7 @@ impl Default for Config {
             max_connections_per_address: 64,
             limit_loopback: false,
             publish_timeout: Duration::from_secs(60),
+            live_memory: crate::publish::LIVE_MEMORY,
         }
     }
 }

@@ -135,6 +135,7 @@ impl Server {
         seed: u64,
         wallclock: (Instant, SystemTime),
     ) -> Server {
+        let live_memory = config.live_memory;
         let access = config.users.clone().map(|users| {
             let mut rng =
                 <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed ^ 0x6175_7468);
@@ -146,7 +147,7 @@ impl Server {
             config,
             catalogue: Arc::unwrap_or_clone(catalogue),
             access,
-            publishing: Publishing::default(),
+            publishing: Publishing::new(live_memory),
             sessions: Sessions::new(seed),
             connections: HashMap::new(),
             reports: Reports {

@@ -6,7 +6,8 @@
 //!
 //! Frames are numbered from the path's first (absolute indices that only grow, across
 //! publishers that come and go under the same name), kept for [`KEEP`] (what a viewer may lag
-//! and a retransmission may ask for) and at most [`MAX_BYTES`].
+//! and a retransmission may ask for) and at most [`MAX_BYTES`] — less when many paths share the
+//! server's live memory budget ([`Feed::set_max_bytes`]).
 //!
 //! Time: the publisher's RTP timestamps (RFC 3550 §5.1, 90 kHz for JPEG) become a media time
 //! that only grows — a timestamp that goes back, stands still (senders that stamp every frame
@@ -61,6 +62,8 @@ pub struct Feed {
     /// Absolute index of `frames[0]`.
     first: usize,
     bytes: usize,
+    /// Bytes of frames it may hold (the newest frame stays whatever its size).
+    max_bytes: usize,
     /// `a=framerate` of the ANNOUNCE, if any.
     announced_fps: Option<f64>,
     /// Smoothed media time between frames, in 90 kHz ticks.
@@ -88,6 +91,7 @@ impl Feed {
             frames: VecDeque::new(),
             first: 0,
             bytes: 0,
+            max_bytes: MAX_BYTES,
             announced_fps: None,
             step: None,
             size: None,
@@ -126,6 +130,13 @@ impl Feed {
     /// The frame size viewers will get, once known.
     pub fn size(&self) -> Option<(u16, u16)> {
         self.size
+    }
+
+    /// Holds at most `max_bytes` of frames from now on (at most [`MAX_BYTES`]; the newest frame
+    /// always stays), dropping the oldest beyond it at once.
+    pub fn set_max_bytes(&mut self, max_bytes: usize) {
+        self.max_bytes = max_bytes.min(MAX_BYTES);
+        self.evict(None);
     }
 
     /// Bytes of frames held.
@@ -176,7 +187,7 @@ impl Feed {
                 capture,
             },
         });
-        self.evict(now);
+        self.evict(Some(now));
         Ok(())
     }
 
@@ -201,12 +212,14 @@ impl Feed {
         media
     }
 
-    /// Drops the frames older than [`KEEP`] and beyond [`MAX_BYTES`], never the newest.
-    fn evict(&mut self, now: Instant) {
+    /// Drops the frames beyond its byte bound and, given `now`, those older than [`KEEP`];
+    /// never the newest.
+    fn evict(&mut self, now: Option<Instant>) {
         while self.frames.len() > 1 {
             let oldest = &self.frames[0];
-            let stale = now.saturating_duration_since(oldest.moment.arrived) > KEEP;
-            if !stale && self.bytes <= MAX_BYTES {
+            let stale =
+                now.is_some_and(|now| now.saturating_duration_since(oldest.moment.arrived) > KEEP);
+            if !stale && self.bytes <= self.max_bytes {
                 break;
             }
             self.bytes -= oldest.jpeg.len();

@@ -63,6 +63,10 @@ struct Args {
     /// ends and its viewers get RTCP BYE.
     #[arg(long, default_value_t = 60)]
     publish_timeout: u64,
+    /// MiB of published frames all live paths keep together for their viewers (each path
+    /// its share, at most 48 MiB, about a second of 2160p); more paths, shorter history each.
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u64).range(16..=65536))]
+    live_memory_mb: u64,
     /// Most concurrent sessions (SETUP beyond it gets 503).
     #[arg(long, default_value_t = 1000)]
     max_sessions: usize,
@@ -179,6 +183,7 @@ fn main() -> anyhow::Result<()> {
         max_speed: args.max_speed.clamp(1.0, 16.0),
         rtx_time: Duration::from_millis(args.rtx_time.min(10_000)),
         publish_timeout: Duration::from_secs(args.publish_timeout.max(1)),
+        live_memory: usize::try_from(args.live_memory_mb << 20).unwrap_or(usize::MAX),
         ..Config::default()
     };
     let listen = Listen {

@@ -32,6 +32,9 @@ pub const MAX_PATHS: usize = 64;
 /// The largest published frame (a 2160p JPEG is 1–3 MB): larger ones are lost, so that a
 /// publisher cannot make the server hold 16 MiB a path.
 pub const MAX_FRAME: usize = 8 << 20;
+/// Bytes of published frames all live paths hold together by default (`--live-memory-mb`):
+/// each path on the air holds its share, at most [`crate::live::MAX_BYTES`].
+pub const LIVE_MEMORY: usize = 512 << 20;
 /// A publisher's RTP comes from one SSRC (RFC 3550 §8); packets of another are dropped unless
 /// the first has been silent this long (a publisher that restarted its stream).
 pub const SSRC_SWITCH: Duration = Duration::from_secs(1);
@@ -104,8 +107,10 @@ fn refuse(status: StatusCode, why: impl Into<String>) -> Refusal {
 }
 
 /// Every published path.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Publishing {
+    /// Bytes of frames the feeds on the air share.
+    budget: usize,
     paths: HashMap<String, Publisher>,
     /// Every path's frames, publisher or not (at most 2 × [`MAX_PATHS`]).
     feeds: HashMap<String, Feed>,
@@ -135,7 +140,36 @@ pub fn live_target(url: &str) -> Option<(String, Option<String>)> {
     Some((format!("{PREFIX}{name}"), track))
 }
 
+impl Default for Publishing {
+    fn default() -> Publishing {
+        Publishing::new(LIVE_MEMORY)
+    }
+}
+
 impl Publishing {
+    /// No path yet; the feeds on the air will share `budget` bytes of frames.
+    pub fn new(budget: usize) -> Publishing {
+        Publishing {
+            budget,
+            paths: HashMap::new(),
+            feeds: HashMap::new(),
+            gone: Vec::new(),
+            ended: Vec::new(),
+        }
+    }
+
+    /// Gives each feed on the air its share of the budget (called when the number of paths
+    /// changes), so that many publishers together hold no more than the budget plus the
+    /// newest frame of each.
+    fn share_budget(&mut self) {
+        let share = self.budget / self.paths.len().max(1);
+        for path in self.paths.keys() {
+            if let Some(feed) = self.feeds.get_mut(path) {
+                feed.set_max_bytes(share);
+            }
+        }
+    }
+
     /// ANNOUNCE of `path` with `sdp` from `conn`.
     pub fn announce(
         &mut self,
@@ -210,6 +244,7 @@ impl Publishing {
                 },
             },
         );
+        self.share_budget();
         Ok(())
     }
 
@@ -376,6 +411,7 @@ impl Publishing {
                 self.ended.remove(0);
             }
             self.ended.push(p.stats);
+            self.share_budget();
         }
     }
 
@@ -539,17 +575,76 @@ mod tests {
     /// A path `live/cam` recording over TCP channels 0-1 from connection 1.
     fn recording(now: Instant) -> Publishing {
         let mut p = Publishing::default();
+        record(&mut p, 1, "live/cam", "7", now);
+        p
+    }
+
+    /// `path` recording over TCP channels 0-1 from connection `conn`, session `id`.
+    fn record(p: &mut Publishing, conn: ConnId, path: &str, id: &str, now: Instant) {
         let peer = SocketAddr::from(([10, 0, 0, 1], 1));
-        p.announce(1, peer, "live/cam", SDP, now).unwrap();
+        p.announce(conn, peer, path, SDP, now).unwrap();
         let asked = TransportSpec::rtp_avp(Some(LowerTransport::Tcp)).with(
             TransportParam::Interleaved(ChannelRange {
                 rtp: 0,
                 rtcp: Some(1),
             }),
         );
-        let (id, _) = p.setup(1, "live/cam", &asked, "7".into(), (0, 0)).unwrap();
+        let (id, _) = p.setup(conn, path, &asked, id.into(), (0, 0)).unwrap();
         p.record(&id).unwrap();
-        p
+    }
+
+    /// Many paths on the air share the live memory budget: together they hold no more than
+    /// it (plus the newest frame of each); when some leave, the others' share grows back.
+    #[test]
+    fn paths_on_the_air_share_the_memory_budget() {
+        let t0 = Instant::now();
+        let frame_len = {
+            let media = crate::testing::clip();
+            media.file.frame(0).unwrap().len()
+        };
+        // Room for 40 frames in all: 8 paths get 5 frames' worth each.
+        let budget = 40 * frame_len;
+        let mut p = Publishing::new(budget);
+        for conn in 0..8 {
+            record(
+                &mut p,
+                conn,
+                &format!("live/{conn}"),
+                &format!("s{conn}"),
+                t0,
+            );
+        }
+        let send = |p: &mut Publishing, conn: ConnId, frames: std::ops::Range<u16>| {
+            for n in frames {
+                for (i, mut packet) in packets(n % 4, 0xA).into_iter().enumerate() {
+                    // Each frame its own sequence numbers and timestamp.
+                    let seq = n.wrapping_mul(100).wrapping_add(i as u16);
+                    packet[2..4].copy_from_slice(&seq.to_be_bytes());
+                    packet[4..8].copy_from_slice(&(u32::from(n) * 3000).to_be_bytes());
+                    assert!(p.interleaved(conn, 0, &packet, t0));
+                }
+            }
+        };
+        for conn in 0..8 {
+            send(&mut p, conn, 0..20);
+        }
+        let held: usize = (0..8)
+            .map(|c| p.feed(&format!("live/{c}")).unwrap().bytes())
+            .sum();
+        assert!(
+            held <= budget + 8 * 2 * frame_len,
+            "{held} bytes held, budget {budget}"
+        );
+        let one = p.feed("live/0").unwrap().len();
+        assert!((3..=7).contains(&one), "{one} frames on one of 8 paths");
+        // Seven leave: the last one's share is the whole budget.
+        for conn in 1..8 {
+            p.closed(conn);
+        }
+        send(&mut p, 0, 20..60);
+        let alone = p.feed("live/0").unwrap().len();
+        assert!(alone >= 30, "{alone} frames on the one path left");
+        assert!(p.feed("live/0").unwrap().bytes() <= budget + 2 * frame_len);
     }
 
     /// The RTP packets of the test clip's frame `n` from `ssrc`.
