@@ -81,16 +81,21 @@ struct Reports {
 
 impl Reports {
     /// A sender report (with BYE when `bye`) for `session` at `now`: over UDP into the outbox,
-    /// interleaved onto its connection.
+    /// interleaved onto its connection. Answers whether one went (a live stream's first report
+    /// waits for its first frame: [`crate::stream::Stream::report_clock`]).
     fn send(
         &mut self,
         session: &mut Session,
         connections: &mut HashMap<ConnId, Connection>,
         now: Instant,
         bye: bool,
-    ) {
+    ) -> bool {
         let len = sender_report(session, self.wallclock, now, &mut self.scratch, bye);
+        if len == 0 {
+            return false;
+        }
         deliver_rtcp(session, &self.scratch[..len], connections, &mut self.outbox);
+        true
     }
 }
 
@@ -555,13 +560,12 @@ impl Server {
         if session.state != State::Playing {
             return;
         }
-        // A live stream's first report waits for its first frame, whose timestamp and capture
-        // time it maps (before it, only a guess of the next timestamp is known).
-        let mapped = session.stream.has_sent() || !session.stream.is_live();
-        if now >= session.next_report && mapped {
+        if now >= session.next_report
+            && self
+                .reports
+                .send(session, &mut self.connections, now, false)
+        {
             session.next_report = now + self.config.report_interval;
-            self.reports
-                .send(session, &mut self.connections, now, false);
         }
         earliest(session.next_report);
     }
@@ -930,16 +934,11 @@ fn sender_report(
     let (anchor, wall) = wallclock;
     let wall_now = wall + now.saturating_duration_since(anchor);
     let stream = &session.stream;
-    // A live frame's capture time and timestamp, passed on from the publisher's reports, map
-    // the viewer's timestamps to the wall clock of the capture; otherwise the server's clock.
-    let (ntp, rtp_timestamp) = match stream.captured() {
-        Some((timestamp, captured)) => (captured, timestamp),
-        None => (
-            wall_now,
-            stream
-                .rtp_time_at(now)
-                .unwrap_or_else(|| stream.next_timestamp()),
-        ),
+    // A BYE leaves whatever the stream knows; a report waits until it has a mapping.
+    let (ntp, rtp_timestamp) = match stream.report_clock(now, wall_now) {
+        Some(clock) => clock,
+        None if bye => (wall_now, stream.next_timestamp()),
+        None => return 0,
     };
     let info = rtcp::SenderInfo {
         ssrc: stream.ssrc,

@@ -119,7 +119,8 @@ fn viewers_get_each_published_frame_once_from_the_next_one_on() {
     core.exchange(publisher, &interleaved_frame(0));
     viewer(&mut core, 5000);
     viewer(&mut core, 5002);
-    let mut sent = Vec::new();
+    // Playing, but the next frame is 100 ms away: nothing goes, not even a report.
+    let mut sent = core.run_for(Duration::from_millis(100));
     for n in 1..=10 {
         core.exchange(publisher, &interleaved_frame(n));
         sent.extend(core.run_for(Duration::from_millis(33)));
@@ -136,12 +137,36 @@ fn viewers_get_each_published_frame_once_from_the_next_one_on() {
             assert_eq!(w[1].wrapping_sub(w[0]), 3000, "the publisher's timing");
         }
     }
-    // Sender reports went out once frames did (the first maps the first frame).
-    let reports = sent
+    // Sender reports went out once frames did: none before the first frame left, and the
+    // first maps the first frame's timestamp (within the 10 frames' span).
+    let first_rtp = sent
         .iter()
-        .filter(|(s, to, b)| *s == Socket::Rtcp && to.port() == 5001 && !b.is_empty())
-        .count();
-    assert!(reports >= 1);
+        .position(|(s, to, _)| *s == Socket::Rtp && to.port() == 5000)
+        .unwrap();
+    let reports: Vec<(usize, u32)> = sent
+        .iter()
+        .enumerate()
+        .filter(|(_, (s, to, b))| *s == Socket::Rtcp && to.port() == 5001 && !b.is_empty())
+        .filter_map(|(i, (_, _, b))| {
+            let compound = hdstream_common::rtcp::Compound::parse(b).ok()?;
+            compound.iter().find_map(|p| match p {
+                hdstream_common::rtcp::Packet::SenderReport(sr) => {
+                    Some((i, sr.sender_info().rtp_timestamp))
+                }
+                _ => None,
+            })
+        })
+        .collect();
+    let (at, ts) = reports[0];
+    assert!(
+        at > first_rtp,
+        "a report before any frame: {at} vs {first_rtp}"
+    );
+    let first_ts = rtp_to(&sent, 5000)[0].0;
+    assert!(
+        ts.wrapping_sub(first_ts) <= 10 * 3000,
+        "the first report maps {ts}, the first frame left with {first_ts}"
+    );
     // The publisher leaves: both viewers get BYE.
     let r = core.request(
         publisher,

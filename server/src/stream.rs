@@ -241,15 +241,24 @@ impl Stream {
         self.live
     }
 
-    /// Whether a frame has begun to leave (a sender report then has a timestamp to map).
-    pub fn has_sent(&self) -> bool {
-        self.last_sent.is_some()
-    }
-
-    /// A live frame's capture time and the timestamp it left with (the newest such frame): what
-    /// a sender report maps NTP to RTP with, instead of the server's clock.
-    pub fn captured(&self) -> Option<(u32, std::time::SystemTime)> {
-        self.captured
+    /// The wall clock and RTP timestamp a sender report maps (RFC 3550 §6.4.1), given the
+    /// server's wall clock `wall_now` at `now`: a live frame's capture time and the timestamp it
+    /// left with (the newest such frame), passed on from the publisher's reports; else
+    /// `wall_now` and the timestamp due `now`. `None` for a live stream before its first frame
+    /// has left, when only a guess at the next timestamp is known: its first report waits.
+    pub fn report_clock(
+        &self,
+        now: Instant,
+        wall_now: std::time::SystemTime,
+    ) -> Option<(std::time::SystemTime, u32)> {
+        if let Some((timestamp, captured)) = self.captured {
+            return Some((captured, timestamp));
+        }
+        match self.rtp_time_at(now) {
+            Some(timestamp) => Some((wall_now, timestamp)),
+            None if self.live => None,
+            None => Some((wall_now, self.next_timestamp())),
+        }
     }
 
     /// The RTP timestamp that corresponds to `now` on the media clock (RFC 3550 §6.4.1: the
