@@ -46,7 +46,8 @@ pub struct Config {
     pub dialect: Dialect,
     /// How RTP travels.
     pub transport: Transport,
-    /// The media pipeline (and its playout).
+    /// The media pipeline (and its playout) as it starts: the pipeline takes its own copy and
+    /// owns it from then on (a live stream switches its playout to low latency).
     pub pipeline: pipeline::Config,
     /// `Speed` asked for while prefetching; `None` never asks.
     pub prefetch_speed: Option<f64>,
@@ -316,7 +317,8 @@ impl Client {
     /// `rtx-time`).
     fn repair_window(&self, d: &Description) -> Option<Duration> {
         let rtx = d.rtx?;
-        let playout = &self.config.pipeline.playout;
+        // The playout's own settings (a live stream switches them to low latency).
+        let playout = self.pipeline.playout().config();
         let applies = self.config.repair
             && matches!(self.config.transport, Transport::Udp { .. })
             && self.session.dialect() == Dialect::Standard
@@ -683,7 +685,6 @@ impl Client {
             Event::Described(d) => {
                 if d.live && self.config.live_low_latency {
                     tracing::info!("live stream: low latency (no prebuffer)");
-                    self.config.pipeline.playout.go_live();
                     self.pipeline.go_live();
                     self.speed_ok = false;
                 }
