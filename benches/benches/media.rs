@@ -6,6 +6,7 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use hdstream_common::rfc2435::scan::count_mcus;
 use hdstream_common::rfc2435::{Depacketizer, Output, Packetizer};
 use hdstream_common::rtp;
 use hdstream_video::decoder::Decoder;
@@ -164,5 +165,23 @@ fn decode(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, index, packetize, depacketize, decode);
+/// What a depacketizer spends once per stream (the first frame of each header size, without
+/// `a=x-dimensions`) to learn the size from the scan: its MCUs counted by walking the Huffman
+/// symbols — next to `decode`, which does that and the pixels too.
+fn measure(c: &mut Criterion) {
+    let mut group = c.benchmark_group("count_mcus");
+    group.sample_size(20);
+    for (name, w, h) in SIZES {
+        let jpeg = frame(w, h);
+        let layout = layout(&jpeg);
+        let frame = layout.frame(&jpeg).expect("layout fits its frame");
+        group.throughput(Throughput::Bytes(frame.scan.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(name), &frame, |b, frame| {
+            b.iter(|| black_box(count_mcus(frame.scan, frame.subsampling, u32::MAX)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, index, packetize, depacketize, measure, decode);
 criterion_main!(benches);

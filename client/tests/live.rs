@@ -267,13 +267,17 @@ fn a_2160p_live_stream_keeps_its_size_and_pixels() {
     shows_frames_of(&file, &report, 40);
 }
 
-/// ffmpeg publishes (`-c copy` of an RFC 2435-ready file over TCP); our client shows its frames
-/// unchanged.
-#[test]
-fn our_client_shows_what_ffmpeg_publishes() {
+/// ffmpeg publishes (`-c copy` of an RFC 2435-ready file over TCP); our client, watching over
+/// `transport`, shows its frames unchanged.
+fn shows_what_ffmpeg_publishes(
+    width: u16,
+    height: u16,
+    transport: TransportKind,
+    at_least: usize,
+) -> Report {
     common::logs();
     let _serial = common::serial();
-    let file = common::pattern_file(1280, 720, 150);
+    let file = common::pattern_file(width, height, 150);
     let handle = server(&file, 0);
     let url = format!("rtsp://{}/live/cam", handle.rtsp);
     let mut ffmpeg = std::process::Command::new("ffmpeg")
@@ -293,9 +297,28 @@ fn our_client_shows_what_ffmpeg_publishes() {
         .arg(&url)
         .spawn()
         .expect("ffmpeg");
-    let report = watch(&url, TransportKind::Udp, 3);
+    let report = watch(&url, transport, 3);
     let _ = ffmpeg.kill();
     let _ = ffmpeg.wait();
     handle.stop().unwrap();
-    shows_frames_of(&file, &report, 80);
+    eprintln!("{report}");
+    assert_eq!(
+        (report.width, report.height),
+        (u32::from(width), u32::from(height))
+    );
+    shows_frames_of(&file, &report, at_least);
+    report
+}
+
+#[test]
+fn our_client_shows_what_ffmpeg_publishes() {
+    shows_what_ffmpeg_publishes(1280, 720, TransportKind::Udp, 80);
+}
+
+/// ffmpeg sends the size of frames over 2040 px modulo 2048 (3840x2160 as 1792x112) and says it
+/// nowhere else; the server reads the real size from the first frame's scan, and the viewer
+/// gets it in `a=x-dimensions` and sees every picture at 3840x2160, pixel for pixel.
+#[test]
+fn our_client_shows_what_ffmpeg_publishes_at_2160p() {
+    shows_what_ffmpeg_publishes(3840, 2160, TransportKind::Tcp, 30);
 }

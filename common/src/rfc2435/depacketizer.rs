@@ -4,7 +4,8 @@ use std::collections::VecDeque;
 
 use super::conceal::{self, Chunks, Concealed, Key, Reference};
 use super::header::{MAX_SCAN_LEN, MainHeader, Payload, RestartHeader};
-use super::jpeg::{EOI, Headers};
+use super::jpeg::{EOI, Headers, set_size};
+use super::scan::{Measured, Sizing};
 use super::tables::quantization_tables;
 use super::{Error, Subsampling};
 use crate::rtp;
@@ -199,6 +200,8 @@ pub struct Depacketizer {
     ignored: u64,
     conceal: bool,
     reference: Reference,
+    /// Sizes learned from scans, for senders that wrap sizes over 2040 pixels.
+    sizing: Sizing,
 }
 
 impl Default for Depacketizer {
@@ -221,6 +224,7 @@ impl Depacketizer {
             ignored: 0,
             conceal: false,
             reference: Reference::default(),
+            sizing: Sizing::default(),
         }
     }
 
@@ -448,14 +452,62 @@ impl Depacketizer {
         Ok(())
     }
 
-    /// Width and height in pixels from the header's 8-pixel units, or from `a=x-dimensions`.
+    /// Width and height in pixels from the header's 8-pixel units, or from `a=x-dimensions`, or
+    /// as learned from an earlier scan with the same header bytes ([`scan`](super::scan)). Bytes
+    /// not measured yet give the header's size (a 0 taken as 256 units) until the frame's own
+    /// scan is measured as it finishes.
     fn frame_size(&self, main: &MainHeader) -> Result<(u16, u16), Loss> {
         let (w8, h8) = (u16::from(main.width), u16::from(main.height));
         match self.dimensions {
-            Some((w, h)) if w8 == 0 || h8 == 0 => Ok((w, h)),
-            Some((w, h)) if w.div_ceil(8) == w8 && h.div_ceil(8) == h8 => Ok((w, h)),
-            _ if w8 == 0 || h8 == 0 => Err(Loss::UnknownDimensions),
-            _ => Ok((w8 * 8, h8 * 8)),
+            Some((w, h)) if w8 == 0 || h8 == 0 => return Ok((w, h)),
+            Some((w, h)) if w.div_ceil(8) == w8 && h.div_ceil(8) == h8 => return Ok((w, h)),
+            Some(_) => return Ok((w8 * 8, h8 * 8)),
+            None => {}
+        }
+        if !Sizing::applies(main.jpeg_type) {
+            if w8 == 0 || h8 == 0 {
+                return Err(Loss::UnknownDimensions);
+            }
+            return Ok((w8 * 8, h8 * 8));
+        }
+        match self.sizing.known(main.width, main.height, main.jpeg_type) {
+            Some(known) => known.ok_or(Loss::UnknownDimensions),
+            None => {
+                let units = |b: u16| if b == 0 { 256 * 8 } else { b * 8 };
+                Ok((units(w8), units(h8)))
+            }
+        }
+    }
+
+    /// Measures a finished frame's scan when its header bytes are new (types 0 and 1 without
+    /// `a=x-dimensions`): a sender that wrapped a size over 2040 pixels gets the frame's real
+    /// size written into the rebuilt SOF0. `Err` when no size fits the bytes (or a 0 among them
+    /// could not be measured).
+    fn measure(&mut self, assembly: &mut Assembly) -> Result<(), Loss> {
+        let main = assembly.main;
+        if self.dimensions.is_some()
+            || !Sizing::applies(main.jpeg_type)
+            || self
+                .sizing
+                .known(main.width, main.height, main.jpeg_type)
+                .is_some()
+        {
+            return Ok(());
+        }
+        let scan = &assembly.buf[assembly.scan_start..];
+        match self
+            .sizing
+            .measure(main.width, main.height, main.jpeg_type, scan)
+        {
+            Measured::Size(w, h) => {
+                if (w, h) != (assembly.width, assembly.height) {
+                    set_size(&mut assembly.buf[..assembly.scan_start], w, h);
+                    (assembly.width, assembly.height) = (w, h);
+                }
+                Ok(())
+            }
+            Measured::NotYet if main.width != 0 && main.height != 0 => Ok(()),
+            Measured::Unknown | Measured::NotYet => Err(Loss::UnknownDimensions),
         }
     }
 
@@ -592,6 +644,11 @@ impl Depacketizer {
     fn finish(&mut self, mut assembly: Assembly) {
         if assembly.chunks.as_ref().is_some_and(Chunks::damaged) {
             return self.conceal_or_lose(assembly, Loss::IntervalsLost);
+        }
+        if assembly.chunks.is_none()
+            && let Err(loss) = self.measure(&mut assembly)
+        {
+            return self.lose_assembly(assembly, loss);
         }
         // The scan data of a JPEG cannot contain FF D9 (every FF in it is followed by 00 or a
         // restart marker), so a scan ending in FF D9 already carries its EOI.

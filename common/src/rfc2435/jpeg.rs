@@ -48,6 +48,23 @@ fn pq_tq(table: &[u8], destination: u8) -> u8 {
     precision << 4 | destination
 }
 
+/// Sets the frame size in rebuilt `headers` (SOI through SOS, as [`Headers::write`] made them):
+/// answers whether their SOF0 was found.
+pub(super) fn set_size(headers: &mut [u8], width: u16, height: u16) -> bool {
+    let mut at = 2;
+    while at + 9 <= headers.len() && headers[at] == 0xFF {
+        let len = usize::from(u16::from_be_bytes([headers[at + 2], headers[at + 3]]));
+        if headers[at + 1] == SOF0 {
+            // FF C0, length, precision, then height and width (ITU-T T.81 B.2.2).
+            headers[at + 5..at + 7].copy_from_slice(&height.to_be_bytes());
+            headers[at + 7..at + 9].copy_from_slice(&width.to_be_bytes());
+            return true;
+        }
+        at += 2 + len;
+    }
+    false
+}
+
 impl Headers<'_> {
     /// Appends SOI through SOS to `out`. Components are numbered 1, 2, 3 (Y, Cb, Cr); Y uses
     /// quantization table 0 and Huffman tables 0, Cb and Cr table 1 (§4.1).

@@ -22,6 +22,7 @@ pub mod header;
 mod jpeg;
 mod packetizer;
 pub mod restart;
+pub mod scan;
 pub mod tables;
 
 pub use conceal::Concealed;

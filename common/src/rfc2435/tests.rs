@@ -571,3 +571,97 @@ proptest! {
         }
     }
 }
+
+/// The packets of `jpeg` as a sender that wraps sizes over 2040 pixels sends them (ffmpeg 5.1):
+/// the width and height bytes are the size in 8-pixel units modulo 256, and no `a=x-dimensions`.
+fn wrapped_packets(jpeg: &[u8], max_payload: usize, seq: u16, timestamp: u32) -> Vec<Vec<u8>> {
+    let frame = frame_of(jpeg);
+    let w8 = (frame.width.div_ceil(8) & 0xFF) as u8;
+    let h8 = (frame.height.div_ceil(8) & 0xFF) as u8;
+    let mut packets = packetize(&frame, max_payload, seq, timestamp);
+    for packet in &mut packets {
+        // The RTP header is 12 bytes; the main JPEG header's bytes 6 and 7 are the size.
+        packet[12 + 6] = w8;
+        packet[12 + 7] = h8;
+    }
+    packets
+}
+
+#[test]
+fn the_mcus_of_a_scan_are_counted() {
+    for (width, height, sampling, restart) in [
+        (320, 240, SamplingFactor::F_2_2, 0),
+        (200, 120, SamplingFactor::F_2_1, 0),
+        (100, 75, SamplingFactor::F_2_2, 0),
+        (176, 144, SamplingFactor::F_2_2, 3),
+        (176, 144, SamplingFactor::F_2_1, 5),
+    ] {
+        let jpeg = encode(width, height, sampling, restart);
+        let frame = frame_of(&jpeg);
+        let (across, down) = super::restart::mcu_grid(frame.subsampling, width, height);
+        assert_eq!(
+            super::scan::count_mcus(frame.scan, frame.subsampling, u32::MAX),
+            Some(across * down),
+            "{width}x{height} {sampling:?} restart {restart}"
+        );
+    }
+}
+
+#[test]
+fn a_size_wrapped_over_2040_pixels_is_read_from_the_scan() {
+    for (width, height, sampling) in [
+        (2560, 1440, SamplingFactor::F_2_2),
+        (4096, 2160, SamplingFactor::F_2_1),
+    ] {
+        let jpeg = encode(width, height, sampling, 0);
+        let (pixels, size) = decode(&jpeg);
+        let mut depacketizer = Depacketizer::new();
+        // Two frames: the first is measured, the second takes what the first taught.
+        for round in 0..2 {
+            let packets = wrapped_packets(&jpeg, 1400, round * 5000, u32::from(round) * 3000);
+            let outputs = depacketize(&mut depacketizer, &packets);
+            let [Output::Frame(rebuilt)] = &outputs[..] else {
+                panic!("{width}x{height} round {round}: {outputs:?}");
+            };
+            assert_eq!((rebuilt.width, rebuilt.height), (width, height));
+            let (rebuilt_pixels, rebuilt_size) = decode(&rebuilt.data);
+            assert_eq!(rebuilt_size, size);
+            assert!(rebuilt_pixels == pixels, "{width}x{height}: pixels differ");
+        }
+    }
+}
+
+#[test]
+fn a_scan_that_cannot_be_walked_leaves_the_header_size() {
+    let jpeg = encode(320, 240, SamplingFactor::F_2_2, 0);
+    let frame = frame_of(&jpeg);
+    // Scan bytes no Huffman walk gets far in: all ones, then a short valid tail.
+    let garbage = vec![0xFE; 64];
+    let broken = Frame {
+        scan: &garbage,
+        ..frame
+    };
+    let packets = packetize(&broken, 1400, 0, 0);
+    let outputs = depacketize(&mut Depacketizer::new(), &packets);
+    let [Output::Frame(rebuilt)] = &outputs[..] else {
+        panic!("{outputs:?}");
+    };
+    assert_eq!((rebuilt.width, rebuilt.height), (320, 240));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Any size and either sampling: the walk counts the encoder's MCU grid.
+    #[test]
+    fn mcu_counts_match_the_grid(width in 8u16..400, height in 8u16..300, wide in any::<bool>()) {
+        let sampling = if wide { SamplingFactor::F_2_1 } else { SamplingFactor::F_2_2 };
+        let jpeg = encode(width, height, sampling, 0);
+        let frame = frame_of(&jpeg);
+        let (across, down) = super::restart::mcu_grid(frame.subsampling, width, height);
+        prop_assert_eq!(
+            super::scan::count_mcus(frame.scan, frame.subsampling, u32::MAX),
+            Some(across * down)
+        );
+    }
+}
