@@ -197,6 +197,66 @@ fn publishing_needs_the_publish_right() {
     handle.stop().unwrap();
 }
 
+/// The description of live `url`, once it names the size (after the first frame is in), or
+/// whatever it says after 10 s.
+fn described_with_size(handle: &hdstream_server::driver::Handle, url: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = Rtsp::connect(handle.rtsp).request("DESCRIBE", url, &[]);
+        let sdp = String::from_utf8_lossy(&reply.body).into_owned();
+        if sdp.contains("x-dimensions") || Instant::now() > deadline {
+            return sdp;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// ffmpeg publishing 2160p sends the size modulo 2048 (1792x112) and no `a=x-dimensions`: the
+/// server reads the real size from the first frame's scan, tells the viewers, and a GStreamer
+/// viewer decodes the published pixels at 3840x2160.
+#[test]
+fn ffmpeg_publishing_2160p_keeps_its_size_for_the_viewers() {
+    let uhd = Clip::new(3840, 2160, 3);
+    let clip = uhd.path();
+    let root = common::media_root("live-ffmpeg-uhd", &[("clip.mjpeg", &CLIP.path())]);
+    let handle = serve(&root, Config::default());
+    let url = format!("rtsp://{}/live/uhd", handle.rtsp);
+    let publisher = common::spawn(
+        Command::new(tool("ffmpeg"))
+            .args(["-nostdin", "-v", "error", "-re", "-framerate", "30"])
+            .args(["-f", "mjpeg", "-i"])
+            .arg(&clip)
+            .args(["-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp"])
+            .arg(&url),
+    );
+    common::wait_live(handle.rtsp, &url);
+    let sdp = described_with_size(&handle, &url);
+    assert!(sdp.contains("a=x-dimensions:3840,2160"), "{sdp}");
+    let gst = gstreamer_viewer(&url, "tcp");
+    let published = publisher.wait(Duration::from_secs(30));
+    assert!(published.status.success(), "ffmpeg: {}", published.stderr);
+    let gst_done = gst.wait_or_interrupt(Duration::from_secs(5), Duration::from_secs(3));
+    let reference = common::run(
+        Command::new(tool("gst-launch-1.0"))
+            .args(["-q", "filesrc"])
+            .arg(format!("location={}", clip.display()))
+            .args(["!", "jpegparse"])
+            .args(common::DECODE_TO_CHECKSUMS),
+        Duration::from_secs(120),
+    );
+    let gst_reference: HashSet<String> = common::checksums(&reference.stdout_text())
+        .into_iter()
+        .collect();
+    assert_eq!(gst_reference.len(), uhd.frames as usize, "distinct frames");
+    let shown = common::checksums(&gst_done.stdout_text());
+    eprintln!(
+        "GStreamer showed {} frames of ffmpeg's 2160p publish",
+        shown.len()
+    );
+    all_published("GStreamer at 2160p", &shown, &gst_reference, 20);
+    handle.stop().unwrap();
+}
+
 /// `rtspclientsink` publishing 2160p announces `a=x-dimensions`; viewers are told the size too
 /// and GStreamer decodes the frames at it.
 #[test]
@@ -211,16 +271,7 @@ fn a_2160p_publication_keeps_its_size_for_the_viewers() {
         .arg("protocols=tcp");
     let publisher = common::spawn(&mut command);
     common::wait_live(handle.rtsp, &url);
-    // The description names the size once the first frame is in.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let sdp = loop {
-        let reply = Rtsp::connect(handle.rtsp).request("DESCRIBE", &url, &[]);
-        let sdp = String::from_utf8_lossy(&reply.body).into_owned();
-        if sdp.contains("x-dimensions") || Instant::now() > deadline {
-            break sdp;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let sdp = described_with_size(&handle, &url);
     assert!(sdp.contains("a=x-dimensions:3840,2160"), "{sdp}");
     let mut viewer = Command::new(tool("gst-launch-1.0"));
     viewer
