@@ -399,7 +399,11 @@ pub fn media_root(name: &str, files: &[(&str, &Path)]) -> PathBuf {
         // test's root of the same name), and copying would truncate the cached file.
         let _ = std::fs::remove_file(&to);
         if std::fs::hard_link(source, &to).is_err() {
-            std::fs::copy(source, &to).expect("copy media");
+            // Copied beside and renamed over: writing through `to` could write into whatever
+            // cached file it is a link of.
+            let tmp = root.join(format!(".{file}.copy"));
+            std::fs::copy(source, &tmp).expect("copy media");
+            std::fs::rename(&tmp, &to).expect("rename copied media");
         }
     }
     root
