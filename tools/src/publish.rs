@@ -9,38 +9,28 @@
 //! keeps its clock and connects again (every second), so viewers of the path resume where the
 //! live stream is.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
-use hdstream_common::rfc2435::Packetizer;
-use hdstream_common::rtsp::authenticator::Authenticator;
-use hdstream_common::rtsp::header::{Session as SessionHeader, Transport};
-use hdstream_common::rtsp::{self, Message, Method, Parsed, Request, Response};
-use hdstream_common::sdp::{MjpegStream, SessionDescription};
-use hdstream_common::{rtcp, rtp};
+use hdstream_common::{rtp, rtsp};
 use hdstream_video::MjpegFile;
 use hdstream_video::jpeg::Header;
 use hdstream_video::pattern::Pattern;
 use hdstream_video::split::Splitter;
+use mio::{Events, Interest, Poll, Token};
 
-/// RTP payload type of JPEG (RFC 3551 §6).
-const JPEG: u8 = 26;
+use crate::record::{self, Event, REPLY_TIMEOUT, Recorder, Sender};
+
 /// IPv4 + UDP + RTP header bytes, subtracted from the MTU.
 const HEADERS: usize = 28 + rtp::Header::LEN;
-/// Between sender reports.
-const REPORT_INTERVAL: Duration = Duration::from_secs(1);
 /// Between connection attempts while the server is away.
 const RETRY: Duration = Duration::from_secs(1);
-/// How long a reply may take.
-const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
-/// The longest reply taken from the server (an SDP-less RTSP reply is a few hundred bytes).
-const MAX_REPLY: usize = 64 * 1024;
 /// The largest frame read from stdin.
 const MAX_FRAME: usize = 16 << 20;
 /// Share of a frame interval a frame's UDP packets are spread over.
@@ -163,10 +153,30 @@ pub struct Report {
 
 /// Frames, one at a time.
 enum Frames {
-    File { file: MjpegFile, next: usize },
-    Stdin { splitter: Splitter, eof: bool },
-    Pattern { pattern: Pattern, quality: u8 },
+    File {
+        file: MjpegFile,
+        next: usize,
+    },
+    /// Read and split on a thread of their own (stdin blocks), handed over as they come.
+    Stdin {
+        frames: Receiver<Result<Vec<u8>, String>>,
+    },
+    Pattern {
+        pattern: Pattern,
+        quality: u8,
+    },
 }
+
+/// What [`Frames::next`] has.
+enum Next {
+    Frame(Vec<u8>),
+    /// Nothing yet (stdin): serve the link and ask again.
+    Wait,
+    End,
+}
+
+/// How long to serve the link between looks at stdin.
+const STDIN_WAIT: Duration = Duration::from_millis(10);
 
 impl Frames {
     fn open(settings: &Settings) -> Result<Frames> {
@@ -179,10 +189,13 @@ impl Frames {
                 }
                 Frames::File { file, next: 0 }
             }
-            Input::Stdin => Frames::Stdin {
-                splitter: Splitter::new(MAX_FRAME),
-                eof: false,
-            },
+            Input::Stdin => {
+                let (tx, rx) = std::sync::mpsc::sync_channel(2);
+                std::thread::Builder::new()
+                    .name("publish-stdin".into())
+                    .spawn(move || read_stdin(&tx))?;
+                Frames::Stdin { frames: rx }
+            }
             Input::Pattern { width, height } => Frames::Pattern {
                 pattern: Pattern::new(*width, *height),
                 quality: settings.quality,
@@ -195,14 +208,14 @@ impl Frames {
         matches!(self, Frames::Stdin { .. })
     }
 
-    /// Frame `n`, captured at `clock` (the pattern draws it); `None` at the end of stdin.
-    fn next(&mut self, n: u64, clock: SystemTime) -> Result<Option<Vec<u8>>> {
+    /// Frame `n`, captured at `clock` (the pattern draws it).
+    fn next(&mut self, n: u64, clock: SystemTime) -> Result<Next> {
         match self {
             Frames::File { file, next } => {
                 let frame = file.frame(*next).map(<[u8]>::to_vec);
                 *next = (*next + 1) % file.len();
                 frame
-                    .map(Some)
+                    .map(Next::Frame)
                     .ok_or_else(|| anyhow!("frame {next} is missing"))
             }
             Frames::Pattern { pattern, quality } => {
@@ -210,393 +223,273 @@ impl Frames {
                 let mut jpeg = Vec::new();
                 let settings = hdstream_video::encoder::Settings::quality(*quality);
                 pattern.encode_with_clock(n, since_epoch, settings, &mut jpeg)?;
-                Ok(Some(jpeg))
+                Ok(Next::Frame(jpeg))
             }
-            Frames::Stdin { splitter, eof } => {
-                let mut stdin = std::io::stdin().lock();
-                let mut buf = vec![0; 64 * 1024];
-                loop {
-                    match splitter.next_frame() {
-                        Some(Ok(frame)) => return Ok(Some(frame)),
-                        Some(Err(e)) => tracing::warn!(error = %e, "stdin"),
-                        None if *eof => return Ok(None),
-                        None => {}
-                    }
-                    let read = stdin.read(&mut buf).context("reading stdin")?;
-                    if read == 0 {
-                        *eof = true;
-                    }
-                    splitter.push(&buf[..read]);
+            Frames::Stdin { frames } => match frames.try_recv() {
+                Ok(Ok(frame)) => Ok(Next::Frame(frame)),
+                Ok(Err(e)) => bail!("reading stdin: {e}"),
+                Err(TryRecvError::Empty) => Ok(Next::Wait),
+                Err(TryRecvError::Disconnected) => Ok(Next::End),
+            },
+        }
+    }
+}
+
+/// Reads stdin to its end, handing over each whole JPEG (a frame that does not split is
+/// logged and left out).
+fn read_stdin(frames: &SyncSender<Result<Vec<u8>, String>>) {
+    let mut splitter = Splitter::new(MAX_FRAME);
+    let mut stdin = std::io::stdin().lock();
+    let mut buf = vec![0; 64 * 1024];
+    let mut eof = false;
+    loop {
+        match splitter.next_frame() {
+            Some(Ok(frame)) => {
+                if frames.send(Ok(frame)).is_err() {
+                    return;
                 }
+                continue;
+            }
+            Some(Err(e)) => tracing::warn!(error = %e, "stdin"),
+            None if eof => return,
+            None => {}
+        }
+        match stdin.read(&mut buf) {
+            Ok(0) => eof = true,
+            Ok(read) => splitter.push(&buf[..read]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                let _ = frames.send(Err(e.to_string()));
+                return;
             }
         }
     }
 }
 
-/// One RECORD session with the server.
-struct Connection {
-    control: TcpStream,
-    session: String,
-    /// Set by the reader thread when the server closes the connection.
-    gone: Arc<AtomicBool>,
-    udp: Option<UdpPath>,
-    /// Frames and RTCP staged for one write (TCP).
-    out: Vec<u8>,
+/// Tokens of the link's sockets.
+const CONTROL: Token = Token(0);
+const RTP_IN: Token = Token(1);
+const RTCP_IN: Token = Token(2);
+/// Bytes waiting for the RTSP connection beyond which a frame is skipped rather than staged:
+/// a server that does not read cannot make the publisher hold its frames without end.
+const MAX_BACKLOG: usize = 8 << 20;
+
+/// One connection to the server: the sockets the [`Recorder`] core speaks through.
+struct Link {
+    poll: Poll,
+    events: Events,
+    control: mio::net::TcpStream,
+    udp: Option<(mio::net::UdpSocket, mio::net::UdpSocket)>,
+    server: SocketAddr,
+    recorder: Recorder,
+    closed: bool,
 }
 
-/// UDP sockets and the server's ports.
-struct UdpPath {
-    rtp: UdpSocket,
-    rtcp: UdpSocket,
-    server_rtp: SocketAddr,
-    server_rtcp: SocketAddr,
-}
-
-/// Reads RTSP replies off a blocking connection.
-struct Replies<'a> {
-    stream: &'a mut TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Replies<'_> {
-    fn next(&mut self) -> Result<Response> {
-        let deadline = Instant::now() + REPLY_TIMEOUT;
-        let mut chunk = [0u8; 4096];
-        loop {
-            match rtsp::parse(&self.buf) {
-                Ok(Parsed::Complete { message, consumed }) => {
-                    let response = match message {
-                        Message::Response(r) => Some(r),
-                        _ => None,
-                    };
-                    self.buf.drain(..consumed);
-                    if let Some(r) = response {
-                        return Ok(r);
-                    }
-                    continue;
-                }
-                Ok(Parsed::Incomplete { .. }) => {}
-                Err(e) => bail!("the server's reply does not parse: {e}"),
-            }
-            if Instant::now() > deadline {
-                bail!("no reply from the server within {REPLY_TIMEOUT:?}");
-            }
-            if self.buf.len() > MAX_REPLY {
-                bail!("a reply of more than {MAX_REPLY} bytes from the server");
-            }
-            let n = self.stream.read(&mut chunk).context("reading a reply")?;
-            if n == 0 {
-                bail!("the server closed the connection");
-            }
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-}
-
-/// The SDP announced: one RFC 2435 stream of `size` at `fps`, live.
-fn announcement(size: (u16, u16), fps: f64) -> String {
-    SessionDescription::mjpeg(&MjpegStream {
-        session_id: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(1, |d| d.as_secs()),
-        session_version: 1,
-        origin_address: "127.0.0.1",
-        session_name: "hdstream-publish",
-        control: "trackID=0",
-        duration: None,
-        live: true,
-        framerate: fps,
-        width: u32::from(size.0),
-        height: u32::from(size.1),
-        rtx: None,
-    })
-    .to_string()
-}
-
-impl Connection {
-    /// Connects, announces, sets up and records.
-    fn open(settings: &Settings, size: (u16, u16)) -> Result<Connection> {
+impl Link {
+    /// Connects and starts a session announcing `size`, going on with `sender`.
+    fn open(settings: &Settings, size: (u16, u16), sender: Sender) -> Result<Link> {
         let (host, port) = rtsp::url::host_port(&settings.url)
             .map_err(|why| anyhow!("{}: {why}", settings.url))?;
-        let addr = (host.as_str(), port)
+        let server = (host.as_str(), port)
             .to_socket_addrs()
             .with_context(|| format!("cannot resolve {host}"))?
             .next()
             .ok_or_else(|| anyhow!("{host} has no address"))?;
-        let mut control = TcpStream::connect_timeout(&addr, REPLY_TIMEOUT)
-            .with_context(|| format!("cannot connect to {addr}"))?;
-        control.set_nodelay(true)?;
-        control.set_read_timeout(Some(Duration::from_millis(200)))?;
-        let (url, in_url) = rtsp::auth::split_userinfo(settings.url.trim_end_matches('/'));
-        let mut authenticator = settings
-            .credentials
-            .clone()
-            .or(in_url)
-            .map(|(user, password)| Authenticator::new(user, password));
-        let mut cseq = 0u32;
-        let mut replies_buf = Vec::new();
-        let mut ask = |control: &mut TcpStream,
-                       mut request: Request,
-                       buf: &mut Vec<u8>|
-         -> Result<Response> {
-            let mut reply = None;
-            // Once more after a 401 whose challenge the credentials can answer.
-            for _ in 0..2 {
-                cseq += 1;
-                request.headers.set("CSeq", cseq.to_string());
-                request.headers.set(
-                    "User-Agent",
-                    concat!("hdstream-publish/", env!("CARGO_PKG_VERSION")),
-                );
-                if let Some(auth) = authenticator.as_mut()
-                    && let Some(value) = auth.authorization(request.method.as_str(), &request.uri)
-                {
-                    request.headers.set("Authorization", value);
-                }
-                control.write_all(&request.to_bytes())?;
-                let mut replies = Replies {
-                    stream: control,
-                    buf: std::mem::take(buf),
+        let stream = std::net::TcpStream::connect_timeout(&server, REPLY_TIMEOUT)
+            .with_context(|| format!("cannot connect to {server}"))?;
+        stream.set_nodelay(true)?;
+        stream.set_nonblocking(true)?;
+        let mut control = mio::net::TcpStream::from_std(stream);
+        let poll = Poll::new()?;
+        poll.registry().register(
+            &mut control,
+            CONTROL,
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        let (udp, carriage) = match settings.carriage {
+            Carriage::Tcp => (None, record::Carriage::Tcp),
+            Carriage::Udp => {
+                let (mut rtp, mut rtcp) = bind_pair(server)?;
+                poll.registry()
+                    .register(&mut rtp, RTP_IN, Interest::READABLE)?;
+                poll.registry()
+                    .register(&mut rtcp, RTCP_IN, Interest::READABLE)?;
+                let carriage = record::Carriage::Udp {
+                    rtp: rtp.local_addr()?.port(),
+                    rtcp: rtcp.local_addr()?.port(),
                 };
-                let got = replies.next();
-                *buf = replies.buf;
-                let got = got?;
-                let retry = got.status == rtsp::StatusCode::UNAUTHORIZED
-                    && !request.headers.contains("Authorization")
-                    && authenticator
-                        .as_mut()
-                        .is_some_and(|a| a.challenged(got.headers.get_all("WWW-Authenticate")));
-                reply = Some(got);
-                if !retry {
-                    break;
-                }
-            }
-            let reply = reply.ok_or_else(|| anyhow!("no reply"))?;
-            if !reply.status.is_success() {
-                bail!(
-                    "{} {}: {} {} {}",
-                    request.method.as_str(),
-                    request.uri,
-                    reply.status.as_u16(),
-                    reply.reason,
-                    String::from_utf8_lossy(&reply.body).trim()
-                );
-            }
-            Ok(reply)
-        };
-        let mut announce = Request::new(Method::Announce, url.clone());
-        announce.headers.set("Content-Type", "application/sdp");
-        announce.body = announcement(size, settings.fps).into_bytes();
-        ask(&mut control, announce, &mut replies_buf)?;
-
-        let udp = match settings.carriage {
-            Carriage::Tcp => None,
-            Carriage::Udp => Some(bind_pair(addr)?),
-        };
-        let transport = match &udp {
-            None => "RTP/AVP/TCP;unicast;interleaved=0-1;mode=record".to_owned(),
-            Some((rtp, rtcp)) => format!(
-                "RTP/AVP;unicast;client_port={}-{};mode=record",
-                rtp.local_addr()?.port(),
-                rtcp.local_addr()?.port()
-            ),
-        };
-        let mut setup = Request::new(Method::Setup, format!("{url}/trackID=0"));
-        setup.headers.set("Transport", transport);
-        let reply = ask(&mut control, setup, &mut replies_buf)?;
-        let session = reply
-            .session()
-            .and_then(Result::ok)
-            .ok_or_else(|| anyhow!("SETUP reply without a Session"))?;
-        let udp = match udp {
-            None => None,
-            Some((rtp, rtcp)) => {
-                let ports = reply
-                    .headers
-                    .typed::<Transport>()
-                    .and_then(Result::ok)
-                    .and_then(|t| t.0.into_iter().next())
-                    .and_then(|spec| spec.server_port())
-                    .ok_or_else(|| anyhow!("SETUP reply without server_port"))?;
-                let server_rtcp = ports.rtcp.unwrap_or(ports.rtp.wrapping_add(1));
-                Some(UdpPath {
-                    rtp,
-                    rtcp,
-                    server_rtp: SocketAddr::new(addr.ip(), ports.rtp),
-                    server_rtcp: SocketAddr::new(addr.ip(), server_rtcp),
-                })
+                (Some((rtp, rtcp)), carriage)
             }
         };
-        let mut record = Request::new(Method::Record, url.clone());
-        record
-            .headers
-            .set_typed(&SessionHeader::new(session.id.clone()));
-        record.headers.set("Range", "npt=now-");
-        ask(&mut control, record, &mut replies_buf)?;
-
-        // Whatever the server says from now on (RTCP, replies) is read and dropped; its end is
-        // the server going away.
-        let gone = Arc::new(AtomicBool::new(false));
-        let mut reader = control.try_clone()?;
-        reader.set_read_timeout(None)?;
-        let flag = Arc::clone(&gone);
-        std::thread::Builder::new()
-            .name("publish-reader".into())
-            .spawn(move || {
-                let mut buf = [0u8; 4096];
-                while matches!(reader.read(&mut buf), Ok(n) if n > 0) {}
-                flag.store(true, Ordering::SeqCst);
-            })?;
-        tracing::info!(%url, session = %session.id, carriage = ?settings.carriage, "recording");
-        Ok(Connection {
+        let (url, in_url) = rtsp::auth::split_userinfo(settings.url.trim_end_matches('/'));
+        let config = record::Config {
+            url,
+            credentials: settings.credentials.clone().or(in_url),
+            carriage,
+            size,
+            fps: settings.fps,
+            max_payload: settings.mtu.saturating_sub(HEADERS).max(256),
+            spread: Duration::from_secs_f64(SPREAD / settings.fps),
+            cname: format!("hdstream-publish-{}", std::process::id()),
+        };
+        Ok(Link {
+            poll,
+            events: Events::with_capacity(16),
             control,
-            session: session.id,
-            gone,
             udp,
-            out: Vec::new(),
+            server,
+            recorder: Recorder::new(config, sender, Instant::now()),
+            closed: false,
         })
     }
 
-    /// Stages one RTP (or, `rtcp`, RTCP) packet: interleaved on channel 0 (1) for the next
-    /// write, or sent as a datagram to the server's RTP (RTCP) port.
-    fn put(&mut self, rtcp: bool, packet: &[u8]) -> Result<()> {
-        match &self.udp {
-            Some(udp) => {
-                let (socket, to) = if rtcp {
-                    (&udp.rtcp, udp.server_rtcp)
-                } else {
-                    (&udp.rtp, udp.server_rtp)
-                };
-                socket.send_to(packet, to)?;
+    /// Services the sockets and the core's timers until the session records (or fails).
+    fn start(&mut self) -> Result<()> {
+        let deadline = Instant::now() + 4 * REPLY_TIMEOUT;
+        while !self.recorder.is_recording() {
+            if Instant::now() >= deadline {
+                bail!(
+                    "the server did not let us record within {:?}",
+                    4 * REPLY_TIMEOUT
+                );
             }
-            None => {
-                let header = rtsp::Data::header(u8::from(rtcp), packet.len())?;
-                self.out.extend_from_slice(&header);
-                self.out.extend_from_slice(packet);
+            self.drive(Instant::now() + Duration::from_millis(50))?;
+        }
+        Ok(())
+    }
+
+    /// Services the sockets and the core's timers until `until`; `Err` when the session failed.
+    fn drive(&mut self, until: Instant) -> Result<()> {
+        loop {
+            let now = Instant::now();
+            self.pump(now)?;
+            if now >= until {
+                return Ok(());
+            }
+            let wake = self.recorder.poll_timeout().map_or(until, |t| t.min(until));
+            let timeout = wake.saturating_duration_since(now);
+            if let Err(e) = self.poll.poll(&mut self.events, Some(timeout))
+                && e.kind() != io::ErrorKind::Interrupted
+            {
+                return Err(e.into());
+            }
+            let tokens: Vec<Token> = self.events.iter().map(|e| e.token()).collect();
+            for token in tokens {
+                match token {
+                    CONTROL => self.read_control(),
+                    // The server's RTCP receiver reports: read and dropped.
+                    _ => self.drain_udp(),
+                }
+            }
+        }
+    }
+
+    /// Runs the core's due timers, writes what it has for the connection, sends the datagrams
+    /// whose turn has come, and reports a failure.
+    fn pump(&mut self, now: Instant) -> Result<()> {
+        if self.recorder.poll_timeout().is_some_and(|t| t <= now) {
+            self.recorder.handle_timeout(now);
+        }
+        while !self.closed && !self.recorder.control_output().is_empty() {
+            match self.control.write(self.recorder.control_output()) {
+                Ok(0) => break,
+                Ok(n) => self.recorder.control_written(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "RTSP connection");
+                    self.closed = true;
+                    self.recorder.control_closed();
+                }
+            }
+        }
+        if let (Some((rtp, rtcp)), Some((rtp_port, rtcp_port))) =
+            (&self.udp, self.recorder.server_ports())
+        {
+            while let Some(datagram) = self.recorder.poll_datagram(now) {
+                let (socket, port) = if datagram.rtcp {
+                    (rtcp, rtcp_port)
+                } else {
+                    (rtp, rtp_port)
+                };
+                let to = SocketAddr::new(self.server.ip(), port);
+                if let Err(e) = socket.send_to(&datagram.data, to) {
+                    tracing::debug!(error = %e, %to, "datagram to the server");
+                }
+            }
+        }
+        while let Some(event) = self.recorder.poll_event() {
+            match event {
+                Event::Recording { session } => {
+                    tracing::info!(session = %session, server = %self.server, "recording");
+                }
+                Event::Failed(why) => return Err(why),
             }
         }
         Ok(())
     }
 
-    /// Writes what is staged (TCP).
-    fn flush(&mut self) -> Result<()> {
-        if self.gone.load(Ordering::SeqCst) {
-            bail!("the server closed the connection");
+    fn read_control(&mut self) {
+        let mut buf = [0u8; 4096];
+        while !self.closed {
+            match self.control.read(&mut buf) {
+                Ok(0) => {
+                    self.closed = true;
+                    self.recorder.control_closed();
+                }
+                Ok(n) => self.recorder.receive_control(&buf[..n], Instant::now()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "RTSP connection");
+                    self.closed = true;
+                    self.recorder.control_closed();
+                }
+            }
         }
-        if !self.out.is_empty() {
-            self.control.write_all(&self.out)?;
-            self.out.clear();
+    }
+
+    fn drain_udp(&mut self) {
+        let Some((rtp, rtcp)) = &self.udp else {
+            return;
+        };
+        let mut buf = [0u8; 2048];
+        for socket in [rtp, rtcp] {
+            while socket.recv_from(&mut buf).is_ok() {}
         }
-        Ok(())
+    }
+
+    /// TEARDOWN, written within a second, then the connection's write side closed.
+    fn close(mut self) -> Sender {
+        self.recorder.teardown();
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while !self.closed
+            && !self.recorder.control_output().is_empty()
+            && Instant::now() < deadline
+        {
+            if self
+                .drive(Instant::now() + Duration::from_millis(20))
+                .is_err()
+            {
+                break;
+            }
+        }
+        let _ = self.control.shutdown(std::net::Shutdown::Write);
+        self.recorder.into_sender()
     }
 }
 
 /// A UDP socket pair on the address family of `server`.
-fn bind_pair(server: SocketAddr) -> Result<(UdpSocket, UdpSocket)> {
+fn bind_pair(server: SocketAddr) -> Result<(mio::net::UdpSocket, mio::net::UdpSocket)> {
     let any: SocketAddr = if server.is_ipv4() {
         "0.0.0.0:0".parse()?
     } else {
         "[::]:0".parse()?
     };
-    Ok((UdpSocket::bind(any)?, UdpSocket::bind(any)?))
-}
-
-/// The RTP side: sequence numbers, SSRC, counters.
-struct Sender {
-    ssrc: u32,
-    seq: u16,
-    ts_base: u32,
-    max_payload: usize,
-    packet: Vec<u8>,
-    report: Report,
-    /// The newest frame's RTP timestamp and capture time, for sender reports.
-    last: Option<(u32, SystemTime)>,
-    next_report: Instant,
-}
-
-impl Sender {
-    /// Sends frame `jpeg` with `timestamp` over `conn`, spread over `spread`.
-    fn frame(
-        &mut self,
-        conn: &mut Connection,
-        jpeg: &[u8],
-        timestamp: u32,
-        spread: Duration,
-    ) -> Result<bool> {
-        let frame = match Header::parse(jpeg)
-            .map_err(anyhow::Error::from)
-            .and_then(|h| Ok(hdstream_video::rfc2435::frame(&h)?))
-        {
-            Ok(frame) => frame,
-            Err(e) => {
-                if self.report.refused == 0 {
-                    tracing::warn!(error = %e, "a frame cannot travel as RFC 2435 (with ffmpeg: -c:v mjpeg -huffman default -pix_fmt yuvj420p); such frames are left out");
-                }
-                self.report.refused += 1;
-                return Ok(false);
-            }
-        };
-        let packetizer = Packetizer::new(&frame, self.max_payload)?;
-        let count = packetizer.fragment_count().max(1);
-        let start = Instant::now();
-        for (i, fragment) in packetizer.enumerate() {
-            self.packet.clear();
-            let header = rtp::Header {
-                marker: fragment.marker,
-                payload_type: JPEG,
-                sequence_number: self.seq,
-                timestamp,
-                ssrc: self.ssrc,
-            };
-            header.append(&[fragment.header(), fragment.data], &mut self.packet)?;
-            let packet = std::mem::take(&mut self.packet);
-            let sent = conn.put(false, &packet);
-            self.packet = packet;
-            sent?;
-            self.seq = self.seq.wrapping_add(1);
-            self.report.packets += 1;
-            self.report.bytes += (fragment.header().len() + fragment.data.len()) as u64;
-            if conn.udp.is_some() && i % 16 == 15 {
-                // Spread the datagrams so the server's socket buffer takes them.
-                let due = start + spread.mul_f64((i + 1) as f64 / count as f64);
-                if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                    std::thread::sleep(wait);
-                }
-            }
-        }
-        conn.flush()?;
-        self.report.frames += 1;
-        Ok(true)
-    }
-
-    /// A sender report (with SDES CNAME) when one is due, mapping the newest frame's
-    /// timestamp to its capture time (RFC 3550 §6.4.1).
-    fn report(&mut self, conn: &mut Connection, now: Instant) -> Result<()> {
-        let Some((timestamp, captured)) = self.last else {
-            return Ok(());
-        };
-        if now < self.next_report {
-            return Ok(());
-        }
-        self.next_report = now + REPORT_INTERVAL;
-        let info = rtcp::SenderInfo {
-            ssrc: self.ssrc,
-            ntp_timestamp: rtcp::NtpTimestamp::from_system_time(captured),
-            rtp_timestamp: timestamp,
-            packet_count: self.report.packets as u32,
-            octet_count: self.report.bytes as u32,
-        };
-        let mut buf = [0u8; 256];
-        let mut writer = rtcp::Writer::new(&mut buf);
-        writer.sender_report(&info, &[])?;
-        writer.cname(
-            self.ssrc,
-            format!("hdstream-publish-{}", std::process::id()).as_bytes(),
-        )?;
-        let len = writer.finish();
-        conn.put(true, &buf[..len])?;
-        conn.flush()
-    }
+    Ok((
+        mio::net::UdpSocket::bind(any)?,
+        mio::net::UdpSocket::bind(any)?,
+    ))
 }
 
 /// Publishes as `settings` say until the input ends, the frame count or duration is reached,
@@ -612,22 +505,32 @@ pub fn run(settings: &Settings, stop: &AtomicBool) -> Result<Report> {
         let mut rng = rand::rngs::StdRng::from_os_rng();
         [rng.random(), rng.random(), rng.random()]
     };
-    let mut sender = Sender {
-        ssrc: random[0],
-        seq: random[1] as u16,
-        ts_base: random[2],
-        max_payload: settings.mtu.saturating_sub(HEADERS).max(256),
-        packet: Vec::new(),
-        report: Report::default(),
-        last: None,
-        next_report: Instant::now(),
-    };
+    let ts_base = random[2];
+    // The RTP sender is lent to each connection's session and comes back when it ends.
+    let mut sender = Some(Sender::new(random[0], random[1] as u16));
+    let mut report = Report::default();
     let interval = Duration::from_secs_f64(1.0 / settings.fps);
     let start = Instant::now();
     let wall_start = SystemTime::now();
-    let mut conn: Option<Connection> = None;
+    let mut link: Option<Link> = None;
     let mut next_attempt = start;
     let mut n: u64 = 0;
+    // A session that failed gives its sender back and is gone; `Err` only when not reconnecting.
+    let lost = |link: &mut Option<Link>,
+                sender: &mut Option<Sender>,
+                next_attempt: &mut Instant,
+                why: anyhow::Error|
+     -> Result<()> {
+        if let Some(l) = link.take() {
+            *sender = Some(l.recorder.into_sender());
+        }
+        if !settings.reconnect {
+            return Err(why.context("the server went away"));
+        }
+        tracing::warn!(error = %why, "the server went away: reconnecting");
+        *next_attempt = Instant::now() + RETRY;
+        Ok(())
+    };
     loop {
         if stop.load(Ordering::SeqCst)
             || settings.frames.is_some_and(|max| n >= max)
@@ -635,14 +538,43 @@ pub fn run(settings: &Settings, stop: &AtomicBool) -> Result<Report> {
         {
             break;
         }
-        // When frame n is due (the schedule), or now (stdin).
+        // When frame n is due (the schedule), or now (stdin); the link is served meanwhile.
         let due = start + interval.mul_f64(n as f64);
-        if !by_arrival && let Some(wait) = due.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
+        let waited = match link.as_mut() {
+            Some(l) if !by_arrival => l.drive(due),
+            Some(_) => Ok(()),
+            None => {
+                if !by_arrival && let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                Ok(())
+            }
+        };
+        if let Err(why) = waited {
+            lost(&mut link, &mut sender, &mut next_attempt, why)?;
         }
         // A scheduled frame is captured when due (the pattern draws that time); one from stdin
         // when it has been read.
-        let Some(jpeg) = frames.next(n, wall_start + due.duration_since(start))? else {
+        let jpeg = loop {
+            match frames.next(n, wall_start + due.duration_since(start))? {
+                Next::Frame(jpeg) => break Some(jpeg),
+                Next::End => break None,
+                Next::Wait if stop.load(Ordering::SeqCst) => break None,
+                Next::Wait => {
+                    let waited = match link.as_mut() {
+                        Some(l) => l.drive(Instant::now() + STDIN_WAIT),
+                        None => {
+                            std::thread::sleep(STDIN_WAIT);
+                            Ok(())
+                        }
+                    };
+                    if let Err(why) = waited {
+                        lost(&mut link, &mut sender, &mut next_attempt, why)?;
+                    }
+                }
+            }
+        };
+        let Some(jpeg) = jpeg else {
             break;
         };
         let elapsed = if by_arrival {
@@ -651,9 +583,8 @@ pub fn run(settings: &Settings, stop: &AtomicBool) -> Result<Report> {
             due - start
         };
         let captured = wall_start + elapsed;
-        let timestamp = sender
-            .ts_base
-            .wrapping_add((elapsed.as_secs_f64() * 90_000.0).round() as u64 as u32);
+        let timestamp =
+            ts_base.wrapping_add((elapsed.as_secs_f64() * 90_000.0).round() as u64 as u32);
         n += 1;
         // Behind schedule by more than a frame (a pattern too big to draw in time): the next
         // frame goes on from now.
@@ -661,61 +592,72 @@ pub fn run(settings: &Settings, stop: &AtomicBool) -> Result<Report> {
             let behind = (Instant::now() - due).as_secs_f64() / interval.as_secs_f64();
             let skip = behind.floor() as u64 - 1;
             n += skip;
-            sender.report.skipped += skip;
+            report.skipped += skip;
         }
-        if conn.is_none() && Instant::now() >= next_attempt {
+        if link.is_none() && Instant::now() >= next_attempt {
             let size = Header::parse(&jpeg)
                 .map(|h| (h.width, h.height))
                 .unwrap_or((0, 0));
-            match Connection::open(settings, size) {
-                Ok(c) => {
-                    sender.report.connections += 1;
-                    sender.next_report = Instant::now();
-                    conn = Some(c);
+            let lent = sender.take().expect("the sender is home between sessions");
+            match Link::open(settings, size, lent.clone()) {
+                Ok(mut l) => match l.start() {
+                    Ok(()) => {
+                        report.connections += 1;
+                        link = Some(l);
+                    }
+                    Err(e) => {
+                        sender = Some(l.recorder.into_sender());
+                        retry_or_fail(settings, &report, n, &mut next_attempt, e)?;
+                    }
+                },
+                Err(e) => {
+                    sender = Some(lent);
+                    retry_or_fail(settings, &report, n, &mut next_attempt, e)?;
                 }
-                Err(e) if settings.reconnect && sender.report.connections > 0 => {
-                    tracing::warn!(error = %e, "the server is away: trying again");
-                    next_attempt = Instant::now() + RETRY;
-                }
-                Err(e) if settings.reconnect && n > 1 => {
-                    tracing::warn!(error = %e, "cannot publish yet: trying again");
-                    next_attempt = Instant::now() + RETRY;
-                }
-                Err(e) => return Err(e),
             }
         }
-        let Some(c) = conn.as_mut() else {
-            sender.report.skipped += 1;
+        let Some(l) = link.as_mut() else {
+            report.skipped += 1;
             continue;
         };
-        let sent = sender
-            .frame(c, &jpeg, timestamp, interval.mul_f64(SPREAD))
-            .and_then(|sent| {
-                if sent {
-                    sender.last = Some((timestamp, captured));
-                }
-                sender.report(c, Instant::now())
-            });
-        if let Err(e) = sent {
-            if !settings.reconnect {
-                return Err(e.context("the server went away"));
-            }
-            tracing::warn!(error = %e, "the server went away: reconnecting");
-            conn = None;
-            next_attempt = Instant::now() + RETRY;
+        if l.recorder.control_output().len() > MAX_BACKLOG {
+            report.skipped += 1;
+            continue;
+        }
+        let sent = l
+            .recorder
+            .send_frame(&jpeg, timestamp, captured, Instant::now())
+            .and_then(|_| l.pump(Instant::now()));
+        if let Err(why) = sent {
+            lost(&mut link, &mut sender, &mut next_attempt, why)?;
         }
     }
-    if let Some(mut c) = conn {
-        let url = rtsp::auth::split_userinfo(&settings.url).0;
-        let mut teardown = Request::new(Method::Teardown, url);
-        teardown.headers.set("CSeq", "1000");
-        teardown
-            .headers
-            .set_typed(&SessionHeader::new(c.session.clone()));
-        let _ = c.control.write_all(&teardown.to_bytes());
-        let _ = c.control.shutdown(std::net::Shutdown::Write);
+    let sender = match link {
+        Some(l) => l.close(),
+        None => sender.expect("the sender is home between sessions"),
+    };
+    report.frames = sender.frames;
+    report.packets = sender.packets;
+    report.bytes = sender.bytes;
+    report.refused = sender.refused;
+    Ok(report)
+}
+
+/// A session that could not start: tried again in a second when reconnecting and something was
+/// published before (or the first frames are still coming); else the error.
+fn retry_or_fail(
+    settings: &Settings,
+    report: &Report,
+    n: u64,
+    next_attempt: &mut Instant,
+    e: anyhow::Error,
+) -> Result<()> {
+    if settings.reconnect && (report.connections > 0 || n > 1) {
+        tracing::warn!(error = %e, "cannot publish now: trying again");
+        *next_attempt = Instant::now() + RETRY;
+        return Ok(());
     }
-    Ok(sender.report)
+    Err(e)
 }
 
 #[cfg(test)]
