@@ -43,6 +43,34 @@ fn gstreamer_viewer(url: &str, protocol: &str) -> common::Bounded {
     common::spawn(&mut command)
 }
 
+/// ffmpeg publishing `clip` as is (`-c copy`) in real time to `url` over TCP.
+fn ffmpeg_publisher(clip: &std::path::Path, url: &str) -> common::Bounded {
+    common::spawn(
+        Command::new(tool("ffmpeg"))
+            .args(["-nostdin", "-v", "error", "-re", "-framerate", "30"])
+            .args(["-f", "mjpeg", "-i"])
+            .arg(clip)
+            .args(["-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp"])
+            .arg(url),
+    )
+}
+
+/// GStreamer's checksums of every frame of `clip`, decoded by the same pipeline tail as a
+/// viewer's.
+fn gstreamer_checksums_of(clip: &std::path::Path) -> HashSet<String> {
+    let reference = common::run(
+        Command::new(tool("gst-launch-1.0"))
+            .args(["-q", "filesrc"])
+            .arg(format!("location={}", clip.display()))
+            .args(["!", "jpegparse"])
+            .args(common::DECODE_TO_CHECKSUMS),
+        Duration::from_secs(120),
+    );
+    common::checksums(&reference.stdout_text())
+        .into_iter()
+        .collect()
+}
+
 /// Asserts that `shown` has at least `at_least` frames, each one of `published`.
 fn all_published(viewer: &str, shown: &[String], published: &HashSet<String>, at_least: usize) {
     assert!(
@@ -65,14 +93,7 @@ fn ffmpeg_publishes_and_ffmpeg_and_gstreamer_watch_every_frame_unchanged() {
     let root = common::media_root("live-ffmpeg", &[("clip.mjpeg", &clip)]);
     let handle = serve(&root, Config::default());
     let url = format!("rtsp://{}/live/cam", handle.rtsp);
-    let publisher = common::spawn(
-        Command::new(tool("ffmpeg"))
-            .args(["-nostdin", "-v", "error", "-re", "-framerate", "30"])
-            .args(["-f", "mjpeg", "-i"])
-            .arg(&clip)
-            .args(["-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp"])
-            .arg(&url),
-    );
+    let publisher = ffmpeg_publisher(&clip, &url);
     common::wait_live(handle.rtsp, &url);
     let ffmpeg_url = url.clone();
     let ffmpeg_viewer = std::thread::spawn(move || {
@@ -91,17 +112,7 @@ fn ffmpeg_publishes_and_ffmpeg_and_gstreamer_watch_every_frame_unchanged() {
     // The references: each decoder's own decode of the published file.
     let (file_md5s, _) = common::framemd5(&["-i", clip.to_str().unwrap()], Duration::from_secs(60));
     assert_eq!(file_md5s.len(), CLIP.frames as usize);
-    let reference = common::run(
-        Command::new(tool("gst-launch-1.0"))
-            .args(["-q", "filesrc"])
-            .arg(format!("location={}", clip.display()))
-            .args(["!", "jpegparse"])
-            .args(common::DECODE_TO_CHECKSUMS),
-        Duration::from_secs(60),
-    );
-    let gst_reference: HashSet<String> = common::checksums(&reference.stdout_text())
-        .into_iter()
-        .collect();
+    let gst_reference = gstreamer_checksums_of(&clip);
     assert_eq!(gst_reference.len(), CLIP.frames as usize, "distinct frames");
 
     // Both joined within a second of a 6 s stream: at least 4 s of it each.
@@ -221,14 +232,7 @@ fn ffmpeg_publishing_2160p_keeps_its_size_for_the_viewers() {
     let root = common::media_root("live-ffmpeg-uhd", &[("clip.mjpeg", &CLIP.path())]);
     let handle = serve(&root, Config::default());
     let url = format!("rtsp://{}/live/uhd", handle.rtsp);
-    let publisher = common::spawn(
-        Command::new(tool("ffmpeg"))
-            .args(["-nostdin", "-v", "error", "-re", "-framerate", "30"])
-            .args(["-f", "mjpeg", "-i"])
-            .arg(&clip)
-            .args(["-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp"])
-            .arg(&url),
-    );
+    let publisher = ffmpeg_publisher(&clip, &url);
     common::wait_live(handle.rtsp, &url);
     let sdp = described_with_size(&handle, &url);
     assert!(sdp.contains("a=x-dimensions:3840,2160"), "{sdp}");
@@ -236,17 +240,7 @@ fn ffmpeg_publishing_2160p_keeps_its_size_for_the_viewers() {
     let published = publisher.wait(Duration::from_secs(30));
     assert!(published.status.success(), "ffmpeg: {}", published.stderr);
     let gst_done = gst.wait_or_interrupt(Duration::from_secs(5), Duration::from_secs(3));
-    let reference = common::run(
-        Command::new(tool("gst-launch-1.0"))
-            .args(["-q", "filesrc"])
-            .arg(format!("location={}", clip.display()))
-            .args(["!", "jpegparse"])
-            .args(common::DECODE_TO_CHECKSUMS),
-        Duration::from_secs(120),
-    );
-    let gst_reference: HashSet<String> = common::checksums(&reference.stdout_text())
-        .into_iter()
-        .collect();
+    let gst_reference = gstreamer_checksums_of(&clip);
     assert_eq!(gst_reference.len(), uhd.frames as usize, "distinct frames");
     let shown = common::checksums(&gst_done.stdout_text());
     eprintln!(

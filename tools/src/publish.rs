@@ -396,11 +396,7 @@ impl Link {
                 Ok(n) => self.recorder.control_written(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    tracing::debug!(error = %e, "RTSP connection");
-                    self.closed = true;
-                    self.recorder.control_closed();
-                }
+                Err(e) => self.connection_lost(&e),
             }
         }
         if let (Some((rtp, rtcp)), Some((rtp_port, rtcp_port))) =
@@ -433,20 +429,20 @@ impl Link {
         let mut buf = [0u8; 4096];
         while !self.closed {
             match self.control.read(&mut buf) {
-                Ok(0) => {
-                    self.closed = true;
-                    self.recorder.control_closed();
-                }
+                Ok(0) => self.connection_lost(&io::ErrorKind::UnexpectedEof.into()),
                 Ok(n) => self.recorder.receive_control(&buf[..n], Instant::now()),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    tracing::debug!(error = %e, "RTSP connection");
-                    self.closed = true;
-                    self.recorder.control_closed();
-                }
+                Err(e) => self.connection_lost(&e),
             }
         }
+    }
+
+    /// The RTSP connection failed or closed: the session hears of it.
+    fn connection_lost(&mut self, e: &io::Error) {
+        tracing::debug!(error = %e, "RTSP connection");
+        self.closed = true;
+        self.recorder.control_closed();
     }
 
     fn drain_udp(&mut self) {
