@@ -208,6 +208,18 @@ fn publishing_needs_the_publish_right() {
     handle.stop().unwrap();
 }
 
+/// How long a 2160p GStreamer viewer may take to drain its decoder after SIGINT (on a busy
+/// 2-core machine, seconds of 4K frames can be queued).
+const UHD_GRACE: Duration = Duration::from_secs(15);
+
+/// One 2160p test at a time: two at once (4K encode, two 4K decoders) saturate two cores and
+/// slow each past its time limits.
+fn uhd_serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The description of live `url`, once it names the size (after the first frame is in), or
 /// whatever it says after 10 s.
 fn described_with_size(handle: &hdstream_server::driver::Handle, url: &str) -> String {
@@ -227,6 +239,7 @@ fn described_with_size(handle: &hdstream_server::driver::Handle, url: &str) -> S
 /// viewer decodes the published pixels at 3840x2160.
 #[test]
 fn ffmpeg_publishing_2160p_keeps_its_size_for_the_viewers() {
+    let _one_2160p_at_a_time = uhd_serial();
     let uhd = Clip::new(3840, 2160, 3);
     let clip = uhd.path();
     let root = common::media_root("live-ffmpeg-uhd", &[("clip.mjpeg", &CLIP.path())]);
@@ -239,7 +252,7 @@ fn ffmpeg_publishing_2160p_keeps_its_size_for_the_viewers() {
     let gst = gstreamer_viewer(&url, "tcp");
     let published = publisher.wait(Duration::from_secs(30));
     assert!(published.status.success(), "ffmpeg: {}", published.stderr);
-    let gst_done = gst.wait_or_interrupt(Duration::from_secs(5), Duration::from_secs(3));
+    let gst_done = gst.wait_or_interrupt(Duration::from_secs(5), UHD_GRACE);
     let gst_reference = gstreamer_checksums_of(&clip);
     assert_eq!(gst_reference.len(), uhd.frames as usize, "distinct frames");
     let shown = common::checksums(&gst_done.stdout_text());
@@ -255,6 +268,7 @@ fn ffmpeg_publishing_2160p_keeps_its_size_for_the_viewers() {
 /// and GStreamer decodes the frames at it.
 #[test]
 fn a_2160p_publication_keeps_its_size_for_the_viewers() {
+    let _one_2160p_at_a_time = uhd_serial();
     let root = common::media_root("live-uhd", &[("clip.mjpeg", &CLIP.path())]);
     let handle = serve(&root, Config::default());
     let url = format!("rtsp://{}/live/uhd", handle.rtsp);
@@ -275,7 +289,7 @@ fn a_2160p_publication_keeps_its_size_for_the_viewers() {
         .args(["fakesink", "silent=false", "sync=false", "-v"]);
     let watched = common::spawn(&mut viewer);
     publisher.stop_after(Duration::from_secs(8), Duration::from_secs(3));
-    let shown = watched.wait_or_interrupt(Duration::from_secs(3), Duration::from_secs(3));
+    let shown = watched.wait_or_interrupt(Duration::from_secs(3), UHD_GRACE);
     let text = shown.stdout_text();
     assert!(
         text.contains("width=(int)3840") && text.contains("height=(int)2160"),
