@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use hdstream_common::rfc2435::scan::count_mcus;
-use hdstream_common::rfc2435::{Depacketizer, Output, Packetizer};
+use hdstream_common::rfc2435::{Depacketizer, Output, Packetizer, Position};
 use hdstream_common::rtp;
 use hdstream_video::decoder::Decoder;
 use hdstream_video::jpeg::Header;
@@ -165,6 +165,68 @@ fn decode(c: &mut Criterion) {
     group.finish();
 }
 
+/// A sender that cuts a frame a run at a time (the server: a few packets per pacing slot) and
+/// resumes the packetizer at each run's offset: restart-marker media, 2160p, one resume every
+/// `run` fragments, against cutting the frame in one go.
+fn resume(c: &mut Criterion) {
+    let mut group = c.benchmark_group("packetize_resumed");
+    group.sample_size(20);
+    let mut jpeg = Vec::new();
+    let settings = hdstream_video::encoder::Settings {
+        quality: 80,
+        restart: hdstream_video::encoder::Restart::Rows(1),
+    };
+    Pattern::new(3840, 2160)
+        .encode_with(7, settings, &mut jpeg)
+        .expect("encode test pattern");
+    let layout = layout(&jpeg);
+    group.throughput(Throughput::Bytes(jpeg.len() as u64));
+    // Resumed from an offset (the restart markers before it counted again) or from a
+    // position (offset and restart count: what the server keeps).
+    for (run, by_position) in [
+        (usize::MAX, true),
+        (16, false),
+        (16, true),
+        (4, false),
+        (4, true),
+    ] {
+        let name = match (run, by_position) {
+            (usize::MAX, _) => "2160p_rst/whole".to_owned(),
+            (run, false) => format!("2160p_rst/every_{run}_from_offset"),
+            (run, true) => format!("2160p_rst/every_{run}_from_position"),
+        };
+        group.bench_function(name, |b| {
+            let frame = layout.frame(&jpeg).expect("layout fits its frame");
+            b.iter(|| {
+                let mut at = Position::default();
+                let mut total = 0;
+                loop {
+                    let mut p = Packetizer::new(&frame, MAX_PAYLOAD).expect("packetizer");
+                    if by_position {
+                        p.resume(at);
+                    } else {
+                        p.resume_at(at.offset);
+                    }
+                    let mut n = 0;
+                    for fragment in p.by_ref() {
+                        total += fragment.data.len();
+                        n += 1;
+                        if n == run {
+                            break;
+                        }
+                    }
+                    if p.next_len().is_none() {
+                        break;
+                    }
+                    at = p.position();
+                }
+                black_box(total)
+            })
+        });
+    }
+    group.finish();
+}
+
 /// What a depacketizer spends once per stream (the first frame of each header size, without
 /// `a=x-dimensions`) to learn the size from the scan: its MCUs counted by walking the Huffman
 /// symbols — next to `decode`, which does that and the pixels too.
@@ -183,5 +245,13 @@ fn measure(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, index, packetize, depacketize, measure, decode);
+criterion_group!(
+    benches,
+    index,
+    packetize,
+    resume,
+    depacketize,
+    measure,
+    decode
+);
 criterion_main!(benches);

@@ -1,11 +1,13 @@
 //! What a stream sent in the last moments, so a packet can be sent again on request (RFC 4585
 //! generic NACK answered with RFC 4588 retransmission): not the bytes, only where each packet
 //! came from — frame, offset into it, timestamp — so it can be cut again from the source
-//! ([`crate::payload::Cutter::resume_at`]). Bounded in time ([`History::keep`]) and in entries
+//! ([`crate::payload::Cutter::resume`]). Bounded in time ([`History::keep`]) and in entries
 //! ([`MAX_ENTRIES`]).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
+
+use hdstream_common::rfc2435::Position;
 
 /// Entries kept at most, whatever the time span: 32 bytes each, so 1 MiB a stream.
 pub const MAX_ENTRIES: usize = 32 * 1024;
@@ -22,8 +24,8 @@ pub struct Record {
     pub timestamp: u32,
     /// The source frame it was cut from.
     pub frame: usize,
-    /// Where in that frame its payload starts ([`crate::payload::Cutter::offset`]).
-    pub offset: usize,
+    /// Where in that frame its payload starts ([`crate::payload::Cutter::position`]).
+    pub at: Position,
     /// When it left.
     pub sent: Instant,
 }
@@ -98,7 +100,10 @@ mod tests {
             sequence_number: seq,
             timestamp: 3000,
             frame: usize::from(seq / 10),
-            offset: usize::from(seq % 10) * 1000,
+            at: Position {
+                offset: usize::from(seq % 10) * 1000,
+                restart_count: 0,
+            },
             sent: at,
         }
     }

@@ -8,7 +8,7 @@
 //!   course clients' 20 KB reads, else 1400-byte pieces; marker on the last.
 
 use hdstream_common::course;
-use hdstream_common::rfc2435::Packetizer;
+use hdstream_common::rfc2435::{Packetizer, Position};
 use hdstream_common::rtp;
 
 use crate::source::Source;
@@ -104,32 +104,35 @@ impl<'a> Cutter<'a> {
         }
     }
 
-    /// [`Cutter::new`], going on from `offset` ([`Cutter::resume_at`]).
+    /// [`Cutter::new`], going on from `at` ([`Cutter::resume`]).
     pub fn at(
         source: &'a dyn Source,
         payload: Payload,
         index: usize,
         max_payload: usize,
-        offset: usize,
+        at: Position,
     ) -> Option<Cutter<'a>> {
         let mut cutter = Cutter::new(source, payload, index, max_payload)?;
-        cutter.resume_at(offset);
+        cutter.resume(at);
         Some(cutter)
     }
 
-    /// Where the next payload starts (an offset to [`Cutter::resume_at`] later).
-    pub fn offset(&self) -> usize {
+    /// Where the next payload starts (to [`Cutter::resume`] at later, in constant time).
+    pub fn position(&self) -> Position {
         match self {
-            Cutter::Rfc2435(p) => p.offset(),
-            Cutter::Course(p) => p.offset,
+            Cutter::Rfc2435(p) => p.position(),
+            Cutter::Course(p) => Position {
+                offset: p.offset,
+                restart_count: 0,
+            },
         }
     }
 
-    /// Goes on from `offset`, a value [`Cutter::offset`] gave before.
-    pub fn resume_at(&mut self, at: usize) {
+    /// Goes on from `at`, a [`Cutter::position`] of the same frame and payload size.
+    pub fn resume(&mut self, at: Position) {
         match self {
-            Cutter::Rfc2435(p) => p.resume_at(at),
-            Cutter::Course(p) => p.resume_at(at),
+            Cutter::Rfc2435(p) => p.resume(at),
+            Cutter::Course(p) => p.resume_at(at.offset),
         }
     }
 
@@ -272,12 +275,12 @@ mod tests {
             let mut offsets = Vec::new();
             let mut sink = Vec::new();
             while cutter.next_len().is_some() {
-                offsets.push(cutter.offset());
+                offsets.push(cutter.position());
                 cutter.append_next(rtp::Header::default(), &mut sink);
             }
             for (k, &at) in offsets.iter().enumerate().rev() {
                 let mut again = Cutter::new(&media, payload, 5, 400).unwrap();
-                again.resume_at(at);
+                again.resume(at);
                 let mut packet = Vec::new();
                 let header = rtp::Header {
                     payload_type: 26,

@@ -30,6 +30,7 @@
 use std::time::{Duration, Instant};
 
 use hdstream_common::pacing::TokenBucket;
+use hdstream_common::rfc2435::Position;
 use hdstream_common::rtp;
 
 pub use crate::history::History;
@@ -107,7 +108,7 @@ struct Schedule {
 struct InFlight {
     frame: usize,
     timestamp: u32,
-    offset: usize,
+    at: Position,
 }
 
 /// One session's outgoing RTP stream.
@@ -360,7 +361,7 @@ impl Stream {
             }
             if let Some(flight) = self.in_flight {
                 let (payload, max) = (self.payload, self.max_payload);
-                let cutter = Cutter::at(source, payload, flight.frame, max, flight.offset);
+                let cutter = Cutter::at(source, payload, flight.frame, max, flight.at);
                 let Some(mut cutter) = cutter else {
                     // The source lost the frame (it changed underneath): leave the rest out.
                     self.in_flight = None;
@@ -488,7 +489,7 @@ impl Stream {
         self.in_flight = Some(InFlight {
             frame,
             timestamp,
-            offset: 0,
+            at: Position::default(),
         });
     }
 
@@ -546,7 +547,7 @@ impl Stream {
     ) -> Option<Next> {
         let held = |stream: &mut Stream, cutter: &Cutter<'_>, next| {
             stream.in_flight = Some(InFlight {
-                offset: cutter.offset(),
+                at: cutter.position(),
                 ..flight
             });
             Some(next)
@@ -563,7 +564,7 @@ impl Stream {
                 sequence_number: self.next_seq,
                 timestamp: flight.timestamp,
                 frame: flight.frame,
-                offset: cutter.offset(),
+                at: cutter.position(),
                 sent: now,
             };
             let header = rtp::Header {
@@ -617,7 +618,7 @@ impl Stream {
             self.payload,
             record.frame,
             self.max_payload,
-            record.offset,
+            record.at,
         )?;
         let len = cutter.next_len()?;
         Some((record, cutter, len))

@@ -29,7 +29,7 @@ pub use conceal::Concealed;
 pub use depacketizer::{DEFAULT_MAX_FRAME_LEN, Depacketizer, Jpeg, Loss, Output};
 pub use error::Error;
 pub use frame::{Frame, Subsampling};
-pub use packetizer::{Fragment, MAX_HEADER_LEN, Packetizer, Q_IN_BAND};
+pub use packetizer::{Fragment, MAX_HEADER_LEN, Packetizer, Position, Q_IN_BAND};
 
 #[cfg(test)]
 mod tests;

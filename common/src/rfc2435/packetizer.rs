@@ -55,6 +55,17 @@ impl fmt::Debug for Fragment<'_> {
     }
 }
 
+/// Where a [`Packetizer`] is in its frame: the next fragment's scan offset and, for fragments
+/// aligned with restart intervals, the Restart Count it will carry (§3.1.7) — so a sender that
+/// cuts a frame a run at a time resumes without reading the scan again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Position {
+    /// Scan bytes before the next fragment (its fragment offset, §3.1.2).
+    pub offset: usize,
+    /// Restart intervals before it, when fragments are aligned with them.
+    pub restart_count: u16,
+}
+
 /// Yields the fragments of one [`Frame`], each at most `max_payload` bytes (RFC 2435 §3).
 ///
 /// Every fragment carries the main JPEG header with Q = 255 ([`Q_IN_BAND`]); the first also
@@ -222,6 +233,26 @@ impl<'a> Packetizer<'a> {
     /// RFC 2435 §3.1.2).
     pub fn offset(&self) -> usize {
         self.offset
+    }
+
+    /// Where the next fragment starts, with what [`Packetizer::resume`] needs to go on from
+    /// there at once.
+    pub fn position(&self) -> Position {
+        Position {
+            offset: self.offset,
+            restart_count: self.restart_count,
+        }
+    }
+
+    /// Goes on from `at`, a [`Packetizer::position`] of a packetizer of the same frame and
+    /// payload size: in constant time ([`Packetizer::resume_at`] counts the restart markers
+    /// before the offset again).
+    pub fn resume(&mut self, at: Position) {
+        self.offset = at.offset.min(self.scan.len());
+        self.done = self.offset == self.scan.len() && at.offset != 0;
+        if self.aligned {
+            self.restart_count = at.restart_count;
+        }
     }
 
     /// Goes on from scan byte `offset` (an [`Packetizer::offset`] seen before; clamped to the
@@ -550,6 +581,22 @@ mod tests {
             .map(|f| [f.header(), f.data].concat())
             .collect();
         assert_eq!(again, whole);
+        // From a position (offset and restart count, no marker counting) at every fragment,
+        // one fragment at a time: the same fragments, restart counts and all.
+        let whole: Vec<Vec<u8>> = fragments
+            .iter()
+            .map(|f| [f.header(), f.data].concat())
+            .collect();
+        let mut at = Position::default();
+        let mut one_by_one = Vec::new();
+        loop {
+            let mut p = Packetizer::new(&frame, 500).unwrap();
+            p.resume(at);
+            let Some(f) = p.next() else { break };
+            one_by_one.push([f.header(), f.data].concat());
+            at = p.position();
+        }
+        assert_eq!(one_by_one, whole);
     }
 
     #[test]
