@@ -160,17 +160,17 @@ fn block(bits: &mut Bits<'_>, dc: &Table, ac: &Table) -> Option<bool> {
 
 /// MCUs coded in `scan` (the entropy-coded data after SOS, up to EOI; restart markers
 /// allowed) with the standard Huffman tables and `subsampling`'s interleaving: Y blocks, then
-/// one Cb and one Cr (T.81 A.2.3). Counting stops at `limit`. `None` when the data is not such a
+/// one Cb and one Cr (T.81 A.2.3); the data's length bounds the count. `None` when the data is not such a
 /// scan (symbols no block can hold). An MCU that the data ends inside is not counted: the
 /// padding bits before a marker (T.81 F.1.2.3) are too few to code a block.
-pub fn count_mcus(scan: &[u8], subsampling: Subsampling, limit: u32) -> Option<u32> {
+pub fn count_mcus(scan: &[u8], subsampling: Subsampling) -> Option<u32> {
     let tables = Tables::standard();
     let (h, v) = subsampling.luma_sampling();
     let luma_blocks = u32::from(h) * u32::from(v);
     let mut count = 0u32;
     for interval in super::restart::intervals(scan) {
         let mut bits = Bits::new(interval);
-        'mcus: while count < limit {
+        'mcus: loop {
             for b in 0..luma_blocks + 2 {
                 let (dc, ac) = if b < luma_blocks {
                     (&tables.dc_luma, &tables.ac_luma)
@@ -305,7 +305,7 @@ impl Sizing {
             header
         } else {
             self.measured += 1;
-            match count_mcus(scan, subsampling, u32::MAX) {
+            match count_mcus(scan, subsampling) {
                 None | Some(0) => return Measured::NotYet,
                 Some(mcus) => infer_size(width8, height8, subsampling, mcus).or(header),
             }
