@@ -12,7 +12,10 @@
 //! | [`rfc2435`] | RTP payload format for JPEG, RFC 2435 |
 //! | [`course`] | the course's raw-JPEG RTP payload (docs/architecture.md, "The course's dialect") |
 //! | [`pacing`] | token bucket for paced sending |
+//! | [`audio`] | audio RTP payloads (RFC 3551 L16, G.711 PCMU/PCMA) and WAV files |
+//! | [`text`] | real-time text (RFC 4103 T.140) and caption files (WebVTT, SRT) |
 
+pub mod audio;
 pub mod course;
 pub mod pacing;
 pub mod rfc2435;
@@ -20,3 +23,4 @@ pub mod rtcp;
 pub mod rtp;
 pub mod rtsp;
 pub mod sdp;
+pub mod text;

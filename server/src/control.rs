@@ -15,7 +15,7 @@ use hdstream_common::rtsp::header::{
     RtpInfoEntry, Scale, Session as SessionHeader, Speed, Transport, TransportParam, TransportSpec,
 };
 use hdstream_common::rtsp::{Method, Request, Response, StatusCode};
-use hdstream_common::sdp::{MjpegStream, RtxFormat, SessionDescription};
+use hdstream_common::sdp::{self, MjpegStream, RtxFormat, SessionDescription};
 
 use crate::config::Config;
 use crate::media::{Catalogue, LookupError};
@@ -24,6 +24,7 @@ use crate::session::{ConnId, Delivery, Program, Session, State};
 use crate::sessions::Sessions;
 use crate::source::Source;
 use crate::stream::{Payload, Stream};
+use crate::track::{AudioStream, Track};
 
 /// What a request handler may see and change.
 #[derive(Debug)]
@@ -202,8 +203,10 @@ fn lookup(cx: &Context<'_>, request: &Request) -> Result<(Program, Option<String
     }
 }
 
-/// The track control in the SDP, appended to the Content-Base.
+/// The video track's control in the SDP, appended to the Content-Base.
 const TRACK: &str = "trackID=0";
+/// The sound track's control (RFC 2326 C.1.1: one per `m=` line).
+pub const AUDIO_TRACK: &str = "trackID=1";
 
 fn describe(cx: &Context<'_>, request: &Request) -> Response {
     let (program, track) = match lookup(cx, request) {
@@ -258,7 +261,7 @@ fn describe(cx: &Context<'_>, request: &Request) -> Response {
         }
     };
     let origin_address = local_like(cx.peer);
-    let sdp = SessionDescription::mjpeg(&MjpegStream {
+    let mut sdp = SessionDescription::mjpeg(&MjpegStream {
         session_id: 1,
         session_version: 1,
         origin_address: &origin_address,
@@ -271,6 +274,10 @@ fn describe(cx: &Context<'_>, request: &Request) -> Response {
         height: u32::from(height),
         rtx: rtx_offer(cx.config),
     });
+    if let Some(sound) = program.file().and_then(|m| m.sound.as_ref()) {
+        sdp.media
+            .push(sdp::Media::audio(&sound.format, AUDIO_TRACK));
+    }
     let mut response = Response::reply_to(request, StatusCode::OK);
     let base = request.uri.trim_end_matches('/');
     response.headers.set_typed(&ContentBase(format!("{base}/")));
@@ -388,10 +395,13 @@ fn setup(
     session_id: Option<&str>,
 ) -> (Response, Option<String>) {
     let named = session_id.map(str::to_owned);
-    let (program, _track) = match lookup(cx, request) {
+    let (program, track) = match lookup(cx, request) {
         Ok(found) => found,
         Err(response) => return (response, named),
     };
+    if track.as_deref() == Some(AUDIO_TRACK) {
+        return (setup_audio(cx, request, &program, session_id), named);
+    }
     let transport = match request.headers.typed::<Transport>() {
         Some(Ok(t)) => t,
         Some(Err(e)) => return (error(request, StatusCode::UNSUPPORTED_TRANSPORT, e), named),
@@ -498,10 +508,83 @@ fn setup(
         ended: false,
         rtcp_received: 0,
         control_url: request.uri.clone(),
+        tracks: Vec::new(),
     };
     let reply = setup_reply(request, cx.config, &session, &spec);
     cx.sessions.insert(session);
     (reply, Some(id))
+}
+
+/// SETUP of a file's sound track (`trackID=1`), into the session its video was set up in
+/// (RFC 2326 §10.4: tracks join a session by naming it).
+fn setup_audio(
+    cx: &mut Context<'_>,
+    request: &Request,
+    program: &Program,
+    session_id: Option<&str>,
+) -> Response {
+    let Some(sound) = program.file().and_then(|m| m.sound.as_ref()) else {
+        return error(request, StatusCode::NOT_FOUND, "no such track");
+    };
+    let Some(id) = session_id else {
+        let why = "SETUP the video (trackID=0) first, then this track in its session";
+        return error(request, StatusCode::AGGREGATE_OPERATION_NOT_ALLOWED, why);
+    };
+    let transport = match request.headers.typed::<Transport>() {
+        Some(Ok(t)) => t,
+        Some(Err(e)) => return error(request, StatusCode::UNSUPPORTED_TRANSPORT, e),
+        None => {
+            let why = "SETUP needs a Transport header";
+            return error(request, StatusCode::UNSUPPORTED_TRANSPORT, why);
+        }
+    };
+    let used = cx.sessions.channels_in_use(cx.conn, Some(id));
+    let own_video = cx.sessions.get(id).map(|s| s.delivery);
+    let used: Vec<u8> = used
+        .into_iter()
+        .chain(own_video.into_iter().flat_map(|d| match d {
+            Delivery::Tcp { rtp, rtcp } => vec![rtp, rtcp],
+            Delivery::Udp { .. } => vec![],
+        }))
+        .collect();
+    let (delivery, spec) = match choose_transport(&transport, cx.peer, &used) {
+        Ok((_, true, _)) => {
+            let why = "the course's transport carries video only";
+            return error(request, StatusCode::UNSUPPORTED_TRANSPORT, why);
+        }
+        Ok((delivery, false, spec)) => (delivery, spec),
+        Err(why) => return error(request, StatusCode::UNSUPPORTED_TRANSPORT, why),
+    };
+    let random = cx.sessions.random();
+    let Some(session) = cx.sessions.get(id) else {
+        return error(request, StatusCode::SESSION_NOT_FOUND, "no such session");
+    };
+    if session.state == State::Playing {
+        let why = "cannot add a track while playing";
+        return error(request, StatusCode::METHOD_NOT_VALID_IN_THIS_STATE, why);
+    }
+    if !session.program.same(program) {
+        let why = "a session plays one file";
+        return error(request, StatusCode::AGGREGATE_OPERATION_NOT_ALLOWED, why);
+    }
+    let mut stream = AudioStream::new(sound, cx.config.looping, random);
+    stream.seek(session.stream.npt());
+    let track = Track {
+        control_url: request.uri.clone(),
+        delivery,
+        stream,
+    };
+    let reply = transport_reply(
+        request,
+        cx.config,
+        id,
+        delivery,
+        track.stream.ssrc,
+        false,
+        &spec,
+    );
+    cx.sessions.set_track(id, track);
+    reply
 }
 
 fn setup_reply(
@@ -510,18 +593,40 @@ fn setup_reply(
     session: &Session,
     asked: &TransportSpec,
 ) -> Response {
+    transport_reply(
+        request,
+        config,
+        &session.id,
+        session.delivery,
+        session.stream.ssrc,
+        session.course,
+        asked,
+    )
+}
+
+/// The reply to a SETUP: the session, and the transport chosen for one track (RFC 2326
+/// §12.39).
+fn transport_reply(
+    request: &Request,
+    config: &Config,
+    id: &str,
+    delivery: Delivery,
+    ssrc: u32,
+    course: bool,
+    asked: &TransportSpec,
+) -> Response {
     let mut response = Response::reply_to(request, StatusCode::OK);
     let timeout = config.session_timeout.as_secs() as u32;
     response
         .headers
-        .set_typed(&SessionHeader::with_timeout(session.id.clone(), timeout));
+        .set_typed(&SessionHeader::with_timeout(id.to_owned(), timeout));
     // The profile asked for is the one answered: AVP, or AVPF (RFC 4585), which GStreamer
     // asks for when the offer says so.
     let profile = |spec: TransportSpec| TransportSpec {
         profile: if asked.is_avpf() { "AVPF" } else { "AVP" }.into(),
         ..spec
     };
-    let spec = match session.delivery {
+    let spec = match delivery {
         Delivery::Udp { rtp, rtcp } => {
             let mut spec = profile(TransportSpec::rtp_avp(asked.lower))
                 .with(TransportParam::Unicast)
@@ -533,7 +638,7 @@ fn setup_reply(
                     rtp: config.server_ports.0,
                     rtcp: Some(config.server_ports.1),
                 }));
-            if session.course {
+            if course {
                 spec = asked.clone();
             }
             spec
@@ -546,7 +651,7 @@ fn setup_reply(
             })),
     };
     let spec = spec
-        .with(TransportParam::Ssrc(session.stream.ssrc))
+        .with(TransportParam::Ssrc(ssrc))
         .with(TransportParam::Mode("PLAY".into()));
     response.headers.set_typed(&Transport(vec![spec]));
     response
@@ -604,7 +709,13 @@ fn play(cx: &mut Context<'_>, request: &Request, id: Option<&str>) -> Response {
     if let Some(start) = start {
         session.stream.seek(start);
     }
+    let npt = session.stream.npt();
     session.stream.play(speed.unwrap_or(1.0), now);
+    for track in &mut session.tracks {
+        // Every track from the video's position, on the same schedule.
+        track.stream.seek(npt);
+        track.stream.play(speed.unwrap_or(1.0), now);
+    }
     session.state = State::Playing;
     session.ended = false;
     session.first_play.get_or_insert(now);
@@ -612,11 +723,19 @@ fn play(cx: &mut Context<'_>, request: &Request, id: Option<&str>) -> Response {
     if let Some(r) = Range::between(session.stream.npt(), duration) {
         response.headers.set_typed(&r);
     }
-    response.headers.set_typed(&RtpInfo(vec![RtpInfoEntry {
+    let tracks = session.tracks.iter().map(|t| RtpInfoEntry {
+        url: t.control_url.clone(),
+        seq: Some(t.stream.next_sequence_number()),
+        rtptime: Some(t.stream.next_timestamp()),
+    });
+    let video = RtpInfoEntry {
         url: play_url(session, request),
         seq: Some(session.stream.next_sequence_number()),
         rtptime: Some(session.stream.next_timestamp()),
-    }]));
+    };
+    response
+        .headers
+        .set_typed(&RtpInfo(std::iter::once(video).chain(tracks).collect()));
     if let Some(speed) = speed.and_then(Speed::new) {
         response.headers.set_typed(&speed);
     }
@@ -680,6 +799,9 @@ fn pause(cx: &mut Context<'_>, request: &Request, id: Option<&str>) -> Response 
         Err(response) => return response,
     };
     session.stream.pause(cx.now);
+    for track in &mut session.tracks {
+        track.stream.pause();
+    }
     session.state = State::Ready;
     let mut response = Response::reply_to(request, StatusCode::OK);
     if session.stream.is_live() {

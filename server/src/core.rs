@@ -90,11 +90,40 @@ impl Reports {
         now: Instant,
         bye: bool,
     ) -> bool {
-        let len = sender_report(session, self.wallclock, now, &mut self.scratch, bye);
-        if len == 0 {
-            return false;
+        let (anchor, wall) = self.wallclock;
+        let wall_now = wall + now.saturating_duration_since(anchor);
+        // One CNAME for every track of a session (RFC 3550 §6.5.1), so receivers (GStreamer's
+        // rtpbin groups by it) line the tracks up.
+        let cname = format!("hdstream-{}", session.id);
+        let stream = &session.stream;
+        // A BYE leaves whatever the stream knows; a report waits until it has a mapping.
+        let clock = match stream.report_clock(now, wall_now) {
+            Some(clock) => clock,
+            None if bye => (wall_now, stream.next_timestamp()),
+            None => return false,
+        };
+        let video = Report {
+            ssrc: stream.ssrc,
+            clock,
+            counters: stream.counters,
+        };
+        let tracks: Vec<(Delivery, Report)> = session
+            .tracks
+            .iter()
+            .map(|t| {
+                let report = Report {
+                    ssrc: t.stream.ssrc,
+                    clock: (wall_now, t.stream.rtp_time_at(now)),
+                    counters: t.stream.counters,
+                };
+                (t.delivery, report)
+            })
+            .collect();
+        for (delivery, report) in std::iter::once((session.delivery, video)).chain(tracks) {
+            let len = sender_report(&report, &cname, &mut self.scratch, bye);
+            let packet = &self.scratch[..len];
+            deliver_rtcp(session, delivery, packet, connections, &mut self.outbox);
         }
-        deliver_rtcp(session, &self.scratch[..len], connections, &mut self.outbox);
         true
     }
 }
@@ -105,6 +134,10 @@ impl Reports {
 struct Pass {
     active: bool,
     cursor: usize,
+    /// The track of the session at `cursor` being polled: 0 its video, then its other tracks.
+    part: usize,
+    /// What the video of the session at `cursor` wants next.
+    video_next: Next,
     next: Option<Instant>,
     /// Whether the last call answered `None` (or there was none yet).
     fresh: bool,
@@ -115,6 +148,8 @@ impl Default for Pass {
         Pass {
             active: false,
             cursor: 0,
+            part: 0,
+            video_next: Next::Idle,
             next: None,
             fresh: true,
         }
@@ -382,7 +417,8 @@ impl Server {
     fn interleaved_rtcp(&mut self, conn: ConnId, data: &Data<'_>, now: Instant) {
         let session = self.sessions.iter_mut().find(|s| {
             s.conn == conn
-                && matches!(s.delivery, Delivery::Tcp { rtcp, .. } if rtcp == data.channel)
+                && s.deliveries()
+                    .any(|d| matches!(d, Delivery::Tcp { rtcp, .. } if rtcp == data.channel))
         });
         if let Some(session) = session {
             heard_rtcp(session, &data.payload, now);
@@ -488,9 +524,12 @@ impl Server {
                 (None, Program::Live(path)) => self.publishing.feed(path).map(|f| f as &dyn Source),
                 (None, Program::File(_)) => None,
             };
+            let part = self.pass.part;
+            let parts = 1 + session.tracks.len();
             let step = match source {
-                Some(source) => poll_session(
+                Some(source) => poll_part(
                     session,
+                    part,
                     source,
                     &mut self.connections,
                     limit,
@@ -503,19 +542,15 @@ impl Server {
             match step {
                 Step::Sent(transmit, Next::Held) => return Some(transmit),
                 Step::Sent(transmit, next) => {
-                    // Its run is all it has now: done with it in this pass.
-                    self.pass.cursor += 1;
-                    self.session_polled(cursor, next, now);
+                    // Its run is all it has now: done with this track in this pass.
+                    self.part_polled(cursor, parts, next, now);
                     return Some(transmit);
                 }
                 Step::NoRoom => {
                     self.wants_room = true;
                     return None;
                 }
-                Step::Done(next) => {
-                    self.pass.cursor += 1;
-                    self.session_polled(cursor, next, now);
-                }
+                Step::Done(next) => self.part_polled(cursor, parts, next, now),
             }
         }
     }
@@ -538,7 +573,25 @@ impl Server {
         }
     }
 
-    /// Session `at` has nothing more in this pass (`next` from its stream): its next deadline,
+    /// Track `self.pass.part` of session `at` (of `parts`) has nothing more in this pass: on
+    /// to its next track, or, after its last, to the next session.
+    fn part_polled(&mut self, at: usize, parts: usize, next: Next, now: Instant) {
+        if self.pass.part == 0 {
+            self.pass.video_next = next;
+        } else if let Next::At(t) = next {
+            self.pass.next = Some(self.pass.next.map_or(t, |n| n.min(t)));
+        }
+        self.pass.part += 1;
+        if self.pass.part < parts {
+            return;
+        }
+        self.pass.part = 0;
+        self.pass.cursor += 1;
+        let video = std::mem::replace(&mut self.pass.video_next, Next::Idle);
+        self.session_polled(at, video, now);
+    }
+
+    /// Session `at` has nothing more in this pass (`next` from its video): its next deadline,
     /// its sender report when due, BYE at the end of the file.
     fn session_polled(&mut self, at: usize, next: Next, now: Instant) {
         let Some(session) = self.sessions.at_mut(at) else {
@@ -553,6 +606,9 @@ impl Server {
         if next == Next::Ended {
             session.state = State::Ready;
             session.ended = true;
+            for track in &mut session.tracks {
+                track.stream.pause();
+            }
             self.reports.send(session, &mut self.connections, now, true);
             tracing::info!(session = %session.id, frames = session.stream.counters.frames, "end of file: BYE sent");
             return;
@@ -923,45 +979,42 @@ fn heard_rtcp(session: &mut Session, data: &[u8], now: Instant) {
     }
 }
 
+/// What one track's sender report says (RFC 3550 §6.4.1).
+struct Report {
+    ssrc: u32,
+    /// The wall clock and the RTP timestamp it maps to.
+    clock: (SystemTime, u32),
+    counters: crate::stream::Counters,
+}
+
 /// Writes a sender report + SDES CNAME (+ BYE) compound (RFC 3550 §6.1) into `out`.
-fn sender_report(
-    session: &mut Session,
-    wallclock: (Instant, SystemTime),
-    now: Instant,
-    out: &mut [u8],
-    bye: bool,
-) -> usize {
-    let (anchor, wall) = wallclock;
-    let wall_now = wall + now.saturating_duration_since(anchor);
-    let stream = &session.stream;
-    // A BYE leaves whatever the stream knows; a report waits until it has a mapping.
-    let (ntp, rtp_timestamp) = match stream.report_clock(now, wall_now) {
-        Some(clock) => clock,
-        None if bye => (wall_now, stream.next_timestamp()),
-        None => return 0,
-    };
+fn sender_report(report: &Report, cname: &str, out: &mut [u8], bye: bool) -> usize {
+    let (ntp, rtp_timestamp) = report.clock;
     let info = rtcp::SenderInfo {
-        ssrc: stream.ssrc,
+        ssrc: report.ssrc,
         ntp_timestamp: rtcp::NtpTimestamp::from_system_time(ntp),
         rtp_timestamp,
-        packet_count: stream.counters.packets as u32,
-        octet_count: stream.counters.octets as u32,
+        packet_count: report.counters.packets as u32,
+        octet_count: report.counters.octets as u32,
     };
     let mut writer = rtcp::Writer::new(out);
-    let cname = format!("hdstream-{:08x}", stream.ssrc);
     let ok = writer.sender_report(&info, &[]).is_ok()
-        && writer.cname(stream.ssrc, cname.as_bytes()).is_ok()
+        && writer.cname(report.ssrc, cname.as_bytes()).is_ok()
         && (!bye
             || writer
-                .goodbye(&[stream.ssrc], Some(b"end of stream"))
+                .goodbye(&[report.ssrc], Some(b"end of stream"))
                 .is_ok());
     if ok { writer.finish() } else { 0 }
 }
 
-/// Polls `session`'s stream: over UDP, one run of due packets written into `buf`; over TCP,
-/// every due packet onto its connection (up to `tcp_queue_limit` queued).
-fn poll_session(
+/// A stream's `send`: appends the packets due to a buffer, each once the acceptor takes it.
+type Send<'s> = dyn FnMut(&mut Vec<u8>, &mut dyn FnMut(usize, &mut Vec<u8>) -> bool) -> Next + 's;
+
+/// Polls one of `session`'s tracks: `part` 0 is the video, then its other tracks.
+#[allow(clippy::too_many_arguments)]
+fn poll_part(
     session: &mut Session,
+    part: usize,
     source: &dyn Source,
     connections: &mut HashMap<ConnId, Connection>,
     tcp_queue_limit: usize,
@@ -969,12 +1022,58 @@ fn poll_session(
     room: Room,
     buf: &mut Vec<u8>,
 ) -> Step {
-    match session.delivery {
+    let conn = session.conn;
+    if part == 0 {
+        let stream = &mut session.stream;
+        let mut send = |out: &mut Vec<u8>, accept: &mut dyn FnMut(usize, &mut Vec<u8>) -> bool| {
+            stream.send(source, now, out, accept)
+        };
+        let delivery = session.delivery;
+        return poll_stream(
+            delivery,
+            conn,
+            &mut send,
+            connections,
+            tcp_queue_limit,
+            room,
+            buf,
+        );
+    }
+    let sound = session.program.file().and_then(|m| m.sound.as_ref());
+    let (Some(track), Some(sound)) = (session.tracks.get_mut(part - 1), sound) else {
+        return Step::Done(Next::Idle);
+    };
+    let stream = &mut track.stream;
+    let mut send = |out: &mut Vec<u8>, accept: &mut dyn FnMut(usize, &mut Vec<u8>) -> bool| {
+        stream.send(sound, now, out, accept)
+    };
+    let delivery = track.delivery;
+    poll_stream(
+        delivery,
+        conn,
+        &mut send,
+        connections,
+        tcp_queue_limit,
+        room,
+        buf,
+    )
+}
+
+/// Polls one stream: over UDP, one run of due packets written into `buf`; over TCP, every
+/// due packet onto its connection (up to `tcp_queue_limit` queued).
+fn poll_stream(
+    delivery: Delivery,
+    conn: ConnId,
+    send: &mut Send<'_>,
+    connections: &mut HashMap<ConnId, Connection>,
+    tcp_queue_limit: usize,
+    room: Room,
+    buf: &mut Vec<u8>,
+) -> Step {
+    match delivery {
         Delivery::Udp { rtp, .. } => {
             let mut run = Run::new(room);
-            let next = session
-                .stream
-                .send(source, now, buf, &mut |len, _| run.offer(len));
+            let next = send(buf, &mut |len, _| run.offer(len));
             match (run.transmit(Socket::Rtp, rtp), next) {
                 (Some(transmit), next) => Step::Sent(transmit, next),
                 (None, Next::Held) => Step::NoRoom,
@@ -982,7 +1081,7 @@ fn poll_session(
             }
         }
         Delivery::Tcp { rtp: channel, .. } => {
-            let Some(c) = connections.get_mut(&session.conn) else {
+            let Some(c) = connections.get_mut(&conn) else {
                 return Step::Done(Next::Idle);
             };
             let mut queued = c.queued();
@@ -997,7 +1096,7 @@ fn poll_session(
                 out.extend_from_slice(&header);
                 true
             };
-            match session.stream.send(source, now, c.output_mut(), &mut frame) {
+            match send(c.output_mut(), &mut frame) {
                 // The connection is full: the stream waits for it to drain.
                 Next::Held => Step::Done(Next::Idle),
                 next => Step::Done(next),
@@ -1006,10 +1105,11 @@ fn poll_session(
     }
 }
 
-/// Sends an RTCP packet to a session's client: UDP through the outbox, interleaved onto its
-/// connection.
+/// Sends an RTCP packet to a session's client, for the track that goes to `delivery`: UDP
+/// through the outbox, interleaved onto its connection.
 fn deliver_rtcp(
     session: &Session,
+    delivery: Delivery,
     packet: &[u8],
     connections: &mut HashMap<ConnId, Connection>,
     outbox: &mut VecDeque<(SocketAddr, Vec<u8>)>,
@@ -1017,7 +1117,7 @@ fn deliver_rtcp(
     if packet.is_empty() || session.course {
         return;
     }
-    match session.delivery {
+    match delivery {
         Delivery::Udp { rtcp: Some(to), .. } => outbox.push_back((to, packet.to_vec())),
         Delivery::Udp { rtcp: None, .. } => {}
         Delivery::Tcp { rtcp, .. } => {

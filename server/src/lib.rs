@@ -30,11 +30,15 @@ pub mod publish;
 pub mod rtx;
 pub mod session;
 pub mod sessions;
+pub mod sound;
+#[cfg(test)]
+mod sound_tests;
 pub mod source;
 pub mod stream;
 #[cfg(test)]
 mod testing;
 pub mod tls;
+pub mod track;
 pub mod transmit;
 #[cfg(test)]
 mod transmit_tests;

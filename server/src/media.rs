@@ -19,6 +19,8 @@ use std::sync::Arc;
 use hdstream_video::file::Guard;
 use hdstream_video::{Container, MjpegFile};
 
+use crate::sound::Sound;
+
 /// Extensions (case-insensitive) the catalogue picks up when it walks a media directory.
 const EXTENSIONS: [&str; 3] = ["mjpeg", "mjpg", "mjp"];
 /// How deep below the root the walk goes.
@@ -37,6 +39,8 @@ pub struct Media {
     pub fps: f64,
     /// `None` when every frame can travel as RFC 2435; else the first reason one cannot.
     pub not_ready: Option<String>,
+    /// Its sound (a WAV file beside it), sent as a second track.
+    pub sound: Option<Sound>,
 }
 
 impl Media {
@@ -238,11 +242,19 @@ impl Catalogue {
                     .index()
                     .first_not_ready()
                     .map(|(i, why)| format!("frame {i}: {why}"));
+                let sound = Sound::beside(path).and_then(|wav| match Sound::open(&wav) {
+                    Ok(sound) => Some(sound),
+                    Err(why) => {
+                        tracing::warn!(file = %path.display(), %why, "its sound is not served");
+                        None
+                    }
+                });
                 let media = Media {
                     name: name.clone(),
                     file,
                     fps,
                     not_ready,
+                    sound,
                 };
                 self.entries.insert(name, Arc::new(media));
             }

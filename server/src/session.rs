@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::media::Media;
 use crate::stream::Stream;
+use crate::track::Track;
 
 /// Identifies a TCP connection in the core; the driver chooses the numbers.
 pub type ConnId = usize;
@@ -110,9 +111,16 @@ pub struct Session {
     pub rtcp_received: u64,
     /// The URL the session was set up with (`RTP-Info: url=`).
     pub control_url: String,
+    /// Its other tracks (sound), each set up by its own SETUP.
+    pub tracks: Vec<Track>,
 }
 
 impl Session {
+    /// Where each of its tracks goes: the video's first.
+    pub fn deliveries(&self) -> impl Iterator<Item = Delivery> + '_ {
+        std::iter::once(self.delivery).chain(self.tracks.iter().map(|t| t.delivery))
+    }
+
     /// When the session expires without news from the client.
     pub fn expires(&self, timeout: Duration) -> Instant {
         self.last_heard + timeout

@@ -9,6 +9,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use crate::session::{ConnId, Delivery, Session};
+use crate::track::Track;
 
 /// Every session, by id, and in a list (so a transmit pass can go through them by position).
 #[derive(Debug)]
@@ -87,7 +88,8 @@ impl Sessions {
         self.list
             .iter()
             .filter(|s| s.conn == conn && Some(s.id.as_str()) != except)
-            .flat_map(|s| match s.delivery {
+            .flat_map(Session::deliveries)
+            .flat_map(|d| match d {
                 Delivery::Tcp { rtp, rtcp } => vec![rtp, rtcp],
                 Delivery::Udp { .. } => vec![],
             })
@@ -146,15 +148,39 @@ impl Sessions {
         }
     }
 
-    /// Takes session `id` out (its RTCP address is forgotten).
+    /// Adds `track` to session `id`, in place of one with the same control URL (a SETUP of a
+    /// track again, §10.4); its RTCP address is registered.
+    pub fn set_track(&mut self, id: &str, track: Track) {
+        let Some(session) = self.index.get(id).map(|&i| &mut self.list[i]) else {
+            return;
+        };
+        if let Some(at) = session
+            .tracks
+            .iter()
+            .position(|t| t.control_url == track.control_url)
+        {
+            let old = session.tracks.remove(at);
+            if let Delivery::Udp { rtcp: Some(a), .. } = old.delivery {
+                self.rtcp_peers.remove(&a);
+            }
+        }
+        if let Delivery::Udp { rtcp: Some(a), .. } = track.delivery {
+            self.rtcp_peers.insert(a, id.to_owned());
+        }
+        session.tracks.push(track);
+    }
+
+    /// Takes session `id` out (its RTCP addresses are forgotten).
     pub fn remove(&mut self, id: &str) -> Option<Session> {
         let at = self.index.remove(id)?;
         let session = self.list.swap_remove(at);
         if let Some(moved) = self.list.get(at) {
             self.index.insert(moved.id.clone(), at);
         }
-        if let Delivery::Udp { rtcp: Some(a), .. } = session.delivery {
-            self.rtcp_peers.remove(&a);
+        for delivery in session.deliveries() {
+            if let Delivery::Udp { rtcp: Some(a), .. } = delivery {
+                self.rtcp_peers.remove(&a);
+            }
         }
         Some(session)
     }

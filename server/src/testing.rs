@@ -23,6 +23,7 @@ pub const SIZE: (u16, u16) = (320, 240);
 /// - `clip.mjpeg`: [`FRAMES`] pattern frames, plain container (30 fps: 1 s);
 /// - `movie.Mjpeg`: the same frames in the course's container (20 fps: 1.5 s);
 /// - `full.mjpeg`: one 4:4:4 frame, which RFC 2435 cannot carry;
+/// - `talk.mjpeg` + `talk.wav`: the clip with 1 s of 48 kHz stereo sound beside it;
 /// - `escape.mjpeg`: a symbolic link to a file outside the directory.
 pub fn media_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("hdstream-core-{}", std::process::id()));
@@ -39,6 +40,8 @@ pub fn media_dir() -> PathBuf {
     std::fs::write(tmp.join("clip.mjpeg"), pattern::plain(&frames)).expect("write clip.mjpeg");
     std::fs::write(tmp.join("movie.Mjpeg"), pattern::course(&frames)).expect("write movie.Mjpeg");
     std::fs::write(tmp.join("full.mjpeg"), full_chroma_jpeg()).expect("write full.mjpeg");
+    std::fs::write(tmp.join("talk.mjpeg"), pattern::plain(&frames)).expect("write talk.mjpeg");
+    std::fs::write(tmp.join("talk.wav"), talk_wav()).expect("write talk.wav");
     // A link out of the media root, to a file that must not be served.
     let outside = std::env::temp_dir().join(format!("hdstream-outside-{}", std::process::id()));
     std::fs::create_dir_all(&outside).expect("create the outside directory");
@@ -50,6 +53,19 @@ pub fn media_dir() -> PathBuf {
         let _ = std::fs::remove_dir_all(&tmp);
     }
     dir
+}
+
+/// Sample `i` of channel `c` of `talk.wav`: a ramp, so every sample says where it is.
+pub fn talk_sample(i: usize, c: usize) -> i16 {
+    ((i * 7 + c * 1000) % 30_000) as i16
+}
+
+/// `talk.wav`: 1 s (as long as the clip) of 48 kHz stereo [`talk_sample`]s.
+fn talk_wav() -> Vec<u8> {
+    let samples: Vec<i16> = (0..48_000)
+        .flat_map(|i| [talk_sample(i, 0), talk_sample(i, 1)])
+        .collect();
+    crate::sound::wav_bytes(48_000, 2, &samples)
 }
 
 /// A 64x64 JPEG with 4:4:4 sampling (RFC 2435 carries 4:2:0 and 4:2:2 only).
@@ -72,6 +88,7 @@ pub fn clip() -> Media {
         file: hdstream_video::MjpegFile::open(&path).expect("index clip.mjpeg"),
         fps: 30.0,
         not_ready: None,
+        sound: None,
     }
 }
 

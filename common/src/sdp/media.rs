@@ -43,6 +43,26 @@ pub struct RtpMap {
     pub encoding_params: Option<String>,
 }
 
+impl Media {
+    /// An audio section (RFC 4566 §5.14) of one format, under `control` (RFC 2326 C.1.1).
+    pub fn audio(format: &crate::audio::Format, control: &str) -> Media {
+        let mut attributes = format.sdp_attributes();
+        attributes.push(Attribute::new("control", control));
+        Media {
+            media: "audio".into(),
+            port: 0,
+            num_ports: None,
+            proto: "RTP/AVP".into(),
+            formats: vec![format.payload_type.to_string()],
+            information: None,
+            connections: Vec::new(),
+            bandwidths: Vec::new(),
+            key: None,
+            attributes,
+        }
+    }
+}
+
 impl RtpMap {
     /// Parses the value of an `a=rtpmap:` attribute.
     pub fn parse(value: &str) -> Option<Self> {

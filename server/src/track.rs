@@ -1,0 +1,305 @@
+//! A session's tracks beside its video (RFC 2326 §10.4: one SETUP per track, each with its own
+//! control URL and transport, aggregate control for PLAY/PAUSE/TEARDOWN): today a file's sound,
+//! sent as L16 ([`AudioStream`]).
+//!
+//! An audio stream is paced by the same PLAY as the video: sample frame *p* is due at
+//! `anchor + (p − anchor_position) / rate / speed`, and a seek moves it to the sample at the
+//! video's new position, so both tracks' RTP timestamps map to one media time through `RTP-Info`
+//! and to one wall clock through their sender reports (RFC 3550 §6.4.1). Packets carry
+//! [`PTIME`] of sound (RFC 3551 §4.5: 20 ms) each, the marker bit on the first packet after
+//! silence (a PLAY or a seek, §4.1); the timestamp counts sample frames and keeps growing
+//! across seeks and pauses, as the video's does.
+
+use std::time::{Duration, Instant};
+
+use hdstream_common::rtp;
+
+use crate::session::Delivery;
+use crate::sound::Sound;
+use crate::stream::{Counters, MAX_LAG, Next};
+
+/// Sound in one packet (RFC 3551 §4.5: 20 ms by default).
+pub const PTIME: Duration = Duration::from_millis(20);
+
+/// A track of a session beside its video.
+#[derive(Debug)]
+pub struct Track {
+    /// Its control URL as SETUP named it (`RTP-Info: url=`).
+    pub control_url: String,
+    /// Where its packets go.
+    pub delivery: Delivery,
+    /// Its RTP stream.
+    pub stream: AudioStream,
+}
+
+/// The playing schedule set by PLAY.
+#[derive(Debug, Clone, Copy)]
+struct Schedule {
+    anchor: Instant,
+    anchor_position: u64,
+    speed: f64,
+}
+
+/// One session's outgoing audio RTP stream.
+#[derive(Debug)]
+pub struct AudioStream {
+    /// RTP SSRC (random, RFC 3550 §8).
+    pub ssrc: u32,
+    payload_type: u8,
+    clock_rate: u32,
+    /// Sample frames in one packet.
+    per_packet: usize,
+    next_seq: u16,
+    ts_origin: u32,
+    /// Sample frames sent since the stream began (or skipped): the timestamp clock.
+    clock: u64,
+    /// The next sample frame of the sound to send.
+    position: u64,
+    looping: bool,
+    schedule: Option<Schedule>,
+    /// The next packet starts a talkspurt (RFC 3551 §4.1: marker bit).
+    marker: bool,
+    /// Timestamp and due time of the newest packet, for sender reports.
+    last_sent: Option<(u32, Instant)>,
+    /// What has been sent (frames: packets).
+    pub counters: Counters,
+}
+
+impl AudioStream {
+    /// A stream of `sound` with random SSRC, initial sequence number and timestamp origin
+    /// (RFC 3550 §5.1).
+    pub fn new(sound: &Sound, looping: bool, random: [u32; 3]) -> AudioStream {
+        let [ssrc, seq, ts] = random;
+        let rate = sound.format.clock_rate.max(1);
+        let per_packet = (u64::from(rate) * PTIME.as_millis() as u64 / 1000).max(1) as usize;
+        AudioStream {
+            ssrc,
+            payload_type: sound.format.payload_type,
+            clock_rate: rate,
+            per_packet,
+            next_seq: seq as u16,
+            ts_origin: ts,
+            clock: 0,
+            position: 0,
+            looping,
+            schedule: None,
+            marker: true,
+            last_sent: None,
+            counters: Counters::default(),
+        }
+    }
+
+    /// The sequence number the next packet carries.
+    pub fn next_sequence_number(&self) -> u16 {
+        self.next_seq
+    }
+
+    /// The RTP timestamp the next packet carries.
+    pub fn next_timestamp(&self) -> u32 {
+        self.ts_origin.wrapping_add(self.clock as u32)
+    }
+
+    /// Moves to the sample at `npt` seconds (the video's position after its seek).
+    pub fn seek(&mut self, npt: f64) {
+        let at = (npt.max(0.0) * f64::from(self.clock_rate)).round();
+        self.position = if at.is_finite() { at as u64 } else { 0 };
+        self.marker = true;
+    }
+
+    /// Starts (or resumes) sending at `speed` times real time from the current position.
+    pub fn play(&mut self, speed: f64, now: Instant) {
+        self.schedule = Some(Schedule {
+            anchor: now,
+            anchor_position: self.clock,
+            speed,
+        });
+        self.marker = true;
+    }
+
+    /// Stops sending.
+    pub fn pause(&mut self) {
+        self.schedule = None;
+    }
+
+    /// The RTP timestamp that corresponds to `now` (RFC 3550 §6.4.1), extrapolated from the
+    /// newest packet; before any, the next packet's.
+    pub fn rtp_time_at(&self, now: Instant) -> u32 {
+        let Some((ts, due)) = self.last_sent else {
+            return self.next_timestamp();
+        };
+        let speed = self.schedule.map_or(1.0, |s| s.speed);
+        let ticks =
+            now.saturating_duration_since(due).as_secs_f64() * f64::from(self.clock_rate) * speed;
+        ts.wrapping_add(ticks as u32)
+    }
+
+    /// When packet clock `clock` is due.
+    fn due(&self, schedule: Schedule, clock: u64) -> Instant {
+        let secs =
+            (clock - schedule.anchor_position) as f64 / f64::from(self.clock_rate) / schedule.speed;
+        schedule.anchor + Duration::from_secs_f64(secs)
+    }
+
+    /// Appends every packet due at `now` to `out`, each once `accept` (given its length, and
+    /// `out` to write a framing prefix to) takes it, and says when to call again.
+    pub fn send(
+        &mut self,
+        sound: &Sound,
+        now: Instant,
+        out: &mut Vec<u8>,
+        accept: &mut dyn FnMut(usize, &mut Vec<u8>) -> bool,
+    ) -> Next {
+        let Some(schedule) = self.schedule else {
+            return Next::Idle;
+        };
+        loop {
+            let due = self.due(schedule, self.clock);
+            if due > now {
+                return Next::At(due);
+            }
+            // Far behind (a stalled connection, no CPU): skip to the packet due now.
+            let lag = now - due;
+            if lag >= MAX_LAG {
+                let behind = (lag.as_secs_f64() * f64::from(self.clock_rate) * schedule.speed)
+                    as u64
+                    / self.per_packet as u64
+                    * self.per_packet as u64;
+                self.clock += behind;
+                self.position += behind;
+                self.counters.skipped += behind / self.per_packet as u64;
+                self.marker = true;
+            }
+            if self.position >= sound.frames() {
+                if !self.looping || sound.frames() == 0 {
+                    self.schedule = None;
+                    return Next::Ended;
+                }
+                self.position %= sound.frames();
+            }
+            let payload = sound.payload(self.position, self.per_packet);
+            let len = rtp::Header::LEN + payload.len();
+            if !accept(len, out) {
+                return Next::Held;
+            }
+            let timestamp = self.next_timestamp();
+            let header = rtp::Header {
+                marker: self.marker,
+                payload_type: self.payload_type,
+                sequence_number: self.next_seq,
+                timestamp,
+                ssrc: self.ssrc,
+            };
+            if header.append(&[payload], out).is_err() {
+                return Next::Held;
+            }
+            let frames = (payload.len() / sound.frame_bytes().max(1)) as u64;
+            self.last_sent = Some((timestamp, self.due(schedule, self.clock)));
+            self.marker = false;
+            self.next_seq = self.next_seq.wrapping_add(1);
+            self.clock += frames.max(1);
+            self.position += frames.max(1);
+            self.counters.packets += 1;
+            self.counters.frames += 1;
+            self.counters.octets += payload.len() as u64;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sound::{Sound, wav_bytes};
+
+    fn sound(seconds: usize) -> Sound {
+        let samples: Vec<i16> = (0..48_000 * seconds).map(|i| (i % 5000) as i16).collect();
+        Sound::from_wav(&wav_bytes(48_000, 1, &samples)).unwrap()
+    }
+
+    fn run(s: &mut AudioStream, sound: &Sound, from: Instant, ms: u64) -> Vec<Vec<u8>> {
+        let mut packets = Vec::new();
+        for t in 0..ms {
+            let mut out = Vec::new();
+            let mut lens = Vec::new();
+            s.send(
+                sound,
+                from + Duration::from_millis(t),
+                &mut out,
+                &mut |len, _| {
+                    lens.push(len);
+                    true
+                },
+            );
+            let mut rest = &out[..];
+            for len in lens {
+                let (p, tail) = rest.split_at(len);
+                packets.push(p.to_vec());
+                rest = tail;
+            }
+        }
+        packets
+    }
+
+    #[test]
+    fn twenty_ms_packets_on_schedule_with_the_samples_in_order() {
+        let sound = sound(2);
+        let t0 = Instant::now();
+        let mut s = AudioStream::new(&sound, false, [7, 100, 1000]);
+        s.play(1.0, t0);
+        let packets = run(&mut s, &sound, t0, 1000);
+        assert_eq!(packets.len(), 50, "1 s of 20 ms packets");
+        let mut expected_ts = 1000u32;
+        for (k, p) in packets.iter().enumerate() {
+            let p = rtp::Packet::parse(p).unwrap();
+            assert_eq!(p.payload_type(), L16_PT);
+            assert_eq!(p.sequence_number(), 100 + k as u16);
+            assert_eq!(p.timestamp(), expected_ts);
+            assert_eq!(p.marker(), k == 0, "marker on the first only");
+            assert_eq!(p.payload().len(), 960 * 2);
+            let first = i16::from_be_bytes([p.payload()[0], p.payload()[1]]);
+            assert_eq!(first, ((k * 960) % 5000) as i16);
+            expected_ts += 960;
+        }
+    }
+
+    const L16_PT: u8 = crate::sound::L16_PAYLOAD_TYPE;
+
+    #[test]
+    fn a_seek_moves_the_samples_not_the_timestamps_and_marks_the_next_packet() {
+        let sound = sound(3);
+        let t0 = Instant::now();
+        let mut s = AudioStream::new(&sound, false, [7, 0, 0]);
+        s.play(1.0, t0);
+        run(&mut s, &sound, t0, 100);
+        s.pause();
+        let ts_before = s.next_timestamp();
+        s.seek(2.0);
+        let t1 = t0 + Duration::from_secs(5);
+        s.play(1.0, t1);
+        let p = run(&mut s, &sound, t1, 1);
+        let p = rtp::Packet::parse(&p[0]).unwrap();
+        assert!(p.marker());
+        assert_eq!(p.timestamp(), ts_before);
+        let first = i16::from_be_bytes([p.payload()[0], p.payload()[1]]);
+        assert_eq!(first, (96_000 % 5000) as i16, "sample 96000");
+    }
+
+    #[test]
+    fn the_end_of_the_sound_ends_the_stream() {
+        let sound = sound(1);
+        let t0 = Instant::now();
+        let mut s = AudioStream::new(&sound, false, [7, 0, 0]);
+        s.play(1.0, t0);
+        let packets = run(&mut s, &sound, t0, 1500);
+        assert_eq!(packets.len(), 50);
+        let mut out = Vec::new();
+        assert_eq!(
+            s.send(
+                &sound,
+                t0 + Duration::from_secs(2),
+                &mut out,
+                &mut |_, _| true
+            ),
+            Next::Idle
+        );
+    }
+}

@@ -1,0 +1,204 @@
+//! A file's sound plays in the peers beside its video: ffprobe sees both tracks, ffmpeg and
+//! GStreamer decode the L16 track (RFC 3551 §4.5.11, big-endian) to exactly the WAV's samples
+//! and every video frame arrives, over UDP and TCP; GStreamer's rtpbin sees one CNAME for both
+//! tracks (RFC 3550 §6.5.1), so it can line them up.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::{Clip, tool};
+use hdstream_server::core::Config;
+
+/// 6 s of 640x360 at 30 fps.
+const CLIP: Clip = Clip::new(640, 360, 6);
+/// The sound's rate and channels.
+const RATE: usize = 48_000;
+const CHANNELS: usize = 2;
+
+/// The WAV's samples: noise from a fixed seed, so that any run of them is found in one place.
+fn samples() -> &'static Vec<i16> {
+    static SAMPLES: OnceLock<Vec<i16>> = OnceLock::new();
+    SAMPLES.get_or_init(|| {
+        let mut x: u32 = 0x1234_5678;
+        (0..RATE * CHANNELS * 6)
+            .map(|_| {
+                x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                ((x >> 16) as i16) / 4
+            })
+            .collect()
+    })
+}
+
+/// A media root holding `f.mjpeg` and `f.wav` beside it.
+fn root(name: &str) -> PathBuf {
+    let video = CLIP.path();
+    let wav = common::cached("sound-noise-48k-stereo-6s.wav", |path| {
+        let data = samples();
+        let mut bytes =
+            hdstream_common::audio::wav::header(48_000, 2, (data.len() * 2) as u32).to_vec();
+        bytes.extend(data.iter().flat_map(|s| s.to_le_bytes()));
+        std::fs::write(path, bytes).expect("write the WAV");
+    });
+    common::media_root(name, &[("f.mjpeg", &video), ("f.wav", &wav)])
+}
+
+/// Little-endian 16-bit samples of a raw file.
+fn read_s16le(path: &Path) -> Vec<i16> {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    bytes
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect()
+}
+
+/// Asserts that `decoded` is the WAV's samples from the start, at least `share` of them.
+fn assert_identical(decoded: &[i16], share: f64, who: &str) {
+    let source = samples();
+    assert!(
+        decoded.len() as f64 >= source.len() as f64 * share,
+        "{who}: {} of {} samples",
+        decoded.len(),
+        source.len()
+    );
+    let n = decoded.len().min(source.len());
+    let first_wrong = (0..n).find(|&i| decoded[i] != source[i]);
+    assert_eq!(
+        first_wrong, None,
+        "{who}: sample {first_wrong:?} differs from the WAV's"
+    );
+    eprintln!(
+        "{who}: {} samples ({:.3} s), identical to the WAV's",
+        decoded.len(),
+        decoded.len() as f64 / (RATE * CHANNELS) as f64
+    );
+}
+
+#[test]
+fn ffprobe_sees_video_and_l16_sound() {
+    let root = root("sound-ffprobe");
+    let server = common::serve(&root, Config::default());
+    let url = common::url(&server, "f.mjpeg");
+    let done = common::run(
+        Command::new(tool("ffprobe")).args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name,sample_rate,channels,width,height",
+            "-of",
+            "csv=p=0",
+            &url,
+        ]),
+        Duration::from_secs(20),
+    );
+    assert!(done.status.success(), "ffprobe: {}", done.stderr);
+    let out = done.stdout_text();
+    eprintln!("ffprobe: {out}");
+    assert!(out.contains("mjpeg,640,360"), "{out}");
+    assert!(out.contains("pcm_s16be,48000,2"), "{out}");
+}
+
+fn ffmpeg_plays(transport: &str) {
+    let root = root(&format!("sound-ffmpeg-{transport}"));
+    let server = common::serve(&root, Config::default());
+    let url = common::url(&server, "f.mjpeg");
+    let audio = root.join("decoded.s16le");
+    let video = root.join("frames.md5");
+    let done = common::run(
+        Command::new(tool("ffmpeg"))
+            .args(["-nostdin", "-loglevel", "level+warning"])
+            .args(["-rtsp_transport", transport, "-i", &url])
+            .args(["-map", "0:v", "-f", "framemd5"])
+            .arg(&video)
+            .args(["-map", "0:a", "-c:a", "pcm_s16le", "-f", "s16le"])
+            .arg(&audio),
+        Duration::from_secs(40),
+    );
+    assert!(done.status.success(), "ffmpeg: {}", done.stderr);
+    let frames = common::parse_framemd5(&std::fs::read_to_string(&video).unwrap_or_default());
+    assert_eq!(frames.len(), CLIP.frames as usize, "every frame");
+    assert_identical(
+        &read_s16le(&audio),
+        0.98,
+        &format!("ffmpeg over {transport}"),
+    );
+}
+
+#[test]
+fn ffmpeg_decodes_the_wav_s_samples_over_udp() {
+    ffmpeg_plays("udp");
+}
+
+#[test]
+fn ffmpeg_decodes_the_wav_s_samples_over_tcp() {
+    ffmpeg_plays("tcp");
+}
+
+fn gstreamer_plays(protocol: &str) {
+    let root = root(&format!("sound-gst-{protocol}"));
+    let server = common::serve(&root, Config::default());
+    let url = common::url(&server, "f.mjpeg");
+    let audio = root.join("decoded.s16le");
+    let child = common::spawn(
+        Command::new(tool("gst-launch-1.0"))
+            .args(["-q", "-e", "rtspsrc"])
+            .arg(format!("location={url}"))
+            .arg(format!("protocols={protocol}"))
+            .args(["latency=300", "name=src"])
+            .args([
+                "src.",
+                "!",
+                "application/x-rtp,media=audio",
+                "!",
+                "rtpL16depay",
+            ])
+            .args([
+                "!",
+                "audioconvert",
+                "!",
+                "audio/x-raw,format=S16LE",
+                "!",
+                "filesink",
+            ])
+            .arg(format!("location={}", audio.display()))
+            .args([
+                "src.",
+                "!",
+                "application/x-rtp,media=video",
+                "!",
+                "rtpjpegdepay",
+            ])
+            .args(common::DECODE_TO_CHECKSUMS),
+    );
+    let done = child.wait_or_interrupt(Duration::from_secs(25), Duration::from_secs(5));
+    assert!(
+        !done.interrupted,
+        "the pipeline did not end on the server's BYE: {}",
+        done.stderr
+    );
+    let frames = common::checksums(&done.stdout_text());
+    assert_eq!(
+        frames.len(),
+        CLIP.frames as usize,
+        "every frame: {}",
+        done.stderr
+    );
+    assert_identical(
+        &read_s16le(&audio),
+        0.98,
+        &format!("GStreamer over {protocol}"),
+    );
+}
+
+#[test]
+fn gstreamer_decodes_the_wav_s_samples_over_udp() {
+    gstreamer_plays("udp");
+}
+
+#[test]
+fn gstreamer_decodes_the_wav_s_samples_over_tcp() {
+    gstreamer_plays("tcp");
+}
