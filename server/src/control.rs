@@ -18,13 +18,14 @@ use hdstream_common::rtsp::{Method, Request, Response, StatusCode};
 use hdstream_common::sdp::{self, MjpegStream, RtxFormat, SessionDescription};
 
 use crate::config::Config;
+use crate::live_sound::LiveSoundStream;
 use crate::media::{Catalogue, LookupError};
 use crate::publish::{Publishing, live_target};
 use crate::session::{ConnId, Delivery, Program, Session, State};
 use crate::sessions::Sessions;
 use crate::source::Source;
 use crate::stream::{Payload, Stream};
-use crate::track::{AudioStream, Track};
+use crate::track::{AudioStream, Track, TrackStream};
 
 /// What a request handler may see and change.
 #[derive(Debug)]
@@ -274,9 +275,16 @@ fn describe(cx: &Context<'_>, request: &Request) -> Response {
         height: u32::from(height),
         rtx: rtx_offer(cx.config),
     });
-    if let Some(sound) = program.file().and_then(|m| m.sound.as_ref()) {
-        sdp.media
-            .push(sdp::Media::audio(&sound.format, AUDIO_TRACK));
+    let sound = match &program {
+        Program::File(media) => media.sound.as_ref().map(|s| s.format),
+        Program::Live(path) => cx
+            .publishing
+            .feed(path)
+            .and_then(|f| f.sound())
+            .map(|s| s.format),
+    };
+    if let Some(format) = sound {
+        sdp.media.push(sdp::Media::audio(&format, AUDIO_TRACK));
     }
     let mut response = Response::reply_to(request, StatusCode::OK);
     let base = request.uri.trim_end_matches('/');
@@ -523,9 +531,14 @@ fn setup_audio(
     program: &Program,
     session_id: Option<&str>,
 ) -> Response {
-    let Some(sound) = program.file().and_then(|m| m.sound.as_ref()) else {
-        return error(request, StatusCode::NOT_FOUND, "no such track");
+    let live_sound = match program {
+        Program::Live(path) => cx.publishing.feed(path).and_then(|f| f.sound()),
+        Program::File(_) => None,
     };
+    let file_sound = program.file().and_then(|m| m.sound.as_ref());
+    if live_sound.is_none() && file_sound.is_none() {
+        return error(request, StatusCode::NOT_FOUND, "no such track");
+    }
     let Some(id) = session_id else {
         let why = "SETUP the video (trackID=0) first, then this track in its session";
         return error(request, StatusCode::AGGREGATE_OPERATION_NOT_ALLOWED, why);
@@ -567,8 +580,14 @@ fn setup_audio(
         let why = "a session plays one file";
         return error(request, StatusCode::AGGREGATE_OPERATION_NOT_ALLOWED, why);
     }
-    let mut stream = AudioStream::new(sound, cx.config.looping, random);
-    stream.seek(session.stream.npt());
+    let stream = match file_sound {
+        Some(sound) => {
+            let mut stream = AudioStream::new(sound, cx.config.looping, random);
+            stream.seek(session.stream.npt());
+            TrackStream::File(stream)
+        }
+        None => TrackStream::Live(LiveSoundStream::new(random)),
+    };
     let track = Track {
         control_url: request.uri.clone(),
         delivery,
@@ -579,7 +598,7 @@ fn setup_audio(
         cx.config,
         id,
         delivery,
-        track.stream.ssrc,
+        track.stream.ssrc(),
         false,
         &spec,
     );
@@ -712,9 +731,11 @@ fn play(cx: &mut Context<'_>, request: &Request, id: Option<&str>) -> Response {
     let npt = session.stream.npt();
     session.stream.play(speed.unwrap_or(1.0), now);
     for track in &mut session.tracks {
-        // Every track from the video's position, on the same schedule.
-        track.stream.seek(npt);
-        track.stream.play(speed.unwrap_or(1.0), now);
+        if let TrackStream::File(stream) = &mut track.stream {
+            // Every track from the video's position, on the same schedule.
+            stream.seek(npt);
+            stream.play(speed.unwrap_or(1.0), now);
+        }
     }
     session.state = State::Playing;
     session.ended = false;
@@ -723,19 +744,7 @@ fn play(cx: &mut Context<'_>, request: &Request, id: Option<&str>) -> Response {
     if let Some(r) = Range::between(session.stream.npt(), duration) {
         response.headers.set_typed(&r);
     }
-    let tracks = session.tracks.iter().map(|t| RtpInfoEntry {
-        url: t.control_url.clone(),
-        seq: Some(t.stream.next_sequence_number()),
-        rtptime: Some(t.stream.next_timestamp()),
-    });
-    let video = RtpInfoEntry {
-        url: play_url(session, request),
-        seq: Some(session.stream.next_sequence_number()),
-        rtptime: Some(session.stream.next_timestamp()),
-    };
-    response
-        .headers
-        .set_typed(&RtpInfo(std::iter::once(video).chain(tracks).collect()));
+    response.headers.set_typed(&rtp_info(session, request));
     if let Some(speed) = speed.and_then(Speed::new) {
         response.headers.set_typed(&speed);
     }
@@ -766,22 +775,39 @@ fn play_live(
     };
     session.stream.play(1.0, now);
     session.stream.join(feed);
+    for track in &mut session.tracks {
+        if let (TrackStream::Live(stream), Some(sound)) = (&mut track.stream, feed.sound()) {
+            stream.join(sound);
+        }
+    }
     session.state = State::Playing;
     session.ended = false;
     session.first_play.get_or_insert(now);
     let mut response = Response::reply_to(request, StatusCode::OK);
     response.headers.set_typed(&Range::now());
-    response.headers.set_typed(&RtpInfo(vec![RtpInfoEntry {
-        url: play_url(session, request),
-        seq: Some(session.stream.next_sequence_number()),
-        rtptime: Some(session.stream.next_timestamp()),
-    }]));
+    response.headers.set_typed(&rtp_info(session, request));
     if request.headers.get(Speed::NAME).is_some()
         && let Some(one) = Speed::new(1.0)
     {
         response.headers.set_typed(&one);
     }
     response
+}
+
+/// `RTP-Info` (RFC 2326 §12.33) after a PLAY: each track's first sequence number and
+/// timestamp, the video's first.
+fn rtp_info(session: &Session, request: &Request) -> RtpInfo {
+    let tracks = session.tracks.iter().map(|t| RtpInfoEntry {
+        url: t.control_url.clone(),
+        seq: Some(t.stream.next_sequence_number()),
+        rtptime: Some(t.stream.next_timestamp()),
+    });
+    let video = RtpInfoEntry {
+        url: play_url(session, request),
+        seq: Some(session.stream.next_sequence_number()),
+        rtptime: Some(session.stream.next_timestamp()),
+    };
+    RtpInfo(std::iter::once(video).chain(tracks).collect())
 }
 
 /// The URL `RTP-Info` names: the track's, as SETUP had it.

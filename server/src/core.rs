@@ -20,12 +20,14 @@ use crate::access::{Access, Attempt, Right, Verdict};
 pub use crate::config::Config;
 use crate::connection::{Connection, salvage_cseq};
 use crate::control::{self, Context};
+use crate::live_sound::SoundFeed;
 use crate::media::{Catalogue, url_segments};
-use crate::publish::{PathStats, Publishing, live_path};
+use crate::publish::{PathStats, Publishing, live_path, live_target};
 use crate::session::{ConnId, Delivery, Program, Session, State};
 use crate::sessions::Sessions;
 use crate::source::Source;
 use crate::stream::Next;
+use crate::track::TrackStream;
 pub use crate::transmit::{Room, Run, Socket, Transmit};
 
 /// What happened to a session when it ended, for the summary log line.
@@ -86,6 +88,7 @@ impl Reports {
     fn send(
         &mut self,
         session: &mut Session,
+        publishing: &Publishing,
         connections: &mut HashMap<ConnId, Connection>,
         now: Instant,
         bye: bool,
@@ -107,16 +110,19 @@ impl Reports {
             clock,
             counters: stream.counters,
         };
+        let rate = sound_clock_rate(session, publishing);
         let tracks: Vec<(Delivery, Report)> = session
             .tracks
             .iter()
-            .map(|t| {
+            .filter_map(|t| {
+                let clock = t.stream.report_clock(now, wall_now, rate);
+                let clock = clock.or(bye.then(|| (wall_now, t.stream.next_timestamp())))?;
                 let report = Report {
-                    ssrc: t.stream.ssrc,
-                    clock: (wall_now, t.stream.rtp_time_at(now)),
-                    counters: t.stream.counters,
+                    ssrc: t.stream.ssrc(),
+                    clock,
+                    counters: t.stream.counters(),
                 };
-                (t.delivery, report)
+                Some((t.delivery, report))
             })
             .collect();
         for (delivery, report) in std::iter::once((session.delivery, video)).chain(tracks) {
@@ -526,11 +532,16 @@ impl Server {
             };
             let part = self.pass.part;
             let parts = 1 + session.tracks.len();
+            let live_sound = match &session.program {
+                Program::Live(path) => self.publishing.feed(path).and_then(|f| f.sound()),
+                Program::File(_) => None,
+            };
             let step = match source {
                 Some(source) => poll_part(
                     session,
                     part,
                     source,
+                    live_sound,
                     &mut self.connections,
                     limit,
                     now,
@@ -609,7 +620,8 @@ impl Server {
             for track in &mut session.tracks {
                 track.stream.pause();
             }
-            self.reports.send(session, &mut self.connections, now, true);
+            self.reports
+                .send(session, &self.publishing, &mut self.connections, now, true);
             tracing::info!(session = %session.id, frames = session.stream.counters.frames, "end of file: BYE sent");
             return;
         }
@@ -619,7 +631,7 @@ impl Server {
         if now >= session.next_report
             && self
                 .reports
-                .send(session, &mut self.connections, now, false)
+                .send(session, &self.publishing, &mut self.connections, now, false)
         {
             session.next_report = now + self.config.report_interval;
         }
@@ -689,8 +701,9 @@ impl Server {
             return;
         };
         if !session.ended && why != Ending::Disconnect {
+            let publishing = &self.publishing;
             self.reports
-                .send(&mut session, &mut self.connections, now, true);
+                .send(&mut session, publishing, &mut self.connections, now, true);
         }
         let reason = match why {
             Ending::Teardown => "teardown",
@@ -710,7 +723,8 @@ impl Server {
                 if matches!(&session.program, Program::Live(p) if *p == path)
                     && session.state == State::Playing
                 {
-                    self.reports.send(session, &mut self.connections, now, true);
+                    self.reports
+                        .send(session, &self.publishing, &mut self.connections, now, true);
                     tracing::info!(session = %session.id, path, "publisher gone: BYE sent");
                 }
             }
@@ -767,17 +781,18 @@ impl Server {
                 None => return None,
             },
             Method::Setup if records(request) => {
-                let path = live_path(&request.uri);
+                let target = live_target(&request.uri);
                 let asked = request
                     .headers
                     .typed::<rtsp::header::Transport>()
                     .and_then(Result::ok)
                     .and_then(|t| t.0.into_iter().next());
-                match (path, asked) {
-                    (Some(path), Some(asked)) => {
+                match (target, asked) {
+                    (Some((path, track)), Some(asked)) => {
                         let id = session.clone().unwrap_or_else(|| self.sessions.new_id());
+                        let ports = self.config.server_ports;
                         self.publishing
-                            .setup(conn, &path, &asked, id, self.config.server_ports)
+                            .setup(conn, &path, track.as_deref(), &asked, id, ports)
                             .map(|(id, transport)| Some((id, Some(transport))))
                     }
                     _ => Err((
@@ -979,6 +994,18 @@ fn heard_rtcp(session: &mut Session, data: &[u8], now: Instant) {
     }
 }
 
+/// The clock rate of `session`'s sound (RTP timestamp units per second), 8000 if unknown.
+fn sound_clock_rate(session: &Session, publishing: &Publishing) -> u32 {
+    let format = match &session.program {
+        Program::File(media) => media.sound.as_ref().map(|s| s.format),
+        Program::Live(path) => publishing
+            .feed(path)
+            .and_then(|f| f.sound())
+            .map(|s| s.format),
+    };
+    format.map_or(8000, |f| f.clock_rate)
+}
+
 /// What one track's sender report says (RFC 3550 §6.4.1).
 struct Report {
     ssrc: u32,
@@ -1016,6 +1043,7 @@ fn poll_part(
     session: &mut Session,
     part: usize,
     source: &dyn Source,
+    live_sound: Option<&SoundFeed>,
     connections: &mut HashMap<ConnId, Connection>,
     tcp_queue_limit: usize,
     now: Instant,
@@ -1039,13 +1067,19 @@ fn poll_part(
             buf,
         );
     }
-    let sound = session.program.file().and_then(|m| m.sound.as_ref());
-    let (Some(track), Some(sound)) = (session.tracks.get_mut(part - 1), sound) else {
+    let file_sound = session.program.file().and_then(|m| m.sound.as_ref());
+    let Some(track) = session.tracks.get_mut(part - 1) else {
         return Step::Done(Next::Idle);
     };
     let stream = &mut track.stream;
-    let mut send = |out: &mut Vec<u8>, accept: &mut dyn FnMut(usize, &mut Vec<u8>) -> bool| {
-        stream.send(sound, now, out, accept)
+    let mut send = |out: &mut Vec<u8>, accept: &mut dyn FnMut(usize, &mut Vec<u8>) -> bool| match (
+        &mut *stream,
+        file_sound,
+        live_sound,
+    ) {
+        (TrackStream::File(s), Some(sound), _) => s.send(sound, now, out, accept),
+        (TrackStream::Live(s), _, Some(feed)) => s.send(feed, now, out, accept),
+        _ => Next::Idle,
     };
     let delivery = track.delivery;
     poll_stream(

@@ -22,6 +22,7 @@ pub mod history;
 #[cfg(test)]
 mod hostile_tests;
 pub mod live;
+pub mod live_sound;
 #[cfg(test)]
 mod live_tests;
 pub mod media;

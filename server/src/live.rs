@@ -22,6 +22,9 @@ use std::time::{Duration, Instant, SystemTime};
 use hdstream_video::jpeg::Header;
 use hdstream_video::rfc2435::{Layout, NotReady};
 
+use hdstream_common::audio::Format;
+
+use crate::live_sound::SoundFeed;
 use crate::source::{Moment, Source};
 
 /// How long frames stay after they arrived: the retransmission time a viewer may ask within
@@ -76,6 +79,8 @@ pub struct Feed {
     sender_clock: Option<(u32, SystemTime)>,
     /// Whether a publisher is recording into it.
     on_air: bool,
+    /// The path's sound, when its publisher announced some.
+    sound: Option<SoundFeed>,
 }
 
 impl Default for Feed {
@@ -98,6 +103,7 @@ impl Feed {
             last: None,
             sender_clock: None,
             on_air: false,
+            sound: None,
         }
     }
 
@@ -120,6 +126,28 @@ impl Feed {
         self.frames.clear();
         self.bytes = 0;
         self.sender_clock = None;
+        if let Some(sound) = &mut self.sound {
+            sound.off_air();
+        }
+    }
+
+    /// The publisher's sound is of `format` (or there is none).
+    pub fn set_sound(&mut self, format: Option<Format>) {
+        match (format, &mut self.sound) {
+            (Some(format), Some(sound)) => sound.restart(format),
+            (Some(format), None) => self.sound = Some(SoundFeed::new(format)),
+            (None, _) => self.sound = None,
+        }
+    }
+
+    /// The path's sound, if its publisher sends some.
+    pub fn sound(&self) -> Option<&SoundFeed> {
+        self.sound.as_ref()
+    }
+
+    /// The path's sound, to take packets.
+    pub fn sound_mut(&mut self) -> Option<&mut SoundFeed> {
+        self.sound.as_mut()
     }
 
     /// Whether a publisher is recording into it.

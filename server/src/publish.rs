@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use hdstream_common::audio::Format;
 use hdstream_common::rfc2435::{Depacketizer, Output};
 use hdstream_common::rtsp::StatusCode;
 use hdstream_common::rtsp::header::{
@@ -72,6 +73,33 @@ struct Publisher {
     /// When it was last heard from (RTP, RTCP, a request).
     last_heard: Instant,
     stats: PathStats,
+    /// The `a=control` of its JPEG section, to tell its SETUPs apart.
+    video_control: Option<String>,
+    /// Its sound track, when its ANNOUNCE had one hdstream can pass on.
+    audio: Option<SoundIn>,
+}
+
+/// A publisher's sound track.
+#[derive(Debug)]
+struct SoundIn {
+    /// Its `a=control` in the ANNOUNCE.
+    control: Option<String>,
+    intake: Option<Intake>,
+    /// The SSRC its RTP comes from, and when it was last seen.
+    ssrc: Option<(u32, Instant)>,
+}
+
+/// Whether a SETUP URL's `track` (what follows `live/<name>/`) names the section whose
+/// `a=control` is `control` (relative, or a whole URL ending in it). Tracks are matched by
+/// control URL, never by position: `rtspclientsink` announces its audio first.
+fn names(control: Option<&str>, track: Option<&str>) -> bool {
+    match (control, track) {
+        (Some(control), Some(track)) => {
+            let control = control.trim_end_matches('/');
+            control == track || control.ends_with(&format!("/{track}"))
+        }
+        _ => false,
+    }
 }
 
 /// What a path has received.
@@ -97,6 +125,10 @@ pub struct PathStats {
     pub ignored: u64,
     /// Size of the last frame.
     pub size: Option<(u16, u16)>,
+    /// Audio packets passed on to viewers.
+    pub audio_packets: u64,
+    /// Audio packets dropped: not RTP, another SSRC, another payload type, too large.
+    pub audio_ignored: u64,
 }
 
 /// A refusal: the status and why, for the reply's body.
@@ -222,10 +254,21 @@ impl Publishing {
                 self.feeds.remove(&idle);
             }
         }
-        self.feeds
-            .entry(path.to_owned())
-            .or_default()
-            .on_air(media.framerate(), size);
+        let sound = description
+            .media
+            .iter()
+            .filter(|m| m.media.eq_ignore_ascii_case("audio"))
+            .find_map(|m| match Format::from_sdp(m) {
+                Ok(format) => Some((format, m.control().map(str::to_owned))),
+                Err(e) => {
+                    tracing::warn!(path, error = %e, "a sound track that is not passed on");
+                    None
+                }
+            });
+        let video_control = media.control().map(str::to_owned);
+        let feed = self.feeds.entry(path.to_owned()).or_default();
+        feed.on_air(media.framerate(), size);
+        feed.set_sound(sound.as_ref().map(|(format, _)| *format));
         tracing::info!(%peer, path, "publisher announced");
         self.paths.insert(
             path.to_owned(),
@@ -242,18 +285,26 @@ impl Publishing {
                     path: path.to_owned(),
                     ..PathStats::default()
                 },
+                video_control,
+                audio: sound.map(|(_, control)| SoundIn {
+                    control,
+                    intake: None,
+                    ssrc: None,
+                }),
             },
         );
         self.share_budget();
         Ok(())
     }
 
-    /// SETUP with `mode=record` of `path`'s track over `asked`: the session id (`id` when it is
-    /// the path's first) and the transport to answer.
+    /// SETUP with `mode=record` of `path`'s `track` (the control after the path) over `asked`:
+    /// the session id (`id` when it is the path's first) and the transport to answer. A track
+    /// that names the announced sound section sets up the sound; any other, the video.
     pub fn setup(
         &mut self,
         conn: ConnId,
         path: &str,
+        track: Option<&str>,
         asked: &TransportSpec,
         id: String,
         server_ports: (u16, u16),
@@ -306,7 +357,13 @@ impl Publishing {
                 )
             }
         };
-        p.intake = Some(intake);
+        let video = names(p.video_control.as_deref(), track);
+        match &mut p.audio {
+            Some(audio) if !video && names(audio.control.as_deref(), track) => {
+                audio.intake = Some(intake);
+            }
+            _ => p.intake = Some(intake),
+        }
         let session = p.session.get_or_insert(id).clone();
         Ok((session, reply.with(TransportParam::Mode("RECORD".into()))))
     }
@@ -436,23 +493,28 @@ impl Publishing {
             return false;
         };
         let feed = self.feeds.entry(path.clone()).or_default();
-        match p.intake {
-            Some(Intake::Tcp { rtp, .. }) if rtp == channel => {
-                take_rtp(p, feed, data, now);
-                true
+        let sound = p.audio.as_ref().and_then(|a| a.intake);
+        match (p.intake, sound) {
+            (Some(Intake::Tcp { rtp, .. }), _) if rtp == channel => take_rtp(p, feed, data, now),
+            (Some(Intake::Tcp { rtcp, .. }), _) if rtcp == channel => {
+                take_rtcp(p, feed, data, now, false);
             }
-            Some(Intake::Tcp { rtcp, .. }) if rtcp == channel => {
-                take_rtcp(p, feed, data, now);
-                true
+            (_, Some(Intake::Tcp { rtp, .. })) if rtp == channel => {
+                take_sound(p, feed, data, now);
             }
-            _ => false,
+            (_, Some(Intake::Tcp { rtcp, .. })) if rtcp == channel => {
+                take_rtcp(p, feed, data, now, true);
+            }
+            _ => return false,
         }
+        true
     }
 
     /// An RTP datagram from `from` on the server's RTP port: answers whether a publisher sent it.
     pub fn udp(&mut self, from: SocketAddr, data: &[u8], now: Instant) -> bool {
         match self.sent_from(from, false) {
-            Some((p, feed)) => take_rtp(p, feed, data, now),
+            Some((p, feed, false)) => take_rtp(p, feed, data, now),
+            Some((p, feed, true)) => take_sound(p, feed, data, now),
             None => return false,
         }
         true
@@ -462,19 +524,29 @@ impl Publishing {
     /// sent it.
     pub fn udp_rtcp(&mut self, from: SocketAddr, data: &[u8], now: Instant) -> bool {
         match self.sent_from(from, true) {
-            Some((p, feed)) => take_rtcp(p, feed, data, now),
+            Some((p, feed, sound)) => take_rtcp(p, feed, data, now, sound),
             None => return false,
         }
         true
     }
 
-    /// The UDP publisher whose RTP (or, `rtcp`, RTCP) port is `from`, and its path's feed.
-    fn sent_from(&mut self, from: SocketAddr, rtcp: bool) -> Option<(&mut Publisher, &mut Feed)> {
-        let (path, p) = self.paths.iter_mut().find(|(_, p)| match p.intake {
+    /// The UDP publisher whose RTP (or, `rtcp`, RTCP) port is `from`, its path's feed, and
+    /// whether the port is its sound track's.
+    fn sent_from(
+        &mut self,
+        from: SocketAddr,
+        rtcp: bool,
+    ) -> Option<(&mut Publisher, &mut Feed, bool)> {
+        let port_of = |intake: Option<Intake>| match intake {
             Some(Intake::Udp { rtp, rtcp: r }) => from == if rtcp { r } else { rtp },
             _ => false,
-        })?;
-        Some((p, self.feeds.entry(path.clone()).or_default()))
+        };
+        let (path, p) = self
+            .paths
+            .iter_mut()
+            .find(|(_, p)| port_of(p.intake) || port_of(p.audio.as_ref().and_then(|a| a.intake)))?;
+        let sound = !port_of(p.intake);
+        Some((p, self.feeds.entry(path.clone()).or_default(), sound))
     }
 
     /// What each path has received.
@@ -508,8 +580,41 @@ fn take_rtp(p: &mut Publisher, feed: &mut Feed, data: &[u8], now: Instant) {
     take_outputs(p, feed, Some(now));
 }
 
-/// The publisher's RTCP: its sender reports set the feed's capture clock (RFC 3550 §6.4.1).
-fn take_rtcp(p: &mut Publisher, feed: &mut Feed, data: &[u8], now: Instant) {
+/// An RTP packet of the publisher's sound: passed on as it is, from one SSRC and of the
+/// announced payload type.
+fn take_sound(p: &mut Publisher, feed: &mut Feed, data: &[u8], now: Instant) {
+    let (Some(audio), Some(sound)) = (&mut p.audio, feed.sound_mut()) else {
+        return;
+    };
+    if !p.recording {
+        return;
+    }
+    p.last_heard = now;
+    let packet = match rtp::Packet::parse(data) {
+        Ok(packet) if packet.payload_type() == sound.format.payload_type => packet,
+        _ => {
+            p.stats.audio_ignored += 1;
+            return;
+        }
+    };
+    let ssrc = packet.ssrc();
+    match audio.ssrc {
+        Some((ours, seen)) if ours != ssrc && now.saturating_duration_since(seen) < SSRC_SWITCH => {
+            p.stats.audio_ignored += 1;
+            return;
+        }
+        _ => audio.ssrc = Some((ssrc, now)),
+    }
+    if sound.push(&packet, now) {
+        p.stats.audio_packets += 1;
+    } else {
+        p.stats.audio_ignored += 1;
+    }
+}
+
+/// The publisher's RTCP (of its sound track when `sound`): its sender reports set the feed's
+/// capture clock (RFC 3550 §6.4.1).
+fn take_rtcp(p: &mut Publisher, feed: &mut Feed, data: &[u8], now: Instant, sound: bool) {
     p.stats.rtcp += 1;
     p.last_heard = now;
     let Ok(compound) = rtcp::Compound::parse(data) else {
@@ -518,8 +623,13 @@ fn take_rtcp(p: &mut Publisher, feed: &mut Feed, data: &[u8], now: Instant) {
     for packet in compound.iter() {
         if let rtcp::Packet::SenderReport(sr) = packet {
             let info = sr.sender_info();
-            if let Some(wall) = info.ntp_timestamp.to_system_time() {
-                feed.sender_report(info.rtp_timestamp, wall);
+            let Some(wall) = info.ntp_timestamp.to_system_time() else {
+                continue;
+            };
+            match feed.sound_mut() {
+                Some(audio) if sound => audio.sender_report(info.rtp_timestamp, wall),
+                _ if sound => {}
+                _ => feed.sender_report(info.rtp_timestamp, wall),
             }
         }
     }
@@ -589,7 +699,9 @@ mod tests {
                 rtcp: Some(1),
             }),
         );
-        let (id, _) = p.setup(conn, path, &asked, id.into(), (0, 0)).unwrap();
+        let (id, _) = p
+            .setup(conn, path, None, &asked, id.into(), (0, 0))
+            .unwrap();
         p.record(&id).unwrap();
     }
 

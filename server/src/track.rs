@@ -1,6 +1,6 @@
 //! A session's tracks beside its video (RFC 2326 §10.4: one SETUP per track, each with its own
 //! control URL and transport, aggregate control for PLAY/PAUSE/TEARDOWN): today a file's sound,
-//! sent as L16 ([`AudioStream`]).
+//! sent as L16 ([`AudioStream`]), or a live path's, passed on ([`LiveSoundStream`]).
 //!
 //! An audio stream is paced by the same PLAY as the video: sample frame *p* is due at
 //! `anchor + (p − anchor_position) / rate / speed`, and a seek moves it to the sample at the
@@ -10,10 +10,11 @@
 //! silence (a PLAY or a seek, §4.1); the timestamp counts sample frames and keeps growing
 //! across seeks and pauses, as the video's does.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use hdstream_common::rtp;
 
+use crate::live_sound::LiveSoundStream;
 use crate::session::Delivery;
 use crate::sound::Sound;
 use crate::stream::{Counters, MAX_LAG, Next};
@@ -29,7 +30,72 @@ pub struct Track {
     /// Where its packets go.
     pub delivery: Delivery,
     /// Its RTP stream.
-    pub stream: AudioStream,
+    pub stream: TrackStream,
+}
+
+/// A track's RTP stream: a file's sound, or a live path's.
+#[derive(Debug)]
+pub enum TrackStream {
+    /// A file's sound, paced by the session's PLAY.
+    File(AudioStream),
+    /// A published path's sound, passed on as it arrives.
+    Live(LiveSoundStream),
+}
+
+impl TrackStream {
+    /// Its SSRC.
+    pub fn ssrc(&self) -> u32 {
+        match self {
+            TrackStream::File(s) => s.ssrc,
+            TrackStream::Live(s) => s.ssrc,
+        }
+    }
+
+    /// The sequence number the next packet carries.
+    pub fn next_sequence_number(&self) -> u16 {
+        match self {
+            TrackStream::File(s) => s.next_sequence_number(),
+            TrackStream::Live(s) => s.next_sequence_number(),
+        }
+    }
+
+    /// The RTP timestamp the next packet carries.
+    pub fn next_timestamp(&self) -> u32 {
+        match self {
+            TrackStream::File(s) => s.next_timestamp(),
+            TrackStream::Live(s) => s.next_timestamp(),
+        }
+    }
+
+    /// What it has sent.
+    pub fn counters(&self) -> Counters {
+        match self {
+            TrackStream::File(s) => s.counters,
+            TrackStream::Live(s) => s.counters,
+        }
+    }
+
+    /// Stops sending.
+    pub fn pause(&mut self) {
+        match self {
+            TrackStream::File(s) => s.pause(),
+            TrackStream::Live(s) => s.pause(),
+        }
+    }
+
+    /// A sender report's NTP ↔ RTP pair at `now` (RFC 3550 §6.4.1), given the server's wall
+    /// clock then and the track's clock rate; `None` while a live track has sent nothing.
+    pub fn report_clock(
+        &self,
+        now: Instant,
+        wall_now: SystemTime,
+        clock_rate: u32,
+    ) -> Option<(SystemTime, u32)> {
+        match self {
+            TrackStream::File(s) => Some((wall_now, s.rtp_time_at(now))),
+            TrackStream::Live(s) => s.report_clock(now, wall_now, clock_rate),
+        }
+    }
 }
 
 /// The playing schedule set by PLAY.

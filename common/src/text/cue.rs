@@ -43,7 +43,8 @@ impl Cue {
 /// A cue that was skipped, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Skipped {
-    /// Its first line, counted from 1.
+    /// The line at fault, counted from 1: the timing line, or the block's first line when it
+    /// has none.
     pub line: usize,
     /// What is wrong with it.
     pub defect: Defect,

@@ -1,4 +1,4 @@
-//! SubRip (`.srt`) caption files: read ([`parse`]) and written ([`write`]).
+//! SubRip (`.srt`) caption files: read ([`parse`]) and written ([`write()`]).
 //!
 //! SubRip has no standard; this follows what players and ffmpeg read and write:
 //!
@@ -339,7 +339,7 @@ mod tests {
         assert_eq!(out, "1\n00:00:00,001 --> 00:00:02,000\nx\n\n");
     }
 
-    /// What [`write`] then [`parse`] make of a cue's text.
+    /// What [`write()`] then [`parse`] make of a cue's text.
     fn tidied(text: &str) -> String {
         numbered(text)
             .map(|(_, l)| l)

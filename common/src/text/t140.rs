@@ -18,7 +18,7 @@
 //! read at 90 kHz, not at the rtpmap's 1000 Hz (so its SRT cues come out 90 times too close
 //! together unless RTCP sender reports, which it uses when the session has more than one
 //! stream, set it right); each SRT cue ends where it starts. That is why a cue's lines are
-//! joined by LF within one block ([`write`]) rather than sent as separate T.140 lines.
+//! joined by LF within one block ([`write()`]) rather than sent as separate T.140 lines.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -100,7 +100,7 @@ pub struct Block {
     pub data: Vec<u8>,
 }
 
-/// Turns cues into T140blocks (RFC 4103 §3), one line a cue: [`write`]'s text, in as many
+/// Turns cues into T140blocks (RFC 4103 §3), one line a cue: [`write()`]'s text, in as many
 /// blocks of at most `max_payload` bytes as it takes (one, for any caption of a few lines),
 /// all stamped with the cue's start. It keeps the timestamp of the last block, to know when
 /// the sender was idle.
@@ -737,7 +737,7 @@ mod tests {
         );
     }
 
-    /// What the depacketizer returns for a caption: [`write`]'s lines.
+    /// What the depacketizer returns for a caption: [`write()`]'s lines.
     fn expected_lines(text: &str) -> Vec<String> {
         let written = write(text);
         let body = written.trim_end_matches(LINE_SEPARATOR);

@@ -1,0 +1,393 @@
+//! A published path's sound: the publisher's audio packets as they came ([`SoundFeed`]), and a
+//! viewer's stream of them ([`LiveSoundStream`]).
+//!
+//! The payloads are passed on untouched — L16, PCMU, PCMA or Opus alike (RFC 3551, RFC 7587):
+//! the server never decodes sound. Each viewer's stream gives them its own SSRC, sequence
+//! numbers and timestamp origin (RFC 3550 §5.1), as it does the frames; a packet is due when it
+//! arrives. Time works as for the frames ([`crate::live::Feed`]): the publisher's timestamps
+//! become a media time that only grows (a jump back or far ahead is replaced by the arrival
+//! gap), and its sender reports on the audio track give each packet its capture time, which the
+//! viewer's own sender reports pass on — so the viewer lines sound up with the frames by the
+//! publisher's clock (RFC 3550 §6.4.1).
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant, SystemTime};
+
+use hdstream_common::audio::Format;
+use hdstream_common::rtp;
+
+use crate::stream::{Counters, MAX_LAG, Next};
+
+/// How long packets stay after they arrived.
+pub const KEEP: Duration = Duration::from_millis(1000);
+/// The largest audio payload taken (a 20 ms packet of 48 kHz stereo L16 is 3840 bytes).
+pub const MAX_PAYLOAD: usize = 16 * 1024;
+/// Packets a path holds at most (1 s of 2.5 ms packets).
+const MAX_PACKETS: usize = 400;
+/// A timestamp step beyond the arrival gap by this much is a publisher's restart.
+const LEAP: Duration = Duration::from_millis(500);
+
+/// One published audio packet.
+#[derive(Debug)]
+struct Packet {
+    payload: Vec<u8>,
+    /// Its place on the path's audio clock, in the format's clock units from the first.
+    media_time: u64,
+    arrived: Instant,
+    capture: Option<SystemTime>,
+    marker: bool,
+}
+
+/// A path's recent audio packets and its clocks.
+#[derive(Debug)]
+pub struct SoundFeed {
+    /// The publisher's format (its payload type is the one viewers get).
+    pub format: Format,
+    packets: VecDeque<Packet>,
+    /// Absolute index of `packets[0]`.
+    first: usize,
+    /// The newest packet's publisher timestamp, media time and arrival.
+    last: Option<(u32, u64, Instant)>,
+    /// The publisher's newest sender report for its audio: RTP timestamp and wall clock.
+    sender_clock: Option<(u32, SystemTime)>,
+}
+
+impl SoundFeed {
+    /// An empty feed of `format`.
+    pub fn new(format: Format) -> SoundFeed {
+        SoundFeed {
+            format,
+            packets: VecDeque::new(),
+            first: 0,
+            last: None,
+            sender_clock: None,
+        }
+    }
+
+    /// A new publisher of `format` takes the path: what is held goes, the numbering stays.
+    pub fn restart(&mut self, format: Format) {
+        self.format = format;
+        self.first += self.packets.len();
+        self.packets.clear();
+        self.sender_clock = None;
+    }
+
+    /// The publisher left: the packets go.
+    pub fn off_air(&mut self) {
+        self.first += self.packets.len();
+        self.packets.clear();
+        self.sender_clock = None;
+    }
+
+    /// Packets taken since the path began (the next one's absolute index).
+    pub fn end(&self) -> usize {
+        self.first + self.packets.len()
+    }
+
+    /// A sender report from the publisher about its audio (RFC 3550 §6.4.1).
+    pub fn sender_report(&mut self, rtp_timestamp: u32, wall: SystemTime) {
+        self.sender_clock = Some((rtp_timestamp, wall));
+    }
+
+    /// An audio packet from the publisher, arrived at `now`. A payload over [`MAX_PAYLOAD`] is
+    /// refused (`false`: the caller counts it).
+    pub fn push(&mut self, packet: &rtp::Packet<'_>, now: Instant) -> bool {
+        let payload = packet.payload();
+        if payload.len() > MAX_PAYLOAD {
+            return false;
+        }
+        let timestamp = packet.timestamp();
+        let media_time = self.media_time(timestamp, now);
+        let rate = f64::from(self.format.clock_rate.max(1));
+        let capture = self.sender_clock.map(|(rtp, wall)| {
+            let ticks = timestamp.wrapping_sub(rtp) as i32;
+            let offset = Duration::from_secs_f64(f64::from(ticks.unsigned_abs()) / rate);
+            if ticks >= 0 {
+                wall + offset
+            } else {
+                wall.checked_sub(offset).unwrap_or(wall)
+            }
+        });
+        self.packets.push_back(Packet {
+            payload: payload.to_vec(),
+            media_time,
+            arrived: now,
+            capture,
+            marker: packet.marker(),
+        });
+        while self.packets.len() > 1
+            && (self.packets.len() > MAX_PACKETS
+                || now.saturating_duration_since(self.packets[0].arrived) > KEEP)
+        {
+            self.packets.pop_front();
+            self.first += 1;
+        }
+        true
+    }
+
+    /// The media time of a packet stamped `timestamp` arriving at `now`.
+    fn media_time(&mut self, timestamp: u32, now: Instant) -> u64 {
+        let Some((last_ts, last_media, last_arrival)) = self.last else {
+            self.last = Some((timestamp, 0, now));
+            return 0;
+        };
+        let rate = f64::from(self.format.clock_rate.max(1));
+        let gap = now.saturating_duration_since(last_arrival);
+        let gap_ticks = (gap.as_secs_f64() * rate) as i64;
+        let delta = i64::from(timestamp.wrapping_sub(last_ts) as i32);
+        let leap = (LEAP.as_secs_f64() * rate) as i64;
+        // Packets of one burst may arrive together: any forward step within the gap and the
+        // leap is the publisher's own timing.
+        let usable = delta >= 0 && delta <= gap_ticks + leap;
+        let step = if usable { delta } else { gap_ticks.max(1) };
+        let media = last_media + step as u64;
+        self.last = Some((timestamp, media, now));
+        media
+    }
+
+    fn get(&self, index: usize) -> Option<&Packet> {
+        self.packets.get(index.checked_sub(self.first)?)
+    }
+}
+
+/// One viewer's stream of a path's sound.
+#[derive(Debug)]
+pub struct LiveSoundStream {
+    /// RTP SSRC (random, RFC 3550 §8).
+    pub ssrc: u32,
+    next_seq: u16,
+    ts_origin: u32,
+    /// The next packet (absolute index) to send.
+    position: usize,
+    playing: bool,
+    /// Media time the next packet is expected at (for `RTP-Info` before it arrives).
+    expected_media_time: u64,
+    /// The newest packet's timestamp, and its capture time (or, unknown, its arrival).
+    last_sent: Option<(u32, Instant, Option<SystemTime>)>,
+    /// What has been sent.
+    pub counters: Counters,
+}
+
+impl LiveSoundStream {
+    /// A stream with random SSRC, initial sequence number and timestamp origin.
+    pub fn new(random: [u32; 3]) -> LiveSoundStream {
+        let [ssrc, seq, ts] = random;
+        LiveSoundStream {
+            ssrc,
+            next_seq: seq as u16,
+            ts_origin: ts,
+            position: 0,
+            playing: false,
+            expected_media_time: 0,
+            last_sent: None,
+            counters: Counters::default(),
+        }
+    }
+
+    /// The sequence number the next packet carries.
+    pub fn next_sequence_number(&self) -> u16 {
+        self.next_seq
+    }
+
+    /// The RTP timestamp the next packet carries (expected).
+    pub fn next_timestamp(&self) -> u32 {
+        self.ts_origin.wrapping_add(self.expected_media_time as u32)
+    }
+
+    /// Starts from the next packet `feed` gets (RFC 2326 §10.5 `npt=now-`).
+    pub fn join(&mut self, feed: &SoundFeed) {
+        self.position = feed.end();
+        self.playing = true;
+        if let Some((_, media, _)) = feed.last {
+            self.expected_media_time = media + u64::from(feed.format.samples_per_packet(20));
+        }
+    }
+
+    /// Stops sending.
+    pub fn pause(&mut self) {
+        self.playing = false;
+    }
+
+    /// A sender report's NTP ↔ RTP pair (RFC 3550 §6.4.1) at `now`: the newest packet's
+    /// capture time passed on, else `wall_now` and the timestamp due now; `None` before the
+    /// first packet.
+    pub fn report_clock(
+        &self,
+        now: Instant,
+        wall_now: SystemTime,
+        clock_rate: u32,
+    ) -> Option<(SystemTime, u32)> {
+        let (ts, arrived, capture) = self.last_sent?;
+        if let Some(capture) = capture {
+            return Some((capture, ts));
+        }
+        let ticks = now.saturating_duration_since(arrived).as_secs_f64() * f64::from(clock_rate);
+        Some((wall_now, ts.wrapping_add(ticks as u32)))
+    }
+
+    /// Appends every packet that has arrived and not left to `out`, each once `accept` takes
+    /// it. A viewer more than [`MAX_LAG`] behind jumps to the newest packet.
+    pub fn send(
+        &mut self,
+        feed: &SoundFeed,
+        now: Instant,
+        out: &mut Vec<u8>,
+        accept: &mut dyn FnMut(usize, &mut Vec<u8>) -> bool,
+    ) -> Next {
+        if !self.playing {
+            return Next::Idle;
+        }
+        if self.position < feed.first {
+            self.counters.skipped += (feed.first - self.position) as u64;
+            self.position = feed.first;
+        }
+        let end = feed.end();
+        if let Some(p) = feed.get(self.position)
+            && now.saturating_duration_since(p.arrived) >= MAX_LAG
+            && end - 1 > self.position
+        {
+            self.counters.skipped += (end - 1 - self.position) as u64;
+            self.position = end - 1;
+        }
+        while let Some(p) = feed.get(self.position) {
+            let len = rtp::Header::LEN + p.payload.len();
+            if !accept(len, out) {
+                return Next::Held;
+            }
+            let timestamp = self.ts_origin.wrapping_add(p.media_time as u32);
+            let header = rtp::Header {
+                marker: p.marker,
+                payload_type: feed.format.payload_type,
+                sequence_number: self.next_seq,
+                timestamp,
+                ssrc: self.ssrc,
+            };
+            if header.append(&[&p.payload], out).is_err() {
+                return Next::Held;
+            }
+            self.last_sent = Some((timestamp, p.arrived, p.capture));
+            self.expected_media_time = p.media_time;
+            self.next_seq = self.next_seq.wrapping_add(1);
+            self.position += 1;
+            self.counters.packets += 1;
+            self.counters.frames += 1;
+            self.counters.octets += p.payload.len() as u64;
+        }
+        Next::Idle
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hdstream_common::audio::Encoding;
+
+    fn pcmu() -> Format {
+        Format::static_payload(0).unwrap()
+    }
+
+    fn packet(seq: u16, ts: u32, fill: u8) -> Vec<u8> {
+        let header = rtp::Header {
+            marker: seq == 0,
+            payload_type: 0,
+            sequence_number: seq,
+            timestamp: ts,
+            ssrc: 0xABC,
+        };
+        let mut out = Vec::new();
+        header.append(&[&[fill; 160]], &mut out).unwrap();
+        out
+    }
+
+    fn sent(stream: &mut LiveSoundStream, feed: &SoundFeed, now: Instant) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut lens = Vec::new();
+        stream.send(feed, now, &mut out, &mut |len, _| {
+            lens.push(len);
+            true
+        });
+        let mut rest = &out[..];
+        lens.into_iter()
+            .map(|len| {
+                let (p, tail) = rest.split_at(len);
+                rest = tail;
+                p.to_vec()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_viewer_gets_each_packet_from_its_join_untouched_under_its_own_numbers() {
+        let mut feed = SoundFeed::new(pcmu());
+        assert_eq!(feed.format.encoding, Encoding::Pcmu);
+        let t0 = Instant::now();
+        let at = |k: u64| t0 + Duration::from_millis(20 * k);
+        let p = packet(0, 5000, 0);
+        feed.push(&rtp::Packet::parse(&p).unwrap(), at(0));
+        let mut viewer = LiveSoundStream::new([9, 100, 1_000_000]);
+        viewer.join(&feed);
+        assert_eq!(viewer.next_timestamp(), 1_000_000 + 160);
+        for k in 1..5u16 {
+            let p = packet(k, 5000 + 160 * u32::from(k), k as u8);
+            feed.push(&rtp::Packet::parse(&p).unwrap(), at(u64::from(k)));
+        }
+        let out = sent(&mut viewer, &feed, at(5));
+        assert_eq!(out.len(), 4, "from the packet after the join");
+        for (i, p) in out.iter().enumerate() {
+            let p = rtp::Packet::parse(p).unwrap();
+            assert_eq!(p.ssrc(), 9);
+            assert_eq!(p.sequence_number(), 100 + i as u16);
+            assert_eq!(p.timestamp(), 1_000_000 + 160 * (i as u32 + 1));
+            assert_eq!(p.payload(), &[(i + 1) as u8; 160][..]);
+        }
+    }
+
+    #[test]
+    fn a_stalled_viewer_jumps_to_the_newest_and_counts_what_it_skipped() {
+        let mut feed = SoundFeed::new(pcmu());
+        let t0 = Instant::now();
+        let mut viewer = LiveSoundStream::new([9, 0, 0]);
+        viewer.join(&feed);
+        for k in 0..40u16 {
+            let p = packet(k, 160 * u32::from(k), 1);
+            let now = t0 + Duration::from_millis(20 * u64::from(k));
+            feed.push(&rtp::Packet::parse(&p).unwrap(), now);
+        }
+        let out = sent(&mut viewer, &feed, t0 + Duration::from_millis(800));
+        assert_eq!(out.len(), 1);
+        assert_eq!(viewer.counters.skipped, 39);
+    }
+
+    #[test]
+    fn capture_times_come_from_the_publishers_audio_reports() {
+        let mut feed = SoundFeed::new(pcmu());
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        feed.sender_report(8000, wall);
+        let t0 = Instant::now();
+        let mut viewer = LiveSoundStream::new([9, 0, 50]);
+        viewer.join(&feed);
+        let p = packet(0, 16_000, 1);
+        feed.push(&rtp::Packet::parse(&p).unwrap(), t0);
+        sent(&mut viewer, &feed, t0);
+        let (ntp, ts) = viewer.report_clock(t0, SystemTime::now(), 8000).unwrap();
+        assert_eq!((ntp, ts), (wall + Duration::from_secs(1), 50));
+    }
+
+    #[test]
+    fn oversized_payloads_are_refused() {
+        let mut feed = SoundFeed::new(pcmu());
+        let header = rtp::Header {
+            marker: false,
+            payload_type: 0,
+            sequence_number: 0,
+            timestamp: 0,
+            ssrc: 1,
+        };
+        let mut out = Vec::new();
+        header
+            .append(&[&vec![0; MAX_PAYLOAD + 1]], &mut out)
+            .unwrap();
+        assert!(!feed.push(&rtp::Packet::parse(&out).unwrap(), Instant::now()));
+        assert_eq!(feed.end(), 0);
+    }
+}

@@ -1,0 +1,229 @@
+//! Publishers with sound: ffmpeg and GStreamer's `rtspclientsink` record video and L16 sound
+//! into `live/cam` (tracks matched by control URL: `rtspclientsink` announces its sound first),
+//! and ffmpeg and GStreamer viewers get both tracks — the sound they decode is a run of the
+//! publisher's samples with nothing changed, missing or added.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Clip, serve, tool};
+use hdstream_common::sdp::SessionDescription;
+use hdstream_server::core::Config;
+
+/// 8 s at 30 fps, 640x360.
+const CLIP: Clip = Clip::new(640, 360, 8);
+const RATE: usize = 48_000;
+const CHANNELS: usize = 2;
+
+/// Noise from a fixed seed: any run of 64 samples is found in one place only.
+fn samples() -> Vec<i16> {
+    let mut x: u32 = 0x0BAD_5EED;
+    (0..RATE * CHANNELS * 8)
+        .map(|_| {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            ((x >> 16) as i16) / 4
+        })
+        .collect()
+}
+
+fn wav() -> PathBuf {
+    common::cached("live-noise-48k-stereo-8s.wav", |path| {
+        let data = samples();
+        let mut bytes =
+            hdstream_common::audio::wav::header(48_000, 2, (data.len() * 2) as u32).to_vec();
+        bytes.extend(data.iter().flat_map(|s| s.to_le_bytes()));
+        std::fs::write(path, bytes).expect("write the WAV");
+    })
+}
+
+fn read_s16le(path: &Path) -> Vec<i16> {
+    std::fs::read(path)
+        .unwrap_or_default()
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect()
+}
+
+/// Asserts that `decoded` holds at least `seconds` of the publisher's samples, as one run.
+fn assert_a_run_of_the_source(decoded: &[i16], seconds: f64, who: &str) {
+    let source = samples();
+    let need = (seconds * (RATE * CHANNELS) as f64) as usize;
+    assert!(
+        decoded.len() >= need,
+        "{who}: {} samples, want {need}",
+        decoded.len()
+    );
+    // Where the viewer came in: the first 64 samples that are not silence, found in the
+    // source (a decoder may lead with a little silence).
+    let lead = decoded.iter().position(|&s| s != 0).unwrap_or(0);
+    let probe = &decoded[lead..lead + 64];
+    let at = source
+        .windows(64)
+        .position(|w| w == probe)
+        .unwrap_or_else(|| panic!("{who}: the decoded samples are not the publisher's"));
+    let run = decoded[lead..]
+        .iter()
+        .zip(&source[at..])
+        .take_while(|(a, b)| a == b)
+        .count();
+    let whole = (decoded.len() - lead).min(source.len() - at);
+    eprintln!(
+        "{who}: {} samples decoded, {run} of {whole} from source sample {at} identical",
+        decoded.len()
+    );
+    assert!(
+        run + 4 * 960 >= whole,
+        "{who}: only {run} of {whole} samples match the source from sample {at}"
+    );
+    assert!(run >= need, "{who}: {run} identical samples, want {need}");
+}
+
+/// An ffmpeg viewer of `url` over UDP for `seconds`: the sound it decoded and the frames.
+fn ffmpeg_viewer(url: &str, seconds: u32, out: &Path) -> common::Bounded {
+    common::spawn(
+        Command::new(tool("ffmpeg"))
+            .args([
+                "-nostdin",
+                "-v",
+                "error",
+                "-rtsp_transport",
+                "udp",
+                "-i",
+                url,
+            ])
+            .args(["-t", &seconds.to_string()])
+            .args(["-map", "0:a", "-c:a", "pcm_s16le", "-f", "s16le"])
+            .arg(out)
+            .args(["-map", "0:v", "-f", "framemd5", "-"]),
+    )
+}
+
+#[test]
+fn ffmpeg_publishes_video_and_sound_and_ffmpeg_hears_every_sample() {
+    let root = common::media_root("live-sound-ffmpeg", &[("clip.mjpeg", &CLIP.path())]);
+    let handle = serve(&root, Config::default());
+    let url = format!("rtsp://{}/live/cam", handle.rtsp);
+    let publisher = common::spawn(
+        Command::new(tool("ffmpeg"))
+            .args(["-nostdin", "-v", "error", "-re", "-framerate", "30"])
+            .args(["-f", "mjpeg", "-i"])
+            .arg(CLIP.path())
+            .args(["-re", "-i"])
+            .arg(wav())
+            .args([
+                "-map",
+                "0:v",
+                "-map",
+                "1:a",
+                "-c:v",
+                "copy",
+                "-c:a",
+                "pcm_s16be",
+            ])
+            .args(["-f", "rtsp", "-rtsp_transport", "tcp"])
+            .arg(&url),
+    );
+    common::wait_live(handle.rtsp, &url);
+    // Viewers are told of both tracks.
+    let mut c = common::Rtsp::connect(handle.rtsp);
+    let r = c.request("DESCRIBE", &url, &[]);
+    let sdp = SessionDescription::parse(&String::from_utf8_lossy(&r.body)).unwrap();
+    let audio = sdp
+        .media
+        .iter()
+        .find(|m| m.media == "audio")
+        .expect("m=audio");
+    let format = hdstream_common::audio::Format::from_sdp(audio).unwrap();
+    assert_eq!((format.clock_rate, format.channels), (48_000, 2));
+    drop(c);
+    let out = root.join("heard.s16le");
+    let viewer = ffmpeg_viewer(&url, 4, &out);
+    let seen = viewer.wait(Duration::from_secs(20));
+    let _ = publisher.stop_after(Duration::from_secs(1), Duration::from_secs(2));
+    assert!(seen.status.success(), "viewer: {}", seen.stderr);
+    let frames = common::parse_framemd5(&seen.stdout_text());
+    assert!(frames.len() >= 110, "{} frames in 4 s", frames.len());
+    assert_a_run_of_the_source(&read_s16le(&out), 3.5, "ffmpeg viewer of ffmpeg");
+    handle.stop().unwrap();
+}
+
+#[test]
+fn rtspclientsink_publishes_sound_first_and_gstreamer_hears_it() {
+    let root = common::media_root("live-sound-gst", &[("clip.mjpeg", &CLIP.path())]);
+    let handle = serve(&root, Config::default());
+    let url = format!("rtsp://{}/live/cam", handle.rtsp);
+    // The sound's branch is linked first, so rtspclientsink announces it as the first
+    // section; both are paced by the pipeline clock.
+    let publisher = common::spawn(
+        Command::new(tool("gst-launch-1.0"))
+            .args(["-q", "-e", "rtspclientsink", "name=s", "protocols=tcp"])
+            .arg(format!("location={url}"))
+            .args(["filesrc"])
+            .arg(format!("location={}", wav().display()))
+            .args([
+                "!",
+                "wavparse",
+                "!",
+                "audioconvert",
+                "!",
+                "audio/x-raw,format=S16BE",
+            ])
+            .args(["!", "s.sink_0"])
+            .args([
+                "videotestsrc",
+                "pattern=ball",
+                "is-live=true",
+                "num-buffers=240",
+            ])
+            .args([
+                "!",
+                "video/x-raw,format=I420,width=640,height=360,framerate=30/1",
+            ])
+            .args(["!", "jpegenc", "!", "s.sink_1"]),
+    );
+    common::wait_live(handle.rtsp, &url);
+    let out = root.join("heard.s16le");
+    let viewer = common::spawn(
+        Command::new(tool("gst-launch-1.0"))
+            .args([
+                "-q",
+                "-e",
+                "rtspsrc",
+                "protocols=udp",
+                "latency=200",
+                "name=v",
+            ])
+            .arg(format!("location={url}"))
+            .args([
+                "v.",
+                "!",
+                "application/x-rtp,media=audio",
+                "!",
+                "rtpL16depay",
+            ])
+            .args([
+                "!",
+                "audioconvert",
+                "!",
+                "audio/x-raw,format=S16LE",
+                "!",
+                "filesink",
+            ])
+            .arg(format!("location={}", out.display()))
+            .args([
+                "v.",
+                "!",
+                "application/x-rtp,media=video",
+                "!",
+                "rtpjpegdepay",
+            ])
+            .args(["!", "fakesink"]),
+    );
+    let _heard = viewer.stop_after(Duration::from_secs(5), Duration::from_secs(3));
+    let _published = publisher.stop_after(Duration::from_secs(1), Duration::from_secs(3));
+    assert_a_run_of_the_source(&read_s16le(&out), 3.0, "GStreamer viewer of rtspclientsink");
+    handle.stop().unwrap();
+}
