@@ -17,8 +17,10 @@ use hdstream_common::rtsp::header::{
 use hdstream_common::rtsp::{Method, Request, Response, StatusCode};
 use hdstream_common::sdp::{self, MjpegStream, RtxFormat, SessionDescription};
 
+use crate::captions::CaptionStream;
 use crate::config::Config;
-use crate::live_sound::LiveSoundStream;
+use crate::live::TrackKind;
+use crate::live_track::LiveTrackStream;
 use crate::media::{Catalogue, LookupError};
 use crate::publish::{Publishing, live_target};
 use crate::session::{ConnId, Delivery, Program, Session, State};
@@ -208,6 +210,29 @@ fn lookup(cx: &Context<'_>, request: &Request) -> Result<(Program, Option<String
 const TRACK: &str = "trackID=0";
 /// The sound track's control (RFC 2326 C.1.1: one per `m=` line).
 pub const AUDIO_TRACK: &str = "trackID=1";
+/// The captions track's control.
+pub const TEXT_TRACK: &str = "trackID=2";
+
+/// The kind of track a control names, if it names one beside the video.
+fn track_kind(control: Option<&str>) -> Option<TrackKind> {
+    match control? {
+        AUDIO_TRACK => Some(TrackKind::Sound),
+        TEXT_TRACK => Some(TrackKind::Captions),
+        _ => None,
+    }
+}
+
+/// Whether `program` has a `kind` of track.
+fn has_track(cx: &Context<'_>, program: &Program, kind: TrackKind) -> bool {
+    match (program, kind) {
+        (Program::File(media), TrackKind::Sound) => media.sound.is_some(),
+        (Program::File(media), TrackKind::Captions) => media.captions.is_some(),
+        (Program::Live(path), kind) => cx
+            .publishing
+            .feed(path)
+            .is_some_and(|f| f.track(kind).is_some()),
+    }
+}
 
 fn describe(cx: &Context<'_>, request: &Request) -> Response {
     let (program, track) = match lookup(cx, request) {
@@ -277,14 +302,16 @@ fn describe(cx: &Context<'_>, request: &Request) -> Response {
     });
     let sound = match &program {
         Program::File(media) => media.sound.as_ref().map(|s| s.format),
-        Program::Live(path) => cx
-            .publishing
-            .feed(path)
-            .and_then(|f| f.sound())
-            .map(|s| s.format),
+        Program::Live(path) => cx.publishing.feed(path).and_then(|f| f.sound_format()),
     };
     if let Some(format) = sound {
         sdp.media.push(sdp::Media::audio(&format, AUDIO_TRACK));
+    }
+    if has_track(cx, &program, TrackKind::Captions) {
+        sdp.media.push(sdp::Media::t140(
+            crate::captions::T140_PAYLOAD_TYPE,
+            TEXT_TRACK,
+        ));
     }
     let mut response = Response::reply_to(request, StatusCode::OK);
     let base = request.uri.trim_end_matches('/');
@@ -407,8 +434,8 @@ fn setup(
         Ok(found) => found,
         Err(response) => return (response, named),
     };
-    if track.as_deref() == Some(AUDIO_TRACK) {
-        return (setup_audio(cx, request, &program, session_id), named);
+    if let Some(kind) = track_kind(track.as_deref()) {
+        return (setup_track(cx, request, &program, kind, session_id), named);
     }
     let transport = match request.headers.typed::<Transport>() {
         Some(Ok(t)) => t,
@@ -523,20 +550,16 @@ fn setup(
     (reply, Some(id))
 }
 
-/// SETUP of a file's sound track (`trackID=1`), into the session its video was set up in
-/// (RFC 2326 §10.4: tracks join a session by naming it).
-fn setup_audio(
+/// SETUP of a sound (`trackID=1`) or captions (`trackID=2`) track, into the session its video
+/// was set up in (RFC 2326 §10.4: tracks join a session by naming it).
+fn setup_track(
     cx: &mut Context<'_>,
     request: &Request,
     program: &Program,
+    kind: TrackKind,
     session_id: Option<&str>,
 ) -> Response {
-    let live_sound = match program {
-        Program::Live(path) => cx.publishing.feed(path).and_then(|f| f.sound()),
-        Program::File(_) => None,
-    };
-    let file_sound = program.file().and_then(|m| m.sound.as_ref());
-    if live_sound.is_none() && file_sound.is_none() {
+    if !has_track(cx, program, kind) {
         return error(request, StatusCode::NOT_FOUND, "no such track");
     }
     let Some(id) = session_id else {
@@ -580,15 +603,24 @@ fn setup_audio(
         let why = "a session plays one file";
         return error(request, StatusCode::AGGREGATE_OPERATION_NOT_ALLOWED, why);
     }
-    let stream = match file_sound {
-        Some(sound) => {
-            let mut stream = AudioStream::new(sound, cx.config.looping, random);
+    let stream = match (program, kind) {
+        (Program::File(media), TrackKind::Sound) => match &media.sound {
+            Some(sound) => {
+                let mut stream = AudioStream::new(sound, cx.config.looping, random);
+                stream.seek(session.stream.npt());
+                TrackStream::File(stream)
+            }
+            None => return error(request, StatusCode::NOT_FOUND, "no such track"),
+        },
+        (Program::File(_), TrackKind::Captions) => {
+            let mut stream = CaptionStream::new(random);
             stream.seek(session.stream.npt());
-            TrackStream::File(stream)
+            TrackStream::Captions(stream)
         }
-        None => TrackStream::Live(LiveSoundStream::new(random)),
+        (Program::Live(_), _) => TrackStream::Live(LiveTrackStream::new(random)),
     };
     let track = Track {
+        kind,
         control_url: request.uri.clone(),
         delivery,
         stream,
@@ -730,11 +762,19 @@ fn play(cx: &mut Context<'_>, request: &Request, id: Option<&str>) -> Response {
     }
     let npt = session.stream.npt();
     session.stream.play(speed.unwrap_or(1.0), now);
+    let cues = session.program.file().and_then(|m| m.captions.as_deref());
     for track in &mut session.tracks {
-        if let TrackStream::File(stream) = &mut track.stream {
-            // Every track from the video's position, on the same schedule.
-            stream.seek(npt);
-            stream.play(speed.unwrap_or(1.0), now);
+        // Every track from the video's position, on the same schedule.
+        match &mut track.stream {
+            TrackStream::File(stream) => {
+                stream.seek(npt);
+                stream.play(speed.unwrap_or(1.0), now);
+            }
+            TrackStream::Captions(stream) => {
+                stream.seek(npt);
+                stream.play(cues.unwrap_or_default(), speed.unwrap_or(1.0), now);
+            }
+            TrackStream::Live(_) => {}
         }
     }
     session.state = State::Playing;
@@ -776,8 +816,10 @@ fn play_live(
     session.stream.play(1.0, now);
     session.stream.join(feed);
     for track in &mut session.tracks {
-        if let (TrackStream::Live(stream), Some(sound)) = (&mut track.stream, feed.sound()) {
-            stream.join(sound);
+        if let (TrackStream::Live(stream), Some(packets)) =
+            (&mut track.stream, feed.track(track.kind))
+        {
+            stream.join(packets);
         }
     }
     session.state = State::Playing;
@@ -826,7 +868,7 @@ fn pause(cx: &mut Context<'_>, request: &Request, id: Option<&str>) -> Response 
     };
     session.stream.pause(cx.now);
     for track in &mut session.tracks {
-        track.stream.pause();
+        track.stream.pause(cx.now);
     }
     session.state = State::Ready;
     let mut response = Response::reply_to(request, StatusCode::OK);

@@ -20,7 +20,7 @@ use crate::access::{Access, Attempt, Right, Verdict};
 pub use crate::config::Config;
 use crate::connection::{Connection, salvage_cseq};
 use crate::control::{self, Context};
-use crate::live_sound::SoundFeed;
+use crate::live::{Feed, TrackKind};
 use crate::media::{Catalogue, url_segments};
 use crate::publish::{PathStats, Publishing, live_path, live_target};
 use crate::session::{ConnId, Delivery, Program, Session, State};
@@ -110,11 +110,11 @@ impl Reports {
             clock,
             counters: stream.counters,
         };
-        let rate = sound_clock_rate(session, publishing);
         let tracks: Vec<(Delivery, Report)> = session
             .tracks
             .iter()
             .filter_map(|t| {
+                let rate = live_clock_rate(session, t.kind, publishing);
                 let clock = t.stream.report_clock(now, wall_now, rate);
                 let clock = clock.or(bye.then(|| (wall_now, t.stream.next_timestamp())))?;
                 let report = Report {
@@ -532,16 +532,24 @@ impl Server {
             };
             let part = self.pass.part;
             let parts = 1 + session.tracks.len();
-            let live_sound = match &session.program {
-                Program::Live(path) => self.publishing.feed(path).and_then(|f| f.sound()),
+            let feed = match &session.program {
+                Program::Live(path) => self.publishing.feed(path),
                 Program::File(_) => None,
             };
+            if caption_wants_report(session, part, now) {
+                // ffmpeg times T.140 by the last sender report: one goes right before each
+                // caption (crate::captions), and the outbox leaves first.
+                let publishing = &self.publishing;
+                self.reports
+                    .send(session, publishing, &mut self.connections, now, false);
+                continue;
+            }
             let step = match source {
                 Some(source) => poll_part(
                     session,
                     part,
                     source,
-                    live_sound,
+                    feed,
                     &mut self.connections,
                     limit,
                     now,
@@ -618,7 +626,7 @@ impl Server {
             session.state = State::Ready;
             session.ended = true;
             for track in &mut session.tracks {
-                track.stream.pause();
+                track.stream.pause(now);
             }
             self.reports
                 .send(session, &self.publishing, &mut self.connections, now, true);
@@ -994,16 +1002,36 @@ fn heard_rtcp(session: &mut Session, data: &[u8], now: Instant) {
     }
 }
 
-/// The clock rate of `session`'s sound (RTP timestamp units per second), 8000 if unknown.
-fn sound_clock_rate(session: &Session, publishing: &Publishing) -> u32 {
-    let format = match &session.program {
-        Program::File(media) => media.sound.as_ref().map(|s| s.format),
+/// Whether part `part` of `session` is a file's captions with a cue due whose sender report
+/// has not gone; if so, it is marked as gone.
+fn caption_wants_report(session: &mut Session, part: usize, now: Instant) -> bool {
+    let Session {
+        program, tracks, ..
+    } = session;
+    let Some(cues) = program.file().and_then(|m| m.captions.as_deref()) else {
+        return false;
+    };
+    let Some(track) = part.checked_sub(1).and_then(|i| tracks.get_mut(i)) else {
+        return false;
+    };
+    match &mut track.stream {
+        TrackStream::Captions(s) if s.wants_report(cues, now) => {
+            s.reported();
+            true
+        }
+        _ => false,
+    }
+}
+
+/// The RTP clock rate of a live path's `kind` of track (RTP timestamp units per second).
+fn live_clock_rate(session: &Session, kind: TrackKind, publishing: &Publishing) -> u32 {
+    match &session.program {
         Program::Live(path) => publishing
             .feed(path)
-            .and_then(|f| f.sound())
-            .map(|s| s.format),
-    };
-    format.map_or(8000, |f| f.clock_rate)
+            .and_then(|f| f.track(kind))
+            .map_or(8000, |t| t.clock_rate),
+        Program::File(_) => 8000,
+    }
 }
 
 /// What one track's sender report says (RFC 3550 §6.4.1).
@@ -1043,7 +1071,7 @@ fn poll_part(
     session: &mut Session,
     part: usize,
     source: &dyn Source,
-    live_sound: Option<&SoundFeed>,
+    feed: Option<&Feed>,
     connections: &mut HashMap<ConnId, Connection>,
     tcp_queue_limit: usize,
     now: Instant,
@@ -1067,18 +1095,22 @@ fn poll_part(
             buf,
         );
     }
-    let file_sound = session.program.file().and_then(|m| m.sound.as_ref());
+    let file = session.program.file();
+    let file_sound = file.and_then(|m| m.sound.as_ref());
+    let cues = file.and_then(|m| m.captions.as_deref()).unwrap_or_default();
     let Some(track) = session.tracks.get_mut(part - 1) else {
         return Step::Done(Next::Idle);
     };
+    let packets = feed.and_then(|f| f.track(track.kind));
     let stream = &mut track.stream;
     let mut send = |out: &mut Vec<u8>, accept: &mut dyn FnMut(usize, &mut Vec<u8>) -> bool| match (
         &mut *stream,
         file_sound,
-        live_sound,
+        packets,
     ) {
         (TrackStream::File(s), Some(sound), _) => s.send(sound, now, out, accept),
-        (TrackStream::Live(s), _, Some(feed)) => s.send(feed, now, out, accept),
+        (TrackStream::Captions(s), _, _) => s.send(cues, now, out, accept),
+        (TrackStream::Live(s), _, Some(packets)) => s.send(packets, now, out, accept),
         _ => Next::Idle,
     };
     let delivery = track.delivery;

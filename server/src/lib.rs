@@ -12,6 +12,7 @@
 //!   UDP GSO) — the only code that touches sockets or the clock.
 
 pub mod access;
+pub mod captions;
 pub mod config;
 pub mod connection;
 pub mod control;
@@ -22,9 +23,9 @@ pub mod history;
 #[cfg(test)]
 mod hostile_tests;
 pub mod live;
-pub mod live_sound;
 #[cfg(test)]
 mod live_tests;
+pub mod live_track;
 pub mod media;
 pub mod payload;
 pub mod publish;

@@ -24,7 +24,7 @@ use hdstream_video::rfc2435::{Layout, NotReady};
 
 use hdstream_common::audio::Format;
 
-use crate::live_sound::SoundFeed;
+use crate::live_track::TrackFeed;
 use crate::source::{Moment, Source};
 
 /// How long frames stay after they arrived: the retransmission time a viewer may ask within
@@ -48,6 +48,15 @@ pub enum Unservable {
     /// It cannot travel as RFC 2435 again.
     #[error(transparent)]
     NotReady(#[from] NotReady),
+}
+
+/// The tracks a session may have beside its video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TrackKind {
+    /// Sound (RFC 3551 L16, PCMU, PCMA; Opus, RFC 7587).
+    Sound,
+    /// Captions: T.140 real-time text (RFC 4103).
+    Captions,
 }
 
 /// One published frame.
@@ -79,8 +88,11 @@ pub struct Feed {
     sender_clock: Option<(u32, SystemTime)>,
     /// Whether a publisher is recording into it.
     on_air: bool,
-    /// The path's sound, when its publisher announced some.
-    sound: Option<SoundFeed>,
+    /// The path's sound, when its publisher announced some: its format and packets.
+    sound: Option<(Format, TrackFeed)>,
+    /// The path's captions (T.140, RFC 4103), when its publisher announced some or the
+    /// server makes them from its sound.
+    captions: Option<TrackFeed>,
 }
 
 impl Default for Feed {
@@ -104,6 +116,7 @@ impl Feed {
             sender_clock: None,
             on_air: false,
             sound: None,
+            captions: None,
         }
     }
 
@@ -126,28 +139,61 @@ impl Feed {
         self.frames.clear();
         self.bytes = 0;
         self.sender_clock = None;
-        if let Some(sound) = &mut self.sound {
+        if let Some((_, sound)) = &mut self.sound {
             sound.off_air();
+        }
+        if let Some(captions) = &mut self.captions {
+            captions.off_air();
         }
     }
 
     /// The publisher's sound is of `format` (or there is none).
     pub fn set_sound(&mut self, format: Option<Format>) {
-        match (format, &mut self.sound) {
-            (Some(format), Some(sound)) => sound.restart(format),
-            (Some(format), None) => self.sound = Some(SoundFeed::new(format)),
-            (None, _) => self.sound = None,
+        let (pt, rate) = match format {
+            Some(f) => (f.payload_type, f.clock_rate),
+            None => {
+                self.sound = None;
+                return;
+            }
+        };
+        match &mut self.sound {
+            Some((old, feed)) => {
+                *old = format.unwrap_or(*old);
+                feed.restart(pt, rate);
+            }
+            None => self.sound = format.map(|f| (f, TrackFeed::new(pt, rate))),
         }
     }
 
-    /// The path's sound, if its publisher sends some.
-    pub fn sound(&self) -> Option<&SoundFeed> {
-        self.sound.as_ref()
+    /// The path has captions on `payload_type` (T.140 at 1000 Hz), or none.
+    pub fn set_captions(&mut self, payload_type: Option<u8>) {
+        let rate = hdstream_common::text::t140::CLOCK_RATE;
+        match (payload_type, &mut self.captions) {
+            (Some(pt), Some(feed)) => feed.restart(pt, rate),
+            (Some(pt), None) => self.captions = Some(TrackFeed::new(pt, rate)),
+            (None, _) => self.captions = None,
+        }
     }
 
-    /// The path's sound, to take packets.
-    pub fn sound_mut(&mut self) -> Option<&mut SoundFeed> {
-        self.sound.as_mut()
+    /// The format of the path's sound, if its publisher sends some.
+    pub fn sound_format(&self) -> Option<Format> {
+        self.sound.as_ref().map(|(f, _)| *f)
+    }
+
+    /// The packets of the path's `kind` of track, if it has one.
+    pub fn track(&self, kind: TrackKind) -> Option<&TrackFeed> {
+        match kind {
+            TrackKind::Sound => self.sound.as_ref().map(|(_, f)| f),
+            TrackKind::Captions => self.captions.as_ref(),
+        }
+    }
+
+    /// The same, to take packets.
+    pub fn track_mut(&mut self, kind: TrackKind) -> Option<&mut TrackFeed> {
+        match kind {
+            TrackKind::Sound => self.sound.as_mut().map(|(_, f)| f),
+            TrackKind::Captions => self.captions.as_mut(),
+        }
     }
 
     /// Whether a publisher is recording into it.

@@ -19,6 +19,9 @@ use std::sync::Arc;
 use hdstream_video::file::Guard;
 use hdstream_video::{Container, MjpegFile};
 
+use hdstream_common::text::Cue;
+
+use crate::captions;
 use crate::sound::Sound;
 
 /// Extensions (case-insensitive) the catalogue picks up when it walks a media directory.
@@ -41,6 +44,8 @@ pub struct Media {
     pub not_ready: Option<String>,
     /// Its sound (a WAV file beside it), sent as a second track.
     pub sound: Option<Sound>,
+    /// Its captions (a WebVTT or SRT file beside it), sent as T.140 text; `None` without.
+    pub captions: Option<Vec<Cue>>,
 }
 
 impl Media {
@@ -249,12 +254,20 @@ impl Catalogue {
                         None
                     }
                 });
+                let captions = captions::beside(path).and_then(|file| {
+                    captions::open(&file)
+                        .inspect_err(|why| {
+                            tracing::warn!(file = %path.display(), %why, "its captions are not served");
+                        })
+                        .ok()
+                });
                 let media = Media {
                     name: name.clone(),
                     file,
                     fps,
                     not_ready,
                     sound,
+                    captions,
                 };
                 self.entries.insert(name, Arc::new(media));
             }

@@ -21,7 +21,7 @@ use hdstream_common::rtsp::header::{
 use hdstream_common::sdp::SessionDescription;
 use hdstream_common::{rtcp, rtp};
 
-use crate::live::Feed;
+use crate::live::{Feed, TrackKind};
 use crate::session::ConnId;
 
 /// Where published paths live in URLs.
@@ -75,15 +75,18 @@ struct Publisher {
     stats: PathStats,
     /// The `a=control` of its JPEG section, to tell its SETUPs apart.
     video_control: Option<String>,
-    /// Its sound track, when its ANNOUNCE had one hdstream can pass on.
-    audio: Option<SoundIn>,
+    /// Its sound and captions tracks, when its ANNOUNCE had ones hdstream can pass on.
+    tracks: Vec<TrackIn>,
 }
 
-/// A publisher's sound track.
+/// A publisher's track beside its video.
 #[derive(Debug)]
-struct SoundIn {
+struct TrackIn {
+    kind: TrackKind,
     /// Its `a=control` in the ANNOUNCE.
     control: Option<String>,
+    /// Its payload type.
+    payload_type: u8,
     intake: Option<Intake>,
     /// The SSRC its RTP comes from, and when it was last seen.
     ssrc: Option<(u32, Instant)>,
@@ -127,8 +130,11 @@ pub struct PathStats {
     pub size: Option<(u16, u16)>,
     /// Audio packets passed on to viewers.
     pub audio_packets: u64,
-    /// Audio packets dropped: not RTP, another SSRC, another payload type, too large.
-    pub audio_ignored: u64,
+    /// Caption packets passed on to viewers.
+    pub caption_packets: u64,
+    /// Packets of the sound or captions dropped: not RTP, another SSRC, another payload type,
+    /// too large.
+    pub tracks_ignored: u64,
 }
 
 /// A refusal: the status and why, for the reply's body.
@@ -265,10 +271,27 @@ impl Publishing {
                     None
                 }
             });
+        let captions = description.media.iter().find_map(|m| {
+            let pt = m.t140_payload_type()?;
+            Some((pt, m.control().map(str::to_owned)))
+        });
         let video_control = media.control().map(str::to_owned);
         let feed = self.feeds.entry(path.to_owned()).or_default();
         feed.on_air(media.framerate(), size);
         feed.set_sound(sound.as_ref().map(|(format, _)| *format));
+        feed.set_captions(captions.as_ref().map(|(pt, _)| *pt));
+        let tracks = sound
+            .map(|(f, control)| (TrackKind::Sound, f.payload_type, control))
+            .into_iter()
+            .chain(captions.map(|(pt, control)| (TrackKind::Captions, pt, control)))
+            .map(|(kind, payload_type, control)| TrackIn {
+                kind,
+                control,
+                payload_type,
+                intake: None,
+                ssrc: None,
+            })
+            .collect();
         tracing::info!(%peer, path, "publisher announced");
         self.paths.insert(
             path.to_owned(),
@@ -286,11 +309,7 @@ impl Publishing {
                     ..PathStats::default()
                 },
                 video_control,
-                audio: sound.map(|(_, control)| SoundIn {
-                    control,
-                    intake: None,
-                    ssrc: None,
-                }),
+                tracks,
             },
         );
         self.share_budget();
@@ -358,11 +377,13 @@ impl Publishing {
             }
         };
         let video = names(p.video_control.as_deref(), track);
-        match &mut p.audio {
-            Some(audio) if !video && names(audio.control.as_deref(), track) => {
-                audio.intake = Some(intake);
-            }
-            _ => p.intake = Some(intake),
+        let other = p
+            .tracks
+            .iter_mut()
+            .find(|t| !video && names(t.control.as_deref(), track));
+        match other {
+            Some(other) => other.intake = Some(intake),
+            None => p.intake = Some(intake),
         }
         let session = p.session.get_or_insert(id).clone();
         Ok((session, reply.with(TransportParam::Mode("RECORD".into()))))
@@ -493,28 +514,27 @@ impl Publishing {
             return false;
         };
         let feed = self.feeds.entry(path.clone()).or_default();
-        let sound = p.audio.as_ref().and_then(|a| a.intake);
-        match (p.intake, sound) {
-            (Some(Intake::Tcp { rtp, .. }), _) if rtp == channel => take_rtp(p, feed, data, now),
-            (Some(Intake::Tcp { rtcp, .. }), _) if rtcp == channel => {
-                take_rtcp(p, feed, data, now, false);
+        let on = |intake: Option<Intake>, rtcp: bool| match intake {
+            Some(Intake::Tcp { rtp, rtcp: r }) => channel == if rtcp { r } else { rtp },
+            _ => false,
+        };
+        for rtcp in [false, true] {
+            if on(p.intake, rtcp) {
+                take(p, None, feed, data, now, rtcp);
+                return true;
             }
-            (_, Some(Intake::Tcp { rtp, .. })) if rtp == channel => {
-                take_sound(p, feed, data, now);
+            if let Some(k) = p.tracks.iter().position(|t| on(t.intake, rtcp)) {
+                take(p, Some(k), feed, data, now, rtcp);
+                return true;
             }
-            (_, Some(Intake::Tcp { rtcp, .. })) if rtcp == channel => {
-                take_rtcp(p, feed, data, now, true);
-            }
-            _ => return false,
         }
-        true
+        false
     }
 
     /// An RTP datagram from `from` on the server's RTP port: answers whether a publisher sent it.
     pub fn udp(&mut self, from: SocketAddr, data: &[u8], now: Instant) -> bool {
         match self.sent_from(from, false) {
-            Some((p, feed, false)) => take_rtp(p, feed, data, now),
-            Some((p, feed, true)) => take_sound(p, feed, data, now),
+            Some((p, feed, track)) => take(p, track, feed, data, now, false),
             None => return false,
         }
         true
@@ -524,19 +544,19 @@ impl Publishing {
     /// sent it.
     pub fn udp_rtcp(&mut self, from: SocketAddr, data: &[u8], now: Instant) -> bool {
         match self.sent_from(from, true) {
-            Some((p, feed, sound)) => take_rtcp(p, feed, data, now, sound),
+            Some((p, feed, track)) => take(p, track, feed, data, now, true),
             None => return false,
         }
         true
     }
 
     /// The UDP publisher whose RTP (or, `rtcp`, RTCP) port is `from`, its path's feed, and
-    /// whether the port is its sound track's.
+    /// which of its other tracks the port is (`None`: the video's).
     fn sent_from(
         &mut self,
         from: SocketAddr,
         rtcp: bool,
-    ) -> Option<(&mut Publisher, &mut Feed, bool)> {
+    ) -> Option<(&mut Publisher, &mut Feed, Option<usize>)> {
         let port_of = |intake: Option<Intake>| match intake {
             Some(Intake::Udp { rtp, rtcp: r }) => from == if rtcp { r } else { rtp },
             _ => false,
@@ -544,9 +564,10 @@ impl Publishing {
         let (path, p) = self
             .paths
             .iter_mut()
-            .find(|(_, p)| port_of(p.intake) || port_of(p.audio.as_ref().and_then(|a| a.intake)))?;
-        let sound = !port_of(p.intake);
-        Some((p, self.feeds.entry(path.clone()).or_default(), sound))
+            .find(|(_, p)| port_of(p.intake) || p.tracks.iter().any(|t| port_of(t.intake)))?;
+        let track = p.tracks.iter().position(|t| port_of(t.intake));
+        let track = track.filter(|_| !port_of(p.intake));
+        Some((p, self.feeds.entry(path.clone()).or_default(), track))
     }
 
     /// What each path has received.
@@ -580,10 +601,31 @@ fn take_rtp(p: &mut Publisher, feed: &mut Feed, data: &[u8], now: Instant) {
     take_outputs(p, feed, Some(now));
 }
 
-/// An RTP packet of the publisher's sound: passed on as it is, from one SSRC and of the
-/// announced payload type.
-fn take_sound(p: &mut Publisher, feed: &mut Feed, data: &[u8], now: Instant) {
-    let (Some(audio), Some(sound)) = (&mut p.audio, feed.sound_mut()) else {
+/// A packet from the publisher: RTP or (`rtcp`) RTCP of its video (`track` `None`) or of its
+/// other track `track`.
+fn take(
+    p: &mut Publisher,
+    track: Option<usize>,
+    feed: &mut Feed,
+    data: &[u8],
+    now: Instant,
+    rtcp: bool,
+) {
+    let kind = track.and_then(|k| p.tracks.get(k)).map(|t| t.kind);
+    match (track, rtcp) {
+        (None, false) => take_rtp(p, feed, data, now),
+        (Some(k), false) => take_track(p, k, feed, data, now),
+        (_, true) => take_rtcp(p, feed, data, now, kind),
+    }
+}
+
+/// An RTP packet of the publisher's track `k` (sound, captions): passed on as it is, from one
+/// SSRC and of the announced payload type.
+fn take_track(p: &mut Publisher, k: usize, feed: &mut Feed, data: &[u8], now: Instant) {
+    let Some(track) = p.tracks.get_mut(k) else {
+        return;
+    };
+    let Some(packets) = feed.track_mut(track.kind) else {
         return;
     };
     if !p.recording {
@@ -591,30 +633,38 @@ fn take_sound(p: &mut Publisher, feed: &mut Feed, data: &[u8], now: Instant) {
     }
     p.last_heard = now;
     let packet = match rtp::Packet::parse(data) {
-        Ok(packet) if packet.payload_type() == sound.format.payload_type => packet,
+        Ok(packet) if packet.payload_type() == track.payload_type => packet,
         _ => {
-            p.stats.audio_ignored += 1;
+            p.stats.tracks_ignored += 1;
             return;
         }
     };
     let ssrc = packet.ssrc();
-    match audio.ssrc {
+    match track.ssrc {
         Some((ours, seen)) if ours != ssrc && now.saturating_duration_since(seen) < SSRC_SWITCH => {
-            p.stats.audio_ignored += 1;
+            p.stats.tracks_ignored += 1;
             return;
         }
-        _ => audio.ssrc = Some((ssrc, now)),
+        _ => track.ssrc = Some((ssrc, now)),
     }
-    if sound.push(&packet, now) {
+    if !packets.push(&packet, now) {
+        p.stats.tracks_ignored += 1;
+    } else if track.kind == TrackKind::Sound {
         p.stats.audio_packets += 1;
     } else {
-        p.stats.audio_ignored += 1;
+        p.stats.caption_packets += 1;
     }
 }
 
-/// The publisher's RTCP (of its sound track when `sound`): its sender reports set the feed's
-/// capture clock (RFC 3550 §6.4.1).
-fn take_rtcp(p: &mut Publisher, feed: &mut Feed, data: &[u8], now: Instant, sound: bool) {
+/// The publisher's RTCP (of its `kind` of track, `None` the video): its sender reports set the
+/// feed's capture clock (RFC 3550 §6.4.1).
+fn take_rtcp(
+    p: &mut Publisher,
+    feed: &mut Feed,
+    data: &[u8],
+    now: Instant,
+    kind: Option<TrackKind>,
+) {
     p.stats.rtcp += 1;
     p.last_heard = now;
     let Ok(compound) = rtcp::Compound::parse(data) else {
@@ -626,10 +676,13 @@ fn take_rtcp(p: &mut Publisher, feed: &mut Feed, data: &[u8], now: Instant, soun
             let Some(wall) = info.ntp_timestamp.to_system_time() else {
                 continue;
             };
-            match feed.sound_mut() {
-                Some(audio) if sound => audio.sender_report(info.rtp_timestamp, wall),
-                _ if sound => {}
-                _ => feed.sender_report(info.rtp_timestamp, wall),
+            match kind {
+                Some(kind) => {
+                    if let Some(track) = feed.track_mut(kind) {
+                        track.sender_report(info.rtp_timestamp, wall);
+                    }
+                }
+                None => feed.sender_report(info.rtp_timestamp, wall),
             }
         }
     }

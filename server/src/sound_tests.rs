@@ -63,7 +63,10 @@ fn describe_offers_video_and_l16_sound_each_with_its_control() {
     let r = core.request(conn, &format!("DESCRIBE {TALK}"), &[]);
     assert_eq!(status(&r), 200);
     let sdp = SessionDescription::parse(std::str::from_utf8(&r.body).unwrap()).unwrap();
-    assert_eq!(sdp.media.len(), 2);
+    assert_eq!(sdp.media.len(), 3, "video, sound, captions");
+    assert_eq!(sdp.media[2].media, "text");
+    assert_eq!(sdp.media[2].t140_payload_type(), Some(98));
+    assert_eq!(sdp.media[2].control(), Some("trackID=2"));
     let audio = &sdp.media[1];
     assert_eq!(audio.media, "audio");
     assert_eq!(audio.control(), Some("trackID=1"));
@@ -197,4 +200,58 @@ fn interleaved_tracks_get_their_own_channels() {
     assert_eq!(status(&r), 200);
     let transport = r.headers.get("Transport").unwrap();
     assert!(transport.contains("interleaved=2-3"), "{transport}");
+}
+
+#[test]
+fn captions_leave_at_their_times_each_after_a_sender_report() {
+    let mut core = Core::default_config();
+    let conn = core.connect(40000);
+    let id = setup_both(&mut core, conn);
+    let r = core.request(
+        conn,
+        &format!("SETUP {TALK}/trackID=2"),
+        &[
+            "Transport: RTP/AVP;unicast;client_port=5004-5005",
+            &format!("Session: {id}"),
+        ],
+    );
+    assert_eq!(status(&r), 200, "{r:?}");
+    let r = core.request(conn, &format!("PLAY {TALK}"), &[&format!("Session: {id}")]);
+    let info = r.headers.typed::<RtpInfo>().unwrap().unwrap();
+    assert_eq!(info.0.len(), 3);
+    let origin = info.0[2].rtptime.unwrap();
+    let start = core.now;
+    let mut captions = Vec::new();
+    let mut last_report: Option<u32> = None;
+    let end = start + Duration::from_millis(1000);
+    while core.now < end {
+        for (socket, to, bytes) in core.transmit() {
+            match (socket, to.port()) {
+                (Socket::Rtcp, 5005) => {
+                    for p in rtcp::Compound::parse(&bytes).unwrap().iter() {
+                        if let rtcp::Packet::SenderReport(sr) = p {
+                            last_report = Some(sr.sender_info().rtp_timestamp);
+                        }
+                    }
+                }
+                (Socket::Rtp, 5004) => {
+                    let p = rtp::Packet::parse(&bytes).unwrap();
+                    let text = String::from_utf8(p.payload().to_vec()).unwrap();
+                    let at = (core.now - start).as_millis() as u32;
+                    let ts = p.timestamp().wrapping_sub(origin);
+                    captions.push((at, ts, text, last_report.map(|r| r.wrapping_sub(origin))));
+                }
+                _ => {}
+            }
+        }
+        core.advance(Duration::from_millis(1));
+    }
+    assert_eq!(
+        captions,
+        vec![
+            (200, 200, "hello\u{2028}".to_owned(), Some(200)),
+            (600, 600, "two\nlines\u{2028}".to_owned(), Some(600)),
+        ],
+        "(sent at ms, timestamp ms, text, the report just before it)"
+    );
 }

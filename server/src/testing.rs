@@ -23,7 +23,8 @@ pub const SIZE: (u16, u16) = (320, 240);
 /// - `clip.mjpeg`: [`FRAMES`] pattern frames, plain container (30 fps: 1 s);
 /// - `movie.Mjpeg`: the same frames in the course's container (20 fps: 1.5 s);
 /// - `full.mjpeg`: one 4:4:4 frame, which RFC 2435 cannot carry;
-/// - `talk.mjpeg` + `talk.wav`: the clip with 1 s of 48 kHz stereo sound beside it;
+/// - `talk.mjpeg` + `talk.wav` + `talk.vtt`: the clip with 1 s of 48 kHz stereo sound and two
+///   captions beside it;
 /// - `escape.mjpeg`: a symbolic link to a file outside the directory.
 pub fn media_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("hdstream-core-{}", std::process::id()));
@@ -42,6 +43,7 @@ pub fn media_dir() -> PathBuf {
     std::fs::write(tmp.join("full.mjpeg"), full_chroma_jpeg()).expect("write full.mjpeg");
     std::fs::write(tmp.join("talk.mjpeg"), pattern::plain(&frames)).expect("write talk.mjpeg");
     std::fs::write(tmp.join("talk.wav"), talk_wav()).expect("write talk.wav");
+    std::fs::write(tmp.join("talk.vtt"), TALK_VTT).expect("write talk.vtt");
     // A link out of the media root, to a file that must not be served.
     let outside = std::env::temp_dir().join(format!("hdstream-outside-{}", std::process::id()));
     std::fs::create_dir_all(&outside).expect("create the outside directory");
@@ -54,6 +56,10 @@ pub fn media_dir() -> PathBuf {
     }
     dir
 }
+
+/// `talk.vtt`: two captions within the clip's second.
+pub const TALK_VTT: &str = "WEBVTT\n\n00:00.200 --> 00:00.500\nhello\n\n\
+                            00:00.600 --> 00:00.900 line:0\n<b>two</b>\nlines\n";
 
 /// Sample `i` of channel `c` of `talk.wav`: a ramp, so every sample says where it is.
 pub fn talk_sample(i: usize, c: usize) -> i16 {
@@ -89,6 +95,7 @@ pub fn clip() -> Media {
         fps: 30.0,
         not_ready: None,
         sound: None,
+        captions: None,
     }
 }
 

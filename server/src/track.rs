@@ -1,6 +1,7 @@
 //! A session's tracks beside its video (RFC 2326 §10.4: one SETUP per track, each with its own
-//! control URL and transport, aggregate control for PLAY/PAUSE/TEARDOWN): today a file's sound,
-//! sent as L16 ([`AudioStream`]), or a live path's, passed on ([`LiveSoundStream`]).
+//! control URL and transport, aggregate control for PLAY/PAUSE/TEARDOWN): a file's sound, sent
+//! as L16 ([`AudioStream`]), a file's captions as T.140 ([`CaptionStream`]), or a live path's
+//! sound or captions, passed on ([`LiveTrackStream`]).
 //!
 //! An audio stream is paced by the same PLAY as the video: sample frame *p* is due at
 //! `anchor + (p − anchor_position) / rate / speed`, and a seek moves it to the sample at the
@@ -14,7 +15,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use hdstream_common::rtp;
 
-use crate::live_sound::LiveSoundStream;
+use crate::captions::CaptionStream;
+use crate::live::TrackKind;
+use crate::live_track::LiveTrackStream;
 use crate::session::Delivery;
 use crate::sound::Sound;
 use crate::stream::{Counters, MAX_LAG, Next};
@@ -25,6 +28,8 @@ pub const PTIME: Duration = Duration::from_millis(20);
 /// A track of a session beside its video.
 #[derive(Debug)]
 pub struct Track {
+    /// Sound or captions.
+    pub kind: TrackKind,
     /// Its control URL as SETUP named it (`RTP-Info: url=`).
     pub control_url: String,
     /// Where its packets go.
@@ -38,8 +43,10 @@ pub struct Track {
 pub enum TrackStream {
     /// A file's sound, paced by the session's PLAY.
     File(AudioStream),
-    /// A published path's sound, passed on as it arrives.
-    Live(LiveSoundStream),
+    /// A file's captions, paced by the session's PLAY.
+    Captions(CaptionStream),
+    /// A published path's sound or captions, passed on as they arrive.
+    Live(LiveTrackStream),
 }
 
 impl TrackStream {
@@ -47,6 +54,7 @@ impl TrackStream {
     pub fn ssrc(&self) -> u32 {
         match self {
             TrackStream::File(s) => s.ssrc,
+            TrackStream::Captions(s) => s.ssrc,
             TrackStream::Live(s) => s.ssrc,
         }
     }
@@ -55,6 +63,7 @@ impl TrackStream {
     pub fn next_sequence_number(&self) -> u16 {
         match self {
             TrackStream::File(s) => s.next_sequence_number(),
+            TrackStream::Captions(s) => s.next_sequence_number(),
             TrackStream::Live(s) => s.next_sequence_number(),
         }
     }
@@ -63,6 +72,7 @@ impl TrackStream {
     pub fn next_timestamp(&self) -> u32 {
         match self {
             TrackStream::File(s) => s.next_timestamp(),
+            TrackStream::Captions(s) => s.next_timestamp(),
             TrackStream::Live(s) => s.next_timestamp(),
         }
     }
@@ -71,14 +81,16 @@ impl TrackStream {
     pub fn counters(&self) -> Counters {
         match self {
             TrackStream::File(s) => s.counters,
+            TrackStream::Captions(s) => s.counters,
             TrackStream::Live(s) => s.counters,
         }
     }
 
-    /// Stops sending.
-    pub fn pause(&mut self) {
+    /// Stops sending at `now`.
+    pub fn pause(&mut self, now: Instant) {
         match self {
             TrackStream::File(s) => s.pause(),
+            TrackStream::Captions(s) => s.pause(now),
             TrackStream::Live(s) => s.pause(),
         }
     }
@@ -93,6 +105,7 @@ impl TrackStream {
     ) -> Option<(SystemTime, u32)> {
         match self {
             TrackStream::File(s) => Some((wall_now, s.rtp_time_at(now))),
+            TrackStream::Captions(s) => Some((wall_now, s.rtp_time_at(now))),
             TrackStream::Live(s) => s.report_clock(now, wall_now, clock_rate),
         }
     }

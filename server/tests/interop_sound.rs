@@ -43,7 +43,31 @@ fn root(name: &str) -> PathBuf {
         bytes.extend(data.iter().flat_map(|s| s.to_le_bytes()));
         std::fs::write(path, bytes).expect("write the WAV");
     });
-    common::media_root(name, &[("f.mjpeg", &video), ("f.wav", &wav)])
+    let vtt = common::cached("captions-6s.vtt", |path| {
+        std::fs::write(path, VTT).expect("write the WebVTT");
+    });
+    common::media_root(
+        name,
+        &[("f.mjpeg", &video), ("f.wav", &wav), ("f.vtt", &vtt)],
+    )
+}
+
+/// Three captions within the clip's 6 s.
+const VTT: &str = "WEBVTT\n\n00:01.000 --> 00:02.500\nfirst caption\n\n\
+                   00:03.000 --> 00:04.000\ntwo\nlines\n\n\
+                   00:04.500 --> 00:05.500\n\u{fc}n\u{ef}code \u{2713}\n";
+
+/// (start in ms, text) of each cue of an SRT file.
+fn srt_cues(text: &str) -> Vec<(u64, String)> {
+    let captions = hdstream_common::text::srt::parse(text).expect("an SRT file");
+    captions
+        .cues
+        .iter()
+        .map(|c| {
+            let text = c.text.trim_end_matches('\u{2028}').to_owned();
+            (c.start.as_millis() as u64, text)
+        })
+        .collect()
 }
 
 /// Little-endian 16-bit samples of a raw file.
@@ -75,6 +99,82 @@ fn assert_identical(decoded: &[i16], share: f64, who: &str) {
         decoded.len(),
         decoded.len() as f64 / (RATE * CHANNELS) as f64
     );
+}
+
+#[test]
+fn ffmpeg_writes_our_captions_as_srt_with_their_texts_and_times() {
+    let root = root("captions-ffmpeg");
+    let server = common::serve(&root, Config::default());
+    let url = common::url(&server, "f.mjpeg");
+    let srt = root.join("out.srt");
+    let done = common::run(
+        Command::new(tool("ffmpeg"))
+            .args(["-nostdin", "-loglevel", "level+warning", "-i", &url])
+            .args(["-map", "0:s", "-c:s", "srt", "-flush_packets", "1"])
+            .arg(&srt)
+            .args(["-map", "0:a", "-f", "null", "-"]),
+        Duration::from_secs(30),
+    );
+    assert!(done.status.success(), "ffmpeg: {}", done.stderr);
+    let cues = srt_cues(&std::fs::read_to_string(&srt).unwrap_or_default());
+    eprintln!("ffmpeg's SRT: {cues:?}");
+    let texts: Vec<&str> = cues.iter().map(|c| c.1.as_str()).collect();
+    assert_eq!(
+        texts,
+        ["first caption", "two\nlines", "\u{fc}n\u{ef}code \u{2713}"]
+    );
+    for ((start, _), want) in cues.iter().zip([1000u64, 3000, 4500]) {
+        assert!(
+            start.abs_diff(want) <= 40,
+            "a cue at {start} ms, want {want} ms"
+        );
+    }
+}
+
+#[test]
+fn gstreamer_exposes_our_captions_as_t140() {
+    let root = root("captions-gst");
+    let server = common::serve(&root, Config::default());
+    let url = common::url(&server, "f.mjpeg");
+    let out = root.join("t140.bin");
+    let child = common::spawn(
+        Command::new(tool("gst-launch-1.0"))
+            .args(["-q", "-e", "rtspsrc", "latency=100", "name=src"])
+            .arg(format!("location={url}"))
+            .args([
+                "src.",
+                "!",
+                "application/x-rtp,media=text,encoding-name=T140",
+            ])
+            .args(["!", "filesink"])
+            .arg(format!("location={}", out.display()))
+            .args([
+                "src.",
+                "!",
+                "application/x-rtp,media=video",
+                "!",
+                "fakesink",
+            ])
+            .args([
+                "src.",
+                "!",
+                "application/x-rtp,media=audio",
+                "!",
+                "fakesink",
+            ]),
+    );
+    let done = child.wait_or_interrupt(Duration::from_secs(20), Duration::from_secs(5));
+    assert!(!done.interrupted, "ended on BYE: {}", done.stderr);
+    // What GStreamer received on the text pad: RTP packets of T.140, one per caption.
+    let bytes = std::fs::read(&out).unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes);
+    for caption in [
+        "first caption\u{2028}",
+        "two\nlines\u{2028}",
+        "\u{fc}n\u{ef}code \u{2713}\u{2028}",
+    ] {
+        assert!(text.contains(caption), "{caption:?} in {text:?}");
+    }
 }
 
 #[test]

@@ -63,6 +63,40 @@ impl Media {
     }
 }
 
+impl Media {
+    /// A real-time text section (RFC 4103 §6: `m=text … t140/1000`) under `control`.
+    pub fn t140(payload_type: u8, control: &str) -> Media {
+        let rtpmap = RtpMap {
+            payload_type,
+            encoding: crate::text::t140::ENCODING_NAME.into(),
+            clock_rate: crate::text::t140::CLOCK_RATE,
+            encoding_params: None,
+        };
+        Media {
+            media: "text".into(),
+            port: 0,
+            num_ports: None,
+            proto: "RTP/AVP".into(),
+            formats: vec![payload_type.to_string()],
+            information: None,
+            connections: Vec::new(),
+            bandwidths: Vec::new(),
+            key: None,
+            attributes: vec![
+                Attribute::new("rtpmap", rtpmap.to_string()),
+                Attribute::new("control", control),
+            ],
+        }
+    }
+
+    /// The payload type of its T.140 text (an `a=rtpmap` naming `t140`), if it has one.
+    pub fn t140_payload_type(&self) -> Option<u8> {
+        self.rtpmaps()
+            .find(|m| m.encoding.eq_ignore_ascii_case(crate::text::t140::ENCODING_NAME))
+            .map(|m| m.payload_type)
+    }
+}
+
 impl RtpMap {
     /// Parses the value of an `a=rtpmap:` attribute.
     pub fn parse(value: &str) -> Option<Self> {

@@ -1,8 +1,8 @@
-//! A published path's sound: the publisher's audio packets as they came ([`SoundFeed`]), and a
-//! viewer's stream of them ([`LiveSoundStream`]).
+//! A published path's tracks beside its frames — sound and captions: the publisher's packets
+//! as they came ([`TrackFeed`]), and a viewer's stream of them ([`LiveTrackStream`]).
 //!
-//! The payloads are passed on untouched — L16, PCMU, PCMA or Opus alike (RFC 3551, RFC 7587):
-//! the server never decodes sound. Each viewer's stream gives them its own SSRC, sequence
+//! The payloads are passed on untouched — L16, PCMU, PCMA or Opus sound (RFC 3551, RFC 7587),
+//! T.140 text (RFC 4103) alike: the server never decodes them. Each viewer's stream gives them its own SSRC, sequence
 //! numbers and timestamp origin (RFC 3550 §5.1), as it does the frames; a packet is due when it
 //! arrives. Time works as for the frames ([`crate::live::Feed`]): the publisher's timestamps
 //! become a media time that only grows (a jump back or far ahead is replaced by the arrival
@@ -13,36 +13,37 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
 
-use hdstream_common::audio::Format;
 use hdstream_common::rtp;
 
 use crate::stream::{Counters, MAX_LAG, Next};
 
 /// How long packets stay after they arrived.
 pub const KEEP: Duration = Duration::from_millis(1000);
-/// The largest audio payload taken (a 20 ms packet of 48 kHz stereo L16 is 3840 bytes).
+/// The largest payload taken (a 20 ms packet of 48 kHz stereo L16 is 3840 bytes).
 pub const MAX_PAYLOAD: usize = 16 * 1024;
 /// Packets a path holds at most (1 s of 2.5 ms packets).
 const MAX_PACKETS: usize = 400;
 /// A timestamp step beyond the arrival gap by this much is a publisher's restart.
 const LEAP: Duration = Duration::from_millis(500);
 
-/// One published audio packet.
+/// One published packet.
 #[derive(Debug)]
 struct Packet {
     payload: Vec<u8>,
-    /// Its place on the path's audio clock, in the format's clock units from the first.
+    /// Its place on the track's clock, in its clock units from the first.
     media_time: u64,
     arrived: Instant,
     capture: Option<SystemTime>,
     marker: bool,
 }
 
-/// A path's recent audio packets and its clocks.
+/// A path's recent packets of one track, and its clocks.
 #[derive(Debug)]
-pub struct SoundFeed {
-    /// The publisher's format (its payload type is the one viewers get).
-    pub format: Format,
+pub struct TrackFeed {
+    /// The payload type viewers get (the publisher's).
+    pub payload_type: u8,
+    /// The track's RTP clock rate.
+    pub clock_rate: u32,
     packets: VecDeque<Packet>,
     /// Absolute index of `packets[0]`.
     first: usize,
@@ -52,11 +53,12 @@ pub struct SoundFeed {
     sender_clock: Option<(u32, SystemTime)>,
 }
 
-impl SoundFeed {
-    /// An empty feed of `format`.
-    pub fn new(format: Format) -> SoundFeed {
-        SoundFeed {
-            format,
+impl TrackFeed {
+    /// An empty feed of `payload_type` at `clock_rate`.
+    pub fn new(payload_type: u8, clock_rate: u32) -> TrackFeed {
+        TrackFeed {
+            payload_type,
+            clock_rate,
             packets: VecDeque::new(),
             first: 0,
             last: None,
@@ -64,9 +66,11 @@ impl SoundFeed {
         }
     }
 
-    /// A new publisher of `format` takes the path: what is held goes, the numbering stays.
-    pub fn restart(&mut self, format: Format) {
-        self.format = format;
+    /// A new publisher takes the path with `payload_type` at `clock_rate`: what is held goes,
+    /// the numbering stays.
+    pub fn restart(&mut self, payload_type: u8, clock_rate: u32) {
+        self.payload_type = payload_type;
+        self.clock_rate = clock_rate;
         self.first += self.packets.len();
         self.packets.clear();
         self.sender_clock = None;
@@ -84,12 +88,12 @@ impl SoundFeed {
         self.first + self.packets.len()
     }
 
-    /// A sender report from the publisher about its audio (RFC 3550 §6.4.1).
+    /// A sender report from the publisher about this track (RFC 3550 §6.4.1).
     pub fn sender_report(&mut self, rtp_timestamp: u32, wall: SystemTime) {
         self.sender_clock = Some((rtp_timestamp, wall));
     }
 
-    /// An audio packet from the publisher, arrived at `now`. A payload over [`MAX_PAYLOAD`] is
+    /// A packet from the publisher, arrived at `now`. A payload over [`MAX_PAYLOAD`] is
     /// refused (`false`: the caller counts it).
     pub fn push(&mut self, packet: &rtp::Packet<'_>, now: Instant) -> bool {
         let payload = packet.payload();
@@ -98,7 +102,7 @@ impl SoundFeed {
         }
         let timestamp = packet.timestamp();
         let media_time = self.media_time(timestamp, now);
-        let rate = f64::from(self.format.clock_rate.max(1));
+        let rate = f64::from(self.clock_rate.max(1));
         let capture = self.sender_clock.map(|(rtp, wall)| {
             let ticks = timestamp.wrapping_sub(rtp) as i32;
             let offset = Duration::from_secs_f64(f64::from(ticks.unsigned_abs()) / rate);
@@ -131,7 +135,7 @@ impl SoundFeed {
             self.last = Some((timestamp, 0, now));
             return 0;
         };
-        let rate = f64::from(self.format.clock_rate.max(1));
+        let rate = f64::from(self.clock_rate.max(1));
         let gap = now.saturating_duration_since(last_arrival);
         let gap_ticks = (gap.as_secs_f64() * rate) as i64;
         let delta = i64::from(timestamp.wrapping_sub(last_ts) as i32);
@@ -150,9 +154,9 @@ impl SoundFeed {
     }
 }
 
-/// One viewer's stream of a path's sound.
+/// One viewer's stream of a path's track.
 #[derive(Debug)]
-pub struct LiveSoundStream {
+pub struct LiveTrackStream {
     /// RTP SSRC (random, RFC 3550 §8).
     pub ssrc: u32,
     next_seq: u16,
@@ -168,11 +172,11 @@ pub struct LiveSoundStream {
     pub counters: Counters,
 }
 
-impl LiveSoundStream {
+impl LiveTrackStream {
     /// A stream with random SSRC, initial sequence number and timestamp origin.
-    pub fn new(random: [u32; 3]) -> LiveSoundStream {
+    pub fn new(random: [u32; 3]) -> LiveTrackStream {
         let [ssrc, seq, ts] = random;
-        LiveSoundStream {
+        LiveTrackStream {
             ssrc,
             next_seq: seq as u16,
             ts_origin: ts,
@@ -195,11 +199,11 @@ impl LiveSoundStream {
     }
 
     /// Starts from the next packet `feed` gets (RFC 2326 §10.5 `npt=now-`).
-    pub fn join(&mut self, feed: &SoundFeed) {
+    pub fn join(&mut self, feed: &TrackFeed) {
         self.position = feed.end();
         self.playing = true;
         if let Some((_, media, _)) = feed.last {
-            self.expected_media_time = media + u64::from(feed.format.samples_per_packet(20));
+            self.expected_media_time = media + u64::from(feed.clock_rate / 50);
         }
     }
 
@@ -229,7 +233,7 @@ impl LiveSoundStream {
     /// it. A viewer more than [`MAX_LAG`] behind jumps to the newest packet.
     pub fn send(
         &mut self,
-        feed: &SoundFeed,
+        feed: &TrackFeed,
         now: Instant,
         out: &mut Vec<u8>,
         accept: &mut dyn FnMut(usize, &mut Vec<u8>) -> bool,
@@ -257,7 +261,7 @@ impl LiveSoundStream {
             let timestamp = self.ts_origin.wrapping_add(p.media_time as u32);
             let header = rtp::Header {
                 marker: p.marker,
-                payload_type: feed.format.payload_type,
+                payload_type: feed.payload_type,
                 sequence_number: self.next_seq,
                 timestamp,
                 ssrc: self.ssrc,
@@ -280,10 +284,9 @@ impl LiveSoundStream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hdstream_common::audio::Encoding;
 
-    fn pcmu() -> Format {
-        Format::static_payload(0).unwrap()
+    fn pcmu() -> TrackFeed {
+        TrackFeed::new(0, 8000)
     }
 
     fn packet(seq: u16, ts: u32, fill: u8) -> Vec<u8> {
@@ -299,7 +302,7 @@ mod tests {
         out
     }
 
-    fn sent(stream: &mut LiveSoundStream, feed: &SoundFeed, now: Instant) -> Vec<Vec<u8>> {
+    fn sent(stream: &mut LiveTrackStream, feed: &TrackFeed, now: Instant) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         let mut lens = Vec::new();
         stream.send(feed, now, &mut out, &mut |len, _| {
@@ -318,13 +321,12 @@ mod tests {
 
     #[test]
     fn a_viewer_gets_each_packet_from_its_join_untouched_under_its_own_numbers() {
-        let mut feed = SoundFeed::new(pcmu());
-        assert_eq!(feed.format.encoding, Encoding::Pcmu);
+        let mut feed = pcmu();
         let t0 = Instant::now();
         let at = |k: u64| t0 + Duration::from_millis(20 * k);
         let p = packet(0, 5000, 0);
         feed.push(&rtp::Packet::parse(&p).unwrap(), at(0));
-        let mut viewer = LiveSoundStream::new([9, 100, 1_000_000]);
+        let mut viewer = LiveTrackStream::new([9, 100, 1_000_000]);
         viewer.join(&feed);
         assert_eq!(viewer.next_timestamp(), 1_000_000 + 160);
         for k in 1..5u16 {
@@ -344,9 +346,9 @@ mod tests {
 
     #[test]
     fn a_stalled_viewer_jumps_to_the_newest_and_counts_what_it_skipped() {
-        let mut feed = SoundFeed::new(pcmu());
+        let mut feed = pcmu();
         let t0 = Instant::now();
-        let mut viewer = LiveSoundStream::new([9, 0, 0]);
+        let mut viewer = LiveTrackStream::new([9, 0, 0]);
         viewer.join(&feed);
         for k in 0..40u16 {
             let p = packet(k, 160 * u32::from(k), 1);
@@ -360,11 +362,11 @@ mod tests {
 
     #[test]
     fn capture_times_come_from_the_publishers_audio_reports() {
-        let mut feed = SoundFeed::new(pcmu());
+        let mut feed = pcmu();
         let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         feed.sender_report(8000, wall);
         let t0 = Instant::now();
-        let mut viewer = LiveSoundStream::new([9, 0, 50]);
+        let mut viewer = LiveTrackStream::new([9, 0, 50]);
         viewer.join(&feed);
         let p = packet(0, 16_000, 1);
         feed.push(&rtp::Packet::parse(&p).unwrap(), t0);
@@ -375,7 +377,7 @@ mod tests {
 
     #[test]
     fn oversized_payloads_are_refused() {
-        let mut feed = SoundFeed::new(pcmu());
+        let mut feed = pcmu();
         let header = rtp::Header {
             marker: false,
             payload_type: 0,
