@@ -227,3 +227,61 @@ fn rtspclientsink_publishes_sound_first_and_gstreamer_hears_it() {
     assert_a_run_of_the_source(&read_s16le(&out), 3.0, "GStreamer viewer of rtspclientsink");
     handle.stop().unwrap();
 }
+
+/// The dominant frequency of mono `samples` at 48 kHz, by zero crossings, and their RMS.
+fn tone_of(samples: &[i16]) -> (f64, f64) {
+    let crossings = samples
+        .windows(2)
+        .filter(|w| (w[0] < 0) != (w[1] < 0))
+        .count();
+    let seconds = samples.len() as f64 / 48_000.0;
+    let rms = (samples.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>()
+        / samples.len().max(1) as f64)
+        .sqrt();
+    (crossings as f64 / 2.0 / seconds, rms)
+}
+
+#[test]
+fn ffmpeg_publishes_opus_and_ffmpeg_hears_the_tone() {
+    let root = common::media_root("live-sound-opus", &[("clip.mjpeg", &CLIP.path())]);
+    let handle = serve(&root, Config::default());
+    let url = format!("rtsp://{}/live/cam", handle.rtsp);
+    let publisher = common::spawn(
+        Command::new(tool("ffmpeg"))
+            .args(["-nostdin", "-v", "error", "-re", "-framerate", "30"])
+            .args(["-f", "mjpeg", "-i"])
+            .arg(CLIP.path())
+            .args(["-re", "-f", "lavfi", "-i"])
+            .arg("sine=frequency=440:sample_rate=48000:duration=8")
+            .args(["-map", "0:v", "-map", "1:a", "-c:v", "copy"])
+            .args(["-c:a", "libopus", "-b:a", "96k", "-ac", "2"])
+            .args(["-f", "rtsp", "-rtsp_transport", "tcp"])
+            .arg(&url),
+    );
+    common::wait_live(handle.rtsp, &url);
+    let mut c = common::Rtsp::connect(handle.rtsp);
+    let r = c.request("DESCRIBE", &url, &[]);
+    let sdp = String::from_utf8_lossy(&r.body).into_owned();
+    assert!(sdp.to_ascii_lowercase().contains("opus/48000/2"), "{sdp}");
+    drop(c);
+    let out = root.join("heard.s16le");
+    let viewer = common::spawn(
+        Command::new(tool("ffmpeg"))
+            .args(["-nostdin", "-v", "error", "-rtsp_transport", "udp", "-i", &url])
+            .args(["-t", "4", "-map", "0:a", "-ac", "1", "-ar", "48000"])
+            .args(["-c:a", "pcm_s16le", "-f", "s16le"])
+            .arg(&out),
+    );
+    let seen = viewer.wait(Duration::from_secs(20));
+    let _ = publisher.stop_after(Duration::from_secs(1), Duration::from_secs(2));
+    assert!(seen.status.success(), "viewer: {}", seen.stderr);
+    let heard = read_s16le(&out);
+    // Past the decoder's start-up. lavfi's sine is at 1/8 of full scale (RMS 2896); sent as
+    // stereo and taken back to mono by ffmpeg's downmix at −3 dB: RMS 2048 untouched.
+    let (hz, rms) = tone_of(&heard[48_000 / 2..]);
+    eprintln!("ffmpeg viewer of ffmpeg's Opus: {} samples, {hz:.1} Hz, RMS {rms:.0}", heard.len());
+    assert!(heard.len() >= 48_000 * 3, "{} samples", heard.len());
+    assert!((hz - 440.0).abs() < 5.0, "{hz} Hz");
+    assert!((1_900.0..2_200.0).contains(&rms), "RMS {rms}, 2048 sent");
+    handle.stop().unwrap();
+}

@@ -4,6 +4,7 @@
 # rtspclientsink for publishing),
 # Xvfb for the window test, nftables for the in-kernel loss tests, a TrueType font for plots,
 # openssl (test certificates), glib-networking (GStreamer's TLS for rtsps://), ca-certificates.
+# libopus-dev and pkg-config: hdstream-codec links Debian's libopus (Opus, RFC 7587).
 # Safe to run again: it installs only what is missing. Needs root (or sudo) the first time.
 # `setup-deps.sh --list` prints the package names (CI installs them from that list).
 set -euo pipefail
@@ -16,6 +17,7 @@ PACKAGES=(
   nftables iproute2
   fonts-dejavu-core
   openssl glib-networking ca-certificates
+  libopus-dev pkg-config
 )
 
 if [ "${1:-}" = "--list" ]; then
