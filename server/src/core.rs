@@ -536,7 +536,7 @@ impl Server {
                 Program::Live(path) => self.publishing.feed(path),
                 Program::File(_) => None,
             };
-            if caption_wants_report(session, part, now) {
+            if caption_wants_report(session, part, feed, now) {
                 // ffmpeg times T.140 by the last sender report: one goes right before each
                 // caption (crate::captions), and the outbox leaves first.
                 let publishing = &self.publishing;
@@ -1004,19 +1004,29 @@ fn heard_rtcp(session: &mut Session, data: &[u8], now: Instant) {
 
 /// Whether part `part` of `session` is a file's captions with a cue due whose sender report
 /// has not gone; if so, it is marked as gone.
-fn caption_wants_report(session: &mut Session, part: usize, now: Instant) -> bool {
+fn caption_wants_report(
+    session: &mut Session,
+    part: usize,
+    feed: Option<&Feed>,
+    now: Instant,
+) -> bool {
     let Session {
         program, tracks, ..
     } = session;
-    let Some(cues) = program.file().and_then(|m| m.captions.as_deref()) else {
-        return false;
-    };
+    let cues = program.file().and_then(|m| m.captions.as_deref());
     let Some(track) = part.checked_sub(1).and_then(|i| tracks.get_mut(i)) else {
         return false;
     };
-    match &mut track.stream {
-        TrackStream::Captions(s) if s.wants_report(cues, now) => {
+    let packets = feed.and_then(|f| f.track(TrackKind::Captions));
+    match (&mut track.stream, cues, packets) {
+        (TrackStream::Captions(s), Some(cues), _) if s.wants_report(cues, now) => {
             s.reported();
+            true
+        }
+        (TrackStream::Live(s), _, Some(packets))
+            if track.kind == TrackKind::Captions && s.wants_report(packets) =>
+        {
+            s.reported(packets);
             true
         }
         _ => false,

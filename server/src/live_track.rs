@@ -33,6 +33,10 @@ struct Packet {
     /// Its place on the track's clock, in its clock units from the first.
     media_time: u64,
     arrived: Instant,
+    /// The server instant its timestamp stands for: its arrival, for the publisher's packets;
+    /// the arrival of the sound it was heard in, for captions from speech
+    /// ([`TrackFeed::push_made`]). Sender reports without a capture clock map it.
+    reached: Instant,
     capture: Option<SystemTime>,
     marker: bool,
 }
@@ -116,9 +120,57 @@ impl TrackFeed {
             payload: payload.to_vec(),
             media_time,
             arrived: now,
+            reached: now,
             capture,
             marker: packet.marker(),
         });
+        self.evict(now);
+        true
+    }
+
+    /// A packet the server made itself (captions from speech, [`crate::speech`]): `payload`
+    /// at `media_time` (in the track's clock units, never before the previous packet's),
+    /// standing for the server instant `reached` and the publisher's capture time `capture`,
+    /// ready at `now`. A payload over [`MAX_PAYLOAD`] is refused (`false`).
+    pub fn push_made(
+        &mut self,
+        payload: &[u8],
+        marker: bool,
+        media_time: u64,
+        reached: Instant,
+        capture: Option<SystemTime>,
+        now: Instant,
+    ) -> bool {
+        if payload.len() > MAX_PAYLOAD {
+            return false;
+        }
+        let media_time = self.last.map_or(media_time, |(_, m, _)| media_time.max(m));
+        self.last = Some((media_time as u32, media_time, now));
+        self.packets.push_back(Packet {
+            payload: payload.to_vec(),
+            media_time,
+            arrived: now,
+            reached,
+            capture,
+            marker,
+        });
+        self.evict(now);
+        true
+    }
+
+    /// When the newest packet happened: its media time, the instant it stands for and its
+    /// capture time.
+    pub fn newest(&self) -> Option<crate::source::Moment> {
+        self.packets.back().map(|p| crate::source::Moment {
+            media_time: p.media_time,
+            arrived: p.reached,
+            capture: p.capture,
+        })
+    }
+
+    /// Drops the packets beyond [`MAX_PACKETS`] and those older than [`KEEP`]; never the
+    /// newest.
+    fn evict(&mut self, now: Instant) {
         while self.packets.len() > 1
             && (self.packets.len() > MAX_PACKETS
                 || now.saturating_duration_since(self.packets[0].arrived) > KEEP)
@@ -126,7 +178,6 @@ impl TrackFeed {
             self.packets.pop_front();
             self.first += 1;
         }
-        true
     }
 
     /// The media time of a packet stamped `timestamp` arriving at `now`.
@@ -168,6 +219,8 @@ pub struct LiveTrackStream {
     expected_media_time: u64,
     /// The newest packet's timestamp, and its capture time (or, unknown, its arrival).
     last_sent: Option<(u32, Instant, Option<SystemTime>)>,
+    /// The packet whose sender report has gone ahead of it ([`LiveTrackStream::wants_report`]).
+    reported: Option<usize>,
     /// What has been sent.
     pub counters: Counters,
 }
@@ -184,8 +237,27 @@ impl LiveTrackStream {
             playing: false,
             expected_media_time: 0,
             last_sent: None,
+            reported: None,
             counters: Counters::default(),
         }
+    }
+
+    /// Whether a packet of `feed` waits to be sent whose sender report has not gone ahead of
+    /// it; captions want one (ffmpeg times T.140 from the last report, see
+    /// [`crate::captions`]). The report maps the packet's own capture time and timestamp.
+    pub fn wants_report(&self, feed: &TrackFeed) -> bool {
+        let next = self.position.max(feed.first);
+        self.playing && feed.get(next).is_some() && self.reported != Some(next)
+    }
+
+    /// The report for the next packet of `feed` has gone: it maps that packet.
+    pub fn reported(&mut self, feed: &TrackFeed) {
+        let next = self.position.max(feed.first);
+        if let Some(p) = feed.get(next) {
+            let timestamp = self.ts_origin.wrapping_add(p.media_time as u32);
+            self.last_sent = Some((timestamp, p.reached, p.capture));
+        }
+        self.reported = Some(next);
     }
 
     /// The sequence number the next packet carries.
@@ -269,7 +341,7 @@ impl LiveTrackStream {
             if header.append(&[&p.payload], out).is_err() {
                 return Next::Held;
             }
-            self.last_sent = Some((timestamp, p.arrived, p.capture));
+            self.last_sent = Some((timestamp, p.reached, p.capture));
             self.expected_media_time = p.media_time;
             self.next_seq = self.next_seq.wrapping_add(1);
             self.position += 1;

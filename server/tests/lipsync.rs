@@ -27,7 +27,9 @@ fn root(name: &str) -> PathBuf {
                     "color=c=black:s=640x360:r=30:d={SECONDS},format=yuvj420p,\
                      geq=lum='if(eq(mod(N\\,30)\\,0)\\,235\\,16)':cb=128:cr=128"
                 ))
-                .args(["-c:v", "mjpeg", "-huffman", "default", "-q:v", "5", "-f", "mjpeg"])
+                .args([
+                    "-c:v", "mjpeg", "-huffman", "default", "-q:v", "5", "-f", "mjpeg",
+                ])
                 .arg(path),
             Duration::from_secs(60),
         );
@@ -90,7 +92,13 @@ fn click_times(mkv: &Path) -> Vec<f64> {
     let probe = common::run(
         Command::new(tool("ffprobe"))
             .args(["-v", "error", "-select_streams", "a:0", "-show_entries"])
-            .args(["packet=pts_time", "-of", "csv=p=0", "-read_intervals", "%+#1"])
+            .args([
+                "packet=pts_time",
+                "-of",
+                "csv=p=0",
+                "-read_intervals",
+                "%+#1",
+            ])
             .arg(mkv),
         Duration::from_secs(30),
     );
@@ -104,7 +112,9 @@ fn click_times(mkv: &Path) -> Vec<f64> {
         Command::new(tool("ffmpeg"))
             .args(["-v", "error", "-i"])
             .arg(mkv)
-            .args(["-map", "0:a", "-ac", "1", "-ar", "48000", "-f", "s16le", "-"]),
+            .args([
+                "-map", "0:a", "-ac", "1", "-ar", "48000", "-f", "s16le", "-",
+            ]),
         Duration::from_secs(60),
     );
     let samples: Vec<i16> = decoded
@@ -143,8 +153,15 @@ fn offsets(mkv: &Path, who: &str) -> Vec<f64> {
         })
         .filter(|o| o.abs() < 500.0)
         .collect();
-    eprintln!("{who}: {} flashes, {} clicks, offsets (ms) {offsets:.1?}", flashes.len(), clicks.len());
-    assert!(offsets.len() >= 3, "{who}: flashes and clicks do not pair up");
+    eprintln!(
+        "{who}: {} flashes, {} clicks, offsets (ms) {offsets:.1?}",
+        flashes.len(),
+        clicks.len()
+    );
+    assert!(
+        offsets.len() >= 3,
+        "{who}: flashes and clicks do not pair up"
+    );
     offsets
 }
 
@@ -158,9 +175,21 @@ fn gstreamer_rtpbin_lines_our_sound_up_with_the_picture() {
         Command::new(tool("gst-launch-1.0"))
             .args(["-q", "-e", "rtspsrc", "latency=300", "name=s"])
             .arg(format!("location={url}"))
-            .args(["s.", "!", "application/x-rtp,media=video", "!", "rtpjpegdepay"])
+            .args([
+                "s.",
+                "!",
+                "application/x-rtp,media=video",
+                "!",
+                "rtpjpegdepay",
+            ])
             .args(["!", "jpegparse", "!", "queue", "!", "mux."])
-            .args(["s.", "!", "application/x-rtp,media=audio", "!", "rtpL16depay"])
+            .args([
+                "s.",
+                "!",
+                "application/x-rtp,media=audio",
+                "!",
+                "rtpL16depay",
+            ])
             .args(["!", "audioconvert", "!", "queue", "!", "mux."])
             .args(["matroskamux", "name=mux", "!", "filesink"])
             .arg(format!("location={}", mkv.display())),
@@ -168,7 +197,10 @@ fn gstreamer_rtpbin_lines_our_sound_up_with_the_picture() {
     let done = child.wait_or_interrupt(Duration::from_secs(20), Duration::from_secs(5));
     assert!(!done.interrupted, "ended on BYE: {}", done.stderr);
     for o in offsets(&mkv, "GStreamer rtpbin") {
-        assert!((-45.0..=45.0).contains(&o), "GStreamer: A/V offset {o:.1} ms");
+        assert!(
+            (-45.0..=45.0).contains(&o),
+            "GStreamer: A/V offset {o:.1} ms"
+        );
     }
 }
 

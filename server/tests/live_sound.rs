@@ -267,7 +267,15 @@ fn ffmpeg_publishes_opus_and_ffmpeg_hears_the_tone() {
     let out = root.join("heard.s16le");
     let viewer = common::spawn(
         Command::new(tool("ffmpeg"))
-            .args(["-nostdin", "-v", "error", "-rtsp_transport", "udp", "-i", &url])
+            .args([
+                "-nostdin",
+                "-v",
+                "error",
+                "-rtsp_transport",
+                "udp",
+                "-i",
+                &url,
+            ])
             .args(["-t", "4", "-map", "0:a", "-ac", "1", "-ar", "48000"])
             .args(["-c:a", "pcm_s16le", "-f", "s16le"])
             .arg(&out),
@@ -279,7 +287,10 @@ fn ffmpeg_publishes_opus_and_ffmpeg_hears_the_tone() {
     // Past the decoder's start-up. lavfi's sine is at 1/8 of full scale (RMS 2896); sent as
     // stereo and taken back to mono by ffmpeg's downmix at −3 dB: RMS 2048 untouched.
     let (hz, rms) = tone_of(&heard[48_000 / 2..]);
-    eprintln!("ffmpeg viewer of ffmpeg's Opus: {} samples, {hz:.1} Hz, RMS {rms:.0}", heard.len());
+    eprintln!(
+        "ffmpeg viewer of ffmpeg's Opus: {} samples, {hz:.1} Hz, RMS {rms:.0}",
+        heard.len()
+    );
     assert!(heard.len() >= 48_000 * 3, "{} samples", heard.len());
     assert!((hz - 440.0).abs() < 5.0, "{hz} Hz");
     assert!((1_900.0..2_200.0).contains(&rms), "RMS {rms}, 2048 sent");

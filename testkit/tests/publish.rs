@@ -1,17 +1,23 @@
 //! Publishing through memory: `hdstream-publish`'s sans-IO core ([`Recorder`]) and the server
-//! core on one simulated clock — ANNOUNCE, SETUP with `mode=record`, RECORD (RFC 2326 §10.3,
-//! §10.4, §10.11), frames as RFC 2435 RTP interleaved or as paced datagrams, sender reports,
-//! Digest credentials (RFC 7616), a server that never answers.
+//! core on one simulated clock — ANNOUNCE, SETUP with `mode=record` of each track, RECORD (RFC
+//! 2326 §10.3, §10.4, §10.11), frames as RFC 2435 RTP interleaved or as paced datagrams, sound
+//! (RFC 3551 L16) and captions (RFC 4103) beside them, sender reports, Digest credentials (RFC
+//! 7616), a server that never answers.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use hdstream_common::audio::{self, Encoding};
 use hdstream_server::access::Users;
 use hdstream_server::core::{Config as ServerConfig, Server};
 use hdstream_server::media::{Catalogue, FpsPolicy};
 use hdstream_testkit::media;
-use hdstream_tools::record::{Carriage, Config, Event, Recorder, Sender};
+use hdstream_tools::clock::Clock;
+use hdstream_tools::record::{Carriage, Config, Event, Recorder};
+use hdstream_tools::sound;
+use hdstream_tools::tone::Tone;
+use hdstream_tools::track::{Sender, Senders, TRACKS, Track};
 use hdstream_video::MjpegFile;
 
 const TICK: Duration = Duration::from_millis(1);
@@ -19,6 +25,12 @@ const URL: &str = "rtsp://127.0.0.1:8554/live/cam";
 const CONN: usize = 7;
 const PEER: [u8; 4] = [10, 0, 0, 2];
 const RTP_PORT: u16 = 50_000;
+/// The publisher's RTP and RTCP ports of each track, over UDP.
+const PORTS: [(u16, u16); TRACKS] = [
+    (RTP_PORT, RTP_PORT + 1),
+    (RTP_PORT + 2, RTP_PORT + 3),
+    (RTP_PORT + 4, RTP_PORT + 5),
+];
 
 /// A server core with an empty live path space (and a media directory beside).
 fn server(mut config: ServerConfig, now: Instant) -> Server {
@@ -30,7 +42,24 @@ fn server(mut config: ServerConfig, now: Instant) -> Server {
     server
 }
 
-fn recorder(carriage: Carriage, credentials: Option<(&str, &str)>, now: Instant) -> Recorder {
+/// What goes beside the video.
+#[derive(Clone, Copy, Default)]
+struct Extras {
+    audio: Option<audio::Packetizer>,
+    captions: bool,
+}
+
+/// 48 kHz stereo L16 in packets of at most 1360 bytes (340 sample frames).
+fn l16() -> audio::Packetizer {
+    audio::Packetizer::new(sound::format(Encoding::L16, 48_000, 2), 1360).unwrap()
+}
+
+fn recorder(
+    carriage: Carriage,
+    credentials: Option<(&str, &str)>,
+    extras: Extras,
+    now: Instant,
+) -> Recorder {
     let config = Config {
         url: URL.to_owned(),
         credentials: credentials.map(|(u, p)| (u.to_owned(), p.to_owned())),
@@ -40,8 +69,16 @@ fn recorder(carriage: Carriage, credentials: Option<(&str, &str)>, now: Instant)
         max_payload: 300,
         spread: Duration::from_millis(8),
         cname: "test".into(),
+        clock: Clock::new(now, SystemTime::now()),
+        audio: extras.audio,
+        captions: extras.captions,
     };
-    Recorder::new(config, Sender::new(0x1234, 100), now)
+    let senders = Senders::new(
+        Sender::new(0x1234, 100, 0),
+        Sender::new(0x5678, 200, 7),
+        Sender::new(0x9ABC, 300, 9),
+    );
+    Recorder::new(config, senders, now)
 }
 
 /// The two cores joined: control bytes both ways, datagrams from the publisher to the server's
@@ -49,6 +86,8 @@ fn recorder(carriage: Carriage, credentials: Option<(&str, &str)>, now: Instant)
 struct Bench {
     server: Server,
     recorder: Recorder,
+    /// Media time 0.
+    start: Instant,
     now: Instant,
     events: Vec<Event>,
     datagrams: u64,
@@ -71,7 +110,8 @@ impl Bench {
             self.recorder.handle_timeout(now);
         }
         while let Some(d) = self.recorder.poll_datagram(now) {
-            let port = if d.rtcp { RTP_PORT + 1 } else { RTP_PORT };
+            let (rtp, rtcp) = PORTS[d.track.index()];
+            let port = if d.rtcp { rtcp } else { rtp };
             let from = SocketAddr::from((PEER, port));
             if d.rtcp {
                 self.server.receive_rtcp(from, &d.data, now);
@@ -101,10 +141,8 @@ impl Bench {
         let file = MjpegFile::open(media::dir(320, 240, 30).join("clip.mjpeg")).unwrap();
         for n in 0..frames {
             let jpeg = file.frame(n % file.len()).unwrap().to_vec();
-            let sent = self
-                .recorder
-                .send_frame(&jpeg, n as u32 * 3000, SystemTime::now(), self.now)
-                .unwrap();
+            let at = self.now - self.start;
+            let sent = self.recorder.send_frame(&jpeg, at, self.now).unwrap();
             assert!(sent);
             self.run_for(Duration::from_millis(33));
         }
@@ -112,10 +150,20 @@ impl Bench {
 }
 
 fn bench(carriage: Carriage, config: ServerConfig, credentials: Option<(&str, &str)>) -> Bench {
+    bench_with(carriage, config, credentials, Extras::default())
+}
+
+fn bench_with(
+    carriage: Carriage,
+    config: ServerConfig,
+    credentials: Option<(&str, &str)>,
+    extras: Extras,
+) -> Bench {
     let now = Instant::now();
     Bench {
         server: server(config, now),
-        recorder: recorder(carriage, credentials, now),
+        recorder: recorder(carriage, credentials, extras, now),
+        start: now,
         now,
         events: Vec::new(),
         datagrams: 0,
@@ -139,33 +187,24 @@ fn interleaved_frames_reach_the_path_whole_with_sender_reports() {
     assert!(path.recording);
     assert_eq!((path.frames, path.frames_lost, path.ignored), (60, 0, 0));
     assert_eq!(path.size, Some((320, 240)));
-    // A sender report each second: two in 2 s.
-    assert_eq!(path.rtcp, 2, "{path:?}");
-    let sender = b.recorder.sender();
-    assert_eq!((sender.frames, sender.refused), (60, 0));
+    // A sender report at RECORD's reply and each second after: three in 2.03 s.
+    assert_eq!(path.rtcp, 3, "{path:?}");
+    let sender = &b.recorder.senders()[Track::Video];
+    assert_eq!((sender.units, sender.refused), (60, 0));
     assert_eq!(sender.packets, path.packets);
 }
 
 #[test]
 fn datagrams_are_spread_and_reach_the_path() {
-    let mut b = bench(
-        Carriage::Udp {
-            rtp: RTP_PORT,
-            rtcp: RTP_PORT + 1,
-        },
-        ServerConfig::default(),
-        None,
-    );
+    let mut b = bench(Carriage::Udp(PORTS), ServerConfig::default(), None);
     recording(&mut b);
-    assert_eq!(b.recorder.server_ports(), Some((6970, 6971)));
+    assert_eq!(b.recorder.server_ports(Track::Video), Some((6970, 6971)));
     // One frame: its datagrams leave in groups over the spread, not all at once.
     let file = MjpegFile::open(media::dir(320, 240, 30).join("clip.mjpeg")).unwrap();
     let jpeg = file.frame(0).unwrap().to_vec();
     let now = b.now;
-    b.recorder
-        .send_frame(&jpeg, 0, SystemTime::now(), now)
-        .unwrap();
-    let total = b.recorder.sender().packets;
+    b.recorder.send_frame(&jpeg, now - b.start, now).unwrap();
+    let total = b.recorder.senders()[Track::Video].packets;
     let mut at_once = 0;
     while let Some(d) = b.recorder.poll_datagram(now) {
         b.server
@@ -212,7 +251,7 @@ fn digest_credentials_are_sent_when_asked_and_a_refusal_says_why() {
 #[test]
 fn a_server_that_never_answers_fails_the_session_in_time() {
     let now = Instant::now();
-    let mut recorder = recorder(Carriage::Tcp, None, now);
+    let mut recorder = recorder(Carriage::Tcp, None, Extras::default(), now);
     assert!(recorder.control_output().starts_with(b"ANNOUNCE "));
     let deadline = recorder.poll_timeout().expect("a reply deadline");
     assert_eq!(deadline, now + hdstream_tools::record::REPLY_TIMEOUT);
@@ -221,4 +260,107 @@ fn a_server_that_never_answers_fails_the_session_in_time() {
         panic!("no failure");
     };
     assert!(why.to_string().contains("no reply"), "{why}");
+}
+
+/// Publishes for `seconds`: a frame every 33 ms and 20 ms of the test tone every 20 ms, each
+/// stamped with its media time; a caption each second when `captions`.
+fn publish_with_sound(b: &mut Bench, seconds: u64, captions: bool) {
+    let tone = Tone {
+        rate: 48_000,
+        channels: 2,
+        fps: 30.0,
+    };
+    let file = MjpegFile::open(media::dir(320, 240, 30).join("clip.mjpeg")).unwrap();
+    // From the first frame and the first 20 ms after recording began.
+    let begun = (b.now - b.start).as_secs_f64();
+    let mut frame = (begun * 30.0).ceil() as u64;
+    let mut sample = (begun * 50.0).ceil() as u64 * 960;
+    let end = b.now + Duration::from_secs(seconds);
+    while b.now < end {
+        let at = b.now - b.start;
+        if at >= Duration::from_secs_f64(frame as f64 / 30.0) {
+            let jpeg = file.frame(frame as usize % file.len()).unwrap().to_vec();
+            assert!(b.recorder.send_frame(&jpeg, at, b.now).unwrap());
+            if captions && frame.is_multiple_of(30) {
+                let sent = b
+                    .recorder
+                    .send_caption(&format!("second {}", frame / 30), at, b.now);
+                assert_eq!(sent.unwrap(), 1);
+            }
+            frame += 1;
+        }
+        if at >= hdstream_tools::clock::media_time(sample, 48_000) {
+            let mut pcm = Vec::new();
+            tone.fill(sample, 960, &mut pcm);
+            let at = hdstream_tools::clock::media_time(sample, 48_000);
+            assert_eq!(
+                b.recorder.send_sound(&pcm, at, b.now).unwrap(),
+                3,
+                "340 + 340 + 280"
+            );
+            sample += 960;
+        }
+        b.step();
+    }
+}
+
+#[test]
+fn sound_reaches_the_path_beside_the_video_over_tcp_and_udp() {
+    for carriage in [Carriage::Tcp, Carriage::Udp(PORTS)] {
+        let extras = Extras {
+            audio: Some(l16()),
+            captions: false,
+        };
+        let mut b = bench_with(carriage, ServerConfig::default(), None, extras);
+        recording(&mut b);
+        if carriage != Carriage::Tcp {
+            assert_eq!(b.recorder.server_ports(Track::Audio), Some((6970, 6971)));
+        }
+        publish_with_sound(&mut b, 2, false);
+        b.run_for(Duration::from_millis(20));
+        let path = &b.server.published()[0];
+        let senders = b.recorder.senders();
+        assert_eq!(
+            (path.frames, path.frames_lost),
+            (60, 0),
+            "{carriage:?}: {path:?}"
+        );
+        assert_eq!(path.packets, senders[Track::Video].packets);
+        // 100 × 20 ms of sound, 3 packets each, every one passed on.
+        assert_eq!(senders[Track::Audio].packets, 300);
+        assert_eq!(
+            (path.audio_packets, path.tracks_ignored),
+            (300, 0),
+            "{carriage:?}: {path:?}"
+        );
+        // Sender reports on both tracks: at RECORD's reply, then each second.
+        assert!(path.rtcp >= 4, "{carriage:?}: {path:?}");
+    }
+}
+
+#[test]
+fn captions_reach_the_path_beside_sound_and_video() {
+    for carriage in [Carriage::Tcp, Carriage::Udp(PORTS)] {
+        let extras = Extras {
+            audio: Some(l16()),
+            captions: true,
+        };
+        let mut b = bench_with(carriage, ServerConfig::default(), None, extras);
+        recording(&mut b);
+        publish_with_sound(&mut b, 1, true);
+        b.run_for(Duration::from_millis(20));
+        let path = &b.server.published()[0];
+        assert_eq!(
+            (path.frames, path.frames_lost, path.ignored),
+            (30, 0, 0),
+            "{path:?}"
+        );
+        assert_eq!(
+            (path.audio_packets, path.tracks_ignored),
+            (150, 0),
+            "{path:?}"
+        );
+        assert_eq!(b.recorder.senders()[Track::Text].units, 1);
+        assert_eq!(path.caption_packets, 1, "{path:?}");
+    }
 }

@@ -175,8 +175,21 @@ impl fmt::Display for Summary {
     }
 }
 
+/// What a test pattern carries beyond its picture, for lip-sync tests. Apart from [`Options`]
+/// so that callers that build those as literals need no change.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Marks {
+    /// A bright frame at each whole second at [`Options::fps`] ([`crate::flash`]).
+    pub flash: bool,
+}
+
 /// Makes the file `options` describe; see [`Summary`] for what it reports.
 pub fn generate(options: &Options) -> Result<Summary> {
+    generate_with(options, Marks::default())
+}
+
+/// [`generate`], the pattern marked as `marks` say.
+pub fn generate_with(options: &Options, marks: Marks) -> Result<Summary> {
     let started = Instant::now();
     ensure!(
         (1..=100).contains(&options.quality),
@@ -229,12 +242,13 @@ pub fn generate(options: &Options) -> Result<Summary> {
         quality: options.quality,
         restart: options.restart,
     };
+    let flash = marks.flash.then_some(f64::from(options.fps));
     let result = crate::parallel::run(
         frames,
         threads,
         2 * threads + 2,
         || Worker::new(&source),
-        |worker, i, out| worker.produce(&source, i, settings, out, &copied),
+        |worker, i, out| worker.produce(&source, i, settings, flash, out, &copied),
         |i, jpeg| {
             writer.write(i, jpeg)?;
             bar.inc(1);
@@ -340,13 +354,13 @@ impl Worker {
         input: &Input,
         i: usize,
         settings: Settings,
+        flash: Option<f64>,
         out: &mut Vec<u8>,
         copied: &std::sync::atomic::AtomicUsize,
     ) -> Result<()> {
         match (self, input) {
             (Worker::Pattern(pattern), _) => {
-                pattern
-                    .encode_with(i as u64, settings, out)
+                crate::flash::encode(pattern, i as u64, None, flash, settings, out)
                     .with_context(|| format!("frame {i}"))?;
             }
             (Worker::Convert { decoder, rgb }, Input::File { file, reencode }) => {

@@ -1,24 +1,33 @@
 //! The publisher's side of an RTSP RECORD session, sans I/O (RFC 2326 §10.3 ANNOUNCE, §10.4
 //! SETUP with `mode=record`, §10.11 RECORD, §10.7 TEARDOWN): requests out and replies in as
-//! bytes, frames in as RFC 2435 RTP (RFC 3550) out — interleaved on the connection (§10.12) or
-//! as datagrams for the server's ports, spread over part of a frame interval — with RTCP sender
-//! reports (RFC 3550 §6.4.1) mapping the newest frame's timestamp to its capture time. Time is
-//! passed in; [`crate::publish`] is the driver that owns the sockets and the clock.
+//! bytes; frames, sound and captions in, RTP (RFC 3550) out — RFC 2435 JPEG, RFC 3551 sound
+//! (L16, PCMU, PCMA), RFC 4103 T.140 text — interleaved on the connection (§10.12; channels
+//! 0-1, 2-3, 4-5) or as datagrams for the server's ports, a frame's spread over part of its
+//! interval. Every track's timestamps and its RTCP sender reports (RFC 3550 §6.4.1, one CNAME)
+//! come from one media clock ([`Clock`]). Time is passed in; [`crate::publish`] is the driver
+//! that owns the sockets and the clock.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail};
+use hdstream_common::audio;
 use hdstream_common::rfc2435::Packetizer;
 use hdstream_common::rtsp::authenticator::Authenticator;
 use hdstream_common::rtsp::header::{Session as SessionHeader, Transport};
 use hdstream_common::rtsp::{self, Message, Method, Parsed, Request, Response, StatusCode};
-use hdstream_common::sdp::{MjpegStream, SessionDescription};
+use hdstream_common::text::{Cue, t140};
 use hdstream_common::{rtcp, rtp};
 use hdstream_video::jpeg::Header;
 
+use crate::announce::{self, Contents, T140_PAYLOAD_TYPE};
+use crate::clock::{self, Clock};
+use crate::track::{Senders, TRACKS, Track};
+
 /// RTP payload type of JPEG (RFC 3551 §6).
 const JPEG: u8 = 26;
+/// RTP clock rate of JPEG video (RFC 2435 §3).
+const VIDEO_RATE: u32 = 90_000;
 /// Between sender reports.
 pub const REPORT_INTERVAL: Duration = Duration::from_secs(1);
 /// How long a reply may take.
@@ -32,15 +41,11 @@ const GROUP: usize = 16;
 /// How RTP goes to the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Carriage {
-    /// Interleaved on the RTSP connection, channels 0 and 1.
+    /// Interleaved on the RTSP connection, each track on its channels ([`Track::channel`]).
     Tcp,
-    /// Datagrams from these local RTP and RTCP ports to the ports the server names.
-    Udp {
-        /// Local RTP port.
-        rtp: u16,
-        /// Local RTCP port.
-        rtcp: u16,
-    },
+    /// Datagrams from these local (RTP, RTCP) ports, a pair per track (by [`Track::index`];
+    /// the pairs of tracks not sent are not used), to the ports the server names.
+    Udp([(u16, u16); TRACKS]),
 }
 
 /// What one RECORD session needs to know.
@@ -60,51 +65,23 @@ pub struct Config {
     pub max_payload: usize,
     /// Share of a frame interval a frame's datagrams are spread over.
     pub spread: Duration,
-    /// SDES CNAME of the sender reports.
+    /// SDES CNAME of the sender reports, one for every track (RFC 3550 §6.5.1: it ties them
+    /// together).
     pub cname: String,
-}
-
-/// The RTP sender: identity, sequence and what it has sent. It outlives a session (a publisher
-/// that connects again goes on with the same SSRC and numbering): [`Recorder::new`] takes it,
-/// [`Recorder::into_sender`] gives it back.
-#[derive(Debug, Clone)]
-pub struct Sender {
-    /// SSRC (RFC 3550 §8).
-    pub ssrc: u32,
-    /// Next sequence number.
-    pub seq: u16,
-    /// Frames sent whole.
-    pub frames: u64,
-    /// RTP packets sent.
-    pub packets: u64,
-    /// RTP payload bytes sent.
-    pub bytes: u64,
-    /// Frames that cannot travel as RFC 2435 (left out).
-    pub refused: u64,
-    /// The newest frame's RTP timestamp and capture time, for sender reports.
-    last: Option<(u32, SystemTime)>,
-}
-
-impl Sender {
-    /// A sender with this SSRC, starting at sequence number `seq`.
-    pub fn new(ssrc: u32, seq: u16) -> Sender {
-        Sender {
-            ssrc,
-            seq,
-            frames: 0,
-            packets: 0,
-            bytes: 0,
-            refused: 0,
-            last: None,
-        }
-    }
+    /// The media clock every timestamp and sender report comes from.
+    pub clock: Clock,
+    /// The sound track's packetizer (its format and packet size), when sound goes.
+    pub audio: Option<audio::Packetizer>,
+    /// Whether a captions track goes (RFC 4103).
+    pub captions: bool,
 }
 
 /// Where the session is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
     Announcing,
-    SettingUp,
+    /// SETUP of the `n`th track of [`Recorder::setups`] asked, not yet answered.
+    SettingUp(usize),
     /// RECORD asked, not yet answered.
     Starting,
     Recording,
@@ -124,9 +101,12 @@ pub enum Event {
     Failed(anyhow::Error),
 }
 
-/// A datagram for the server: to its RTCP port when `rtcp`, else its RTP port; due at `due`.
+/// A datagram for the server: for `track`'s RTCP port when `rtcp`, else its RTP port; due at
+/// `due`.
 #[derive(Debug)]
 pub struct Datagram {
+    /// The track it belongs to (whose socket sends it).
+    pub track: Track,
     /// For the RTCP port.
     pub rtcp: bool,
     /// The bytes.
@@ -138,62 +118,79 @@ pub struct Datagram {
 #[derive(Debug)]
 pub struct Recorder {
     config: Config,
-    sender: Sender,
+    senders: Senders,
     state: State,
+    /// The tracks set up, in the order of their SETUPs: the video last, so that a server that
+    /// takes the SETUP of a track it does not know for the video's (hdstream's before it knew
+    /// captions) ends up with the video where it belongs.
+    setups: Vec<Track>,
     cseq: u32,
     authenticator: Option<Authenticator>,
     /// The request awaiting its reply, when it was sent, and whether it was already retried
     /// with credentials.
     pending: Option<(Request, Instant, bool)>,
     session: Option<String>,
-    /// The server's RTP and RTCP ports (UDP).
-    server_ports: Option<(u16, u16)>,
+    /// The server's RTP and RTCP ports of each track (UDP).
+    server_ports: [Option<(u16, u16)>; TRACKS],
     input: Vec<u8>,
     output: Vec<u8>,
-    datagrams: VecDeque<Datagram>,
+    /// Datagrams waiting for their turn, a queue per track (each in sending order).
+    datagrams: [VecDeque<Datagram>; TRACKS],
     events: VecDeque<Event>,
     next_report: Instant,
     packet: Vec<u8>,
+    captions: t140::Packetizer,
 }
 
 impl Recorder {
     /// A session that starts by announcing (the request is in [`Recorder::control_output`]).
-    pub fn new(config: Config, sender: Sender, now: Instant) -> Recorder {
+    pub fn new(config: Config, senders: Senders, now: Instant) -> Recorder {
         let authenticator = config
             .credentials
             .clone()
             .map(|(user, password)| Authenticator::new(user, password));
+        let contents = Contents {
+            size: config.size,
+            fps: config.fps,
+            audio: config.audio.map(|p| p.format()),
+            captions: config.captions,
+        };
+        let mut setups = contents.tracks();
+        setups.rotate_left(1);
+        let captions = t140::Packetizer::new(config.max_payload);
         let mut recorder = Recorder {
             config,
-            sender,
+            senders,
             state: State::Announcing,
+            setups,
             cseq: 0,
             authenticator,
             pending: None,
             session: None,
-            server_ports: None,
+            server_ports: [None; TRACKS],
             input: Vec::new(),
             output: Vec::new(),
-            datagrams: VecDeque::new(),
+            datagrams: Default::default(),
             events: VecDeque::new(),
             next_report: now,
             packet: Vec::new(),
+            captions,
         };
         let mut announce = Request::new(Method::Announce, recorder.config.url.clone());
         announce.headers.set("Content-Type", "application/sdp");
-        announce.body = recorder.announcement().into_bytes();
+        announce.body = announce::description(&contents).to_string().into_bytes();
         recorder.ask(announce, now, false);
         recorder
     }
 
-    /// The RTP sender back, to go on with in the next session.
-    pub fn into_sender(self) -> Sender {
-        self.sender
+    /// The RTP senders back, to go on with in the next session.
+    pub fn into_senders(self) -> Senders {
+        self.senders
     }
 
-    /// The RTP sender's figures.
-    pub fn sender(&self) -> &Sender {
-        &self.sender
+    /// The RTP senders' figures.
+    pub fn senders(&self) -> &Senders {
+        &self.senders
     }
 
     /// Whether frames may go.
@@ -211,17 +208,20 @@ impl Recorder {
         self.output.drain(..n.min(self.output.len()));
     }
 
-    /// The next datagram due at `now`.
+    /// The next datagram due at `now`: of the tracks whose next datagram is due, the one
+    /// due first (a track's own datagrams leave in order).
     pub fn poll_datagram(&mut self, now: Instant) -> Option<Datagram> {
-        if self.datagrams.front().is_some_and(|d| d.due <= now) {
-            return self.datagrams.pop_front();
-        }
-        None
+        let queue = self
+            .datagrams
+            .iter_mut()
+            .filter(|q| q.front().is_some_and(|d| d.due <= now))
+            .min_by_key(|q| q.front().map(|d| d.due))?;
+        queue.pop_front()
     }
 
-    /// The server's RTP and RTCP ports, once SETUP named them (UDP).
-    pub fn server_ports(&self) -> Option<(u16, u16)> {
-        self.server_ports
+    /// The server's RTP and RTCP ports for `track`, once its SETUP named them (UDP).
+    pub fn server_ports(&self, track: Track) -> Option<(u16, u16)> {
+        self.server_ports[track.index()]
     }
 
     /// What happened since the last call.
@@ -229,17 +229,21 @@ impl Recorder {
         self.events.pop_front()
     }
 
-    /// When [`Recorder::handle_timeout`] is next due: a reply's deadline, a sender report, a
+    /// When [`Recorder::handle_timeout`] is next due: a reply's deadline, the sender reports, a
     /// datagram's turn.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let reply = self.pending.as_ref().map(|(_, at, _)| *at + REPLY_TIMEOUT);
-        let report = (self.state == State::Recording && self.sender.last.is_some())
-            .then_some(self.next_report);
-        let datagram = self.datagrams.front().map(|d| d.due);
+        let report = (self.state == State::Recording).then_some(self.next_report);
+        let datagram = self
+            .datagrams
+            .iter()
+            .filter_map(|q| q.front())
+            .map(|d| d.due)
+            .min();
         [reply, report, datagram].into_iter().flatten().min()
     }
 
-    /// Time has come to `now`: a reply overdue fails the session; a sender report goes when due.
+    /// Time has come to `now`: a reply overdue fails the session; sender reports go when due.
     pub fn handle_timeout(&mut self, now: Instant) {
         if let Some((request, at, _)) = &self.pending
             && now >= *at + REPLY_TIMEOUT
@@ -251,14 +255,8 @@ impl Recorder {
             self.fail(why);
             return;
         }
-        if self.state == State::Recording
-            && now >= self.next_report
-            && let Some((timestamp, captured)) = self.sender.last
-        {
-            self.next_report = now + REPORT_INTERVAL;
-            if let Err(e) = self.sender_report(timestamp, captured, now) {
-                tracing::debug!(error = %e, "sender report");
-            }
+        if self.state == State::Recording && now >= self.next_report {
+            self.reports(now);
         }
     }
 
@@ -300,60 +298,111 @@ impl Recorder {
         self.state = State::Done;
     }
 
-    /// Sends frame `jpeg` stamped `timestamp`, captured at `captured`: its packets go into the
-    /// control output (TCP) or the datagram queue, spread from `now` (UDP). Answers whether it
-    /// went; a frame that cannot travel as RFC 2435 is left out (and counted).
-    pub fn send_frame(
-        &mut self,
-        jpeg: &[u8],
-        timestamp: u32,
-        captured: SystemTime,
-        now: Instant,
-    ) -> Result<bool> {
-        if self.state != State::Recording {
-            bail!("not recording");
-        }
+    /// Sends frame `jpeg` of media time `at`: its packets go into the control output (TCP) or
+    /// the datagram queue, spread from `now` (UDP). Answers whether it went; a frame that
+    /// cannot travel as RFC 2435 is left out (and counted).
+    pub fn send_frame(&mut self, jpeg: &[u8], at: Duration, now: Instant) -> Result<bool> {
+        self.recording()?;
         let frame = match Header::parse(jpeg)
             .map_err(anyhow::Error::from)
             .and_then(|h| Ok(hdstream_video::rfc2435::frame(&h)?))
         {
             Ok(frame) => frame,
             Err(e) => {
-                if self.sender.refused == 0 {
+                let sender = &mut self.senders[Track::Video];
+                if sender.refused == 0 {
                     tracing::warn!(error = %e, "a frame cannot travel as RFC 2435 (with ffmpeg: -c:v mjpeg -huffman default -pix_fmt yuvj420p); such frames are left out");
                 }
-                self.sender.refused += 1;
+                sender.refused += 1;
                 return Ok(false);
             }
         };
+        let timestamp = clock::timestamp(self.senders[Track::Video].base, at, VIDEO_RATE);
         let packetizer = Packetizer::new(&frame, self.config.max_payload)?;
         let count = packetizer.fragment_count().max(1);
         for (i, fragment) in packetizer.enumerate() {
-            self.packet.clear();
-            let header = rtp::Header {
-                marker: fragment.marker,
-                payload_type: JPEG,
-                sequence_number: self.sender.seq,
-                timestamp,
-                ssrc: self.sender.ssrc,
-            };
-            header.append(&[fragment.header(), fragment.data], &mut self.packet)?;
             // Each group of datagrams is due at its share of the spread.
             let due = now
                 + self
                     .config
                     .spread
                     .mul_f64((i / GROUP * GROUP) as f64 / count as f64);
-            let packet = std::mem::take(&mut self.packet);
-            self.put(false, &packet, due)?;
-            self.packet = packet;
-            self.sender.seq = self.sender.seq.wrapping_add(1);
-            self.sender.packets += 1;
-            self.sender.bytes += (fragment.header().len() + fragment.data.len()) as u64;
+            let payload = [fragment.header(), fragment.data];
+            self.send_rtp(
+                Track::Video,
+                JPEG,
+                fragment.marker,
+                timestamp,
+                &payload,
+                due,
+            )?;
         }
-        self.sender.frames += 1;
-        self.sender.last = Some((timestamp, captured));
+        self.senders[Track::Video].units += 1;
         Ok(true)
+    }
+
+    /// Sends sound: `pcm` (interleaved i16, whole sample frames, in the format of
+    /// [`Config::audio`]) whose first sample frame is at media time `at`, in as many packets
+    /// as the packetizer cuts it into, at once. Answers how many packets went.
+    pub fn send_sound(&mut self, pcm: &[i16], at: Duration, now: Instant) -> Result<usize> {
+        self.recording()?;
+        let Some(packetizer) = self.config.audio else {
+            bail!("no sound track was announced");
+        };
+        let format = packetizer.format();
+        let channels = usize::from(format.channels.max(1));
+        let first = clock::timestamp(self.senders[Track::Audio].base, at, format.clock_rate);
+        let (mut rest, mut frames, mut packets) = (pcm, 0u32, 0);
+        let mut payload = Vec::with_capacity(packetizer.payload_len());
+        while !rest.is_empty() {
+            payload.clear();
+            let n = packetizer.write(rest, &mut payload)?;
+            if n == 0 {
+                break;
+            }
+            let timestamp = first.wrapping_add(frames);
+            self.send_rtp(
+                Track::Audio,
+                format.payload_type,
+                false,
+                timestamp,
+                &[&payload],
+                now,
+            )?;
+            self.senders[Track::Audio].units += 1;
+            rest = &rest[n * channels..];
+            frames = frames.wrapping_add(n as u32);
+            packets += 1;
+        }
+        Ok(packets)
+    }
+
+    /// Sends one caption, `text`, shown from media time `at` (RFC 4103: one T.140 line, ending
+    /// in U+2028, stamped with `at` in ms). Answers how many packets went (none for a caption
+    /// without text).
+    pub fn send_caption(&mut self, text: &str, at: Duration, now: Instant) -> Result<usize> {
+        self.recording()?;
+        if !self.config.captions {
+            bail!("no captions track was announced");
+        }
+        let blocks = self.captions.push(&Cue::new(at, at, text));
+        let base = self.senders[Track::Text].base;
+        for block in &blocks {
+            let timestamp = base.wrapping_add(block.timestamp);
+            let payload = [block.data.as_slice()];
+            self.send_rtp(
+                Track::Text,
+                T140_PAYLOAD_TYPE,
+                block.marker,
+                timestamp,
+                &payload,
+                now,
+            )?;
+        }
+        if !blocks.is_empty() {
+            self.senders[Track::Text].units += 1;
+        }
+        Ok(blocks.len())
     }
 
     /// Ends the session: TEARDOWN goes out; no reply is waited for.
@@ -371,24 +420,11 @@ impl Recorder {
         self.state = State::Closing;
     }
 
-    /// The SDP announced: one RFC 2435 stream, live.
-    fn announcement(&self) -> String {
-        SessionDescription::mjpeg(&MjpegStream {
-            session_id: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(1, |d| d.as_secs()),
-            session_version: 1,
-            origin_address: "127.0.0.1",
-            session_name: "hdstream-publish",
-            control: "trackID=0",
-            duration: None,
-            live: true,
-            framerate: self.config.fps,
-            width: u32::from(self.config.size.0),
-            height: u32::from(self.config.size.1),
-            rtx: None,
-        })
-        .to_string()
+    fn recording(&self) -> Result<()> {
+        if self.state != State::Recording {
+            bail!("not recording");
+        }
+        Ok(())
     }
 
     /// Sends `request` (numbered, with credentials when the server asked for them).
@@ -439,50 +475,73 @@ impl Recorder {
         }
     }
 
+    /// SETUP of the `n`th track of [`Recorder::setups`], in the session when there is one.
+    fn setup(&mut self, n: usize, now: Instant) {
+        let track = self.setups[n];
+        let transport = match self.config.carriage {
+            Carriage::Tcp => {
+                let channel = track.channel();
+                format!(
+                    "RTP/AVP/TCP;unicast;interleaved={channel}-{};mode=record",
+                    channel + 1
+                )
+            }
+            Carriage::Udp(ports) => {
+                let (rtp, rtcp) = ports[track.index()];
+                format!("RTP/AVP;unicast;client_port={rtp}-{rtcp};mode=record")
+            }
+        };
+        let url = format!("{}/{}", self.config.url, track.control());
+        let mut setup = Request::new(Method::Setup, url);
+        setup.headers.set("Transport", transport);
+        if let Some(session) = &self.session {
+            setup
+                .headers
+                .set_typed(&SessionHeader::new(session.clone()));
+        }
+        self.state = State::SettingUp(n);
+        self.ask(setup, now, false);
+    }
+
     /// After a successful reply: the next request, or recording.
     fn next_step(&mut self, reply: &Response, now: Instant) -> Result<()> {
         match self.state {
-            State::Announcing => {
-                let transport = match self.config.carriage {
-                    Carriage::Tcp => "RTP/AVP/TCP;unicast;interleaved=0-1;mode=record".to_owned(),
-                    Carriage::Udp { rtp, rtcp } => {
-                        format!("RTP/AVP;unicast;client_port={rtp}-{rtcp};mode=record")
-                    }
-                };
-                let mut setup =
-                    Request::new(Method::Setup, format!("{}/trackID=0", self.config.url));
-                setup.headers.set("Transport", transport);
-                self.state = State::SettingUp;
-                self.ask(setup, now, false);
-            }
-            State::SettingUp => {
+            State::Announcing => self.setup(0, now),
+            State::SettingUp(n) => {
                 let session = reply
                     .session()
                     .and_then(Result::ok)
                     .ok_or_else(|| anyhow!("SETUP reply without a Session"))?;
-                if let Carriage::Udp { .. } = self.config.carriage {
+                let track = self.setups[n];
+                if let Carriage::Udp(_) = self.config.carriage {
                     let ports = reply
                         .headers
                         .typed::<Transport>()
                         .and_then(Result::ok)
                         .and_then(|t| t.0.into_iter().next())
                         .and_then(|spec| spec.server_port())
-                        .ok_or_else(|| anyhow!("SETUP reply without server_port"))?;
+                        .ok_or_else(|| {
+                            anyhow!("SETUP of the {} reply without server_port", track.name())
+                        })?;
                     let rtcp = ports.rtcp.unwrap_or(ports.rtp.wrapping_add(1));
-                    self.server_ports = Some((ports.rtp, rtcp));
+                    self.server_ports[track.index()] = Some((ports.rtp, rtcp));
+                }
+                self.session = Some(session.id);
+                if n + 1 < self.setups.len() {
+                    self.setup(n + 1, now);
+                    return Ok(());
                 }
                 let mut record = Request::new(Method::Record, self.config.url.clone());
-                record
-                    .headers
-                    .set_typed(&SessionHeader::new(session.id.clone()));
+                let id = self.session.clone().unwrap_or_default();
+                record.headers.set_typed(&SessionHeader::new(id));
                 record.headers.set("Range", "npt=now-");
-                self.session = Some(session.id);
                 self.state = State::Starting;
                 self.ask(record, now, false);
             }
             State::Starting => {
                 self.state = State::Recording;
-                self.next_report = now;
+                // The clock's mapping before the first packet, so the server times it.
+                self.reports(now);
                 let session = self.session.clone().unwrap_or_default();
                 self.events.push_back(Event::Recording { session });
             }
@@ -500,34 +559,87 @@ impl Recorder {
         self.events.push_back(Event::Failed(why));
     }
 
-    /// A sender report with SDES CNAME (RFC 3550 §6.4.1, §6.5.1).
-    fn sender_report(&mut self, timestamp: u32, captured: SystemTime, now: Instant) -> Result<()> {
+    /// A sender report on every track, all for the media time of `now` on the one clock.
+    fn reports(&mut self, now: Instant) {
+        self.next_report = now + REPORT_INTERVAL;
+        let at = self.config.clock.media_time(now);
+        for track in self.setups.clone() {
+            if let Err(e) = self.sender_report(track, at, now) {
+                tracing::debug!(error = %e, track = track.name(), "sender report");
+            }
+        }
+    }
+
+    /// The RTP clock rate of `track`.
+    fn rate(&self, track: Track) -> u32 {
+        match track {
+            Track::Video => VIDEO_RATE,
+            Track::Audio => self.config.audio.map_or(1, |p| p.format().clock_rate),
+            Track::Text => t140::CLOCK_RATE,
+        }
+    }
+
+    /// `track`'s sender report with SDES CNAME (RFC 3550 §6.4.1, §6.5.1): media time `at` as
+    /// the track's RTP timestamp and as NTP time.
+    fn sender_report(&mut self, track: Track, at: Duration, now: Instant) -> Result<()> {
+        let sender = &self.senders[track];
         let info = rtcp::SenderInfo {
-            ssrc: self.sender.ssrc,
-            ntp_timestamp: rtcp::NtpTimestamp::from_system_time(captured),
-            rtp_timestamp: timestamp,
-            packet_count: self.sender.packets as u32,
-            octet_count: self.sender.bytes as u32,
+            ssrc: sender.ssrc,
+            ntp_timestamp: rtcp::NtpTimestamp::from_system_time(self.config.clock.wall_time(at)),
+            rtp_timestamp: clock::timestamp(sender.base, at, self.rate(track)),
+            // The counts wrap (RFC 3550 §6.4.1).
+            packet_count: sender.packets as u32,
+            octet_count: sender.bytes as u32,
         };
         let mut buf = [0u8; 256];
         let mut writer = rtcp::Writer::new(&mut buf);
         writer.sender_report(&info, &[])?;
-        writer.cname(self.sender.ssrc, self.config.cname.as_bytes())?;
+        writer.cname(info.ssrc, self.config.cname.as_bytes())?;
         let len = writer.finish();
-        self.put(true, &buf[..len], now)
+        self.put(track, true, &buf[..len], now)
     }
 
-    /// Stages one RTP (or, `rtcp`, RTCP) packet: interleaved on channel 0 (1), or as a
-    /// datagram due at `due`.
-    fn put(&mut self, rtcp: bool, packet: &[u8], due: Instant) -> Result<()> {
+    /// One RTP packet of `track`, counted and numbered, staged for `due`.
+    fn send_rtp(
+        &mut self,
+        track: Track,
+        payload_type: u8,
+        marker: bool,
+        timestamp: u32,
+        payload: &[&[u8]],
+        due: Instant,
+    ) -> Result<()> {
+        let len = payload.iter().map(|p| p.len()).sum();
+        let sender = &mut self.senders[track];
+        let header = rtp::Header {
+            marker,
+            payload_type,
+            sequence_number: sender.next_packet(len),
+            timestamp,
+            ssrc: sender.ssrc,
+        };
+        let mut packet = std::mem::take(&mut self.packet);
+        packet.clear();
+        let put = header
+            .append(payload, &mut packet)
+            .map_err(anyhow::Error::from)
+            .and_then(|_| self.put(track, false, &packet, due));
+        self.packet = packet;
+        put
+    }
+
+    /// Stages one RTP (or, `rtcp`, RTCP) packet of `track`: interleaved on its channel (the
+    /// next one for RTCP), or as a datagram due at `due`.
+    fn put(&mut self, track: Track, rtcp: bool, packet: &[u8], due: Instant) -> Result<()> {
         match self.config.carriage {
-            Carriage::Udp { .. } => self.datagrams.push_back(Datagram {
+            Carriage::Udp(_) => self.datagrams[track.index()].push_back(Datagram {
+                track,
                 rtcp,
                 data: packet.to_vec(),
                 due,
             }),
             Carriage::Tcp => {
-                let header = rtsp::Data::header(u8::from(rtcp), packet.len())?;
+                let header = rtsp::Data::header(track.channel() + u8::from(rtcp), packet.len())?;
                 self.output.extend_from_slice(&header);
                 self.output.extend_from_slice(packet);
             }
@@ -535,3 +647,7 @@ impl Recorder {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "record_tests.rs"]
+mod tests;

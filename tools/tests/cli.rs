@@ -221,7 +221,93 @@ fn help_explains_the_options() {
         "course",
         "--from",
         "--quality",
+        "--flash",
+        "--tone-wav",
+        "clip.wav",
     ] {
         assert!(help.contains(word), "{word} missing from --help");
     }
+    let help = ok(env!("CARGO_BIN_EXE_hdstream-publish"), &["--help"]);
+    for word in [
+        "--audio <tone|FILE.wav|->",
+        "--audio-codec",
+        "pcmu",
+        "--audio-rate",
+        "--audio-channels",
+        "--captions <-|FILE.vtt|FILE.srt>",
+        "--flash",
+        "click",
+        "trackID=0",
+    ] {
+        assert!(
+            help.contains(word),
+            "{word} missing from hdstream-publish --help"
+        );
+    }
+}
+
+/// Mean luma (BT.601) of a JPEG.
+fn mean_luma(jpeg: &[u8]) -> f64 {
+    let mut rgb = Vec::new();
+    hdstream_video::decoder::Decoder::new()
+        .decode_packed_into(jpeg, hdstream_video::decoder::Packed::Rgb, &mut rgb)
+        .unwrap();
+    let sum: f64 = rgb
+        .chunks_exact(3)
+        .map(|p| 0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2]))
+        .sum();
+    sum / (rgb.len() / 3) as f64
+}
+
+#[test]
+fn flash_and_tone_wav_make_a_lip_sync_pair() {
+    let out = TempFile::new("sync.mjpeg");
+    let wav = TempFile(out.0.with_extension("wav"));
+    let summary = encode(&[
+        "--size",
+        "160x96",
+        "--fps",
+        "25",
+        "--seconds",
+        "2.2",
+        "--flash",
+        "--tone-wav",
+        "--out",
+        out.arg(),
+    ]);
+    assert!(summary.contains(wav.arg()), "{summary}");
+    let file = hdstream_video::MjpegFile::open(&out.0).unwrap();
+    assert_eq!(file.len(), 55);
+    let bright: Vec<usize> = (0..file.len())
+        .filter(|&i| mean_luma(file.frame(i).unwrap()) >= hdstream_tools::flash::BRIGHT_MEAN)
+        .collect();
+    assert_eq!(bright, [0, 25, 50]);
+    let bytes = std::fs::read(&wav.0).unwrap();
+    let parsed = hdstream_common::audio::wav::parse(&bytes).unwrap();
+    assert_eq!((parsed.sample_rate, parsed.channels), (48_000, 2));
+    assert_eq!(parsed.frames(), 105_600, "as long as the video: 2.2 s");
+    let mut pcm = Vec::new();
+    parsed.read_samples(&bytes, &mut pcm);
+    assert_eq!(
+        hdstream_tools::tone::find_clicks(&pcm, 2, 48_000),
+        [0, 48_000, 96_000]
+    );
+    // Without --flash, no tone; the defaults draw no flash.
+    let plain = TempFile::new("plain.mjpeg");
+    let refused = run(
+        env!("CARGO_BIN_EXE_encode_mjpeg"),
+        &[
+            "--size",
+            "64x32",
+            "--seconds",
+            "0.1",
+            "--tone-wav",
+            "--out",
+            plain.arg(),
+        ],
+    );
+    assert!(!refused.status.success());
+    encode(&["--size", "160x96", "--seconds", "0.1", "--out", plain.arg()]);
+    let file = hdstream_video::MjpegFile::open(&plain.0).unwrap();
+    assert!(mean_luma(file.frame(0).unwrap()) < hdstream_tools::flash::BRIGHT_MEAN);
 }

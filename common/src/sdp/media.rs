@@ -92,7 +92,10 @@ impl Media {
     /// The payload type of its T.140 text (an `a=rtpmap` naming `t140`), if it has one.
     pub fn t140_payload_type(&self) -> Option<u8> {
         self.rtpmaps()
-            .find(|m| m.encoding.eq_ignore_ascii_case(crate::text::t140::ENCODING_NAME))
+            .find(|m| {
+                m.encoding
+                    .eq_ignore_ascii_case(crate::text::t140::ENCODING_NAME)
+            })
             .map(|m| m.payload_type)
     }
 }

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{Result, ensure};
 use clap::{Parser, ValueEnum};
-use hdstream_tools::generate::{Options, Source, generate, parse_size};
+use hdstream_tools::generate::{Marks, Options, Source, generate_with, parse_size};
+use hdstream_tools::tone::{self, Tone};
 use hdstream_video::encoder::Restart;
 use hdstream_video::index::Container;
 
@@ -20,6 +21,9 @@ use hdstream_video::index::Container;
 ///   encode_mjpeg --size 512x288 --fps 20 --container course --out movie.Mjpeg
 ///   encode_mjpeg --from camera.mjpeg --quality 85 --out camera-ready.mjpeg
 ///   encode_mjpeg --size 1440p --restart 1 --out movie-1440p-rst.mjpeg
+///   encode_mjpeg --size 360p --seconds 10 --flash --tone-wav --out media/sync.mjpeg
+///     (a lip-sync test: a bright frame each second and media/sync.wav clicking at each;
+///      hdstream-server serves sync.wav beside sync.mjpeg as its sound)
 #[derive(Parser, Debug)]
 #[command(version, about, long_about, verbatim_doc_comment)]
 struct Args {
@@ -62,6 +66,18 @@ struct Args {
     /// Output file.
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
+
+    /// Draw each whole second's first frame bright (near white: frames 0, 30, 60... at 30 fps),
+    /// for lip-sync tests: find them by mean luminance (test patterns only).
+    #[arg(long, conflicts_with = "from")]
+    flash: bool,
+
+    /// Also write the sound that goes with --flash: the output's name with .wav (clip.wav for
+    /// clip.mjpeg, which hdstream-server serves as clip.mjpeg's sound), 48 kHz stereo 16-bit,
+    /// as long as the video: a quiet 440 Hz tone with a loud 5 ms click starting at each flash
+    /// frame's time.
+    #[arg(long, requires = "flash")]
+    tone_wav: bool,
 
     /// Worker threads (default: one per core).
     #[arg(long, default_value_t = 0)]
@@ -125,7 +141,22 @@ fn run(args: Args) -> Result<()> {
         threads: args.threads,
         progress: !args.quiet,
     };
-    let summary = generate(&options)?;
+    let wav = options.out.with_extension("wav");
+    ensure!(
+        !args.tone_wav || wav != options.out,
+        "--tone-wav: {} would be the video itself",
+        wav.display()
+    );
+    let summary = generate_with(&options, Marks { flash: args.flash })?;
     println!("{summary}");
+    if args.tone_wav {
+        let tone = Tone {
+            rate: 48_000,
+            channels: 2,
+            fps: f64::from(args.fps),
+        };
+        tone::write_wav(&wav, &tone, summary.frames as u64)?;
+        println!("wrote {} (tone, a click at each flash)", wav.display());
+    }
     Ok(())
 }

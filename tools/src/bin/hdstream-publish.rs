@@ -1,4 +1,5 @@
-//! `hdstream-publish`: publishes MJPEG into an RTSP server's live path.
+//! `hdstream-publish`: publishes MJPEG, with sound and captions, into an RTSP server's live
+//! path.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -6,25 +7,35 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use clap::{Parser, ValueEnum};
-use hdstream_tools::publish::{self, Carriage, Input, Settings};
+use hdstream_common::audio::Encoding;
+use hdstream_tools::publish::{self, AudioInput, CaptionInput, Carriage, Input, Settings};
 
 /// Publishes Motion-JPEG into an RTSP server (ANNOUNCE, SETUP mode=record, RECORD; RFC 2435
-/// RTP over TCP or UDP), in real time, so that any number of viewers can watch it:
+/// RTP over TCP or UDP), in real time, so that any number of viewers can watch it — with sound
+/// and captions beside it if asked:
 ///
 ///   hdstream-server --media media &
 ///   hdstream-publish media/clip.mjpeg rtsp://127.0.0.1:8554/live/cam      (a file, looped)
 ///   hdstream-publish pattern:1920x1080 rtsp://127.0.0.1:8554/live/cam     (a test pattern)
 ///   ffmpeg -f v4l2 -i /dev/video0 -c:v mjpeg -huffman default -pix_fmt yuvj420p -f mjpeg - \
 ///     | hdstream-publish - rtsp://127.0.0.1:8554/live/cam                 (a camera)
+///   hdstream-publish pattern:640x360 --audio tone rtsp://127.0.0.1:8554/live/cam
+///                                                      (lip-sync test: flash + click each second)
+///   hdstream-publish clip.mjpeg --audio clip.wav --captions clip.vtt rtsp://127.0.0.1:8554/live/cam
+///   arecord -f S16_LE -r 48000 -c 2 | hdstream-publish pattern --audio - rtsp://...
+///   hdstream-publish clip.mjpeg --captions - rtsp://...   (type a line: it is shown now)
 ///   hdstream-client rtsp://127.0.0.1:8554/live/cam
 ///
 /// The test pattern shows its frame number and its capture time of day (HHMMSSmmm). Every
-/// second an RTCP sender report maps the RTP timestamps to the capture time (NTP), which the
-/// server passes on to viewers: hdstream-client reports capture-to-display latency from it.
+/// second an RTCP sender report on each track maps its RTP timestamps to the capture time
+/// (NTP), all from one clock, which the server passes on to viewers: players line sound and
+/// captions up with the video by them, and hdstream-client reports capture-to-display latency.
 /// Frames must be baseline 4:2:0 or 4:2:2 JPEGs with the standard Huffman tables (RFC 2435);
-/// others are left out and counted. When the server goes away, the publisher keeps time and
-/// connects again every second. Ends at the end of stdin, after --frames or --duration, or on
-/// Ctrl-C; prints a JSON summary on stdout.
+/// others are left out and counted. Each track has its own control URL (trackID=0 video, 1
+/// sound, 2 captions) and, over TCP, its own interleaved channels (0-1, 2-3, 4-5). When the
+/// server goes away, the publisher keeps time and connects again every second. Ends at the end
+/// of the video from stdin, after --frames or --duration, or on Ctrl-C; prints a JSON summary
+/// on stdout.
 #[derive(Debug, Parser)]
 #[command(name = "hdstream-publish", version, verbatim_doc_comment)]
 struct Args {
@@ -61,6 +72,44 @@ struct Args {
     /// Password for --user.
     #[arg(long, requires = "user")]
     password: Option<String>,
+    /// Draw the test pattern bright (near white) at each whole second of media time — frames
+    /// 0, 30, 60... at 30 fps — for lip-sync tests. On with --audio tone.
+    #[arg(long)]
+    flash: bool,
+    /// Sound beside the video. `tone`: a quiet 440 Hz sine with a loud 5 ms click at each
+    /// flash of the pattern, stamped with the flash frame's media time (48 kHz stereo as L16,
+    /// 8 kHz mono as PCMU/PCMA). FILE.wav: 16-bit PCM, paced in real time, looped with the
+    /// video when the video is a looped file (cut or padded with silence to its length), else
+    /// over its own length. `-`: 16-bit little-endian PCM on stdin (--audio-rate,
+    /// --audio-channels), sent as it comes, at most in real time.
+    #[arg(long, value_name = "tone|FILE.wav|-")]
+    audio: Option<AudioInput>,
+    /// How the sound travels: l16 (RFC 3551 §4.5.11; dynamic payload type 96, or static 10/11
+    /// at 44.1 kHz), pcmu or pcma (G.711; static 0/8 at 8 kHz mono, else dynamic 96 at the
+    /// input's rate and channels).
+    #[arg(long, value_enum, default_value_t = Codec::L16, requires = "audio")]
+    audio_codec: Codec,
+    /// Sample rate of --audio - (Hz).
+    #[arg(long, default_value_t = 48_000, requires = "audio")]
+    audio_rate: u32,
+    /// Channels of --audio - (interleaved).
+    #[arg(long, default_value_t = 2, requires = "audio")]
+    audio_channels: u16,
+    /// Captions beside the video, as real-time text (RFC 4103 T.140, one caption a line).
+    /// `-`: each line read from stdin is a caption shown at the moment it is read.
+    /// FILE.vtt or FILE.srt: each cue at its start time (looped with a looped video file).
+    #[arg(long, value_name = "-|FILE.vtt|FILE.srt")]
+    captions: Option<CaptionInput>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Codec {
+    /// Linear 16-bit PCM, big-endian.
+    L16,
+    /// G.711 µ-law.
+    Pcmu,
+    /// G.711 A-law.
+    Pcma,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -96,6 +145,22 @@ fn main() -> Result<()> {
     }
     settings.reconnect = !args.no_reconnect;
     settings.credentials = args.user.zip(args.password);
+    // The tone clicks at the pattern's flashes: it flashes with the tone.
+    let pattern = matches!(settings.input, Input::Pattern { .. });
+    settings.flash = args.flash || (pattern && args.audio == Some(AudioInput::Tone));
+    settings.audio = args.audio.map(|audio| match audio {
+        AudioInput::Stdin { .. } => AudioInput::Stdin {
+            rate: args.audio_rate,
+            channels: args.audio_channels,
+        },
+        other => other,
+    });
+    settings.audio_codec = match args.audio_codec {
+        Codec::L16 => Encoding::L16,
+        Codec::Pcmu => Encoding::Pcmu,
+        Codec::Pcma => Encoding::Pcma,
+    };
+    settings.captions = args.captions;
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop))?;
