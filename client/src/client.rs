@@ -8,6 +8,12 @@
 //! The flow: OPTIONS → DESCRIBE → SETUP → PLAY (`Range: npt=0-`, `Speed: 2` to prefetch) →
 //! once the cache holds the prebuffer, PLAY `Speed: 1` (when the server granted the speed-up) →
 //! ... → the stream ends (RTCP BYE, or silence) and the cache plays out → TEARDOWN.
+//!
+//! With an audio track the client can play ([`Description::audio`]) and `Config::audio` set,
+//! its SETUP follows the video's in the same session (its own UDP port pair, or the next
+//! interleaved channels), the PLAY reply's `RTP-Info` entry places it, and its
+//! [`audio::Track`] follows the video's playout: each frame released tells it which media time
+//! is due when. The run ends when both the pictures and the sound have played out.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -16,11 +22,12 @@ use std::time::{Duration, Instant};
 use hdstream_common::rtsp::header::{ChannelRange, Transport as TransportHeader};
 use hdstream_common::rtsp::{self, Data, Message, Method, Parsed, Response, StatusCode};
 
+use crate::audio::{self, Playhead};
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::pipeline::{self, Pipeline, StreamStart};
 use crate::playout::Release;
-use crate::session::{Description, Dialect, Event, PlayPurpose, Session, State};
+use crate::session::{Description, Dialect, Event, PlayPurpose, Session, State, Track};
 use crate::stats::NetStats;
 
 /// How RTP reaches the client.
@@ -72,6 +79,10 @@ pub struct Config {
     /// On a live stream (`a=range:npt=now-`), show each frame as soon as it is whole (no
     /// prebuffer, no prefetch, no repair): off when the user asked for a prebuffer.
     pub live_low_latency: bool,
+    /// How the audio track's RTP travels (UDP: its own port pair); `None` leaves audio out
+    /// (`--no-audio`). By default interleaved over TCP, and out over UDP until the caller
+    /// binds a port pair for it.
+    pub audio: Option<Transport>,
 }
 
 impl Config {
@@ -92,6 +103,7 @@ impl Config {
             credentials: None,
             quiet_delay: Duration::from_millis(30),
             live_low_latency: true,
+            audio: (transport == Transport::Tcp).then_some(Transport::Tcp),
         }
     }
 }
@@ -137,6 +149,15 @@ pub struct Client {
     description: Option<Description>,
     server_rtcp_port: Option<u16>,
     channels: ChannelRange,
+    /// The audio track, once set up.
+    audio: Option<audio::Track>,
+    /// Where the audio output is, for the presenter (shared).
+    playhead: Arc<Playhead>,
+    /// The audio track's interleaved channels (TCP).
+    audio_channels: Option<ChannelRange>,
+    /// The server's RTCP port for the audio track (UDP).
+    server_audio_rtcp_port: Option<u16>,
+    audio_datagrams: VecDeque<Vec<u8>>,
     moving_plays: u32,
     fast: bool,
     speed_ok: bool,
@@ -177,6 +198,11 @@ impl Client {
                 rtp: 0,
                 rtcp: Some(1),
             },
+            audio: None,
+            playhead: Arc::new(Playhead::new()),
+            audio_channels: None,
+            server_audio_rtcp_port: None,
+            audio_datagrams: VecDeque::new(),
             moving_plays: 0,
             fast: false,
             speed_ok,
@@ -257,7 +283,55 @@ impl Client {
 
     /// Counters of the receive side.
     pub fn stats(&self) -> NetStats {
-        self.pipeline.stats()
+        let mut stats = self.pipeline.stats();
+        if let Some(a) = &self.audio {
+            stats.audio = a.counters();
+            stats.audio_format = Some((a.format_name(), a.format().clock_rate));
+        }
+        stats
+    }
+
+    /// The audio track played, once set up.
+    pub fn audio(&self) -> Option<&audio::Track> {
+        self.audio.as_ref()
+    }
+
+    /// Where the audio output is (the media time heard at a moment), to share with the
+    /// presentation.
+    pub fn playhead(&self) -> &Arc<Playhead> {
+        &self.playhead
+    }
+
+    /// Moves the audio samples played so far to the end of `out` (interleaved, in the
+    /// [`Client::audio`] track's format): what `--audio-out` records.
+    pub fn drain_audio(&mut self, out: &mut Vec<i16>) {
+        if let Some(a) = &mut self.audio {
+            a.drain(out);
+        }
+    }
+
+    /// The server's RTCP port for the audio track (UDP), once its SETUP is answered.
+    pub fn server_audio_rtcp_port(&self) -> Option<u16> {
+        self.server_audio_rtcp_port
+    }
+
+    /// The next RTCP datagram for the server's audio RTCP port (from the audio RTCP socket).
+    pub fn poll_audio_datagram(&mut self) -> Option<Vec<u8>> {
+        self.audio_datagrams.pop_front()
+    }
+
+    /// An RTP datagram arrived on the audio track's port.
+    pub fn receive_audio_rtp(&mut self, data: &[u8], now: Instant) {
+        if let Some(a) = &mut self.audio {
+            a.rtp(data, now);
+        }
+    }
+
+    /// An RTCP datagram arrived on the audio track's RTCP port.
+    pub fn receive_audio_rtcp(&mut self, data: &[u8], now: Instant) {
+        if let Some(a) = &mut self.audio {
+            a.rtcp(data, now);
+        }
     }
 
     /// Bytes to write on the RTSP connection.
@@ -441,15 +515,23 @@ impl Client {
         self.fast = speed.is_some_and(|s| s > 1.0);
         self.moving_plays += 1;
         self.pipeline.hold(now);
+        if let Some(a) = &mut self.audio {
+            a.hold();
+        }
         self.activity = now;
     }
 
-    /// The next frame for the decoder.
+    /// The next frame for the decoder. Its stamp tells the audio track which media time is
+    /// due when.
     pub fn poll_release(&mut self, now: Instant) -> Option<Release> {
         if self.phase != Phase::Running {
             return None;
         }
-        self.pipeline.poll_release(now)
+        let release = self.pipeline.poll_release(now)?;
+        if let Some(a) = &mut self.audio {
+            a.follow(release.stamp.npt, release.stamp.due);
+        }
+        Some(release)
     }
 
     /// Gives a JPEG buffer back for reuse.
@@ -476,6 +558,7 @@ impl Client {
         [
             self.session.poll_timeout(),
             self.pipeline.poll_timeout(),
+            self.audio.as_ref().and_then(audio::Track::poll_timeout),
             quiet,
             closing,
             idle,
@@ -514,6 +597,7 @@ impl Client {
         }
         self.session.handle_timeout(now);
         self.pipeline.handle_timeout(now);
+        self.run_audio(now);
         self.send_nacks(now);
         if self.idle_deadline().is_some_and(|t| now >= t) {
             if self.pipeline.last_packet().is_some() {
@@ -585,6 +669,12 @@ impl Client {
                     self.pipeline.rtp(&data.payload, now);
                 } else if Some(data.channel) == self.channels.rtcp {
                     self.pipeline.rtcp(&data.payload, now);
+                } else if let (Some(ch), Some(a)) = (self.audio_channels, &mut self.audio) {
+                    if data.channel == ch.rtp {
+                        a.rtp(&data.payload, now);
+                    } else if Some(data.channel) == ch.rtcp {
+                        a.rtcp(&data.payload, now);
+                    }
                 }
             }
             Message::Request(request) => {
@@ -614,14 +704,61 @@ impl Client {
         let out_of_time = playing_for
             .zip(self.config.max_duration)
             .is_some_and(|(p, max)| p >= max);
-        if self.pipeline.playout().is_finished() || out_of_time {
+        let played_out = self.pipeline.playout().is_finished()
+            && self.audio.as_ref().is_none_or(audio::Track::is_finished);
+        if played_out || out_of_time {
             self.close(now);
-        } else if self.session.id().is_some()
-            && let Some(report) = self.pipeline.poll_report(now)
-        {
-            self.send_rtcp(report);
+        } else if self.session.id().is_some() {
+            if let Some(report) = self.pipeline.poll_report(now) {
+                self.send_rtcp(report);
+            }
+            let (ssrc, cname) = self.pipeline.reporter();
+            if let Some(report) = self
+                .audio
+                .as_mut()
+                .and_then(|a| a.poll_report(now, ssrc, cname))
+            {
+                self.send_audio_rtcp(report);
+            }
         }
         self.session.drain_output(&mut self.output);
+    }
+
+    /// Runs the audio track: ends it with the video (the track's own BYE ends it too), places
+    /// it by sender reports when the PLAY reply did not, and writes what is due.
+    fn run_audio(&mut self, now: Instant) {
+        let Some(a) = &mut self.audio else {
+            return;
+        };
+        if self.pipeline.playout().has_ended() {
+            a.end_of_stream();
+        }
+        let pipeline = &self.pipeline;
+        a.sync(|wall| pipeline.npt_at(wall));
+        a.handle_timeout(now, pipeline.playout().clock());
+    }
+
+    /// Sends an RTCP compound about the audio track: interleaved on its channel, or to the
+    /// server's audio RTCP port.
+    fn send_audio_rtcp(&mut self, packet: Vec<u8>) {
+        if packet.is_empty() {
+            return;
+        }
+        match (self.config.audio, self.audio_channels) {
+            (Some(Transport::Tcp), Some(ch)) => {
+                let data = Data {
+                    channel: ch.rtcp.unwrap_or(ch.rtp.wrapping_add(1)),
+                    payload: packet.into(),
+                };
+                let _ = data.write_to(&mut self.output);
+            }
+            (Some(Transport::Udp { .. }), _)
+                if self.server_audio_rtcp_port.is_some() && self.audio_datagrams.len() < 16 =>
+            {
+                self.audio_datagrams.push_back(packet);
+            }
+            _ => {}
+        }
     }
 
     fn send_rtcp(&mut self, packet: Vec<u8>) {
@@ -716,8 +853,20 @@ impl Client {
                 };
                 self.session.setup(transport, now);
             }
-            Event::SetUp(transport) => {
+            Event::SetUp(Track::Video, transport) => {
                 self.set_up(transport.as_ref());
+                if !self.setup_audio(now) {
+                    self.play_moving(Some(0.0), PlayPurpose::Start, now);
+                }
+            }
+            Event::SetUp(Track::Audio, transport) => {
+                self.audio_set_up(transport.as_ref());
+                self.play_moving(Some(0.0), PlayPurpose::Start, now);
+            }
+            Event::AudioRefused { status, reason } => {
+                tracing::warn!(status, %reason, "the server refused the audio track's SETUP: playing without sound");
+                self.audio = None;
+                self.audio_channels = None;
                 self.play_moving(Some(0.0), PlayPurpose::Start, now);
             }
             Event::Played(played) => match played.purpose {
@@ -737,6 +886,9 @@ impl Client {
                             },
                             now,
                         );
+                        if let Some(a) = &mut self.audio {
+                            a.start(played.range_start.unwrap_or(0.0), played.audio, now);
+                        }
                     }
                     self.play_started.get_or_insert(now);
                     self.activity = now;
@@ -776,6 +928,73 @@ impl Client {
         }
     }
 
+    /// SETUP of the described audio track, when there is one to play and a way for it to
+    /// travel: false when there is none (PLAY goes out at once).
+    fn setup_audio(&mut self, now: Instant) -> bool {
+        let Some(track) = self.description.as_ref().and_then(|d| d.audio.clone()) else {
+            return false;
+        };
+        let Some(transport) = self.config.audio else {
+            tracing::info!(track = %track.control_url, "audio track left out (--no-audio)");
+            return false;
+        };
+        let profile = track.profile;
+        let spec = match transport {
+            Transport::Udp {
+                rtp_port,
+                rtcp_port,
+            } => format!("RTP/{profile};unicast;client_port={rtp_port}-{rtcp_port}"),
+            Transport::Tcp => {
+                // The channels after the video's (the reply may choose others).
+                let next = self
+                    .channels
+                    .rtcp
+                    .unwrap_or(self.channels.rtp)
+                    .wrapping_add(1);
+                self.audio_channels = Some(ChannelRange {
+                    rtp: next,
+                    rtcp: Some(next.wrapping_add(1)),
+                });
+                format!(
+                    "RTP/{profile}/TCP;unicast;interleaved={next}-{}",
+                    next.wrapping_add(1)
+                )
+            }
+        };
+        let interval = self.config.pipeline.report_interval;
+        let Some(audio) =
+            audio::Track::new(track.format, Arc::clone(&self.playhead), interval, now)
+        else {
+            return false;
+        };
+        tracing::info!(track = %track.control_url, format = %audio.format_name(), "audio track");
+        self.audio = Some(audio);
+        self.session.setup_audio(spec, now)
+    }
+
+    /// Reads the server's choice of transport for the audio track (RFC 2326 §12.39).
+    fn audio_set_up(&mut self, transport: Option<&TransportHeader>) {
+        let Some(spec) = transport.and_then(|t| t.0.first()) else {
+            return;
+        };
+        if let (Some(ssrc), Some(a)) = (spec.ssrc(), &mut self.audio) {
+            a.expect_ssrc(ssrc);
+        }
+        match self.config.audio {
+            Some(Transport::Udp { .. }) => {
+                self.server_audio_rtcp_port = spec
+                    .server_port()
+                    .map(|p| p.rtcp.unwrap_or(p.rtp.wrapping_add(1)));
+            }
+            Some(Transport::Tcp) => {
+                if let Some(channels) = spec.interleaved() {
+                    self.audio_channels = Some(channels);
+                }
+            }
+            None => {}
+        }
+    }
+
     /// Starts leaving: RTCP BYE and TEARDOWN, then done when answered (or after a while).
     pub fn close(&mut self, now: Instant) {
         if self.phase != Phase::Running {
@@ -788,6 +1007,10 @@ impl Client {
         if self.session.id().is_some() {
             let bye = self.pipeline.goodbye(now);
             self.send_rtcp(bye);
+            let (ssrc, cname) = self.pipeline.reporter();
+            if let Some(bye) = self.audio.as_mut().map(|a| a.goodbye(now, ssrc, cname)) {
+                self.send_audio_rtcp(bye);
+            }
         }
         if self.session.teardown(now) {
             self.phase = Phase::Closing {

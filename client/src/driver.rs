@@ -3,8 +3,9 @@
 //!
 //! Each pass: wait for readiness or the core's next deadline; read each socket until
 //! `WouldBlock` and feed the [`Client`]; take commands from the sink; run what is due; hand
-//! released frames to the decoders while their queue has room; send RTCP; write RTSP output
-//! until `WouldBlock` and ask for writability if some is left. Deadlines are checked on every
+//! released frames to the decoders while their queue has room; send RTCP; write the audio
+//! played to `--audio-out`; write RTSP output until `WouldBlock` and ask for writability if
+//! some is left. Deadlines are checked on every
 //! pass, not only when poll times out (under steady media traffic it never does).
 
 use std::io::{self, Read, Write};
@@ -18,6 +19,7 @@ use mio::net::{TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token};
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::audio::record::Recording;
 use crate::client::{Client, Command};
 use crate::decode::Job;
 use crate::error::Error;
@@ -30,6 +32,8 @@ const RTP: Token = Token(1);
 const RTCP: Token = Token(2);
 /// The token of the waker the sink uses.
 pub const WAKER: Token = Token(3);
+const AUDIO_RTP: Token = Token(4);
+const AUDIO_RTCP: Token = Token(5);
 
 /// Receive buffer asked for the UDP sockets: a burst of HD frames at prefetch speed fits.
 pub const RCVBUF: usize = 8 << 20;
@@ -49,6 +53,8 @@ pub struct Sockets {
     pub server: SocketAddr,
     /// RTP and RTCP sockets, for UDP transport.
     pub udp: Option<(UdpSocket, UdpSocket)>,
+    /// The audio track's RTP and RTCP sockets, for UDP transport.
+    pub audio_udp: Option<(UdpSocket, UdpSocket)>,
     /// The receive buffer the kernel granted.
     pub rcvbuf: Option<usize>,
     /// `rtsps://`: the TLS state between the connection and the client.
@@ -152,6 +158,15 @@ pub struct Outcome {
     pub total_frames: Option<u64>,
 }
 
+/// Which UDP socket is readable.
+#[derive(Debug, Clone, Copy)]
+enum Udp {
+    Rtp,
+    Rtcp,
+    AudioRtp,
+    AudioRtcp,
+}
+
 struct Driver {
     poll: Poll,
     client: Client,
@@ -164,10 +179,21 @@ struct Driver {
     live_bytes: u64,
     /// Why TLS failed (an untrusted certificate, a broken handshake): ends the run.
     tls_error: Option<String>,
+    /// `--audio-out`.
+    recording: Option<Recording>,
+    /// Audio samples between the client and the recording.
+    samples: Vec<i16>,
 }
 
-/// Runs the loop until the client is done.
-pub fn run(poll: Poll, client: Client, mut sockets: Sockets, ends: Ends) -> Outcome {
+/// Runs the loop until the client is done; the audio played goes to `recording`, finished
+/// (its header's sizes written) however the run ends.
+pub fn run(
+    poll: Poll,
+    client: Client,
+    mut sockets: Sockets,
+    ends: Ends,
+    recording: Option<Recording>,
+) -> Outcome {
     let rcvbuf = sockets.rcvbuf;
     let registered = register(&poll, &mut sockets);
     let mut driver = Driver {
@@ -181,11 +207,29 @@ pub fn run(poll: Poll, client: Client, mut sockets: Sockets, ends: Ends) -> Outc
         live_at: Instant::now(),
         live_bytes: 0,
         tls_error: None,
+        recording,
+        samples: Vec::new(),
     };
-    let result = match registered {
+    let mut result = match registered {
         Ok(()) => driver.run(),
         Err(e) => Err(Error::io("cannot register sockets with the event loop", e)),
     };
+    driver.record_audio();
+    if let Some(recording) = driver.recording.take() {
+        let path = recording.path().display().to_string();
+        let seconds = recording.seconds();
+        match recording.finish() {
+            Ok(()) if driver.client.audio().is_none() => {
+                tracing::warn!(%path, "no audio track was played: the WAV file holds no sound");
+            }
+            Ok(()) => tracing::info!(%path, seconds, "audio written"),
+            Err(e) => {
+                if result.is_ok() {
+                    result = Err(Error::io(format!("cannot write {path}"), e));
+                }
+            }
+        }
+    }
     Outcome {
         result,
         stats: driver.client.stats(),
@@ -205,6 +249,10 @@ fn register(poll: &Poll, sockets: &mut Sockets) -> io::Result<()> {
     if let Some((rtp, rtcp)) = &mut sockets.udp {
         registry.register(rtp, RTP, Interest::READABLE)?;
         registry.register(rtcp, RTCP, Interest::READABLE)?;
+    }
+    if let Some((rtp, rtcp)) = &mut sockets.audio_udp {
+        registry.register(rtp, AUDIO_RTP, Interest::READABLE)?;
+        registry.register(rtcp, AUDIO_RTCP, Interest::READABLE)?;
     }
     Ok(())
 }
@@ -232,8 +280,10 @@ impl Driver {
             for event in events.iter() {
                 match event.token() {
                     RTSP => self.read_control(now),
-                    RTP => self.read_udp(true, now),
-                    RTCP => self.read_udp(false, now),
+                    RTP => self.read_udp(Udp::Rtp, now),
+                    RTCP => self.read_udp(Udp::Rtcp, now),
+                    AUDIO_RTP => self.read_udp(Udp::AudioRtp, now),
+                    AUDIO_RTCP => self.read_udp(Udp::AudioRtcp, now),
                     _ => {}
                 }
             }
@@ -254,6 +304,7 @@ impl Driver {
             self.client.handle_timeout(now);
             self.release(now);
             self.send_rtcp();
+            self.record_audio();
             self.write_control();
             self.publish(now);
             if let Some(outcome) = self.client.take_outcome() {
@@ -339,19 +390,27 @@ impl Driver {
         }
     }
 
-    fn read_udp(&mut self, rtp: bool, now: Instant) {
-        let Some((rtp_socket, rtcp_socket)) = &self.sockets.udp else {
+    fn read_udp(&mut self, which: Udp, now: Instant) {
+        let pair = match which {
+            Udp::Rtp | Udp::Rtcp => &self.sockets.udp,
+            Udp::AudioRtp | Udp::AudioRtcp => &self.sockets.audio_udp,
+        };
+        let Some((rtp_socket, rtcp_socket)) = pair else {
             return;
         };
-        let socket = if rtp { rtp_socket } else { rtcp_socket };
+        let socket = match which {
+            Udp::Rtp | Udp::AudioRtp => rtp_socket,
+            Udp::Rtcp | Udp::AudioRtcp => rtcp_socket,
+        };
         loop {
             match socket.recv_from(&mut self.buf) {
                 Ok((n, _from)) => {
                     let data = &self.buf[..n];
-                    if rtp {
-                        self.client.receive_rtp(data, now);
-                    } else {
-                        self.client.receive_rtcp(data, now);
+                    match which {
+                        Udp::Rtp => self.client.receive_rtp(data, now),
+                        Udp::Rtcp => self.client.receive_rtcp(data, now),
+                        Udp::AudioRtp => self.client.receive_audio_rtp(data, now),
+                        Udp::AudioRtcp => self.client.receive_audio_rtcp(data, now),
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -379,17 +438,51 @@ impl Driver {
     }
 
     fn send_rtcp(&mut self) {
-        let Some(port) = self.client.server_rtcp_port() else {
-            while self.client.poll_datagram().is_some() {}
-            return;
-        };
-        let to = SocketAddr::new(self.sockets.server.ip(), port);
+        let ip = self.sockets.server.ip();
+        let to = self
+            .client
+            .server_rtcp_port()
+            .map(|port| SocketAddr::new(ip, port));
         while let Some(datagram) = self.client.poll_datagram() {
-            if let Some((_, rtcp)) = &self.sockets.udp
+            if let (Some(to), Some((_, rtcp))) = (to, &self.sockets.udp)
                 && let Err(e) = rtcp.send_to(&datagram, to)
             {
                 tracing::debug!(error = %e, %to, "RTCP send");
             }
+        }
+        let to = self
+            .client
+            .server_audio_rtcp_port()
+            .map(|port| SocketAddr::new(ip, port));
+        while let Some(datagram) = self.client.poll_audio_datagram() {
+            if let (Some(to), Some((_, rtcp))) = (to, &self.sockets.audio_udp)
+                && let Err(e) = rtcp.send_to(&datagram, to)
+            {
+                tracing::debug!(error = %e, %to, "audio RTCP send");
+            }
+        }
+    }
+
+    /// Moves the audio the client played into the recording (or drops it without one). A
+    /// failed write is logged and ends the recording; playback goes on.
+    fn record_audio(&mut self) {
+        self.samples.clear();
+        self.client.drain_audio(&mut self.samples);
+        if self.samples.is_empty() {
+            return;
+        }
+        let Some(format) = self.client.audio().map(|a| a.format()) else {
+            return;
+        };
+        if let Some(recording) = &mut self.recording
+            && recording
+                .write(format.clock_rate, format.channels, &self.samples)
+                .is_err()
+            && let Some(recording) = self.recording.take()
+        {
+            let path = recording.path().display().to_string();
+            let error = recording.finish().err();
+            tracing::error!(%path, ?error, "audio recording stopped");
         }
     }
 

@@ -12,6 +12,8 @@
 //! - [`session`]: the RTSP client session (sans-IO), standard or course dialect;
 //! - [`reorder`], [`cache`], [`playout`], [`pipeline`]: RTP in, frames at their time out
 //!   (sans-IO);
+//! - [`audio`]: the audio track, received and played out on the video's playout clock
+//!   (sans-IO; the driver writes `--audio-out`);
 //! - [`client`]: the two glued together, the core the driver runs (sans-IO);
 //! - [`driver`]: the mio loop, the only code touching sockets;
 //! - [`decode`]: decode threads; [`present`], [`sink`], [`window`], [`overlay`]: showing;
@@ -19,6 +21,7 @@
 //!
 //! [`play`] runs a whole playback and returns its report; the binary wraps it in a CLI.
 
+pub mod audio;
 pub mod cache;
 pub mod client;
 pub mod clock;
@@ -70,10 +73,21 @@ pub fn play(options: &Options) -> Result<Report, Error> {
     } else {
         None
     };
-    let (udp, transport, rcvbuf) = media_sockets(options, server)?;
-    let client = Client::new(client_config(options, &host, transport), Instant::now());
+    let recording = match &options.audio_out {
+        Some(path) => Some(
+            audio::record::Recording::create(path)
+                .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?,
+        ),
+        None => None,
+    };
+    let media = media_sockets(options, server)?;
+    let mut config = client_config(options, &host, media.transport);
+    config.audio = options.audio.then_some(media.audio_transport).flatten();
+    let client = Client::new(config, Instant::now());
     // Pause, the seek epoch and lateness: one clock, shared by every thread.
     let clock = Arc::clone(client.clock());
+    // What the sound plays at a moment, for the audio/video offset.
+    let playhead = Arc::clone(client.playhead());
     let stop = stop_on_signals(options);
 
     let poll = mio::Poll::new().map_err(|e| Error::io("event loop", e))?;
@@ -91,8 +105,9 @@ pub fn play(options: &Options) -> Result<Report, Error> {
     let sockets = driver::Sockets {
         control: mio::net::TcpStream::from_std(stream),
         server,
-        udp,
-        rcvbuf,
+        udp: media.udp,
+        audio_udp: media.audio_udp,
+        rcvbuf: media.rcvbuf,
         tls,
     };
     let net_ends = driver::Ends {
@@ -104,7 +119,7 @@ pub fn play(options: &Options) -> Result<Report, Error> {
     };
     let net = std::thread::Builder::new()
         .name("hdstream-net".into())
-        .spawn(move || driver::run(poll, client, sockets, net_ends))
+        .spawn(move || driver::run(poll, client, sockets, net_ends, recording))
         .map_err(|e| Error::io("cannot start the network thread", e))?;
 
     let buffers = decode::Buffers::new(PICTURE_BUFFERS + options.decode_threads.unwrap_or(2));
@@ -130,6 +145,7 @@ pub fn play(options: &Options) -> Result<Report, Error> {
         commands: command_tx,
         waker,
         clock: Arc::clone(&clock),
+        playhead,
         live,
     };
     let shown = sink::run(
@@ -174,14 +190,17 @@ fn connect(options: &Options) -> Result<(String, std::net::TcpStream, SocketAddr
 }
 
 /// The UDP sockets RTP and RTCP arrive on (none when they travel interleaved), the transport
-/// to ask for, and the receive buffer the kernel granted.
-type MediaSockets = (
-    Option<(mio::net::UdpSocket, mio::net::UdpSocket)>,
-    Transport,
-    Option<usize>,
-);
+/// to ask for, and the receive buffer the kernel granted; the same for an audio track.
+struct MediaSockets {
+    udp: Option<(mio::net::UdpSocket, mio::net::UdpSocket)>,
+    transport: Transport,
+    rcvbuf: Option<usize>,
+    audio_udp: Option<(mio::net::UdpSocket, mio::net::UdpSocket)>,
+    audio_transport: Option<Transport>,
+}
 
-/// Binds the RTP/RTCP port pair when RTP travels over UDP (the course's dialect always does).
+/// Binds the RTP/RTCP port pair when RTP travels over UDP (the course's dialect always does),
+/// and a second pair for an audio track unless `--no-audio`.
 fn media_sockets(options: &Options, server: SocketAddr) -> Result<MediaSockets, Error> {
     let (kind, rtp_port) = match &options.target {
         Target::Url(_) if options.tls() => (TransportKind::Tcp, options.rtp_port),
@@ -189,7 +208,13 @@ fn media_sockets(options: &Options, server: SocketAddr) -> Result<MediaSockets, 
         Target::Course { rtp_port, .. } => (TransportKind::Udp, *rtp_port),
     };
     if kind == TransportKind::Tcp {
-        return Ok((None, Transport::Tcp, None));
+        return Ok(MediaSockets {
+            udp: None,
+            transport: Transport::Tcp,
+            rcvbuf: None,
+            audio_udp: None,
+            audio_transport: Some(Transport::Tcp),
+        });
     }
     let (rtp, rtcp, granted) = driver::bind_pair(server.ip(), rtp_port)?;
     tracing::info!(
@@ -210,7 +235,28 @@ fn media_sockets(options: &Options, server: SocketAddr) -> Result<MediaSockets, 
         mio::net::UdpSocket::from_std(rtp),
         mio::net::UdpSocket::from_std(rtcp),
     );
-    Ok((Some(udp), transport, Some(granted)))
+    let course = matches!(options.target, Target::Course { .. });
+    let (audio_udp, audio_transport) = if options.audio && !course {
+        let (rtp, rtcp, _) = driver::bind_pair(server.ip(), 0)?;
+        let transport = Transport::Udp {
+            rtp_port: port(&rtp, "audio RTP socket")?,
+            rtcp_port: port(&rtcp, "audio RTCP socket")?,
+        };
+        let pair = (
+            mio::net::UdpSocket::from_std(rtp),
+            mio::net::UdpSocket::from_std(rtcp),
+        );
+        (Some(pair), Some(transport))
+    } else {
+        (None, None)
+    };
+    Ok(MediaSockets {
+        udp: Some(udp),
+        transport,
+        rcvbuf: Some(granted),
+        audio_udp,
+        audio_transport,
+    })
 }
 
 /// The client core's settings from the options.
@@ -356,6 +402,7 @@ fn report(
         displayed_npt: shown.displayed_npt.clone(),
         displayed_checksums: shown.displayed_checksums.clone(),
         displayed_capture_ms: shown.displayed_capture_ms.clone(),
+        audio: audio::AudioReport::new(n.audio_format.clone(), &n.audio, &shown.av_offset),
     }
 }
 

@@ -105,6 +105,18 @@ struct Cli {
     #[arg(long, value_name = "N")]
     decode_threads: Option<usize>,
 
+    /// Leave the sound out: no SETUP of an audio track even when the server describes one.
+    #[arg(long)]
+    no_audio: bool,
+
+    /// Write the sound as played to FILE.wav (16-bit PCM at the track's rate and channels), in
+    /// media-time order, with the silence that was played for lost packets, underruns and
+    /// seeks. With no sound device this is the record of what was heard. The header's sizes
+    /// are written at the end (after a quit or Ctrl-C too). The client plays L16 (any rate and
+    /// channels, RFC 3551 §4.5.11) and G.711 PCMU/PCMA audio tracks.
+    #[arg(long, value_name = "FILE.wav", conflicts_with = "no_audio")]
+    audio_out: Option<PathBuf>,
+
     /// Frame rate for a stream that does not time its frames: a sender whose RTP timestamps
     /// are unusable and whose SDP has no a=framerate, or the course's servers. Without it such
     /// frames are shown at the pace they arrive (a burst: at 30 fps).
@@ -189,6 +201,8 @@ fn options(cli: &Cli) -> Result<Options> {
     options.decode_threads = cli.decode_threads.filter(|&n| n > 0);
     options.fps = cli.fps.filter(|f| f.is_finite() && *f > 0.0);
     options.handle_signals = true;
+    options.audio = !cli.no_audio;
+    options.audio_out = cli.audio_out.clone();
     Ok(options)
 }
 

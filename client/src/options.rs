@@ -94,6 +94,11 @@ pub struct Options {
     pub record_frames: bool,
     /// SIGINT and SIGTERM tear the session down (the binary sets this).
     pub handle_signals: bool,
+    /// Set up and play the audio track when the server describes one the client reads
+    /// (`--no-audio` clears it).
+    pub audio: bool,
+    /// Write the audio as played to this WAV file (`--audio-out`).
+    pub audio_out: Option<PathBuf>,
 }
 
 impl Options {
@@ -120,6 +125,8 @@ impl Options {
             script: Vec::new(),
             record_frames: false,
             handle_signals: false,
+            audio: true,
+            audio_out: None,
         }
     }
 

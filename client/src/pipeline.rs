@@ -773,16 +773,28 @@ impl Pipeline {
                 now,
             )
         });
-        let blocks: Vec<ReportBlock> = block.into_iter().collect();
-        let mut buf = [0u8; 512];
-        let mut writer = Writer::new(&mut buf);
-        let cname = self.config.cname.as_bytes();
-        let cname = cname.get(..cname.len().min(255)).unwrap_or_default();
-        let ok = writer.receiver_report(self.config.ssrc, &blocks).is_ok()
-            && writer.cname(self.config.ssrc, cname).is_ok()
-            && (!bye || writer.goodbye(&[self.config.ssrc], None).is_ok());
-        let len = if ok { writer.finish() } else { 0 };
-        buf.get(..len).unwrap_or_default().to_vec()
+        receiver_report(self.config.ssrc, &self.config.cname, block, bye)
+    }
+
+    /// Our SSRC and CNAME in reports (the audio track's reports say the same, RFC 3550 §6.5.1).
+    pub fn reporter(&self) -> (u32, &str) {
+        (self.config.ssrc, &self.config.cname)
+    }
+
+    /// The video's NPT at the sender's NTP time `wall`: the newest sender report's NTP ↔ RTP
+    /// mapping (RFC 3550 §6.4.1) and the stream's NPT ↔ RTP mapping (RFC 2326 §12.33), once
+    /// a frame fixed it. Puts another track of the same sender on the video's timeline.
+    pub fn npt_at(&self, wall: SystemTime) -> Option<f64> {
+        let (sr_rtp, sr_wall) = self.sender_clock?;
+        let r = self.npt_ref.as_ref()?;
+        let ext = r.ext?;
+        let since_sr = match wall.duration_since(sr_wall) {
+            Ok(after) => after.as_secs_f64(),
+            Err(before) => -before.duration().as_secs_f64(),
+        };
+        let clock = f64::from(self.clock_rate);
+        let ticks = f64::from(timestamp_delta(sr_rtp, ext as u32)) + since_sr * clock;
+        Some(r.npt + ticks / clock)
     }
 
     /// When [`Pipeline::handle_timeout`] or [`Pipeline::poll_release`] have work without input.
@@ -843,6 +855,26 @@ impl Pipeline {
         };
         s
     }
+}
+
+/// A receiver report compound (RFC 3550 §6.4.2): RR from `ssrc` with `block`, SDES CNAME,
+/// and BYE when leaving (§6.6); empty if it does not fit (it always does).
+pub(crate) fn receiver_report(
+    ssrc: u32,
+    cname: &str,
+    block: Option<ReportBlock>,
+    bye: bool,
+) -> Vec<u8> {
+    let blocks: Vec<ReportBlock> = block.into_iter().collect();
+    let mut buf = [0u8; 512];
+    let mut writer = Writer::new(&mut buf);
+    let cname = cname.as_bytes();
+    let cname = cname.get(..cname.len().min(255)).unwrap_or_default();
+    let ok = writer.receiver_report(ssrc, &blocks).is_ok()
+        && writer.cname(ssrc, cname).is_ok()
+        && (!bye || writer.goodbye(&[ssrc], None).is_ok());
+    let len = if ok { writer.finish() } else { 0 };
+    buf.get(..len).unwrap_or_default().to_vec()
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use hdstream_video::decoder::rgba_to_0rgb;
 
+use crate::audio::{Offsets, Playhead};
 use crate::clock::Clock;
 use crate::decode::{Decoded, Picture};
 #[cfg(test)]
@@ -53,6 +54,9 @@ pub struct SinkStats {
     pub seeks: Vec<SeekRecord>,
     /// Pauses.
     pub pauses: Vec<PauseRecord>,
+    /// For each picture shown while sound was heard: its NPT less the NPT of the sound the
+    /// audio output plays at that moment ([`Playhead::media_time`]), seconds.
+    pub av_offset: Offsets,
 }
 
 struct Entry(Picture);
@@ -92,6 +96,7 @@ pub enum Next {
 /// Pictures waiting for their time.
 pub struct Presenter {
     clock: Arc<Clock>,
+    playhead: Option<Arc<Playhead>>,
     queue: BinaryHeap<Reverse<Entry>>,
     record: bool,
     last_npt: Option<f64>,
@@ -115,6 +120,7 @@ impl Presenter {
     pub fn new(clock: Arc<Clock>, record: bool) -> Presenter {
         Presenter {
             clock,
+            playhead: None,
             queue: BinaryHeap::new(),
             record,
             last_npt: None,
@@ -122,6 +128,12 @@ impl Presenter {
             resume_pending: None,
             stats: SinkStats::default(),
         }
+    }
+
+    /// Measures each picture shown against the sound `playhead` says is heard then.
+    pub fn with_playhead(mut self, playhead: Arc<Playhead>) -> Presenter {
+        self.playhead = Some(playhead);
+        self
     }
 
     /// The clock it shows against.
@@ -242,6 +254,13 @@ impl Presenter {
         }
         s.first_shown.get_or_insert(now);
         s.last_shown = Some(now);
+        if let Some(heard) = self
+            .playhead
+            .as_ref()
+            .and_then(|p| p.media_time(self.clock.play_time(now)))
+        {
+            s.av_offset.record(picture.stamp.npt - heard);
+        }
         s.size = Some((picture.width, picture.height));
         if self.record {
             s.displayed_npt.push(picture.stamp.npt);
@@ -447,5 +466,31 @@ mod tests {
             (Some(0.0), Some(0.033))
         );
         assert_eq!(p.clock().late(), 0);
+    }
+
+    #[test]
+    fn each_picture_shown_is_measured_against_the_sound_heard_then() {
+        let t0 = Instant::now();
+        let playhead = Arc::new(Playhead::new());
+        // Sound from NPT 1.0 at t0, 1 kHz, 100 ms of it written.
+        playhead.begin(t0, 1000);
+        playhead.wrote(0, 100, Some(1.0));
+        let mut p = Presenter::new(Arc::new(Clock::new()), false).with_playhead(playhead);
+        p.push(picture(0, 1.033, t0 + 33 * MS));
+        p.push(picture(0, 1.2, t0 + 200 * MS));
+        let Next::Show(a) = p.poll(t0 + 35 * MS, drop) else {
+            panic!()
+        };
+        p.shown(&a, t0 + 35 * MS);
+        let Next::Show(b) = p.poll(t0 + 200 * MS, drop) else {
+            panic!()
+        };
+        p.shown(&b, t0 + 200 * MS);
+        let offsets = p.stats().av_offset.summary().unwrap();
+        assert_eq!(offsets.count, 1, "no sound written at 200 ms: not measured");
+        assert!(
+            (offsets.p50 + 2.0).abs() < 1e-3,
+            "shown 2 ms late: {offsets:?}"
+        );
     }
 }

@@ -22,8 +22,10 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use hdstream_common::audio::{Depacketizer, Format};
 use hdstream_common::rtsp::header::{
-    CSeq, ContentBase, Public, Range, RtpInfo, Session as SessionHeader, Speed, Transport,
+    CSeq, ContentBase, Public, Range, RtpInfo, RtpInfoEntry, Session as SessionHeader, Speed,
+    Transport,
 };
 use hdstream_common::rtsp::{Method, Request, Response, course};
 use hdstream_common::sdp::{RtxFormat, SessionDescription};
@@ -87,6 +89,38 @@ pub struct Description {
     /// The offer's RTP profile, `AVP` or `AVPF`: SETUP asks for the same (an AVPF-only server,
     /// such as gst-rtsp-server with retransmission, answers 461 to RTP/AVP).
     pub profile: &'static str,
+    /// The first audio track whose format the client reads (L16, PCMU, PCMA); the others are
+    /// logged with the reason and left out.
+    pub audio: Option<AudioTrack>,
+}
+
+/// An audio `m=` section the client can play (RFC 4566 §5.14, RFC 3551).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudioTrack {
+    /// Its control URL, for SETUP and to find its `RTP-Info` entry (C.1.1).
+    pub control_url: String,
+    /// Encoding, payload type, clock rate, channels.
+    pub format: Format,
+    /// The section's RTP profile, `AVP` or `AVPF`.
+    pub profile: &'static str,
+}
+
+/// The tracks of a session: the JPEG video, and the audio beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Track {
+    /// The JPEG video (set up first).
+    Video,
+    /// The audio track ([`Description::audio`]).
+    Audio,
+}
+
+/// Where a track starts after a PLAY (RFC 2326 §12.33 `RTP-Info`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrackStart {
+    /// `seq=`: sequence number of the first packet after the PLAY.
+    pub seq: Option<u16>,
+    /// `rtptime=`: RTP timestamp of the Range start.
+    pub rtptime: Option<u32>,
 }
 
 /// The answer to a PLAY.
@@ -102,6 +136,8 @@ pub struct Played {
     pub rtptime: Option<u32>,
     /// The `Speed` the server grants (§12.35); `None` if it ignored the request.
     pub speed: Option<f64>,
+    /// The audio track's `RTP-Info` entry, when one names it.
+    pub audio: Option<TrackStart>,
 }
 
 /// What the session reports to the player.
@@ -111,8 +147,15 @@ pub enum Event {
     Options,
     /// DESCRIBE answered with a playable description.
     Described(Description),
-    /// SETUP answered: the transport the server chose (none in the course dialect).
-    SetUp(Option<Transport>),
+    /// SETUP of a track answered: the transport the server chose (none in the course dialect).
+    SetUp(Track, Option<Transport>),
+    /// SETUP of the audio track refused: the video plays on without it.
+    AudioRefused {
+        /// The status code.
+        status: u16,
+        /// The reason phrase.
+        reason: String,
+    },
     /// PLAY answered.
     Played(Played),
     /// PAUSE answered.
@@ -141,7 +184,7 @@ pub enum State {
 enum Intent {
     Options,
     Describe,
-    Setup,
+    Setup(Track),
     Play(PlayPurpose),
     Pause,
     Teardown,
@@ -381,7 +424,25 @@ impl Session {
             (None, _) => self.url.clone(),
         };
         let transport = vec![("Transport", transport)];
-        self.send(Method::Setup, url, Intent::Setup, transport, now);
+        let intent = Intent::Setup(Track::Video);
+        self.send(Method::Setup, url, intent, transport, now);
+    }
+
+    /// SETUP of the described audio track into the session the video's SETUP began (§10.4:
+    /// the `Session` header goes with it); false when the description has none.
+    pub fn setup_audio(&mut self, transport: String, now: Instant) -> bool {
+        let Some(url) = self
+            .description
+            .as_ref()
+            .and_then(|d| d.audio.as_ref())
+            .map(|a| a.control_url.clone())
+        else {
+            return false;
+        };
+        let transport = vec![("Transport", transport)];
+        let intent = Intent::Setup(Track::Audio);
+        self.send(Method::Setup, url, intent, transport, now);
+        true
     }
 
     /// The course client's SETUP: `Transport: RTP/UDP; client_port= <rtp_port>`.
@@ -450,7 +511,7 @@ impl Session {
                 self.events.push_back(Event::TornDown);
             } else {
                 let hint = match (self.dialect, p.intent) {
-                    (Dialect::Course, Intent::Setup) => {
+                    (Dialect::Course, Intent::Setup(_)) => {
                         " (the course's caching server does not answer a SETUP for a file it does \
                          not have: is the name right?)"
                     }
@@ -555,7 +616,7 @@ impl Session {
                 }
                 Err(e) => self.fail(e),
             },
-            Intent::Setup => {
+            Intent::Setup(track) => {
                 if self.id.is_none() && self.dialect == Dialect::Standard {
                     self.fail(Error::Protocol(
                         "SETUP reply without a Session header".into(),
@@ -572,7 +633,7 @@ impl Session {
                     .and_then(|n| n.trim().parse().ok());
                 self.state = State::Ready;
                 let transport = response.headers.typed::<Transport>().and_then(Result::ok);
-                self.events.push_back(Event::SetUp(transport));
+                self.events.push_back(Event::SetUp(track, transport));
             }
             Intent::Play(purpose) => {
                 self.state = State::Playing;
@@ -581,11 +642,31 @@ impl Session {
                     .typed::<Range>()
                     .and_then(Result::ok)
                     .and_then(|r| r.start_seconds());
-                let info = response
+                let entries = response
                     .headers
                     .typed::<RtpInfo>()
                     .and_then(Result::ok)
-                    .and_then(|i| i.0.into_iter().next());
+                    .map_or_else(Vec::new, |i| i.0);
+                let audio_url = self
+                    .description
+                    .as_ref()
+                    .and_then(|d| d.audio.as_ref())
+                    .map(|a| a.control_url.as_str());
+                let video_url = self.description.as_ref().map(|d| d.media_url.as_str());
+                let audio_entry = audio_url.and_then(|url| entry_for(&entries, url));
+                // The video's entry by its URL, else the first that is not the audio's.
+                let info = video_url
+                    .and_then(|url| entry_for(&entries, url))
+                    .or_else(|| {
+                        entries
+                            .iter()
+                            .find(|e| audio_entry.is_none_or(|a| !std::ptr::eq(*e, a)))
+                    })
+                    .cloned();
+                let audio = audio_entry.map(|e| TrackStart {
+                    seq: e.seq,
+                    rtptime: e.rtptime,
+                });
                 let speed = response
                     .headers
                     .typed::<Speed>()
@@ -597,6 +678,7 @@ impl Session {
                     seq: info.as_ref().and_then(|i| i.seq),
                     rtptime: info.as_ref().and_then(|i| i.rtptime),
                     speed,
+                    audio,
                 }));
             }
             Intent::Pause => {
@@ -632,6 +714,12 @@ impl Session {
             Intent::Play(PlayPurpose::Speed) => {
                 tracing::warn!(status = status.as_u16(), %reason, "server refused a Speed change");
                 self.events.push_back(Event::SpeedRefused);
+            }
+            Intent::Setup(Track::Audio) if status.as_u16() != 401 => {
+                self.events.push_back(Event::AudioRefused {
+                    status: status.as_u16(),
+                    reason,
+                });
             }
             Intent::Teardown => {
                 self.state = State::Init;
@@ -692,7 +780,55 @@ fn describe(response: &Response, request_url: &str) -> Result<Description, Error
             .rtx_for(payload_type)
             .filter(|_| avpf || media.accepts_nack(payload_type)),
         profile: if avpf { "AVPF" } else { "AVP" },
+        audio: audio_track(&sdp, &base),
     })
+}
+
+/// The first audio section whose format the client reads (RFC 3551 L16, PCMU, PCMA, through
+/// [`Format::from_sdp`] and [`Depacketizer::new`]); each one left out is logged with why.
+fn audio_track(sdp: &SessionDescription, base: &str) -> Option<AudioTrack> {
+    let mut chosen: Option<AudioTrack> = None;
+    for media in sdp.media.iter().filter(|m| m.media == "audio") {
+        let control_url = media.control_url(base);
+        let format = Format::from_sdp(media)
+            .map_err(|e| e.to_string())
+            .and_then(|f| Depacketizer::new(f).map(|_| f).map_err(|e| e.to_string()));
+        match format {
+            Ok(format) if chosen.is_none() => {
+                let avpf = media.proto.eq_ignore_ascii_case("RTP/AVPF");
+                chosen = Some(AudioTrack {
+                    control_url,
+                    format,
+                    profile: if avpf { "AVPF" } else { "AVP" },
+                });
+            }
+            Ok(format) => tracing::info!(
+                track = %control_url,
+                encoding = %format.encoding,
+                "audio track left out: one audio track is played"
+            ),
+            Err(why) => tracing::warn!(
+                track = %control_url,
+                %why,
+                "audio track left out: the video plays without it"
+            ),
+        }
+    }
+    chosen
+}
+
+/// The `RTP-Info` entry (RFC 2326 §12.33) of the track whose control URL is `url`: the same
+/// URL, or (a server that writes them relative or rewrites the host) the same last path
+/// segment (`trackID=1`, `stream=1`).
+fn entry_for<'e>(entries: &'e [RtpInfoEntry], url: &str) -> Option<&'e RtpInfoEntry> {
+    let last = |u: &str| {
+        let u = u.trim_end_matches('/');
+        u.rsplit('/').next().unwrap_or(u).to_owned()
+    };
+    entries
+        .iter()
+        .find(|e| e.url == url)
+        .or_else(|| entries.iter().find(|e| last(&e.url) == last(url)))
 }
 
 #[cfg(test)]
@@ -769,7 +905,7 @@ mod tests {
             "RTP/AVP;unicast;client_port=5000-5001;server_port=6000-6001;ssrc=0000BEEF",
         );
         s.handle_response(ok, t0);
-        let Some(Event::SetUp(Some(t))) = s.poll_event() else {
+        let Some(Event::SetUp(Track::Video, Some(t))) = s.poll_event() else {
             panic!()
         };
         assert_eq!(t.0[0].ssrc(), Some(0xBEEF));
@@ -799,7 +935,8 @@ mod tests {
                 range_start: Some(0.0),
                 seq: Some(17),
                 rtptime: Some(9000),
-                speed: Some(2.0)
+                speed: Some(2.0),
+                audio: None,
             }
         );
         assert_eq!(s.state(), State::Playing);
@@ -894,7 +1031,10 @@ mod tests {
             panic!()
         };
         s.handle_response(r, t0);
-        assert!(matches!(s.poll_event(), Some(Event::SetUp(None))));
+        assert!(matches!(
+            s.poll_event(),
+            Some(Event::SetUp(Track::Video, None))
+        ));
         assert_eq!(s.id(), Some("123456"));
         assert_eq!(
             s.total_frames(),
@@ -910,5 +1050,40 @@ mod tests {
             Some(t0 + REQUEST_TIMEOUT),
             "no keep-alive"
         );
+    }
+
+    #[test]
+    fn the_first_audio_track_the_client_reads_is_chosen_and_the_others_left_out() {
+        let sdp = format!(
+            "{SDP}m=audio 0 RTP/AVP 97\r\na=rtpmap:97 opus/48000/2\r\na=control:trackID=1\r\n\
+             m=audio 0 RTP/AVP 98\r\na=control:trackID=2\r\n\
+             m=audio 0 RTP/AVP 10\r\na=control:trackID=3\r\n\
+             m=audio 0 RTP/AVP 0\r\na=control:trackID=4\r\n"
+        );
+        let sdp = SessionDescription::parse(&sdp).unwrap();
+        let track = audio_track(&sdp, "rtsp://h/m/").unwrap();
+        // Opus needs a decoder, 98 has no rtpmap: static 10 (L16/44100/2) is the first read.
+        assert_eq!(track.control_url, "rtsp://h/m/trackID=3");
+        assert_eq!(track.format, Format::static_payload(10).unwrap());
+        assert_eq!(track.profile, "AVP");
+        let video_only = SessionDescription::parse(SDP).unwrap();
+        assert_eq!(audio_track(&video_only, "rtsp://h/m/"), None);
+    }
+
+    #[test]
+    fn rtp_info_entries_are_found_by_url_or_last_segment() {
+        let entry = |url: &str, seq| RtpInfoEntry {
+            url: url.into(),
+            seq: Some(seq),
+            rtptime: None,
+        };
+        let entries = [
+            entry("rtsp://10.0.0.1/m/trackID=1", 1),
+            entry("trackID=0", 0),
+        ];
+        let find = |url| entry_for(&entries, url).and_then(|e| e.seq);
+        assert_eq!(find("rtsp://h/m/trackID=0"), Some(0), "relative");
+        assert_eq!(find("rtsp://h/m/trackID=1"), Some(1), "another host");
+        assert_eq!(find("rtsp://h/m/trackID=2"), None);
     }
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
+use crate::audio::Playhead;
 use crate::client::Command;
 use crate::clock::Clock;
 use crate::decode::{Buffers, Decoded, Picture};
@@ -63,6 +64,8 @@ pub struct Ends {
     pub waker: Arc<mio::Waker>,
     /// The playout clock (pause, seek epoch, lateness), shared with the network thread.
     pub clock: Arc<Clock>,
+    /// What the audio output plays at a moment (for the audio/video offset).
+    pub playhead: Arc<Playhead>,
     /// Live numbers from the network thread.
     pub live: Arc<Mutex<Live>>,
 }
@@ -87,7 +90,8 @@ pub fn run(
     script.sort_by_key(|a| a.0);
     let mut script: VecDeque<(Duration, Step)> = script.into();
     let mut sink = Sink {
-        presenter: Presenter::new(Arc::clone(&ends.clock), record),
+        presenter: Presenter::new(Arc::clone(&ends.clock), record)
+            .with_playhead(Arc::clone(&ends.playhead)),
         ends,
         window: None,
         want_window,

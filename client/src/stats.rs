@@ -140,6 +140,10 @@ pub struct NetStats {
     /// The frame rate frames were shown at when they were timed by arrival (the course's
     /// senders, unusable timestamps).
     pub paced_fps: Option<f64>,
+    /// The audio track's counts (all 0 without one).
+    pub audio: crate::audio::Counters,
+    /// The audio track played (`L16/48000/2 (PT 96)`) and its rate, when there is one.
+    pub audio_format: Option<(String, u32)>,
 }
 
 /// One seek, as seen on screen.
@@ -270,6 +274,9 @@ pub struct Report {
     /// no capture time).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub displayed_capture_ms: Vec<Option<f64>>,
+    /// The audio track: counts and the audio/video offset (fields `audio_*`).
+    #[serde(flatten)]
+    pub audio: crate::audio::AudioReport,
 }
 
 fn row(f: &mut fmt::Formatter<'_>, name: &str, p: &Percentiles) -> fmt::Result {
@@ -335,6 +342,7 @@ impl fmt::Display for Report {
             "  rebuffering            {} times, {:.1} ms",
             self.rebuffer_count, self.rebuffer_ms
         )?;
+        write!(f, "{}", self.audio)?;
         if self.timestamps_unusable {
             writeln!(
                 f,

@@ -764,14 +764,19 @@ fn play(cx: &mut Context<'_>, request: &Request, id: Option<&str>) -> Response {
     session.stream.play(speed.unwrap_or(1.0), now);
     let cues = session.program.file().and_then(|m| m.captions.as_deref());
     for track in &mut session.tracks {
-        // Every track from the video's position, on the same schedule.
+        // After a seek every track starts from the video's position; otherwise (a resume, a
+        // Speed change) each goes on from where it is, on the same schedule.
         match &mut track.stream {
             TrackStream::File(stream) => {
-                stream.seek(npt);
+                if start.is_some() {
+                    stream.seek(npt);
+                }
                 stream.play(speed.unwrap_or(1.0), now);
             }
             TrackStream::Captions(stream) => {
-                stream.seek(npt);
+                if start.is_some() {
+                    stream.seek(npt);
+                }
                 stream.play(cues.unwrap_or_default(), speed.unwrap_or(1.0), now);
             }
             TrackStream::Live(_) => {}

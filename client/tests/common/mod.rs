@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod sound;
+
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,69 @@
+//! Interop with sound: GStreamer's RTSP server (gst-rtsp-server through Debian's python3-gi,
+//! `tests/gst_av_server.py`: rtpjpegpay and rtpL16pay in one media, dynamic payload type 96,
+//! packets cut at the MTU rather than by time) serving the pattern clip and its WAV. The
+//! client must show every frame and write the sound sample for sample, with the track placed
+//! by GStreamer's `RTP-Info` (`url=…/stream=1;seq=…;rtptime=…`). Fails (does not skip) when
+//! the peer is missing.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use common::sound;
+use common::{logs, media_dir, recording, serial};
+use hdstream_client::{Target, play};
+
+struct GstServer(Child);
+
+impl Drop for GstServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts gst-rtsp-server on the clip and its sound; returns it and the URL to play.
+fn gst_server() -> (GstServer, String) {
+    let mjpeg = sound::talk();
+    let wav = mjpeg.with_extension("wav");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/gst_av_server.py");
+    let mut child = Command::new("/usr/bin/python3")
+        .arg(script)
+        .args(["--port", "0", "--fps", &sound::FPS.to_string()])
+        .arg("--mjpeg")
+        .arg(&mjpeg)
+        .arg("--wav")
+        .arg(&wav)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("/usr/bin/python3 (Debian's, with python3-gi) runs gst-rtsp-server");
+    let stdout = child.stdout.take().unwrap();
+    let server = GstServer(child);
+    let url = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("URL ").map(str::to_owned))
+        .expect("gst-rtsp-server started (needs gir1.2-gst-rtsp-server-1.0, python3-gi, gstreamer1.0-plugins-good, ffmpeg)");
+    (server, url)
+}
+
+#[test]
+fn plays_sound_and_pictures_from_gst_rtsp_server() {
+    logs();
+    let _serial = serial();
+    let (_server, url) = gst_server();
+    let out = media_dir().join(format!("played-gst-{}.wav", std::process::id()));
+    let mut options = recording(Target::Url(url));
+    options.audio_out = Some(out.clone());
+    let report = play(&options).expect("plays from gst-rtsp-server");
+    eprintln!("{report}");
+    let (rate, samples) = sound::read_wav(&out);
+    let _ = std::fs::remove_file(&out);
+    sound::assert_clean_run(&report, &samples, rate, "gst-rtsp-server");
+    assert_eq!(
+        report.audio.audio_format.as_deref(),
+        Some("L16/48000/2 (PT 96)")
+    );
+}
