@@ -23,6 +23,11 @@ use hdstream_common::rtsp::header::{ChannelRange, Transport as TransportHeader};
 use hdstream_common::rtsp::{self, Data, Message, Method, Parsed, Response, StatusCode};
 
 use crate::audio::{self, Playhead};
+
+/// The delay of a live stream played with its sound: the sound output writes
+/// [`audio::output::AHEAD`] before play time, so pictures wait that long and a margin for the
+/// sound's arrival jitter (without sound, a live picture is shown as it arrives).
+pub const LIVE_SOUND_DELAY: Duration = Duration::from_millis(160);
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::pipeline::{self, Pipeline, StreamStart};
@@ -821,8 +826,15 @@ impl Client {
             }
             Event::Described(d) => {
                 if d.live && self.config.live_low_latency {
-                    tracing::info!("live stream: low latency (no prebuffer)");
-                    self.pipeline.go_live();
+                    if d.audio.is_some() && self.config.audio.is_some() {
+                        // The sound is written ahead of the playout clock (as a device's
+                        // buffer is): it must have arrived before its picture is due.
+                        tracing::info!(delay = ?LIVE_SOUND_DELAY, "live stream with sound");
+                        self.pipeline.go_live_delayed(LIVE_SOUND_DELAY);
+                    } else {
+                        tracing::info!("live stream: low latency (no prebuffer)");
+                        self.pipeline.go_live();
+                    }
                     self.speed_ok = false;
                 }
                 self.pipeline.describe(

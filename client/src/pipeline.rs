@@ -252,6 +252,12 @@ impl Pipeline {
         self.playout.go_live();
     }
 
+    /// A live stream played `delay` behind its arrival (timed, timeshift on): what a live
+    /// stream with sound needs ([`crate::client::LIVE_SOUND_DELAY`]).
+    pub fn go_live_delayed(&mut self, delay: Duration) {
+        self.playout.go_live_delayed(delay);
+    }
+
     /// Asks for lost packets again (RFC 4585 generic NACK) and takes them back from RTX packets
     /// of `rtx_payload_type` (RFC 4588), for `window` after each gap is seen; the reorder
     /// buffer waits as long for them.

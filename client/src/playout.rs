@@ -210,6 +210,14 @@ impl Playout {
         self.history.get_or_insert_with(History::default);
     }
 
+    /// A live stream played `delay` after it arrives: timed like a file with that prebuffer,
+    /// kept for timeshift like any live stream.
+    pub fn go_live_delayed(&mut self, delay: Duration) {
+        self.config.low_latency = false;
+        self.config.prebuffer = delay;
+        self.history.get_or_insert_with(History::default);
+    }
+
     /// Whether frames are kept for timeshift (a live stream).
     pub fn is_timeshift(&self) -> bool {
         self.history.is_some()

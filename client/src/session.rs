@@ -22,7 +22,8 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use hdstream_common::audio::{Depacketizer, Format};
+use hdstream_codec::Decoder;
+use hdstream_common::audio::Format;
 use hdstream_common::rtsp::header::{
     CSeq, ContentBase, Public, Range, RtpInfo, RtpInfoEntry, Session as SessionHeader, Speed,
     Transport,
@@ -784,15 +785,16 @@ fn describe(response: &Response, request_url: &str) -> Result<Description, Error
     })
 }
 
-/// The first audio section whose format the client reads (RFC 3551 L16, PCMU, PCMA, through
-/// [`Format::from_sdp`] and [`Depacketizer::new`]); each one left out is logged with why.
+/// The first audio section whose format the client decodes (RFC 3551 L16, PCMU, PCMA; Opus,
+/// RFC 7587, through libopus: [`Format::from_sdp`], [`Decoder::new`]); each one left out is
+/// logged with why.
 fn audio_track(sdp: &SessionDescription, base: &str) -> Option<AudioTrack> {
     let mut chosen: Option<AudioTrack> = None;
     for media in sdp.media.iter().filter(|m| m.media == "audio") {
         let control_url = media.control_url(base);
         let format = Format::from_sdp(media)
             .map_err(|e| e.to_string())
-            .and_then(|f| Depacketizer::new(f).map(|_| f).map_err(|e| e.to_string()));
+            .and_then(|f| Decoder::new(f).map(|_| f).map_err(|e| e.to_string()));
         match format {
             Ok(format) if chosen.is_none() => {
                 let avpf = media.proto.eq_ignore_ascii_case("RTP/AVPF");
@@ -1055,16 +1057,22 @@ mod tests {
     #[test]
     fn the_first_audio_track_the_client_reads_is_chosen_and_the_others_left_out() {
         let sdp = format!(
-            "{SDP}m=audio 0 RTP/AVP 97\r\na=rtpmap:97 opus/48000/2\r\na=control:trackID=1\r\n\
-             m=audio 0 RTP/AVP 98\r\na=control:trackID=2\r\n\
+            "{SDP}m=audio 0 RTP/AVP 98\r\na=control:trackID=2\r\n\
              m=audio 0 RTP/AVP 10\r\na=control:trackID=3\r\n\
              m=audio 0 RTP/AVP 0\r\na=control:trackID=4\r\n"
         );
         let sdp = SessionDescription::parse(&sdp).unwrap();
         let track = audio_track(&sdp, "rtsp://h/m/").unwrap();
-        // Opus needs a decoder, 98 has no rtpmap: static 10 (L16/44100/2) is the first read.
+        // 98 has no rtpmap: static 10 (L16/44100/2) is the first read.
         assert_eq!(track.control_url, "rtsp://h/m/trackID=3");
         assert_eq!(track.format, Format::static_payload(10).unwrap());
+        // Opus (RFC 7587) is decoded through libopus, stereo as sprop-stereo says.
+        let opus = format!(
+            "{SDP}m=audio 0 RTP/AVP 97\r\na=rtpmap:97 opus/48000/2\r\n\
+             a=fmtp:97 sprop-stereo=1\r\na=control:trackID=1\r\n"
+        );
+        let opus = audio_track(&SessionDescription::parse(&opus).unwrap(), "rtsp://h/m/");
+        assert_eq!(opus.unwrap().format, Format::opus(97, true));
         assert_eq!(track.profile, "AVP");
         let video_only = SessionDescription::parse(SDP).unwrap();
         assert_eq!(audio_track(&video_only, "rtsp://h/m/"), None);

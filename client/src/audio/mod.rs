@@ -5,7 +5,7 @@
 //! ```text
 //! RTP ─▶ Receiver ───────────────────────────▶ Store ─▶ Output ─▶ samples ─▶ record (WAV)
 //!        (gate, SSRC, PT, SequenceTracker,     (by RTP    (the video's NPT ↔ play time,
-//!         Jitter, Depacketizer, Anchor)        timestamp)  holes, underruns) ─▶ Playhead
+//!         Jitter, Decoder, Anchor)            timestamp)  holes, underruns) ─▶ Playhead
 //! RTCP ─▶ Receiver: SR (NTP ↔ RTP), BYE           RR + SDES every report interval, BYE at the end
 //! ```
 //!
@@ -17,8 +17,8 @@
 //! | [`Playhead`] | the media time heard at a given moment, for the presenter's audio/video offset |
 //! | [`record::Recording`] | the WAV file of what was played (the driver's, IO) |
 //!
-//! One track is played: the first audio `m=` section whose format the depacketizer reads
-//! (`hdstream_common::audio`: L16, PCMU, PCMA).
+//! One track is played: the first audio `m=` section whose format can be decoded
+//! (`hdstream_codec::Decoder`: L16, PCMU, PCMA, and Opus through libopus).
 
 pub mod output;
 pub mod playhead;

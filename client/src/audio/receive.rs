@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! RTP ─▶ gate (until the PLAY reply) ─▶ SSRC lock ─▶ PT ─▶ SequenceTracker ─▶ Jitter
-//!     ─▶ Depacketizer (L16 §4.5.11, PCMU/PCMA §4.5.14) ─▶ Store (by extended timestamp)
+//!     ─▶ Decoder (L16 §4.5.11, PCMU/PCMA §4.5.14, Opus RFC 7587) ─▶ Store (by extended timestamp)
 //! RTCP ─▶ SR: NTP ↔ RTP of this track (RFC 3550 §6.4.1) · BYE: the track has ended
 //! ```
 //!
@@ -24,7 +24,8 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use hdstream_common::audio::{Depacketizer, Format};
+use hdstream_codec::Decoder;
+use hdstream_common::audio::Format;
 use hdstream_common::rtcp::{self, LastSr, ReportBlock};
 use hdstream_common::rtp::{
     self, Arrival, Jitter, SequenceTracker, TimestampUnwrapper, sequence_delta, timestamp_delta,
@@ -94,7 +95,7 @@ struct Held {
 /// The audio track's receive side.
 #[derive(Debug)]
 pub struct Receiver {
-    depacketizer: Depacketizer,
+    decoder: Decoder,
     rate: u32,
     /// The source followed.
     ssrc: Option<u32>,
@@ -122,13 +123,13 @@ pub struct Receiver {
 
 impl Receiver {
     /// A receiver of `format`, held until its first PLAY reply ([`Receiver::start`]). `None`
-    /// for a format the depacketizer cannot read.
+    /// for a format that cannot be decoded.
     pub fn new(format: Format, now: Instant) -> Option<Receiver> {
-        let depacketizer = Depacketizer::new(format).ok()?;
+        let decoder = Decoder::new(format).ok()?;
         let rate = format.clock_rate.max(1);
         let max_frames = MAX_STORE_SECONDS * rate as usize;
         Some(Receiver {
-            depacketizer,
+            decoder,
             rate,
             ssrc: None,
             heard: None,
@@ -152,7 +153,7 @@ impl Receiver {
 
     /// The format read.
     pub fn format(&self) -> Format {
-        self.depacketizer.format()
+        self.decoder.format()
     }
 
     /// The SSRC the SETUP reply named (RFC 2326 §12.39).
@@ -284,7 +285,7 @@ impl Receiver {
             * f64::from(self.rate);
         self.jitter.update(packet.timestamp(), ticks as u64 as u32);
         let mut samples = Vec::new();
-        let frames = match self.depacketizer.read(packet.payload(), &mut samples) {
+        let frames = match self.decoder.decode(packet.payload(), &mut samples) {
             Ok(frames) => frames as i64,
             Err(e) => {
                 tracing::debug!(seq, ssrc = packet.ssrc(), error = %e, "audio payload dropped");
