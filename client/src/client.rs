@@ -23,6 +23,7 @@ use hdstream_common::rtsp::header::{ChannelRange, Transport as TransportHeader};
 use hdstream_common::rtsp::{self, Data, Message, Method, Parsed, Response, StatusCode};
 
 use crate::audio::{self, Playhead};
+use crate::captions;
 
 /// The delay of a live stream played with its sound: the sound output writes
 /// [`audio::output::AHEAD`] before play time, so pictures wait that long and a margin for the
@@ -88,6 +89,9 @@ pub struct Config {
     /// (`--no-audio`). By default interleaved over TCP, and out over UDP until the caller
     /// binds a port pair for it.
     pub audio: Option<Transport>,
+    /// How the captions track's RTP travels (UDP: its own port pair); `None` leaves captions
+    /// out (`--no-captions`). Defaults as for [`Config::audio`].
+    pub captions: Option<Transport>,
 }
 
 impl Config {
@@ -109,6 +113,7 @@ impl Config {
             quiet_delay: Duration::from_millis(30),
             live_low_latency: true,
             audio: (transport == Transport::Tcp).then_some(Transport::Tcp),
+            captions: (transport == Transport::Tcp).then_some(Transport::Tcp),
         }
     }
 }
@@ -163,6 +168,12 @@ pub struct Client {
     /// The server's RTCP port for the audio track (UDP).
     server_audio_rtcp_port: Option<u16>,
     audio_datagrams: VecDeque<Vec<u8>>,
+    /// The captions track, once set up.
+    captions: Option<captions::Track>,
+    /// The cues received, for the presenter (shared).
+    board: captions::Board,
+    /// The captions track's interleaved channels (TCP).
+    captions_channels: Option<ChannelRange>,
     moving_plays: u32,
     fast: bool,
     speed_ok: bool,
@@ -208,6 +219,9 @@ impl Client {
             audio_channels: None,
             server_audio_rtcp_port: None,
             audio_datagrams: VecDeque::new(),
+            captions: None,
+            board: captions::Board::new(),
+            captions_channels: None,
             moving_plays: 0,
             fast: false,
             speed_ok,
@@ -293,7 +307,29 @@ impl Client {
             stats.audio = a.counters();
             stats.audio_format = Some((a.format_name(), a.format().clock_rate));
         }
+        if let Some(c) = &self.captions {
+            stats.captions = c.counters();
+        }
         stats
+    }
+
+    /// The cues of the captions track (empty without one), shared with the presentation.
+    pub fn board(&self) -> &captions::Board {
+        &self.board
+    }
+
+    /// An RTP datagram arrived on the captions track's port.
+    pub fn receive_captions_rtp(&mut self, data: &[u8]) {
+        if let Some(c) = &mut self.captions {
+            c.rtp(data);
+        }
+    }
+
+    /// An RTCP datagram arrived on the captions track's RTCP port.
+    pub fn receive_captions_rtcp(&mut self, data: &[u8]) {
+        if let Some(c) = &mut self.captions {
+            c.rtcp(data);
+        }
     }
 
     /// The audio track played, once set up.
@@ -523,6 +559,9 @@ impl Client {
         if let Some(a) = &mut self.audio {
             a.hold();
         }
+        if let Some(c) = &mut self.captions {
+            c.hold();
+        }
         self.activity = now;
     }
 
@@ -603,6 +642,10 @@ impl Client {
         self.session.handle_timeout(now);
         self.pipeline.handle_timeout(now);
         self.run_audio(now);
+        if let Some(c) = &mut self.captions {
+            let pipeline = &self.pipeline;
+            c.sync(|wall| pipeline.npt_at(wall));
+        }
         self.send_nacks(now);
         if self.idle_deadline().is_some_and(|t| now >= t) {
             if self.pipeline.last_packet().is_some() {
@@ -674,11 +717,19 @@ impl Client {
                     self.pipeline.rtp(&data.payload, now);
                 } else if Some(data.channel) == self.channels.rtcp {
                     self.pipeline.rtcp(&data.payload, now);
-                } else if let (Some(ch), Some(a)) = (self.audio_channels, &mut self.audio) {
+                } else if let (Some(ch), Some(a)) = (self.audio_channels, &mut self.audio)
+                    && (data.channel == ch.rtp || Some(data.channel) == ch.rtcp)
+                {
                     if data.channel == ch.rtp {
                         a.rtp(&data.payload, now);
-                    } else if Some(data.channel) == ch.rtcp {
+                    } else {
                         a.rtcp(&data.payload, now);
+                    }
+                } else if let (Some(ch), Some(c)) = (self.captions_channels, &mut self.captions) {
+                    if data.channel == ch.rtp {
+                        c.rtp(&data.payload);
+                    } else if Some(data.channel) == ch.rtcp {
+                        c.rtcp(&data.payload);
                     }
                 }
             }
@@ -867,18 +918,32 @@ impl Client {
             }
             Event::SetUp(Track::Video, transport) => {
                 self.set_up(transport.as_ref());
-                if !self.setup_audio(now) {
+                if !self.setup_audio(now) && !self.setup_captions(now) {
                     self.play_moving(Some(0.0), PlayPurpose::Start, now);
                 }
             }
             Event::SetUp(Track::Audio, transport) => {
                 self.audio_set_up(transport.as_ref());
+                if !self.setup_captions(now) {
+                    self.play_moving(Some(0.0), PlayPurpose::Start, now);
+                }
+            }
+            Event::SetUp(Track::Captions, transport) => {
+                self.captions_set_up(transport.as_ref());
                 self.play_moving(Some(0.0), PlayPurpose::Start, now);
             }
             Event::AudioRefused { status, reason } => {
                 tracing::warn!(status, %reason, "the server refused the audio track's SETUP: playing without sound");
                 self.audio = None;
                 self.audio_channels = None;
+                if !self.setup_captions(now) {
+                    self.play_moving(Some(0.0), PlayPurpose::Start, now);
+                }
+            }
+            Event::CaptionsRefused { status, reason } => {
+                tracing::warn!(status, %reason, "the server refused the captions track's SETUP: playing without captions");
+                self.captions = None;
+                self.captions_channels = None;
                 self.play_moving(Some(0.0), PlayPurpose::Start, now);
             }
             Event::Played(played) => match played.purpose {
@@ -900,6 +965,10 @@ impl Client {
                         );
                         if let Some(a) = &mut self.audio {
                             a.start(played.range_start.unwrap_or(0.0), played.audio, now);
+                        }
+                        if let Some(c) = &mut self.captions {
+                            let rtptime = played.captions.and_then(|s| s.rtptime);
+                            c.start(played.range_start.unwrap_or(0.0), rtptime);
                         }
                     }
                     self.play_started.get_or_insert(now);
@@ -982,6 +1051,57 @@ impl Client {
         tracing::info!(track = %track.control_url, format = %audio.format_name(), "audio track");
         self.audio = Some(audio);
         self.session.setup_audio(spec, now)
+    }
+
+    /// SETUP of the described captions track, when there is one and a way for it to travel:
+    /// false when there is none (PLAY goes out at once). Over TCP its channels follow the
+    /// audio's (4-5 after the video's and the sound's).
+    fn setup_captions(&mut self, now: Instant) -> bool {
+        let Some(track) = self.description.as_ref().and_then(|d| d.captions.clone()) else {
+            return false;
+        };
+        let Some(transport) = self.config.captions else {
+            tracing::info!(track = %track.control_url, "captions track left out (--no-captions)");
+            return false;
+        };
+        let profile = self.description.as_ref().map_or("AVP", |d| d.profile);
+        let profile = if profile == "AVPF" { "AVP" } else { profile };
+        let spec = match transport {
+            Transport::Udp {
+                rtp_port,
+                rtcp_port,
+            } => format!("RTP/{profile};unicast;client_port={rtp_port}-{rtcp_port}"),
+            Transport::Tcp => {
+                let last = self.audio_channels.unwrap_or(self.channels);
+                let next = last.rtcp.unwrap_or(last.rtp).wrapping_add(1);
+                self.captions_channels = Some(ChannelRange {
+                    rtp: next,
+                    rtcp: Some(next.wrapping_add(1)),
+                });
+                format!(
+                    "RTP/{profile}/TCP;unicast;interleaved={next}-{}",
+                    next.wrapping_add(1)
+                )
+            }
+        };
+        tracing::info!(track = %track.control_url, payload_type = track.payload_type, "captions track");
+        self.captions = Some(captions::Track::new(track.payload_type, self.board.clone()));
+        self.session.setup_captions(spec, now)
+    }
+
+    /// Reads the server's choice of transport for the captions track (RFC 2326 §12.39).
+    fn captions_set_up(&mut self, transport: Option<&TransportHeader>) {
+        let Some(spec) = transport.and_then(|t| t.0.first()) else {
+            return;
+        };
+        if let (Some(ssrc), Some(c)) = (spec.ssrc(), &mut self.captions) {
+            c.expect_ssrc(ssrc);
+        }
+        if self.config.captions == Some(Transport::Tcp)
+            && let Some(channels) = spec.interleaved()
+        {
+            self.captions_channels = Some(channels);
+        }
     }
 
     /// Reads the server's choice of transport for the audio track (RFC 2326 §12.39).

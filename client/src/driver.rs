@@ -34,6 +34,8 @@ const RTCP: Token = Token(2);
 pub const WAKER: Token = Token(3);
 const AUDIO_RTP: Token = Token(4);
 const AUDIO_RTCP: Token = Token(5);
+const CAPTIONS_RTP: Token = Token(6);
+const CAPTIONS_RTCP: Token = Token(7);
 
 /// Receive buffer asked for the UDP sockets: a burst of HD frames at prefetch speed fits.
 pub const RCVBUF: usize = 8 << 20;
@@ -55,6 +57,8 @@ pub struct Sockets {
     pub udp: Option<(UdpSocket, UdpSocket)>,
     /// The audio track's RTP and RTCP sockets, for UDP transport.
     pub audio_udp: Option<(UdpSocket, UdpSocket)>,
+    /// The captions track's RTP and RTCP sockets, for UDP transport.
+    pub captions_udp: Option<(UdpSocket, UdpSocket)>,
     /// The receive buffer the kernel granted.
     pub rcvbuf: Option<usize>,
     /// `rtsps://`: the TLS state between the connection and the client.
@@ -165,6 +169,8 @@ enum Udp {
     Rtcp,
     AudioRtp,
     AudioRtcp,
+    CaptionsRtp,
+    CaptionsRtcp,
 }
 
 struct Driver {
@@ -254,6 +260,10 @@ fn register(poll: &Poll, sockets: &mut Sockets) -> io::Result<()> {
         registry.register(rtp, AUDIO_RTP, Interest::READABLE)?;
         registry.register(rtcp, AUDIO_RTCP, Interest::READABLE)?;
     }
+    if let Some((rtp, rtcp)) = &mut sockets.captions_udp {
+        registry.register(rtp, CAPTIONS_RTP, Interest::READABLE)?;
+        registry.register(rtcp, CAPTIONS_RTCP, Interest::READABLE)?;
+    }
     Ok(())
 }
 
@@ -284,6 +294,8 @@ impl Driver {
                     RTCP => self.read_udp(Udp::Rtcp, now),
                     AUDIO_RTP => self.read_udp(Udp::AudioRtp, now),
                     AUDIO_RTCP => self.read_udp(Udp::AudioRtcp, now),
+                    CAPTIONS_RTP => self.read_udp(Udp::CaptionsRtp, now),
+                    CAPTIONS_RTCP => self.read_udp(Udp::CaptionsRtcp, now),
                     _ => {}
                 }
             }
@@ -394,13 +406,14 @@ impl Driver {
         let pair = match which {
             Udp::Rtp | Udp::Rtcp => &self.sockets.udp,
             Udp::AudioRtp | Udp::AudioRtcp => &self.sockets.audio_udp,
+            Udp::CaptionsRtp | Udp::CaptionsRtcp => &self.sockets.captions_udp,
         };
         let Some((rtp_socket, rtcp_socket)) = pair else {
             return;
         };
         let socket = match which {
-            Udp::Rtp | Udp::AudioRtp => rtp_socket,
-            Udp::Rtcp | Udp::AudioRtcp => rtcp_socket,
+            Udp::Rtp | Udp::AudioRtp | Udp::CaptionsRtp => rtp_socket,
+            Udp::Rtcp | Udp::AudioRtcp | Udp::CaptionsRtcp => rtcp_socket,
         };
         loop {
             match socket.recv_from(&mut self.buf) {
@@ -411,6 +424,8 @@ impl Driver {
                         Udp::Rtcp => self.client.receive_rtcp(data, now),
                         Udp::AudioRtp => self.client.receive_audio_rtp(data, now),
                         Udp::AudioRtcp => self.client.receive_audio_rtcp(data, now),
+                        Udp::CaptionsRtp => self.client.receive_captions_rtp(data),
+                        Udp::CaptionsRtcp => self.client.receive_captions_rtcp(data),
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,

@@ -12,6 +12,7 @@
 //! - [`session`]: the RTSP client session (sans-IO), standard or course dialect;
 //! - [`reorder`], [`cache`], [`playout`], [`pipeline`]: RTP in, frames at their time out
 //!   (sans-IO);
+//! - [`captions`]: the captions track (RFC 4103 T.140), lines made cues on the media timeline;
 //! - [`audio`]: the audio track, received and played out on the video's playout clock
 //!   (sans-IO; the driver writes `--audio-out`);
 //! - [`client`]: the two glued together, the core the driver runs (sans-IO);
@@ -23,6 +24,7 @@
 
 pub mod audio;
 pub mod cache;
+pub mod captions;
 pub mod client;
 pub mod clock;
 pub mod decode;
@@ -83,7 +85,13 @@ pub fn play(options: &Options) -> Result<Report, Error> {
     let media = media_sockets(options, server)?;
     let mut config = client_config(options, &host, media.transport);
     config.audio = options.audio.then_some(media.audio_transport).flatten();
+    config.captions = options
+        .captions
+        .then_some(media.captions_transport)
+        .flatten();
     let client = Client::new(config, Instant::now());
+    // The cues received, for the window and `--captions-out`.
+    let board = client.board().clone();
     // Pause, the seek epoch and lateness: one clock, shared by every thread.
     let clock = Arc::clone(client.clock());
     // What the sound plays at a moment, for the audio/video offset.
@@ -107,6 +115,7 @@ pub fn play(options: &Options) -> Result<Report, Error> {
         server,
         udp: media.udp,
         audio_udp: media.audio_udp,
+        captions_udp: media.captions_udp,
         rcvbuf: media.rcvbuf,
         tls,
     };
@@ -147,6 +156,7 @@ pub fn play(options: &Options) -> Result<Report, Error> {
         clock: Arc::clone(&clock),
         playhead,
         live,
+        captions: board.clone(),
     };
     let shown = sink::run(
         sink_ends,
@@ -158,7 +168,10 @@ pub fn play(options: &Options) -> Result<Report, Error> {
     let mut net = net
         .join()
         .map_err(|_| Error::Protocol("the network thread panicked".into()))?;
+    // The cues received, however the run ended.
+    let written = write_captions(options, &board);
     std::mem::replace(&mut net.result, Ok(()))?;
+    written?;
 
     let cpu = stats::process_cpu_time()
         .zip(cpu_start)
@@ -172,6 +185,18 @@ pub fn play(options: &Options) -> Result<Report, Error> {
         cpu,
         started.elapsed(),
     ))
+}
+
+/// `--captions-out`: the cues received, as SRT in media time.
+fn write_captions(options: &Options, board: &captions::Board) -> Result<(), Error> {
+    let Some(path) = &options.captions_out else {
+        return Ok(());
+    };
+    let cues = board.cues();
+    std::fs::write(path, hdstream_common::text::srt::write(&cues))
+        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
+    tracing::info!(path = %path.display(), cues = cues.len(), "captions written");
+    Ok(())
 }
 
 /// The RTSP connection to the server `options` names: (host, the connected stream, the
@@ -197,6 +222,8 @@ struct MediaSockets {
     rcvbuf: Option<usize>,
     audio_udp: Option<(mio::net::UdpSocket, mio::net::UdpSocket)>,
     audio_transport: Option<Transport>,
+    captions_udp: Option<(mio::net::UdpSocket, mio::net::UdpSocket)>,
+    captions_transport: Option<Transport>,
 }
 
 /// Binds the RTP/RTCP port pair when RTP travels over UDP (the course's dialect always does),
@@ -214,6 +241,8 @@ fn media_sockets(options: &Options, server: SocketAddr) -> Result<MediaSockets, 
             rcvbuf: None,
             audio_udp: None,
             audio_transport: Some(Transport::Tcp),
+            captions_udp: None,
+            captions_transport: Some(Transport::Tcp),
         });
     }
     let (rtp, rtcp, granted) = driver::bind_pair(server.ip(), rtp_port)?;
@@ -236,26 +265,31 @@ fn media_sockets(options: &Options, server: SocketAddr) -> Result<MediaSockets, 
         mio::net::UdpSocket::from_std(rtcp),
     );
     let course = matches!(options.target, Target::Course { .. });
-    let (audio_udp, audio_transport) = if options.audio && !course {
+    let track_pair = |wanted: bool, what: &str| -> Result<_, Error> {
+        if !wanted || course {
+            return Ok((None, None));
+        }
         let (rtp, rtcp, _) = driver::bind_pair(server.ip(), 0)?;
         let transport = Transport::Udp {
-            rtp_port: port(&rtp, "audio RTP socket")?,
-            rtcp_port: port(&rtcp, "audio RTCP socket")?,
+            rtp_port: port(&rtp, &format!("{what} RTP socket"))?,
+            rtcp_port: port(&rtcp, &format!("{what} RTCP socket"))?,
         };
         let pair = (
             mio::net::UdpSocket::from_std(rtp),
             mio::net::UdpSocket::from_std(rtcp),
         );
-        (Some(pair), Some(transport))
-    } else {
-        (None, None)
+        Ok((Some(pair), Some(transport)))
     };
+    let (audio_udp, audio_transport) = track_pair(options.audio, "audio")?;
+    let (captions_udp, captions_transport) = track_pair(options.captions, "captions")?;
     Ok(MediaSockets {
         udp: Some(udp),
         transport,
         rcvbuf: Some(granted),
         audio_udp,
         audio_transport,
+        captions_udp,
+        captions_transport,
     })
 }
 
@@ -403,6 +437,8 @@ fn report(
         displayed_checksums: shown.displayed_checksums.clone(),
         displayed_capture_ms: shown.displayed_capture_ms.clone(),
         audio: audio::AudioReport::new(n.audio_format.clone(), &n.audio, &shown.av_offset),
+        captions_received: n.captions.received,
+        captions_dropped: n.captions.dropped,
     }
 }
 

@@ -117,6 +117,17 @@ struct Cli {
     #[arg(long, value_name = "FILE.wav", conflicts_with = "no_audio")]
     audio_out: Option<PathBuf>,
 
+    /// Leave the captions out: no SETUP of a text track (RFC 4103 T.140) even when the server
+    /// describes one.
+    #[arg(long)]
+    no_captions: bool,
+
+    /// Write the captions received to FILE.srt at the end of the run (after a quit or Ctrl-C
+    /// too), timed in media time: each from its T.140 timestamp, ending at the next one or 3 s
+    /// after it starts.
+    #[arg(long, value_name = "FILE.srt", conflicts_with = "no_captions")]
+    captions_out: Option<PathBuf>,
+
     /// Frame rate for a stream that does not time its frames: a sender whose RTP timestamps
     /// are unusable and whose SDP has no a=framerate, or the course's servers. Without it such
     /// frames are shown at the pace they arrive (a burst: at 30 fps).
@@ -203,6 +214,8 @@ fn options(cli: &Cli) -> Result<Options> {
     options.handle_signals = true;
     options.audio = !cli.no_audio;
     options.audio_out = cli.audio_out.clone();
+    options.captions = !cli.no_captions;
+    options.captions_out = cli.captions_out.clone();
     Ok(options)
 }
 

@@ -99,6 +99,10 @@ pub struct Options {
     pub audio: bool,
     /// Write the audio as played to this WAV file (`--audio-out`).
     pub audio_out: Option<PathBuf>,
+    /// Set up the captions track when the server describes one (`--no-captions` clears it).
+    pub captions: bool,
+    /// Write the captions received to this SRT file at the end (`--captions-out`).
+    pub captions_out: Option<PathBuf>,
 }
 
 impl Options {
@@ -127,6 +131,8 @@ impl Options {
             handle_signals: false,
             audio: true,
             audio_out: None,
+            captions: true,
+            captions_out: None,
         }
     }
 

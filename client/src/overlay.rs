@@ -1,5 +1,6 @@
 //! Drawing into a window-sized `0x00RRGGBB` buffer: the picture scaled to fit with its aspect
-//! kept (letterboxed), a 5×7 bitmap font for the statistics overlay, and the progress bar.
+//! kept (letterboxed), a 5×7 bitmap font for the statistics overlay and the captions, and the
+//! progress bar.
 
 use hdstream_video::decoder::rgba_to_0rgb;
 pub use hdstream_video::pattern::Rect;
@@ -235,9 +236,68 @@ pub fn panel(dst: &mut [u32], size: (usize, usize), lines: &[String], scale: usi
     }
 }
 
+/// A caption's lines, each centred, over the bottom of the window just above the progress
+/// bar, on a darkened background; a line wider than the window is cut. Larger windows get
+/// larger letters.
+pub fn caption(dst: &mut [u32], (dw, dh): (usize, usize), caption: &str, scale: usize) {
+    let scale = scale.max(1);
+    let fits = (dw / char_width(scale)).saturating_sub(2);
+    let lines: Vec<String> = caption
+        .lines()
+        .map(|l| l.trim().chars().take(fits).collect())
+        .filter(|l: &String| !l.is_empty())
+        .collect();
+    if lines.is_empty() || fits == 0 {
+        return;
+    }
+    let pad = 2 * scale;
+    let height = lines.len() * line_height(scale);
+    let bottom = dh.saturating_sub(BAR_HEIGHT + 2 * pad);
+    let top = bottom.saturating_sub(height);
+    for (i, line) in lines.iter().enumerate() {
+        let width = line.chars().count() * char_width(scale);
+        let x = dw.saturating_sub(width) / 2;
+        let y = top + i * line_height(scale);
+        let back = Rect {
+            x: x.saturating_sub(pad),
+            y: y.saturating_sub(pad / 2),
+            w: width + 2 * pad,
+            h: line_height(scale) + pad / 2,
+        };
+        darken(dst, (dw, dh), back);
+        text(dst, (dw, dh), x, y, line, scale, 0x00FF_FF60);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_caption_is_drawn_centred_above_the_bar_and_cut_to_the_window() {
+        let size = (200, 100);
+        let mut dst = vec![0x0080_8080; size.0 * size.1];
+        caption(
+            &mut dst,
+            size,
+            "Hi\nthere, a line much too long for this window",
+            2,
+        );
+        let lit = |y: usize| {
+            (0..size.0)
+                .filter(|&x| dst[y * size.0 + x] == 0x00FF_FF60)
+                .count()
+        };
+        let rows: Vec<usize> = (0..size.1).filter(|&y| lit(y) > 0).collect();
+        assert!(!rows.is_empty());
+        assert!(*rows.last().unwrap() < size.1 - BAR_HEIGHT, "above the bar");
+        assert!(rows[0] >= size.1 / 2, "over the bottom: {rows:?}");
+        // Nothing drawn for an empty caption, and a tiny window is left alone.
+        let mut untouched = vec![7; 16];
+        caption(&mut untouched, (4, 4), "Hello", 2);
+        caption(&mut dst, size, " \n ", 2);
+        assert_eq!(untouched, vec![7; 16]);
+    }
 
     #[test]
     fn fitting_keeps_the_aspect_and_centres() {

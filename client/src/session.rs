@@ -93,6 +93,17 @@ pub struct Description {
     /// The first audio track whose format the client reads (L16, PCMU, PCMA); the others are
     /// logged with the reason and left out.
     pub audio: Option<AudioTrack>,
+    /// The first text section carrying T.140 (RFC 4103 §6: `m=text … t140/1000`).
+    pub captions: Option<TextTrack>,
+}
+
+/// A real-time text `m=` section: the captions (RFC 4103).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextTrack {
+    /// Its control URL, for SETUP and to find its `RTP-Info` entry.
+    pub control_url: String,
+    /// The payload type its `a=rtpmap` gives `t140`.
+    pub payload_type: u8,
 }
 
 /// An audio `m=` section the client can play (RFC 4566 §5.14, RFC 3551).
@@ -113,6 +124,8 @@ pub enum Track {
     Video,
     /// The audio track ([`Description::audio`]).
     Audio,
+    /// The captions track ([`Description::captions`]).
+    Captions,
 }
 
 /// Where a track starts after a PLAY (RFC 2326 §12.33 `RTP-Info`).
@@ -139,6 +152,8 @@ pub struct Played {
     pub speed: Option<f64>,
     /// The audio track's `RTP-Info` entry, when one names it.
     pub audio: Option<TrackStart>,
+    /// The captions track's `RTP-Info` entry, when one names it.
+    pub captions: Option<TrackStart>,
 }
 
 /// What the session reports to the player.
@@ -152,6 +167,13 @@ pub enum Event {
     SetUp(Track, Option<Transport>),
     /// SETUP of the audio track refused: the video plays on without it.
     AudioRefused {
+        /// The status code.
+        status: u16,
+        /// The reason phrase.
+        reason: String,
+    },
+    /// SETUP of the captions track refused: the video plays on without it.
+    CaptionsRefused {
         /// The status code.
         status: u16,
         /// The reason phrase.
@@ -446,6 +468,23 @@ impl Session {
         true
     }
 
+    /// SETUP of the described captions track into the session the video's SETUP began; false
+    /// when the description has none.
+    pub fn setup_captions(&mut self, transport: String, now: Instant) -> bool {
+        let Some(url) = self
+            .description
+            .as_ref()
+            .and_then(|d| d.captions.as_ref())
+            .map(|c| c.control_url.clone())
+        else {
+            return false;
+        };
+        let transport = vec![("Transport", transport)];
+        let intent = Intent::Setup(Track::Captions);
+        self.send(Method::Setup, url, intent, transport, now);
+        true
+    }
+
     /// The course client's SETUP: `Transport: RTP/UDP; client_port= <rtp_port>`.
     pub fn course_setup(&mut self, rtp_port: u16, now: Instant) {
         self.setup(course::transport(rtp_port), now);
@@ -654,20 +693,29 @@ impl Session {
                     .and_then(|d| d.audio.as_ref())
                     .map(|a| a.control_url.as_str());
                 let video_url = self.description.as_ref().map(|d| d.media_url.as_str());
+                let captions_url = self
+                    .description
+                    .as_ref()
+                    .and_then(|d| d.captions.as_ref())
+                    .map(|c| c.control_url.as_str());
                 let audio_entry = audio_url.and_then(|url| entry_for(&entries, url));
-                // The video's entry by its URL, else the first that is not the audio's.
+                let captions_entry = captions_url.and_then(|url| entry_for(&entries, url));
+                let other = |e: &&_, track: Option<&_>| track.is_none_or(|t| !std::ptr::eq(*e, t));
+                // The video's entry by its URL, else the first that is no other track's.
                 let info = video_url
                     .and_then(|url| entry_for(&entries, url))
                     .or_else(|| {
                         entries
                             .iter()
-                            .find(|e| audio_entry.is_none_or(|a| !std::ptr::eq(*e, a)))
+                            .find(|e| other(e, audio_entry) && other(e, captions_entry))
                     })
                     .cloned();
-                let audio = audio_entry.map(|e| TrackStart {
+                let start = |e: &RtpInfoEntry| TrackStart {
                     seq: e.seq,
                     rtptime: e.rtptime,
-                });
+                };
+                let audio = audio_entry.map(start);
+                let captions = captions_entry.map(start);
                 let speed = response
                     .headers
                     .typed::<Speed>()
@@ -680,6 +728,7 @@ impl Session {
                     rtptime: info.as_ref().and_then(|i| i.rtptime),
                     speed,
                     audio,
+                    captions,
                 }));
             }
             Intent::Pause => {
@@ -718,6 +767,12 @@ impl Session {
             }
             Intent::Setup(Track::Audio) if status.as_u16() != 401 => {
                 self.events.push_back(Event::AudioRefused {
+                    status: status.as_u16(),
+                    reason,
+                });
+            }
+            Intent::Setup(Track::Captions) if status.as_u16() != 401 => {
+                self.events.push_back(Event::CaptionsRefused {
                     status: status.as_u16(),
                     reason,
                 });
@@ -782,6 +837,16 @@ fn describe(response: &Response, request_url: &str) -> Result<Description, Error
             .filter(|_| avpf || media.accepts_nack(payload_type)),
         profile: if avpf { "AVPF" } else { "AVP" },
         audio: audio_track(&sdp, &base),
+        captions: sdp
+            .media
+            .iter()
+            .filter(|m| m.media == "text")
+            .find_map(|m| {
+                Some(TextTrack {
+                    payload_type: m.t140_payload_type()?,
+                    control_url: m.control_url(&base),
+                })
+            }),
     })
 }
 
@@ -939,6 +1004,7 @@ mod tests {
                 rtptime: Some(9000),
                 speed: Some(2.0),
                 audio: None,
+                captions: None,
             }
         );
         assert_eq!(s.state(), State::Playing);

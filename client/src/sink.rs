@@ -68,6 +68,8 @@ pub struct Ends {
     pub playhead: Arc<Playhead>,
     /// Live numbers from the network thread.
     pub live: Arc<Mutex<Live>>,
+    /// The captions received, drawn at each picture's media time.
+    pub captions: crate::captions::Board,
 }
 
 struct Sink {
@@ -319,6 +321,7 @@ impl Sink {
             title,
             lines,
             progress: live.range().map(|(a, b)| (position - a) / (b - a)),
+            caption: self.ends.captions.text_at(position),
         }
     }
 }

@@ -144,6 +144,8 @@ pub struct NetStats {
     pub audio: crate::audio::Counters,
     /// The audio track played (`L16/48000/2 (PT 96)`) and its rate, when there is one.
     pub audio_format: Option<(String, u32)>,
+    /// The captions track's counts (all 0 without one).
+    pub captions: crate::captions::Counters,
 }
 
 /// One seek, as seen on screen.
@@ -277,6 +279,11 @@ pub struct Report {
     /// The audio track: counts and the audio/video offset (fields `audio_*`).
     #[serde(flatten)]
     pub audio: crate::audio::AudioReport,
+    /// Captions made from the text track's lines.
+    pub captions_received: u64,
+    /// Characters and packets of the text track dropped (control characters, invalid UTF-8,
+    /// another source, unparsable).
+    pub captions_dropped: u64,
 }
 
 fn row(f: &mut fmt::Formatter<'_>, name: &str, p: &Percentiles) -> fmt::Result {
@@ -343,6 +350,13 @@ impl fmt::Display for Report {
             self.rebuffer_count, self.rebuffer_ms
         )?;
         write!(f, "{}", self.audio)?;
+        if self.captions_received + self.captions_dropped > 0 {
+            writeln!(
+                f,
+                "  captions               received {}, dropped {}",
+                self.captions_received, self.captions_dropped
+            )?;
+        }
         if self.timestamps_unusable {
             writeln!(
                 f,

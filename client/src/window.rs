@@ -7,6 +7,7 @@
 //! | Left / Right | seek −10 s / +10 s (PLAY with Range) |
 //! | Home | restart from the beginning |
 //! | S | statistics overlay on / off |
+//! | C | captions on / off (on at the start) |
 //! | Q, Esc | teardown and quit |
 //! | click on the bar | seek there |
 //!
@@ -43,6 +44,8 @@ pub struct Hud {
     pub lines: Vec<String>,
     /// Position in the presentation, 0..=1 (`None`: no duration known).
     pub progress: Option<f64>,
+    /// The caption at the picture's media time, if any (drawn when captions are on).
+    pub caption: Option<String>,
 }
 
 /// Whether a display server is there to open a window on.
@@ -140,6 +143,8 @@ pub struct Window {
     frame: Vec<u32>,
     xmap: Vec<usize>,
     overlay: bool,
+    /// Captions drawn over the picture (`C`).
+    captions: bool,
     presses: Rc<RefCell<Presses>>,
     title_at: Option<Instant>,
     mouse_was_down: bool,
@@ -183,6 +188,7 @@ impl Window {
             frame: vec![0; w * h],
             xmap: Vec::new(),
             overlay: false,
+            captions: true,
             presses,
             title_at: None,
             mouse_was_down: false,
@@ -238,6 +244,10 @@ impl Window {
         if self.overlay {
             overlay::panel(&mut self.frame, self.size, &hud.lines, 2);
         }
+        if let Some(caption) = hud.caption.as_deref().filter(|_| self.captions) {
+            let scale = if self.size.0 >= 960 { 3 } else { 2 };
+            overlay::caption(&mut self.frame, self.size, caption, scale);
+        }
         if let Some(progress) = hud.progress {
             overlay::progress_bar(&mut self.frame, self.size, progress);
         }
@@ -277,6 +287,10 @@ impl Window {
         let (mut steps, overlay_switches) = key_steps(&keys, paused);
         if overlay_switches % 2 == 1 {
             self.overlay = !self.overlay;
+            self.dirty = true;
+        }
+        if keys.iter().filter(|k| **k == Key::C).count() % 2 == 1 {
+            self.captions = !self.captions;
             self.dirty = true;
         }
         let down = self.window.get_mouse_down(MouseButton::Left);
