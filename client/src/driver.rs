@@ -478,14 +478,16 @@ impl Driver {
         }
     }
 
-    /// Moves the audio the client played into the recording (or drops it without one). A
-    /// failed write is logged and ends the recording; playback goes on.
+    /// Moves the audio the client played, at the user's volume, into the recording (or drops
+    /// it without one). A failed write is logged and ends the recording; playback goes on.
     fn record_audio(&mut self) {
         self.samples.clear();
         self.client.drain_audio(&mut self.samples);
         if self.samples.is_empty() {
             return;
         }
+        // The user's volume and mute (the window's), as the samples leave the output.
+        crate::controls::VOLUME.apply(&mut self.samples);
         let Some(format) = self.client.audio().map(|a| a.format()) else {
             return;
         };

@@ -27,6 +27,7 @@ pub mod cache;
 pub mod captions;
 pub mod client;
 pub mod clock;
+pub mod controls;
 pub mod decode;
 pub mod driver;
 pub mod error;

@@ -1,14 +1,12 @@
 //! Drawing into a window-sized `0x00RRGGBB` buffer: the picture scaled to fit with its aspect
-//! kept (letterboxed), a 5×7 bitmap font for the statistics overlay and the captions, and the
-//! progress bar.
+//! kept (letterboxed), a 5×7 bitmap font for the statistics overlay, the captions and the control
+//! bar (drawn by [`crate::controls`]).
 
 use hdstream_video::decoder::rgba_to_0rgb;
 pub use hdstream_video::pattern::Rect;
 
-/// Height of the progress bar along the bottom, pixels.
-pub const BAR_HEIGHT: usize = 6;
-/// Clicks this close to the bottom count as clicks on the bar.
-pub const BAR_CLICK_HEIGHT: usize = 24;
+/// Height of the control bar along the bottom, pixels.
+pub const BAR_HEIGHT: usize = 20;
 
 /// The largest rectangle of `src`'s aspect that fits in `dst`, centred.
 pub fn fit(src: (usize, usize), dst: (usize, usize)) -> Rect {
@@ -80,40 +78,6 @@ pub fn darken(dst: &mut [u32], (dw, dh): (usize, usize), rect: Rect) {
             }
         }
     }
-}
-
-/// The progress bar along the bottom: `fraction` (0..=1) of it filled.
-pub fn progress_bar(dst: &mut [u32], (dw, dh): (usize, usize), fraction: f64) {
-    let y = dh.saturating_sub(BAR_HEIGHT);
-    fill(
-        dst,
-        (dw, dh),
-        Rect {
-            x: 0,
-            y,
-            w: dw,
-            h: BAR_HEIGHT,
-        },
-        0x0040_4040,
-    );
-    let done = (fraction.clamp(0.0, 1.0) * dw as f64) as usize;
-    fill(
-        dst,
-        (dw, dh),
-        Rect {
-            x: 0,
-            y,
-            w: done,
-            h: BAR_HEIGHT,
-        },
-        0x00E0_3030,
-    );
-}
-
-/// The fraction of the bar at window x coordinate `x`, if `(x, y)` is on the bar.
-pub fn bar_hit((x, y): (f32, f32), (dw, dh): (usize, usize)) -> Option<f64> {
-    let on_bar = y >= dh.saturating_sub(BAR_CLICK_HEIGHT) as f32 && y < dh as f32 && x >= 0.0;
-    (on_bar && dw > 0).then(|| (f64::from(x) / dw as f64).clamp(0.0, 1.0))
 }
 
 /// Glyph rows, 5 bits each (bit 4 is the left column).
@@ -236,7 +200,7 @@ pub fn panel(dst: &mut [u32], size: (usize, usize), lines: &[String], scale: usi
     }
 }
 
-/// A caption's lines, each centred, over the bottom of the window just above the progress
+/// A caption's lines, each centred, over the bottom of the window just above the control
 /// bar, on a darkened background; a line wider than the window is cut. Larger windows get
 /// larger letters.
 pub fn caption(dst: &mut [u32], (dw, dh): (usize, usize), caption: &str, scale: usize) {
@@ -275,7 +239,7 @@ mod tests {
 
     #[test]
     fn a_caption_is_drawn_centred_above_the_bar_and_cut_to_the_window() {
-        let size = (200, 100);
+        let size = (200, 140);
         let mut dst = vec![0x0080_8080; size.0 * size.1];
         caption(
             &mut dst,
@@ -360,16 +324,11 @@ mod tests {
     }
 
     #[test]
-    fn text_and_the_bar_stay_inside_the_buffer() {
+    fn text_stays_inside_the_buffer() {
         let size = (40, 20);
         let mut dst = vec![0; 40 * 20];
         text(&mut dst, size, 30, 15, "1080P 60FPS", 2, 0xFFFFFF);
         assert!(dst.contains(&0xFFFFFF));
-        progress_bar(&mut dst, size, 0.5);
-        assert_eq!(dst[19 * 40 + 10], 0x00E0_3030);
-        assert_eq!(dst[19 * 40 + 30], 0x0040_4040);
-        assert_eq!(bar_hit((20.0, 19.0), size), Some(0.5));
-        assert_eq!(bar_hit((20.0, 0.0), (40, 100)), None);
         panel(&mut dst, size, &["A".into()], 1);
     }
 }

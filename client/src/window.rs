@@ -1,15 +1,21 @@
-//! The minifb window (main thread): the picture scaled to fit with its aspect kept, a progress
-//! bar along the bottom, a statistics overlay, the title, and the keys.
+//! The minifb window (main thread): the picture scaled to fit with its aspect kept, the control
+//! bar along the bottom ([`crate::controls`]), a statistics overlay, the title, and the keys.
 //!
-//! | key | action |
-//! |---|---|
-//! | Space | pause / resume (RTSP PAUSE / PLAY) |
-//! | Left / Right | seek −10 s / +10 s (PLAY with Range) |
-//! | Home | restart from the beginning |
-//! | S | statistics overlay on / off |
-//! | C | captions on / off (on at the start) |
-//! | Q, Esc | teardown and quit |
-//! | click on the bar | seek there |
+//! | key | button | action |
+//! |---|---|---|
+//! | Space | ▶ / ❚❚ | pause / resume (RTSP PAUSE / PLAY) |
+//! | Left / Right | | seek −10 s / +10 s (PLAY with Range) |
+//! | Home | | restart from the beginning |
+//! | End | | live: back to the live edge |
+//! | | the seek bar | seek there (the file, or what a live stream keeps) |
+//! | S | | statistics overlay on / off |
+//! | C | CC | captions on / off (on at the start) |
+//! | M | the level (`100%` / `MUTE`) | mute / unmute the sound (the level is kept) |
+//! | `+` (`=`, keypad +) / `-` (keypad −) | `+` / `-` | volume up / down by 10 %, 0–100 % |
+//! | Q, Esc | | teardown and quit |
+//!
+//! A click on a button is that key's press, handled with the keys (one path per action); a
+//! click is a press and a release over the same button.
 //!
 //! Keys are taken as they are pressed (minifb's input callback), not polled: minifb's
 //! `get_keys_pressed` reports a key only if it is still down at the update after the one that
@@ -23,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use minifb::{InputCallback, Key, MouseButton, MouseMode, ScaleMode, WindowOptions};
 
+use crate::controls::{self, Control, Layout, VOLUME};
 use crate::decode::Picture;
 use crate::options::Step;
 use crate::overlay;
@@ -42,7 +49,7 @@ pub struct Hud {
     pub title: String,
     /// Overlay lines (shown when the overlay is on).
     pub lines: Vec<String>,
-    /// Position in the presentation, 0..=1 (`None`: no duration known).
+    /// Position in the range the seek bar spans, 0..=1 (`None`: no range known).
     pub progress: Option<f64>,
     /// The caption at the picture's media time, if any (drawn when captions are on).
     pub caption: Option<String>,
@@ -148,6 +155,12 @@ pub struct Window {
     presses: Rc<RefCell<Presses>>,
     title_at: Option<Instant>,
     mouse_was_down: bool,
+    /// The control a press of the mouse button began on (a click ends on the same one).
+    pressed_on: Option<Control>,
+    /// What the seek bar spans, as of the last [`Window::actions`] (for its label).
+    range: Option<(f64, f64)>,
+    /// Paused, as of the last [`Window::actions`] (for the play button).
+    paused: bool,
     dirty: bool,
 }
 
@@ -192,6 +205,9 @@ impl Window {
             presses,
             title_at: None,
             mouse_was_down: false,
+            pressed_on: None,
+            range: None,
+            paused: false,
             dirty: false,
         })
     }
@@ -248,9 +264,15 @@ impl Window {
             let scale = if self.size.0 >= 960 { 3 } else { 2 };
             overlay::caption(&mut self.frame, self.size, caption, scale);
         }
-        if let Some(progress) = hud.progress {
-            overlay::progress_bar(&mut self.frame, self.size, progress);
-        }
+        let state = controls::State {
+            paused: self.paused,
+            captions: self.captions,
+            progress: hud.progress,
+            range: self.range,
+            volume: VOLUME.percent(),
+            muted: VOLUME.is_muted(),
+        };
+        controls::draw(&mut self.frame, self.size, &state);
         let (w, h) = self.size;
         if let Err(e) = self.window.update_with_buffer(&self.frame, w, h) {
             tracing::debug!(error = %e, "window update failed");
@@ -281,33 +303,69 @@ impl Window {
     }
 
     /// What the user asked for since the last call; `range` (the file, or what a live
-    /// stream keeps) turns bar clicks into seeks.
+    /// stream keeps) turns clicks on the seek bar into seeks.
     pub fn actions(&mut self, paused: bool, range: Option<(f64, f64)>) -> Vec<Step> {
-        let keys = self.presses.borrow_mut().take();
+        if (paused, range) != (self.paused, self.range) {
+            self.dirty = true;
+        }
+        self.paused = paused;
+        self.range = range;
+        let mut keys = self.presses.borrow_mut().take();
+        let mut seek = None;
+        if let Some(control) = self.click() {
+            match (control, control.key(), range) {
+                (_, Some(key), _) => keys.push(key),
+                (Control::Seek(fraction), None, Some((a, b))) => {
+                    seek = Some(Step::SeekTo(a + fraction * (b - a)));
+                }
+                _ => {}
+            }
+        }
         let (mut steps, overlay_switches) = key_steps(&keys, paused);
+        steps.extend(seek);
         if overlay_switches % 2 == 1 {
             self.overlay = !self.overlay;
             self.dirty = true;
         }
-        if keys.iter().filter(|k| **k == Key::C).count() % 2 == 1 {
-            self.captions = !self.captions;
-            self.dirty = true;
+        for key in &keys {
+            self.dirty |= self.switch(*key);
         }
-        let down = self.window.get_mouse_down(MouseButton::Left);
-        if down && !self.mouse_was_down {
-            let hit = self
-                .window
-                .get_mouse_pos(MouseMode::Discard)
-                .and_then(|pos| overlay::bar_hit(pos, self.size));
-            if let (Some(fraction), Some((a, b))) = (hit, range) {
-                steps.push(Step::SeekTo(a + fraction * (b - a)));
-            }
-        }
-        self.mouse_was_down = down;
         if !self.window.is_open() {
             steps.push(Step::Quit);
         }
         steps
+    }
+
+    /// The window's own switches (captions, the volume); true if `key` was one.
+    fn switch(&mut self, key: Key) -> bool {
+        match key {
+            Key::C => self.captions = !self.captions,
+            Key::M => VOLUME.toggle_mute(),
+            Key::Equal | Key::NumPadPlus => VOLUME.step(true),
+            Key::Minus | Key::NumPadMinus => VOLUME.step(false),
+            _ => return false,
+        }
+        true
+    }
+
+    /// A click that ended since the last call: the button pressed and released on (the seek
+    /// bar where released).
+    fn click(&mut self) -> Option<Control> {
+        let down = self.window.get_mouse_down(MouseButton::Left);
+        let at = self
+            .window
+            .get_mouse_pos(MouseMode::Discard)
+            .and_then(|pos| Layout::new(self.size).hit(pos));
+        let was_down = std::mem::replace(&mut self.mouse_was_down, down);
+        if down && !was_down {
+            self.pressed_on = at;
+            return None;
+        }
+        if down || !was_down {
+            return None;
+        }
+        let pressed_on = self.pressed_on.take()?;
+        at.filter(|a| a.same_button(pressed_on))
     }
 }
 

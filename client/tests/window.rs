@@ -1,6 +1,6 @@
 //! The window under Xvfb, driven like a user drives it: the client binary plays into a minifb
 //! window on a virtual X display whose framebuffer Xvfb keeps in an XWD file (`-fbdir`), and
-//! xdotool presses its keys, clicks its progress bar and resizes it.
+//! xdotool presses its keys, clicks its control bar's buttons and seek bar, and resizes it.
 //!
 //! The picture on screen is read back from that file. At the stream's own size (640×360, one
 //! screen pixel per picture pixel) it is exactly the client's decoding of one frame of the file,
@@ -20,7 +20,8 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Mutex, Once, OnceLock};
 use std::time::{Duration, Instant};
 
-use common::{Server, pattern_file, serial};
+use common::{Server, cached, media_dir, pattern_file, serial, sound};
+use hdstream_client::controls::Layout;
 use hdstream_client::overlay::{self, BAR_HEIGHT};
 use hdstream_client::present::pixel_checksum;
 use hdstream_video::decoder::{Decoder, Packed};
@@ -32,7 +33,7 @@ const HEIGHT: usize = 360;
 const FPS: f64 = 20.0;
 const FRAMES: u64 = 600;
 const SECONDS: f64 = FRAMES as f64 / FPS;
-/// Rows of the picture above the progress bar (the bar is drawn over the picture's bottom).
+/// Rows of the picture above the control bar (the bar is drawn over the picture's bottom).
 const ROWS: usize = HEIGHT - BAR_HEIGHT;
 
 // ---------------------------------------------------------------------------------------------
@@ -343,6 +344,11 @@ impl Drop for Player<'_> {
 impl<'x> Player<'x> {
     /// Starts playing `url` and waits for its window.
     fn start(x: &'x Xvfb, url: &str, name: &str) -> Player<'x> {
+        Player::start_with(x, url, name, &[])
+    }
+
+    /// [`Player::start`] with more arguments for the client.
+    fn start_with(x: &'x Xvfb, url: &str, name: &str, more: &[&str]) -> Player<'x> {
         let tmp = std::env::temp_dir();
         let id = format!("hdstream-window-{}-{name}", std::process::id());
         let stats = tmp.join(format!("{id}.json"));
@@ -353,6 +359,7 @@ impl<'x> Player<'x> {
             // A ceiling: every test quits long before.
             .args(["--duration", "25", "--stats-json"])
             .arg(&stats)
+            .args(more)
             .env("DISPLAY", &x.display)
             .env_remove("WAYLAND_DISPLAY")
             .stdin(Stdio::null())
@@ -394,7 +401,7 @@ impl<'x> Player<'x> {
     }
 
     /// A left click at window coordinates (`x`, `y`), held for 100 ms (see
-    /// `a_click_on_the_progress_bar_seeks_there`).
+    /// `a_click_on_the_seek_bar_seeks_there`).
     fn click(&self, x: usize, y: usize) {
         let (x, y) = (x.to_string(), y.to_string());
         self.x.xdotool(&[
@@ -694,14 +701,14 @@ fn right_left_and_home_seek() {
     }
 }
 
-/// A click on the progress bar at x % of its width seeks to x % of the stream; a click on the
+/// A click on the seek bar at x % of its width seeks to x % of the stream; a click on the
 /// picture above it does nothing.
 ///
 /// The button is held for 100 ms, as a hand holds it: minifb reports only whether the button
 /// is down when the window is updated (every 16 ms at most), so a shorter click can fall
 /// between two updates and be missed.
 #[test]
-fn a_click_on_the_progress_bar_seeks_there() {
+fn a_click_on_the_seek_bar_seeks_there() {
     setup!(x, server, frame_of);
     let mut player = Player::start(&x, &server.url, "click");
     player.wait_frame(frame_of, "playing", |n| n >= 10);
@@ -709,9 +716,15 @@ fn a_click_on_the_progress_bar_seeks_there() {
     player.click(WIDTH / 2, HEIGHT / 2);
     std::thread::sleep(Duration::from_millis(300));
 
+    let bar = Layout::new((WIDTH, HEIGHT));
     let mut shown = Vec::new();
-    for fraction in [0.75, 0.25] {
-        player.click((fraction * WIDTH as f64) as usize, HEIGHT - 2);
+    let mut fractions = Vec::new();
+    for wanted in [0.75, 0.25] {
+        let x = bar.seek.x + (wanted * bar.seek.w as f64) as usize;
+        // The fraction of the seek bar at that pixel.
+        let fraction = bar.fraction(x);
+        fractions.push(fraction);
+        player.click(x, bar.seek.y + bar.seek.h / 2);
         let target = (fraction * FRAMES as f64) as u64;
         let n = player.wait_frame(frame_of, "the clicked place on screen", |n| {
             (target..target + 30).contains(&n)
@@ -722,7 +735,7 @@ fn a_click_on_the_progress_bar_seeks_there() {
 
     let seeks = report["seeks"].as_array().unwrap();
     assert_eq!(seeks.len(), 2, "only the clicks on the bar seek: {report}");
-    for (seek, fraction) in seeks.iter().zip([0.75, 0.25]) {
+    for (seek, fraction) in seeks.iter().zip(fractions) {
         let target = seconds(&seek["target_s"]);
         assert!(
             (target - fraction * SECONDS).abs() < 1e-6,
@@ -893,4 +906,231 @@ fn a_resize_while_paused_redraws_the_picture_at_the_new_size() {
     assert!(player.title().ends_with("| paused"), "still paused");
     assert_eq!(player.frame(frame_of), Some(paused_on), "the same frame");
     player.quit();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The control bar's buttons.
+
+/// The caption of the controls test: on screen for the whole stream.
+const CAPTION: &str = "Controls caption";
+/// The caption's letters' colour (`overlay::caption`).
+const CAPTION_TEXT: u32 = 0x00FF_FF60;
+
+/// The key tests' stream with `controls.wav` (the ramp of `common::sound`, 48 kHz stereo, the
+/// stream's length) and `controls.vtt` (one caption from start to end) beside it; returns the
+/// MJPEG.
+fn controls_stream() -> PathBuf {
+    let (pattern, _) = stream();
+    let dir = media_dir().join("window-controls");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mjpeg = cached(dir.join("controls.mjpeg"), || {
+        std::fs::read(&pattern).unwrap()
+    });
+    cached(dir.join("controls.wav"), || {
+        let frames = (SECONDS as u32) * sound::RATE;
+        let samples: Vec<i16> = (0..frames).flat_map(sound::frame).collect();
+        let mut bytes =
+            hdstream_common::audio::wav::header(sound::RATE, 2, (samples.len() * 2) as u32)
+                .to_vec();
+        bytes.extend(samples.iter().flat_map(|s| s.to_le_bytes()));
+        bytes
+    });
+    cached(dir.join("controls.vtt"), || {
+        format!("WEBVTT\n\n00:00:00.000 --> 00:00:30.000\n{CAPTION}\n\n").into_bytes()
+    });
+    mjpeg
+}
+
+/// The screen as a picture under `target/` (ImageMagick's `import`, else a PPM of the window
+/// written here); its path.
+fn save_screenshot(player: &Player, name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let g = player.geometry();
+    let png = dir.join(format!("{name}.png"));
+    let crop = format!("{}x{}+{}+{}", g.w, g.h, g.x, g.y);
+    let mut import = Command::new("import");
+    import
+        .args(["-window", "root", "-crop", &crop, "+repage"])
+        .arg(&png)
+        .env("DISPLAY", &player.x.display);
+    if Path::new("/usr/bin/import").exists()
+        && run_bounded(&mut import, Duration::from_secs(10)).is_some_and(|o| o.status.success())
+    {
+        return png;
+    }
+    let (_, pixels) = player.picture();
+    let ppm = dir.join(format!("{name}.ppm"));
+    let mut bytes = format!("P6\n{} {}\n255\n", g.w, g.h).into_bytes();
+    bytes.extend(pixels.iter().flat_map(|&p| {
+        let [r, g, b] = rgb(p);
+        [r as u8, g as u8, b as u8]
+    }));
+    std::fs::write(&ppm, bytes).unwrap();
+    ppm
+}
+
+/// Runs of silent sample frames (both channels 0) at least `min` frames long: (first frame,
+/// length).
+fn silences(samples: &[i16], min: usize) -> Vec<(usize, usize)> {
+    let mut runs = Vec::new();
+    let mut start = None;
+    let frames = samples.len() / 2;
+    for i in 0..=frames {
+        let silent = i < frames && samples[2 * i] == 0 && samples[2 * i + 1] == 0;
+        match (silent, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                if i - s >= min {
+                    runs.push((s, i - s));
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    runs
+}
+
+/// Each button of the control bar does what its key does, clicked with the mouse: CC hides the
+/// caption and shows it again, the level button mutes the sound (the `--audio-out` WAV is
+/// silent for the muted span, the sound going on beneath) and unmutes it, play/pause pauses and
+/// resumes (the report's pause), and the seek bar seeks to where it was clicked (the report's
+/// seek and its first frame). A screenshot of the bar is left under `target/tmp/`.
+#[test]
+fn the_control_bar_buttons_do_what_their_keys_do() {
+    let _one_at_a_time = serial();
+    let Some(x) = Xvfb::start() else { return };
+    if !have("xdotool", "xdotool") {
+        return;
+    }
+    let file = controls_stream();
+    capture_server_log();
+    let server = Server::start(&file, FPS);
+    let wav = std::env::temp_dir().join(format!("hdstream-controls-{}.wav", std::process::id()));
+    let wav_arg = wav.display().to_string();
+    let mut player = Player::start_with(&x, &server.url, "controls", &["--audio-out", &wav_arg]);
+    let bar = Layout::new((WIDTH, HEIGHT));
+    let centre = |r: overlay::Rect| (r.x + r.w / 2, r.y + r.h / 2);
+    let caption_pixels = |player: &Player| {
+        let (_, pixels) = player.picture();
+        pixels[..WIDTH * ROWS]
+            .iter()
+            .filter(|&&p| p == CAPTION_TEXT)
+            .count()
+    };
+
+    // CC: the caption goes, and comes back.
+    let shown = wait_until(Duration::from_secs(5), "the caption on screen", || {
+        Some(caption_pixels(&player)).filter(|&n| n > 100)
+    });
+    let (cx, cy) = centre(bar.captions);
+    player.click(cx, cy);
+    wait_until(Duration::from_secs(2), "CC hides the caption", || {
+        (caption_pixels(&player) == 0).then_some(())
+    });
+    eprintln!("CC click at ({cx}, {cy}): caption hidden ({shown} caption pixels, then 0)");
+    player.click(cx, cy);
+    let again = wait_until(Duration::from_secs(2), "CC shows the caption", || {
+        Some(caption_pixels(&player)).filter(|&n| n > 100)
+    });
+    eprintln!("CC click at ({cx}, {cy}): caption shown again ({again} caption pixels)");
+
+    // Mute for a while, then unmute.
+    let (mx, my) = centre(bar.mute);
+    player.click(mx, my);
+    let muted_from = Instant::now();
+    std::thread::sleep(Duration::from_millis(1500));
+    player.click(mx, my);
+    let muted_for = muted_from.elapsed();
+    eprintln!("mute clicks at ({mx}, {my}): muted for about {muted_for:?}");
+
+    // Play/pause: pause, then resume.
+    let (px, py) = centre(bar.play);
+    player.click(px, py);
+    wait_until(Duration::from_secs(2), "the title says paused", || {
+        player.title().ends_with("| paused").then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    player.click(px, py);
+    wait_until(Duration::from_secs(2), "the title says playing", || {
+        (!player.title().ends_with("| paused")).then_some(())
+    });
+    eprintln!("play/pause clicks at ({px}, {py}): paused, then playing");
+
+    // The seek bar, at three quarters.
+    let sx = bar.seek.x + 3 * bar.seek.w / 4;
+    let fraction = bar.fraction(sx);
+    let sy = bar.seek.y + bar.seek.h / 2;
+    player.click(sx, sy);
+    wait_until(Duration::from_secs(3), "the position past the seek", || {
+        // The title's `m:ss / m:ss`.
+        let title = player.title();
+        let at = title.split(" | ").find(|p| p.contains(" / "))?.to_owned();
+        let (m, s) = at.split(" / ").next()?.split_once(':')?;
+        let seconds = m.parse::<f64>().ok()? * 60.0 + s.parse::<f64>().ok()?;
+        (seconds >= (fraction * SECONDS).floor()).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let picture = save_screenshot(&player, "window-controls");
+    eprintln!("screenshot of the bar: {}", picture.display());
+    let report = player.quit();
+
+    let pauses = report["pauses"].as_array().unwrap();
+    assert_eq!(pauses.len(), 1, "{report}");
+    let (last, resumed) = (
+        seconds(&pauses[0]["last_frame_s"]),
+        seconds(&pauses[0]["resumed_frame_s"]),
+    );
+    assert!(
+        (resumed - last - 1.0 / FPS).abs() < 1e-6,
+        "resumed with the next frame: {last} then {resumed}"
+    );
+    eprintln!("report: paused after the frame at {last} s, resumed with {resumed} s");
+    let seeks = report["seeks"].as_array().unwrap();
+    assert_eq!(seeks.len(), 1, "{report}");
+    let (target, first) = (
+        seconds(&seeks[0]["target_s"]),
+        seconds(&seeks[0]["first_frame_s"]),
+    );
+    assert!(
+        (target - fraction * SECONDS).abs() < 1e-6,
+        "a click at {fraction:.4} of the seek bar: {}",
+        seeks[0]
+    );
+    assert!((first - target).abs() <= 1.0 / FPS + 1e-6, "{}", seeks[0]);
+    eprintln!(
+        "seek bar click at ({sx}, {sy}) = {fraction:.4} of it: seek to {target:.3} s, first \
+         frame {first:.3} s"
+    );
+
+    // The WAV: one long silence, the muted span, with the sound going on beneath it.
+    let (rate, samples) = sound::read_wav(&wav);
+    let _ = std::fs::remove_file(&wav);
+    let long = silences(&samples, rate as usize / 2);
+    let s = |frames: usize| frames as f64 / f64::from(rate);
+    eprintln!(
+        "WAV: {:.2} s, silences over 0.5 s (start s, length s): {:?}",
+        s(samples.len() / 2),
+        long.iter().map(|&(a, n)| (s(a), s(n))).collect::<Vec<_>>()
+    );
+    assert_eq!(long.len(), 1, "one long silence, the muted span: {long:?}");
+    let (start, length) = long[0];
+    let muted = muted_for.as_secs_f64();
+    assert!(
+        (s(length) - muted).abs() < 0.3,
+        "silent for {:.3} s, muted for {muted:.3} s",
+        s(length)
+    );
+    let position = |i: usize| sound::position(samples[2 * i], samples[2 * i + 1]);
+    let (before, after) = (position(start - 1), position(start + length));
+    assert_eq!(
+        after - before,
+        length as u32 + 1,
+        "the sound went on while muted, not held"
+    );
+    let loud = samples[..2 * start]
+        .iter()
+        .filter(|s| s.unsigned_abs() > 16384)
+        .count();
+    assert!(loud > 0, "at full level before the mute");
 }
