@@ -26,7 +26,7 @@ pub const T140_PAYLOAD_TYPE: u8 = 98;
 /// The largest captions file read.
 pub const MAX_BYTES: u64 = 16 << 20;
 /// The largest T.140 payload sent.
-const MAX_PAYLOAD: usize = 1200;
+pub const MAX_PAYLOAD: usize = 1200;
 
 /// The captions file that goes with `mjpeg` (same name, `.vtt` or `.srt`), if there is one.
 pub fn beside(mjpeg: &Path) -> Option<PathBuf> {

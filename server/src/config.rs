@@ -50,6 +50,10 @@ pub struct Config {
     /// Bytes of published frames all live paths hold together (each its share, at most
     /// 48 MiB; the newest frame of each always stays).
     pub live_memory: usize,
+    /// Captions from speech (`--captions-from-speech`): the recogniser run on the sound of
+    /// every live path, whose lines become the path's T.140 captions ([`crate::speech`]);
+    /// `None`: off.
+    pub speech: Option<crate::speech::Recogniser>,
 }
 
 impl Default for Config {
@@ -74,6 +78,7 @@ impl Default for Config {
             limit_loopback: false,
             publish_timeout: Duration::from_secs(60),
             live_memory: crate::publish::LIVE_MEMORY,
+            speech: None,
         }
     }
 }

@@ -26,6 +26,7 @@ use crate::publish::{PathStats, Publishing, live_path, live_target};
 use crate::session::{ConnId, Delivery, Program, Session, State};
 use crate::sessions::Sessions;
 use crate::source::Source;
+use crate::speech;
 use crate::stream::Next;
 use crate::track::TrackStream;
 pub use crate::transmit::{Room, Run, Socket, Transmit};
@@ -182,6 +183,8 @@ impl Server {
         wallclock: (Instant, SystemTime),
     ) -> Server {
         let live_memory = config.live_memory;
+        let mut publishing = Publishing::new(live_memory);
+        publishing.set_speech(config.speech.is_some());
         let access = config.users.clone().map(|users| {
             let mut rng =
                 <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed ^ 0x6175_7468);
@@ -193,7 +196,7 @@ impl Server {
             config,
             catalogue: Arc::unwrap_or_clone(catalogue),
             access,
-            publishing: Publishing::new(live_memory),
+            publishing,
             sessions: Sessions::new(seed),
             connections: HashMap::new(),
             reports: Reports {
@@ -448,6 +451,39 @@ impl Server {
         self.publishing.take_ended()
     }
 
+    /// Captions from speech ([`crate::speech`]): the next recogniser the driver must start
+    /// or stop.
+    pub fn poll_speech(&mut self) -> Option<speech::Command> {
+        self.publishing.poll_speech()
+    }
+
+    /// Sound waiting for recogniser `id`'s stdin: 16 kHz mono, 16-bit little-endian.
+    pub fn speech_input(&self, id: speech::ListenerId) -> &[u8] {
+        self.publishing.speech_input(id)
+    }
+
+    /// `n` bytes of [`Server::speech_input`] were written to recogniser `id`.
+    pub fn speech_written(&mut self, id: speech::ListenerId, n: usize) {
+        self.publishing.speech_written(id, n);
+    }
+
+    /// How many bytes of recogniser `id`'s output the core takes at `now` (0: read none now;
+    /// [`Server::poll_timeout`] says when to ask again). A recogniser that prints more than
+    /// that waits on its full pipe.
+    pub fn speech_read_room(&mut self, id: speech::ListenerId, now: Instant) -> usize {
+        self.publishing.speech_read_room(id, now)
+    }
+
+    /// Bytes recogniser `id` printed, read at `now`: its lines become captions.
+    pub fn speech_output(&mut self, id: speech::ListenerId, bytes: &[u8], now: Instant) {
+        self.publishing.speech_output(id, bytes, now);
+    }
+
+    /// Recogniser `id` ended, or could not be started, at `now`.
+    pub fn speech_exited(&mut self, id: speech::ListenerId, exit: speech::Exit, now: Instant) {
+        self.publishing.speech_exited(id, exit, now);
+    }
+
     /// RTCP arrived on the server's RTCP socket from `from`.
     pub fn receive_rtcp(&mut self, from: SocketAddr, data: &[u8], now: Instant) {
         if self.publishing.udp_rtcp(from, data, now) {
@@ -477,6 +513,7 @@ impl Server {
             self.pass.fresh = false;
             self.expire(now);
             self.publishers_gone(now);
+            self.publishing.speech_tick(now);
         }
         if !self.pass.active {
             self.pass = Pass {
@@ -659,10 +696,12 @@ impl Server {
             quiet.into_iter().chain(partial).min()
         });
         let publishers = self.publishing.next_expiry(self.config.publish_timeout);
+        let speech = self.publishing.speech_deadline();
         sessions
             .chain(connections)
             .chain(self.next_send)
             .chain(publishers)
+            .chain(speech)
             .min()
     }
 
@@ -812,7 +851,7 @@ impl Server {
             Method::Record if owned || live_path(&request.uri).is_some() => match &session {
                 Some(id) => self
                     .publishing
-                    .record(id)
+                    .record(id, now)
                     .map(|()| Some((id.clone(), None))),
                 None => Err((
                     rtsp::StatusCode::SESSION_NOT_FOUND,

@@ -1,7 +1,8 @@
-//! The mio event loop: the only server code that touches sockets or reads the clock.
+//! The mio event loop: the only server code that touches sockets, processes or the clock.
 //!
-//! One thread drives the RTSP listener, every RTSP connection, and the server's RTP and RTCP
-//! UDP sockets (shared by all sessions: `server_port=a-b`). Each pass: wait for readiness or the
+//! One thread drives the RTSP listener, every RTSP connection, the server's RTP and RTCP
+//! UDP sockets (shared by all sessions: `server_port=a-b`) and, with captions from speech, the
+//! speech recognisers' pipes ([`crate::recogniser`]). Each pass: wait for readiness or the
 //! core's next deadline, read until `WouldBlock` (at most a budget per connection and pass, and
 //! not while a connection has too much output queued) and feed the core, let the core transmit
 //! what is due, write connection output until `WouldBlock`, and set interest from what is left.
@@ -26,6 +27,7 @@ use socket2::{Domain, Protocol, Socket as RawSocket, Type};
 use crate::core::{Config, Server, Socket};
 use crate::datagrams::{self, Batch, Entry, Limits, Sendmmsg};
 use crate::media::Catalogue;
+use crate::recogniser::{self, Recognisers};
 
 const LISTENER: Token = Token(0);
 const RTP: Token = Token(1);
@@ -161,12 +163,14 @@ pub fn spawn_with_tls(
     let published = Arc::new(Mutex::new(Vec::new()));
     let published_out = Arc::clone(&published);
     let seed = seed();
+    let speech = config.speech.clone();
     let thread = std::thread::Builder::new()
         .name("hdstream-server".into())
         .spawn(move || {
             let core = Server::new(config, catalogue, seed, (Instant::now(), SystemTime::now()));
             let mut driver = Driver::new(core, listener, tls, rtp, rtcp)?;
             driver.published = published_out;
+            driver.speech = speech.map(Recognisers::new);
             driver.run(&flag)
         })?;
     Ok(Handle {
@@ -248,6 +252,8 @@ struct Driver {
     leases: Leases,
     /// Where ended published paths' figures go ([`Handle::published`]).
     published: Arc<Mutex<Vec<crate::publish::PathStats>>>,
+    /// The speech recognisers' processes, with captions from speech on.
+    speech: Option<Recognisers>,
     listener: TcpListener,
     rtp: UdpSocket,
     rtcp: UdpSocket,
@@ -304,6 +310,7 @@ impl Driver {
             tls,
             leases,
             published: Arc::new(Mutex::new(Vec::new())),
+            speech: None,
             listener,
             rtp,
             rtcp,
@@ -362,6 +369,11 @@ impl Driver {
                     }
                     RTCP => self.read_rtcp(now),
                     RTP => self.drain_rtp(),
+                    token if recogniser::owns(token) => {
+                        if let Some(speech) = &mut self.speech {
+                            speech.ready(token);
+                        }
+                    }
                     Token(id) => {
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
                             self.read_conn(id, now);
@@ -372,6 +384,7 @@ impl Driver {
             for id in resume {
                 self.read_conn(id, now);
             }
+            self.serve_speech(Instant::now());
             deadline = self.transmit(Instant::now());
             self.flush_all();
             self.close_requested(Instant::now());
@@ -381,6 +394,37 @@ impl Driver {
             {
                 published.extend(ended);
             }
+        }
+    }
+
+    /// The speech recognisers: starts and stops them as the core asks, writes them the sound
+    /// it has for them, reads their lines (no faster than the core takes them), and tells the
+    /// core of those that ended.
+    fn serve_speech(&mut self, now: Instant) {
+        let Some(speech) = &mut self.speech else {
+            return;
+        };
+        let registry = self.poll.registry();
+        while let Some(command) = self.core.poll_speech() {
+            if let Err((id, exit)) = speech.command(command, registry, now) {
+                self.core.speech_exited(id, exit, now);
+            }
+        }
+        for id in speech.ids() {
+            let input = self.core.speech_input(id);
+            if !input.is_empty() {
+                let n = speech.write(id, input, now);
+                self.core.speech_written(id, n);
+            }
+            let room = self.core.speech_read_room(id, now);
+            let core = &mut self.core;
+            speech.read(id, room, now, &mut |bytes| {
+                core.speech_output(id, bytes, now)
+            });
+        }
+        for (id, last_output, exit) in speech.ended(now, registry) {
+            self.core.speech_output(id, &last_output, now);
+            self.core.speech_exited(id, exit, now);
         }
     }
 

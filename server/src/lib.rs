@@ -8,8 +8,11 @@
 //!   which see only a [`control::Context`] (settings, media, the [`sessions`] table, who asked,
 //!   when) and never the core; [`session`] state and [`stream`] pacing of frames from a
 //!   [`source`], cut into packets by [`payload`] as they leave, remembered in [`history`];
-//! - [`driver`]: the mio event loop, and [`datagrams`]: its batched UDP sending (`sendmmsg`,
-//!   UDP GSO) — the only code that touches sockets or the clock.
+//! - [`speech`]: captions from speech on live paths (sound decoded, resampled by
+//!   [`resample`], lines of a recogniser turned into T.140 captions), sans-IO;
+//! - [`driver`]: the mio event loop, [`datagrams`]: its batched UDP sending (`sendmmsg`,
+//!   UDP GSO), and [`recogniser`]: the speech recognisers' processes — the only code that
+//!   touches sockets, processes or the clock.
 
 pub mod access;
 pub mod captions;
@@ -29,6 +32,8 @@ pub mod live_track;
 pub mod media;
 pub mod payload;
 pub mod publish;
+pub mod recogniser;
+pub mod resample;
 pub mod rtx;
 pub mod session;
 pub mod sessions;
@@ -36,6 +41,9 @@ pub mod sound;
 #[cfg(test)]
 mod sound_tests;
 pub mod source;
+pub mod speech;
+#[cfg(test)]
+mod speech_tests;
 pub mod stream;
 #[cfg(test)]
 mod testing;

@@ -1,13 +1,14 @@
 //! A published path's tracks beside its frames — sound and captions: the publisher's packets
 //! as they came ([`TrackFeed`]), and a viewer's stream of them ([`LiveTrackStream`]).
 //!
-//! The payloads are passed on untouched — L16, PCMU, PCMA or Opus sound (RFC 3551, RFC 7587),
-//! T.140 text (RFC 4103) alike: the server never decodes them. Each viewer's stream gives them its own SSRC, sequence
-//! numbers and timestamp origin (RFC 3550 §5.1), as it does the frames; a packet is due when it
-//! arrives. Time works as for the frames ([`crate::live::Feed`]): the publisher's timestamps
-//! become a media time that only grows (a jump back or far ahead is replaced by the arrival
-//! gap), and its sender reports on the audio track give each packet its capture time, which the
-//! viewer's own sender reports pass on — so the viewer lines sound up with the frames by the
+//! The payloads are passed on untouched — L16, PCMU, PCMA or Opus sound (RFC 3551, RFC 7587), T.140
+//! text (RFC 4103) alike (captions from speech decode a copy of the sound, [`crate::speech`], and
+//! add their own T.140 packets, [`TrackFeed::push_made`]). Each viewer's stream gives them its own
+//! SSRC, sequence numbers and timestamp origin (RFC 3550 §5.1), as it does the frames; a packet is
+//! due when it arrives. Time works as for the frames ([`crate::live::Feed`]): the publisher's
+//! timestamps become a media time that only grows (a jump back or far ahead is replaced by the
+//! arrival gap), and its sender reports on the audio track give each packet its capture time, which
+//! the viewer's own sender reports pass on — so the viewer lines sound up with the frames by the
 //! publisher's clock (RFC 3550 §6.4.1).
 
 use std::collections::VecDeque;
@@ -326,6 +327,14 @@ impl LiveTrackStream {
             self.position = end - 1;
         }
         while let Some(p) = feed.get(self.position) {
+            // Captions, whose sender report goes right before each ([`Self::wants_report`]):
+            // one caption (its blocks share a timestamp) at a time; the next after its own.
+            if let Some(r) = self.reported
+                && self.position > r
+                && feed.get(r).is_none_or(|q| q.media_time != p.media_time)
+            {
+                return Next::At(now);
+            }
             let len = rtp::Header::LEN + p.payload.len();
             if !accept(len, out) {
                 return Next::Held;

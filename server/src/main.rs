@@ -11,6 +11,7 @@ use hdstream_server::access::Users;
 use hdstream_server::core::Config;
 use hdstream_server::driver::{self, Listen};
 use hdstream_server::media::{Catalogue, FpsPolicy};
+use hdstream_server::speech::Recogniser;
 
 /// Streams Motion-JPEG files over RTSP/RTP as RFC 2435 RTP/JPEG, paced, to any number of
 /// clients (UDP unicast or TCP-interleaved). Plays in ffmpeg and GStreamer:
@@ -28,6 +29,13 @@ use hdstream_server::media::{Catalogue, FpsPolicy};
 ///
 ///   hdstream-publish clip.mjpeg rtsp://127.0.0.1:8554/live/cam
 ///   hdstream-client rtsp://127.0.0.1:8554/live/cam
+///
+/// Captions from speech: with --captions-from-speech, a speech recogniser listens to the sound
+/// of every live path and what it hears becomes the path's caption track (T.140, trackID=2),
+/// each caption timed where its words began:
+///
+///   hdstream-server --captions-from-speech
+///   ffmpeg -i rtsp://127.0.0.1:8554/live/cam -map 0:s -c:s srt captions.srt
 ///
 /// UDP goes out in batches (sendmmsg), runs of equal-sized packets as one UDP GSO send where the
 /// kernel offers it; HDSTREAM_NO_GSO=1 turns GSO off (a firewall then sees every datagram).
@@ -103,6 +111,25 @@ struct Args {
     /// RTSPS port.
     #[arg(long, default_value_t = hdstream_server::tls::DEFAULT_PORT)]
     tls_port: u16,
+    /// Captions from speech: run a speech recogniser on the sound of every live path (L16,
+    /// PCMU, PCMA or Opus, any rate) and send what it hears as the path's captions
+    /// (RFC 4103 T.140, offered as trackID=2), each stamped at the media time its words began.
+    /// A publisher that sends captions of its own keeps them. The recogniser is Debian's
+    /// pocketsphinx (apt-get install pocketsphinx pocketsphinx-en-us) unless --speech-command
+    /// names another; a missing one is logged once and paths go on without captions; one that
+    /// ends is started again after 1 s, 2 s, 4 s… up to 30 s; its output is bounded (512-byte
+    /// lines, 50 lines and 4 captions a second, the rest dropped and counted). At most 16 paths
+    /// are listened to at once.
+    #[arg(long)]
+    captions_from_speech: bool,
+    /// The recogniser for --captions-from-speech, run by /bin/sh -c once per live path: it
+    /// reads 16 kHz mono 16-bit little-endian samples on stdin and prints a line per utterance
+    /// on stdout. Lines of the form "word start end confidence" (seconds of its input, as
+    /// pocketsphinx -time yes prints) after an utterance time its caption; without them a
+    /// caption is stamped 1 s before the sound written when its line came. Default:
+    /// pocketsphinx_continuous -infile /dev/stdin -logfn /dev/null -time yes
+    #[arg(long, value_name = "CMD", requires = "captions_from_speech")]
+    speech_command: Option<String>,
 }
 
 fn parse_override(s: &str) -> Result<(String, f64), String> {
@@ -184,6 +211,12 @@ fn main() -> anyhow::Result<()> {
         rtx_time: Duration::from_millis(args.rtx_time.min(10_000)),
         publish_timeout: Duration::from_secs(args.publish_timeout.max(1)),
         live_memory: usize::try_from(args.live_memory_mb << 20).unwrap_or(usize::MAX),
+        speech: args
+            .captions_from_speech
+            .then(|| match &args.speech_command {
+                Some(command) => Recogniser::shell(command),
+                None => Recogniser::default(),
+            }),
         ..Config::default()
     };
     let listen = Listen {
@@ -198,6 +231,9 @@ fn main() -> anyhow::Result<()> {
         }),
         _ => None,
     };
+    if let Some(recogniser) = &config.speech {
+        tracing::info!(recogniser = %recogniser.describe(), "captions from speech on live paths");
+    }
     let handle = driver::spawn_with_tls(config, Arc::new(catalogue), listen, tls)
         .with_context(|| format!("cannot listen on {}:{}", args.bind, args.port))?;
     if let Some(rtsps) = handle.rtsps {

@@ -8,7 +8,7 @@
 //! same name resumes the path for the viewers still there. The publisher's RTCP sender reports
 //! give the feed its capture clock.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,7 @@ use hdstream_common::{rtcp, rtp};
 
 use crate::live::{Feed, TrackKind};
 use crate::session::ConnId;
+use crate::speech::{self, Command, Exit, Listener, ListenerId};
 
 /// Where published paths live in URLs.
 pub const PREFIX: &str = "live/";
@@ -77,6 +78,9 @@ struct Publisher {
     video_control: Option<String>,
     /// Its sound and captions tracks, when its ANNOUNCE had ones hdstream can pass on.
     tracks: Vec<TrackIn>,
+    /// Captions from speech on its sound, when they are on and it announced sound and no
+    /// captions of its own.
+    listener: Option<Listener>,
 }
 
 /// A publisher's track beside its video.
@@ -135,6 +139,8 @@ pub struct PathStats {
     /// Packets of the sound or captions dropped: not RTP, another SSRC, another payload type,
     /// too large.
     pub tracks_ignored: u64,
+    /// Captions from speech: what the recogniser on its sound did and what was dropped.
+    pub speech: speech::Counters,
 }
 
 /// A refusal: the status and why, for the reply's body.
@@ -156,6 +162,14 @@ pub struct Publishing {
     gone: Vec<String>,
     /// The final figures of paths that ended, until taken ([`Publishing::take_ended`]).
     ended: Vec<PathStats>,
+    /// Whether paths with sound get captions from speech ([`crate::speech`]).
+    speech: bool,
+    /// The recogniser turned out not to be installed: no more listeners.
+    speech_missing: bool,
+    /// The next listener's id.
+    next_listener: ListenerId,
+    /// What the driver must do about recognisers, in order.
+    speech_commands: VecDeque<Command>,
 }
 
 /// Ended paths' figures kept at most until taken.
@@ -193,7 +207,16 @@ impl Publishing {
             feeds: HashMap::new(),
             gone: Vec::new(),
             ended: Vec::new(),
+            speech: false,
+            speech_missing: false,
+            next_listener: 1,
+            speech_commands: VecDeque::new(),
         }
+    }
+
+    /// Turns captions from speech on (or off) for the paths announced from now on.
+    pub fn set_speech(&mut self, on: bool) {
+        self.speech = on;
     }
 
     /// Gives each feed on the air its share of the budget (called when the number of paths
@@ -276,10 +299,46 @@ impl Publishing {
             Some((pt, m.control().map(str::to_owned)))
         });
         let video_control = media.control().map(str::to_owned);
+        if let Some(old) = self.paths.get(path).and_then(|p| p.listener.as_ref()) {
+            // Announced again: the new announcement's listener replaces it.
+            self.speech_commands
+                .push_back(Command::Stop { id: old.id() });
+        }
+        let listening = self
+            .paths
+            .iter()
+            .filter(|(other, p)| *other != path && p.listener.is_some())
+            .count();
+        let listener = match (&sound, &captions) {
+            (Some(_), None) if self.speech && listening >= speech::MAX_LISTENERS => {
+                tracing::warn!(
+                    path,
+                    listening,
+                    "no captions from speech: as many paths as the server listens to at once"
+                );
+                None
+            }
+            (Some((format, _)), None) if self.speech && !self.speech_missing => {
+                match Listener::new(self.next_listener, path, *format, now) {
+                    Ok(listener) => {
+                        self.next_listener += 1;
+                        Some(listener)
+                    }
+                    Err(e) => {
+                        tracing::warn!(path, error = %e, "no captions from this sound");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         let feed = self.feeds.entry(path.to_owned()).or_default();
         feed.on_air(media.framerate(), size);
         feed.set_sound(sound.as_ref().map(|(format, _)| *format));
-        feed.set_captions(captions.as_ref().map(|(pt, _)| *pt));
+        let made = listener
+            .is_some()
+            .then_some(crate::captions::T140_PAYLOAD_TYPE);
+        feed.set_captions(captions.as_ref().map(|(pt, _)| *pt).or(made));
         let tracks = sound
             .map(|(f, control)| (TrackKind::Sound, f.payload_type, control))
             .into_iter()
@@ -310,6 +369,7 @@ impl Publishing {
                 },
                 video_control,
                 tracks,
+                listener,
             },
         );
         self.share_budget();
@@ -389,8 +449,8 @@ impl Publishing {
         Ok((session, reply.with(TransportParam::Mode("RECORD".into()))))
     }
 
-    /// RECORD on `session`.
-    pub fn record(&mut self, session: &str) -> Result<(), Refusal> {
+    /// RECORD on `session` at `now`.
+    pub fn record(&mut self, session: &str, now: Instant) -> Result<(), Refusal> {
         let p = self
             .paths
             .values_mut()
@@ -405,6 +465,9 @@ impl Publishing {
         p.recording = true;
         p.stats.recording = true;
         tracing::info!(path = %p.stats.path, peer = %p.peer, "recording");
+        if let Some(command) = p.listener.as_mut().and_then(|l| l.start(now)) {
+            self.speech_commands.push_back(command);
+        }
         Ok(())
     }
 
@@ -471,6 +534,12 @@ impl Publishing {
 
     fn end(&mut self, path: &str, why: &str) {
         if let Some(mut p) = self.paths.remove(path) {
+            if let Some(listener) = &p.listener {
+                self.speech_commands
+                    .push_back(Command::Stop { id: listener.id() });
+                listener.log_summary();
+                p.stats.speech = listener.counters();
+            }
             p.depacketizer.flush();
             let feed = self.feeds.entry(path.to_owned()).or_default();
             take_outputs(&mut p, feed, None);
@@ -572,9 +641,127 @@ impl Publishing {
 
     /// What each path has received.
     pub fn stats(&self) -> Vec<PathStats> {
-        let mut out: Vec<PathStats> = self.paths.values().map(|p| p.stats.clone()).collect();
+        let mut out: Vec<PathStats> = self
+            .paths
+            .values()
+            .map(|p| PathStats {
+                speech: p
+                    .listener
+                    .as_ref()
+                    .map(Listener::counters)
+                    .unwrap_or_default(),
+                ..p.stats.clone()
+            })
+            .collect();
         out.sort_by(|a, b| a.path.cmp(&b.path));
         out
+    }
+}
+
+/// Captions from speech: what the driver asks and tells about each path's recogniser
+/// ([`crate::speech`]; the core passes these on).
+impl Publishing {
+    /// The next thing the driver must do about recognisers.
+    pub fn poll_speech(&mut self) -> Option<Command> {
+        self.speech_commands.pop_front()
+    }
+
+    /// Listener `id` and its path's feed.
+    fn listener(&mut self, id: ListenerId) -> Option<(&mut Listener, &mut Feed)> {
+        let (path, p) = self
+            .paths
+            .iter_mut()
+            .find(|(_, p)| p.listener.as_ref().is_some_and(|l| l.id() == id))?;
+        let feed = self.feeds.entry(path.clone()).or_default();
+        Some((p.listener.as_mut()?, feed))
+    }
+
+    /// Sound for recogniser `id`'s stdin (16 kHz mono s16le).
+    pub fn speech_input(&self, id: ListenerId) -> &[u8] {
+        self.paths
+            .values()
+            .filter_map(|p| p.listener.as_ref())
+            .find(|l| l.id() == id)
+            .map_or(&[], Listener::input)
+    }
+
+    /// `n` bytes of [`Publishing::speech_input`] were written.
+    pub fn speech_written(&mut self, id: ListenerId, n: usize) {
+        if let Some((listener, _)) = self.listener(id) {
+            listener.written(n);
+        }
+    }
+
+    /// Bytes of recogniser `id`'s output taken now (0: read nothing for now).
+    pub fn speech_read_room(&mut self, id: ListenerId, now: Instant) -> usize {
+        self.listener(id).map_or(0, |(l, _)| l.read_room(now))
+    }
+
+    /// Bytes recogniser `id` printed, read at `now`: its lines become the path's captions.
+    pub fn speech_output(&mut self, id: ListenerId, bytes: &[u8], now: Instant) {
+        if let Some((listener, feed)) = self.listener(id)
+            && let Some(captions) = feed.track_mut(TrackKind::Captions)
+        {
+            listener.output(bytes, now, captions);
+        }
+    }
+
+    /// Recogniser `id` ended, or could not start, at `now`. A missing one turns captions from
+    /// speech off (one log line): every path goes on without them.
+    pub fn speech_exited(&mut self, id: ListenerId, exit: Exit, now: Instant) {
+        let Some((listener, feed)) = self.listener(id) else {
+            return;
+        };
+        if !listener.exited(&exit, now, feed.track_mut(TrackKind::Captions)) {
+            return;
+        }
+        if !std::mem::replace(&mut self.speech_missing, true) {
+            let why = match &exit {
+                Exit::NotFound(why) | Exit::Ended(why) => why.as_str(),
+            };
+            tracing::error!(
+                why,
+                "captions from speech: the speech recogniser is not installed; live paths go \
+                 on without captions (Debian: apt-get install pocketsphinx pocketsphinx-en-us, \
+                 or give --speech-command)"
+            );
+        }
+        for (path, p) in &mut self.paths {
+            if let Some(listener) = &mut p.listener {
+                listener.turn_off();
+                if let Some(feed) = self.feeds.get_mut(path) {
+                    feed.set_captions(None);
+                }
+            }
+        }
+    }
+
+    /// What is due at `now` about recognisers: captions of lines that waited for their word
+    /// times, restarts.
+    pub fn speech_tick(&mut self, now: Instant) {
+        for (path, p) in &mut self.paths {
+            let Some(listener) = &mut p.listener else {
+                continue;
+            };
+            if listener.deadline().is_none_or(|d| d > now) {
+                continue;
+            }
+            let captions = self
+                .feeds
+                .get_mut(path)
+                .and_then(|f| f.track_mut(TrackKind::Captions));
+            if let Some(command) = listener.tick(now, captions) {
+                self.speech_commands.push_back(command);
+            }
+        }
+    }
+
+    /// When [`Publishing::speech_tick`] or a throttled read has something to do next.
+    pub fn speech_deadline(&self) -> Option<Instant> {
+        self.paths
+            .values()
+            .filter_map(|p| p.listener.as_ref()?.deadline())
+            .min()
     }
 }
 
@@ -651,6 +838,9 @@ fn take_track(p: &mut Publisher, k: usize, feed: &mut Feed, data: &[u8], now: In
         p.stats.tracks_ignored += 1;
     } else if track.kind == TrackKind::Sound {
         p.stats.audio_packets += 1;
+        if let (Some(listener), Some(moment)) = (&mut p.listener, packets.newest()) {
+            listener.hear(packet.payload(), moment);
+        }
     } else {
         p.stats.caption_packets += 1;
     }
@@ -755,7 +945,7 @@ mod tests {
         let (id, _) = p
             .setup(conn, path, None, &asked, id.into(), (0, 0))
             .unwrap();
-        p.record(&id).unwrap();
+        p.record(&id, now).unwrap();
     }
 
     /// Many paths on the air share the live memory budget: together they hold no more than

@@ -18,6 +18,7 @@ PACKAGES=(
   fonts-dejavu-core
   openssl glib-networking ca-certificates
   libopus-dev pkg-config
+  pocketsphinx pocketsphinx-en-us flite
 )
 
 if [ "${1:-}" = "--list" ]; then

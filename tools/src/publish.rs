@@ -381,6 +381,7 @@ pub fn run(settings: &Settings, stop: &AtomicBool) -> Result<Report> {
             }
         }
     }
+    report.connections = connection.connections;
     let senders = connection.close();
     let video = &senders[Track::Video];
     report.frames = video.units;
