@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use hdstream_tools::generate::{self, Options, Source};
+use hdstream_tools::tone::{self, Tone};
 use hdstream_video::encoder::Restart;
 use hdstream_video::index::Container;
 
@@ -107,6 +108,58 @@ pub fn ensure_with(dir: &Path, res: Resolution, seconds: u32, restart: Restart) 
         progress: true,
     })
     .with_context(|| format!("cannot make {}", path.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("cannot rename to {}", path.display()))?;
+    eprintln!("{summary}");
+    Ok(path)
+}
+
+/// The lip-sync file for `res` lasting `seconds`, made now if missing: the test pattern with a
+/// bright frame at each whole second (`encode_mjpeg --flash`) and, beside it with the same name
+/// and `.wav`, the test tone with a click starting at each flash (`--tone-wav`: 48 kHz stereo),
+/// which hdstream-server serves as the file's sound. Returns the `.mjpeg`.
+pub fn ensure_av(dir: &Path, res: Resolution, seconds: u32) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let stem = format!("{}-{}s-q{}-flash", res.name(), seconds, QUALITY);
+    let path = dir.join(format!("{stem}.mjpeg"));
+    let wav = path.with_extension("wav");
+    if path.exists() && wav.exists() {
+        return Ok(path);
+    }
+    let tmp = dir.join(format!(".{stem}.{}.tmp", std::process::id()));
+    let tmp_wav = dir.join(format!(".{stem}.{}.wav.tmp", std::process::id()));
+    eprintln!(
+        "making lip-sync media {} ({}x{}, {} s, a flash and a click each second)…",
+        path.display(),
+        res.width,
+        res.height,
+        seconds
+    );
+    let summary = generate::generate_with(
+        &Options {
+            source: Source::Pattern {
+                width: res.width,
+                height: res.height,
+                frames: (res.fps * seconds) as usize,
+            },
+            fps: res.fps,
+            quality: QUALITY,
+            restart: Restart::None,
+            container: Container::Plain,
+            out: tmp.clone(),
+            threads: 0,
+            progress: true,
+        },
+        generate::Marks { flash: true },
+    )
+    .with_context(|| format!("cannot make {}", path.display()))?;
+    let tone = Tone {
+        rate: 48_000,
+        channels: 2,
+        fps: f64::from(res.fps),
+    };
+    tone::write_wav(&tmp_wav, &tone, summary.frames as u64)?;
+    std::fs::rename(&tmp_wav, &wav)
+        .with_context(|| format!("cannot rename to {}", wav.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("cannot rename to {}", path.display()))?;
     eprintln!("{summary}");
     Ok(path)

@@ -253,6 +253,52 @@ pub fn live(dir: &Path, rows: &[crate::live::LiveRow]) -> Result<Vec<String>> {
     Ok(written)
 }
 
+/// Writes `av.{png,svg}` into `dir`: each player's (and transport's) audio/video offset by
+/// resolution, p50 thick and the largest either way thin; returns the files written.
+pub fn av(dir: &Path, rows: &[crate::av::AvRow]) -> Result<Vec<String>> {
+    register_font()?;
+    let mut resolutions: Vec<String> = Vec::new();
+    for r in rows {
+        if !resolutions.contains(&r.resolution) {
+            resolutions.push(r.resolution.clone());
+        }
+    }
+    let mut offsets: Series = BTreeMap::new();
+    for r in rows {
+        let x = resolutions
+            .iter()
+            .position(|n| *n == r.resolution)
+            .unwrap_or(0);
+        if let (Some(p50), Some(max)) = (r.offset_p50_ms, r.offset_max_ms) {
+            let label = format!("{} ({})", r.player, r.transport);
+            offsets
+                .entry(format!("{label}: worst"))
+                .or_default()
+                .push((x, max));
+            offsets
+                .entry(format!("{label}: p50"))
+                .or_default()
+                .push((x, p50));
+        }
+    }
+    if offsets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let values = offsets.values().flatten().map(|p| p.1);
+    let lo = values.clone().fold(-10.0f64, f64::min);
+    let hi = values.fold(10.0f64, f64::max);
+    let layout = Layout {
+        title: "A/V sync: sound after picture (flash and click; ours: every picture shown)",
+        x_label: "thick: p50, thin: the largest either way",
+        y_label: "milliseconds (positive: sound later)",
+        legend: SeriesLabelPosition::UpperLeft,
+        y_range: Some((lo * 1.3 - 2.0, hi * 1.6 + 2.0)),
+        paired: true,
+        dodge: true,
+    };
+    png_and_svg(dir, "av", &layout, &resolutions, &offsets)
+}
+
 /// Draws `series` into `<dir>/<name>.png` and `.svg`; returns the two paths.
 fn png_and_svg(
     dir: &Path,

@@ -2,7 +2,8 @@
 //! and client, and through the peers (GStreamer with and without colour conversion, ffmpeg,
 //! gst-rtsp-server) on the same files for the same seconds, and reports fps, loss, latency, CPU
 //! (also per frame shown) and memory side by side. With `--live`, a publisher, our server and
-//! N viewers of a live path instead ([`hdstream_benches::live`]).
+//! N viewers of a live path instead ([`hdstream_benches::live`]); with `--av`, the lip-sync
+//! benchmark ([`hdstream_benches::av`]).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -38,6 +39,20 @@ use hdstream_benches::report::{self, Row};
 ///
 ///   playback --live
 ///   playback --live --resolutions 1080p30 --viewers 1,5,20 --transport tcp
+///
+/// --av: the lip-sync benchmark. A test file whose picture flashes at each whole second and
+/// whose sound (NAME.wav beside it, 48 kHz stereo L16) clicks at each flash — what
+/// `encode_mjpeg --flash --tone-wav` makes — is served by hdstream-server and played over each
+/// transport by hdstream-client --headless --audio-out (its audio_video_offset_ms over every
+/// picture shown, underruns, concealed and lost audio packets, and the clicks in the WAV it
+/// played against the flashes' media times), by ffmpeg (-c copy into Matroska) and by
+/// GStreamer (rtspsrc, rtpbin, into matroskamux): flash frames' times against click times,
+/// as server/tests/lipsync.rs measures them. Positive offsets: the sound comes later. Default
+/// 720p30,1080p30, 10 s, udp and tcp; --quick: 720p30, 3 s. Writes av.json, av.csv and
+/// av.png/svg into --out:
+///
+///   playback --av --quick
+///   playback --av --resolutions 1080p30 --transport tcp --peers ffmpeg
 #[derive(Debug, Parser)]
 #[command(name = "playback", version, verbatim_doc_comment)]
 struct Args {
@@ -48,15 +63,20 @@ struct Args {
     /// Seconds of video per run.
     #[arg(long, default_value_t = 10)]
     seconds: u32,
-    /// Lower transport for RTP (--live: the viewers'; the publisher uses TCP).
-    #[arg(long, value_enum, default_value_t = Which::Udp)]
-    transport: Which,
-    /// 3 s per resolution on 720p30, 1080p30 and 1440p30 (--live: 720p30 and 1080p30).
+    /// Lower transport for RTP (--live: the viewers'; the publisher uses TCP) [default: udp;
+    /// with --av both].
+    #[arg(long, value_enum)]
+    transport: Option<Which>,
+    /// 3 s per resolution on 720p30, 1080p30 and 1440p30 (--live: 720p30 and 1080p30; --av:
+    /// 720p30).
     #[arg(long)]
     quick: bool,
     /// The live benchmark: a publisher, our server and N viewers of a live path (see above).
     #[arg(long, conflicts_with_all = ["clients", "impair", "serial_peers"])]
     live: bool,
+    /// The lip-sync benchmark (see above).
+    #[arg(long, conflicts_with_all = ["live", "clients", "impair", "serial_peers"])]
+    av: bool,
     /// --live: viewer counts, one run each (one decoding viewer, the rest receive-only).
     #[arg(
         long,
@@ -165,6 +185,9 @@ fn main() -> Result<()> {
     if args.live {
         return live(&args, started);
     }
+    if args.av {
+        return av(&args, started);
+    }
     let (resolutions, seconds) = if args.quick {
         let r = media::QUICK
             .iter()
@@ -188,7 +211,7 @@ fn main() -> Result<()> {
     if !args.no_build {
         build()?;
     }
-    let transports = match args.transport {
+    let transports = match args.transport.unwrap_or(Which::Udp) {
         Which::Udp => vec![Transport::Udp],
         Which::Tcp => vec![Transport::Tcp],
         Which::Both => vec![Transport::Udp, Transport::Tcp],
@@ -395,7 +418,7 @@ fn live(args: &Args, started: Instant) -> Result<()> {
         files,
         viewers: args.viewers.clone(),
         seconds,
-        transports: match args.transport {
+        transports: match args.transport.unwrap_or(Which::Udp) {
             Which::Udp => vec![Transport::Udp],
             Which::Tcp => vec![Transport::Tcp],
             Which::Both => vec![Transport::Udp, Transport::Tcp],
@@ -406,6 +429,93 @@ fn live(args: &Args, started: Instant) -> Result<()> {
         gst_record,
     };
     live::run(&plan, &args.out, started)
+}
+
+/// `playback --av`: the lip-sync benchmark ([`hdstream_benches::av`]).
+fn av(args: &Args, started: Instant) -> Result<()> {
+    use hdstream_benches::av::{self, Player};
+    let (resolutions, seconds) = if args.quick {
+        (vec![Resolution::parse("720p30").expect("preset")], 3)
+    } else if args.resolutions.is_empty() {
+        (
+            ["720p30", "1080p30"]
+                .iter()
+                .map(|s| Resolution::parse(s).expect("preset"))
+                .collect(),
+            args.seconds,
+        )
+    } else {
+        (args.resolutions.clone(), args.seconds)
+    };
+    if seconds < 2 {
+        bail!("--av: --seconds must be at least 2 (a flash each second)");
+    }
+    if !args.no_build {
+        build()?;
+    }
+    let transports = match args.transport.unwrap_or(Which::Both) {
+        Which::Udp => vec![Transport::Udp],
+        Which::Tcp => vec![Transport::Tcp],
+        Which::Both => vec![Transport::Udp, Transport::Tcp],
+    };
+    let want = |p: Peer| args.peers.contains(&p);
+    let mut players = vec![Player::Ours];
+    // Both peers' figures are read back with ffmpeg and ffprobe.
+    let have_ffmpeg = peers::available("ffmpeg");
+    if !have_ffmpeg {
+        eprintln!(
+            "ffmpeg and GStreamer skipped (ffmpeg reads their files): apt-get install -y ffmpeg"
+        );
+    }
+    if have_ffmpeg && want(Peer::Ffmpeg) {
+        players.push(Player::Ffmpeg);
+    }
+    if have_ffmpeg && (want(Peer::Gstreamer) || want(Peer::GstreamerBgrx)) {
+        if peers::available("gst-launch-1.0") {
+            players.push(Player::Gstreamer);
+        } else {
+            eprintln!(
+                "GStreamer skipped: apt-get install -y gstreamer1.0-tools gstreamer1.0-plugins-good"
+            );
+        }
+    }
+    let media_dir = args.media_dir.clone().unwrap_or_else(media::default_dir);
+    let files: Vec<(Resolution, PathBuf)> = resolutions
+        .iter()
+        .map(|&r| media::ensure_av(&media_dir, r, seconds).map(|p| (r, p)))
+        .collect::<Result<_>>()?;
+    let work = av::work_dir();
+    std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
+    let total = files.len() * transports.len() * players.len();
+    let mut rows = Vec::new();
+    for (res, file) in &files {
+        for &transport in &transports {
+            for &player in &players {
+                eprintln!(
+                    "[{}/{total}] {} {} {} ({} s, {:.0} s elapsed)",
+                    rows.len() + 1,
+                    res.name(),
+                    transport.name(),
+                    player.name(),
+                    seconds,
+                    started.elapsed().as_secs_f64()
+                );
+                rows.push(av::run(*res, file, transport, seconds, player, &work));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    println!("{}", av::table(&rows));
+    let extra = serde_json::json!({
+        "seconds": seconds,
+        "wall_s": started.elapsed().as_secs_f64(),
+    });
+    report::write_named(&args.out, "av", &rows, &extra)?;
+    match plot::av(&args.out, &rows) {
+        Ok(files) => eprintln!("plots: {}", files.join(", ")),
+        Err(e) => eprintln!("plots skipped: {e:#}"),
+    }
+    Ok(())
 }
 
 /// A row, or a row saying the run failed.
