@@ -88,6 +88,8 @@ pub struct CaptionStream {
     packetizer: t140::Packetizer,
     /// A report went for the cue due now.
     reported: Option<usize>,
+    /// A seek (or nothing yet) since the last PLAY: the next PLAY starts from the cue showing.
+    seeked: bool,
     /// Sent since the last packet: the marker bit goes on the next (RFC 4103 §3).
     idle_since: Option<Instant>,
     /// What has been sent (frames: cues).
@@ -108,6 +110,7 @@ impl CaptionStream {
             schedule: None,
             packetizer: t140::Packetizer::new(MAX_PAYLOAD),
             reported: None,
+            seeked: true,
             idle_since: None,
             counters: Counters::default(),
         }
@@ -126,11 +129,26 @@ impl CaptionStream {
     /// Moves to `npt` seconds (the video's position).
     pub fn seek(&mut self, npt: f64) {
         self.npt = Duration::from_secs_f64(npt.max(0.0));
+        self.seeked = true;
     }
 
-    /// Starts (or resumes) at `speed` from the current position: the first cue not yet over.
+    /// Starts (or resumes, or changes speed) at `speed` from the current position: after a
+    /// seek (and at the first PLAY) from the first cue not yet over there, a cue already
+    /// showing sent at once; otherwise on from the next cue not sent (a resume or a `Speed`
+    /// change sends nothing again).
     pub fn play(&mut self, cues: &[Cue], speed: f64, now: Instant) {
-        self.next_cue = cues.partition_point(|c| c.end <= self.npt);
+        let seeked = std::mem::take(&mut self.seeked);
+        if let Some(s) = self.schedule.take() {
+            // Playing until now: the clock goes on; the position too, unless a seek set it.
+            let played = now.saturating_duration_since(s.anchor).mul_f64(s.speed);
+            self.clock = s.anchor_clock + played.as_millis() as u64;
+            if !seeked {
+                self.npt = s.anchor_npt + played;
+            }
+        }
+        if seeked {
+            self.next_cue = cues.partition_point(|c| c.end <= self.npt);
+        }
         self.schedule = Some(Schedule {
             anchor: now,
             anchor_npt: self.npt,
@@ -300,6 +318,38 @@ mod tests {
         let p = rtp::Packet::parse(&sent[0].1).unwrap();
         assert_eq!(p.timestamp(), 500, "the clock goes on from the pause");
         assert_eq!(sent[1].0, 2000, "6 s is 2 s after 4 s");
+    }
+
+    #[test]
+    fn a_speed_change_or_a_resume_sends_no_cue_again() {
+        let cues = cues();
+        let t0 = Instant::now();
+        let mut s = CaptionStream::new([5, 10, 0]);
+        s.play(&cues, 1.0, t0);
+        let first = run(&mut s, &cues, t0, 1500);
+        assert_eq!(first.len(), 1, "the first cue, at 1 s");
+        // PLAY with Speed: 2 at 1.5 s, then a pause and a resume.
+        let t1 = t0 + Duration::from_millis(1500);
+        s.play(&cues, 2.0, t1);
+        let sent = run(&mut s, &cues, t1, 1000);
+        assert_eq!(
+            sent.len(),
+            1,
+            "only the second cue (3 s of media, 0.75 s later)"
+        );
+        assert_eq!(sent[0].0, 750);
+        let t2 = t1 + Duration::from_millis(1000);
+        s.pause(t2);
+        s.play(&cues, 1.0, t2 + Duration::from_secs(5));
+        let sent = run(&mut s, &cues, t2 + Duration::from_secs(5), 3000);
+        assert_eq!(sent.len(), 1, "the third cue only: {sent:?}");
+        // A seek while playing starts from the cue showing at the new position.
+        let t3 = t2 + Duration::from_secs(8);
+        s.seek(1.5);
+        s.play(&cues, 1.0, t3);
+        let sent = run(&mut s, &cues, t3, 2000);
+        // "one" (1-2 s) is showing at 1.5 s: at once; "two" at 3 s, 1.5 s later.
+        assert_eq!(sent.iter().map(|p| p.0).collect::<Vec<_>>(), vec![0, 1500]);
     }
 
     #[test]
