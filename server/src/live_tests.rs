@@ -243,3 +243,126 @@ fn a_publisher_that_comes_back_resumes_the_path_for_its_viewers() {
         );
     }
 }
+
+/// A packet of `payload_type` from `ssrc` carrying `payload`, interleaved on `channel`.
+fn interleaved(channel: u8, payload_type: u8, ssrc: u32, seq: u16, payload: &[u8]) -> Vec<u8> {
+    let header = rtp::Header {
+        marker: false,
+        payload_type,
+        sequence_number: seq,
+        timestamp: u32::from(seq) * 960,
+        ssrc,
+    };
+    let mut packet = Vec::new();
+    header.append(&[payload], &mut packet).unwrap();
+    let mut out = rtsp::Data::header(channel, packet.len()).unwrap().to_vec();
+    out.extend_from_slice(&packet);
+    out
+}
+
+/// Hostile sound and captions from a publisher (RFC 3551 L16 on channels 2-3, RFC 4103 T.140 on
+/// 4-5): garbage, another payload type, another SSRC mid-stream, a payload over 16 KiB are
+/// counted and dropped; odd-sized sound and text with control characters or invalid UTF-8 are
+/// passed on untouched (the server decodes neither; receivers count what they cannot use);
+/// every frame still reaches the viewer, and only the good packets do.
+#[test]
+fn hostile_sound_and_captions_are_counted_and_leave_the_frames_alone() {
+    let mut core = Core::default_config();
+    let conn = core.connect(41000);
+    let sdp = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=cam\r\nt=0 0\r\n\
+               m=video 0 RTP/AVP 26\r\na=framerate:30\r\na=control:streamid=0\r\n\
+               m=audio 0 RTP/AVP 96\r\na=rtpmap:96 L16/48000/2\r\na=control:streamid=1\r\n\
+               m=text 0 RTP/AVP 98\r\na=rtpmap:98 t140/1000\r\na=control:streamid=2\r\n";
+    let announce = format!(
+        "ANNOUNCE {LIVE} RTSP/1.0\r\nCSeq: 1\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    assert_eq!(
+        reply(&core.exchange(conn, announce.as_bytes()))
+            .status
+            .as_u16(),
+        200
+    );
+    let mut id = None;
+    for (track, channels) in [(0, "0-1"), (1, "2-3"), (2, "4-5")] {
+        let mut headers = vec![format!(
+            "Transport: RTP/AVP/TCP;unicast;interleaved={channels};mode=record"
+        )];
+        headers.extend(id.iter().map(|id| format!("Session: {id}")));
+        let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+        let r = core.request(conn, &format!("SETUP {LIVE}/streamid={track}"), &headers);
+        assert_eq!(r.status.as_u16(), 200, "{r:?}");
+        id = Some(session_id(&r));
+    }
+    let id = id.unwrap();
+    let r = core.request(
+        conn,
+        &format!("RECORD {LIVE}"),
+        &[&format!("Session: {id}")],
+    );
+    assert_eq!(r.status.as_u16(), 200);
+    core.exchange(conn, &interleaved_frame(0));
+    // A viewer of all three tracks.
+    let v = core.connect(40000);
+    let mut vid = None;
+    for (track, port) in [(0, 5000), (1, 5002), (2, 5004)] {
+        let mut headers = vec![format!(
+            "Transport: RTP/AVP;unicast;client_port={port}-{}",
+            port + 1
+        )];
+        headers.extend(vid.iter().map(|id| format!("Session: {id}")));
+        let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+        let r = core.request(v, &format!("SETUP {LIVE}/trackID={track}"), &headers);
+        assert_eq!(r.status.as_u16(), 200, "track {track}: {r:?}");
+        vid = Some(session_id(&r));
+    }
+    let r = core.request(
+        v,
+        &format!("PLAY {LIVE}"),
+        &[&format!("Session: {}", vid.unwrap())],
+    );
+    assert_eq!(r.status.as_u16(), 200);
+    let mut sent = Vec::new();
+    let good = [7u8; 3840];
+    for n in 1..=10usize {
+        let seq = n as u16;
+        let mut bytes = interleaved_frame(n);
+        bytes.extend(interleaved(2, 96, 0xA0D, seq, &good)); // good
+        bytes.extend(interleaved(2, 96, 0xA0D, 1000 + seq, &good[..3])); // odd: passed on
+        bytes.extend(interleaved(2, 97, 0xA0D, 2000 + seq, &good)); // another PT
+        bytes.extend(interleaved(2, 96, 0xBAD, 3000 + seq, &good)); // another SSRC
+        bytes.extend(interleaved(2, 96, 0xA0D, 4000 + seq, &vec![1; 17_000])); // too large
+        bytes.extend(rtsp::Data::header(2, 5).unwrap()); // not RTP
+        bytes.extend(b"\x00junk");
+        let text: &[u8] = if n % 2 == 0 {
+            b"ok\x07\xff\xfe\xe2\x80\xa8"
+        } else {
+            "fine\u{2028}".as_bytes()
+        };
+        bytes.extend(interleaved(4, 98, 0x7E7, seq, text));
+        core.exchange(conn, &bytes);
+        sent.extend(core.run_for(Duration::from_millis(33)));
+    }
+    let frames = rtp_to(&sent, 5000).iter().filter(|p| p.1).count();
+    assert_eq!(frames, 10, "every frame reaches the viewer");
+    let sound: Vec<usize> = sent
+        .iter()
+        .filter(|(s, to, _)| *s == Socket::Rtp && to.port() == 5002)
+        .map(|(_, _, b)| rtp::Packet::parse(b).unwrap().payload().len())
+        .collect();
+    assert_eq!(
+        sound.len(),
+        20,
+        "the good and the odd-sized sound of each frame: {sound:?}"
+    );
+    assert_eq!(sound.iter().filter(|&&l| l == 3840).count(), 10);
+    let captions = rtp_to(&sent, 5004).len();
+    assert_eq!(captions, 10, "each caption passed on, bad bytes and all");
+    let stats = &core.server.published()[0];
+    assert_eq!(stats.frames, 11);
+    assert_eq!((stats.audio_packets, stats.caption_packets), (20, 10));
+    assert_eq!(
+        stats.tracks_ignored, 40,
+        "another PT, another SSRC, too large, not RTP: {stats:?}"
+    );
+}
