@@ -22,7 +22,7 @@ use hdstream_common::text::{self, Captions, Cue, t140};
 use crate::stream::{Counters, Next};
 
 /// Dynamic RTP payload type of T.140 text.
-pub const T140_PAYLOAD_TYPE: u8 = 98;
+pub const T140_PAYLOAD_TYPE: u8 = t140::PAYLOAD_TYPE;
 /// The largest captions file read.
 pub const MAX_BYTES: u64 = 16 << 20;
 /// The largest T.140 payload sent.

@@ -15,9 +15,8 @@ use hdstream_common::sdp::{Media, MjpegStream, SessionDescription};
 
 use crate::track::Track;
 
-/// The dynamic RTP payload type of the captions (RFC 4103 §6: dynamic; 98, as the server
-/// offers its own).
-pub const T140_PAYLOAD_TYPE: u8 = 98;
+/// The dynamic RTP payload type of the captions (RFC 4103 §6): the one the server offers too.
+pub const T140_PAYLOAD_TYPE: u8 = hdstream_common::text::t140::PAYLOAD_TYPE;
 
 /// What the publication holds.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -26,6 +26,9 @@ use std::time::Duration;
 use super::Cue;
 use crate::rtp;
 
+/// The dynamic RTP payload type hdstream sends T.140 on (RFC 4103 §6: any dynamic type; the
+/// server's files and live paths and `hdstream-publish` all use this one).
+pub const PAYLOAD_TYPE: u8 = 98;
 /// The RTP clock rate of `text/t140`: timestamps count milliseconds (RFC 4103 §3).
 pub const CLOCK_RATE: u32 = 1000;
 /// The SDP encoding name of RFC 4103's `text/t140` (`a=rtpmap:<pt> t140/1000`).
