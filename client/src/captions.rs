@@ -14,6 +14,7 @@
 //! (a caption's lines, split by the depacketizer at LF) make one cue. A cue ends where the
 //! next one starts, at most [`DEFAULT_DURATION`] after its own start.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -34,9 +35,9 @@ const MAX_CUES: usize = 100_000;
 const MAX_NPT: f64 = 86_400.0 * 366.0;
 
 /// The cues received so far, shared with the presenter (the window draws the one at the
-/// picture's media time). The track is the one writer.
+/// picture's media time): their one owner. The track is the one writer.
 #[derive(Debug, Clone, Default)]
-pub struct Board(Arc<Mutex<Vec<Cue>>>);
+pub struct Board(Arc<Mutex<VecDeque<Cue>>>);
 
 impl Board {
     /// An empty board.
@@ -59,13 +60,14 @@ impl Board {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .iter()
+            .cloned()
+            .collect()
     }
 
-    fn set(&self, cues: &[Cue]) {
-        let mut shared = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        shared.clear();
-        shared.extend_from_slice(cues);
+    /// The cues, to change (the track's).
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Cue>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -114,7 +116,6 @@ pub struct Track {
     gate: Option<Vec<Vec<u8>>>,
     /// Lines (extended timestamp, text) waiting for the anchor.
     unplaced: Vec<(i64, String)>,
-    cues: Vec<Cue>,
     /// Extended timestamp of the last cue: a line with the same one joins it.
     last_ts: Option<i64>,
     board: Board,
@@ -135,7 +136,6 @@ impl Track {
             sender_clock: None,
             gate: Some(Vec::new()),
             unplaced: Vec::new(),
-            cues: Vec::new(),
             last_ts: None,
             board,
             counters: Counters::default(),
@@ -148,8 +148,8 @@ impl Track {
     }
 
     /// The cues received so far, in the order received.
-    pub fn cues(&self) -> &[Cue] {
-        &self.cues
+    pub fn cues(&self) -> Vec<Cue> {
+        self.board.cues()
     }
 
     /// Counts so far.
@@ -279,16 +279,16 @@ impl Track {
         for (ts, text) in std::mem::take(&mut self.unplaced) {
             self.line(ts, anchor.npt_of(ts), text);
         }
-        self.board.set(&self.cues);
     }
 
     /// The lines of one packet at extended timestamp `ts`, media time `npt`. The same text
-    /// again at the same timestamp is the caption sent again (the server repeats the one
-    /// showing when a PLAY changes the speed) and is left out; other text at the same
-    /// timestamp is the rest of a caption that took more than one packet.
+    /// again at the same timestamp is the caption sent again (a sender that repeats the one
+    /// showing after a PLAY) and is left out; other text at the same timestamp is the rest of
+    /// a caption that took more than one packet.
     fn line(&mut self, ts: i64, npt: f64, text: String) {
+        let mut cues = self.board.lock();
         if self.last_ts == Some(ts)
-            && let Some(last) = self.cues.last_mut()
+            && let Some(last) = cues.back_mut()
         {
             if last.text != text {
                 last.text.push('\n');
@@ -301,7 +301,7 @@ impl Track {
             self.counters.dropped += 1;
             return;
         };
-        push_cue(&mut self.cues, start, text);
+        push_cue(&mut cues, start, text);
         self.last_ts = Some(ts);
         self.counters.received += 1;
     }
@@ -309,17 +309,17 @@ impl Track {
 
 /// Adds a cue starting at `start`: the one before it ends there if it was still showing, and
 /// the new one shows for [`DEFAULT_DURATION`]. The oldest go past [`MAX_CUES`].
-fn push_cue(cues: &mut Vec<Cue>, start: Duration, text: String) {
-    if let Some(last) = cues.last_mut()
+fn push_cue(cues: &mut VecDeque<Cue>, start: Duration, text: String) {
+    if let Some(last) = cues.back_mut()
         && last.start <= start
         && start < last.end
     {
         last.end = start;
     }
     if cues.len() >= MAX_CUES {
-        cues.remove(0);
+        cues.pop_front();
     }
-    cues.push(Cue::new(start, start + DEFAULT_DURATION, text));
+    cues.push_back(Cue::new(start, start + DEFAULT_DURATION, text));
 }
 
 #[cfg(test)]
@@ -356,7 +356,7 @@ mod tests {
 
     #[test]
     fn a_cue_ends_at_the_next_one_or_three_seconds_after_it_starts() {
-        let mut cues = Vec::new();
+        let mut cues = VecDeque::new();
         push_cue(&mut cues, ms(1000), "a".into());
         push_cue(&mut cues, ms(2500), "b".into());
         push_cue(&mut cues, ms(9000), "c".into());
@@ -373,7 +373,7 @@ mod tests {
 
     #[test]
     fn a_cue_after_a_seek_back_leaves_the_one_before_alone() {
-        let mut cues = Vec::new();
+        let mut cues = VecDeque::new();
         push_cue(&mut cues, ms(8000), "late".into());
         push_cue(&mut cues, ms(1000), "early".into());
         assert_eq!(cues[0].end, ms(11000));
