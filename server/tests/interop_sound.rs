@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -15,34 +15,21 @@ use hdstream_server::core::Config;
 
 /// 6 s of 640x360 at 30 fps.
 const CLIP: Clip = Clip::new(640, 360, 6);
-/// The sound's rate and channels.
-const RATE: usize = 48_000;
-const CHANNELS: usize = 2;
+const RATE: usize = common::NOISE_RATE;
+const CHANNELS: usize = common::NOISE_CHANNELS;
+/// The seed of the WAV's noise.
+const SEED: u32 = 0x1234_5678;
 
-/// The WAV's samples: noise from a fixed seed, so that any run of them is found in one place.
+/// The WAV's samples.
 fn samples() -> &'static Vec<i16> {
     static SAMPLES: OnceLock<Vec<i16>> = OnceLock::new();
-    SAMPLES.get_or_init(|| {
-        let mut x: u32 = 0x1234_5678;
-        (0..RATE * CHANNELS * 6)
-            .map(|_| {
-                x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                ((x >> 16) as i16) / 4
-            })
-            .collect()
-    })
+    SAMPLES.get_or_init(|| common::noise(SEED, 6))
 }
 
 /// A media root holding `f.mjpeg` and `f.wav` beside it.
 fn root(name: &str) -> PathBuf {
     let video = CLIP.path();
-    let wav = common::cached("sound-noise-48k-stereo-6s.wav", |path| {
-        let data = samples();
-        let mut bytes =
-            hdstream_common::audio::wav::header(48_000, 2, (data.len() * 2) as u32).to_vec();
-        bytes.extend(data.iter().flat_map(|s| s.to_le_bytes()));
-        std::fs::write(path, bytes).expect("write the WAV");
-    });
+    let wav = common::noise_wav("sound-noise-48k-stereo-6s.wav", SEED, 6);
     let vtt = common::cached("captions-6s.vtt", |path| {
         std::fs::write(path, VTT).expect("write the WebVTT");
     });
@@ -67,15 +54,6 @@ fn srt_cues(text: &str) -> Vec<(u64, String)> {
             let text = c.text.trim_end_matches('\u{2028}').to_owned();
             (c.start.as_millis() as u64, text)
         })
-        .collect()
-}
-
-/// Little-endian 16-bit samples of a raw file.
-fn read_s16le(path: &Path) -> Vec<i16> {
-    let bytes = std::fs::read(path).unwrap_or_default();
-    bytes
-        .chunks_exact(2)
-        .map(|b| i16::from_le_bytes([b[0], b[1]]))
         .collect()
 }
 
@@ -221,7 +199,7 @@ fn ffmpeg_plays(transport: &str) {
     let frames = common::parse_framemd5(&std::fs::read_to_string(&video).unwrap_or_default());
     assert_eq!(frames.len(), CLIP.frames as usize, "every frame");
     assert_identical(
-        &read_s16le(&audio),
+        &common::read_s16le(&audio),
         0.98,
         &format!("ffmpeg over {transport}"),
     );
@@ -287,7 +265,7 @@ fn gstreamer_plays(protocol: &str) {
         done.stderr
     );
     assert_identical(
-        &read_s16le(&audio),
+        &common::read_s16le(&audio),
         0.98,
         &format!("GStreamer over {protocol}"),
     );

@@ -15,36 +15,18 @@ use hdstream_server::core::Config;
 
 /// 8 s at 30 fps, 640x360.
 const CLIP: Clip = Clip::new(640, 360, 8);
-const RATE: usize = 48_000;
-const CHANNELS: usize = 2;
+const RATE: usize = common::NOISE_RATE;
+const CHANNELS: usize = common::NOISE_CHANNELS;
+/// The seed of the publisher's noise.
+const SEED: u32 = 0x0BAD_5EED;
 
-/// Noise from a fixed seed: any run of 64 samples is found in one place only.
+/// The publisher's samples.
 fn samples() -> Vec<i16> {
-    let mut x: u32 = 0x0BAD_5EED;
-    (0..RATE * CHANNELS * 8)
-        .map(|_| {
-            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            ((x >> 16) as i16) / 4
-        })
-        .collect()
+    common::noise(SEED, 8)
 }
 
 fn wav() -> PathBuf {
-    common::cached("live-noise-48k-stereo-8s.wav", |path| {
-        let data = samples();
-        let mut bytes =
-            hdstream_common::audio::wav::header(48_000, 2, (data.len() * 2) as u32).to_vec();
-        bytes.extend(data.iter().flat_map(|s| s.to_le_bytes()));
-        std::fs::write(path, bytes).expect("write the WAV");
-    })
-}
-
-fn read_s16le(path: &Path) -> Vec<i16> {
-    std::fs::read(path)
-        .unwrap_or_default()
-        .chunks_exact(2)
-        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-        .collect()
+    common::noise_wav("live-noise-48k-stereo-8s.wav", SEED, 8)
 }
 
 /// Asserts that `decoded` holds at least `seconds` of the publisher's samples, as one run.
@@ -146,7 +128,7 @@ fn ffmpeg_publishes_video_and_sound_and_ffmpeg_hears_every_sample() {
     assert!(seen.status.success(), "viewer: {}", seen.stderr);
     let frames = common::parse_framemd5(&seen.stdout_text());
     assert!(frames.len() >= 110, "{} frames in 4 s", frames.len());
-    assert_a_run_of_the_source(&read_s16le(&out), 3.5, "ffmpeg viewer of ffmpeg");
+    assert_a_run_of_the_source(&common::read_s16le(&out), 3.5, "ffmpeg viewer of ffmpeg");
     handle.stop().unwrap();
 }
 
@@ -224,7 +206,11 @@ fn rtspclientsink_publishes_sound_first_and_gstreamer_hears_it() {
     );
     let _heard = viewer.stop_after(Duration::from_secs(5), Duration::from_secs(3));
     let _published = publisher.stop_after(Duration::from_secs(1), Duration::from_secs(3));
-    assert_a_run_of_the_source(&read_s16le(&out), 3.0, "GStreamer viewer of rtspclientsink");
+    assert_a_run_of_the_source(
+        &common::read_s16le(&out),
+        3.0,
+        "GStreamer viewer of rtspclientsink",
+    );
     handle.stop().unwrap();
 }
 
@@ -283,7 +269,7 @@ fn ffmpeg_publishes_opus_and_ffmpeg_hears_the_tone() {
     let seen = viewer.wait(Duration::from_secs(20));
     let _ = publisher.stop_after(Duration::from_secs(1), Duration::from_secs(2));
     assert!(seen.status.success(), "viewer: {}", seen.stderr);
-    let heard = read_s16le(&out);
+    let heard = common::read_s16le(&out);
     // Past the decoder's start-up. lavfi's sine is at 1/8 of full scale (RMS 2896); sent as
     // stereo and taken back to mono by ffmpeg's downmix at −3 dB: RMS 2048 untouched.
     let (hz, rms) = tone_of(&heard[48_000 / 2..]);

@@ -481,6 +481,46 @@ pub fn parse_framemd5(text: &str) -> Vec<String> {
         .collect()
 }
 
+// ---------------------------------------------------------------- sound
+
+/// Sample rate of the tests' noise.
+pub const NOISE_RATE: usize = 48_000;
+/// Channels of the tests' noise.
+pub const NOISE_CHANNELS: usize = 2;
+
+/// `seconds` of 48 kHz stereo noise from `seed`: any run of 64 samples is found in one place
+/// only, so a receiver's samples can be located in the source and compared.
+pub fn noise(seed: u32, seconds: usize) -> Vec<i16> {
+    let mut x = seed;
+    (0..NOISE_RATE * NOISE_CHANNELS * seconds)
+        .map(|_| {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            ((x >> 16) as i16) / 4
+        })
+        .collect()
+}
+
+/// `target/test-media/<name>`: [`noise`]`(seed, seconds)` as a 16-bit PCM WAV file.
+pub fn noise_wav(name: &str, seed: u32, seconds: usize) -> PathBuf {
+    cached(name, |path| {
+        let data = noise(seed, seconds);
+        let len = u32::try_from(data.len() * 2).expect("a WAV under 4 GiB");
+        let header = hdstream_common::audio::wav::header(NOISE_RATE as u32, 2, len);
+        let mut bytes = header.to_vec();
+        bytes.extend(data.iter().flat_map(|s| s.to_le_bytes()));
+        std::fs::write(path, bytes).expect("write the WAV");
+    })
+}
+
+/// Little-endian 16-bit samples of a raw file (none when it cannot be read).
+pub fn read_s16le(path: &Path) -> Vec<i16> {
+    std::fs::read(path)
+        .unwrap_or_default()
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect()
+}
+
 // ---------------------------------------------------------------- server
 
 /// Sends the server's log to the test's captured output (shown when a test fails).
