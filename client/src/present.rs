@@ -100,6 +100,9 @@ pub struct Presenter {
     queue: BinaryHeap<Reverse<Entry>>,
     record: bool,
     last_npt: Option<f64>,
+    /// The epoch and due time of the last picture shown: one decoded after it, due no later,
+    /// has missed its turn (two decode threads finish out of order).
+    last_due: Option<(u64, Instant)>,
     seek_pending: Option<(usize, Instant)>,
     resume_pending: Option<usize>,
     stats: SinkStats,
@@ -124,6 +127,7 @@ impl Presenter {
             queue: BinaryHeap::new(),
             record,
             last_npt: None,
+            last_due: None,
             seek_pending: None,
             resume_pending: None,
             stats: SinkStats::default(),
@@ -215,6 +219,19 @@ impl Presenter {
                 recycle(picture);
                 continue;
             }
+            // Its successor is already on screen: showing it now would step back in time.
+            if self
+                .last_due
+                .is_some_and(|(e, due)| e == picture.stamp.epoch && picture.stamp.due <= due)
+            {
+                tracing::debug!(
+                    npt = picture.stamp.npt,
+                    "picture decoded after its successor was shown: dropped"
+                );
+                self.clock.count_late();
+                recycle(picture);
+                continue;
+            }
             // Late: its successor's time has come and the successor is here to be shown.
             // (A late picture with nothing after it yet is still the best there is.)
             let successor_due = self
@@ -284,6 +301,7 @@ impl Presenter {
             pause.resumed_frame_s = Some(picture.stamp.npt);
         }
         self.last_npt = Some(picture.stamp.npt);
+        self.last_due = Some((picture.stamp.epoch, picture.stamp.due));
     }
 
     /// The user asked for a seek to `target` at `now` (the client core then seeks the clock):
@@ -396,6 +414,26 @@ mod tests {
             "frame 0 (due 0 ms) is late at 40 ms; frame 1 is not"
         );
         assert_eq!((p.clock().late(), recycled), (1, 1));
+    }
+
+    #[test]
+    fn a_picture_decoded_after_its_successor_was_shown_is_dropped() {
+        let t0 = Instant::now();
+        let mut p = Presenter::new(Arc::new(Clock::new()), true);
+        // Thread B finishes frame 1 while thread A is still on frame 0.
+        p.push(picture(0, 0.033, t0 + 33 * MS));
+        let Next::Show(second) = p.poll(t0 + 33 * MS, drop) else {
+            panic!()
+        };
+        p.shown(&second, t0 + 33 * MS);
+        p.push(picture(0, 0.0, t0));
+        let mut recycled = 0;
+        assert!(matches!(
+            p.poll(t0 + 34 * MS, |_| recycled += 1),
+            Next::Idle
+        ));
+        assert_eq!((p.clock().late(), recycled), (1, 1));
+        assert_eq!(p.stats().displayed_npt, [0.033], "shown in order, once");
     }
 
     #[test]
