@@ -25,10 +25,14 @@ use hdstream_common::rtsp::{self, Data, Message, Method, Parsed, Response, Statu
 use crate::audio::{self, Playhead};
 use crate::captions;
 
-/// The delay of a live stream played with its sound: the sound output writes
-/// [`audio::output::AHEAD`] before play time, so pictures wait that long and a margin for the
-/// sound's arrival jitter (without sound, a live picture is shown as it arrives).
-pub const LIVE_SOUND_DELAY: Duration = Duration::from_millis(160);
+/// The delay of a live stream played with its sound, beyond how far ahead the sound output
+/// writes ([`Config::sound_ahead`]): a sound packet (20 ms of sound) must have arrived before
+/// it is written, with a margin for its arrival jitter. (Without sound, a live picture is
+/// shown as it arrives.)
+pub const SOUND_ARRIVAL_MARGIN: Duration = Duration::from_millis(60);
+/// The delay of a live stream with sound by default: [`audio::output::AHEAD`] (100 ms) and
+/// [`SOUND_ARRIVAL_MARGIN`].
+pub const LIVE_SOUND_DELAY: Duration = audio::output::AHEAD.saturating_add(SOUND_ARRIVAL_MARGIN);
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::pipeline::{self, Pipeline, StreamStart};
@@ -92,6 +96,12 @@ pub struct Config {
     /// How the captions track's RTP travels (UDP: its own port pair); `None` leaves captions
     /// out (`--no-captions`). Defaults as for [`Config::audio`].
     pub captions: Option<Transport>,
+    /// How far ahead of play time the sound output writes (a device's buffer,
+    /// [`audio::output::AHEAD`] by default): a live stream with sound is played this and
+    /// [`SOUND_ARRIVAL_MARGIN`] behind its arrival. A call keeps it short.
+    pub sound_ahead: Duration,
+    /// How much longer a live picture with sound waits ([`SOUND_ARRIVAL_MARGIN`] by default).
+    pub sound_margin: Duration,
 }
 
 impl Config {
@@ -114,6 +124,8 @@ impl Config {
             live_low_latency: true,
             audio: (transport == Transport::Tcp).then_some(Transport::Tcp),
             captions: (transport == Transport::Tcp).then_some(Transport::Tcp),
+            sound_ahead: audio::output::AHEAD,
+            sound_margin: SOUND_ARRIVAL_MARGIN,
         }
     }
 }
@@ -880,8 +892,9 @@ impl Client {
                     if d.audio.is_some() && self.config.audio.is_some() {
                         // The sound is written ahead of the playout clock (as a device's
                         // buffer is): it must have arrived before its picture is due.
-                        tracing::info!(delay = ?LIVE_SOUND_DELAY, "live stream with sound");
-                        self.pipeline.go_live_delayed(LIVE_SOUND_DELAY);
+                        let delay = self.config.sound_ahead + self.config.sound_margin;
+                        tracing::info!(?delay, "live stream with sound");
+                        self.pipeline.go_live_delayed(delay);
                     } else {
                         tracing::info!("live stream: low latency (no prebuffer)");
                         self.pipeline.go_live();
@@ -1043,9 +1056,13 @@ impl Client {
             }
         };
         let interval = self.config.pipeline.report_interval;
-        let Some(audio) =
-            audio::Track::new(track.format, Arc::clone(&self.playhead), interval, now)
-        else {
+        let Some(audio) = audio::Track::new(
+            track.format,
+            Arc::clone(&self.playhead),
+            self.config.sound_ahead,
+            interval,
+            now,
+        ) else {
             return false;
         };
         tracing::info!(track = %track.control_url, format = %audio.format_name(), "audio track");

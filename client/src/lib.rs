@@ -17,7 +17,8 @@
 //!   (sans-IO; the driver writes `--audio-out`);
 //! - [`client`]: the two glued together, the core the driver runs (sans-IO);
 //! - [`driver`]: the mio loop, the only code touching sockets;
-//! - [`decode`]: decode threads; [`present`], [`sink`], [`window`], [`overlay`]: showing;
+//! - [`decode`]: decode threads; [`present`], [`sink`], [`window`], [`overlay`], [`inset`]:
+//!   showing;
 //! - [`stats`]: histograms and the [`Report`].
 //!
 //! [`play`] runs a whole playback and returns its report; the binary wraps it in a CLI.
@@ -31,6 +32,7 @@ pub mod controls;
 pub mod decode;
 pub mod driver;
 pub mod error;
+pub mod inset;
 pub mod options;
 pub mod overlay;
 pub mod pipeline;
@@ -158,6 +160,7 @@ pub fn play(options: &Options) -> Result<Report, Error> {
         playhead,
         live,
         captions: board.clone(),
+        inset: options.inset.clone(),
     };
     let shown = sink::run(
         sink_ends,
@@ -310,6 +313,8 @@ fn client_config(options: &Options, host: &str, transport: Transport) -> Config 
         config.idle_timeout = Duration::from_secs(2);
     }
     config.live_low_latency = options.live_low_latency;
+    config.sound_ahead = options.sound_ahead;
+    config.sound_margin = options.sound_margin;
     config.pipeline.wallclock = Some((Instant::now(), std::time::SystemTime::now()));
     let playout = &mut config.pipeline.playout;
     playout.prebuffer = options.prebuffer;
@@ -323,10 +328,14 @@ fn client_config(options: &Options, host: &str, transport: Transport) -> Config 
     config
 }
 
-/// The flag SIGINT and SIGTERM raise when `options` asks for them (a second signal while the
-/// first is handled ends the process at once).
+/// The flag that ends the run: the caller's ([`Options::stop`]) or a new one, raised by SIGINT
+/// and SIGTERM when `options` asks for them (a second signal while the first is handled ends
+/// the process at once).
 fn stop_on_signals(options: &Options) -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = options
+        .stop
+        .clone()
+        .unwrap_or_else(|| Arc::new(AtomicBool::new(false)));
     if options.handle_signals {
         for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
             let _ =

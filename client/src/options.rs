@@ -1,9 +1,12 @@
 //! What a playback is asked to do: [`Options`], as the command line or a caller builds them.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::inset::Inset;
 
 /// What to play.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +106,17 @@ pub struct Options {
     pub captions: bool,
     /// Write the captions received to this SRT file at the end (`--captions-out`).
     pub captions_out: Option<PathBuf>,
+    /// How far ahead of play time the sound is written (a device's buffer); a live stream
+    /// with sound plays this and [`SOUND_ARRIVAL_MARGIN`](crate::client::SOUND_ARRIVAL_MARGIN)
+    /// behind its arrival. A call keeps it short.
+    pub sound_ahead: Duration,
+    /// How much longer than `sound_ahead` a live picture with sound waits: the sound's arrival
+    /// jitter ([`SOUND_ARRIVAL_MARGIN`](crate::client::SOUND_ARRIVAL_MARGIN) by default).
+    pub sound_margin: Duration,
+    /// Raised by the caller to tear the session down and end (as a signal does).
+    pub stop: Option<Arc<AtomicBool>>,
+    /// A second picture drawn small in a corner of the window (a call's near side).
+    pub inset: Option<Arc<Inset>>,
 }
 
 impl Options {
@@ -133,6 +147,10 @@ impl Options {
             audio_out: None,
             captions: true,
             captions_out: None,
+            sound_ahead: crate::audio::output::AHEAD,
+            sound_margin: crate::client::SOUND_ARRIVAL_MARGIN,
+            stop: None,
+            inset: None,
         }
     }
 

@@ -34,6 +34,9 @@ use hdstream_common::rfc2435::Concealed;
 use crate::cache::{Cache, Frame, Refused};
 use crate::clock::Clock;
 
+/// A live schedule moves earlier only for an arrival this much quicker (less is noise).
+const FOLLOW_SLACK: Duration = Duration::from_millis(2);
+
 /// How the playout behaves.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Config {
@@ -43,6 +46,9 @@ pub struct Config {
     pub low_latency: bool,
     /// Frames are released to the decoder this long before they are due.
     pub lead: Duration,
+    /// When playing starts, the first frame is due this long from then (a live stream with
+    /// sound: [`Playout::go_live_delayed`]); zero: `lead` from then.
+    pub delay: Duration,
     /// RTP clock rate (90 kHz for JPEG, RFC 2435 §3).
     pub clock_rate: u32,
     /// Time between frames when the stream says (SDP `a=framerate`); otherwise estimated from
@@ -55,11 +61,12 @@ pub struct Config {
 }
 
 impl Config {
-    /// Low-latency mode: no prebuffer, no lead.
+    /// Low-latency mode: no prebuffer, no lead, no delay.
     pub fn go_live(&mut self) {
         self.low_latency = true;
         self.prebuffer = Duration::ZERO;
         self.lead = Duration::ZERO;
+        self.delay = Duration::ZERO;
     }
 }
 
@@ -69,6 +76,7 @@ impl Default for Config {
             prebuffer: Duration::from_millis(500),
             low_latency: false,
             lead: Duration::from_millis(100),
+            delay: Duration::ZERO,
             clock_rate: 90_000,
             frame_interval: None,
             max_frames: 4096,
@@ -144,6 +152,11 @@ pub struct Playout {
     last_released: Option<(i64, f64)>,
     estimated_ticks: Option<i64>,
     last_inserted: Option<i64>,
+    /// A live stream played [`Config::delay`] behind its arrival: a frame that arrives
+    /// earlier against its timestamp than the schedule assumed moves the schedule earlier
+    /// (the schedule follows the quickest arrival, so a first frame that came late does not
+    /// delay every frame after it). Off once the user holds or seeks in the kept window.
+    follow_arrival: bool,
     counters: Counters,
     /// Live: frames already released, oldest first (copies), for going back.
     history: Option<History>,
@@ -187,6 +200,7 @@ impl Playout {
             last_released: None,
             estimated_ticks: None,
             last_inserted: None,
+            follow_arrival: false,
             counters: Counters::default(),
             history: None,
         }
@@ -210,11 +224,14 @@ impl Playout {
         self.history.get_or_insert_with(History::default);
     }
 
-    /// A live stream played `delay` after it arrives: timed like a file with that prebuffer,
-    /// kept for timeshift like any live stream.
+    /// A live stream played `delay` after it arrives: playing starts with the first frame (no
+    /// prebuffer), due `delay` later, and each frame goes to the decoder as it arrives (up to
+    /// `lead` early); kept for timeshift like any live stream.
     pub fn go_live_delayed(&mut self, delay: Duration) {
         self.config.low_latency = false;
-        self.config.prebuffer = delay;
+        self.config.prebuffer = Duration::ZERO;
+        self.config.delay = delay;
+        self.follow_arrival = true;
         self.history.get_or_insert_with(History::default);
     }
 
@@ -226,6 +243,7 @@ impl Playout {
     /// Timeshift: the clock is paused (or about to be) and frames keep coming: they wait in the
     /// cache, and play resumes from the frame after the last released, at its pace.
     pub fn hold(&mut self, now: Instant) {
+        self.follow_arrival = false;
         if self.history.is_none() {
             return;
         }
@@ -266,6 +284,7 @@ impl Playout {
         };
         self.config.low_latency = false;
         self.config.lead = Duration::ZERO;
+        self.follow_arrival = false;
         self.last_released = None;
         self.phase = Phase::Playing {
             anchor: self.clock.play_time(now),
@@ -276,6 +295,7 @@ impl Playout {
 
     /// Timeshift: back to the newest frame, and low latency from there.
     pub fn to_live_edge(&mut self, now: Instant) {
+        self.follow_arrival = false;
         let Some(history) = self.history.as_mut() else {
             return;
         };
@@ -439,6 +459,7 @@ impl Playout {
             }
         }
         self.last_inserted = Some(frame.timestamp);
+        self.follow(&frame);
         if self
             .last_released
             .is_some_and(|(ts, _)| frame.timestamp <= ts)
@@ -519,7 +540,12 @@ impl Playout {
                         self.config.lead
                     };
                     self.phase = Phase::Playing {
-                        anchor: now + lead,
+                        anchor: now
+                            + if self.config.delay.is_zero() {
+                                lead
+                            } else {
+                                self.config.delay
+                            },
                         anchor_ts,
                     };
                 }
@@ -576,6 +602,27 @@ impl Playout {
                     }
                     return Some(self.released(frame, due));
                 }
+            }
+        }
+    }
+
+    /// Moves the schedule earlier when `frame` came sooner after its capture than the frame
+    /// the schedule was anchored on ([`Playout::follow_arrival`]; more than [`FOLLOW_SLACK`]).
+    fn follow(&mut self, frame: &Frame) {
+        if !self.follow_arrival || self.config.delay.is_zero() {
+            return;
+        }
+        let clock = self.config.clock_rate;
+        if let Phase::Playing { anchor, anchor_ts } = &mut self.phase {
+            let wanted = self.clock.play_time(frame.arrival) + self.config.delay;
+            let due = Self::due(*anchor, *anchor_ts, frame.timestamp, clock);
+            if wanted + FOLLOW_SLACK < due {
+                tracing::debug!(
+                    earlier_ms = (due - wanted).as_secs_f64() * 1e3,
+                    "live schedule moved to a quicker arrival"
+                );
+                *anchor = wanted;
+                *anchor_ts = frame.timestamp;
             }
         }
     }
@@ -666,6 +713,7 @@ mod tests {
             prebuffer: 100 * MS,
             low_latency: false,
             lead: 10 * MS,
+            delay: Duration::ZERO,
             clock_rate: 90_000,
             frame_interval: Some(Duration::from_secs_f64(1.0 / 30.0)),
             max_frames: 100,
@@ -697,6 +745,40 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn a_delayed_live_stream_follows_its_quickest_arrival() {
+        let t0 = Instant::now();
+        // Released to the decoder up to 100 ms early: as each frame arrives.
+        let mut p = Playout::new(Config {
+            lead: 100 * MS,
+            ..config()
+        });
+        p.go_live_delayed(90 * MS);
+        p.start(t0, drop);
+        // Frame 0 came 30 ms late (its sender was busy): playing starts, due 90 ms after it.
+        let late = t0 + 30 * MS;
+        assert!(p.insert(frame(0, late)).is_none());
+        let r0 = p.poll(late, drop).expect("no prebuffer; released at once");
+        assert_eq!(r0.stamp.due, late + 90 * MS);
+        // Frame 1 comes on time (33 ms after frame 0's capture): due 90 ms after it, not
+        // 90 ms after frame 0's late arrival plus a frame.
+        let on_time = t0 + 34 * MS;
+        assert!(p.insert(frame(1, on_time)).is_none());
+        let r1 = p.poll(on_time, drop).expect("released as it arrives");
+        assert_eq!(r1.stamp.due, on_time + 90 * MS);
+        // Frame 2 comes late again: the schedule stays (it is due 33 ms after frame 1).
+        let again = t0 + 90 * MS;
+        assert!(p.insert(frame(2, again)).is_none());
+        let r2 = p.poll(again, drop).expect("released");
+        assert_eq!(
+            r2.stamp.due,
+            on_time + 90 * MS + Duration::from_secs_f64(1.0 / 30.0)
+        );
+        // Held (timeshift): arrivals no longer move it.
+        p.hold(again);
+        assert!(!p.follow_arrival);
     }
 
     #[test]

@@ -70,6 +70,8 @@ pub struct Ends {
     pub live: Arc<Mutex<Live>>,
     /// The captions received, drawn at each picture's media time.
     pub captions: crate::captions::Board,
+    /// A picture drawn small in the window's corner (a call's near side).
+    pub inset: Option<Arc<crate::inset::Inset>>,
 }
 
 struct Sink {
@@ -235,7 +237,7 @@ impl Sink {
         self.size = (picture.width, picture.height);
         if self.want_window && self.window.is_none() {
             match Window::open(picture.width, picture.height) {
-                Ok(w) => self.window = Some(w),
+                Ok(w) => self.window = Some(w.with_inset(self.ends.inset.clone())),
                 Err(e) => {
                     tracing::warn!("cannot open a window ({e}): playing headless");
                     self.want_window = false;

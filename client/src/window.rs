@@ -25,12 +25,14 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use minifb::{InputCallback, Key, MouseButton, MouseMode, ScaleMode, WindowOptions};
 
 use crate::controls::{self, Control, Layout, VOLUME};
 use crate::decode::Picture;
+use crate::inset::Inset;
 use crate::options::Step;
 use crate::overlay;
 
@@ -162,6 +164,8 @@ pub struct Window {
     /// Paused, as of the last [`Window::actions`] (for the play button).
     paused: bool,
     dirty: bool,
+    /// Drawn small in the top right corner (a call's near side).
+    inset: Option<Arc<Inset>>,
 }
 
 impl std::fmt::Debug for Window {
@@ -209,7 +213,14 @@ impl Window {
             range: None,
             paused: false,
             dirty: false,
+            inset: None,
         })
+    }
+
+    /// Draws `inset`'s newest picture in the top right corner with every picture.
+    pub fn with_inset(mut self, inset: Option<Arc<Inset>>) -> Window {
+        self.inset = inset;
+        self
     }
 
     /// Whether the user has not closed it.
@@ -257,6 +268,9 @@ impl Window {
 
     fn compose(&mut self, hud: &Hud) {
         self.frame.copy_from_slice(&self.base);
+        if let Some(inset) = &self.inset {
+            inset.draw(&mut self.frame, self.size);
+        }
         if self.overlay {
             overlay::panel(&mut self.frame, self.size, &hud.lines, 2);
         }

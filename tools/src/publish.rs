@@ -13,6 +13,7 @@
 //! path resume where the live stream is.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::SyncSender;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Result, bail};
@@ -82,6 +83,9 @@ pub struct Settings {
     pub audio_codec: Encoding,
     /// Captions to send beside the video.
     pub captions: Option<CaptionInput>,
+    /// Each frame as it is captured, for a local view of what is sent (a call's near side):
+    /// offered without waiting, so a slow reader misses frames and never holds the publisher.
+    pub tap: Option<SyncSender<Vec<u8>>>,
 }
 
 impl Settings {
@@ -102,6 +106,7 @@ impl Settings {
             audio: None,
             audio_codec: Encoding::L16,
             captions: None,
+            tap: None,
         }
     }
 
@@ -342,6 +347,9 @@ pub fn run(settings: &Settings, stop: &AtomicBool) -> Result<Report> {
         };
         if let Some(jpeg) = jpeg {
             n += 1;
+            if let Some(tap) = &settings.tap {
+                let _ = tap.try_send(jpeg.clone());
+            }
             // Behind schedule by more than a frame (a pattern too big to draw in time): the
             // next frame goes on from now.
             let drawn = clock.media_time(Instant::now());

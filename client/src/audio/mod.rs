@@ -58,16 +58,18 @@ pub struct Track {
 
 impl Track {
     /// A track of `format` (`None` when the depacketizer cannot read it), reporting its
-    /// position on `playhead`, sending a receiver report every `report_interval`.
+    /// position on `playhead`, written `ahead` of play time, sending a receiver report every
+    /// `report_interval`.
     pub fn new(
         format: Format,
         playhead: Arc<Playhead>,
+        ahead: Duration,
         report_interval: Duration,
         now: Instant,
     ) -> Option<Track> {
         Some(Track {
             receiver: Receiver::new(format, now)?,
-            output: Output::new(format, playhead),
+            output: Output::new(format, playhead).with_ahead(ahead),
             ended: false,
             next_report: now + report_interval,
             report_interval,

@@ -15,7 +15,8 @@
 //! (`align`, an offset between frame index and timestamp); only when the video's mapping moves
 //! by more than [`REALIGN`] (a seek, a rebuffer, a live hold) does the sound jump with it.
 //!
-//! **Writing.** Like a device's buffer, the output is written [`AHEAD`] of play time, in steps
+//! **Writing.** Like a device's buffer, the output is written ahead of play time (by
+//! [`AHEAD`] unless the caller chooses: a call keeps it short, [`Output::with_ahead`]), in steps
 //! of at least [`TICK`]:
 //! - samples held are written as they are;
 //! - a hole (a later packet is held, this one is not) waits [`HOLD`] after that later packet
@@ -59,6 +60,8 @@ pub const REALIGN: Duration = Duration::from_millis(15);
 pub struct Output {
     rate: u32,
     channels: usize,
+    /// How far ahead of play time it is written.
+    ahead: Duration,
     /// Play time of output frame 0.
     origin: Option<Instant>,
     /// The next output frame to write.
@@ -89,6 +92,7 @@ impl Output {
         Output {
             rate: format.clock_rate.max(1),
             channels: usize::from(format.channels.max(1)),
+            ahead: AHEAD,
             origin: None,
             head: 0,
             align: None,
@@ -103,6 +107,13 @@ impl Output {
             playhead,
             counters: Counters::default(),
         }
+    }
+
+    /// Written `ahead` of play time instead of [`AHEAD`] (the sound then needs to arrive only
+    /// that long before it is heard).
+    pub fn with_ahead(mut self, ahead: Duration) -> Output {
+        self.ahead = ahead;
+        self
     }
 
     /// Its counts: concealment, underruns, frames played.
@@ -240,7 +251,7 @@ impl Output {
             }
             self.silence(behind, None);
         }
-        let target = self.frames_to(origin, play + AHEAD);
+        let target = self.frames_to(origin, play + self.ahead);
         while self.head < target {
             let (Some(align), Some(anchor)) = (self.align, anchor) else {
                 self.finished = ended;
@@ -303,7 +314,7 @@ impl Output {
         if self.head >= target && self.align.is_some() && !self.finished {
             // The next step: when play time has moved a tick on.
             let next = self.heard_at(origin, self.head) + TICK;
-            self.wake = clock.wall_time(next.checked_sub(AHEAD).unwrap_or(next));
+            self.wake = clock.wall_time(next.checked_sub(self.ahead).unwrap_or(next));
         }
     }
 }
