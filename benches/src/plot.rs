@@ -299,6 +299,49 @@ pub fn av(dir: &Path, rows: &[crate::av::AvRow]) -> Result<Vec<String>> {
     png_and_svg(dir, "av", &layout, &resolutions, &offsets)
 }
 
+/// Writes `call.{png,svg}` into `dir`: capture to display of each call direction by
+/// resolution, p50 thick and p99 thin, beside ITU-T G.114's 150 ms; returns the files written.
+pub fn call(dir: &Path, rows: &[crate::call::CallRow]) -> Result<Vec<String>> {
+    register_font()?;
+    let mut resolutions: Vec<String> = Vec::new();
+    for r in rows {
+        if !resolutions.contains(&r.resolution) {
+            resolutions.push(r.resolution.clone());
+        }
+    }
+    let mut series: Series = BTreeMap::new();
+    for r in rows {
+        let x = resolutions
+            .iter()
+            .position(|n| *n == r.resolution)
+            .unwrap_or(0);
+        if let (Some(p50), Some(p99)) = (r.capture_p50_ms, r.capture_p99_ms) {
+            series
+                .entry(format!("{}: p99", r.direction))
+                .or_default()
+                .push((x, p99));
+            series
+                .entry(format!("{}: p50", r.direction))
+                .or_default()
+                .push((x, p50));
+        }
+    }
+    if series.is_empty() {
+        return Ok(Vec::new());
+    }
+    let hi = series.values().flatten().map(|p| p.1).fold(150.0f64, f64::max);
+    let layout = Layout {
+        title: "Two-way call: the far side's capture to this screen (G.114: 150 ms)",
+        x_label: "thick: p50, thin: p99",
+        y_label: "milliseconds",
+        legend: SeriesLabelPosition::UpperLeft,
+        y_range: Some((0.0, hi * 1.3)),
+        paired: true,
+        dodge: true,
+    };
+    png_and_svg(dir, "call", &layout, &resolutions, &series)
+}
+
 /// Draws `series` into `<dir>/<name>.png` and `.svg`; returns the two paths.
 fn png_and_svg(
     dir: &Path,

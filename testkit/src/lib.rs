@@ -7,13 +7,16 @@
 //! - [`link`]: a one-way datagram link with MTU, seeded loss, duplication, reordering, delay and
 //!   jitter, and a record of what it did;
 //! - [`pair`]: one server core, one client core, the RTSP connection between them (reliable,
-//!   as TCP is) and a [`link`] each way for RTP and RTCP.
+//!   as TCP is) and a [`link`] each way for RTP and RTCP;
+//! - [`netns`]: network namespaces for the tests where the kernel's network matters (nftables
+//!   loss, two hosts joined by a veth pair).
 //!
 //! Real-socket tests stay where the kernel matters: interop with ffmpeg and GStreamer,
 //! batching and GSO, nftables loss, the window.
 
 pub mod link;
 pub mod media;
+pub mod netns;
 pub mod pair;
 
 pub use hdstream_video::encoder::Restart;

@@ -3,7 +3,8 @@
 //! gst-rtsp-server) on the same files for the same seconds, and reports fps, loss, latency, CPU
 //! (also per frame shown) and memory side by side. With `--live`, a publisher, our server and
 //! N viewers of a live path instead ([`hdstream_benches::live`]); with `--av`, the lip-sync
-//! benchmark ([`hdstream_benches::av`]).
+//! benchmark ([`hdstream_benches::av`]); with `--call`, two calls calling each other
+//! ([`hdstream_benches::call`]).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -53,6 +54,16 @@ use hdstream_benches::report::{self, Row};
 ///
 ///   playback --av --quick
 ///   playback --av --resolutions 1080p30 --transport tcp --peers ffmpeg
+///
+/// --call: the two-way call benchmark. Two hdstream-call processes on loopback call each
+/// other (each embeds a server, publishes the test pattern with its tone and plays the other,
+/// headless): per direction, the far side's capture to this screen (p50/p99/max), frames
+/// sent, shown, lost and late, the sound against the picture, and each side's CPU. Default
+/// 720p30,1080p30, 10 s; --quick: 720p30, 5 s. Writes call.json, call.csv and call.png/svg
+/// into --out:
+///
+///   playback --call
+///   playback --call --resolutions 1080p30 --seconds 30
 #[derive(Debug, Parser)]
 #[command(name = "playback", version, verbatim_doc_comment)]
 struct Args {
@@ -77,6 +88,9 @@ struct Args {
     /// The lip-sync benchmark (see above).
     #[arg(long, conflicts_with_all = ["live", "clients", "impair", "serial_peers"])]
     av: bool,
+    /// The two-way call benchmark (see above).
+    #[arg(long, conflicts_with_all = ["live", "av", "clients", "impair", "serial_peers"])]
+    call: bool,
     /// --live: viewer counts, one run each (one decoding viewer, the rest receive-only).
     #[arg(
         long,
@@ -161,6 +175,10 @@ fn build() -> Result<()> {
             "hdstream-client",
             "-p",
             "hdstream-tools",
+            "-p",
+            "hdstream-call",
+            "--bin",
+            "hdstream-call",
             "--bin",
             "hdstream-server",
             "--bin",
@@ -172,9 +190,12 @@ fn build() -> Result<()> {
         ])
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .status()
-        .context("cannot run cargo to build the server, client, relay and publisher")?;
+        .context("cannot run cargo to build the server, client, call, relay and publisher")?;
     if !status.success() {
-        bail!("building hdstream-server, hdstream-client, impair and hdstream-publish failed");
+        bail!(
+            "building hdstream-server, hdstream-client, hdstream-call, impair and \
+             hdstream-publish failed"
+        );
     }
     Ok(())
 }
@@ -187,6 +208,9 @@ fn main() -> Result<()> {
     }
     if args.av {
         return av(&args, started);
+    }
+    if args.call {
+        return call(&args, started);
     }
     let (resolutions, seconds) = if args.quick {
         let r = media::QUICK
@@ -512,6 +536,53 @@ fn av(args: &Args, started: Instant) -> Result<()> {
     });
     report::write_named(&args.out, "av", &rows, &extra)?;
     match plot::av(&args.out, &rows) {
+        Ok(files) => eprintln!("plots: {}", files.join(", ")),
+        Err(e) => eprintln!("plots skipped: {e:#}"),
+    }
+    Ok(())
+}
+
+/// `playback --call`: the two-way call benchmark ([`hdstream_benches::call`]).
+fn call(args: &Args, started: Instant) -> Result<()> {
+    use hdstream_benches::call;
+    let (resolutions, seconds) = if args.quick {
+        (vec![Resolution::parse("720p30").expect("preset")], 5)
+    } else if args.resolutions.is_empty() {
+        (
+            ["720p30", "1080p30"]
+                .iter()
+                .map(|s| Resolution::parse(s).expect("preset"))
+                .collect(),
+            args.seconds,
+        )
+    } else {
+        (args.resolutions.clone(), args.seconds)
+    };
+    if !args.no_build {
+        build()?;
+    }
+    let work = std::env::temp_dir().join(format!("hdstream-call-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
+    let mut rows = Vec::new();
+    for (i, res) in resolutions.iter().enumerate() {
+        eprintln!(
+            "[{}/{}] call at {} ({} s, {:.0} s elapsed)",
+            i + 1,
+            resolutions.len(),
+            res.name(),
+            seconds,
+            started.elapsed().as_secs_f64()
+        );
+        rows.extend(call::run(*res, seconds, &work));
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    println!("{}", call::table(&rows));
+    let extra = serde_json::json!({
+        "seconds": seconds,
+        "wall_s": started.elapsed().as_secs_f64(),
+    });
+    report::write_named(&args.out, "call", &rows, &extra)?;
+    match plot::call(&args.out, &rows) {
         Ok(files) => eprintln!("plots: {}", files.join(", ")),
         Err(e) => eprintln!("plots skipped: {e:#}"),
     }
