@@ -329,7 +329,11 @@ pub fn call(dir: &Path, rows: &[crate::call::CallRow]) -> Result<Vec<String>> {
     if series.is_empty() {
         return Ok(Vec::new());
     }
-    let hi = series.values().flatten().map(|p| p.1).fold(150.0f64, f64::max);
+    let hi = series
+        .values()
+        .flatten()
+        .map(|p| p.1)
+        .fold(150.0f64, f64::max);
     let layout = Layout {
         title: "Two-way call: the far side's capture to this screen (G.114: 150 ms)",
         x_label: "thick: p50, thin: p99",

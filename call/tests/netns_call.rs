@@ -62,7 +62,10 @@ fn a_720p30_call_between_two_hosts_shows_every_frame_within_150_ms_with_sound_in
     let limit = Duration::from_secs(SECONDS + 20);
     let status_a = a.wait_for(limit).expect("alice's call ends");
     let status_b = b.wait_for(limit).expect("bob's call ends");
-    assert!(status_a.success() && status_b.success(), "{status_a} {status_b}");
+    assert!(
+        status_a.success() && status_b.success(),
+        "{status_a} {status_b}"
+    );
     let (a, b) = (summary(&json_a), summary(&json_b));
     for (here, far, name) in [(&a, &b, "bob → alice"), (&b, &a, "alice → bob")] {
         let sent = &far["sent"];
@@ -106,7 +109,10 @@ fn a_720p30_call_between_two_hosts_shows_every_frame_within_150_ms_with_sound_in
         assert!(p99 <= 150.0, "{name}: capture to display p99 {p99} ms");
         // Sound in sync, and played without gaps.
         let offset = &got["audio_video_offset_ms"];
-        assert!(n(offset, "count") >= shown * 0.9, "{name}: sound heard with the pictures");
+        assert!(
+            n(offset, "count") >= shown * 0.9,
+            "{name}: sound heard with the pictures"
+        );
         assert!(n(offset, "p50").abs() <= 20.0, "{name}: offset {offset}");
         assert!(
             n(offset, "p99") <= 45.0 && n(offset, "p1") >= -125.0,

@@ -16,80 +16,29 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{pattern_file, serial};
+use hdstream_testkit::netns::{Killed, Namespace, skip_without_root};
 
 /// The server's RTP port inside the namespace (the nftables rule matches it).
 const RTP_PORT: u16 = 40_000;
 
-struct Namespace(String);
-
-impl Namespace {
-    fn create() -> Namespace {
-        let name = format!("hdstream-loss-{}", std::process::id());
-        let ns = Namespace(name.clone());
-        run(&["ip", "netns", "add", &name]);
-        run(&["ip", "-n", &name, "link", "set", "lo", "up"]);
-        ns
-    }
-
-    fn exec(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.0]).args(args);
-        c
-    }
-
-    fn nft(&self, script: &str) {
-        let mut child = self
-            .exec(&["nft", "-f", "-"])
-            .stdin(Stdio::piped())
-            .spawn()
-            .expect("nft runs");
-        std::io::Write::write_all(child.stdin.as_mut().unwrap(), script.as_bytes()).unwrap();
-        drop(child.stdin.take());
-        assert!(child.wait().unwrap().success(), "nft accepted:\n{script}");
-    }
-
-    /// (packets counted, packets dropped) by the two counters of the RTP rules.
-    fn counters(&self) -> (u64, u64) {
-        let out = self
-            .exec(&["nft", "list", "chain", "inet", "hdstream", "input"])
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        let counts: Vec<u64> = text
-            .lines()
-            .filter_map(|l| l.split("counter packets ").nth(1))
-            .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
-            .collect();
-        assert_eq!(counts.len(), 2, "two counters in:\n{text}");
-        (counts[0], counts[1])
-    }
-}
-
-impl Drop for Namespace {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-fn run(args: &[&str]) {
-    let status = Command::new(args[0]).args(&args[1..]).status();
-    assert!(
-        status.is_ok_and(|s| s.success()),
-        "{args:?} failed (needs root and iproute2)"
-    );
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// The nftables counters of the RTP rules in `ns`: (packets counted, packets dropped).
+fn counters(ns: &Namespace) -> (u64, u64) {
+    let out = ns
+        .exec(&["nft", "list", "chain", "inet", "hdstream", "input"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let counts: Vec<u64> = text
+        .lines()
+        .filter_map(|l| l.split("counter packets ").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+        .collect();
+    assert_eq!(counts.len(), 2, "two counters in:\n{text}");
+    (counts[0], counts[1])
 }
 
 /// The server binary beside the client's (built by `cargo test --workspace`; built here if not).
@@ -106,17 +55,6 @@ fn server_binary() -> PathBuf {
     server
 }
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
 /// Plays `file` from a server in a fresh namespace whose input hook drops `percent` % of its
 /// RTP datagrams, the client run with `client_args`: the client's JSON report, and the rule's
 /// (packets counted, packets dropped).
@@ -125,7 +63,7 @@ fn play_through_kernel_loss(
     percent: u32,
     client_args: &[&str],
 ) -> (serde_json::Value, u64, u64) {
-    let ns = Namespace::create();
+    let ns = Namespace::create("loss");
     ns.nft(&format!(
         "table inet hdstream {{\n  chain input {{\n    type filter hook input priority 0; policy accept;\n    \
          udp sport {RTP_PORT} counter\n    udp sport {RTP_PORT} numgen random mod 100 < {percent} counter drop\n  }}\n}}\n"
@@ -198,21 +136,13 @@ fn play_through_kernel_loss(
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let _ = std::fs::remove_file(&json);
-    let (sent, dropped) = ns.counters();
+    let (sent, dropped) = counters(&ns);
     (report, sent, dropped)
-}
-
-fn skip_without_root() -> bool {
-    let skip = !is_root() && std::env::var_os("CI").is_none();
-    if skip {
-        eprintln!("kernel_loss: needs root for a network namespace; skipped outside CI");
-    }
-    skip
 }
 
 #[test]
 fn five_percent_kernel_loss_is_reported_within_a_fifth_of_a_point() {
-    if skip_without_root() {
+    if skip_without_root("kernel_loss") {
         return;
     }
     let _serial = serial();
@@ -245,7 +175,7 @@ fn five_percent_kernel_loss_is_reported_within_a_fifth_of_a_point() {
 /// frames would miss one): with repair, at least 99 % of the frames are shown.
 #[test]
 fn two_percent_kernel_loss_at_1440p_is_repaired() {
-    if skip_without_root() {
+    if skip_without_root("kernel_loss") {
         return;
     }
     let _serial = serial();

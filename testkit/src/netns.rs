@@ -48,18 +48,32 @@ impl Namespace {
         std::io::Write::write_all(child.stdin.as_mut().expect("piped"), script.as_bytes())
             .expect("nft reads its script");
         drop(child.stdin.take());
-        assert!(child.wait().expect("nft ends").success(), "nft accepted:\n{script}");
+        assert!(
+            child.wait().expect("nft ends").success(),
+            "nft accepted:\n{script}"
+        );
     }
 
     /// Joins `self` and `other` by a veth pair, `self` at `a`, `other` at `b` (IPv4 addresses
     /// in one /24), both up.
     pub fn join(&self, a: &str, other: &Namespace, b: &str) {
         let (va, vb) = (format!("{}-a", veth_base()), format!("{}-b", veth_base()));
-        run(&["ip", "link", "add", &va, "type", "veth", "peer", "name", &vb]);
+        run(&[
+            "ip", "link", "add", &va, "type", "veth", "peer", "name", &vb,
+        ]);
         run(&["ip", "link", "set", &va, "netns", &self.0]);
         run(&["ip", "link", "set", &vb, "netns", &other.0]);
         for (ns, dev, addr) in [(self, &va, a), (other, &vb, b)] {
-            run(&["ip", "-n", &ns.0, "addr", "add", &format!("{addr}/24"), "dev", dev]);
+            run(&[
+                "ip",
+                "-n",
+                &ns.0,
+                "addr",
+                "add",
+                &format!("{addr}/24"),
+                "dev",
+                dev,
+            ]);
             run(&["ip", "-n", &ns.0, "link", "set", dev, "up"]);
         }
     }

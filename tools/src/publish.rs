@@ -34,6 +34,9 @@ use crate::track::{Senders, Track};
 
 /// Between connection attempts while the server is away.
 const RETRY: Duration = Duration::from_secs(1);
+/// How far behind its schedule the publisher may fall (a busy moment of the machine) before it
+/// skips frames to catch up; at least two frames.
+const MAX_BEHIND: Duration = Duration::from_millis(200);
 /// How long to serve the link between looks at stdin.
 const STDIN_WAIT: Duration = Duration::from_millis(10);
 /// Bytes waiting for the RTSP connection beyond which a frame (or sound, or a caption) is
@@ -350,10 +353,11 @@ pub fn run(settings: &Settings, stop: &AtomicBool) -> Result<Report> {
             if let Some(tap) = &settings.tap {
                 let _ = tap.try_send(jpeg.clone());
             }
-            // Behind schedule by more than a frame (a pattern too big to draw in time): the
-            // next frame goes on from now.
+            // Behind schedule by more than [`MAX_BEHIND`] (a pattern too big to draw in
+            // time): the next frame goes on from now. Less is a busy moment of the machine,
+            // caught up by the frames after it.
             let drawn = clock.media_time(Instant::now());
-            if !by_arrival && drawn > due + interval * 2 {
+            if !by_arrival && drawn > due + MAX_BEHIND.max(interval * 2) {
                 let behind = (drawn - due).as_secs_f64() / interval.as_secs_f64();
                 let skip = behind.floor() as u64 - 1;
                 n += skip;
