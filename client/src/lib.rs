@@ -446,6 +446,11 @@ fn report(
         displayed_npt: shown.displayed_npt.clone(),
         displayed_checksums: shown.displayed_checksums.clone(),
         displayed_capture_ms: shown.displayed_capture_ms.clone(),
+        displayed_sound_ms: shown
+            .displayed_sound_s
+            .iter()
+            .map(|s| s.map(|s| s * 1000.0))
+            .collect(),
         audio: audio::AudioReport::new(n.audio_format.clone(), &n.audio, &shown.av_offset),
         captions_received: n.captions.received,
         captions_dropped: n.captions.dropped,

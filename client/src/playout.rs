@@ -293,7 +293,9 @@ impl Playout {
         true
     }
 
-    /// Timeshift: back to the newest frame, and low latency from there.
+    /// Timeshift: back to the newest frame, and low latency from there — or, for a live
+    /// stream played [`Config::delay`] behind its arrival (with sound), that delay again from
+    /// the newest frame, following arrivals as at the start.
     pub fn to_live_edge(&mut self, now: Instant) {
         self.follow_arrival = false;
         let Some(history) = self.history.as_mut() else {
@@ -304,8 +306,26 @@ impl Playout {
                 history.push(f);
             }
         }
-        self.config.go_live();
         self.last_released = None;
+        if !self.config.delay.is_zero() {
+            let delay = self.config.delay;
+            self.config.low_latency = false;
+            self.config.lead = Config::default().lead.min(delay);
+            self.follow_arrival = true;
+            let newest = self
+                .cache
+                .first()
+                .map(|f| f.timestamp)
+                .or_else(|| history.frames.back().map(|f| f.timestamp));
+            if let Some(anchor_ts) = newest {
+                self.phase = Phase::Playing {
+                    anchor: self.clock.play_time(now) + delay,
+                    anchor_ts,
+                };
+            }
+            return;
+        }
+        self.config.go_live();
         let anchor_ts = self
             .cache
             .first()

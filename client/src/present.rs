@@ -50,6 +50,9 @@ pub struct SinkStats {
     /// Capture to display of every picture shown, ms (`None`: capture time unknown), when
     /// recording.
     pub displayed_capture_ms: Vec<Option<f64>>,
+    /// Where the sound output was when each picture went on screen, seconds of the output
+    /// stream ([`Playhead::position`]; `None`: no sound yet), when recording.
+    pub displayed_sound_s: Vec<Option<f64>>,
     /// Seeks.
     pub seeks: Vec<SeekRecord>,
     /// Pauses.
@@ -287,6 +290,11 @@ impl Presenter {
                     .stamp
                     .captured
                     .map(|c| now.saturating_duration_since(c).as_secs_f64() * 1000.0),
+            );
+            s.displayed_sound_s.push(
+                self.playhead
+                    .as_ref()
+                    .and_then(|p| p.position(self.clock.play_time(now))),
             );
         }
         if let Some((i, asked)) = self.seek_pending.take()

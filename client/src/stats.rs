@@ -276,6 +276,11 @@ pub struct Report {
     /// no capture time).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub displayed_capture_ms: Vec<Option<f64>>,
+    /// Where the sound output was when each frame went on screen, ms of what `--audio-out`
+    /// recorded (its sample *k* is heard at *k / rate*; `null`: no sound yet), when recording
+    /// was asked for: a click in that recording lines up with the picture it belongs to.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub displayed_sound_ms: Vec<Option<f64>>,
     /// The audio track: counts and the audio/video offset (fields `audio_*`).
     #[serde(flatten)]
     pub audio: crate::audio::AudioReport,

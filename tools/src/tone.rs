@@ -115,11 +115,11 @@ pub fn write_wav(path: &Path, tone: &Tone, frames: u64) -> Result<()> {
 }
 
 /// The sample frames of interleaved `pcm` (`channels` a frame) where a click starts: the first
-/// frame with a sample beyond [`THRESHOLD`] after at least half a second (`rate / 2` frames)
-/// without one.
+/// frame with a sample beyond [`THRESHOLD`] after at least 50 ms without one (a click lasts
+/// 5 ms; two a third of a second apart, as a seek can put them, are two).
 pub fn find_clicks(pcm: &[i16], channels: u16, rate: u32) -> Vec<usize> {
     let channels = usize::from(channels.max(1));
-    let quiet = rate as usize / 2;
+    let quiet = rate as usize / 20;
     let mut clicks = Vec::new();
     let mut last: Option<usize> = None;
     for (i, frame) in pcm.chunks_exact(channels).enumerate() {

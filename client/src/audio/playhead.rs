@@ -85,6 +85,17 @@ impl Playhead {
         }
     }
 
+    /// Where the output stream is at play time `play`, seconds from its frame 0 (negative
+    /// before it starts): frame *k* of what `--audio-out` records is heard at *k / rate*.
+    /// `None` before the output has begun.
+    pub fn position(&self, play: Instant) -> Option<f64> {
+        let origin = self.state.lock().origin?;
+        Some(match play.checked_duration_since(origin) {
+            Some(after) => after.as_secs_f64(),
+            None => -origin.duration_since(play).as_secs_f64(),
+        })
+    }
+
     /// The media time heard at play time `play`: `None` before the output starts, while it
     /// plays silence that stands for nothing, and past what was written (the device ran dry).
     pub fn media_time(&self, play: Instant) -> Option<f64> {
@@ -114,7 +125,10 @@ mod tests {
         let t0 = Instant::now();
         let p = Playhead::new();
         assert_eq!(p.media_time(t0), None, "not started");
+        assert_eq!(p.position(t0), None, "not started");
         p.begin(t0 + 100 * MS, 1000);
+        assert!((p.position(t0).unwrap() + 0.1).abs() < 1e-9);
+        assert!((p.position(t0 + 350 * MS).unwrap() - 0.25).abs() < 1e-9);
         // 50 ms of silence, then media from NPT 2.0 in two contiguous writes, then a jump.
         p.wrote(0, 50, None);
         p.wrote(50, 30, Some(2.0));

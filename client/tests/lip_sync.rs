@@ -1,0 +1,162 @@
+//! Lip sync in our client, measured on what it showed and what it played: a file whose picture
+//! flashes at each whole second and whose sound (a WAV beside it) clicks at each flash —
+//! `encode_mjpeg --flash --tone-wav` — is played headless with `--audio-out`, through a seek
+//! forward, a pause and a seek back. The client records, for every picture shown, where its
+//! sound output was at that moment (`displayed_sound_ms`: sample *k* of the recording is heard
+//! at *k / rate*); the clicks are found in the recording. Every flash picture shown must have
+//! its click within ±20 ms (ITU-R BT.1359 puts the detectable offset at +45 / −125 ms), and
+//! every click must belong to a flash shown.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::{cached, logs, media_dir, recording, serial};
+use hdstream_client::{Step, Target, play};
+use hdstream_tools::generate::{self, Marks, Options, Source};
+use hdstream_tools::tone::{self, Tone};
+
+const FPS: u32 = 30;
+const SECONDS: u32 = 40;
+const RATE: u32 = 48_000;
+/// The largest offset allowed between a flash shown and its click heard, ms.
+const BOUND_MS: f64 = 20.0;
+
+/// `sync.mjpeg` (640x360, flashing each second) with `sync.wav` beside it, made once.
+fn flash_file() -> PathBuf {
+    let dir = media_dir().join("lip-sync");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mjpeg = dir.join("sync.mjpeg");
+    let frames = (FPS * SECONDS) as usize;
+    let wav = cached(dir.join("sync.wav"), || {
+        let tmp = dir.join(format!("sync-{}.wav.tmp", std::process::id()));
+        let tone = Tone {
+            rate: RATE,
+            channels: 2,
+            fps: f64::from(FPS),
+        };
+        tone::write_wav(&tmp, &tone, frames as u64).unwrap();
+        let bytes = std::fs::read(&tmp).unwrap();
+        let _ = std::fs::remove_file(&tmp);
+        bytes
+    });
+    assert!(wav.exists());
+    if !mjpeg.exists() {
+        let options = Options {
+            source: Source::Pattern {
+                width: 640,
+                height: 360,
+                frames,
+            },
+            fps: FPS,
+            quality: 70,
+            restart: hdstream_video::encoder::Restart::None,
+            container: hdstream_video::index::Container::Plain,
+            out: mjpeg.clone(),
+            threads: 0,
+            progress: false,
+        };
+        generate::generate_with(&options, Marks { flash: true }).unwrap();
+    }
+    mjpeg
+}
+
+/// The offsets (click heard − flash shown, ms) of every flash picture shown, and the clicks
+/// that matched no flash shown (their times, ms).
+fn offsets(report: &hdstream_client::Report, wav: &std::path::Path) -> (Vec<f64>, Vec<f64>) {
+    let (rate, samples) = common::sound::read_wav(wav);
+    assert_eq!(rate, RATE);
+    let clicks: Vec<f64> = tone::find_clicks(&samples, 2, rate)
+        .into_iter()
+        .map(|k| k as f64 * 1000.0 / f64::from(rate))
+        .collect();
+    let flashes: Vec<f64> = report
+        .displayed_npt
+        .iter()
+        .zip(&report.displayed_sound_ms)
+        .filter(|(npt, _)| {
+            let n = (*npt * f64::from(FPS)).round() as u64;
+            n.is_multiple_of(u64::from(FPS))
+        })
+        .filter_map(|(_, at)| *at)
+        .collect();
+    let nearest = |t: f64, among: &[f64]| {
+        among
+            .iter()
+            .map(|&c| c - t)
+            .min_by(|a, b| a.abs().total_cmp(&b.abs()))
+    };
+    let found: Vec<f64> = flashes
+        .iter()
+        .filter_map(|&f| nearest(f, &clicks))
+        .collect();
+    let stray: Vec<f64> = clicks
+        .iter()
+        .copied()
+        .filter(|&c| nearest(c, &flashes).is_none_or(|d| d.abs() > BOUND_MS))
+        .collect();
+    (found, stray)
+}
+
+#[test]
+fn every_flash_is_heard_within_20_ms_through_a_seek_a_pause_and_a_seek_back() {
+    logs();
+    let file = flash_file();
+    let _one_at_a_time = serial();
+    let server = common::Server::start(&file, f64::from(FPS));
+    let out = media_dir().join(format!("lip-sync-{}.wav", std::process::id()));
+    let mut options = recording(Target::Url(server.url.clone()));
+    options.audio_out = Some(out.clone());
+    options.duration = Some(Duration::from_secs(26));
+    // 0–6 s; seek to 20 s, play 6 s; pause 2 s; play 5 s; seek back to 8 s, play on.
+    options.script = vec![
+        (Duration::from_secs(6), Step::SeekTo(20.0)),
+        (Duration::from_secs(12), Step::Pause),
+        (Duration::from_secs(14), Step::Resume),
+        (Duration::from_secs(19), Step::SeekTo(8.0)),
+    ];
+    let report = play(&options).expect("plays");
+    eprintln!("{report}");
+    server.handle.stop().unwrap();
+    let (found, stray) = offsets(&report, &out);
+    let _ = std::fs::remove_file(&out);
+    let worst = found.iter().copied().fold(0.0f64, |m, d| m.max(d.abs()));
+    eprintln!(
+        "{} flashes shown, each click after its flash by (ms): {:?}; worst {worst:.1} ms; \
+         stray clicks at {stray:?}",
+        found.len(),
+        found
+            .iter()
+            .map(|d| (d * 10.0).round() / 10.0)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(report.seeks.len(), 2, "both seeks made");
+    assert_eq!(report.pauses.len(), 1, "the pause made");
+    assert!(
+        found.len() >= 18,
+        "a flash a second over about 21 s of play: {}",
+        found.len()
+    );
+    assert!(worst <= BOUND_MS, "a click {worst:.1} ms from its flash");
+    // A click with no flash shown is one whose picture a seek threw away after its sound was
+    // written (the sound is written 100 ms ahead): just before the first picture of a seek.
+    let after_seeks: Vec<f64> = report
+        .seeks
+        .iter()
+        .filter_map(|s| {
+            let first = s.first_frame_s?;
+            let i = report.displayed_npt.iter().position(|&n| n == first)?;
+            report.displayed_sound_ms[i]
+        })
+        .collect();
+    assert!(stray.len() <= report.seeks.len(), "stray clicks: {stray:?}");
+    for c in &stray {
+        assert!(
+            after_seeks.iter().any(|&f| (f - 1000.0..f).contains(c)),
+            "a click at {c} ms with no flash shown, not before a seek's first picture \
+             ({after_seeks:?})"
+        );
+    }
+    assert_eq!(report.frames_undecodable, 0);
+}
