@@ -30,6 +30,9 @@ use crate::captions;
 /// it is written, with a margin for its arrival jitter. (Without sound, a live picture is
 /// shown as it arrives.)
 pub const SOUND_ARRIVAL_MARGIN: Duration = Duration::from_millis(60);
+/// Seconds of a live stream's sound kept after it is played, for timeshift jumps back (48 kHz
+/// stereo: 23 MB), and held waiting through a timeshift pause.
+pub const LIVE_SOUND_KEPT_SECONDS: u32 = 120;
 /// The delay of a live stream with sound by default: [`audio::output::AHEAD`] (100 ms) and
 /// [`SOUND_ARRIVAL_MARGIN`].
 pub const LIVE_SOUND_DELAY: Duration = audio::output::AHEAD.saturating_add(SOUND_ARRIVAL_MARGIN);
@@ -1065,6 +1068,11 @@ impl Client {
         ) else {
             return false;
         };
+        let mut audio = audio;
+        if self.description.as_ref().is_some_and(|d| d.live) {
+            audio.keep_played(LIVE_SOUND_KEPT_SECONDS);
+            audio.prefer_reports();
+        }
         tracing::info!(track = %track.control_url, format = %audio.format_name(), "audio track");
         self.audio = Some(audio);
         self.session.setup_audio(spec, now)

@@ -446,6 +446,7 @@ fn report(
         displayed_npt: shown.displayed_npt.clone(),
         displayed_checksums: shown.displayed_checksums.clone(),
         displayed_capture_ms: shown.displayed_capture_ms.clone(),
+        displayed_brightness: shown.displayed_brightness.clone(),
         displayed_sound_ms: shown
             .displayed_sound_s
             .iter()

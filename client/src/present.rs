@@ -53,6 +53,8 @@ pub struct SinkStats {
     /// Where the sound output was when each picture went on screen, seconds of the output
     /// stream ([`Playhead::position`]; `None`: no sound yet), when recording.
     pub displayed_sound_s: Vec<Option<f64>>,
+    /// The mean brightness of every picture shown ([`brightness`]), when recording.
+    pub displayed_brightness: Vec<u8>,
     /// Seeks.
     pub seeks: Vec<SeekRecord>,
     /// Pauses.
@@ -285,6 +287,7 @@ impl Presenter {
         if self.record {
             s.displayed_npt.push(picture.stamp.npt);
             s.displayed_checksums.push(rgba_checksum(&picture.pixels));
+            s.displayed_brightness.push(brightness(&picture.pixels));
             s.displayed_capture_ms.push(
                 picture
                     .stamp
@@ -346,6 +349,17 @@ impl Presenter {
 /// decoding of the file's frame without keeping the pictures.
 pub fn pixel_checksum(pixels: &[u32]) -> u64 {
     fnv(pixels.iter().copied())
+}
+
+/// The mean of R, G and B over every 61st RGBA pixel (a prime stride, so no column or row is
+/// favoured): 0 black … 255 white. What a test reads to find bright frames (the pattern's
+/// flashes) without keeping the pictures.
+pub fn brightness(pixels: &[u32]) -> u8 {
+    let (sum, n) = pixels.iter().step_by(61).fold((0u64, 0u64), |(s, n), &p| {
+        let [r, g, b, _] = p.to_le_bytes();
+        (s + u64::from(r) + u64::from(g) + u64::from(b), n + 3)
+    });
+    (sum / n.max(1)) as u8
 }
 
 /// [`pixel_checksum`] of RGBA pixels (a decoded [`Picture`]'s): the same value as for the

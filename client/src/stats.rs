@@ -281,6 +281,9 @@ pub struct Report {
     /// was asked for: a click in that recording lines up with the picture it belongs to.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub displayed_sound_ms: Vec<Option<f64>>,
+    /// The mean brightness (0–255) of every frame shown, when recording was asked for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub displayed_brightness: Vec<u8>,
     /// The audio track: counts and the audio/video offset (fields `audio_*`).
     #[serde(flatten)]
     pub audio: crate::audio::AudioReport,

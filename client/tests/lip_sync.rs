@@ -20,6 +20,8 @@ use hdstream_tools::tone::{self, Tone};
 const FPS: u32 = 30;
 const SECONDS: u32 = 40;
 const RATE: u32 = 48_000;
+/// The brightness of a flash frame at least (the pattern's others are under 150).
+const FLASH_BRIGHTNESS: u8 = 200;
 /// The largest offset allowed between a flash shown and its click heard, ms.
 const BOUND_MS: f64 = 20.0;
 
@@ -62,6 +64,50 @@ fn flash_file() -> PathBuf {
     mjpeg
 }
 
+/// Checks `report` and the recording `wav`: at least `flashes` flash pictures shown, each with
+/// its click within [`BOUND_MS`], and no click without its flash but just before a seek's first
+/// picture. Returns the worst offset.
+fn assert_in_sync(report: &hdstream_client::Report, wav: &std::path::Path, flashes: usize) -> f64 {
+    let (found, stray) = offsets(report, wav);
+    let worst = found.iter().copied().fold(0.0f64, |m, d| m.max(d.abs()));
+    eprintln!(
+        "{} flashes shown, each click after its flash by (ms): {:?}; worst {worst:.1} ms; \
+         stray clicks at {stray:?}",
+        found.len(),
+        found
+            .iter()
+            .map(|d| (d * 10.0).round() / 10.0)
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        found.len() >= flashes,
+        "{} flashes shown, {flashes} expected",
+        found.len()
+    );
+    assert!(worst <= BOUND_MS, "a click {worst:.1} ms from its flash");
+    // A click with no flash shown is one whose picture a seek threw away after its sound was
+    // written (the sound is written 100 ms ahead): just before the first picture of a seek.
+    let after_seeks: Vec<f64> = report
+        .seeks
+        .iter()
+        .filter_map(|s| {
+            let first = s.first_frame_s?;
+            let i = report.displayed_npt.iter().position(|&n| n == first)?;
+            report.displayed_sound_ms[i]
+        })
+        .collect();
+    assert!(stray.len() <= report.seeks.len(), "stray clicks: {stray:?}");
+    for c in &stray {
+        assert!(
+            after_seeks.iter().any(|&f| (f - 1000.0..f).contains(c)),
+            "a click at {c} ms with no flash shown, not before a seek's first picture \
+             ({after_seeks:?})"
+        );
+    }
+    assert_eq!(report.frames_undecodable, 0);
+    worst
+}
+
 /// The offsets (click heard − flash shown, ms) of every flash picture shown, and the clicks
 /// that matched no flash shown (their times, ms).
 fn offsets(report: &hdstream_client::Report, wav: &std::path::Path) -> (Vec<f64>, Vec<f64>) {
@@ -71,14 +117,12 @@ fn offsets(report: &hdstream_client::Report, wav: &std::path::Path) -> (Vec<f64>
         .into_iter()
         .map(|k| k as f64 * 1000.0 / f64::from(rate))
         .collect();
+    // A flash frame is near white; the pattern's others are far darker.
     let flashes: Vec<f64> = report
-        .displayed_npt
+        .displayed_brightness
         .iter()
         .zip(&report.displayed_sound_ms)
-        .filter(|(npt, _)| {
-            let n = (*npt * f64::from(FPS)).round() as u64;
-            n.is_multiple_of(u64::from(FPS))
-        })
+        .filter(|(bright, _)| **bright >= FLASH_BRIGHTNESS)
         .filter_map(|(_, at)| *at)
         .collect();
     let nearest = |t: f64, among: &[f64]| {
@@ -119,44 +163,73 @@ fn every_flash_is_heard_within_20_ms_through_a_seek_a_pause_and_a_seek_back() {
     let report = play(&options).expect("plays");
     eprintln!("{report}");
     server.handle.stop().unwrap();
-    let (found, stray) = offsets(&report, &out);
-    let _ = std::fs::remove_file(&out);
-    let worst = found.iter().copied().fold(0.0f64, |m, d| m.max(d.abs()));
-    eprintln!(
-        "{} flashes shown, each click after its flash by (ms): {:?}; worst {worst:.1} ms; \
-         stray clicks at {stray:?}",
-        found.len(),
-        found
-            .iter()
-            .map(|d| (d * 10.0).round() / 10.0)
-            .collect::<Vec<_>>()
-    );
     assert_eq!(report.seeks.len(), 2, "both seeks made");
     assert_eq!(report.pauses.len(), 1, "the pause made");
-    assert!(
-        found.len() >= 18,
-        "a flash a second over about 21 s of play: {}",
-        found.len()
+    // A flash a second over about 21 s of play.
+    assert_in_sync(&report, &out, 18);
+    let _ = std::fs::remove_file(&out);
+}
+
+#[test]
+fn live_every_flash_is_heard_within_20_ms_through_a_timeshift_pause_a_jump_back_and_the_edge() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    logs();
+    let _one_at_a_time = serial();
+    // A server of a file (none is played) and of what is published into it.
+    let server = common::Server::start(&common::pattern_file(640, 360, 30), 30.0);
+    let url = format!("rtsp://{}/live/sync", server.addr());
+    let mut publishing = hdstream_tools::publish::Settings::new(
+        hdstream_tools::publish::Input::Pattern {
+            width: 640,
+            height: 360,
+        },
+        url.clone(),
     );
-    assert!(worst <= BOUND_MS, "a click {worst:.1} ms from its flash");
-    // A click with no flash shown is one whose picture a seek threw away after its sound was
-    // written (the sound is written 100 ms ahead): just before the first picture of a seek.
-    let after_seeks: Vec<f64> = report
-        .seeks
-        .iter()
-        .filter_map(|s| {
-            let first = s.first_frame_s?;
-            let i = report.displayed_npt.iter().position(|&n| n == first)?;
-            report.displayed_sound_ms[i]
-        })
-        .collect();
-    assert!(stray.len() <= report.seeks.len(), "stray clicks: {stray:?}");
-    for c in &stray {
-        assert!(
-            after_seeks.iter().any(|&f| (f - 1000.0..f).contains(c)),
-            "a click at {c} ms with no flash shown, not before a seek's first picture \
-             ({after_seeks:?})"
-        );
-    }
-    assert_eq!(report.frames_undecodable, 0);
+    publishing.audio = Some(hdstream_tools::publish::AudioInput::Tone);
+    publishing.flash = true;
+    let stop = Arc::new(AtomicBool::new(false));
+    let publisher = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || hdstream_tools::publish::run(&publishing, &stop))
+    };
+    let out = media_dir().join(format!("lip-sync-live-{}.wav", std::process::id()));
+    let mut options = recording(Target::Url(url.clone()));
+    options.audio_out = Some(out.clone());
+    options.duration = Some(Duration::from_secs(16));
+    // Pause 2 s (timeshift: 2 s behind live), jump back 3 s in what is kept, back to live.
+    options.script = vec![
+        (Duration::from_millis(3500), Step::Pause),
+        (Duration::from_millis(5500), Step::Resume),
+        (Duration::from_millis(8500), Step::SeekBy(-3.0)),
+        (Duration::from_millis(11_500), Step::LiveEdge),
+    ];
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let report = loop {
+        match play(&options) {
+            Ok(report) if report.frames_displayed > 0 => break report,
+            _ if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            other => panic!("{url}: {other:?}"),
+        }
+    };
+    eprintln!("{report}");
+    stop.store(true, Ordering::SeqCst);
+    publisher.join().unwrap().unwrap();
+    server.handle.stop().unwrap();
+    assert_eq!(report.pauses.len(), 1, "the pause made");
+    assert_eq!(
+        report.seeks.len(),
+        2,
+        "the jump back and the return to the edge made"
+    );
+    assert!(
+        report.audio.audio_seconds_silent < 1.0,
+        "the sound played through the jump back: {} s silent",
+        report.audio.audio_seconds_silent
+    );
+    // About 15 s of play, a flash each second.
+    assert_in_sync(&report, &out, 12);
+    let _ = std::fs::remove_file(&out);
 }

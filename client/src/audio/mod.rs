@@ -95,6 +95,19 @@ impl Track {
         &self.receiver
     }
 
+    /// A live stream's track: keeps `seconds` of what it played (and holds as much waiting
+    /// through a timeshift pause), so a jump back in the kept window plays its sound again.
+    pub fn keep_played(&mut self, seconds: u32) {
+        let frames = seconds as usize * self.format().clock_rate.max(1) as usize;
+        self.receiver.store_mut().keep_played(frames);
+    }
+
+    /// A live stream's track: placed by the sender reports (the publisher's capture clock)
+    /// as soon as they come ([`Receiver::prefer_reports`]).
+    pub fn prefer_reports(&mut self) {
+        self.receiver.prefer_reports();
+    }
+
     /// The SSRC the SETUP reply named.
     pub fn expect_ssrc(&mut self, ssrc: u32) {
         self.receiver.expect_ssrc(ssrc);

@@ -119,6 +119,9 @@ pub struct Receiver {
     bye_at: Option<Instant>,
     store: Store,
     counters: Counters,
+    /// Sender reports replace an anchor `RTP-Info` gave too (a live stream, where it is the
+    /// server's guess at the next packet's timestamp).
+    reports_first: bool,
 }
 
 impl Receiver {
@@ -148,6 +151,7 @@ impl Receiver {
             bye_at: None,
             store: Store::new(format.channels, max_frames),
             counters: Counters::default(),
+            reports_first: false,
         })
     }
 
@@ -384,11 +388,23 @@ impl Receiver {
         Some((ts, wall))
     }
 
-    /// Replaces a provisional anchor (first packet as the Range start) with the sender
-    /// reports' (RFC 3550 §6.4.1): the timestamp of this track's newest report sits at the
-    /// NPT `npt_at` gives for the report's NTP time on the video's clock. True when it did.
+    /// Places the track by sender reports whenever they come, before `RTP-Info`: a live
+    /// stream's tracks are lined up by the publisher's capture clock (RFC 3550 §6.4.1), which
+    /// its sender reports carry through the server; `RTP-Info` there only guesses each
+    /// track's next timestamp at the join.
+    pub fn prefer_reports(&mut self) {
+        self.reports_first = true;
+    }
+
+    /// Replaces a provisional anchor (first packet as the Range start; with
+    /// [`Receiver::prefer_reports`], `RTP-Info` too) with the sender reports' (RFC 3550
+    /// §6.4.1): the timestamp of this track's newest report sits at the NPT `npt_at` gives for
+    /// the report's NTP time on the video's clock. True when it did.
     pub fn anchor_by_report(&mut self, npt_at: impl FnOnce(SystemTime) -> Option<f64>) -> bool {
-        if self.anchor.is_none_or(|a| a.by != AnchorBy::FirstPacket) {
+        let replaceable = |by: AnchorBy| {
+            by == AnchorBy::FirstPacket || (self.reports_first && by == AnchorBy::RtpInfo)
+        };
+        if self.anchor.is_none_or(|a| !replaceable(a.by)) {
             return false;
         }
         let Some((ts, wall)) = self.sender_clock() else {

@@ -2,7 +2,9 @@
 //! they are played: the short reorder buffer of the audio path. A packet that overtakes
 //! another simply lands further along; the output reads in timestamp order and sees a hole
 //! where a packet is missing (RFC 3550 §5.1: the timestamp says where the samples belong,
-//! whatever order they came in).
+//! whatever order they came in). A live stream's store also keeps what was played, for a while
+//! ([`Store::keep_played`]): timeshift jumps back play its sound again, as they show its
+//! pictures again.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -46,6 +48,12 @@ pub struct Store {
     /// Sample frames held.
     frames: usize,
     max_frames: usize,
+    /// Packets played (or passed over), kept for timeshift.
+    played: BTreeMap<i64, Chunk>,
+    /// Sample frames in `played`.
+    played_frames: usize,
+    /// At most this many sample frames are kept played (0: none).
+    keep_frames: usize,
 }
 
 impl Store {
@@ -57,7 +65,17 @@ impl Store {
             channels: usize::from(channels.max(1)),
             frames: 0,
             max_frames: max_frames.max(1),
+            played: BTreeMap::new(),
+            played_frames: 0,
+            keep_frames: 0,
         }
+    }
+
+    /// Keeps up to `frames` sample frames of what was played, newest first (and holds as many
+    /// waiting: a paused timeshift lets them pile up), so that a jump back finds them.
+    pub fn keep_played(&mut self, frames: usize) {
+        self.keep_frames = frames;
+        self.max_frames = self.max_frames.max(frames);
     }
 
     /// Sample frames held.
@@ -93,15 +111,23 @@ impl Store {
         Ok(dropped)
     }
 
-    /// What is held at extended timestamp `ts`.
+    /// What is held at extended timestamp `ts` (waiting, or kept played).
     pub fn at(&self, ts: i64) -> Slot<'_> {
-        if let Some((&start, chunk)) = self.chunks.range(..=ts).next_back()
-            && ts < start + self.len_of(chunk)
-        {
-            let from = (ts - start) as usize * self.channels;
-            return Slot::Samples(&chunk.samples[from..], chunk.seq);
+        for held in [&self.chunks, &self.played] {
+            if let Some((&start, chunk)) = held.range(..=ts).next_back()
+                && ts < start + self.len_of(chunk)
+            {
+                let from = (ts - start) as usize * self.channels;
+                return Slot::Samples(&chunk.samples[from..], chunk.seq);
+            }
         }
-        match self.chunks.range(ts..).next() {
+        let waiting = self.chunks.range(ts..).next();
+        let kept = self.played.range(ts..).next();
+        let next = match (waiting, kept) {
+            (Some(w), Some(k)) => Some(if k.0 < w.0 { k } else { w }),
+            (w, k) => w.or(k),
+        };
+        match next {
             Some((&next, chunk)) => Slot::Hole {
                 next,
                 seq: chunk.seq,
@@ -119,10 +145,21 @@ impl Store {
             if start + self.len_of(chunk) > ts {
                 break;
             }
-            if let Some((_, old)) = self.chunks.pop_first() {
-                self.frames -= old.samples.len() / self.channels;
+            if let Some((start, old)) = self.chunks.pop_first() {
+                let len = old.samples.len() / self.channels;
+                self.frames -= len;
                 highest = highest.max(Some(old.seq));
+                if self.keep_frames > 0 {
+                    self.played_frames += len;
+                    self.played.insert(start, old);
+                }
             }
+        }
+        while self.played_frames > self.keep_frames {
+            let Some((_, old)) = self.played.pop_first() else {
+                break;
+            };
+            self.played_frames -= old.samples.len() / self.channels;
         }
         highest
     }
@@ -139,6 +176,8 @@ impl Store {
     pub fn clear(&mut self) {
         self.chunks.clear();
         self.frames = 0;
+        self.played.clear();
+        self.played_frames = 0;
     }
 }
 
@@ -191,6 +230,39 @@ mod tests {
             matches!(s.at(1960), Slot::Samples(_, 2)),
             "a late packet fills the hole"
         );
+    }
+
+    #[test]
+    fn what_was_played_is_kept_for_a_jump_back_within_its_bound() {
+        let t = Instant::now();
+        let mut s = Store::new(2, 10_000);
+        s.keep_played(2000);
+        for k in 0..4 {
+            s.insert(k * 960, chunk(k as u64, 960, k as i16, t))
+                .unwrap();
+        }
+        assert_eq!(s.prune(3 * 960), Some(2), "three packets played");
+        assert_eq!(s.frames(), 960, "one waits");
+        // The newest 2000 frames of what was played are kept: packets 1 and 2, not 0.
+        assert!(matches!(s.at(960 + 5), Slot::Samples(_, 1)));
+        assert!(matches!(s.at(2 * 960), Slot::Samples(_, 2)));
+        assert!(matches!(s.at(3 * 960), Slot::Samples(_, 3)));
+        assert_eq!(
+            s.at(5),
+            Slot::Hole {
+                next: 960,
+                seq: 1,
+                arrival: t
+            },
+            "packet 0 is forgotten"
+        );
+        s.clear();
+        assert_eq!(s.at(960), Slot::Empty);
+        // Without keep_played nothing played stays.
+        let mut s = Store::new(2, 10_000);
+        s.insert(0, chunk(0, 960, 0, t)).unwrap();
+        s.prune(960);
+        assert_eq!(s.at(0), Slot::Empty);
     }
 
     #[test]
