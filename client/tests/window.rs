@@ -1134,3 +1134,164 @@ fn the_control_bar_buttons_do_what_their_keys_do() {
         .count();
     assert!(loud > 0, "at full level before the mute");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Captions on screen at their times.
+
+/// The captions test's cues: (text, start, end) in seconds; the last stays for the `C` toggle.
+const CUES: [(&str, f64, f64); 3] = [("One", 2.0, 3.0), ("Two", 4.5, 5.25), ("Three", 6.0, 30.0)];
+
+/// The key tests' stream with `cues.vtt` ([`CUES`]) beside it; returns the MJPEG.
+fn captions_stream() -> PathBuf {
+    let (pattern, _) = stream();
+    let dir = media_dir().join("window-captions");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mjpeg = cached(dir.join("cues.mjpeg"), || std::fs::read(&pattern).unwrap());
+    cached(dir.join("cues.vtt"), || {
+        let time = |s: f64| {
+            let ms = (s * 1000.0).round() as u64;
+            format!("00:00:{:02}.{:03}", ms / 1000, ms % 1000)
+        };
+        let mut vtt = String::from("WEBVTT\n\n");
+        for (text, start, end) in CUES {
+            vtt += &format!("{} --> {}\n{text}\n\n", time(start), time(end));
+        }
+        vtt.into_bytes()
+    });
+    mjpeg
+}
+
+/// The frame number box of the pattern above the control bar, which no short centred caption
+/// reaches: the frame on screen is named by its pixels even while a caption is drawn.
+fn number_area() -> Geometry {
+    let b = hdstream_video::pattern::Pattern::new(WIDTH as u16, HEIGHT as u16).number_box(5);
+    Geometry {
+        x: b.x,
+        y: b.y,
+        w: b.w,
+        h: ROWS - b.y,
+    }
+}
+
+fn area_checksum(pixels: &[u32], width: usize, area: Geometry) -> u64 {
+    let rows = (area.y..area.y + area.h).flat_map(|y| &pixels[y * width + area.x..][..area.w]);
+    pixel_checksum(&rows.copied().collect::<Vec<_>>())
+}
+
+/// Each frame's number by the checksum of its [`number_area`].
+fn frames_by_number_area() -> HashMap<u64, u64> {
+    let (file, _) = stream();
+    let media = hdstream_video::MjpegFile::open(&file).unwrap();
+    let mut decoder = Decoder::new();
+    let mut pixels = Vec::new();
+    let area = number_area();
+    (0..media.len())
+        .map(|i| {
+            decoder
+                .decode_0rgb(media.frame(i).unwrap(), &mut pixels)
+                .unwrap();
+            (area_checksum(&pixels, WIDTH, area), i as u64)
+        })
+        .collect()
+}
+
+/// Which caption is on screen: a checksum of where its letters' pixels are (0: none). The
+/// pattern beneath moves; the letters' colour is the caption's own.
+fn caption_signature(pixels: &[u32]) -> u64 {
+    let at = pixels[..WIDTH * ROWS]
+        .iter()
+        .enumerate()
+        .filter(|&(_, &p)| p == CAPTION_TEXT)
+        .map(|(i, _)| i as u32);
+    let positions: Vec<u32> = at.collect();
+    if positions.len() < 50 {
+        return 0;
+    }
+    pixel_checksum(&positions)
+}
+
+/// Captions from a WebVTT file beside the media come on screen with the frame of their start
+/// time (± one frame), read off the screen every few milliseconds: the frame by its number's
+/// pixels, the caption by its letters'. (A T.140 caption carries its start only, RFC 4103: it
+/// shows until the next or for 3 s.) `C` hides the caption showing and shows it again.
+#[test]
+fn captions_appear_at_their_times_and_c_toggles_them() {
+    let _one_at_a_time = serial();
+    let Some(x) = Xvfb::start() else { return };
+    if !have("xdotool", "xdotool") {
+        return;
+    }
+    let file = captions_stream();
+    let by_number = frames_by_number_area();
+    capture_server_log();
+    let server = Server::start(&file, FPS);
+    let mut player = Player::start(&x, &server.url, "captions");
+    let area = number_area();
+    // (frame on screen, caption on screen) every few ms until the last cue has shown a while.
+    let mut seen: Vec<(u64, u64)> = Vec::new();
+    let until = (CUES[2].1 + 1.0) * FPS;
+    wait_until(Duration::from_secs(15), "the third cue's frames", || {
+        let (_, pixels) = player.picture();
+        if let Some(&n) = by_number.get(&area_checksum(&pixels, WIDTH, area)) {
+            seen.push((n, caption_signature(&pixels)));
+            if n as f64 >= until {
+                return Some(());
+            }
+        }
+        None
+    });
+    for (i, (text, start, _)) in CUES.iter().enumerate() {
+        let first = (start * FPS).round() as u64;
+        // The caption as it shows a few frames in.
+        let inside: Vec<u64> = seen
+            .iter()
+            .filter(|(n, _)| (first + 2..first + 6).contains(n))
+            .map(|&(_, sig)| sig)
+            .collect();
+        let shown = inside.first().copied().unwrap_or(0);
+        assert!(
+            shown != 0 && inside.iter().all(|&s| s == shown),
+            "{text}: one caption on the frames after its start: {inside:?}"
+        );
+        let appeared = seen
+            .iter()
+            .find(|&&(_, sig)| sig == shown)
+            .map(|&(n, _)| n)
+            .unwrap();
+        let before: Vec<u64> = seen
+            .iter()
+            .filter(|&&(n, sig)| n + 1 < first && sig == shown)
+            .map(|&(n, _)| n)
+            .collect();
+        eprintln!(
+            "{text:?} at {start} s (frame {first}): first seen on frame {appeared}; \
+             {} screens read around it",
+            seen.iter().filter(|(n, _)| n.abs_diff(first) <= 5).count()
+        );
+        assert!(
+            before.is_empty(),
+            "{text}: on screen early, frames {before:?}"
+        );
+        assert!(
+            appeared.abs_diff(first) <= 1,
+            "{text}: appeared on frame {appeared}, its start is frame {first}"
+        );
+        if i > 0 {
+            assert_ne!(shown, 0, "{text}");
+        }
+    }
+    // C: the third caption goes and comes back while frames go on.
+    let showing = || caption_signature(&player.picture().1);
+    assert_ne!(showing(), 0, "the third caption on screen");
+    player.key("c");
+    wait_until(Duration::from_secs(2), "C hides the caption", || {
+        (showing() == 0).then_some(())
+    });
+    player.key("c");
+    wait_until(Duration::from_secs(2), "C shows the caption", || {
+        (showing() != 0).then_some(())
+    });
+    let picture = save_screenshot(&player, "window-captions");
+    eprintln!("screenshot with a caption: {}", picture.display());
+    player.quit();
+}
