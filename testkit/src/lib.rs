@@ -9,7 +9,8 @@
 //! - [`pair`]: one server core, one client core, the RTSP connection between them (reliable,
 //!   as TCP is) and a [`link`] each way for RTP and RTCP;
 //! - [`netns`]: network namespaces for the tests where the kernel's network matters (nftables
-//!   loss, two hosts joined by a veth pair).
+//!   loss, two hosts joined by a veth pair); [`xvfb`]: a virtual X display for window tests,
+//!   driven by xdotool and read back pixel for pixel.
 //!
 //! Real-socket tests stay where the kernel matters: interop with ffmpeg and GStreamer,
 //! batching and GSO, nftables loss, the window.
@@ -18,6 +19,7 @@ pub mod link;
 pub mod media;
 pub mod netns;
 pub mod pair;
+pub mod xvfb;
 
 pub use hdstream_video::encoder::Restart;
 pub use link::{Link, LinkConfig};
