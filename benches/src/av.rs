@@ -72,6 +72,12 @@ pub struct AvRow {
     pub offset_p99_ms: Option<f64>,
     /// The largest offset either way, ms (its sign kept).
     pub offset_max_ms: Option<f64>,
+    /// Ours: each flash picture shown against the click heard nearest it, on the output's
+    /// clock (`--record-frames`: where the sound output was when the picture went on screen;
+    /// the click's place in the WAV of what was played), median.
+    pub flash_click_p50_ms: Option<f64>,
+    /// Ours: the largest of those, either way.
+    pub flash_click_max_ms: Option<f64>,
     /// Ours: the clicks in the WAV it played, from the nearest whole second of media time.
     pub wav_click_p50_ms: Option<f64>,
     /// Ours: the largest of those, either way.
@@ -132,7 +138,13 @@ fn ours(
     let json = work.join(format!("{stem}.json"));
     let out = work.join(format!("{stem}.wav"));
     let out_arg = out.to_string_lossy().into_owned();
-    let rx = peers::our_client(url, transport, seconds, &json, &["--audio-out", &out_arg])?;
+    let rx = peers::our_client(
+        url,
+        transport,
+        seconds,
+        &json,
+        &["--audio-out", &out_arg, "--record-frames"],
+    )?;
     let report = rx.report.context("no report")?;
     row.frames = rx.frames_displayed;
     if let Some(note) = rx.note {
@@ -168,6 +180,19 @@ fn ours(
     let s = Summary::of(&from_second);
     row.wav_click_p50_ms = s.map(|s| s.p50);
     row.wav_click_max_ms = s.map(|s| s.max);
+    // Each flash on screen against its click in what was played, on the output's clock.
+    let shown = |key: &str| report[key].as_array().cloned().unwrap_or_default();
+    let flashes: Vec<f64> = shown("displayed_brightness")
+        .iter()
+        .zip(shown("displayed_sound_ms"))
+        .filter(|(bright, _)| bright.as_f64().is_some_and(|b| b >= flash::BRIGHT_MEAN))
+        .filter_map(|(_, at)| at.as_f64())
+        .collect();
+    let click_ms: Vec<f64> = clicks.iter().map(|&k| k as f64 * 1000.0 / rate).collect();
+    let (offsets, _) = tone::pair_clicks(&flashes, &click_ms, 45.0);
+    let s = Summary::of(&offsets);
+    row.flash_click_p50_ms = s.map(|s| s.p50);
+    row.flash_click_max_ms = s.map(|s| s.max);
     Ok(())
 }
 
@@ -248,16 +273,9 @@ fn analyse(mkv: &Path, row: &mut AvRow) -> Result<()> {
 
 /// Each flash's offset to its nearest click within 500 ms, ms (positive: the sound later).
 pub fn pair(flashes: &[f64], clicks: &[f64]) -> Vec<f64> {
-    flashes
-        .iter()
-        .filter_map(|f| {
-            clicks
-                .iter()
-                .map(|c| (c - f) * 1000.0)
-                .min_by(|a, b| a.abs().total_cmp(&b.abs()))
-        })
-        .filter(|o| o.abs() < 500.0)
-        .collect()
+    let ms = |s: &[f64]| s.iter().map(|v| v * 1000.0).collect::<Vec<_>>();
+    let (offsets, _) = tone::pair_clicks(&ms(flashes), &ms(clicks), 500.0);
+    offsets.into_iter().filter(|o| o.abs() < 500.0).collect()
 }
 
 /// The video frames in `mkv`, and the times (s) of the flash frames: those whose mean luma
@@ -391,6 +409,8 @@ pub fn table(rows: &[AvRow]) -> String {
                 ms(r.offset_p50_ms),
                 ms(r.offset_p99_ms),
                 ms(r.offset_max_ms),
+                ms(r.flash_click_p50_ms),
+                ms(r.flash_click_max_ms),
                 ms(r.wav_click_p50_ms),
                 ms(r.wav_click_max_ms),
                 n(r.audio_underruns),
@@ -413,6 +433,8 @@ pub fn table(rows: &[AvRow]) -> String {
             "p50 ms",
             "p99 ms",
             "max ms",
+            "flash→click p50",
+            "max",
             "wav p50",
             "wav max",
             "underruns",

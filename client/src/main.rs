@@ -97,6 +97,13 @@ struct Cli {
     #[arg(long, value_name = "FILE")]
     stats_json: Option<PathBuf>,
 
+    /// Keep a record of every frame shown in the --stats-json report: its NPT, a checksum and
+    /// the brightness of its pixels, its capture to display, and where the sound output was
+    /// when it went on screen (ms of what --audio-out records: a click there lines up with
+    /// its picture). For tests and benchmarks; about 50 bytes a frame.
+    #[arg(long, requires = "stats_json")]
+    record_frames: bool,
+
     /// Local RTP port (RTCP uses the next one); default: any free pair.
     #[arg(long, value_name = "N")]
     rtp_port: Option<u16>,
@@ -208,6 +215,7 @@ fn options(cli: &Cli) -> Result<Options> {
         options.duration = Some(Duration::from_secs_f64(d));
     }
     options.stats_json = cli.stats_json.clone();
+    options.record_frames = cli.record_frames;
     options.rtp_port = cli.rtp_port.unwrap_or(0);
     options.decode_threads = cli.decode_threads.filter(|&n| n > 0);
     options.fps = cli.fps.filter(|f| f.is_finite() && *f > 0.0);

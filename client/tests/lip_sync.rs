@@ -20,8 +20,6 @@ use hdstream_tools::tone::{self, Tone};
 const FPS: u32 = 30;
 const SECONDS: u32 = 40;
 const RATE: u32 = 48_000;
-/// The brightness of a flash frame at least (the pattern's others are under 150).
-const FLASH_BRIGHTNESS: u8 = 200;
 /// The largest offset allowed between a flash shown and its click heard, ms.
 const BOUND_MS: f64 = 20.0;
 
@@ -122,25 +120,10 @@ fn offsets(report: &hdstream_client::Report, wav: &std::path::Path) -> (Vec<f64>
         .displayed_brightness
         .iter()
         .zip(&report.displayed_sound_ms)
-        .filter(|(bright, _)| **bright >= FLASH_BRIGHTNESS)
+        .filter(|(bright, _)| f64::from(**bright) >= hdstream_tools::flash::BRIGHT_MEAN)
         .filter_map(|(_, at)| *at)
         .collect();
-    let nearest = |t: f64, among: &[f64]| {
-        among
-            .iter()
-            .map(|&c| c - t)
-            .min_by(|a, b| a.abs().total_cmp(&b.abs()))
-    };
-    let found: Vec<f64> = flashes
-        .iter()
-        .filter_map(|&f| nearest(f, &clicks))
-        .collect();
-    let stray: Vec<f64> = clicks
-        .iter()
-        .copied()
-        .filter(|&c| nearest(c, &flashes).is_none_or(|d| d.abs() > BOUND_MS))
-        .collect();
-    (found, stray)
+    tone::pair_clicks(&flashes, &clicks, BOUND_MS)
 }
 
 #[test]

@@ -133,11 +133,37 @@ pub fn find_clicks(pcm: &[i16], channels: u16, rate: u32) -> Vec<usize> {
     clicks
 }
 
+/// Pairs each flash shown with the nearest click heard (both in ms of one clock): the offsets
+/// (click − flash: positive when the sound comes later), and the clicks no flash lies within
+/// `bound_ms` of (a click whose picture was never shown).
+pub fn pair_clicks(flashes: &[f64], clicks: &[f64], bound_ms: f64) -> (Vec<f64>, Vec<f64>) {
+    let nearest = |t: f64, among: &[f64]| {
+        among
+            .iter()
+            .map(|&c| c - t)
+            .min_by(|a, b| a.abs().total_cmp(&b.abs()))
+    };
+    let offsets = flashes.iter().filter_map(|&f| nearest(f, clicks)).collect();
+    let unpaired = clicks
+        .iter()
+        .copied()
+        .filter(|&c| nearest(c, flashes).is_none_or(|d| d.abs() > bound_ms))
+        .collect();
+    (offsets, unpaired)
+}
+
 #[cfg(test)]
 mod tests {
     use hdstream_common::audio::g711;
 
     use super::*;
+
+    #[test]
+    fn flashes_pair_with_their_nearest_clicks() {
+        let (offsets, unpaired) = pair_clicks(&[1000.0, 2000.0], &[1004.0, 1990.0, 2600.0], 20.0);
+        assert_eq!(offsets, [4.0, -10.0]);
+        assert_eq!(unpaired, [2600.0]);
+    }
 
     #[test]
     fn clicks_start_at_each_flash_and_are_found_there() {
