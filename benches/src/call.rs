@@ -1,7 +1,9 @@
 //! `playback --call`, the two-way call benchmark: two `hdstream-call` processes (release
 //! builds) on loopback, each with its embedded server, calling each other at one resolution
-//! with the test pattern (which shows its capture time) and its tone (which clicks at each
-//! flash), headless, for the run's seconds. One row per direction:
+//! with its tone (which clicks at each flash), headless, for the run's seconds. The camera is
+//! the resolution's MJPEG test file, looped — as a USB camera delivers MJPEG, nothing is
+//! encoded on the host — or (`Camera::Pattern`) the test pattern drawn and JPEG-encoded live
+//! on the host, showing its capture time. One row per direction:
 //!
 //! - frames the far side captured and sent (and skipped, falling behind), shown here, lost,
 //!   late;
@@ -23,11 +25,32 @@ use serde::Serialize;
 use crate::media::Resolution;
 use crate::process::{self, Measured, Usage};
 
+/// Where each side's pictures come from.
+#[derive(Debug, Clone)]
+pub enum Camera {
+    /// An MJPEG file, looped (what a USB camera sends: no encoding on the host).
+    File(std::path::PathBuf),
+    /// The test pattern, drawn and encoded on the host as it is captured.
+    Pattern,
+}
+
+impl Camera {
+    /// The name in the table.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Camera::File(_) => "mjpeg file",
+            Camera::Pattern => "encoded live",
+        }
+    }
+}
+
 /// One direction of a call.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CallRow {
     pub resolution: String,
-    /// `a → b`: b's camera shown on a's screen.
+    /// [`Camera::name`].
+    pub camera: String,
+    /// `a ← b`: b's camera shown on a's screen.
     pub direction: String,
     /// Frames the far side sent whole.
     pub frames_sent: u64,
@@ -56,18 +79,19 @@ pub struct CallRow {
 
 /// Runs a call of `seconds` at `res` between two local processes; `work` is a scratch
 /// directory. Two rows: each side's view of the other.
-pub fn run(res: Resolution, seconds: u32, work: &Path) -> Vec<CallRow> {
-    match call(res, seconds, work) {
+pub fn run(res: Resolution, camera: &Camera, seconds: u32, work: &Path) -> Vec<CallRow> {
+    match call(res, camera, seconds, work) {
         Ok(rows) => rows,
         Err(e) => vec![CallRow {
             resolution: res.name(),
+            camera: camera.name().into(),
             note: format!("failed: {e:#}"),
             ..CallRow::default()
         }],
     }
 }
 
-fn call(res: Resolution, seconds: u32, work: &Path) -> Result<Vec<CallRow>> {
+fn call(res: Resolution, camera: &Camera, seconds: u32, work: &Path) -> Result<Vec<CallRow>> {
     let bin = process::bin_dir()?.join("hdstream-call");
     let ports = [process::free_port()?, process::free_port()?];
     let jsons = [
@@ -80,7 +104,10 @@ fn call(res: Resolution, seconds: u32, work: &Path) -> Result<Vec<CallRow>> {
             .arg("--listen")
             .arg(format!("127.0.0.1:{}", ports[me]))
             .arg("--camera")
-            .arg(format!("pattern:{}x{}", res.width, res.height))
+            .arg(match camera {
+                Camera::File(path) => path.as_os_str().to_owned(),
+                Camera::Pattern => format!("pattern:{}x{}", res.width, res.height).into(),
+            })
             .args(["--fps", &res.fps.to_string()])
             .arg("--stats-json")
             .arg(&jsons[me])
@@ -103,6 +130,7 @@ fn call(res: Resolution, seconds: u32, work: &Path) -> Result<Vec<CallRow>> {
         .map(|&(here, direction)| {
             row(
                 res,
+                camera,
                 direction,
                 &summaries[here],
                 &summaries[1 - here],
@@ -114,6 +142,7 @@ fn call(res: Resolution, seconds: u32, work: &Path) -> Result<Vec<CallRow>> {
 
 fn row(
     res: Resolution,
+    camera: &Camera,
     direction: &str,
     here: &serde_json::Value,
     far: &serde_json::Value,
@@ -125,6 +154,7 @@ fn row(
     let offset = &got["audio_video_offset_ms"];
     CallRow {
         resolution: res.name(),
+        camera: camera.name().into(),
         direction: direction.into(),
         frames_sent: u(&sent["frames"]),
         frames_skipped: u(&sent["skipped"]),
@@ -155,6 +185,7 @@ pub fn table(rows: &[CallRow]) -> String {
         .map(|r| {
             vec![
                 r.resolution.clone(),
+                r.camera.clone(),
                 r.direction.clone(),
                 format!("{} ({} skipped)", r.frames_sent, r.frames_skipped),
                 r.frames_shown.to_string(),
@@ -175,6 +206,7 @@ pub fn table(rows: &[CallRow]) -> String {
     crate::report::render(
         &[
             "res",
+            "camera",
             "direction",
             "sent",
             "shown",

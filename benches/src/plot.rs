@@ -316,12 +316,13 @@ pub fn call(dir: &Path, rows: &[crate::call::CallRow]) -> Result<Vec<String>> {
             .position(|n| *n == r.resolution)
             .unwrap_or(0);
         if let (Some(p50), Some(p99)) = (r.capture_p50_ms, r.capture_p99_ms) {
+            let label = format!("{}, {}", r.direction, r.camera);
             series
-                .entry(format!("{}: p99", r.direction))
+                .entry(format!("{label}: p99"))
                 .or_default()
                 .push((x, p99));
             series
-                .entry(format!("{}: p50", r.direction))
+                .entry(format!("{label}: p50"))
                 .or_default()
                 .push((x, p50));
         }

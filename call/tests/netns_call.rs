@@ -1,6 +1,8 @@
 //! A call between two hosts: two network namespaces this test makes, joined by a veth pair
-//! (10.88.0.1 and 10.88.0.2), each running `hdstream-call` with its embedded server, the 720p30
-//! test pattern and its tone, headless, for [`SECONDS`]. Both directions at once, as a user
+//! (10.88.0.1 and 10.88.0.2), each running `hdstream-call` with its embedded server, headless,
+//! for [`SECONDS`]: the camera a 720p30 MJPEG of the test pattern (as a USB camera delivers
+//! MJPEG: nothing to encode on the host — encoding two 720p streams live as well is what
+//! `playback --call` measures), the microphone the tone. Both directions at once, as a user
 //! would run them; each side's JSON summary is what the test reads:
 //!
 //! - every frame the far side captured is shown here: none skipped by its publisher, none lost,
@@ -22,7 +24,7 @@ use hdstream_testkit::netns::{Killed, Namespace, skip_without_root};
 /// How long the call lasts.
 const SECONDS: u64 = 12;
 
-fn side(ns: &Namespace, far: &str, json: &PathBuf) -> Killed {
+fn side(ns: &Namespace, far: &str, json: &PathBuf, camera: &std::path::Path) -> Killed {
     let child = ns
         .exec(&[
             env!("CARGO_BIN_EXE_hdstream-call"),
@@ -32,6 +34,8 @@ fn side(ns: &Namespace, far: &str, json: &PathBuf) -> Killed {
             "--stats-json",
         ])
         .arg(json)
+        .arg("--camera")
+        .arg(camera)
         .arg(far)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -57,8 +61,9 @@ fn a_720p30_call_between_two_hosts_shows_every_frame_within_150_ms_with_sound_in
     let dir = std::env::temp_dir();
     let json_a = dir.join(format!("hdstream-call-alice-{}.json", std::process::id()));
     let json_b = dir.join(format!("hdstream-call-bob-{}.json", std::process::id()));
-    let mut a = side(&alice, "10.88.0.2", &json_a);
-    let mut b = side(&bob, "10.88.0.1", &json_b);
+    let camera = hdstream_testkit::media::dir(1280, 720, 60).join("clip.mjpeg");
+    let mut a = side(&alice, "10.88.0.2", &json_a, &camera);
+    let mut b = side(&bob, "10.88.0.1", &json_b, &camera);
     let limit = Duration::from_secs(SECONDS + 20);
     let status_a = a.wait_for(limit).expect("alice's call ends");
     let status_b = b.wait_for(limit).expect("bob's call ends");

@@ -56,11 +56,12 @@ use hdstream_benches::report::{self, Row};
 ///   playback --av --resolutions 1080p30 --transport tcp --peers ffmpeg
 ///
 /// --call: the two-way call benchmark. Two hdstream-call processes on loopback call each
-/// other (each embeds a server, publishes the test pattern with its tone and plays the other,
+/// other (each embeds a server, publishes its camera with the tone and plays the other,
 /// headless): per direction, the far side's capture to this screen (p50/p99/max), frames
-/// sent, shown, lost and late, the sound against the picture, and each side's CPU. Default
-/// 720p30,1080p30, 10 s; --quick: 720p30, 5 s. Writes call.json, call.csv and call.png/svg
-/// into --out:
+/// sent, shown, lost and late, the sound against the picture, and each side's CPU. The camera
+/// is the resolution's MJPEG test file (as a USB camera delivers MJPEG), and at the first
+/// resolution also the pattern encoded live on the host. Default 720p30,1080p30, 10 s;
+/// --quick: 720p30, 5 s. Writes call.json, call.csv and call.png/svg into --out:
 ///
 ///   playback --call
 ///   playback --call --resolutions 1080p30 --seconds 30
@@ -563,17 +564,26 @@ fn call(args: &Args, started: Instant) -> Result<()> {
     }
     let work = std::env::temp_dir().join(format!("hdstream-call-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
+    let media_dir = args.media_dir.clone().unwrap_or_else(media::default_dir);
+    let mut runs: Vec<(Resolution, call::Camera)> = resolutions
+        .iter()
+        .map(|&r| media::ensure(&media_dir, r, seconds).map(|p| (r, call::Camera::File(p))))
+        .collect::<Result<_>>()?;
+    if let Some(&first) = resolutions.first() {
+        runs.push((first, call::Camera::Pattern));
+    }
     let mut rows = Vec::new();
-    for (i, res) in resolutions.iter().enumerate() {
+    for (i, (res, camera)) in runs.iter().enumerate() {
         eprintln!(
-            "[{}/{}] call at {} ({} s, {:.0} s elapsed)",
+            "[{}/{}] call at {}, camera {} ({} s, {:.0} s elapsed)",
             i + 1,
-            resolutions.len(),
+            runs.len(),
             res.name(),
+            camera.name(),
             seconds,
             started.elapsed().as_secs_f64()
         );
-        rows.extend(call::run(*res, seconds, &work));
+        rows.extend(call::run(*res, camera, seconds, &work));
     }
     let _ = std::fs::remove_dir_all(&work);
     println!("{}", call::table(&rows));
