@@ -221,9 +221,9 @@ impl RecordServer {
     }
 }
 
-/// Runs the plan; prints progress and the tables; writes `live.json`, `live.csv`,
-/// `live-record.csv` and the plots into `out`.
-pub fn run(plan: &Plan, out: &Path, started: Instant) -> Result<()> {
+/// Runs the plan; prints progress and the tables; writes `live.json`, `live.csv` and
+/// `live-record.csv` into `out`; returns the rows (the caller plots them).
+pub fn run(plan: &Plan, out: &Path, started: Instant) -> Result<Vec<LiveRow>> {
     let mut jobs: Vec<(Resolution, &Path, Transport, usize, Decoder)> = Vec::new();
     for (res, file) in &plan.files {
         for &transport in &plan.transports {
@@ -327,16 +327,12 @@ pub fn run(plan: &Plan, out: &Path, started: Instant) -> Result<()> {
     let _ = std::fs::remove_dir(peers::live_media_dir());
     report::write_named(out, "live", &rows, &extra)?;
     report::write_named(out, "live-record", &records, &serde_json::json!({}))?;
-    match crate::plot::live(out, &rows) {
-        Ok(files) => eprintln!("plots: {}", files.join(", ")),
-        Err(e) => eprintln!("plots skipped: {e:#}"),
-    }
     eprintln!(
         "results: {}/live.json, live.csv, live-record.csv ({:.0} s in all)",
         out.display(),
         started.elapsed().as_secs_f64()
     );
-    Ok(())
+    Ok(rows)
 }
 
 /// A row with only what the run was.

@@ -453,7 +453,12 @@ fn live(args: &Args, started: Instant) -> Result<()> {
         ffmpeg,
         gst_record,
     };
-    live::run(&plan, &args.out, started)
+    let rows = live::run(&plan, &args.out, started)?;
+    match plot::live(&args.out, &rows) {
+        Ok(files) => eprintln!("plots: {}", files.join(", ")),
+        Err(e) => eprintln!("plots skipped: {e:#}"),
+    }
+    Ok(())
 }
 
 /// `playback --av`: the lip-sync benchmark ([`hdstream_benches::av`]).

@@ -5,7 +5,7 @@
 //! ```
 
 use super::Error;
-use super::compound::Parts;
+use super::parts::Parts;
 use crate::rtp::be32;
 
 /// An application-defined packet, APP (§6.7), as a borrowed view; hdstream reads none and

@@ -1,24 +1,12 @@
 //! Compound RTCP packets, RFC 3550 §6.1 and the validity checks of Appendix A.2.
 
 use super::nack::{GENERIC_NACK, Nack, TRANSPORT_FEEDBACK};
+use super::parts::Parts;
 use super::{
     APP, App, Error, GOODBYE, Goodbye, RECEIVER_REPORT, ReceiverReport, SENDER_REPORT,
     SOURCE_DESCRIPTION, SenderReport, SourceDescription,
 };
 use crate::rtp::{VERSION, be16};
-
-/// The common header of one packet, and its body.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Parts<'a> {
-    /// Where the packet starts in the compound (for errors).
-    pub offset: usize,
-    /// The 5-bit count field (RC, SC or APP subtype).
-    pub count: u8,
-    /// The packet type.
-    pub packet_type: u8,
-    /// Bytes after the common header, without padding.
-    pub body: &'a [u8],
-}
 
 /// One RTCP packet of a compound, as a borrowed view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

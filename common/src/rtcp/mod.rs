@@ -25,6 +25,7 @@ mod compound;
 mod goodbye;
 mod nack;
 mod ntp;
+mod parts;
 mod report;
 mod sdes;
 mod writer;

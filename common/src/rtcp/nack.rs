@@ -11,7 +11,7 @@
 //! `PID + i + 1` is lost too (§6.2.1).
 
 use super::Error;
-use super::compound::Parts;
+use super::parts::Parts;
 use crate::rtp::be32;
 
 /// Packet type of transport-layer feedback, RTPFB (RFC 4585 §6.1).

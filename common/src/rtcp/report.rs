@@ -23,7 +23,7 @@
 
 use std::time::Instant;
 
-use super::compound::Parts;
+use super::parts::Parts;
 use super::{Error, LastSr, NtpTimestamp, RECEIVER_REPORT, SENDER_REPORT};
 use crate::rtp::{Interval, Jitter, SequenceTracker, be32};
 

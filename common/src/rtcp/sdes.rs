@@ -7,7 +7,7 @@
 //! ```
 
 use super::Error;
-use super::compound::Parts;
+use super::parts::Parts;
 use super::report::DebugIter;
 use crate::rtp::be32;
 
