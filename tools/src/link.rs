@@ -30,8 +30,8 @@ pub fn max_payload(mtu: usize) -> usize {
 /// What a session carries beside the video.
 #[derive(Debug, Clone, Copy)]
 pub struct Extras {
-    /// The sound's packetizer, when sound goes.
-    pub audio: Option<hdstream_common::audio::Packetizer>,
+    /// The sound's format, when sound goes.
+    pub audio: Option<hdstream_common::audio::Format>,
     /// Whether captions go.
     pub captions: bool,
 }

@@ -126,12 +126,7 @@ impl Settings {
         if on_stdin.into_iter().filter(|&s| s).count() > 1 {
             bail!("only one of the video, the sound and the captions can come from stdin");
         }
-        if !matches!(
-            self.audio_codec,
-            Encoding::L16 | Encoding::Pcmu | Encoding::Pcma
-        ) {
-            bail!("the sound goes as L16, PCMU or PCMA");
-        }
+
         Ok(())
     }
 }
@@ -294,7 +289,7 @@ pub fn run(settings: &Settings, stop: &AtomicBool) -> Result<Report> {
     let mut connection = Connection {
         settings,
         extras: Extras {
-            audio: sound.as_ref().map(Sound::packetizer),
+            audio: sound.as_ref().map(Sound::format),
             captions: captions.is_some(),
         },
         clock,
@@ -373,10 +368,13 @@ pub fn run(settings: &Settings, stop: &AtomicBool) -> Result<Report> {
         if let Some(s) = &mut sound {
             let media = clock.media_time(Instant::now());
             while let Some((pcm, at)) = s.poll(media)? {
-                if connection
-                    .send(|r| r.send_sound(&pcm, at, Instant::now()))?
-                    .is_none()
-                {
+                let sent = match s.encode(&pcm)? {
+                    Some(payload) => connection
+                        .send(|r| r.send_sound_packet(&payload, at, Instant::now()))?
+                        .map(|()| 1),
+                    None => connection.send(|r| r.send_sound(&pcm, at, Instant::now()))?,
+                };
+                if sent.is_none() {
                     report.audio_skipped += 1;
                 }
             }
@@ -422,7 +420,5 @@ mod tests {
         assert!(s.check().is_err());
         s.audio = Some(AudioInput::Tone);
         assert!(s.check().is_ok());
-        s.audio_codec = Encoding::Opus;
-        assert!(s.check().is_err());
     }
 }

@@ -70,8 +70,9 @@ pub struct Config {
     pub cname: String,
     /// The media clock every timestamp and sender report comes from.
     pub clock: Clock,
-    /// The sound track's packetizer (its format and packet size), when sound goes.
-    pub audio: Option<audio::Packetizer>,
+    /// The sound track's format, when sound goes (PCM is cut into packets of at most
+    /// `max_payload`; Opus comes encoded, a packet at a time).
+    pub audio: Option<audio::Format>,
     /// Whether a captions track goes (RFC 4103).
     pub captions: bool,
 }
@@ -152,7 +153,7 @@ impl Recorder {
         let contents = Contents {
             size: config.size,
             fps: config.fps,
-            audio: config.audio.map(|p| p.format()),
+            audio: config.audio,
             captions: config.captions,
         };
         let mut setups = contents.tracks();
@@ -346,10 +347,10 @@ impl Recorder {
     /// as the packetizer cuts it into, at once. Answers how many packets went.
     pub fn send_sound(&mut self, pcm: &[i16], at: Duration, now: Instant) -> Result<usize> {
         self.recording()?;
-        let Some(packetizer) = self.config.audio else {
+        let Some(format) = self.config.audio else {
             bail!("no sound track was announced");
         };
-        let format = packetizer.format();
+        let packetizer = audio::Packetizer::new(format, self.config.max_payload)?;
         let channels = usize::from(format.channels.max(1));
         let first = clock::timestamp(self.senders[Track::Audio].base, at, format.clock_rate);
         let (mut rest, mut frames, mut packets) = (pcm, 0u32, 0);
@@ -375,6 +376,26 @@ impl Recorder {
             packets += 1;
         }
         Ok(packets)
+    }
+
+    /// Sends one packet of encoded sound (Opus, RFC 7587 §4.2: one Opus packet per RTP
+    /// packet) whose first sample is at media time `at`.
+    pub fn send_sound_packet(&mut self, payload: &[u8], at: Duration, now: Instant) -> Result<()> {
+        self.recording()?;
+        let Some(format) = self.config.audio else {
+            bail!("no sound track was announced");
+        };
+        let timestamp = clock::timestamp(self.senders[Track::Audio].base, at, format.clock_rate);
+        self.send_rtp(
+            Track::Audio,
+            format.payload_type,
+            false,
+            timestamp,
+            &[payload],
+            now,
+        )?;
+        self.senders[Track::Audio].units += 1;
+        Ok(())
     }
 
     /// Sends one caption, `text`, shown from media time `at` (RFC 4103: one T.140 line, ending
@@ -574,7 +595,7 @@ impl Recorder {
     fn rate(&self, track: Track) -> u32 {
         match track {
             Track::Video => VIDEO_RATE,
-            Track::Audio => self.config.audio.map_or(1, |p| p.format().clock_rate),
+            Track::Audio => self.config.audio.map_or(1, |f| f.clock_rate),
             Track::Text => t140::CLOCK_RATE,
         }
     }

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use hdstream_common::audio::{Encoding, Packetizer as SoundPacketizer};
+use hdstream_common::audio::Encoding;
 use hdstream_common::rtsp::{self, Message, Parsed, Request};
 use hdstream_common::{rtcp, rtp};
 
@@ -26,7 +26,7 @@ fn config(carriage: Carriage, now: Instant) -> Config {
         spread: Duration::from_millis(8),
         cname: "cam@test".into(),
         clock: Clock::new(now, UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
-        audio: Some(SoundPacketizer::new(sound::format(Encoding::L16, 48_000, 2), 1360).unwrap()),
+        audio: Some(sound::format(Encoding::L16, 48_000, 2)),
         captions: true,
     }
 }

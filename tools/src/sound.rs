@@ -17,6 +17,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
+use hdstream_codec::OpusEncoder;
 use hdstream_common::audio::{self, Encoding, Format, l16, wav};
 
 use crate::clock::media_time;
@@ -27,6 +28,8 @@ pub const DYNAMIC_PAYLOAD_TYPE: u8 = 96;
 /// A packet due longer ago than this is skipped (the tone, a file) or restamped (stdin): the
 /// publisher was away or stalled.
 pub const MAX_LATE: Duration = Duration::from_millis(200);
+/// Opus's bit rate: transparent for speech and the test tone, 4 % of L16's 1.5 Mbit/s.
+const OPUS_BITRATE: i32 = 64_000;
 /// Bytes read from stdin at a time (85 ms of 48 kHz stereo).
 const READ: usize = 16 * 1024;
 
@@ -103,7 +106,11 @@ enum Source {
 
 /// The sound, a packet at a time.
 pub struct Sound {
-    packetizer: audio::Packetizer,
+    format: Format,
+    /// Sample frames in a packet (20 ms, fewer for PCM that would not fit a packet).
+    per_packet: usize,
+    /// Opus: the encoder (libopus); PCM goes as it is, cut by the session's packetizer.
+    encoder: Option<OpusEncoder>,
     source: Source,
     /// The next sample frame to go, on the media timeline.
     next: u64,
@@ -113,7 +120,7 @@ pub struct Sound {
 impl std::fmt::Debug for Sound {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sound")
-            .field("format", &self.packetizer.format())
+            .field("format", &self.format)
             .field("next", &self.next)
             .field("skipped", &self.skipped)
             .finish_non_exhaustive()
@@ -133,9 +140,9 @@ impl Sound {
     ) -> Result<Sound> {
         let (source, rate, channels) = match input {
             AudioInput::Tone => {
-                // L16 at 48 kHz stereo; G.711 at its static 8 kHz mono.
+                // L16 and Opus at 48 kHz stereo; G.711 at its static 8 kHz mono.
                 let (rate, channels) = match encoding {
-                    Encoding::L16 => (48_000, 2),
+                    Encoding::L16 | Encoding::Opus => (48_000, 2),
                     _ => (8000, 1),
                 };
                 let tone = Tone {
@@ -177,22 +184,55 @@ impl Sound {
                 (source, rate, channels)
             }
         };
-        if encoding == Encoding::Opus {
-            bail!("Opus needs an encoder: the sound goes as L16, PCMU or PCMA");
-        }
-        let format = format(encoding, rate, channels);
-        let packetizer = audio::Packetizer::new(format, max_payload)?;
+        let (format, per_packet, encoder) = if encoding == Encoding::Opus {
+            ensure!(
+                rate == 48_000 && (1..=2).contains(&channels),
+                "Opus takes 48 kHz mono or stereo sound, not {rate} Hz on {channels} channels \
+                 (ffmpeg -ar 48000 converts it)"
+            );
+            let encoder = OpusEncoder::new(channels, OPUS_BITRATE)?;
+            let format = encoder.format(DYNAMIC_PAYLOAD_TYPE);
+            (format, OpusEncoder::FRAMES, Some(encoder))
+        } else {
+            let format = format(encoding, rate, channels);
+            let per_packet = audio::Packetizer::new(format, max_payload)?.frames_per_packet();
+            (format, per_packet, None)
+        };
         Ok(Sound {
-            packetizer,
+            format,
+            per_packet,
+            encoder,
             source,
             next: 0,
             skipped: 0,
         })
     }
 
-    /// The packetizer of the sound's format (what the session announces and sends).
-    pub fn packetizer(&self) -> audio::Packetizer {
-        self.packetizer
+    /// The sound's format (what the session announces and sends).
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Sample frames in a packet.
+    pub fn frames_per_packet(&self) -> usize {
+        self.per_packet
+    }
+
+    /// Opus: one packet's sound encoded (a short last packet of stdin is padded with
+    /// silence to 20 ms); `None` for PCM, which goes as it is.
+    pub fn encode(&mut self, pcm: &[i16]) -> Result<Option<Vec<u8>>> {
+        let Some(encoder) = &mut self.encoder else {
+            return Ok(None);
+        };
+        let want = OpusEncoder::FRAMES * usize::from(self.format.channels.max(1));
+        let payload = if pcm.len() == want {
+            encoder.encode(pcm)?
+        } else {
+            let mut padded = pcm[..pcm.len().min(want)].to_vec();
+            padded.resize(want, 0);
+            encoder.encode(&padded)?
+        };
+        Ok(Some(payload.to_vec()))
     }
 
     /// Packets skipped: due while the server was away or the publisher stalled.
@@ -206,18 +246,18 @@ impl Sound {
     }
 
     fn rate(&self) -> u32 {
-        self.packetizer.format().clock_rate
+        self.format.clock_rate
     }
 
     fn channels(&self) -> usize {
-        usize::from(self.packetizer.format().channels.max(1))
+        usize::from(self.format.channels.max(1))
     }
 
     /// The media time of the next packet, when one is ready (stdin may have none yet).
     pub fn next_due(&self) -> Option<Duration> {
         let ready = match &self.source {
             Source::Stdin { pending, ended, .. } => {
-                pending.len() >= self.packetizer.frames_per_packet() * self.channels()
+                pending.len() >= self.per_packet * self.channels()
                     || (*ended && !pending.is_empty())
             }
             _ => true,
@@ -250,7 +290,7 @@ impl Sound {
             return Ok(None);
         }
         let rate = self.rate();
-        let per_packet = self.packetizer.frames_per_packet() as u64;
+        let per_packet = self.per_packet as u64;
         if now - at > MAX_LATE {
             // Go on from now: the tone and a file skip what was due; stdin's samples are late,
             // not lost, and are stamped from now.
@@ -362,7 +402,7 @@ mod tests {
     #[test]
     fn the_tone_goes_packet_by_packet_on_the_clock_and_skips_when_late() {
         let mut sound = Sound::open(&AudioInput::Tone, Encoding::L16, 30.0, None, 1360).unwrap();
-        let per = sound.packetizer().frames_per_packet();
+        let per = sound.frames_per_packet();
         assert_eq!(per, 340, "1360 bytes of 48 kHz stereo L16");
         let mut all = Vec::new();
         let mut now = Duration::ZERO;
@@ -386,11 +426,60 @@ mod tests {
     }
 
     #[test]
+    fn opus_goes_encoded_in_20_ms_packets_of_48_khz() {
+        let mut sound = Sound::open(&AudioInput::Tone, Encoding::Opus, 30.0, None, 1360).unwrap();
+        let f = sound.format();
+        assert_eq!(
+            (f.encoding, f.payload_type, f.clock_rate, f.channels),
+            (Encoding::Opus, 96, 48_000, 2)
+        );
+        assert_eq!(sound.frames_per_packet(), 960);
+        let mut decoder = hdstream_codec::Decoder::new(f).unwrap();
+        let mut decoded = Vec::new();
+        let mut now = Duration::ZERO;
+        while now < Duration::from_millis(1100) {
+            while let Some((pcm, _)) = sound.poll(now).unwrap() {
+                assert_eq!(pcm.len(), 960 * 2);
+                let payload = sound.encode(&pcm).unwrap().expect("Opus is encoded");
+                assert!(payload.len() < 400, "64 kbit/s: {} bytes", payload.len());
+                decoder.decode(&payload, &mut decoded).unwrap();
+            }
+            now += Duration::from_millis(5);
+        }
+        // The clicks at 0 s and 1 s come through the codec (after its 6.5 ms look-ahead).
+        let clicks = tone::find_clicks(&decoded, 2, 48_000);
+        assert_eq!(clicks.len(), 2, "{clicks:?}");
+        assert!(clicks[1].abs_diff(clicks[0] + 48_000) <= 48, "{clicks:?}");
+        // PCM is not encoded here.
+        let mut l16 = Sound::open(&AudioInput::Tone, Encoding::L16, 30.0, None, 1360).unwrap();
+        let (pcm, _) = l16.poll(Duration::ZERO).unwrap().unwrap();
+        assert_eq!(l16.encode(&pcm).unwrap(), None);
+    }
+
+    #[test]
+    fn opus_refuses_sound_not_at_48_khz() {
+        let path = std::env::temp_dir().join(format!("hdstream-opus-{}.wav", std::process::id()));
+        let mut bytes = wav::header(44_100, 2, 400).to_vec();
+        bytes.resize(bytes.len() + 400, 1);
+        std::fs::write(&path, bytes).unwrap();
+        let e = Sound::open(
+            &AudioInput::Wav(path.clone()),
+            Encoding::Opus,
+            30.0,
+            None,
+            1360,
+        )
+        .unwrap_err();
+        std::fs::remove_file(&path).unwrap();
+        assert!(e.to_string().contains("48 kHz"), "{e}");
+    }
+
+    #[test]
     fn g711_tone_is_8khz_mono_static() {
         let sound = Sound::open(&AudioInput::Tone, Encoding::Pcma, 30.0, None, 1360).unwrap();
-        let f = sound.packetizer().format();
+        let f = sound.format();
         assert_eq!((f.payload_type, f.clock_rate, f.channels), (8, 8000, 1));
-        assert_eq!(sound.packetizer().frames_per_packet(), 160, "20 ms");
+        assert_eq!(sound.frames_per_packet(), 160, "20 ms");
     }
 
     #[test]
@@ -412,7 +501,7 @@ mod tests {
         assert_eq!(&all[6000..10_000], &data[..]);
         // Alone, it loops over its own length.
         let mut sound = Sound::open(&input, Encoding::Pcmu, 30.0, None, 1400).unwrap();
-        assert_eq!(sound.packetizer().format().payload_type, 0);
+        assert_eq!(sound.format().payload_type, 0);
         let all = drain(&mut sound, 0, 995);
         assert_eq!(&all[4000..8000], &data[..]);
         std::fs::remove_file(&path).unwrap();

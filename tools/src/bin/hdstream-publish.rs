@@ -86,7 +86,7 @@ struct Args {
     audio: Option<AudioInput>,
     /// How the sound travels: l16 (RFC 3551 §4.5.11; dynamic payload type 96, or static 10/11
     /// at 44.1 kHz), pcmu or pcma (G.711; static 0/8 at 8 kHz mono, else dynamic 96 at the
-    /// input's rate and channels).
+    /// input's rate and channels), opus (RFC 7587, 48 kHz sound only, 20 ms packets, 64 kbit/s).
     #[arg(long, value_enum, default_value_t = Codec::L16, requires = "audio")]
     audio_codec: Codec,
     /// Sample rate of --audio - (Hz).
@@ -110,6 +110,8 @@ enum Codec {
     Pcmu,
     /// G.711 A-law.
     Pcma,
+    /// Opus (RFC 7587), 48 kHz, 64 kbit/s, encoded by libopus: 4 % of L16's rate.
+    Opus,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -159,6 +161,7 @@ fn main() -> Result<()> {
         Codec::L16 => Encoding::L16,
         Codec::Pcmu => Encoding::Pcmu,
         Codec::Pcma => Encoding::Pcma,
+        Codec::Opus => Encoding::Opus,
     };
     settings.captions = args.captions;
     let stop = Arc::new(AtomicBool::new(false));
