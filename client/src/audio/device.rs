@@ -1,0 +1,529 @@
+//! The sound device: the samples the output played (at the user's volume, the same the
+//! `--audio-out` recording gets) heard through the machine's output, by `cpal` (ALSA on Linux,
+//! CoreAudio on macOS, WASAPI on Windows).
+//!
+//! ```text
+//!  driver ── push(chunk) ──▶ Ring (≤ 1 s, oldest dropped) ──▶ cpal callback ──▶ device
+//!    │                        ▲ silence when empty (an underrun)
+//!    └── open(format) ──▶ "hdstream-sound" thread: opens / reopens the stream
+//! ```
+//!
+//! [`DeviceSink`] is the network thread's end. The device is opened lazily, when the first
+//! samples of a format come, on a thread of its own (an open can take tens of milliseconds,
+//! and the network thread must not wait), and opened again when the format changes. Without a
+//! device (none on the machine, a name that is not there, a format it refuses) one warning
+//! line says so and the samples are dropped: the video plays on.
+//!
+//! **Timing.** The output writes each sample [`AHEAD`] (100 ms) of its play time, as into a
+//! device's buffer. So that it is heard at that play time, the first callback of a stream
+//! starts with [`AHEAD`] of sound queued (silence in front of what was pushed, or the oldest
+//! dropped): from then on ring plus device buffer hold the 100 ms the output writes ahead.
+//! The device is asked for 20 ms periods (2 periods buffered, cpal's ALSA default) when it
+//! offers them.
+//!
+//! **Pacing.** A real device calls back when it has room, at its own sample rate. A device
+//! that does not wait (ALSA's `null` plugin takes everything at once) would make the callback
+//! spin and play the ring out as fast as the CPU goes, with silence in between; so the callback
+//! never hands out more than real time since the stream's first callback warrants plus the
+//! device's buffer (two callbacks' worth, 5 ms and 0.1 % slack for a device whose clock runs
+//! fast): past that it sleeps. A real device never gets that far ahead, so it never waits.
+//!
+//! The ring has one owner (the [`Shared`] mutex, held for a copy); counts of underruns (the
+//! ring ran dry while sound was playing: silence written, counted once until sound comes
+//! back, a pause included) and of frames dropped when it overflowed are logged at the end.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use cpal::{FromSample, Sample, SampleFormat, SizedSample};
+use crossbeam_channel::Sender;
+use parking_lot::Mutex;
+
+use super::output::AHEAD;
+use crate::options::AudioDevice;
+
+/// The ring holds at most this much sound; past it the oldest is dropped.
+pub const RING: Duration = Duration::from_secs(1);
+/// The period asked of the device (it has two).
+pub const PERIOD: Duration = Duration::from_millis(20);
+/// [`DeviceSink::finish`] waits at most this long past the sound queued for it to be heard.
+const DRAIN_GRACE: Duration = Duration::from_millis(500);
+
+/// What the device played: the counts logged at the end.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeviceCounters {
+    /// Sample frames of the track handed to the device.
+    pub frames_played: u64,
+    /// Times the ring ran dry while sound was playing.
+    pub underruns: u64,
+    /// Frames of silence written in those underruns.
+    pub frames_silent: u64,
+    /// Frames dropped because the ring was full (the device stalled or plays slow).
+    pub frames_dropped: u64,
+    /// Frames of silence put in front at a stream's start, so that [`AHEAD`] is queued and
+    /// what was pushed is heard at its play time (frames dropped there for that are counted
+    /// dropped).
+    pub frames_lead: u64,
+}
+
+/// The ring between the network thread and the device's callback.
+#[derive(Debug, Default)]
+struct Ring {
+    samples: VecDeque<i16>,
+    /// Samples per frame of what is pushed.
+    channels: usize,
+    /// The rate of what is pushed.
+    rate: u32,
+    /// The ring's bound, samples.
+    capacity: usize,
+    /// The stream's first callback came (the lead was set).
+    started: bool,
+    /// Frames of lead silence at the front of the ring still to be played.
+    lead_pending: usize,
+    /// In an underrun.
+    dry: bool,
+    /// No more sound will come: running dry is the end, not an underrun.
+    ending: bool,
+    /// The device could not be opened for this format: nothing is queued.
+    failed: bool,
+    /// The device was opened for this format.
+    opened: bool,
+    /// The device's buffer, frames (two callbacks' worth).
+    device_buffer: u64,
+    /// The device's rate (the stream's).
+    device_rate: u32,
+    counters: DeviceCounters,
+}
+
+/// What the sink and the callback share.
+#[derive(Debug, Default)]
+struct Shared {
+    ring: Mutex<Ring>,
+}
+
+/// A message to the thread that owns the stream.
+#[derive(Debug)]
+struct Open {
+    rate: u32,
+    channels: u16,
+}
+
+/// The network thread's end of the sound device.
+#[derive(Debug)]
+pub struct DeviceSink {
+    shared: Arc<Shared>,
+    /// The format the device was last asked to play.
+    format: Option<(u32, u16)>,
+    opens: Option<Sender<Open>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl DeviceSink {
+    /// A sink for `device`; `None` for [`AudioDevice::None`]. Nothing is opened until
+    /// [`DeviceSink::play`].
+    pub fn new(device: &AudioDevice) -> Option<DeviceSink> {
+        let name = match device {
+            AudioDevice::None => return None,
+            AudioDevice::Default => None,
+            AudioDevice::Named(name) => Some(name.clone()),
+        };
+        let shared = Arc::new(Shared::default());
+        let (opens, rx) = crossbeam_channel::unbounded::<Open>();
+        let theirs = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("hdstream-sound".into())
+            .spawn(move || {
+                // ALSA writes why an open failed to stderr; this thread's messages go to a
+                // buffer instead, and into the one warning line.
+                #[cfg(target_os = "linux")]
+                let mut alsa_log = alsa::Output::local_error_handler().ok();
+                let mut stream: Option<cpal::Stream> = None;
+                for open in rx {
+                    drop(stream.take());
+                    let result = open_stream(name.as_deref(), &open, &theirs);
+                    #[cfg(target_os = "linux")]
+                    let detail =
+                        std::mem::replace(&mut alsa_log, alsa::Output::local_error_handler().ok())
+                            .map(|log| log.borrow().to_string())
+                            .unwrap_or_default();
+                    #[cfg(not(target_os = "linux"))]
+                    let detail = String::new();
+                    {
+                        let mut ring = theirs.ring.lock();
+                        ring.failed = result.is_err();
+                        ring.opened |= result.is_ok();
+                    }
+                    match result {
+                        Ok(s) => stream = Some(s),
+                        Err(why) => {
+                            let device = name.as_deref().unwrap_or("the default device");
+                            let alsa = detail.lines().last().unwrap_or("").trim();
+                            tracing::warn!(
+                                "no sound device: cannot play on {device}: {why}{}{alsa}; \
+                                 playing on without sound",
+                                if alsa.is_empty() { "" } else { "; ALSA: " },
+                            );
+                        }
+                    }
+                }
+                drop(stream);
+            });
+        let thread = match thread {
+            Ok(thread) => thread,
+            Err(e) => {
+                tracing::warn!(error = %e, "no sound device: cannot start its thread");
+                return None;
+            }
+        };
+        Some(DeviceSink {
+            shared,
+            format: None,
+            opens: Some(opens),
+            thread: Some(thread),
+        })
+    }
+
+    /// Plays `samples` (interleaved, `channels` per frame at `rate`): opens the device at the
+    /// first call, and again when the format changes.
+    pub fn play(&mut self, rate: u32, channels: u16, samples: &[i16]) {
+        if rate == 0 || channels == 0 {
+            return;
+        }
+        let mut ring = self.shared.ring.lock();
+        if self.format != Some((rate, channels)) {
+            self.format = Some((rate, channels));
+            *ring = Ring {
+                channels: usize::from(channels),
+                rate,
+                capacity: (RING.as_secs_f64() * f64::from(rate)) as usize * usize::from(channels),
+                counters: ring.counters,
+                opened: ring.opened,
+                ..Ring::default()
+            };
+            if let Some(opens) = &self.opens {
+                let _ = opens.send(Open { rate, channels });
+            }
+        }
+        if ring.failed {
+            return;
+        }
+        ring.samples.extend(samples);
+        let excess = ring.samples.len().saturating_sub(ring.capacity);
+        if excess > 0 {
+            // Whole frames: the capacity is a whole number of them.
+            ring.samples.drain(..excess);
+            ring.counters.frames_dropped += (excess / ring.channels) as u64;
+        }
+    }
+
+    /// The counts so far.
+    pub fn counters(&self) -> DeviceCounters {
+        self.shared.ring.lock().counters
+    }
+
+    /// The end of the run: lets what is queued be heard (a bounded wait), closes the device and
+    /// logs its counts.
+    pub fn finish(mut self) {
+        let (queued, started, opened) = {
+            let mut ring = self.shared.ring.lock();
+            ring.ending = true;
+            let frames = ring.samples.len() / ring.channels.max(1);
+            let queued = frames as f64 / f64::from(ring.rate.max(1));
+            (Duration::from_secs_f64(queued), ring.started, ring.opened)
+        };
+        if started {
+            let deadline = Instant::now() + queued + DRAIN_GRACE;
+            loop {
+                let (empty, buffer) = {
+                    let ring = self.shared.ring.lock();
+                    let buffer = ring.device_buffer as f64 / f64::from(ring.device_rate.max(1));
+                    (ring.samples.is_empty(), Duration::from_secs_f64(buffer))
+                };
+                if empty {
+                    // What the device holds plays out.
+                    std::thread::sleep(buffer.min(DRAIN_GRACE));
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        self.close();
+        if opened {
+            let c = self.counters();
+            tracing::info!(
+                frames_played = c.frames_played,
+                underruns = c.underruns,
+                frames_silent = c.frames_silent,
+                frames_dropped = c.frames_dropped,
+                frames_lead = c.frames_lead,
+                "sound device closed"
+            );
+        }
+    }
+
+    fn close(&mut self) {
+        drop(self.opens.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for DeviceSink {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The device named `name` (the default without one), as cpal lists it: its id (the ALSA PCM
+/// name) or its description's name.
+fn find_device(host: &cpal::Host, name: Option<&str>) -> Result<cpal::Device, String> {
+    let Some(name) = name else {
+        return host
+            .default_output_device()
+            .ok_or_else(|| "the system has no default output device".to_string());
+    };
+    let devices: Vec<cpal::Device> = host
+        .output_devices()
+        .map_err(|e| format!("cannot list the output devices: {e}"))?
+        .collect();
+    let id = |d: &cpal::Device| d.id().map(|id| id.id().to_string()).ok();
+    let described = |d: &cpal::Device| d.description().map(|d| d.name().to_string()).ok();
+    if let Some(d) = devices
+        .iter()
+        .find(|d| id(d).as_deref() == Some(name) || described(d).as_deref() == Some(name))
+    {
+        return Ok(d.clone());
+    }
+    let names: Vec<String> = devices.iter().filter_map(id).collect();
+    Err(format!(
+        "no output device {name:?} (there are: {})",
+        names.join(", ")
+    ))
+}
+
+/// The stream config closest to `rate` and `channels`: the exact format if offered (i16
+/// first, then f32), else the nearest rate, then channels. Says so when it is not exact.
+fn choose_config(
+    device: &cpal::Device,
+    rate: u32,
+    channels: u16,
+) -> Result<cpal::SupportedStreamConfig, String> {
+    let ranges: Vec<cpal::SupportedStreamConfigRange> = device
+        .supported_output_configs()
+        .map_err(|e| format!("cannot read its formats: {e}"))?
+        .filter(|r| matches!(r.sample_format(), SampleFormat::I16 | SampleFormat::F32))
+        .collect();
+    let best = ranges
+        .iter()
+        .min_by_key(|r| {
+            let nearest = rate.clamp(r.min_sample_rate(), r.max_sample_rate());
+            (
+                nearest.abs_diff(rate),
+                r.channels().abs_diff(channels),
+                r.sample_format() != SampleFormat::I16,
+            )
+        })
+        .ok_or("it offers neither 16-bit nor float samples")?;
+    let nearest = rate.clamp(best.min_sample_rate(), best.max_sample_rate());
+    if nearest != rate || best.channels() != channels {
+        tracing::warn!(
+            "the sound device cannot play {rate} Hz with {channels} channel(s): playing at \
+             {nearest} Hz with {} (not resampled: the pitch and speed change)",
+            best.channels()
+        );
+    }
+    Ok(best.with_sample_rate(nearest))
+}
+
+fn open_stream(
+    name: Option<&str>,
+    open: &Open,
+    shared: &Arc<Shared>,
+) -> Result<cpal::Stream, String> {
+    let host = cpal::default_host();
+    let device = find_device(&host, name)?;
+    let supported = choose_config(&device, open.rate, open.channels)?;
+    let mut config = supported.config();
+    let period = (PERIOD.as_secs_f64() * f64::from(config.sample_rate)) as u32;
+    if let cpal::SupportedBufferSize::Range { min, max } = supported.buffer_size()
+        && (*min..=*max).contains(&period)
+    {
+        config.buffer_size = cpal::BufferSize::Fixed(period);
+    }
+    let stream = match supported.sample_format() {
+        SampleFormat::I16 => build::<i16>(&device, &config, open, shared),
+        _ => build::<f32>(&device, &config, open, shared),
+    }?;
+    stream
+        .play()
+        .map_err(|e| format!("cannot start the stream: {e}"))?;
+    let what = device
+        .id()
+        .map(|id| id.id().to_string())
+        .unwrap_or_else(|_| "?".into());
+    tracing::info!(
+        device = %what,
+        rate = config.sample_rate,
+        channels = config.channels,
+        format = %supported.sample_format(),
+        buffer = ?config.buffer_size,
+        "sound device opened"
+    );
+    Ok(stream)
+}
+
+fn build<T>(
+    device: &cpal::Device,
+    config: &cpal::StreamConfig,
+    open: &Open,
+    shared: &Arc<Shared>,
+) -> Result<cpal::Stream, String>
+where
+    T: SizedSample + FromSample<i16>,
+{
+    let shared = Arc::clone(shared);
+    let mut pacer = Pacer::new(config.sample_rate);
+    let device_channels = usize::from(config.channels.max(1));
+    let track_channels = usize::from(open.channels.max(1));
+    let device_rate = config.sample_rate;
+    let mut errors = 0u64;
+    device
+        .build_output_stream::<T, _, _>(
+            *config,
+            move |data: &mut [T], _: &cpal::OutputCallbackInfo| {
+                let frames = data.len() / device_channels;
+                pacer.pace(frames as u64);
+                fill(&shared, data, device_channels, track_channels, device_rate);
+            },
+            move |e| {
+                errors += 1;
+                if errors == 1 {
+                    tracing::warn!(error = %e, "sound device");
+                } else {
+                    tracing::debug!(error = %e, errors, "sound device");
+                }
+            },
+            None,
+        )
+        .map_err(|e| format!("cannot open a stream: {e}"))
+}
+
+/// Fills the device's buffer from the ring: channel `c` of a device frame is the track's
+/// channel `c mod channels`; silence where the ring has no more.
+fn fill<T>(
+    shared: &Shared,
+    data: &mut [T],
+    device_channels: usize,
+    track_channels: usize,
+    rate: u32,
+) where
+    T: Sample + FromSample<i16>,
+{
+    let frames = data.len() / device_channels;
+    let mut ring = shared.ring.lock();
+    let ring = &mut *ring;
+    if !ring.started {
+        // The lead: AHEAD of sound queued when the device starts.
+        ring.started = true;
+        ring.device_rate = rate;
+        let lead = (AHEAD.as_secs_f64() * f64::from(ring.rate)) as usize * track_channels;
+        let have = ring.samples.len();
+        if have < lead {
+            ring.lead_pending = (lead - have) / track_channels;
+            ring.counters.frames_lead += ring.lead_pending as u64;
+            for _ in have..lead {
+                ring.samples.push_front(0);
+            }
+        } else {
+            ring.counters.frames_dropped += ((have - lead) / track_channels) as u64;
+            ring.samples.drain(..have - lead);
+        }
+    }
+    ring.device_buffer = ring.device_buffer.max(2 * frames as u64);
+    let available = (ring.samples.len() / track_channels).min(frames);
+    for (i, frame) in data.chunks_exact_mut(device_channels).enumerate() {
+        if i < available {
+            let start = i * track_channels;
+            for (c, out) in frame.iter_mut().enumerate() {
+                *out = T::from_sample(ring.samples[start + c % track_channels]);
+            }
+        } else {
+            frame.fill(T::EQUILIBRIUM);
+        }
+    }
+    ring.samples.drain(..available * track_channels);
+    let lead = ring.lead_pending.min(available);
+    ring.lead_pending -= lead;
+    ring.counters.frames_played += (available - lead) as u64;
+    let missing = frames - available;
+    if missing > 0 && !ring.ending && ring.counters.frames_played > 0 {
+        if !ring.dry {
+            ring.dry = true;
+            ring.counters.underruns += 1;
+        }
+        ring.counters.frames_silent += missing as u64;
+    } else if missing == 0 {
+        ring.dry = false;
+    }
+}
+
+/// Keeps a device that does not wait (ALSA's `null`) to real time.
+#[derive(Debug)]
+struct Pacer {
+    rate: u32,
+    /// When the stream's frame 0 was asked for (moved on when the device fell behind).
+    origin: Option<Instant>,
+    /// Frames handed out since `origin`.
+    delivered: u64,
+    /// The most frames one callback asked for.
+    largest: u64,
+}
+
+impl Pacer {
+    /// Fast device clocks are allowed this far ahead of ours, parts per million.
+    const DRIFT_PPM: u64 = 1000;
+    const MARGIN: Duration = Duration::from_millis(5);
+
+    fn new(rate: u32) -> Pacer {
+        Pacer {
+            rate: rate.max(1),
+            origin: None,
+            delivered: 0,
+            largest: 0,
+        }
+    }
+
+    /// Before handing out `frames`: sleeps while that would put the device further ahead of
+    /// real time than its buffer (at most one callback's duration).
+    fn pace(&mut self, frames: u64) {
+        let now = Instant::now();
+        let rate = f64::from(self.rate);
+        let origin = *self.origin.get_or_insert(now);
+        self.largest = self.largest.max(frames);
+        let buffer = 2 * self.largest;
+        let real = (now.saturating_duration_since(origin).as_secs_f64() * rate) as u64;
+        if self.delivered + buffer < real {
+            // Behind (a stall, an xrun): real time starts again from here.
+            self.origin = Some(now - Duration::from_secs_f64(self.delivered as f64 / rate));
+        } else {
+            let allowed = real
+                + buffer
+                + (Self::MARGIN.as_secs_f64() * rate) as u64
+                + real * Self::DRIFT_PPM / 1_000_000;
+            let excess = (self.delivered + frames)
+                .saturating_sub(allowed)
+                .min(frames);
+            if excess > 0 {
+                std::thread::sleep(Duration::from_secs_f64(excess as f64 / rate));
+            }
+        }
+        self.delivered += frames;
+    }
+}
