@@ -51,7 +51,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use error::Error;
-pub use options::{Options, Step, Target, TransportKind};
+pub use options::{AudioDevice, Options, Step, Target, TransportKind};
 pub use stats::Report;
 
 use crate::client::{Client, Config, Transport};
@@ -83,6 +83,11 @@ pub fn play(options: &Options) -> Result<Report, Error> {
         ),
         None => None,
     };
+    // Opened when the first sound comes (on a thread of its own), so nothing waits for it here.
+    let device = options
+        .audio
+        .then(|| audio::device::DeviceSink::new(&options.audio_device))
+        .flatten();
     let media = media_sockets(options, server)?;
     let mut config = client_config(options, &host, media.transport);
     config.audio = options.audio.then_some(media.audio_transport).flatten();
@@ -129,7 +134,7 @@ pub fn play(options: &Options) -> Result<Report, Error> {
     };
     let net = std::thread::Builder::new()
         .name("hdstream-net".into())
-        .spawn(move || driver::run(poll, client, sockets, net_ends, recording))
+        .spawn(move || driver::run(poll, client, sockets, net_ends, recording, device))
         .map_err(|e| Error::io("cannot start the network thread", e))?;
 
     let buffers = decode::Buffers::new(PICTURE_BUFFERS + options.decode_threads.unwrap_or(2));
