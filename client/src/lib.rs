@@ -83,11 +83,6 @@ pub fn play(options: &Options) -> Result<Report, Error> {
         ),
         None => None,
     };
-    // Opened when the first sound comes (on a thread of its own), so nothing waits for it here.
-    let device = options
-        .audio
-        .then(|| audio::device::DeviceSink::new(&options.audio_device))
-        .flatten();
     let media = media_sockets(options, server)?;
     let mut config = client_config(options, &host, media.transport);
     config.audio = options.audio.then_some(media.audio_transport).flatten();
@@ -103,6 +98,11 @@ pub fn play(options: &Options) -> Result<Report, Error> {
     // What the sound plays at a moment, for the audio/video offset.
     let playhead = Arc::clone(client.playhead());
     let stop = stop_on_signals(options);
+    // Opened when the first sound comes (on a thread of its own), so nothing waits for it here.
+    let device = options
+        .audio
+        .then(|| audio::device::DeviceSink::new(&options.audio_device, Arc::clone(&clock)))
+        .flatten();
 
     let poll = mio::Poll::new().map_err(|e| Error::io("event loop", e))?;
     let waker = Arc::new(

@@ -192,10 +192,10 @@ fn the_default_device_plays_what_audio_out_records() {
     );
 }
 
-/// A device that is not there: one warning line (ALSA's own messages kept off stderr), and
-/// the run goes on as without sound: every picture shown, the sound still recorded.
-#[test]
-fn without_the_device_one_warning_and_the_video_plays_on() {
+/// Plays `talk` with `args` and `env`; asserts the run went on without sound: one warning
+/// line naming `device` (ALSA's own messages kept off stderr), every picture shown, the sound
+/// still recorded.
+fn assert_plays_on_without_a_device(args: &[&str], env: &[(&str, &Path)], device: &str) {
     let file = sound::talk();
     let _one_at_a_time = serial();
     let server = Server::start(&file, f64::from(sound::FPS));
@@ -203,17 +203,22 @@ fn without_the_device_one_warning_and_the_video_plays_on() {
     std::fs::create_dir_all(&dir).unwrap();
     let stats = dir.join("stats.json");
     let wav = dir.join("played.wav");
-    let out = Command::new(env!("CARGO_BIN_EXE_hdstream-client"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hdstream-client"));
+    child
         .arg(&server.url)
-        .args(["--headless", "--audio-device", "hdstream-no-such-device"])
+        .args(args)
         .arg("--audio-out")
         .arg(&wav)
         .arg("--stats-json")
         .arg(&stats)
         .env("RUST_LOG", "warn")
         .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY");
+    for (name, value) in env {
+        child.env(name, value);
+    }
+    let out = child.output().unwrap();
     server.handle.stop().unwrap();
     let log = stderr(&out);
     assert!(out.status.success(), "{log}");
@@ -223,10 +228,7 @@ fn without_the_device_one_warning_and_the_video_plays_on() {
         .collect();
     eprintln!("{warnings:?}");
     assert_eq!(warnings.len(), 1, "one warning: {log}");
-    assert!(
-        warnings[0].contains("hdstream-no-such-device"),
-        "{warnings:?}"
-    );
+    assert!(warnings[0].contains(device), "{warnings:?}");
     assert!(
         !log.contains("ALSA lib"),
         "ALSA's messages stay off stderr: {log}"
@@ -240,4 +242,30 @@ fn without_the_device_one_warning_and_the_video_plays_on() {
     let (_, recorded) = sound::read_wav(&wav);
     let _ = std::fs::remove_dir_all(&dir);
     sound::assert_played_as_is(&recorded, "--audio-out without a device");
+}
+
+/// `--audio-device` naming a device that is not there.
+#[test]
+fn without_the_named_device_one_warning_and_the_video_plays_on() {
+    assert_plays_on_without_a_device(
+        &["--headless", "--audio-device", "hdstream-no-such-device"],
+        &[],
+        "hdstream-no-such-device",
+    );
+}
+
+/// The default device on a machine without a sound card (CI's): ALSA's `default` made a card
+/// that is not there, so a machine with one fails the same way.
+#[test]
+fn without_a_sound_card_one_warning_and_the_video_plays_on() {
+    let dir = media_dir().join(format!("alsa-nocard-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("alsa.conf");
+    std::fs::write(
+        &conf,
+        "</usr/share/alsa/alsa.conf>\npcm.!default { type hw; card 29; }\n",
+    )
+    .unwrap();
+    assert_plays_on_without_a_device(&[], &[("ALSA_CONFIG_PATH", &conf)], "the default device");
+    let _ = std::fs::remove_dir_all(&dir);
 }

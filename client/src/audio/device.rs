@@ -28,9 +28,14 @@
 //! device's buffer (two callbacks' worth, 5 ms and 0.1 % slack for a device whose clock runs
 //! fast): past that it sleeps. A real device never gets that far ahead, so it never waits.
 //!
+//! When the ring runs dry and sound comes again (a seek, the video rebuffering: the output
+//! wrote nothing ahead meanwhile), the lead is queued again the same way. While the playout
+//! clock is paused the callback plays silence and leaves the ring as it is, so the sound goes
+//! on where it stopped, on time.
+//!
 //! The ring has one owner (the [`Shared`] mutex, held for a copy); counts of underruns (the
 //! ring ran dry while sound was playing: silence written, counted once until sound comes
-//! back, a pause included) and of frames dropped when it overflowed are logged at the end.
+//! back) and of frames dropped when it overflowed are logged at the end.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -43,6 +48,7 @@ use crossbeam_channel::Sender;
 use parking_lot::Mutex;
 
 use super::output::AHEAD;
+use crate::clock::Clock;
 use crate::options::AudioDevice;
 
 /// The ring holds at most this much sound; past it the oldest is dropped.
@@ -83,6 +89,8 @@ struct Ring {
     started: bool,
     /// Frames of lead silence at the front of the ring still to be played.
     lead_pending: usize,
+    /// Formats played so far: a stream plays only the ring of its own.
+    generation: u64,
     /// In an underrun.
     dry: bool,
     /// No more sound will come: running dry is the end, not an underrun.
@@ -102,13 +110,17 @@ struct Ring {
 #[derive(Debug, Default)]
 struct Shared {
     ring: Mutex<Ring>,
+    /// The playout clock: while it is paused the device plays silence and the ring waits.
+    clock: Arc<Clock>,
 }
 
 /// A message to the thread that owns the stream.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 struct Open {
     rate: u32,
     channels: u16,
+    /// Which format of the sink's this is ([`Ring::generation`]).
+    generation: u64,
 }
 
 /// The network thread's end of the sound device.
@@ -122,15 +134,18 @@ pub struct DeviceSink {
 }
 
 impl DeviceSink {
-    /// A sink for `device`; `None` for [`AudioDevice::None`]. Nothing is opened until
-    /// [`DeviceSink::play`].
-    pub fn new(device: &AudioDevice) -> Option<DeviceSink> {
+    /// A sink for `device`, paused with `clock`; `None` for [`AudioDevice::None`]. Nothing is
+    /// opened until [`DeviceSink::play`].
+    pub fn new(device: &AudioDevice, clock: Arc<Clock>) -> Option<DeviceSink> {
         let name = match device {
             AudioDevice::None => return None,
             AudioDevice::Default => None,
             AudioDevice::Named(name) => Some(name.clone()),
         };
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            ring: Mutex::default(),
+            clock,
+        });
         let (opens, rx) = crossbeam_channel::unbounded::<Open>();
         let theirs = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
@@ -201,10 +216,15 @@ impl DeviceSink {
                 capacity: (RING.as_secs_f64() * f64::from(rate)) as usize * usize::from(channels),
                 counters: ring.counters,
                 opened: ring.opened,
+                generation: ring.generation + 1,
                 ..Ring::default()
             };
             if let Some(opens) = &self.opens {
-                let _ = opens.send(Open { rate, channels });
+                let _ = opens.send(Open {
+                    rate,
+                    channels,
+                    generation: ring.generation,
+                });
             }
         }
         if ring.failed {
@@ -393,6 +413,7 @@ where
     let device_channels = usize::from(config.channels.max(1));
     let track_channels = usize::from(open.channels.max(1));
     let device_rate = config.sample_rate;
+    let open = *open;
     let mut errors = 0u64;
     device
         .build_output_stream::<T, _, _>(
@@ -400,7 +421,14 @@ where
             move |data: &mut [T], _: &cpal::OutputCallbackInfo| {
                 let frames = data.len() / device_channels;
                 pacer.pace(frames as u64);
-                fill(&shared, data, device_channels, track_channels, device_rate);
+                fill(
+                    &shared,
+                    data,
+                    device_channels,
+                    track_channels,
+                    device_rate,
+                    open.generation,
+                );
             },
             move |e| {
                 errors += 1;
@@ -423,28 +451,36 @@ fn fill<T>(
     device_channels: usize,
     track_channels: usize,
     rate: u32,
+    generation: u64,
 ) where
     T: Sample + FromSample<i16>,
 {
     let frames = data.len() / device_channels;
+    let paused = shared.clock.is_paused();
     let mut ring = shared.ring.lock();
     let ring = &mut *ring;
+    if ring.generation != generation || paused {
+        // A stream of an older format about to be closed; or a pause: what is queued waits.
+        data.fill(T::EQUILIBRIUM);
+        return;
+    }
+    let lead = (AHEAD.as_secs_f64() * f64::from(ring.rate)) as usize * track_channels;
     if !ring.started {
         // The lead: AHEAD of sound queued when the device starts.
         ring.started = true;
         ring.device_rate = rate;
-        let lead = (AHEAD.as_secs_f64() * f64::from(ring.rate)) as usize * track_channels;
         let have = ring.samples.len();
         if have < lead {
-            ring.lead_pending = (lead - have) / track_channels;
-            ring.counters.frames_lead += ring.lead_pending as u64;
-            for _ in have..lead {
-                ring.samples.push_front(0);
-            }
+            pad(ring, lead - have, track_channels);
         } else {
             ring.counters.frames_dropped += ((have - lead) / track_channels) as u64;
             ring.samples.drain(..have - lead);
         }
+    } else if ring.dry && !ring.samples.is_empty() && ring.samples.len() < lead {
+        // Sound again after running dry (a seek, the video rebuffering): queued AHEAD again,
+        // as at the start, so it is heard at its play time and not early.
+        let missing = lead - ring.samples.len();
+        pad(ring, missing, track_channels);
     }
     ring.device_buffer = ring.device_buffer.max(2 * frames as u64);
     let available = (ring.samples.len() / track_channels).min(frames);
@@ -471,6 +507,16 @@ fn fill<T>(
         ring.counters.frames_silent += missing as u64;
     } else if missing == 0 {
         ring.dry = false;
+    }
+}
+
+/// Puts `samples` of lead silence in front of the ring.
+fn pad(ring: &mut Ring, samples: usize, track_channels: usize) {
+    let frames = samples / track_channels;
+    ring.lead_pending += frames;
+    ring.counters.frames_lead += frames as u64;
+    for _ in 0..frames * track_channels {
+        ring.samples.push_front(0);
     }
 }
 
@@ -525,5 +571,128 @@ impl Pacer {
             }
         }
         self.delivered += frames;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RATE: u32 = 1000;
+    /// One callback: 20 frames (20 ms at 1 kHz), stereo.
+    const PERIOD: usize = 20;
+
+    fn shared() -> Shared {
+        let shared = Shared::default();
+        *shared.ring.lock() = Ring {
+            channels: 2,
+            rate: RATE,
+            capacity: 2 * RATE as usize,
+            generation: 1,
+            ..Ring::default()
+        };
+        shared
+    }
+
+    fn push(shared: &Shared, frames: std::ops::Range<i16>) {
+        shared
+            .ring
+            .lock()
+            .samples
+            .extend(frames.flat_map(|f| [f, -f]));
+    }
+
+    /// One callback's worth, as left channel values.
+    fn callback(shared: &Shared) -> Vec<i16> {
+        let mut data = [0i16; 2 * PERIOD];
+        fill(shared, &mut data, 2, 2, RATE, 1);
+        data.chunks_exact(2).map(|f| f[0]).collect()
+    }
+
+    #[test]
+    fn a_stream_starts_with_the_lead_queued_then_plays_the_samples_in_order() {
+        let s = shared();
+        push(&s, 1..31);
+        // AHEAD (100 frames) queued: 70 of silence, then the 30 pushed.
+        let mut heard: Vec<i16> = (0..5).flat_map(|_| callback(&s)).collect();
+        assert!(heard[..70].iter().all(|&f| f == 0));
+        assert_eq!(heard.split_off(70), (1..31).collect::<Vec<_>>());
+        let c = s.ring.lock().counters;
+        assert_eq!((c.frames_lead, c.frames_played, c.underruns), (70, 30, 0));
+    }
+
+    #[test]
+    fn a_dry_ring_is_one_underrun_and_the_sound_after_it_is_queued_ahead_again() {
+        let s = shared();
+        push(&s, 1..101);
+        for _ in 0..5 {
+            callback(&s);
+        }
+        assert_eq!(callback(&s), [0; PERIOD]);
+        assert_eq!(callback(&s), [0; PERIOD]);
+        push(&s, 101..121);
+        // 80 frames of silence in front of the 20 pushed: 100 queued again.
+        let heard: Vec<i16> = (0..5).flat_map(|_| callback(&s)).collect();
+        assert_eq!(&heard[80..], (101..121).collect::<Vec<_>>());
+        let c = s.ring.lock().counters;
+        assert_eq!(c.underruns, 1, "{c:?}");
+        assert_eq!(c.frames_silent, 2 * PERIOD as u64);
+        assert_eq!(c.frames_played, 120);
+    }
+
+    #[test]
+    fn while_paused_the_device_plays_silence_and_the_ring_waits() {
+        let s = shared();
+        push(&s, 1..101);
+        assert_eq!(callback(&s), (1..21).collect::<Vec<_>>());
+        s.clock.pause(Instant::now());
+        assert_eq!(callback(&s), [0; PERIOD]);
+        assert_eq!(s.ring.lock().samples.len(), 2 * 80);
+        s.clock.resume(Instant::now());
+        assert_eq!(callback(&s), (21..41).collect::<Vec<_>>());
+        assert_eq!(s.ring.lock().counters.underruns, 0);
+    }
+
+    #[test]
+    fn a_stream_of_an_older_format_plays_nothing_of_the_new_ring() {
+        let s = shared();
+        push(&s, 1..101);
+        let mut data = [7i16; 2 * PERIOD];
+        fill(&s, &mut data, 2, 2, RATE, 0);
+        assert_eq!(data, [0; 2 * PERIOD]);
+        assert_eq!(s.ring.lock().samples.len(), 200);
+    }
+
+    #[test]
+    fn the_device_channels_take_the_tracks_in_turn() {
+        let s = shared();
+        push(&s, 1..101);
+        s.ring.lock().started = true;
+        // A mono device gets the left channel; a 4-channel one L R L R.
+        let mut mono = [0i16; 2];
+        fill(&s, &mut mono, 1, 2, RATE, 1);
+        assert_eq!(mono, [1, 2]);
+        let mut four = [0i16; 4];
+        fill(&s, &mut four, 4, 2, RATE, 1);
+        assert_eq!(four, [3, -3, 3, -3]);
+        let mut float = [0f32; 2];
+        fill(&s, &mut float, 2, 2, RATE, 1);
+        assert_eq!(float, [4.0 / 32768.0, -4.0 / 32768.0]);
+    }
+
+    #[test]
+    fn a_device_that_does_not_wait_is_held_to_real_time() {
+        // 20 ms callbacks at 48 kHz, asked for back to back (as ALSA's null does): 300 ms of
+        // frames take about 300 ms less the device's buffer (two callbacks).
+        let mut pacer = Pacer::new(48_000);
+        let started = Instant::now();
+        for _ in 0..15 {
+            pacer.pace(960);
+        }
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(230) && took < Duration::from_secs(1),
+            "{took:?}"
+        );
     }
 }
