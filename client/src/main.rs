@@ -121,8 +121,8 @@ struct Cli {
 
     /// Play the sound on this output device: an ALSA PCM name as `aplay -L` lists it
     /// (default, null, hw:CARD=PCH,DEV=0, ...) or a device's description. By default the
-    /// sound plays on the system's default device (none with --headless); `none` is
-    /// --no-audio-device. Without a usable device one warning says so and the video plays on.
+    /// sound plays on the system's default device (none with --headless; `default` names it);
+    /// `none` is --no-audio-device. Without a usable device one warning says so and the video plays on.
     #[arg(long, value_name = "NAME", conflicts_with_all = ["no_audio", "no_audio_device"])]
     audio_device: Option<String>,
 
@@ -230,6 +230,7 @@ fn options(cli: &Cli) -> Result<Options> {
     options.audio_out = cli.audio_out.clone();
     options.audio_device = match cli.audio_device.as_deref() {
         Some("none") => AudioDevice::None,
+        Some("default") => AudioDevice::Default,
         Some(name) => AudioDevice::Named(name.to_string()),
         None if cli.no_audio_device || cli.headless => AudioDevice::None,
         None => AudioDevice::Default,
@@ -315,6 +316,27 @@ mod tests {
         let cli = Cli::try_parse_from(["c", "a", "b"]).unwrap();
         assert!(options(&cli).is_err());
         Cli::command_for_test();
+    }
+
+    #[test]
+    fn the_sound_plays_on_the_default_device_unless_headless_or_told_otherwise() {
+        let device = |args: &[&str]| {
+            let cli = Cli::try_parse_from([&["c", "rtsp://h/m"], args].concat()).unwrap();
+            options(&cli).unwrap().audio_device
+        };
+        assert_eq!(device(&[]), AudioDevice::Default);
+        assert_eq!(device(&["--headless"]), AudioDevice::None);
+        assert_eq!(device(&["--no-audio-device"]), AudioDevice::None);
+        assert_eq!(device(&["--audio-device", "none"]), AudioDevice::None);
+        assert_eq!(
+            device(&["--headless", "--audio-device", "default"]),
+            AudioDevice::Default
+        );
+        assert_eq!(
+            device(&["--audio-device", "hw:CARD=PCH,DEV=0"]),
+            AudioDevice::Named("hw:CARD=PCH,DEV=0".into())
+        );
+        assert!(Cli::try_parse_from(["c", "u", "--no-audio", "--audio-device", "x"]).is_err());
     }
 
     impl Cli {
