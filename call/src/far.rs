@@ -70,6 +70,11 @@ fn options(
     options.stop = Some(Arc::clone(stop));
     options.inset = inset;
     options.audio_out.clone_from(&settings.audio_out);
+    options.audio_device = if settings.headless {
+        hdstream_client::options::AudioDevice::None
+    } else {
+        settings.audio_device.clone()
+    };
     options.record_frames = settings.record_frames;
     options
 }

@@ -83,6 +83,8 @@ pub struct Settings {
     pub sound_margin: Duration,
     /// Write the far side's sound as played to this WAV file.
     pub audio_out: Option<PathBuf>,
+    /// Where the far side's sound plays (the default device unless headless).
+    pub audio_device: hdstream_client::options::AudioDevice,
     /// Keep every frame shown in the report (tests).
     pub record_frames: bool,
 }
@@ -108,6 +110,7 @@ impl Settings {
             sound_ahead: SOUND_AHEAD,
             sound_margin: SOUND_MARGIN,
             audio_out: None,
+            audio_device: hdstream_client::options::AudioDevice::Default,
             record_frames: false,
         }
     }

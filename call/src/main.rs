@@ -82,6 +82,10 @@ struct Cli {
     /// Write the far side's sound as played to FILE.wav.
     #[arg(long, value_name = "FILE.wav")]
     audio_out: Option<PathBuf>,
+    /// Where the far side's sound plays: `default` (the system's default output, unless
+    /// --headless), a device name as `aplay -L` lists it, or `none`.
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    audio_device: String,
     /// Write the summary as JSON here.
     #[arg(long, value_name = "FILE.json")]
     stats_json: Option<PathBuf>,
@@ -142,6 +146,11 @@ fn settings(cli: &Cli) -> Result<Settings> {
     }
     s.sound_ahead = Duration::from_millis(cli.sound_ahead_ms.clamp(10, 1000));
     s.audio_out.clone_from(&cli.audio_out);
+    s.audio_device = match cli.audio_device.as_str() {
+        "none" => hdstream_client::options::AudioDevice::None,
+        "default" => hdstream_client::options::AudioDevice::Default,
+        name => hdstream_client::options::AudioDevice::Named(name.to_owned()),
+    };
     Ok(s)
 }
 

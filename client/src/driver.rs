@@ -3,10 +3,10 @@
 //!
 //! Each pass: wait for readiness or the core's next deadline; read each socket until
 //! `WouldBlock` and feed the [`Client`]; take commands from the sink; run what is due; hand
-//! released frames to the decoders while their queue has room; send RTCP; write the audio
-//! played to `--audio-out`; write RTSP output until `WouldBlock` and ask for writability if
-//! some is left. Deadlines are checked on every
-//! pass, not only when poll times out (under steady media traffic it never does).
+//! released frames to the decoders while their queue has room; send RTCP; hand the audio
+//! played to the sound device and `--audio-out`; write RTSP output until `WouldBlock` and ask
+//! for writability if some is left. Deadlines are checked on every pass, not only when poll
+//! times out (under steady media traffic it never does).
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream as StdTcpStream, ToSocketAddrs};
@@ -19,6 +19,7 @@ use mio::net::{TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token};
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::audio::device::DeviceSink;
 use crate::audio::record::Recording;
 use crate::client::{Client, Command};
 use crate::decode::Job;
@@ -187,18 +188,22 @@ struct Driver {
     tls_error: Option<String>,
     /// `--audio-out`.
     recording: Option<Recording>,
-    /// Audio samples between the client and the recording.
+    /// The sound device (`--audio-device`).
+    device: Option<DeviceSink>,
+    /// Audio samples between the client and the device and recording.
     samples: Vec<i16>,
 }
 
-/// Runs the loop until the client is done; the audio played goes to `recording`, finished
-/// (its header's sizes written) however the run ends.
+/// Runs the loop until the client is done; the audio played goes to the sound `device` (what
+/// it holds heard before it closes) and to `recording`, finished (its header's sizes written)
+/// however the run ends.
 pub fn run(
     poll: Poll,
     client: Client,
     mut sockets: Sockets,
     ends: Ends,
     recording: Option<Recording>,
+    device: Option<DeviceSink>,
 ) -> Outcome {
     let rcvbuf = sockets.rcvbuf;
     let registered = register(&poll, &mut sockets);
@@ -214,6 +219,7 @@ pub fn run(
         live_bytes: 0,
         tls_error: None,
         recording,
+        device,
         samples: Vec::new(),
     };
     let mut result = match registered {
@@ -221,6 +227,9 @@ pub fn run(
         Err(e) => Err(Error::io("cannot register sockets with the event loop", e)),
     };
     driver.record_audio();
+    if let Some(device) = driver.device.take() {
+        device.finish();
+    }
     if let Some(recording) = driver.recording.take() {
         let path = recording.path().display().to_string();
         let seconds = recording.seconds();
@@ -478,8 +487,9 @@ impl Driver {
         }
     }
 
-    /// Moves the audio the client played, at the user's volume, into the recording (or drops
-    /// it without one). A failed write is logged and ends the recording; playback goes on.
+    /// Moves the audio the client played, at the user's volume, to the sound device and into
+    /// the recording (or drops it without either): the device plays the samples the WAV file
+    /// gets. A failed write is logged and ends the recording; playback goes on.
     fn record_audio(&mut self) {
         self.samples.clear();
         self.client.drain_audio(&mut self.samples);
@@ -491,6 +501,9 @@ impl Driver {
         let Some(format) = self.client.audio().map(|a| a.format()) else {
             return;
         };
+        if let Some(device) = &mut self.device {
+            device.play(format.clock_rate, format.channels, &self.samples);
+        }
         if let Some(recording) = &mut self.recording
             && recording
                 .write(format.clock_rate, format.channels, &self.samples)

@@ -53,7 +53,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use error::Error;
-pub use options::{Options, Step, Target, TransportKind};
+pub use options::{AudioDevice, Options, Step, Target, TransportKind};
 pub use stats::Report;
 
 use crate::client::{Client, Config, Transport};
@@ -100,6 +100,17 @@ pub fn play(options: &Options) -> Result<Report, Error> {
     // What the sound plays at a moment, for the audio/video offset.
     let playhead = Arc::clone(client.playhead());
     let stop = stop_on_signals(options);
+    // Opened when the first sound comes (on a thread of its own), so nothing waits for it here.
+    let device = options
+        .audio
+        .then(|| {
+            audio::device::DeviceSink::new(
+                &options.audio_device,
+                Arc::clone(&clock),
+                options.sound_ahead,
+            )
+        })
+        .flatten();
 
     let poll = mio::Poll::new().map_err(|e| Error::io("event loop", e))?;
     let waker = Arc::new(
@@ -131,7 +142,7 @@ pub fn play(options: &Options) -> Result<Report, Error> {
     };
     let net = std::thread::Builder::new()
         .name("hdstream-net".into())
-        .spawn(move || driver::run(poll, client, sockets, net_ends, recording))
+        .spawn(move || driver::run(poll, client, sockets, net_ends, recording, device))
         .map_err(|e| Error::io("cannot start the network thread", e))?;
 
     let buffers = decode::Buffers::new(PICTURE_BUFFERS + options.decode_threads.unwrap_or(2));

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
-use hdstream_client::{Options, Target, TransportKind};
+use hdstream_client::{AudioDevice, Options, Target, TransportKind};
 
-/// Plays Motion-JPEG streams (RFC 2435) from an RTSP server (RFC 2326) in a window, or headless.
+/// Plays Motion-JPEG streams (RFC 2435) from an RTSP server (RFC 2326) in a window, or headless,
+/// with their sound on the default sound device (ALSA on Linux; see --audio-device).
 ///
 /// Two forms:
 ///
@@ -85,7 +86,8 @@ struct Cli {
     #[arg(long)]
     insecure: bool,
 
-    /// No window, even when a display is available (decode and count only).
+    /// No window, even when a display is available (decode and count only; no sound device
+    /// unless --audio-device names one).
     #[arg(long)]
     headless: bool,
 
@@ -123,6 +125,18 @@ struct Cli {
     /// channels, RFC 3551 §4.5.11) and G.711 PCMU/PCMA audio tracks.
     #[arg(long, value_name = "FILE.wav", conflicts_with = "no_audio")]
     audio_out: Option<PathBuf>,
+
+    /// Play the sound on this output device: an ALSA PCM name as `aplay -L` lists it
+    /// (default, null, hw:CARD=PCH,DEV=0, ...) or a device's description. By default the
+    /// sound plays on the system's default device (none with --headless; `default` names it);
+    /// `none` is --no-audio-device. Without a usable device one warning says so and the video plays on.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["no_audio", "no_audio_device"])]
+    audio_device: Option<String>,
+
+    /// Play the sound on no device: it is still received, timed and counted, and written by
+    /// --audio-out (tests, benchmarks, a machine without sound).
+    #[arg(long)]
+    no_audio_device: bool,
 
     /// Leave the captions out: no SETUP of a text track (RFC 4103 T.140) even when the server
     /// describes one.
@@ -222,6 +236,13 @@ fn options(cli: &Cli) -> Result<Options> {
     options.handle_signals = true;
     options.audio = !cli.no_audio;
     options.audio_out = cli.audio_out.clone();
+    options.audio_device = match cli.audio_device.as_deref() {
+        Some("none") => AudioDevice::None,
+        Some("default") => AudioDevice::Default,
+        Some(name) => AudioDevice::Named(name.to_string()),
+        None if cli.no_audio_device || cli.headless => AudioDevice::None,
+        None => AudioDevice::Default,
+    };
     options.captions = !cli.no_captions;
     options.captions_out = cli.captions_out.clone();
     Ok(options)
@@ -303,6 +324,27 @@ mod tests {
         let cli = Cli::try_parse_from(["c", "a", "b"]).unwrap();
         assert!(options(&cli).is_err());
         Cli::command_for_test();
+    }
+
+    #[test]
+    fn the_sound_plays_on_the_default_device_unless_headless_or_told_otherwise() {
+        let device = |args: &[&str]| {
+            let cli = Cli::try_parse_from([&["c", "rtsp://h/m"], args].concat()).unwrap();
+            options(&cli).unwrap().audio_device
+        };
+        assert_eq!(device(&[]), AudioDevice::Default);
+        assert_eq!(device(&["--headless"]), AudioDevice::None);
+        assert_eq!(device(&["--no-audio-device"]), AudioDevice::None);
+        assert_eq!(device(&["--audio-device", "none"]), AudioDevice::None);
+        assert_eq!(
+            device(&["--headless", "--audio-device", "default"]),
+            AudioDevice::Default
+        );
+        assert_eq!(
+            device(&["--audio-device", "hw:CARD=PCH,DEV=0"]),
+            AudioDevice::Named("hw:CARD=PCH,DEV=0".into())
+        );
+        assert!(Cli::try_parse_from(["c", "u", "--no-audio", "--audio-device", "x"]).is_err());
     }
 
     impl Cli {

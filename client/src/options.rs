@@ -36,6 +36,21 @@ pub enum TransportKind {
     Tcp,
 }
 
+/// Where the sound is heard (`--audio-device`, `--no-audio-device`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum AudioDevice {
+    /// Nowhere: the samples are counted (and recorded with `--audio-out`), not played. The
+    /// library's default, so tests and benchmarks stay silent.
+    #[default]
+    None,
+    /// The system's default output device (ALSA's `default` PCM on Linux): the binary's
+    /// default, unless `--headless`.
+    Default,
+    /// The output device of this name (as `aplay -L` lists it on Linux: `default`,
+    /// `hw:CARD=PCH,DEV=0`, `null`, ...).
+    Named(String),
+}
+
 /// A user action, from a key, a click or a script.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Step {
@@ -102,6 +117,8 @@ pub struct Options {
     pub audio: bool,
     /// Write the audio as played to this WAV file (`--audio-out`).
     pub audio_out: Option<PathBuf>,
+    /// Play the audio on this sound device (`audio::device`).
+    pub audio_device: AudioDevice,
     /// Set up the captions track when the server describes one (`--no-captions` clears it).
     pub captions: bool,
     /// Write the captions received to this SRT file at the end (`--captions-out`).
@@ -145,6 +162,7 @@ impl Options {
             handle_signals: false,
             audio: true,
             audio_out: None,
+            audio_device: AudioDevice::None,
             captions: true,
             captions_out: None,
             sound_ahead: crate::audio::output::AHEAD,

@@ -45,13 +45,13 @@ fn server(mut config: ServerConfig, now: Instant) -> Server {
 /// What goes beside the video.
 #[derive(Clone, Copy, Default)]
 struct Extras {
-    audio: Option<audio::Packetizer>,
+    audio: Option<audio::Format>,
     captions: bool,
 }
 
-/// 48 kHz stereo L16 in packets of at most 1360 bytes (340 sample frames).
-fn l16() -> audio::Packetizer {
-    audio::Packetizer::new(sound::format(Encoding::L16, 48_000, 2), 1360).unwrap()
+/// 48 kHz stereo L16 (the session cuts it into packets of at most 1360 bytes: 340 sample frames).
+fn l16() -> audio::Format {
+    sound::format(Encoding::L16, 48_000, 2)
 }
 
 fn recorder(

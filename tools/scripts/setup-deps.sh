@@ -5,6 +5,8 @@
 # Xvfb for the window test, nftables for the in-kernel loss tests, a TrueType font for plots,
 # openssl (test certificates), glib-networking (GStreamer's TLS for rtsps://), ca-certificates.
 # libopus-dev and pkg-config: hdstream-codec links Debian's libopus (Opus, RFC 7587).
+# libasound2-dev: the client's sound device (cpal on ALSA; libasound2 and its alsa.conf come with
+# it). Its test needs no sound card and no alsa-utils: it plays on ALSA's file and null plugins.
 # Safe to run again: it installs only what is missing. Needs root (or sudo) the first time.
 # `setup-deps.sh --list` prints the package names (CI installs them from that list).
 set -euo pipefail
@@ -18,6 +20,7 @@ PACKAGES=(
   fonts-dejavu-core
   openssl glib-networking ca-certificates
   libopus-dev pkg-config
+  libasound2-dev
   pocketsphinx pocketsphinx-en-us flite
 )
 

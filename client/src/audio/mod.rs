@@ -1,9 +1,10 @@
 //! The audio track: received, timed on the video's playout clock, and played out as a stream
-//! of samples (recorded with `--audio-out`). Sans-IO, like the video pipeline; the WAV file is
-//! written by the driver ([`record`]).
+//! of samples (heard on the sound device, recorded with `--audio-out`). Sans-IO, like the video
+//! pipeline; the driver plays them on the device ([`device`]) and writes the WAV file
+//! ([`record`]).
 //!
 //! ```text
-//! RTP ─▶ Receiver ───────────────────────────▶ Store ─▶ Output ─▶ samples ─▶ record (WAV)
+//! RTP ─▶ Receiver ───────────────────────────▶ Store ─▶ Output ─▶ samples ─▶ device (cpal), record (WAV)
 //!        (gate, SSRC, PT, SequenceTracker,     (by RTP    (the video's NPT ↔ play time,
 //!         Jitter, Decoder, Anchor)            timestamp)  holes, underruns) ─▶ Playhead
 //! RTCP ─▶ Receiver: SR (NTP ↔ RTP), BYE           RR + SDES every report interval, BYE at the end
@@ -16,10 +17,12 @@
 //! | [`output::Output`] | what is played when: the output's frame count, its alignment to the timestamps, concealment and underruns |
 //! | [`Playhead`] | the media time heard at a given moment, for the presenter's audio/video offset |
 //! | [`record::Recording`] | the WAV file of what was played (the driver's, IO) |
+//! | [`device::DeviceSink`] | the sound device (cpal) that plays the same samples (the driver's, IO) |
 //!
 //! One track is played: the first audio `m=` section whose format can be decoded
 //! (`hdstream_codec::Decoder`: L16, PCMU, PCMA, and Opus through libopus).
 
+pub mod device;
 pub mod output;
 pub mod playhead;
 pub mod receive;
