@@ -49,7 +49,7 @@ struct Extras {
     captions: bool,
 }
 
-/// 48 kHz stereo L16 (the session cuts it into packets of at most 1360 bytes: 340 sample frames).
+/// 48 kHz stereo L16 (the session cuts it into packets of at most its `max_payload`).
 fn l16() -> audio::Format {
     sound::format(Encoding::L16, 48_000, 2)
 }
@@ -293,10 +293,12 @@ fn publish_with_sound(b: &mut Bench, seconds: u64, captions: bool) {
             let mut pcm = Vec::new();
             tone.fill(sample, 960, &mut pcm);
             let at = hdstream_tools::clock::media_time(sample, 48_000);
+            // 20 ms in payloads of at most 300 bytes (the session's, as the video's): 75
+            // sample frames each.
             assert_eq!(
                 b.recorder.send_sound(&pcm, at, b.now).unwrap(),
-                3,
-                "340 + 340 + 280"
+                13,
+                "12 × 75 + 60"
             );
             sample += 960;
         }
@@ -326,11 +328,11 @@ fn sound_reaches_the_path_beside_the_video_over_tcp_and_udp() {
             "{carriage:?}: {path:?}"
         );
         assert_eq!(path.packets, senders[Track::Video].packets);
-        // 100 × 20 ms of sound, 3 packets each, every one passed on.
-        assert_eq!(senders[Track::Audio].packets, 300);
+        // 100 × 20 ms of sound, 13 packets each, every one passed on.
+        assert_eq!(senders[Track::Audio].packets, 1300);
         assert_eq!(
             (path.audio_packets, path.tracks_ignored),
-            (300, 0),
+            (1300, 0),
             "{carriage:?}: {path:?}"
         );
         // Sender reports on both tracks: at RECORD's reply, then each second.
@@ -357,7 +359,7 @@ fn captions_reach_the_path_beside_sound_and_video() {
         );
         assert_eq!(
             (path.audio_packets, path.tracks_ignored),
-            (150, 0),
+            (650, 0),
             "{path:?}"
         );
         assert_eq!(b.recorder.senders()[Track::Text].units, 1);
