@@ -181,3 +181,19 @@ pub fn run(settings: &Settings, stop: &Arc<AtomicBool>) -> Result<Report> {
         connections,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_far_side_is_a_host_a_host_and_port_or_a_url() {
+        assert_eq!(far_url("bob.example"), "rtsp://bob.example:8554/live/call");
+        assert_eq!(far_url("10.0.0.2:9000"), "rtsp://10.0.0.2:9000/live/call");
+        assert_eq!(far_url("fe80::1"), "rtsp://[fe80::1]:8554/live/call");
+        assert_eq!(
+            far_url("rtsps://srv:8322/live/bob"),
+            "rtsps://srv:8322/live/bob"
+        );
+    }
+}
