@@ -165,7 +165,8 @@ impl MjpegFile {
             path: path.clone(),
             error,
         };
-        let (index, timing) = match Kind::sniff(&map) {
+        let kind = Kind::sniff(&map).or_else(|| Kind::by_extension(&path));
+        let (index, timing) = match kind {
             None => (Index::build(&map).map_err(index_error)?, None),
             Some(kind) => {
                 let demuxed = match kind {

@@ -76,7 +76,12 @@ fn chunk(data: &[u8], at: usize, end: usize) -> Result<Chunk, Error> {
 
 /// A FOURCC as text.
 fn show(fourcc: [u8; 4]) -> String {
-    fourcc
+    show_bytes(&fourcc)
+}
+
+/// Bytes as text, others as `?`.
+fn show_bytes(bytes: &[u8]) -> String {
+    bytes
         .iter()
         .map(|&c| {
             if c.is_ascii_graphic() || c == b' ' {
@@ -210,6 +215,13 @@ fn movi(
 
 /// Reads an AVI file's MJPEG frames and sound.
 pub fn demux(data: &[u8]) -> Result<Demuxed, Error> {
+    if Kind::sniff(data) != Some(Kind::Avi) {
+        let found = show_bytes(data.get(..12).unwrap_or(data));
+        return Err(malformed(
+            0,
+            format!("starts with {found:?}, not RIFF … AVI"),
+        ));
+    }
     let first = chunk(data, 0, data.len())?;
     let (form, children) = list(data, &first)?;
     if &first.fourcc != b"RIFF" || &form != b"AVI " {

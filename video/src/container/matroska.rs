@@ -271,6 +271,13 @@ struct Blocks {
 
 /// Reads a Matroska file's MJPEG frames and sound.
 pub fn demux(data: &[u8]) -> Result<Demuxed, Error> {
+    if !data.starts_with(&EBML_MAGIC) {
+        let found: Vec<u8> = data.iter().take(4).copied().collect();
+        return Err(malformed(
+            0,
+            format!("no EBML header: starts with {found:02X?}, not 1A 45 DF A3"),
+        ));
+    }
     let r = Reader { data };
     let end = data.len();
     let header = r.element(0, end)?;

@@ -36,6 +36,17 @@ impl Kind {
         }
     }
 
+    /// The container a file's name says it is (`.mkv`, `.mka`, `.webm`; `.avi`), any case: its
+    /// parser then says what is wrong with bytes that do not start as it should.
+    pub fn by_extension(path: &std::path::Path) -> Option<Kind> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "mkv" | "mka" | "webm" => Some(Kind::Matroska),
+            "avi" => Some(Kind::Avi),
+            _ => None,
+        }
+    }
+
     /// "Matroska" or "AVI".
     pub fn name(self) -> &'static str {
         match self {
