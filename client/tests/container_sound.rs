@@ -134,3 +134,86 @@ fn our_client_plays_a_matroska_file_s_opus_and_pictures() {
     assert!((hz - TONE).abs() < 0.5, "{hz} Hz, want {TONE}");
     assert!(db.abs() <= 1.0, "{db:+.2} dB against the file's level");
 }
+
+/// `talk.mjpeg` and `talk.wav` (`common::sound`: every sample frame says where it is) muxed by
+/// ffmpeg into one `.mkv` or `.avi` with 16-bit PCM, the JPEGs as they are. For AVI the rate
+/// is given (`-r`): without it ffmpeg writes a copy of raw MJPEG as 60 fps with every other
+/// video chunk empty (which the server shows as the frame before: the timing kept, twice the
+/// frames sent).
+fn talk_in(ext: &str) -> std::path::PathBuf {
+    let mjpeg = common::sound::talk();
+    let wav = mjpeg.with_extension("wav");
+    let dir = common::media_dir().join("container-sound");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("talk.{ext}"));
+    common::cached(path.clone(), || {
+        let tmp = dir.join(format!("making-{}.{ext}", std::process::id()));
+        let out = Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-y", "-framerate"])
+            .arg(common::sound::FPS.to_string())
+            .args(["-f", "mjpeg", "-i"])
+            .arg(&mjpeg)
+            .arg("-i")
+            .arg(&wav)
+            .args([
+                "-map",
+                "0:v",
+                "-map",
+                "1:a",
+                "-c:v",
+                "copy",
+                "-c:a",
+                "pcm_s16le",
+            ])
+            .args(["-r", &common::sound::FPS.to_string()])
+            .arg(&tmp)
+            .output()
+            .expect("ffmpeg runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let bytes = std::fs::read(&tmp).unwrap();
+        let _ = std::fs::remove_file(&tmp);
+        bytes
+    })
+}
+
+/// Plays `file` with a pause from 1.5 s to 2.5 s: the sound written is the WAV's, whole, sample
+/// for sample, and every frame is shown.
+fn plays_whole_across_a_pause(file: &std::path::Path, transport: TransportKind, what: &str) {
+    use hdstream_client::Step;
+    use std::time::Duration;
+    common::logs();
+    let _one_at_a_time = common::serial();
+    let server = common::Server::start(file, f64::from(common::sound::FPS));
+    let out = common::media_dir().join(format!("played-{what}-{}.wav", std::process::id()));
+    let mut options = common::recording(Target::Url(server.url.clone()));
+    options.transport = transport;
+    options.audio_out = Some(out.clone());
+    options.script = vec![
+        (Duration::from_millis(1500), Step::Pause),
+        (Duration::from_millis(2500), Step::Resume),
+    ];
+    let report = play(&options).expect("plays to the end");
+    eprintln!("{report}");
+    server.handle.stop().unwrap();
+    let (rate, samples) = common::sound::read_wav(&out);
+    let _ = std::fs::remove_file(&out);
+    let (p50, p99) = common::sound::assert_clean_run(&report, &samples, rate, what);
+    eprintln!(
+        "{what}: the WAV's samples whole across the pause; a/v offset p50 {p50:.2} ms, p99 {p99:.2} ms"
+    );
+    common::assert_shown_in_order(file, &report, what);
+}
+
+#[test]
+fn a_matroska_file_s_pcm_plays_whole_across_a_pause_over_udp() {
+    plays_whole_across_a_pause(&talk_in("mkv"), TransportKind::Udp, "talk.mkv");
+}
+
+#[test]
+fn an_avi_file_s_pcm_plays_whole_across_a_pause_over_tcp() {
+    plays_whole_across_a_pause(&talk_in("avi"), TransportKind::Tcp, "talk.avi");
+}
