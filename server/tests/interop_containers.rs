@@ -371,3 +371,61 @@ fn damaged_files_are_refused_at_load_with_the_file_and_the_byte() {
         }
     }
 }
+
+/// ffmpeg `-ss 2` (PLAY with `Range: npt=2-`): the sound moves with the video — frames 60 on,
+/// the served L16 the container's PCM from 2.000 s on, the served Opus the file's tone from the
+/// packet that plays at 2 s.
+#[test]
+fn a_seek_moves_the_sound_with_the_video() {
+    let root = root("containers-seek");
+    let server = common::serve(&root, Config::default());
+    for (name, transport) in [("clip.mkv", "udp"), ("opus.mkv", "tcp")] {
+        let url = common::url(&server, name);
+        let audio = root.join(format!("{name}.seek.s16le"));
+        let video = root.join(format!("{name}.seek.md5"));
+        let done = common::run(
+            Command::new(tool("ffmpeg"))
+                .args(["-nostdin", "-loglevel", "level+warning", "-ss", "2"])
+                .args(["-rtsp_transport", transport, "-i", &url])
+                .args(["-map", "0:v", "-f", "framemd5"])
+                .arg(&video)
+                .args(["-map", "0:a", "-c:a", "pcm_s16le", "-f", "s16le"])
+                .arg(&audio),
+            Duration::from_secs(30),
+        );
+        assert!(done.status.success(), "ffmpeg: {}", done.stderr);
+        let frames = common::parse_framemd5(&std::fs::read_to_string(&video).unwrap_or_default());
+        let decoded = common::read_s16le(&audio);
+        eprintln!(
+            "{name} from 2 s: {} frames, {:.3} s of sound",
+            frames.len(),
+            decoded.len() as f64 / 96_000.0
+        );
+        let file = if name == "clip.mkv" {
+            pcm_clip("mkv")
+        } else {
+            opus_clip()
+        };
+        assert_eq!(
+            frames,
+            reference_frames(&file)[FRAMES / 2..],
+            "frames 60 to 119"
+        );
+        if name == "clip.mkv" {
+            let from = 2 * 96_000;
+            let source = &samples()[from..];
+            let n = decoded.len().min(source.len());
+            assert!(n as f64 >= source.len() as f64 * 0.95, "{n} samples");
+            let first_wrong = (0..n).find(|&i| decoded[i] != source[i]);
+            assert_eq!(first_wrong, None, "the PCM from 2.000 s, sample for sample");
+        } else {
+            assert!(
+                decoded.len() >= 96_000 * 19 / 10,
+                "{} samples",
+                decoded.len()
+            );
+            let hz = frequency(&decoded, 9_600, 48_000);
+            assert!((hz - TONE).abs() < 0.5, "{hz} Hz after the seek");
+        }
+    }
+}
