@@ -2,9 +2,9 @@
 //! them.
 //!
 //! Only MJPEG files below the media root are ever served — bare JPEGs (`.mjpeg`), or MJPEG video
-//! with sound in Matroska (`.mkv`) or AVI (`.avi`), as ffmpeg writes them: `..` segments are refused outright (403),
-//! and anything else — absolute paths, symlinks that lead out of the root — is simply not found
-//! (404). The files are indexed at start-up, and looked at again when a DESCRIBE or SETUP names one
+//! with sound in Matroska (`.mkv`) or AVI (`.avi`) as ffmpeg writes them: `..` segments are
+//! refused outright (403), and anything else — absolute paths, symlinks that lead out of the
+//! root — is simply not found (404). The files are indexed at start-up, and looked at again when a DESCRIBE or SETUP names one
 //! ([`Catalogue::refresh`]): a file added since is opened, one deleted is no longer offered, one
 //! replaced (renamed over) is opened anew — sessions playing the old one go on with it.
 //!

@@ -1,7 +1,7 @@
 //! A session's tracks beside its video (RFC 2326 §10.4: one SETUP per track, each with its own
 //! control URL and transport, aggregate control for PLAY/PAUSE/TEARDOWN): a file's sound, sent
-//! as L16 or a container's Opus packets ([`AudioStream`]), a file's captions as T.140 ([`CaptionStream`]), or a live path's
-//! sound or captions, passed on ([`LiveTrackStream`]).
+//! as L16 or a container's Opus packets ([`AudioStream`]), a file's captions as T.140
+//! ([`CaptionStream`]), or a live path's sound or captions, passed on ([`LiveTrackStream`]).
 //!
 //! An audio stream is paced by the same PLAY as the video: sample frame *p* is due at
 //! `anchor + (p − anchor_position) / rate / speed`, and a seek moves it to the sample at the
@@ -294,10 +294,9 @@ impl AudioStream {
                 return Next::Held;
             }
             let ahead = piece.frames.saturating_sub(back).max(1);
-            self.last_sent = Some((
-                timestamp,
-                self.due(schedule, self.clock.saturating_sub(back)),
-            ));
+            // The position's RTP time and due time (a packet stamped early would be due before
+            // the PLAY: one pair on the line both lie on).
+            self.last_sent = Some((self.next_timestamp(), self.due(schedule, self.clock)));
             self.marker = false;
             self.next_seq = self.next_seq.wrapping_add(1);
             self.clock += ahead;

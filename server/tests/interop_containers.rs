@@ -1,8 +1,9 @@
 //! Matroska and AVI files as ffmpeg writes them (MJPEG video with 16-bit PCM or Opus sound)
-//! are served like an MJPEG file with a WAV beside it: ffprobe lists both tracks, ffmpeg
-//! decodes the served L16 to exactly the container's samples and the served Opus to the same
+//! are served like an MJPEG file with a WAV beside it: ffprobe lists both tracks; ffmpeg
+//! decodes the served L16 to exactly the container's samples, and the served Opus to the same
 //! tone at the same level — in fact to the file's decoded samples exactly, after the 312 of the
-//! decoder's warm-up a receiver of RTP keeps (RFC 7587 carries no pre-skip) —, every frame arrives with the pixels of the container's JPEGs, and
+//! decoder's warm-up that a receiver of RTP keeps (RFC 7587 carries no pre-skip); every frame
+//! arrives with the pixels of the container's JPEGs; a seek moves the sound with the video;
 //! damaged files are refused at load with the file and the byte offset.
 
 mod common;

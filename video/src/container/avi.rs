@@ -195,22 +195,39 @@ fn movi(
         if &c.fourcc == b"LIST" {
             let (form, children) = list(data, c)?;
             if &form == b"rec " {
-                movi(data, children, video, audio, out)?;
+                // A 'rec ' list holds chunks, never another list (a nest of them is refused,
+                // not recursed into).
+                return each(data, children, |r| {
+                    if &r.fourcc == b"LIST" {
+                        return Err(unsupported(r.at, "a list inside a 'rec ' list"));
+                    }
+                    take(r, video, audio, out);
+                    Ok(())
+                });
             }
             return Ok(());
         }
-        let Some(n) = stream_number(c.fourcc) else {
-            return Ok(());
-        };
-        match &c.fourcc[2..] {
-            b"dc" | b"db" if n == video => out
-                .frames
-                .push((!c.data.is_empty()).then(|| c.data.clone())),
-            b"wb" if Some(n) == audio => out.sound.push(c.data.clone()),
-            _ => {}
-        }
+        take(c, video, audio, out);
         Ok(())
     })
+}
+
+/// Takes a `movi` chunk of the video or the sound stream.
+fn take(c: &Chunk, video: usize, audio: Option<usize>, out: &mut Movi) {
+    let Some(n) = stream_number(c.fourcc) else {
+        return;
+    };
+    match &c.fourcc[2..] {
+        b"dc" | b"db" if n == video => out
+            .frames
+            .push((!c.data.is_empty()).then(|| c.data.clone())),
+        b"wb" if Some(n) == audio => out.sound.push(c.data.clone()),
+        _ => {}
+    }
+}
+
+fn unsupported(offset: usize, what: impl Into<String>) -> Error {
+    fail(offset, Problem::Unsupported(what.into()))
 }
 
 /// Reads an AVI file's MJPEG frames and sound.

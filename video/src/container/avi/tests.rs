@@ -179,3 +179,16 @@ proptest::proptest! {
         let _ = demux(&data);
     }
 }
+
+#[test]
+fn a_nest_of_rec_lists_is_refused_not_recursed() {
+    let inner = list_bytes(b"LIST", b"rec ", &chunk_bytes(b"00dc", &small_jpeg()));
+    let nest = list_bytes(b"LIST", b"rec ", &inner);
+    let mut data = file(1, 0, 0, 16);
+    // Another movi list after the first, holding the nest.
+    data.extend(list_bytes(b"LIST", b"movi", &nest));
+    let riff = (data.len() - 8) as u32;
+    data[4..8].copy_from_slice(&riff.to_le_bytes());
+    let e = demux(&data).unwrap_err();
+    assert!(e.to_string().contains("inside a 'rec ' list"), "{e}");
+}
