@@ -430,3 +430,23 @@ fn a_seek_moves_the_sound_with_the_video() {
         }
     }
 }
+
+/// A Matroska file whose JPEGs carry ffmpeg's optimised Huffman tables cannot travel as
+/// RFC 2435 (it implies the standard tables): DESCRIBE answers 415 with the reason, as for an
+/// MJPEG file.
+#[test]
+fn a_container_whose_jpegs_cannot_travel_as_rfc_2435_is_415() {
+    let file = made(
+        "containers-optimal-huffman-4s.mkv",
+        &["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"],
+        &["-huffman", "optimal", "-c:a", "pcm_s16le"],
+    );
+    let root = common::media_root("containers-415", &[("optimal.mkv", &file)]);
+    let server = common::serve(&root, Config::default());
+    let mut rtsp = common::Rtsp::connect(server.rtsp);
+    let reply = rtsp.request("DESCRIBE", &common::url(&server, "optimal.mkv"), &[]);
+    let why = String::from_utf8_lossy(&reply.body).into_owned();
+    eprintln!("DESCRIBE optimal.mkv: {} {why}", reply.status.as_u16());
+    assert_eq!(reply.status.as_u16(), 415, "{why}");
+    assert!(why.contains("RFC 2435") && why.contains("-huffman default"), "{why}");
+}
