@@ -448,5 +448,8 @@ fn a_container_whose_jpegs_cannot_travel_as_rfc_2435_is_415() {
     let why = String::from_utf8_lossy(&reply.body).into_owned();
     eprintln!("DESCRIBE optimal.mkv: {} {why}", reply.status.as_u16());
     assert_eq!(reply.status.as_u16(), 415, "{why}");
-    assert!(why.contains("RFC 2435") && why.contains("-huffman default"), "{why}");
+    assert!(
+        why.contains("RFC 2435") && why.contains("-huffman default"),
+        "{why}"
+    );
 }

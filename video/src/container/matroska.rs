@@ -82,7 +82,7 @@ struct Track {
     codec: String,
     private: Option<Range<usize>>,
     default_duration: Option<u64>,
-    codec_delay: u64,
+    codec_delay: Option<u64>,
     rate: f64,
     channels: u64,
     bit_depth: u64,
@@ -363,7 +363,7 @@ fn track(r: &Reader<'_>, entry: Element) -> Result<Track, Error> {
             id::CODEC_ID => t.codec = r.string(c),
             id::CODEC_PRIVATE => t.private = Some(c.body..c.end),
             id::DEFAULT_DURATION => t.default_duration = Some(r.uint(c)?),
-            id::CODEC_DELAY => t.codec_delay = r.uint(c)?,
+            id::CODEC_DELAY => t.codec_delay = Some(r.uint(c)?),
             id::CONTENT_ENCODINGS => t.encoded = true,
             id::AUDIO => r.children(c, |a| {
                 match a.id {
@@ -563,7 +563,14 @@ fn sound(r: &Reader<'_>, track: &Track, blocks: &Blocks, t0: i64) -> Result<Soun
             ));
         }
     };
-    let delay = i64::try_from(track.codec_delay).unwrap_or(i64::MAX);
+    // CodecDelay; for Opus without one, its pre-skip (which CodecDelay should equal, as the
+    // Matroska codec mapping of Opus asks).
+    let delay = match (track.codec_delay, codec) {
+        (Some(ns), _) => ns,
+        (None, Codec::Opus { pre_skip }) => u64::from(pre_skip) * 1_000_000_000 / 48_000,
+        (None, Codec::PcmS16le) => 0,
+    };
+    let delay = i64::try_from(delay).unwrap_or(i64::MAX);
     let mut packets = Vec::new();
     for (time, _, range) in blocks.all.iter().filter(|b| b.1 == track.number) {
         if frame_bytes > 0 && range.len() % frame_bytes != 0 {

@@ -43,6 +43,11 @@ fn opus_head() -> Vec<u8> {
 /// A file of `frames` 30 fps JPEGs and Opus or PCM sound, ffmpeg's layout; clusters of unknown
 /// size when `live`.
 pub(crate) fn file(frames: usize, opus: bool, live: bool) -> Vec<u8> {
+    file_with(frames, opus, live, true)
+}
+
+/// [`file`], with or without the Opus track's CodecDelay.
+fn file_with(frames: usize, opus: bool, live: bool, codec_delay: bool) -> Vec<u8> {
     let header = el(id::EBML, &el(id::DOC_TYPE, b"matroska"));
     let video = el(
         id::TRACK_ENTRY,
@@ -73,7 +78,9 @@ pub(crate) fn file(frames: usize, opus: bool, live: bool) -> Vec<u8> {
     ];
     if opus {
         audio_entry.push(el(id::CODEC_PRIVATE, &opus_head()));
-        audio_entry.push(uint(id::CODEC_DELAY, 6_500_000));
+        if codec_delay {
+            audio_entry.push(uint(id::CODEC_DELAY, 6_500_000));
+        }
     }
     let tracks = el(
         id::TRACKS,
@@ -148,6 +155,16 @@ fn opus_times_less_the_codec_delay_and_unknown_sizes() {
         assert_eq!(sound.packets[0].time_ns, -6_500_000);
         assert_eq!(data[sound.packets[2].range.clone()], [0xFC, 2, 0xAA]);
     }
+}
+
+#[test]
+fn opus_without_codec_delay_is_delayed_by_its_pre_skip() {
+    let d = demux(&file_with(2, true, false, false)).unwrap();
+    assert_eq!(
+        d.sound.unwrap().packets[0].time_ns,
+        -6_500_000,
+        "312 / 48000 s"
+    );
 }
 
 #[test]
