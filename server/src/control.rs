@@ -16,6 +16,7 @@ use hdstream_common::rtsp::header::{
 };
 use hdstream_common::rtsp::{Method, Request, Response, StatusCode};
 use hdstream_common::sdp::{self, MjpegStream, RtxFormat, SessionDescription};
+use hdstream_video::Container;
 
 use crate::captions::CaptionStream;
 use crate::config::Config;
@@ -263,11 +264,17 @@ fn describe(cx: &Context<'_>, request: &Request) -> Response {
     let (duration, framerate, (width, height)) = match &program {
         Program::File(media) => {
             if let Some(why) = &media.not_ready {
+                let how = match media.file.container() {
+                    Container::Matroska | Container::Avi => {
+                        "encode it again with ffmpeg -c:v mjpeg -pix_fmt yuvj420p -huffman default"
+                    }
+                    Container::Plain | Container::Course => "convert it with encode_mjpeg --from",
+                };
                 return error(
                     request,
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     format_args!(
-                        "{} cannot travel as RTP/JPEG (RFC 2435): {why}; convert it with encode_mjpeg --from",
+                        "{} cannot travel as RTP/JPEG (RFC 2435): {why}; {how}",
                         media.name
                     ),
                 );

@@ -19,7 +19,13 @@ use hdstream_server::speech::Recogniser;
 ///   ffplay rtsp://127.0.0.1:8554/clip.mjpeg
 ///
 /// Every *.mjpeg / *.mjpg file under the media directory is indexed at start-up and served at
-/// rtsp://HOST:PORT/<path below the directory>. Files that cannot travel as RFC 2435 (4:4:4,
+/// rtsp://HOST:PORT/<path below the directory>, with clip.wav beside clip.mjpeg as its sound
+/// and clip.vtt / clip.srt as its captions. Matroska and AVI files of MJPEG video with 16-bit
+/// PCM or Opus sound, as ffmpeg writes them, are served the same way (*.mkv, *.avi: their own
+/// frame rate and sound):
+///
+///   ffmpeg -i talk.mp4 -c:v mjpeg -q:v 3 -pix_fmt yuvj420p -huffman default -c:a pcm_s16le media/talk.mkv
+/// Files that cannot travel as RFC 2435 (4:4:4,
 /// progressive, optimised Huffman tables…) are listed with the reason and refused with 415;
 /// convert them with `encode_mjpeg --from`.
 ///
@@ -55,7 +61,8 @@ struct Args {
     /// Server RTP port (even; RTCP uses the next one). Default: any free pair.
     #[arg(long)]
     rtp_port: Option<u16>,
-    /// Frames per second for every file [default: 30; 20 for the course's 5-digit container].
+    /// Frames per second for every file without a rate of its own (Matroska and AVI have one)
+    /// [default: 30; 20 for the course's 5-digit container].
     #[arg(long)]
     fps: Option<f64>,
     /// Frame rate of one file, by its URL path or file name: NAME=FPS (repeatable).
@@ -177,6 +184,10 @@ fn main() -> anyhow::Result<()> {
             seconds = format_args!("{:.1}", m.duration()),
             mean_frame_bytes = stats.mean_frame_bytes as u64,
             rfc2435 = m.not_ready.as_deref().unwrap_or("ready"),
+            sound = m.sound.as_ref().map_or_else(String::new, |s| format!(
+                "{}/{}/{} {:.1} s",
+                s.format.encoding, s.format.clock_rate, s.format.channels, s.duration()
+            )),
             "media"
         );
     }

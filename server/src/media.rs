@@ -1,9 +1,10 @@
 //! The media the server offers: files opened, mapped and indexed, and how an RTSP URL names one of
 //! them.
 //!
-//! Only MJPEG files below the media root are ever served: `..` segments are refused outright (403),
-//! and anything else — absolute paths, symlinks that lead out of the root — is simply not found
-//! (404). The files are indexed at start-up, and looked at again when a DESCRIBE or SETUP names one
+//! Only MJPEG files below the media root are ever served — bare JPEGs (`.mjpeg`), or MJPEG video
+//! with sound in Matroska (`.mkv`) or AVI (`.avi`) as ffmpeg writes them: `..` segments are
+//! refused outright (403), and anything else — absolute paths, symlinks that lead out of the
+//! root — is simply not found (404). The files are indexed at start-up, and looked at again when a DESCRIBE or SETUP names one
 //! ([`Catalogue::refresh`]): a file added since is opened, one deleted is no longer offered, one
 //! replaced (renamed over) is opened anew — sessions playing the old one go on with it.
 //!
@@ -25,7 +26,7 @@ use crate::captions;
 use crate::sound::Sound;
 
 /// Extensions (case-insensitive) the catalogue picks up when it walks a media directory.
-const EXTENSIONS: [&str; 3] = ["mjpeg", "mjpg", "mjp"];
+const EXTENSIONS: [&str; 5] = ["mjpeg", "mjpg", "mjp", "mkv", "avi"];
 /// How deep below the root the walk goes.
 const MAX_DEPTH: usize = 8;
 /// The longest URL path the server looks up (longer ones are 414-like: we answer 400).
@@ -42,7 +43,7 @@ pub struct Media {
     pub fps: f64,
     /// `None` when every frame can travel as RFC 2435; else the first reason one cannot.
     pub not_ready: Option<String>,
-    /// Its sound (a WAV file beside it), sent as a second track.
+    /// Its sound (the container's, or a WAV file beside it), sent as a second track.
     pub sound: Option<Sound>,
     /// Its captions (a WebVTT or SRT file beside it), sent as T.140 text; `None` without.
     pub captions: Option<Vec<Cue>>,
@@ -96,22 +97,24 @@ enum Origin {
     File { name: String, path: PathBuf },
 }
 
-/// How frame rates are chosen.
+/// How frame rates are chosen: a `--fps-for` override, else the container's own rate (Matroska,
+/// AVI: their sound is timed by it), else `--fps`, else 30 (the course's rate for its files).
 #[derive(Debug, Clone, Default)]
 pub struct FpsPolicy {
-    /// `--fps`: the rate for every file, when given.
+    /// `--fps`: the rate for every file without a rate of its own, when given.
     pub fps: Option<f64>,
     /// `--fps-for NAME=FPS` overrides, by URL name or file name.
     pub overrides: Vec<(String, f64)>,
 }
 
 impl FpsPolicy {
-    fn fps_for(&self, name: &str, container: Container) -> f64 {
+    fn fps_for(&self, name: &str, container: Container, own: Option<f64>) -> f64 {
         let file_name = name.rsplit('/').next().unwrap_or(name);
         self.overrides
             .iter()
             .find(|(n, _)| n == name || n == file_name)
             .map(|&(_, fps)| fps)
+            .or(own)
             .or(self.fps)
             .unwrap_or(match container {
                 Container::Course => hdstream_common::course::FPS,
@@ -242,18 +245,27 @@ impl Catalogue {
                          served will end the server"
                     );
                 }
-                let fps = self.fps.fps_for(&name, file.container());
+                let fps = self.fps.fps_for(&name, file.container(), file.fps());
                 let not_ready = file
                     .index()
                     .first_not_ready()
                     .map(|(i, why)| format!("frame {i}: {why}"));
-                let sound = Sound::beside(path).and_then(|wav| match Sound::open(&wav) {
-                    Ok(sound) => Some(sound),
-                    Err(why) => {
+                if let Some(why) = file.sound_refused() {
+                    tracing::warn!(file = %path.display(), %why, "its sound track is not served");
+                }
+                let own = file.sound().map(|sound| {
+                    Sound::from_container(file.bytes(), sound)
+                        .map_err(|why| format!("{}: {why}", path.display()))
+                });
+                let beside = || Sound::beside(path).map(|wav| Sound::open(&wav));
+                let sound = match own.or_else(beside) {
+                    Some(Ok(sound)) => Some(sound),
+                    Some(Err(why)) => {
                         tracing::warn!(file = %path.display(), %why, "its sound is not served");
                         None
                     }
-                });
+                    None => None,
+                };
                 let captions = captions::beside(path).and_then(|file| {
                     captions::open(&file)
                         .inspect_err(|why| {
@@ -491,13 +503,15 @@ mod tests {
             fps: Some(25.0),
             overrides: vec![("x/a.mjpeg".into(), 60.0)],
         };
-        assert_eq!(p.fps_for("x/a.mjpeg", Container::Plain), 60.0);
-        assert_eq!(p.fps_for("b.mjpeg", Container::Course), 25.0);
+        assert_eq!(p.fps_for("x/a.mjpeg", Container::Plain, None), 60.0);
+        assert_eq!(p.fps_for("b.mjpeg", Container::Course, None), 25.0);
+        assert_eq!(p.fps_for("b.mkv", Container::Matroska, Some(24.0)), 24.0);
+        assert_eq!(p.fps_for("x/a.mjpeg", Container::Avi, Some(24.0)), 60.0);
         let d = FpsPolicy::default();
         assert_eq!(
-            d.fps_for("b.mjpeg", Container::Course),
+            d.fps_for("b.mjpeg", Container::Course, None),
             hdstream_common::course::FPS
         );
-        assert_eq!(d.fps_for("b.mjpeg", Container::Plain), 30.0);
+        assert_eq!(d.fps_for("b.mjpeg", Container::Plain, None), 30.0);
     }
 }

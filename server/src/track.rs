@@ -1,15 +1,18 @@
 //! A session's tracks beside its video (RFC 2326 §10.4: one SETUP per track, each with its own
 //! control URL and transport, aggregate control for PLAY/PAUSE/TEARDOWN): a file's sound, sent
-//! as L16 ([`AudioStream`]), a file's captions as T.140 ([`CaptionStream`]), or a live path's
-//! sound or captions, passed on ([`LiveTrackStream`]).
+//! as L16 or a container's Opus packets ([`AudioStream`]), a file's captions as T.140
+//! ([`CaptionStream`]), or a live path's sound or captions, passed on ([`LiveTrackStream`]).
 //!
 //! An audio stream is paced by the same PLAY as the video: sample frame *p* is due at
 //! `anchor + (p − anchor_position) / rate / speed`, and a seek moves it to the sample at the
 //! video's new position, so both tracks' RTP timestamps map to one media time through `RTP-Info`
-//! and to one wall clock through their sender reports (RFC 3550 §6.4.1). Packets carry
-//! [`PTIME`] of sound (RFC 3551 §4.5: 20 ms) each, the marker bit on the first packet after
+//! and to one wall clock through their sender reports (RFC 3550 §6.4.1). L16 packets carry
+//! [`PTIME`] of sound (RFC 3551 §4.5: 20 ms) each, Opus packets what the container holds (one
+//! Opus packet each, RFC 7587 §4.2, at 48 kHz); the marker bit is on the first packet after
 //! silence (a PLAY or a seek, §4.1); the timestamp counts sample frames and keeps growing
-//! across seeks and pauses, as the video's does.
+//! across seeks and pauses, as the video's does. A packet that began before the position
+//! played from (the Opus packet a seek lands inside) carries the timestamp of its own first
+//! sample, earlier than the `RTP-Info` one, so every sample keeps its place beside the video.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -132,8 +135,11 @@ pub struct AudioStream {
     ts_origin: u32,
     /// Sample frames sent since the stream began (or skipped): the timestamp clock.
     clock: u64,
-    /// The next sample frame of the sound to send.
-    position: u64,
+    /// The next sample frame of the sound to send, on the video's timeline
+    /// ([`crate::sound`]).
+    position: i64,
+    /// Where the sound starts again when it loops.
+    loop_to: i64,
     looping: bool,
     schedule: Option<Schedule>,
     /// The next packet starts a talkspurt (RFC 3551 §4.1: marker bit).
@@ -160,6 +166,7 @@ impl AudioStream {
             ts_origin: ts,
             clock: 0,
             position: 0,
+            loop_to: sound.start().min(0),
             looping,
             schedule: None,
             marker: true,
@@ -181,7 +188,7 @@ impl AudioStream {
     /// Moves to the sample at `npt` seconds (the video's position after its seek).
     pub fn seek(&mut self, npt: f64) {
         let at = (npt.max(0.0) * f64::from(self.clock_rate)).round();
-        self.position = if at.is_finite() { at as u64 } else { 0 };
+        self.position = if at.is_finite() { at as i64 } else { 0 };
         self.marker = true;
     }
 
@@ -212,10 +219,11 @@ impl AudioStream {
         ts.wrapping_add(ticks as u32)
     }
 
-    /// When packet clock `clock` is due.
+    /// When packet clock `clock` is due (a clock before the PLAY's: at once).
     fn due(&self, schedule: Schedule, clock: u64) -> Instant {
-        let secs =
-            (clock - schedule.anchor_position) as f64 / f64::from(self.clock_rate) / schedule.speed;
+        let secs = clock.saturating_sub(schedule.anchor_position) as f64
+            / f64::from(self.clock_rate)
+            / schedule.speed;
         schedule.anchor + Duration::from_secs_f64(secs)
     }
 
@@ -244,23 +252,37 @@ impl AudioStream {
                     / self.per_packet as u64
                     * self.per_packet as u64;
                 self.clock += behind;
-                self.position += behind;
+                self.position = self.position.saturating_add(behind as i64);
                 self.counters.skipped += behind / self.per_packet as u64;
                 self.marker = true;
             }
-            if self.position >= sound.frames() {
-                if !self.looping || sound.frames() == 0 {
+            let piece = match sound.piece(self.position, self.per_packet) {
+                Some(piece) => piece,
+                None if self.looping && self.position > self.loop_to => {
+                    self.position = self.loop_to;
+                    continue;
+                }
+                None => {
                     self.schedule = None;
                     return Next::Ended;
                 }
-                self.position %= sound.frames();
+            };
+            // Nothing plays until the piece: its timestamp (and due time) is that much later.
+            if let Ok(gap @ 1..) = u64::try_from(piece.start - self.position) {
+                self.clock += gap;
+                self.position = piece.start;
+                continue;
             }
-            let payload = sound.payload(self.position, self.per_packet);
+            // It began before the position (a seek inside an Opus packet): stamped earlier.
+            let back = self.position.saturating_sub(piece.start).unsigned_abs();
+            let payload = piece.payload;
             let len = rtp::Header::LEN + payload.len();
             if !accept(len, out) {
                 return Next::Held;
             }
-            let timestamp = self.next_timestamp();
+            let timestamp = self
+                .ts_origin
+                .wrapping_add(self.clock.wrapping_sub(back) as u32);
             let header = rtp::Header {
                 marker: self.marker,
                 payload_type: self.payload_type,
@@ -271,12 +293,14 @@ impl AudioStream {
             if header.append(&[payload], out).is_err() {
                 return Next::Held;
             }
-            let frames = (payload.len() / sound.frame_bytes().max(1)) as u64;
-            self.last_sent = Some((timestamp, self.due(schedule, self.clock)));
+            let ahead = piece.frames.saturating_sub(back).max(1);
+            // The position's RTP time and due time (a packet stamped early would be due before
+            // the PLAY: one pair on the line both lie on).
+            self.last_sent = Some((self.next_timestamp(), self.due(schedule, self.clock)));
             self.marker = false;
             self.next_seq = self.next_seq.wrapping_add(1);
-            self.clock += frames.max(1);
-            self.position += frames.max(1);
+            self.clock += ahead;
+            self.position = self.position.saturating_add(ahead as i64);
             self.counters.packets += 1;
             self.counters.frames += 1;
             self.counters.octets += payload.len() as u64;
@@ -360,6 +384,55 @@ mod tests {
         assert_eq!(p.timestamp(), ts_before);
         let first = i16::from_be_bytes([p.payload()[0], p.payload()[1]]);
         assert_eq!(first, (96_000 % 5000) as i16, "sample 96000");
+    }
+
+    /// A container's Opus: `n` 20 ms packets, the first 312 samples (its pre-skip) early.
+    fn opus(n: u8) -> Sound {
+        use hdstream_video::container;
+        let file: Vec<u8> = (0..n).flat_map(|k| [0xFC, k, k]).collect();
+        let packets = (0..n)
+            .map(|k| container::Packet {
+                range: usize::from(k) * 3..usize::from(k) * 3 + 3,
+                time_ns: i64::from(k) * 20_000_000 - 6_500_000,
+            })
+            .collect();
+        let c = container::Sound {
+            codec: container::Codec::Opus { pre_skip: 312 },
+            rate: 48_000,
+            channels: 2,
+            packets,
+        };
+        Sound::from_container(&file, &c).unwrap()
+    }
+
+    #[test]
+    fn opus_packets_keep_their_own_timestamps_around_the_play_position() {
+        let sound = opus(100);
+        let t0 = Instant::now();
+        let mut s = AudioStream::new(&sound, false, [7, 0, 10_000]);
+        s.play(1.0, t0);
+        // Each due 6.5 ms before its place at 20 ms steps: packet 50 at 993.5 ms.
+        let packets = run(&mut s, &sound, t0, 990);
+        assert_eq!(packets.len(), 50, "20 ms packets");
+        for (k, p) in packets.iter().enumerate() {
+            let p = rtp::Packet::parse(p).unwrap();
+            assert_eq!(p.payload_type(), crate::sound::OPUS_PAYLOAD_TYPE);
+            assert_eq!(p.payload(), [0xFC, k as u8, k as u8]);
+            // Packet 0 began 312 samples before the PLAY's position (timestamp 10000).
+            assert_eq!(p.timestamp(), 10_000 - 312 + 960 * k as u32, "packet {k}");
+        }
+        // A seek to 1.005 s lands inside the packet that starts at 1.0135 − 0.02 s.
+        s.pause();
+        let ts = s.next_timestamp();
+        s.seek(1.005);
+        let t1 = t0 + Duration::from_secs(5);
+        s.play(1.0, t1);
+        let p = run(&mut s, &sound, t1, 1);
+        let p = rtp::Packet::parse(&p[0]).unwrap();
+        assert!(p.marker());
+        assert_eq!(p.payload()[1], 50);
+        let start = 50 * 960 - 312;
+        assert_eq!(p.timestamp(), ts - (48_240 - start) as u32);
     }
 
     #[test]

@@ -5,11 +5,13 @@ use std::path::{Path, PathBuf};
 use hdstream_common::rfc2435::Frame;
 use memmap2::Mmap;
 
+use crate::container::{self, Kind};
 use crate::index::{Container, FrameInfo, Index, IndexError, Stats};
 use crate::jpeg::{self, Header};
 use crate::rfc2435::NotReady;
 
-/// Why a file cannot be opened as MJPEG. Displays as `movie.mjpeg: truncated frame at byte …`.
+/// Why a file cannot be opened as MJPEG. Displays as `movie.mjpeg: truncated frame at byte …`
+/// or `clip.mkv: Matroska: element Cluster of 4096 bytes runs past the end … at byte 1234`.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     /// The file cannot be opened, its size read, or mapped.
@@ -34,6 +36,14 @@ pub enum OpenError {
         path: PathBuf,
         /// What is wrong, with the byte offset.
         error: IndexError,
+    },
+    /// A Matroska or AVI file that cannot be read ([`crate::container`]).
+    #[error("{}: {error}", path.display())]
+    Container {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the byte offset.
+        error: container::Error,
     },
 }
 
@@ -81,6 +91,16 @@ pub struct MjpegFile {
     leased: Option<std::fs::File>,
     /// (device, inode) of what was opened.
     identity: (u64, u64),
+    /// A container's frame rate and sound (Matroska, AVI); `None` for bare JPEGs.
+    timing: Option<Timing>,
+}
+
+/// What a container says beside its frames.
+#[derive(Debug)]
+struct Timing {
+    fps: f64,
+    sound: Option<container::Sound>,
+    sound_refused: Option<String>,
 }
 
 impl MjpegFile {
@@ -141,10 +161,36 @@ impl MjpegFile {
         };
         #[cfg(unix)]
         let _ = map.advise(memmap2::Advice::Sequential);
-        let index = Index::build(&map).map_err(|error| OpenError::Index {
+        let index_error = |error| OpenError::Index {
             path: path.clone(),
             error,
-        })?;
+        };
+        let kind = Kind::sniff(&map).or_else(|| Kind::by_extension(&path));
+        let (index, timing) = match kind {
+            None => (Index::build(&map).map_err(index_error)?, None),
+            Some(kind) => {
+                let demuxed = match kind {
+                    Kind::Matroska => container::matroska::demux(&map),
+                    Kind::Avi => container::avi::demux(&map),
+                }
+                .map_err(|error| OpenError::Container {
+                    path: path.clone(),
+                    error,
+                })?;
+                let container = match kind {
+                    Kind::Matroska => Container::Matroska,
+                    Kind::Avi => Container::Avi,
+                };
+                let index =
+                    Index::from_frames(&map, container, &demuxed.frames).map_err(index_error)?;
+                let timing = Timing {
+                    fps: demuxed.fps,
+                    sound: demuxed.sound,
+                    sound_refused: demuxed.sound_refused,
+                };
+                (index, Some(timing))
+            }
+        };
         #[cfg(unix)]
         let _ = map.advise(memmap2::Advice::Normal);
         Ok(MjpegFile {
@@ -153,6 +199,7 @@ impl MjpegFile {
             index,
             guard,
             identity: identity(&meta),
+            timing,
             leased: (guard == Guard::Lease).then_some(file),
         })
     }
@@ -189,9 +236,27 @@ impl MjpegFile {
         &self.index
     }
 
-    /// Plain or course.
+    /// Plain, course, Matroska or AVI.
     pub fn container(&self) -> Container {
         self.index.container()
+    }
+
+    /// The frame rate the container gives (Matroska, AVI); `None` for bare JPEGs, which have
+    /// none.
+    pub fn fps(&self) -> Option<f64> {
+        self.timing.as_ref().map(|t| t.fps)
+    }
+
+    /// The container's sound (Matroska, AVI), when it has a track this crate reads; its packets
+    /// are byte ranges of [`MjpegFile::bytes`].
+    pub fn sound(&self) -> Option<&container::Sound> {
+        self.timing.as_ref()?.sound.as_ref()
+    }
+
+    /// Why the container's sound track is not read (its codec, its sample size), if it has one
+    /// that is not.
+    pub fn sound_refused(&self) -> Option<&str> {
+        self.timing.as_ref()?.sound_refused.as_deref()
     }
 
     /// Number of frames.
@@ -218,8 +283,8 @@ impl MjpegFile {
     pub fn header(&self, i: usize) -> Result<Header<'_>, FrameError> {
         let bytes = self.frame(i).ok_or(FrameError::Missing(i))?;
         let parsed = match self.index.container() {
-            Container::Plain => Header::parse(bytes),
             Container::Course => Header::parse_record(bytes),
+            Container::Plain | Container::Matroska | Container::Avi => Header::parse(bytes),
         };
         parsed.map_err(|e| FrameError::Header(i, e))
     }

@@ -30,14 +30,20 @@ pub enum Container {
     Plain,
     /// The course's `movie.Mjpeg`: each JPEG preceded by its length as 5 ASCII digits.
     Course,
+    /// Matroska (RFC 9559) with a `V_MJPEG` track: see [`crate::container::matroska`].
+    Matroska,
+    /// AVI with an `MJPG` stream: see [`crate::container::avi`].
+    Avi,
 }
 
 impl Container {
-    /// "plain" or "course".
+    /// "plain", "course", "matroska" or "avi".
     pub fn name(self) -> &'static str {
         match self {
             Container::Plain => "plain",
             Container::Course => "course",
+            Container::Matroska => "matroska",
+            Container::Avi => "avi",
         }
     }
 }
@@ -191,6 +197,60 @@ impl Index {
         match container {
             Container::Plain => index.walk_plain(data)?,
             Container::Course => index.walk_course(data)?,
+            // Not detected here: see `Index::from_frames`.
+            Container::Matroska | Container::Avi => {}
+        }
+        if index.frames.is_empty() {
+            let first = index.damages.first().cloned().unwrap_or(Damage {
+                offset: 0,
+                skipped: data.len(),
+                cause: Cause::Junk,
+            });
+            return Err(IndexError::NoFrames { first });
+        }
+        Ok(index)
+    }
+
+    /// Indexes the JPEGs a container parser found in `data` ([`crate::container`]), one per
+    /// frame slot. A frame whose markers cannot be walked is recorded as a [`Damage`] and its
+    /// slot shows the frame before (the sound's timing depends on the slot count).
+    pub fn from_frames(
+        data: &[u8],
+        container: Container,
+        frames: &[Range<usize>],
+    ) -> Result<Index, IndexError> {
+        let mut index = Index {
+            container,
+            bytes: data.len(),
+            frames: Vec::with_capacity(frames.len()),
+            damages: Vec::new(),
+        };
+        let mut missing = 0;
+        for range in frames {
+            let parsed = data
+                .get(range.clone())
+                .ok_or(jpeg::Error::Truncated {
+                    offset: 0,
+                    what: "frame",
+                })
+                .and_then(Header::parse);
+            match parsed {
+                Ok(header) => {
+                    for _ in 0..=missing {
+                        index.push(range.start, &header);
+                    }
+                    missing = 0;
+                }
+                Err(e) => {
+                    if index.damages.last().map(|d| d.offset) != Some(range.start) {
+                        index.damage(range.start, range.end, Cause::Frame(e.shifted(range.start)));
+                    }
+                    match index.frames.last() {
+                        Some(last) => index.frames.push(last.clone()),
+                        None => missing += 1,
+                    }
+                }
+            }
         }
         if index.frames.is_empty() {
             let first = index.damages.first().cloned().unwrap_or(Damage {
@@ -647,8 +707,8 @@ mod tests {
                 for (i, info) in index.frames().iter().enumerate() {
                     let bytes = index.frame(&data, i).unwrap();
                     let header = match index.container() {
-                        Container::Plain => Header::parse(bytes),
                         Container::Course => Header::parse_record(bytes),
+                        _ => Header::parse(bytes),
                     }
                     .unwrap();
                     proptest::prop_assert_eq!(header.len(), info.len);

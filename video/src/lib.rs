@@ -4,10 +4,12 @@
 //! - [`rfc2435`]: whether a frame can travel as RFC 2435 RTP payload, and its
 //!   [`Frame`](hdstream_common::rfc2435::Frame) view.
 //! - [`index`]: the frame index of an MJPEG byte stream (plain or course container).
-//! - [`file`]: [`MjpegFile`], a memory-mapped, indexed file.
+//! - [`container`]: MJPEG frames and sound in Matroska and AVI files, as ffmpeg writes them.
+//! - [`file`]: [`MjpegFile`], a memory-mapped, indexed file (bare JPEGs or a container).
 //! - [`decoder`]: zune-jpeg decoding into a reusable 0RGB `u32` buffer.
 //! - [`pattern`]: moving, numbered test-pattern frames; [`encoder`]: RFC 2435-ready encoding.
 
+pub mod container;
 pub mod decoder;
 pub mod encoder;
 pub mod file;
