@@ -142,7 +142,7 @@ fn serve(listener: TcpListener, jpegs: Vec<Vec<u8>>) {
         }
     });
     let (mut vseq, mut aseq, mut tseq) = (0u16, 0u16, 0u16);
-    let mut next = |seq: &mut u16| {
+    let next = |seq: &mut u16| {
         let s = *seq;
         *seq = seq.wrapping_add(1);
         s
