@@ -11,8 +11,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
 use hdstream_call::{Publish, Settings, far_url};
 use hdstream_client::TransportKind;
-use hdstream_common::audio::Encoding;
-use hdstream_tools::publish::{AudioInput, Input};
+use hdstream_tools::publish::{AudioInput, Input, SoundCodec};
 
 /// A two-way video call: publishes this side's camera and microphone and plays the far side's,
 /// both at once, with this side's picture small in the top right corner of the window. Run one
@@ -64,8 +63,8 @@ struct Cli {
     #[arg(long, default_value = "tone", value_name = "tone|FILE.wav|-|none")]
     mic: String,
     /// How the sound travels.
-    #[arg(long, value_enum, default_value_t = Codec::L16)]
-    audio_codec: Codec,
+    #[arg(long, value_enum, default_value_t = SoundCodec::L16)]
+    audio_codec: SoundCodec,
     /// How the far side's RTP reaches this side (UDP asks for lost packets again).
     #[arg(long, value_enum, default_value_t = Wire::Udp)]
     transport: Wire,
@@ -92,18 +91,6 @@ struct Cli {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum Codec {
-    /// Linear 16-bit PCM (RFC 3551 §4.5.11), 48 kHz stereo from the tone.
-    L16,
-    /// G.711 µ-law.
-    Pcmu,
-    /// G.711 A-law.
-    Pcma,
-    /// Opus (RFC 7587), 48 kHz, 64 kbit/s, encoded by libopus: 4 % of L16's rate.
-    Opus,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
 enum Wire {
     /// RTP/AVP over UDP.
     Udp,
@@ -127,12 +114,7 @@ fn settings(cli: &Cli) -> Result<Settings> {
     if s.camera == Input::Stdin && matches!(s.mic, Some(AudioInput::Stdin { .. })) {
         bail!("the camera and the microphone cannot both come from stdin");
     }
-    s.audio_codec = match cli.audio_codec {
-        Codec::L16 => Encoding::L16,
-        Codec::Pcmu => Encoding::Pcmu,
-        Codec::Pcma => Encoding::Pcma,
-        Codec::Opus => Encoding::Opus,
-    };
+    s.audio_codec = cli.audio_codec.encoding();
     s.transport = match cli.transport {
         Wire::Udp => TransportKind::Udp,
         Wire::Tcp => TransportKind::Tcp,

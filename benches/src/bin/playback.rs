@@ -461,22 +461,30 @@ fn live(args: &Args, started: Instant) -> Result<()> {
     Ok(())
 }
 
+/// The rows and seconds of `--av` and `--call`: `--resolutions` (720p30 and 1080p30 by
+/// default) for `--seconds`, or with `--quick` 720p30 for `quick_seconds`.
+fn sound_rows(args: &Args, quick_seconds: u32) -> (Vec<Resolution>, u32) {
+    if args.quick {
+        return (
+            vec![Resolution::parse("720p30").expect("preset")],
+            quick_seconds,
+        );
+    }
+    let resolutions = if args.resolutions.is_empty() {
+        ["720p30", "1080p30"]
+            .iter()
+            .map(|s| Resolution::parse(s).expect("preset"))
+            .collect()
+    } else {
+        args.resolutions.clone()
+    };
+    (resolutions, args.seconds)
+}
+
 /// `playback --av`: the lip-sync benchmark ([`hdstream_benches::av`]).
 fn av(args: &Args, started: Instant) -> Result<()> {
     use hdstream_benches::av::{self, Player};
-    let (resolutions, seconds) = if args.quick {
-        (vec![Resolution::parse("720p30").expect("preset")], 3)
-    } else if args.resolutions.is_empty() {
-        (
-            ["720p30", "1080p30"]
-                .iter()
-                .map(|s| Resolution::parse(s).expect("preset"))
-                .collect(),
-            args.seconds,
-        )
-    } else {
-        (args.resolutions.clone(), args.seconds)
-    };
+    let (resolutions, seconds) = sound_rows(args, 3);
     if seconds < 2 {
         bail!("--av: --seconds must be at least 2 (a flash each second)");
     }
@@ -551,19 +559,7 @@ fn av(args: &Args, started: Instant) -> Result<()> {
 /// `playback --call`: the two-way call benchmark ([`hdstream_benches::call`]).
 fn call(args: &Args, started: Instant) -> Result<()> {
     use hdstream_benches::call;
-    let (resolutions, seconds) = if args.quick {
-        (vec![Resolution::parse("720p30").expect("preset")], 5)
-    } else if args.resolutions.is_empty() {
-        (
-            ["720p30", "1080p30"]
-                .iter()
-                .map(|s| Resolution::parse(s).expect("preset"))
-                .collect(),
-            args.seconds,
-        )
-    } else {
-        (args.resolutions.clone(), args.seconds)
-    };
+    let (resolutions, seconds) = sound_rows(args, 5);
     if !args.no_build {
         build()?;
     }

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use clap::{Parser, ValueEnum};
-use hdstream_common::audio::Encoding;
-use hdstream_tools::publish::{self, AudioInput, CaptionInput, Carriage, Input, Settings};
+use hdstream_tools::publish::{
+    self, AudioInput, CaptionInput, Carriage, Input, Settings, SoundCodec,
+};
 
 /// Publishes Motion-JPEG into an RTSP server (ANNOUNCE, SETUP mode=record, RECORD; RFC 2435
 /// RTP over TCP or UDP), in real time, so that any number of viewers can watch it — with sound
@@ -87,8 +88,8 @@ struct Args {
     /// How the sound travels: l16 (RFC 3551 §4.5.11; dynamic payload type 96, or static 10/11
     /// at 44.1 kHz), pcmu or pcma (G.711; static 0/8 at 8 kHz mono, else dynamic 96 at the
     /// input's rate and channels), opus (RFC 7587, 48 kHz sound only, 20 ms packets, 64 kbit/s).
-    #[arg(long, value_enum, default_value_t = Codec::L16, requires = "audio")]
-    audio_codec: Codec,
+    #[arg(long, value_enum, default_value_t = SoundCodec::L16, requires = "audio")]
+    audio_codec: SoundCodec,
     /// Sample rate of --audio - (Hz).
     #[arg(long, default_value_t = 48_000, requires = "audio")]
     audio_rate: u32,
@@ -100,18 +101,6 @@ struct Args {
     /// FILE.vtt or FILE.srt: each cue at its start time (looped with a looped video file).
     #[arg(long, value_name = "-|FILE.vtt|FILE.srt")]
     captions: Option<CaptionInput>,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Codec {
-    /// Linear 16-bit PCM, big-endian.
-    L16,
-    /// G.711 µ-law.
-    Pcmu,
-    /// G.711 A-law.
-    Pcma,
-    /// Opus (RFC 7587), 48 kHz, 64 kbit/s, encoded by libopus: 4 % of L16's rate.
-    Opus,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -157,12 +146,7 @@ fn main() -> Result<()> {
         },
         other => other,
     });
-    settings.audio_codec = match args.audio_codec {
-        Codec::L16 => Encoding::L16,
-        Codec::Pcmu => Encoding::Pcmu,
-        Codec::Pcma => Encoding::Pcma,
-        Codec::Opus => Encoding::Opus,
-    };
+    settings.audio_codec = args.audio_codec.encoding();
     settings.captions = args.captions;
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

@@ -320,19 +320,8 @@ pub fn demux(data: &[u8]) -> Result<Demuxed, Error> {
         ));
     }
     let video_start = f64::from(v.start) / fps;
-    let (sound, sound_refused) = match audio {
-        None => (None, None),
-        Some(a) => match sound(data, &streams[a], found.sound, video_start) {
-            Ok(s) => (Some(s), None),
-            Err(why) => (None, Some(why)),
-        },
-    };
-    Ok(Demuxed {
-        frames,
-        fps,
-        sound,
-        sound_refused,
-    })
+    let sound = audio.map(|a| sound(data, &streams[a], found.sound, video_start));
+    Ok(Demuxed::new(frames, fps, sound))
 }
 
 /// Whether a video stream is Motion JPEG: `MJPG` as its handler or its BITMAPINFOHEADER's

@@ -506,19 +506,11 @@ fn assemble(
             format!("a jump in the video's timestamps to {} ns", timed[i].0),
         )
     })?;
-    let (sound, sound_refused) = match tracks.iter().find(|t| t.kind == AUDIO) {
-        None => (None, None),
-        Some(audio) => match sound(r, audio, blocks, t0) {
-            Ok(sound) => (Some(sound), None),
-            Err(why) => (None, Some(why)),
-        },
-    };
-    Ok(Demuxed {
-        frames,
-        fps,
-        sound,
-        sound_refused,
-    })
+    let sound = tracks
+        .iter()
+        .find(|t| t.kind == AUDIO)
+        .map(|audio| sound(r, audio, blocks, t0));
+    Ok(Demuxed::new(frames, fps, sound))
 }
 
 /// The sound of an audio track, or why it is not read.

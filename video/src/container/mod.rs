@@ -76,6 +76,27 @@ pub struct Demuxed {
     pub sound_refused: Option<String>,
 }
 
+impl Demuxed {
+    /// The frames at `fps`, and the sound track's reading: read, refused (why), or none.
+    pub(crate) fn new(
+        frames: Vec<Range<usize>>,
+        fps: f64,
+        sound: Option<Result<Sound, String>>,
+    ) -> Demuxed {
+        let (sound, sound_refused) = match sound {
+            None => (None, None),
+            Some(Ok(sound)) => (Some(sound), None),
+            Some(Err(why)) => (None, Some(why)),
+        };
+        Demuxed {
+            frames,
+            fps,
+            sound,
+            sound_refused,
+        }
+    }
+}
+
 /// The sound of a container: its format and where its packets lie.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sound {
