@@ -891,6 +891,9 @@ impl Client {
                 self.session.describe(now)
             }
             Event::Described(d) => {
+                if d.live {
+                    self.pipeline.capture_clock();
+                }
                 if d.live && self.config.live_low_latency {
                     if d.audio.is_some() && self.config.audio.is_some() {
                         // The sound is written ahead of the playout clock (as a device's

@@ -141,6 +141,10 @@ pub struct Pipeline {
     last_sr: Option<LastSr>,
     /// The newest sender report's RTP timestamp and NTP time (RFC 3550 §6.4.1).
     sender_clock: Option<(u32, SystemTime)>,
+    /// The sender reports' NTP time is a capture clock (a live stream's publisher): frames get
+    /// a capture time. A file's server reports its sending schedule, which a prefetch at
+    /// `Speed` runs ahead of: no capture time there.
+    capture_clock: bool,
     unwrapper: TimestampUnwrapper,
     reorder: Reorder<Held>,
     depacketizer: Depacketizer,
@@ -184,6 +188,7 @@ impl Pipeline {
             clock_epoch: now,
             last_sr: None,
             sender_clock: None,
+            capture_clock: false,
             unwrapper: TimestampUnwrapper::new(),
             reorder,
             depacketizer: Self::depacketizer(&config, None),
@@ -604,9 +609,19 @@ impl Pipeline {
         }
     }
 
+    /// The stream is live: its sender reports carry the capture clock, and each frame's
+    /// capture time is measured (capture to display).
+    pub fn capture_clock(&mut self) {
+        self.capture_clock = true;
+    }
+
     /// When the frame stamped `timestamp` was captured, on our clock: the newest sender
-    /// report's NTP time moved by the timestamp difference (RFC 3550 §6.4.1).
+    /// report's NTP time moved by the timestamp difference (RFC 3550 §6.4.1); only for a live
+    /// stream ([`Pipeline::capture_clock`]).
     fn captured(&self, timestamp: u32) -> Option<Instant> {
+        if !self.capture_clock {
+            return None;
+        }
         let (anchor, anchor_wall) = self.config.wallclock?;
         let (sr_rtp, sr_wall) = self.sender_clock?;
         let ticks = timestamp.wrapping_sub(sr_rtp) as i32;

@@ -32,8 +32,8 @@ pub struct SinkStats {
     pub undecodable: u64,
     /// Arrival of the frame's last packet to the picture on screen.
     pub latency: Histogram,
-    /// The sender's capture of the frame to the picture on screen (live streams whose
-    /// sender reports carry the capture clock; for files, the server's sending schedule).
+    /// The sender's capture of the frame to the picture on screen (live streams, whose
+    /// sender reports carry the publisher's capture clock; a file has no capture time).
     pub capture_latency: Histogram,
     /// Between consecutive pictures on screen.
     pub interval: Histogram,

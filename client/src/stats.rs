@@ -251,9 +251,10 @@ pub struct Report {
     pub cpu_ms_per_frame: Option<f64>,
     /// Last packet of a frame to the frame on screen.
     pub latency_ms: Percentiles,
-    /// The sender's capture of a frame to the frame on screen (the NTP time of its sender
-    /// reports: for a live stream the publisher's capture clock, for a file the server's
-    /// sending schedule); `None` without sender reports.
+    /// The sender's capture of a frame to the frame on screen (the NTP time of a live
+    /// stream's sender reports: the publisher's capture clock); `None` for a file (its
+    /// server's reports give the sending schedule, which a prefetch runs ahead of: the figure
+    /// meant nothing) and without sender reports.
     pub capture_to_display_ms: Option<Percentiles>,
     /// Decoding one frame.
     pub decode_ms: Percentiles,
