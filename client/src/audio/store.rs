@@ -9,6 +9,11 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+/// Samples held waiting, and samples kept played, at most each (32 MiB of i16): the bounds in
+/// seconds are multiplied by the clock rate the server *says*, and a hostile one may say
+/// 4 GHz. 48 kHz stereo fills it in 175 s.
+pub const MAX_SAMPLES: usize = 16 << 20;
+
 /// One packet's samples.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chunk {
@@ -60,11 +65,12 @@ impl Store {
     /// An empty store of `channels`-channel samples that holds at most `max_frames` sample
     /// frames (the oldest go first).
     pub fn new(channels: u16, max_frames: usize) -> Store {
+        let channels = usize::from(channels.max(1));
         Store {
             chunks: BTreeMap::new(),
-            channels: usize::from(channels.max(1)),
+            channels,
             frames: 0,
-            max_frames: max_frames.max(1),
+            max_frames: max_frames.clamp(1, MAX_SAMPLES / channels),
             played: BTreeMap::new(),
             played_frames: 0,
             keep_frames: 0,
@@ -74,6 +80,7 @@ impl Store {
     /// Keeps up to `frames` sample frames of what was played, newest first (and holds as many
     /// waiting: a paused timeshift lets them pile up), so that a jump back finds them.
     pub fn keep_played(&mut self, frames: usize) {
+        let frames = frames.min(MAX_SAMPLES / self.channels);
         self.keep_frames = frames;
         self.max_frames = self.max_frames.max(frames);
     }
@@ -258,6 +265,13 @@ mod tests {
         );
         s.clear();
         assert_eq!(s.at(960), Slot::Empty);
+        // A rate a hostile server claims does not lift the bounds past MAX_SAMPLES.
+        let mut s = Store::new(2, usize::MAX);
+        s.keep_played(usize::MAX);
+        assert_eq!(
+            (s.max_frames, s.keep_frames),
+            (MAX_SAMPLES / 2, MAX_SAMPLES / 2)
+        );
         // Without keep_played nothing played stays.
         let mut s = Store::new(2, 10_000);
         s.insert(0, chunk(0, 960, 0, t)).unwrap();
