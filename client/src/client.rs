@@ -1038,31 +1038,11 @@ impl Client {
             tracing::info!(track = %track.control_url, "audio track left out (--no-audio)");
             return false;
         };
-        let profile = track.profile;
-        let spec = match transport {
-            Transport::Udp {
-                rtp_port,
-                rtcp_port,
-            } => format!("RTP/{profile};unicast;client_port={rtp_port}-{rtcp_port}"),
-            Transport::Tcp => {
-                // The channels after the video's (the reply may choose others).
-                let next = self
-                    .channels
-                    .rtcp
-                    .unwrap_or(self.channels.rtp)
-                    .wrapping_add(1);
-                self.audio_channels = Some(ChannelRange {
-                    rtp: next,
-                    rtcp: Some(next.wrapping_add(1)),
-                });
-                format!(
-                    "RTP/{profile}/TCP;unicast;interleaved={next}-{}",
-                    next.wrapping_add(1)
-                )
-            }
-        };
+        // Over TCP, the channels after the video's (the reply may choose others).
+        let (spec, channels) = track_transport(track.profile, transport, self.channels);
+        self.audio_channels = channels;
         let interval = self.config.pipeline.report_interval;
-        let Some(audio) = audio::Track::new(
+        let Some(mut audio) = audio::Track::new(
             track.format,
             Arc::clone(&self.playhead),
             self.config.sound_ahead,
@@ -1071,7 +1051,6 @@ impl Client {
         ) else {
             return false;
         };
-        let mut audio = audio;
         if self.description.as_ref().is_some_and(|d| d.live) {
             audio.keep_played(LIVE_SOUND_KEPT_SECONDS);
             audio.prefer_reports();
@@ -1094,24 +1073,9 @@ impl Client {
         };
         let profile = self.description.as_ref().map_or("AVP", |d| d.profile);
         let profile = if profile == "AVPF" { "AVP" } else { profile };
-        let spec = match transport {
-            Transport::Udp {
-                rtp_port,
-                rtcp_port,
-            } => format!("RTP/{profile};unicast;client_port={rtp_port}-{rtcp_port}"),
-            Transport::Tcp => {
-                let last = self.audio_channels.unwrap_or(self.channels);
-                let next = last.rtcp.unwrap_or(last.rtp).wrapping_add(1);
-                self.captions_channels = Some(ChannelRange {
-                    rtp: next,
-                    rtcp: Some(next.wrapping_add(1)),
-                });
-                format!(
-                    "RTP/{profile}/TCP;unicast;interleaved={next}-{}",
-                    next.wrapping_add(1)
-                )
-            }
-        };
+        let after = self.audio_channels.unwrap_or(self.channels);
+        let (spec, channels) = track_transport(profile, transport, after);
+        self.captions_channels = channels;
         tracing::info!(track = %track.control_url, payload_type = track.payload_type, "captions track");
         self.captions = Some(captions::Track::new(track.payload_type, self.board.clone()));
         self.session.setup_captions(spec, now)
@@ -1190,6 +1154,36 @@ impl Client {
             self.outcome = Some(outcome);
         }
         self.phase = Phase::Done;
+    }
+}
+
+/// A track's SETUP `Transport` (RFC 2326 §12.39) with `profile`: its UDP port pair, or over
+/// TCP the interleaved channels after `after` (returned, to read the reply's RTP by).
+fn track_transport(
+    profile: &str,
+    transport: Transport,
+    after: ChannelRange,
+) -> (String, Option<ChannelRange>) {
+    match transport {
+        Transport::Udp {
+            rtp_port,
+            rtcp_port,
+        } => (
+            format!("RTP/{profile};unicast;client_port={rtp_port}-{rtcp_port}"),
+            None,
+        ),
+        Transport::Tcp => {
+            let next = after.rtcp.unwrap_or(after.rtp).wrapping_add(1);
+            let channels = ChannelRange {
+                rtp: next,
+                rtcp: Some(next.wrapping_add(1)),
+            };
+            let spec = format!(
+                "RTP/{profile}/TCP;unicast;interleaved={next}-{}",
+                next.wrapping_add(1)
+            );
+            (spec, Some(channels))
+        }
     }
 }
 

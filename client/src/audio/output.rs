@@ -323,8 +323,7 @@ impl Output {
 mod tests {
     use super::*;
     use crate::session::TrackStart;
-    use hdstream_common::audio::{Encoding, l16};
-    use hdstream_common::rtp;
+    use hdstream_common::audio::Encoding;
 
     const MS: Duration = Duration::from_millis(1);
     const RATE: u32 = 48_000;
@@ -345,26 +344,11 @@ mod tests {
         }
     }
 
-    /// Sample frame `n` of the source: left `n`, right `-n` (wrapping).
-    fn frame(n: u32) -> [i16; 2] {
-        [n as i16, (n as i16).wrapping_neg()]
-    }
+    use crate::audio::tests::frame;
 
     /// Packet `i` of the source (frames `i × 960 ..`), sequence number `i`.
     fn packet(i: u32) -> Vec<u8> {
-        let samples: Vec<i16> = (i * PACKET..(i + 1) * PACKET).flat_map(frame).collect();
-        let mut payload = Vec::new();
-        l16::write(&samples, &mut payload);
-        let h = rtp::Header {
-            marker: i == 0,
-            payload_type: 96,
-            sequence_number: i as u16,
-            timestamp: TS0.wrapping_add(i * PACKET),
-            ssrc: 0x51,
-        };
-        let mut out = Vec::new();
-        h.append(&[&payload], &mut out).unwrap();
-        out
+        crate::audio::tests::l16_packet(i, TS0)
     }
 
     /// A receiver and an output at t0, the stream started at NPT 0 with packet 0; the video's

@@ -91,12 +91,13 @@ impl Server {
 }
 
 /// Sample frame `n` of the sound: left `n`, right `-n` (wrapping).
-fn frame(n: u32) -> [i16; 2] {
+pub(super) fn frame(n: u32) -> [i16; 2] {
     [n as i16, (n as i16).wrapping_neg()]
 }
 
-/// Audio packet `i` (frames `i × 960 ..`).
-fn audio_packet(i: u32) -> Vec<u8> {
+/// Packet `i` of that sound as L16/48000/2 on payload type 96, SSRC 0x51: frames
+/// `i × 960 ..`, sequence number `i`, timestamp `ts0 + i × 960`, the marker on packet 0.
+pub(super) fn l16_packet(i: u32, ts0: u32) -> Vec<u8> {
     let samples: Vec<i16> = (i * PACKET..(i + 1) * PACKET).flat_map(frame).collect();
     let mut payload = Vec::new();
     l16::write(&samples, &mut payload);
@@ -104,12 +105,17 @@ fn audio_packet(i: u32) -> Vec<u8> {
         marker: i == 0,
         payload_type: 96,
         sequence_number: i as u16,
-        timestamp: TS0.wrapping_add(i * PACKET),
+        timestamp: ts0.wrapping_add(i * PACKET),
         ssrc: 0x51,
     };
     let mut out = Vec::new();
     h.append(&[&payload], &mut out).unwrap();
     out
+}
+
+/// Audio packet `i` of the client tests' stream.
+fn audio_packet(i: u32) -> Vec<u8> {
+    l16_packet(i, TS0)
 }
 
 /// The RTP packets of video frame `n` (32x16 JPEG, 30 fps, 90 kHz), numbered from `seq`.
