@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use hdstream_client::TransportKind;
+use hdstream_client::LowerTransport;
 use hdstream_common::audio::Encoding;
 use hdstream_tools::publish::{self, AudioInput, Input};
 
@@ -72,7 +72,7 @@ pub struct Settings {
     /// How the sound travels.
     pub audio_codec: Encoding,
     /// How the far side's RTP reaches this side.
-    pub transport: TransportKind,
+    pub transport: LowerTransport,
     /// No window.
     pub headless: bool,
     /// End the call after this long.
@@ -104,7 +104,7 @@ impl Settings {
             quality: 80,
             mic: Some(AudioInput::Tone),
             audio_codec: Encoding::L16,
-            transport: TransportKind::Udp,
+            transport: LowerTransport::Udp,
             headless: false,
             duration: None,
             sound_ahead: SOUND_AHEAD,

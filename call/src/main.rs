@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
 use hdstream_call::{Publish, Settings, far_url};
-use hdstream_client::TransportKind;
+use hdstream_client::LowerTransport;
 use hdstream_tools::publish::{AudioInput, Input, SoundCodec};
 
 /// A two-way video call: publishes this side's camera and microphone and plays the far side's,
@@ -116,8 +116,8 @@ fn settings(cli: &Cli) -> Result<Settings> {
     }
     s.audio_codec = cli.audio_codec.encoding();
     s.transport = match cli.transport {
-        Wire::Udp => TransportKind::Udp,
-        Wire::Tcp => TransportKind::Tcp,
+        Wire::Udp => LowerTransport::Udp,
+        Wire::Tcp => LowerTransport::Tcp,
     };
     s.headless = cli.headless;
     if let Some(d) = cli.duration {

@@ -21,7 +21,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::audio::device::DeviceSink;
 use crate::audio::record::Recording;
-use crate::client::{Client, Command};
+use crate::core::{Client, Command};
 use crate::decode::Job;
 use crate::error::Error;
 use crate::session::Description;
@@ -327,7 +327,7 @@ impl Driver {
             self.send_rtcp();
             self.record_audio();
             self.write_control();
-            self.publish(now);
+            self.share_live_stats(now);
             if let Some(outcome) = self.client.take_outcome() {
                 return outcome;
             }
@@ -591,7 +591,9 @@ impl Driver {
         }
     }
 
-    fn publish(&mut self, now: Instant) {
+    /// Hands the live statistics the window draws (rate, loss, cache) to the main thread, at
+    /// most every `LIVE_EVERY`.
+    fn share_live_stats(&mut self, now: Instant) {
         let since = now.saturating_duration_since(self.live_at);
         if since < LIVE_EVERY {
             return;

@@ -15,7 +15,7 @@
 //! - [`captions`]: the captions track (RFC 4103 T.140), lines made cues on the media timeline;
 //! - [`audio`]: the audio track, received and played out on the video's playout clock
 //!   (sans-IO; the driver writes `--audio-out`);
-//! - [`client`]: the two glued together, the core the driver runs (sans-IO);
+//! - [`core`]: the two glued together, the core the driver runs (sans-IO);
 //! - [`driver`]: the mio loop, the only code touching sockets;
 //! - [`decode`]: decode threads; [`present`], [`sink`], [`window`], [`overlay`], [`inset`]:
 //!   showing;
@@ -26,9 +26,9 @@
 pub mod audio;
 pub mod cache;
 pub mod captions;
-pub mod client;
 pub mod clock;
 pub mod controls;
+pub mod core;
 pub mod decode;
 pub mod driver;
 pub mod error;
@@ -53,11 +53,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use error::Error;
-pub use options::{AudioDevice, Options, Step, Target, TransportKind};
+pub use hdstream_common::rtsp::header::LowerTransport;
+pub use options::{AudioDevice, Options, Step, Target};
 pub use stats::Report;
 
-use crate::client::{Client, Config, Transport};
-use crate::session::Dialect;
+use crate::core::{Client, Config, Transport};
+use hdstream_common::course::Dialect;
 
 /// Pixel buffers in flight besides one per decoder: decoded pictures waiting for their time
 /// (the playout lead of 100 ms is six frames at 60 fps).
@@ -245,11 +246,11 @@ struct MediaSockets {
 /// and a second pair for an audio track unless `--no-audio`.
 fn media_sockets(options: &Options, server: SocketAddr) -> Result<MediaSockets, Error> {
     let (kind, rtp_port) = match &options.target {
-        Target::Url(_) if options.tls() => (TransportKind::Tcp, options.rtp_port),
+        Target::Url(_) if options.tls() => (LowerTransport::Tcp, options.rtp_port),
         Target::Url(_) => (options.transport, options.rtp_port),
-        Target::Course { rtp_port, .. } => (TransportKind::Udp, *rtp_port),
+        Target::Course { rtp_port, .. } => (LowerTransport::Udp, *rtp_port),
     };
-    if kind == TransportKind::Tcp {
+    if kind == LowerTransport::Tcp {
         return Ok(MediaSockets {
             udp: None,
             transport: Transport::Tcp,
@@ -389,8 +390,8 @@ fn report(
     };
     let transport = match (&options.target, options.transport) {
         (Target::Course { .. }, _) => "course",
-        (_, TransportKind::Udp) => "udp",
-        (_, TransportKind::Tcp) => "tcp",
+        (_, LowerTransport::Udp) => "udp",
+        (_, LowerTransport::Tcp) => "tcp",
     };
     let pauses = shown
         .pauses

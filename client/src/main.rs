@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
-use hdstream_client::{AudioDevice, Options, Target, TransportKind};
+use hdstream_client::{AudioDevice, LowerTransport, Options, Target};
 
 /// Plays Motion-JPEG streams (RFC 2435) from an RTSP server (RFC 2326) in a window, or headless,
 /// with their sound on the default sound device (ALSA on Linux; see --audio-device).
@@ -204,8 +204,8 @@ fn options(cli: &Cli) -> Result<Options> {
     };
     let mut options = Options::new(target);
     options.transport = match cli.transport {
-        Transport::Udp => TransportKind::Udp,
-        Transport::Tcp => TransportKind::Tcp,
+        Transport::Udp => LowerTransport::Udp,
+        Transport::Tcp => LowerTransport::Tcp,
     };
     if let Some(prebuffer) = cli.prebuffer {
         options.prebuffer = prebuffer;
@@ -308,7 +308,7 @@ mod tests {
         assert_eq!(o.target, Target::Url("rtsp://h:8554/m.mjpeg".into()));
         assert_eq!(
             (o.transport, o.prebuffer),
-            (TransportKind::Tcp, Duration::from_secs(1))
+            (LowerTransport::Tcp, Duration::from_secs(1))
         );
         let cli = Cli::try_parse_from(["c", "localhost", "8554", "25000", "movie.Mjpeg"]).unwrap();
         let o = options(&cli).unwrap();

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use hdstream_common::rtsp::header::LowerTransport;
+
 use crate::error::Error;
 use crate::inset::Inset;
 
@@ -24,16 +26,6 @@ pub enum Target {
         /// File name on the server (`movie.Mjpeg`).
         file: String,
     },
-}
-
-/// RTP over UDP or interleaved on the RTSP connection (RFC 2326 §10.12).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TransportKind {
-    /// UDP, `client_port=a-b`.
-    #[default]
-    Udp,
-    /// TCP, `interleaved=0-1`.
-    Tcp,
 }
 
 /// Where the sound is heard (`--audio-device`, `--no-audio-device`).
@@ -74,7 +66,7 @@ pub struct Options {
     /// What to play.
     pub target: Target,
     /// How RTP travels.
-    pub transport: TransportKind,
+    pub transport: LowerTransport,
     /// Media held before playing starts.
     pub prebuffer: Duration,
     /// Cache bound, MiB of JPEG data.
@@ -124,11 +116,11 @@ pub struct Options {
     /// Write the captions received to this SRT file at the end (`--captions-out`).
     pub captions_out: Option<PathBuf>,
     /// How far ahead of play time the sound is written (a device's buffer); a live stream
-    /// with sound plays this and [`SOUND_ARRIVAL_MARGIN`](crate::client::SOUND_ARRIVAL_MARGIN)
+    /// with sound plays this and [`SOUND_ARRIVAL_MARGIN`](crate::core::SOUND_ARRIVAL_MARGIN)
     /// behind its arrival. A call keeps it short.
     pub sound_ahead: Duration,
     /// How much longer than `sound_ahead` a live picture with sound waits: the sound's arrival
-    /// jitter ([`SOUND_ARRIVAL_MARGIN`](crate::client::SOUND_ARRIVAL_MARGIN) by default).
+    /// jitter ([`SOUND_ARRIVAL_MARGIN`](crate::core::SOUND_ARRIVAL_MARGIN) by default).
     pub sound_margin: Duration,
     /// Raised by the caller to tear the session down and end (as a signal does).
     pub stop: Option<Arc<AtomicBool>>,
@@ -141,7 +133,7 @@ impl Options {
     pub fn new(target: Target) -> Options {
         Options {
             target,
-            transport: TransportKind::Udp,
+            transport: LowerTransport::Udp,
             prebuffer: Duration::from_millis(500),
             cache_mb: 256,
             cache_frames: 4096,
@@ -166,7 +158,7 @@ impl Options {
             captions: true,
             captions_out: None,
             sound_ahead: crate::audio::output::AHEAD,
-            sound_margin: crate::client::SOUND_ARRIVAL_MARGIN,
+            sound_margin: crate::core::SOUND_ARRIVAL_MARGIN,
             stop: None,
             inset: None,
         }

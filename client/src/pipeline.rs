@@ -21,7 +21,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use hdstream_common::course;
+use hdstream_common::course::{self, Dialect};
 use hdstream_common::rfc2435::{Concealed, Depacketizer, Output};
 use hdstream_common::rtcp::{self, LastSr, ReportBlock, Writer};
 use hdstream_common::rtp::{
@@ -33,22 +33,11 @@ use crate::playout::{self, Playout, Release};
 use crate::reorder::{Reorder, Verdict};
 use crate::repair::Repair;
 use crate::stats::NetStats;
-use crate::timeline::{Stamp, Timeline};
-
-/// How RTP payloads carry frames.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Payload {
-    /// RFC 2435 fragments.
-    Rfc2435,
-    /// The course's servers: raw JPEG bytes, whole or in pieces ([`course`]).
-    Course,
-}
+use crate::timeline::{SenderTime, Timeline};
 
 /// Settings of the pipeline.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// How frames travel.
-    pub payload: Payload,
     /// Our SSRC in receiver reports (random, RFC 3550 §8).
     pub ssrc: u32,
     /// Our CNAME (§6.5.1).
@@ -76,7 +65,6 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            payload: Payload::Rfc2435,
             ssrc: 0x4844_5354,
             cname: "hdstream-client".into(),
             report_interval: Duration::from_secs(5),
@@ -130,9 +118,9 @@ struct Held {
 #[derive(Debug)]
 pub struct Pipeline {
     config: Config,
+    /// How frames travel: RFC 2435 fragments or the course's raw JPEG.
+    dialect: Dialect,
     payload_type: Option<u8>,
-    clock_rate: u32,
-    fps: Option<f64>,
     dimensions: Option<(u16, u16)>,
     media_ssrc: Option<u32>,
     tracker: SequenceTracker,
@@ -173,14 +161,13 @@ pub struct Pipeline {
 pub const REPAIR_REORDER_CAPACITY: usize = 8192;
 
 impl Pipeline {
-    /// A pipeline waiting for its first PLAY.
-    pub fn new(config: Config, now: Instant) -> Pipeline {
+    /// A pipeline waiting for its first PLAY, for frames carried as `dialect` says.
+    pub fn new(config: Config, dialect: Dialect, now: Instant) -> Pipeline {
         let playout = Playout::new(config.playout);
         let reorder = Reorder::new(config.reorder_hold, config.reorder_capacity);
         Pipeline {
+            dialect,
             payload_type: None,
-            clock_rate: config.playout.clock_rate,
-            fps: None,
             dimensions: None,
             media_ssrc: None,
             tracker: SequenceTracker::with_min_sequential(1),
@@ -194,7 +181,7 @@ impl Pipeline {
             depacketizer: Self::depacketizer(&config, None),
             course: course::Depacketizer::new(),
             last_number: None,
-            timeline: Timeline::new(config.playout.clock_rate, None, Self::fallback_fps(&config)),
+            timeline: Timeline::new(config.playout.clock_rate, None, Self::fallback_fps(dialect)),
             assembling: None,
             gate: None,
             min_seq: None,
@@ -222,10 +209,10 @@ impl Pipeline {
     }
 
     /// The frame rate assumed until the frames' arrival tells (the course's servers send 20).
-    fn fallback_fps(config: &Config) -> f64 {
-        match config.payload {
-            Payload::Course => course::FPS,
-            Payload::Rfc2435 => 30.0,
+    fn fallback_fps(dialect: Dialect) -> f64 {
+        match dialect {
+            Dialect::Course => course::FPS,
+            Dialect::Standard => 30.0,
         }
     }
 
@@ -239,16 +226,18 @@ impl Pipeline {
         dimensions: Option<(u32, u32)>,
     ) {
         self.payload_type = payload_type;
-        self.clock_rate = clock_rate.max(1);
-        self.fps = fps.filter(|f| f.is_finite() && *f > 0.0);
         self.dimensions =
             dimensions.and_then(|(w, h)| Some((u16::try_from(w).ok()?, u16::try_from(h).ok()?)));
         if let Some((w, h)) = self.dimensions {
             self.depacketizer.set_dimensions(w, h);
         }
-        let interval = self.fps.map(|f| Duration::from_secs_f64(1.0 / f));
-        self.playout.set_timing(self.clock_rate, interval);
-        self.timeline = Timeline::new(self.clock_rate, self.fps, Self::fallback_fps(&self.config));
+        self.timeline = Timeline::new(clock_rate, fps, Self::fallback_fps(self.dialect));
+        let interval = self
+            .timeline
+            .described_fps()
+            .map(|f| Duration::from_secs_f64(1.0 / f));
+        self.playout
+            .set_timing(self.timeline.clock_rate(), interval);
     }
 
     /// The stream is live (RFC 2326 `npt=now-`): the playout shows each frame as soon as it is
@@ -258,7 +247,7 @@ impl Pipeline {
     }
 
     /// A live stream played `delay` behind its arrival (timed, timeshift on): what a live
-    /// stream with sound needs ([`crate::client::LIVE_SOUND_DELAY`]).
+    /// stream with sound needs ([`crate::core::LIVE_SOUND_DELAY`]).
     pub fn go_live_delayed(&mut self, delay: Duration) {
         self.playout.go_live_delayed(delay);
     }
@@ -410,7 +399,7 @@ impl Pipeline {
         let ticks = arrival
             .saturating_duration_since(self.clock_epoch)
             .as_secs_f64()
-            * f64::from(self.clock_rate);
+            * f64::from(self.timeline.clock_rate());
         self.jitter.update(packet.timestamp(), ticks as u64 as u32);
         self.sequenced(data, seq, ext, arrival, now);
     }
@@ -503,12 +492,12 @@ impl Pipeline {
                 })
             }
         }
-        match self.config.payload {
-            Payload::Course => {
+        match self.dialect {
+            Dialect::Course => {
                 self.course.push(&packet, ext);
                 self.pull_course();
             }
-            Payload::Rfc2435 => {
+            Dialect::Standard => {
                 self.depacketizer.push(&packet);
                 self.pull();
             }
@@ -545,7 +534,7 @@ impl Pipeline {
                     let (arrival, assembly) = self.assembled(f.timestamp);
                     self.stats.frames_received += 1;
                     self.stats.assembly.record(assembly);
-                    let ts = self.timeline.place(Stamp::Number(f.number), arrival);
+                    let ts = self.timeline.place(SenderTime::Number(f.number), arrival);
                     self.frame(ts, f.data, arrival, None, None);
                 }
                 course::Output::Lost { number, reason } => {
@@ -575,7 +564,7 @@ impl Pipeline {
                     self.stats.size = Some((jpeg.width, jpeg.height));
                     let raw = self.unwrapper.unwrap(jpeg.timestamp);
                     let restarts = self.timeline.restarts();
-                    let ts = self.timeline.place(Stamp::Rtp(raw), arrival);
+                    let ts = self.timeline.place(SenderTime::Rtp(raw), arrival);
                     if self.timeline.restarts() == restarts && !self.timeline.timestamps_unusable()
                     {
                         self.count_gap(raw);
@@ -597,8 +586,8 @@ impl Pipeline {
 
     /// Counts frames of which nothing arrived, from the timestamp step since the last frame.
     fn count_gap(&mut self, ts: i64) {
-        if let (Some(last), Some(fps)) = (self.last_frame_ts, self.fps) {
-            let ticks = f64::from(self.clock_rate) / fps;
+        if let (Some(last), Some(fps)) = (self.last_frame_ts, self.timeline.described_fps()) {
+            let ticks = f64::from(self.timeline.clock_rate()) / fps;
             let frames = ((ts - last) as f64 / ticks).round();
             if frames > 1.0 && frames < 1e6 {
                 self.stats.frames_lost += frames as u64 - 1;
@@ -625,7 +614,7 @@ impl Pipeline {
         let (anchor, anchor_wall) = self.config.wallclock?;
         let (sr_rtp, sr_wall) = self.sender_clock?;
         let ticks = timestamp.wrapping_sub(sr_rtp) as i32;
-        let offset = f64::from(ticks) / f64::from(self.clock_rate);
+        let offset = f64::from(ticks) / f64::from(self.timeline.clock_rate());
         let wall_secs = match sr_wall.duration_since(anchor_wall) {
             Ok(after) => after.as_secs_f64(),
             Err(before) => -before.duration().as_secs_f64(),
@@ -663,7 +652,7 @@ impl Pipeline {
 
     /// The NPT of extended timestamp `ts` (RFC 2326 §12.33: `rtptime` is the Range start).
     fn npt(&mut self, ts: i64) -> f64 {
-        let clock = f64::from(self.clock_rate);
+        let clock = f64::from(self.timeline.clock_rate());
         let Some(r) = &mut self.npt_ref else {
             return 0.0;
         };
@@ -813,7 +802,7 @@ impl Pipeline {
             Ok(after) => after.as_secs_f64(),
             Err(before) => -before.duration().as_secs_f64(),
         };
-        let clock = f64::from(self.clock_rate);
+        let clock = f64::from(self.timeline.clock_rate());
         let ticks = f64::from(timestamp_delta(sr_rtp, ext as u32)) + since_sr * clock;
         Some(r.npt + ticks / clock)
     }
@@ -867,9 +856,8 @@ impl Pipeline {
         s.rebuffer_time = c.rebuffer_time;
         s.timestamps_unusable = self.timeline.timestamps_unusable();
         s.timestamp_restarts = self.timeline.restarts();
-        s.paced_fps = (self.config.payload == Payload::Course
-            || self.timeline.timestamps_unusable())
-        .then(|| 1.0 / self.timeline.interval().as_secs_f64().max(1e-6));
+        s.paced_fps = (self.dialect == Dialect::Course || self.timeline.timestamps_unusable())
+            .then(|| 1.0 / self.timeline.interval().as_secs_f64().max(1e-6));
         s.receive_seconds = match (self.first_packet, self.last_packet) {
             (Some(a), Some(b)) => b.saturating_duration_since(a).as_secs_f64(),
             _ => 0.0,
@@ -948,6 +936,7 @@ mod tests {
                 },
                 ..Config::default()
             },
+            Dialect::Standard,
             now,
         );
         p.describe(Some(26), 90_000, Some(30.0), None);
@@ -1179,7 +1168,6 @@ mod tests {
         let t0 = Instant::now();
         let mut p = Pipeline::new(
             Config {
-                payload: Payload::Course,
                 playout: playout::Config {
                     prebuffer: Duration::ZERO,
                     lead: Duration::ZERO,
@@ -1187,6 +1175,7 @@ mod tests {
                 },
                 ..Config::default()
             },
+            Dialect::Course,
             t0,
         );
         p.describe(Some(26), 90_000, Some(20.0), None);

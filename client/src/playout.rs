@@ -159,17 +159,17 @@ pub struct Playout {
     follow_arrival: bool,
     counters: Counters,
     /// Live: frames already released, oldest first (copies), for going back.
-    history: Option<History>,
+    history: Option<Shown>,
 }
 
 /// Frames already shown, kept for timeshift.
 #[derive(Debug, Default)]
-struct History {
+struct Shown {
     frames: VecDeque<Frame>,
     bytes: usize,
 }
 
-impl History {
+impl Shown {
     fn push(&mut self, frame: Frame) {
         self.bytes += frame.jpeg.len();
         self.frames.push_back(frame);
@@ -221,7 +221,7 @@ impl Playout {
     /// (low-latency mode), unless the caller asked for a prebuffer.
     pub fn go_live(&mut self) {
         self.config.go_live();
-        self.history.get_or_insert_with(History::default);
+        self.history.get_or_insert_with(Shown::default);
     }
 
     /// A live stream played `delay` after it arrives: playing starts with the first frame (no
@@ -232,7 +232,7 @@ impl Playout {
         self.config.prebuffer = Duration::ZERO;
         self.config.delay = delay;
         self.follow_arrival = true;
-        self.history.get_or_insert_with(History::default);
+        self.history.get_or_insert_with(Shown::default);
     }
 
     /// Whether frames are kept for timeshift (a live stream).
@@ -356,7 +356,7 @@ impl Playout {
         let Some(history) = self.history.as_mut() else {
             return;
         };
-        let over = |cache: &Cache, history: &History| {
+        let over = |cache: &Cache, history: &Shown| {
             cache.bytes() + history.bytes + len > self.config.max_bytes
                 || cache.len() + history.frames.len() >= self.config.max_frames
         };

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use hdstream_codec::Decoder;
 use hdstream_common::audio::Format;
+use hdstream_common::course::Dialect;
 use hdstream_common::rtsp::header::{
     CSeq, ContentBase, Public, Range, RtpInfo, RtpInfoEntry, Session as SessionHeader, Speed,
     Transport,
@@ -41,15 +42,6 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(60);
 /// `User-Agent` of every standard request.
 pub const USER_AGENT: &str = concat!("hdstream-client/", env!("CARGO_PKG_VERSION"));
-
-/// Which RTSP the server speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    /// RFC 2326 as written.
-    Standard,
-    /// The course's Python server (docs/architecture.md, "The course's dialect").
-    Course,
-}
 
 /// Why a PLAY was sent; its reply is handed back with the same purpose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::audio::Playhead;
-use crate::client::Command;
 use crate::clock::Clock;
+use crate::core::Command;
 use crate::decode::{Buffers, Decoded, Picture};
 use crate::options::Step;
 use crate::present::{Next, Presenter, SinkStats};

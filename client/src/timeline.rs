@@ -28,7 +28,7 @@ const PACE_GAP: Duration = Duration::from_secs(1);
 
 /// What a frame brings to be placed in time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stamp {
+pub enum SenderTime {
     /// Its extended RTP timestamp.
     Rtp(i64),
     /// Its frame number (the course's senders).
@@ -47,7 +47,8 @@ struct Last {
 /// Places frames on the media clock (see the module documentation).
 #[derive(Debug, Clone)]
 pub struct Timeline {
-    clock_rate: f64,
+    /// The media clock, Hz (SDP `a=rtpmap`).
+    clock_rate: u32,
     /// Seconds per frame, when the stream says.
     fixed: Option<f64>,
     /// Seconds per frame before the pace is known, or when frames burst.
@@ -71,7 +72,7 @@ impl Timeline {
     pub fn new(clock_rate: u32, fps: Option<f64>, fallback_fps: f64) -> Timeline {
         let valid = |f: f64| f.is_finite() && f > 0.0;
         Timeline {
-            clock_rate: f64::from(clock_rate.max(1)),
+            clock_rate: clock_rate.max(1),
             fixed: fps.filter(|f| valid(*f)).map(|f| 1.0 / f),
             fallback: 1.0
                 / if valid(fallback_fps) {
@@ -87,6 +88,16 @@ impl Timeline {
             measured: None,
             restarts: 0,
         }
+    }
+
+    /// The media clock's rate, Hz.
+    pub fn clock_rate(&self) -> u32 {
+        self.clock_rate
+    }
+
+    /// The stream's own frame rate, when it says (SDP `a=framerate`, or `--fps`).
+    pub fn described_fps(&self) -> Option<f64> {
+        self.fixed.map(|interval| 1.0 / interval)
     }
 
     /// The stream moved (a PLAY with a new position): the next frame is placed as the first.
@@ -132,11 +143,11 @@ impl Timeline {
     }
 
     fn ticks(&self, secs: f64) -> i64 {
-        (secs * self.clock_rate).round().max(1.0) as i64
+        (secs * f64::from(self.clock_rate)).round().max(1.0) as i64
     }
 
     /// The media time of a frame that arrived at `arrival`, in clock ticks.
-    pub fn place(&mut self, stamp: Stamp, arrival: Instant) -> i64 {
+    pub fn place(&mut self, stamp: SenderTime, arrival: Instant) -> i64 {
         if self
             .last
             .is_some_and(|l| arrival.saturating_duration_since(l.arrival) > PACE_GAP)
@@ -146,9 +157,9 @@ impl Timeline {
             self.pace_from = None;
         }
         let (placed, number, raw) = match (stamp, self.last) {
-            (Stamp::Rtp(raw), None) => (raw + self.offset, 0, Some(raw)),
-            (Stamp::Number(n), None) => (0, n, None),
-            (Stamp::Rtp(raw), Some(last)) if !self.synthetic => {
+            (SenderTime::Rtp(raw), None) => (raw + self.offset, 0, Some(raw)),
+            (SenderTime::Number(n), None) => (0, n, None),
+            (SenderTime::Rtp(raw), Some(last)) if !self.synthetic => {
                 let delta = raw - last.raw.unwrap_or(raw);
                 if delta == 0 {
                     tracing::warn!(
@@ -163,7 +174,7 @@ impl Timeline {
                     let arrived = arrival
                         .saturating_duration_since(last.arrival)
                         .as_secs_f64();
-                    let leap = delta as f64 / self.clock_rate - arrived;
+                    let leap = delta as f64 / f64::from(self.clock_rate) - arrived;
                     if delta < 0 || leap > MAX_LEAP.as_secs_f64() {
                         self.restarts += 1;
                         let next = last.placed + self.frame_ticks();
@@ -179,14 +190,14 @@ impl Timeline {
                     (raw + self.offset, last.number + 1, Some(raw))
                 }
             }
-            (Stamp::Rtp(raw), Some(last)) => (self.after(last, 1), last.number + 1, Some(raw)),
-            (Stamp::Number(n), Some(last)) => {
+            (SenderTime::Rtp(raw), Some(last)) => (self.after(last, 1), last.number + 1, Some(raw)),
+            (SenderTime::Number(n), Some(last)) => {
                 // A number that goes back (a sender that started over) is the next frame.
                 let frames = (n - last.number).clamp(1, 1 << 20);
                 (self.after(last, frames), last.number + frames, None)
             }
         };
-        if matches!(stamp, Stamp::Number(_)) || self.synthetic {
+        if matches!(stamp, SenderTime::Number(_)) || self.synthetic {
             self.pace_from.get_or_insert((number, arrival));
         }
         self.last = Some(Last {
@@ -224,7 +235,7 @@ mod tests {
         let t0 = Instant::now();
         let mut t = Timeline::new(90_000, Some(30.0), 30.0);
         let placed: Vec<i64> = (0..5)
-            .map(|n| t.place(Stamp::Rtp(1000 + 3000 * n), t0 + 33 * MS * n as u32))
+            .map(|n| t.place(SenderTime::Rtp(1000 + 3000 * n), t0 + 33 * MS * n as u32))
             .collect();
         assert_eq!(placed, [1000, 4000, 7000, 10_000, 13_000]);
         assert!(!t.timestamps_unusable());
@@ -238,15 +249,18 @@ mod tests {
         let at = |n: u32| t0 + 33 * MS * n;
         let mut placed = Vec::new();
         for n in 0..3 {
-            placed.push(t.place(Stamp::Rtp(900_000 + 3000 * i64::from(n)), at(n)));
+            placed.push(t.place(SenderTime::Rtp(900_000 + 3000 * i64::from(n)), at(n)));
         }
         // Back to 0, then on from there.
         for n in 3..6 {
-            placed.push(t.place(Stamp::Rtp(3000 * i64::from(n - 3)), at(n)));
+            placed.push(t.place(SenderTime::Rtp(3000 * i64::from(n - 3)), at(n)));
         }
         // Ten hours ahead.
         for n in 6..8 {
-            placed.push(t.place(Stamp::Rtp(3_240_000_000 + 3000 * i64::from(n - 6)), at(n)));
+            placed.push(t.place(
+                SenderTime::Rtp(3_240_000_000 + 3000 * i64::from(n - 6)),
+                at(n),
+            ));
         }
         let steps: Vec<i64> = placed.windows(2).map(|w| w[1] - w[0]).collect();
         assert_eq!(steps, [3000; 7], "{placed:?}");
@@ -254,7 +268,7 @@ mod tests {
         // A gap in arrival explains a leap: frames lost for a second, not a restart.
         let before = t.restarts();
         t.place(
-            Stamp::Rtp(3_240_003_000 + 90_000),
+            SenderTime::Rtp(3_240_003_000 + 90_000),
             at(8) + Duration::from_secs(1),
         );
         assert_eq!(t.restarts(), before);
@@ -264,7 +278,7 @@ mod tests {
     fn one_timestamp_for_every_frame_is_timed_by_the_frame_rate() {
         let t0 = Instant::now();
         let mut t = Timeline::new(90_000, Some(25.0), 30.0);
-        let placed: Vec<i64> = (0..4).map(|_| t.place(Stamp::Rtp(77), t0)).collect();
+        let placed: Vec<i64> = (0..4).map(|_| t.place(SenderTime::Rtp(77), t0)).collect();
         assert_eq!(placed, [77, 77 + 3600, 77 + 7200, 77 + 10_800]);
         assert!(t.timestamps_unusable());
     }
@@ -274,7 +288,7 @@ mod tests {
         let t0 = Instant::now();
         let mut t = Timeline::new(90_000, None, 30.0);
         let placed: Vec<i64> = (0..10)
-            .map(|n| t.place(Stamp::Rtp(5), t0 + 50 * MS * n))
+            .map(|n| t.place(SenderTime::Rtp(5), t0 + 50 * MS * n))
             .collect();
         // The first frames at the fallback (30 fps), then 20 fps as measured.
         let last_steps: Vec<i64> = placed[6..].windows(2).map(|w| w[1] - w[0]).collect();
@@ -287,7 +301,7 @@ mod tests {
         let t0 = Instant::now();
         let mut t = Timeline::new(90_000, None, 30.0);
         let placed: Vec<i64> = (0..300)
-            .map(|n| t.place(Stamp::Rtp(0), t0 + Duration::from_micros(500 * n)))
+            .map(|n| t.place(SenderTime::Rtp(0), t0 + Duration::from_micros(500 * n)))
             .collect();
         assert!(placed.windows(2).all(|w| w[1] - w[0] == 3000));
     }
@@ -298,14 +312,14 @@ mod tests {
         let mut t = Timeline::new(90_000, None, 20.0);
         let mut placed = Vec::new();
         for n in [1i64, 2, 3, 4, 5, 7, 8] {
-            placed.push(t.place(Stamp::Number(n), t0 + 40 * MS * (n as u32 - 1)));
+            placed.push(t.place(SenderTime::Number(n), t0 + 40 * MS * (n as u32 - 1)));
         }
         // 25 fps measured from arrivals: 3600 ticks a frame; frame 6 keeps its slot.
         assert_eq!(placed[6] - placed[5], 3600);
         assert_eq!(placed[5] - placed[4], 7200);
         // After a pause, the pace is measured afresh and the clock goes on by one frame.
         let resumed = t0 + Duration::from_secs(10);
-        let after = t.place(Stamp::Number(9), resumed);
+        let after = t.place(SenderTime::Number(9), resumed);
         assert_eq!(after - placed[6], 3600);
     }
 }

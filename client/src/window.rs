@@ -91,9 +91,9 @@ impl Presses {
 }
 
 /// minifb's end of [`Presses`] (the window owns the callback; the window's owner reads it).
-struct Recorder(Rc<RefCell<Presses>>);
+struct TypedKeys(Rc<RefCell<Presses>>);
 
-impl InputCallback for Recorder {
+impl InputCallback for TypedKeys {
     fn add_char(&mut self, _: u32) {}
 
     fn set_key_state(&mut self, key: Key, state: bool) {
@@ -196,7 +196,7 @@ impl Window {
             minifb::Window::new("hdstream", w, h, options).map_err(|e| e.to_string())?;
         window.set_target_fps(0);
         let presses = Rc::new(RefCell::new(Presses::default()));
-        window.set_input_callback(Box::new(Recorder(Rc::clone(&presses))));
+        window.set_input_callback(Box::new(TypedKeys(Rc::clone(&presses))));
         Ok(Window {
             window,
             size: (w, h),

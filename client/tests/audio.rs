@@ -8,9 +8,9 @@ mod common;
 
 use common::sound::{self, SECONDS};
 use common::{logs, media_dir, recording, serial};
-use hdstream_client::{Target, TransportKind, play};
+use hdstream_client::{LowerTransport, Target, play};
 
-fn check(transport: TransportKind, name: &str) {
+fn check(transport: LowerTransport, name: &str) {
     logs();
     let file = sound::talk();
     let _one_at_a_time = serial();
@@ -36,12 +36,12 @@ fn check(transport: TransportKind, name: &str) {
 
 #[test]
 fn udp_sound_is_written_as_played() {
-    check(TransportKind::Udp, "udp");
+    check(LowerTransport::Udp, "udp");
 }
 
 #[test]
 fn tcp_sound_is_written_as_played() {
-    check(TransportKind::Tcp, "tcp");
+    check(LowerTransport::Tcp, "tcp");
 }
 
 /// `--no-audio`: one SETUP, no sound written, the pictures as before.

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::sound::{self, SECONDS};
 use common::{cached, logs, media_dir, pattern_file, recording, serial};
-use hdstream_client::{Target, TransportKind, play};
+use hdstream_client::{LowerTransport, Target, play};
 use hdstream_common::text::srt;
 
 /// The captions file: (start ms, end ms, text).
@@ -57,7 +57,7 @@ fn captioned(with_sound: bool) -> PathBuf {
     mjpeg
 }
 
-fn check(transport: TransportKind, with_sound: bool, name: &str) {
+fn check(transport: LowerTransport, with_sound: bool, name: &str) {
     logs();
     let file = captioned(with_sound);
     let _one_at_a_time = serial();
@@ -106,12 +106,12 @@ fn check(transport: TransportKind, with_sound: bool, name: &str) {
 
 #[test]
 fn udp_captions_are_written_in_media_time() {
-    check(TransportKind::Udp, false, "udp");
+    check(LowerTransport::Udp, false, "udp");
 }
 
 #[test]
 fn tcp_captions_beside_sound_are_written_in_media_time() {
-    check(TransportKind::Tcp, true, "tcp");
+    check(LowerTransport::Tcp, true, "tcp");
 }
 
 /// `--no-captions`: no text track set up, nothing counted, nothing written but an empty file.

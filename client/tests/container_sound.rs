@@ -7,7 +7,7 @@ mod common;
 
 use std::process::Command;
 
-use hdstream_client::{Target, TransportKind, play};
+use hdstream_client::{LowerTransport, Target, play};
 
 /// Seconds of the clip, frames per second, the tone's frequency.
 const SECONDS: u32 = 3;
@@ -83,7 +83,7 @@ fn our_client_plays_a_matroska_file_s_opus_and_pictures() {
     let server = common::Server::start(&file, 25.0);
     let out = common::media_dir().join(format!("played-opus-mkv-{}.wav", std::process::id()));
     let mut options = common::recording(Target::Url(server.url.clone()));
-    options.transport = TransportKind::Udp;
+    options.transport = LowerTransport::Udp;
     options.audio_out = Some(out.clone());
     let report = play(&options).expect("plays to the end");
     eprintln!("{report}");
@@ -182,7 +182,7 @@ fn talk_in(ext: &str) -> std::path::PathBuf {
 
 /// Plays `file` with a pause from 1.5 s to 2.5 s: the sound written is the WAV's, whole, sample
 /// for sample, and every frame is shown.
-fn plays_whole_across_a_pause(file: &std::path::Path, transport: TransportKind, what: &str) {
+fn plays_whole_across_a_pause(file: &std::path::Path, transport: LowerTransport, what: &str) {
     use hdstream_client::Step;
     use std::time::Duration;
     common::logs();
@@ -210,10 +210,10 @@ fn plays_whole_across_a_pause(file: &std::path::Path, transport: TransportKind, 
 
 #[test]
 fn a_matroska_file_s_pcm_plays_whole_across_a_pause_over_udp() {
-    plays_whole_across_a_pause(&talk_in("mkv"), TransportKind::Udp, "talk.mkv");
+    plays_whole_across_a_pause(&talk_in("mkv"), LowerTransport::Udp, "talk.mkv");
 }
 
 #[test]
 fn an_avi_file_s_pcm_plays_whole_across_a_pause_over_tcp() {
-    plays_whole_across_a_pause(&talk_in("avi"), TransportKind::Tcp, "talk.avi");
+    plays_whole_across_a_pause(&talk_in("avi"), LowerTransport::Tcp, "talk.avi");
 }

@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use common::{Server, file_checksums, pattern_file, recording, serial};
-use hdstream_client::{Options, Step, Target, TransportKind, play};
+use hdstream_client::{LowerTransport, Options, Step, Target, play};
 
 const FPS: f64 = 30.0;
 
@@ -17,7 +17,7 @@ fn a_seek_shows_its_first_frame_within_one_frame_of_the_target() {
     let file = pattern_file(640, 360, 300);
     let _one_at_a_time = serial();
     let server = Server::start(&file, FPS);
-    for transport in [TransportKind::Udp, TransportKind::Tcp] {
+    for transport in [LowerTransport::Udp, LowerTransport::Tcp] {
         let mut options = recording(Target::Url(server.url.clone()));
         options.transport = transport;
         options.script = vec![
@@ -60,7 +60,7 @@ fn after_pause_no_rtp_arrives_and_resume_continues_from_there() {
     let file = pattern_file(640, 360, 150);
     let _one_at_a_time = serial();
     let server = Server::start(&file, FPS);
-    for transport in [TransportKind::Udp, TransportKind::Tcp] {
+    for transport in [LowerTransport::Udp, LowerTransport::Tcp] {
         let mut options = recording(Target::Url(server.url.clone()));
         options.transport = transport;
         options.script = vec![
@@ -200,7 +200,7 @@ fn a_server_that_dies_during_play_is_an_error() {
     });
     let mut options = Options::url(format!("rtsp://{addr}/x"));
     options.headless = true;
-    options.transport = TransportKind::Tcp;
+    options.transport = LowerTransport::Tcp;
     let error = play(&options).unwrap_err();
     fake.join().unwrap();
     assert_eq!(

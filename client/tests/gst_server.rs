@@ -101,7 +101,7 @@ fn plays_a_sender_whose_frames_carry_no_timestamps() {
     let file = pattern_file(1280, 720, 300);
     let (_server, url) = gst_server_with(&file, 30, &["--untimed"]);
     let mut options = recording(Target::Url(url));
-    options.transport = hdstream_client::TransportKind::Tcp;
+    options.transport = hdstream_client::LowerTransport::Tcp;
     let report = play(&options).expect("plays from gst-rtsp-server");
     eprintln!("{report}");
     assert!(report.timestamps_unusable, "{report}");

@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
-use hdstream_client::{Options, Target, TransportKind, play};
+use hdstream_client::{LowerTransport, Options, Target, play};
 use hdstream_common::rfc2435::Packetizer;
 use hdstream_common::rtp;
 use hdstream_video::jpeg::Header;
@@ -217,7 +217,7 @@ fn hostile_sound_and_captions_leave_the_picture_and_the_good_sound_alone() {
     let out = common::media_dir().join(format!("hostile-{}.wav", std::process::id()));
     let mut options = Options::new(Target::Url(format!("rtsp://{addr}/hostile")));
     options.headless = true;
-    options.transport = TransportKind::Tcp;
+    options.transport = LowerTransport::Tcp;
     options.audio_out = Some(out.clone());
     let srt = common::media_dir().join(format!("hostile-{}.srt", std::process::id()));
     options.captions_out = Some(srt.clone());

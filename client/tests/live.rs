@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use hdstream_client::{Report, Step, Target, TransportKind};
+use hdstream_client::{LowerTransport, Report, Step, Target};
 use hdstream_server::core::Config;
 use hdstream_server::driver::{self, Handle, Listen};
 use hdstream_server::media::{Catalogue, FpsPolicy};
@@ -40,14 +40,14 @@ fn publisher(
 }
 
 /// Plays `url` for `seconds` once DESCRIBE finds it live, recording every picture.
-fn watch(url: &str, transport: TransportKind, seconds: u64) -> Report {
+fn watch(url: &str, transport: LowerTransport, seconds: u64) -> Report {
     watch_with(url, transport, seconds, Vec::new())
 }
 
 /// [`watch`], taking the `script`'s steps (times after the first picture).
 fn watch_with(
     url: &str,
-    transport: TransportKind,
+    transport: LowerTransport,
     seconds: u64,
     script: Vec<(Duration, Step)>,
 ) -> Report {
@@ -80,7 +80,7 @@ fn shows_frames_of(file: &std::path::Path, report: &Report, at_least: usize) {
     assert_eq!(report.frames_lost, 0);
 }
 
-fn shows_what_is_published(transport: TransportKind) {
+fn shows_what_is_published(transport: LowerTransport) {
     common::logs();
     let _serial = common::serial();
     let file = common::pattern_file(1280, 720, 150);
@@ -112,12 +112,12 @@ fn shows_what_is_published(transport: TransportKind) {
 
 #[test]
 fn our_client_shows_every_published_frame_unchanged_over_udp() {
-    shows_what_is_published(TransportKind::Udp);
+    shows_what_is_published(LowerTransport::Udp);
 }
 
 #[test]
 fn our_client_shows_every_published_frame_unchanged_over_tcp() {
-    shows_what_is_published(TransportKind::Tcp);
+    shows_what_is_published(LowerTransport::Tcp);
 }
 
 /// The server goes away under the publisher and comes back on the same port: the publisher
@@ -139,7 +139,7 @@ fn the_publisher_reconnects_when_the_server_comes_back() {
     first.stop().unwrap();
     std::thread::sleep(Duration::from_millis(500));
     let second = server(&file, addr.port());
-    let report = watch(&url, TransportKind::Udp, 2);
+    let report = watch(&url, LowerTransport::Udp, 2);
     let sent = publishing.join().unwrap();
     second.stop().unwrap();
     assert!(sent.connections >= 2, "{sent:?}");
@@ -171,7 +171,7 @@ fn timeshift_pauses_behind_live_and_end_returns_to_the_edge() {
         (s(7), Step::Resume),
         (s(10), Step::LiveEdge),
     ];
-    let report = watch_with(&url, TransportKind::Udp, 12, script);
+    let report = watch_with(&url, LowerTransport::Udp, 12, script);
     published.join().unwrap();
     handle.stop().unwrap();
 
@@ -260,7 +260,7 @@ fn a_2160p_live_stream_keeps_its_size_and_pixels() {
     let handle = server(&file, 0);
     let url = format!("rtsp://{}/live/uhd", handle.rtsp);
     let published = publisher(&file, &url, 120);
-    let report = watch(&url, TransportKind::Tcp, 2);
+    let report = watch(&url, LowerTransport::Tcp, 2);
     published.join().unwrap();
     handle.stop().unwrap();
     assert_eq!((report.width, report.height), (3840, 2160));
@@ -272,7 +272,7 @@ fn a_2160p_live_stream_keeps_its_size_and_pixels() {
 fn shows_what_ffmpeg_publishes(
     width: u16,
     height: u16,
-    transport: TransportKind,
+    transport: LowerTransport,
     at_least: usize,
 ) -> Report {
     common::logs();
@@ -312,7 +312,7 @@ fn shows_what_ffmpeg_publishes(
 
 #[test]
 fn our_client_shows_what_ffmpeg_publishes() {
-    shows_what_ffmpeg_publishes(1280, 720, TransportKind::Udp, 80);
+    shows_what_ffmpeg_publishes(1280, 720, LowerTransport::Udp, 80);
 }
 
 /// ffmpeg sends the size of frames over 2040 px modulo 2048 (3840x2160 as 1792x112) and says it
@@ -320,5 +320,5 @@ fn our_client_shows_what_ffmpeg_publishes() {
 /// gets it in `a=x-dimensions` and sees every picture at 3840x2160, pixel for pixel.
 #[test]
 fn our_client_shows_what_ffmpeg_publishes_at_2160p() {
-    shows_what_ffmpeg_publishes(3840, 2160, TransportKind::Tcp, 30);
+    shows_what_ffmpeg_publishes(3840, 2160, LowerTransport::Tcp, 30);
 }

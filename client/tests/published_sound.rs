@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hdstream_client::{Report, Target, TransportKind};
+use hdstream_client::{LowerTransport, Report, Target};
 use hdstream_server::core::Config;
 use hdstream_server::driver::{self, Handle, Listen};
 use hdstream_server::media::{Catalogue, FpsPolicy};
@@ -38,7 +38,7 @@ impl Drop for Publisher {
 /// Plays `url` headless for `seconds` once it is live, recording the sound to `out`.
 fn watch(url: &str, out: &std::path::Path, seconds: u64) -> Report {
     let mut options = common::recording(Target::Url(url.to_owned()));
-    options.transport = TransportKind::Udp;
+    options.transport = LowerTransport::Udp;
     options.duration = Some(Duration::from_secs(seconds));
     options.audio_out = Some(out.to_owned());
     let deadline = Instant::now() + Duration::from_secs(10);

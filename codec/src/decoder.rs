@@ -1,30 +1,9 @@
 //! One decoder for every audio payload hdstream receives.
 
-use hdstream_common::audio::{DepacketizeError, Depacketizer, Encoding, Format};
+use hdstream_common::audio::{Depacketizer, Encoding, Format};
 
+use crate::error::Error;
 use crate::opus_codec::OpusDecoder;
-
-/// Why a packet could not be decoded.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Error {
-    /// An L16 or G.711 payload of the wrong length.
-    #[error(transparent)]
-    Payload(#[from] DepacketizeError),
-    /// libopus refused it.
-    #[error("opus: {0}")]
-    Opus(String),
-    /// A channel count the codec does not take (Opus: 1 or 2).
-    #[error("{0} channels: Opus decodes 1 or 2")]
-    Channels(u16),
-    /// A block of samples of the wrong length for the encoder.
-    #[error("{len} samples, expected {expected}")]
-    Length {
-        /// Samples given.
-        len: usize,
-        /// Samples one packet takes.
-        expected: usize,
-    },
-}
 
 /// A decoder of one stream's payloads.
 #[derive(Debug)]

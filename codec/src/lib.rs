@@ -6,7 +6,9 @@
 //! packet loss concealment). [`OpusEncoder`] makes 20 ms Opus packets for a publisher.
 
 mod decoder;
+mod error;
 mod opus_codec;
 
-pub use decoder::{Decoder, Error};
+pub use decoder::Decoder;
+pub use error::Error;
 pub use opus_codec::OpusEncoder;

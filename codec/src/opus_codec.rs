@@ -3,7 +3,7 @@
 
 use hdstream_common::audio::{Encoding, Format};
 
-use crate::decoder::Error;
+use crate::error::Error;
 
 /// Sample frames in the longest Opus packet (120 ms at 48 kHz, RFC 6716 §3.2.5).
 pub const MAX_FRAMES: usize = 5760;

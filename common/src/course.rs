@@ -21,6 +21,17 @@ use std::collections::VecDeque;
 
 use crate::rtp;
 
+/// Which RTSP and RTP a peer speaks: RFC 2326 and RFC 2435 as written, or the course's dialect
+/// (LF-only requests answered by line position, raw JPEG payloads; docs/architecture.md, "The
+/// course's dialect"). One value decides both the talk and the payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// RFC 2326 requests and replies; RFC 2435 payloads.
+    Standard,
+    /// The course's requests and replies; raw JPEG payloads, whole or in [`pieces`].
+    Course,
+}
+
 /// The largest RTP packet the basic and HD course clients read whole (`recv(20480)`).
 pub const WHOLE_MAX: usize = 20_480;
 /// Payload bytes of each piece of a frame too large to leave whole (the caching server's size).

@@ -17,10 +17,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use hdstream_client::client::{Client, Command, Config as ClientConfig, Transport};
+use hdstream_client::core::{Client, Command, Config as ClientConfig, Transport};
 use hdstream_client::playout::Release;
-use hdstream_client::session::Dialect;
 use hdstream_client::stats::NetStats;
+use hdstream_common::course::Dialect;
 use hdstream_server::core::{Config as ServerConfig, Server, Socket};
 use hdstream_server::media::{Catalogue, FpsPolicy};
 use hdstream_video::encoder::Restart;

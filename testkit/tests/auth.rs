@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use hdstream_client::Error;
-use hdstream_client::client::Command;
+use hdstream_client::core::Command;
 use hdstream_server::access::Users;
 use hdstream_server::core::Config as ServerConfig;
 use hdstream_testkit::{Pair, PairConfig};

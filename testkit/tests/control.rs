@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use hdstream_client::client::Command;
+use hdstream_client::core::Command;
 use hdstream_server::core::Config as ServerConfig;
 use hdstream_testkit::{Pair, PairConfig};
 

@@ -6,12 +6,12 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
+use hdstream_common::rtsp::header::LowerTransport;
 use hdstream_common::{rtp, rtsp};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 
 use crate::clock::Clock;
-use crate::publish::{Carriage, Settings};
 use crate::record::{self, Event, REPLY_TIMEOUT, Recorder};
 use crate::track::{Senders, TRACKS, Track};
 
@@ -25,6 +25,22 @@ const CONTROL: Token = Token(0);
 /// The largest RTP payload for IP packets of `mtu` bytes.
 pub fn max_payload(mtu: usize) -> usize {
     mtu.saturating_sub(HEADERS).max(256)
+}
+
+/// Where and how a session publishes: the part of [`crate::publish::Settings`] a connection
+/// needs.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    /// The path's URL (`user:password@` in it serves as credentials).
+    pub url: String,
+    /// User and password for a server that asks.
+    pub credentials: Option<(String, String)>,
+    /// RTP over UDP or interleaved on the RTSP connection.
+    pub transport: LowerTransport,
+    /// Frames per second announced.
+    pub fps: f64,
+    /// The path's MTU: IP packets at most this long.
+    pub mtu: usize,
 }
 
 /// What a session carries beside the video.
@@ -62,7 +78,7 @@ impl Link {
     /// Connects and starts a session announcing `size` and `extras`, on `clock`, going on with
     /// `senders`.
     pub fn open(
-        settings: &Settings,
+        settings: &Destination,
         size: (u16, u16),
         extras: Extras,
         clock: Clock,
@@ -87,9 +103,9 @@ impl Link {
             Interest::READABLE | Interest::WRITABLE,
         )?;
         let mut udp: [Option<(UdpSocket, UdpSocket)>; TRACKS] = Default::default();
-        let carriage = match settings.carriage {
-            Carriage::Tcp => record::Carriage::Tcp,
-            Carriage::Udp => {
+        let carriage = match settings.transport {
+            LowerTransport::Tcp => record::Carriage::Tcp,
+            LowerTransport::Udp => {
                 let mut ports = [(0, 0); TRACKS];
                 let sends = |t: Track| match t {
                     Track::Video => true,

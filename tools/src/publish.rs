@@ -18,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Result, bail};
 use hdstream_common::audio::Encoding;
+use hdstream_common::rtsp::header::LowerTransport;
 use hdstream_video::jpeg::Header;
 use rand::SeedableRng;
 
@@ -70,16 +71,6 @@ impl SoundCodec {
     }
 }
 
-/// How RTP goes to the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Carriage {
-    /// Interleaved on the RTSP connection (RFC 2326 §10.12).
-    #[default]
-    Tcp,
-    /// UDP datagrams to the server's ports.
-    Udp,
-}
-
 /// What to publish, where and how.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -90,7 +81,7 @@ pub struct Settings {
     /// Frames per second (files and the pattern; stdin is timed by arrival but announces it).
     pub fps: f64,
     /// TCP or UDP.
-    pub carriage: Carriage,
+    pub transport: LowerTransport,
     /// Largest IP packet over UDP (RTP payloads are cut to fit).
     pub mtu: usize,
     /// JPEG quality of the pattern.
@@ -124,7 +115,7 @@ impl Settings {
             input,
             url: url.into(),
             fps: 30.0,
-            carriage: Carriage::Tcp,
+            transport: LowerTransport::Tcp,
             mtu: 1400,
             quality: 80,
             frames: None,
@@ -136,6 +127,17 @@ impl Settings {
             audio_codec: Encoding::L16,
             captions: None,
             tap: None,
+        }
+    }
+
+    /// Where and how each connection publishes.
+    pub fn destination(&self) -> link::Destination {
+        link::Destination {
+            url: self.url.clone(),
+            credentials: self.credentials.clone(),
+            transport: self.transport,
+            fps: self.fps,
+            mtu: self.mtu,
         }
     }
 
@@ -237,7 +239,13 @@ impl Connection<'_> {
             .senders
             .take()
             .expect("the senders are home between sessions");
-        let e = match Link::open(self.settings, size, self.extras, self.clock, lent.clone()) {
+        let e = match Link::open(
+            &self.settings.destination(),
+            size,
+            self.extras,
+            self.clock,
+            lent.clone(),
+        ) {
             Ok(mut l) => match l.start() {
                 Ok(()) => {
                     self.connections += 1;

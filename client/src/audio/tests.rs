@@ -10,8 +10,8 @@ use hdstream_common::rfc2435::Packetizer;
 use hdstream_common::rtsp::{self, Data, Message, Method, Parsed, Request, Response, StatusCode};
 use hdstream_common::{rtcp, rtp};
 
-use crate::client::{Client, Config, Transport};
-use crate::session::Dialect;
+use crate::core::{Client, Config, Transport};
+use hdstream_common::course::Dialect;
 
 const MS: Duration = Duration::from_millis(1);
 /// The audio's timestamp at NPT 0 (its `RTP-Info` rtptime).

@@ -4,10 +4,10 @@ use std::collections::VecDeque;
 
 use super::conceal::{self, Chunks, Concealed, Key, Reference};
 use super::header::{MAX_SCAN_LEN, MainHeader, Payload, RestartHeader};
-use super::jpeg::{EOI, Headers, set_size};
+use super::jpeg::{EOI, set_size};
 use super::scan::{Measured, Sizing};
 use super::tables::quantization_tables;
-use super::{Error, Subsampling};
+use super::{Error, Frame, Subsampling};
 use crate::rtp;
 
 /// Room for the rebuilt headers (SOI..SOS with two 16-bit tables: under 800 bytes) and EOI.
@@ -439,15 +439,16 @@ impl Depacketizer {
             128..=255 => self.in_band_tables(q, payload)?,
             q => return Err(Loss::ReservedQ(q)),
         };
-        Headers {
+        Frame {
             subsampling,
             width: assembly.width,
             height: assembly.height,
             luma_table,
             chroma_table,
             restart_interval: assembly.restart_interval.unwrap_or(0),
+            scan: &[],
         }
-        .write(&mut assembly.buf);
+        .write_headers(&mut assembly.buf);
         assembly.scan_start = assembly.buf.len();
         Ok(())
     }

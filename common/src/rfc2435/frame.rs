@@ -1,4 +1,5 @@
-//! The packetizer's view of one baseline JPEG frame.
+//! One baseline JPEG frame as RFC 2435 carries it: the packetizer's view of a file's frame, and
+//! what the depacketizer rebuilds a frame's headers from.
 
 /// Chroma subsampling of a frame, as the RFC 2435 type field names it (§4.1, §3.1.3).
 ///
@@ -42,8 +43,10 @@ impl Subsampling {
     }
 }
 
-/// What the packetizer needs of one baseline JPEG frame (found by the video crate's header
-/// parser; the slices borrow the mmapped file).
+/// One baseline JPEG frame as RFC 2435 carries it. The packetizer reads it from a file (found
+/// by the video crate's header parser; the slices borrow the mmapped file); the depacketizer
+/// makes one from a packet's headers, with no scan, to write the JPEG headers it rebuilds
+/// ([`Frame::write_headers`], §4 and Appendix B).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Frame<'a> {
     /// Y 2x1 (RFC 2435 type 0) or 2x2 (type 1); Cb and Cr 1x1.

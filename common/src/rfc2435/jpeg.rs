@@ -1,7 +1,7 @@
 //! Rebuilding the JPEG headers a receiver puts before the scan data (RFC 2435 §4 and
 //! Appendix B, `MakeHeaders`): SOI, DQT, SOF0, DHT, DRI, SOS.
 
-use super::Subsampling;
+use super::Frame;
 use super::tables::{
     AC_CHROMA_BITS, AC_CHROMA_VALUES, AC_LUMA_BITS, AC_LUMA_VALUES, DC_CHROMA_BITS,
     DC_CHROMA_VALUES, DC_LUMA_BITS, DC_LUMA_VALUES,
@@ -16,20 +16,6 @@ const SOF0: u8 = 0xC0;
 const DHT: u8 = 0xC4;
 const DRI: u8 = 0xDD;
 const SOS: u8 = 0xDA;
-
-/// What the rebuilt headers depend on.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Headers<'a> {
-    pub subsampling: Subsampling,
-    pub width: u16,
-    pub height: u16,
-    /// Luma quantization table, 64 (8-bit) or 128 (16-bit) bytes, zig-zag order.
-    pub luma_table: &'a [u8],
-    /// Chroma quantization table, same layout.
-    pub chroma_table: &'a [u8],
-    /// DRI value; 0 for none.
-    pub restart_interval: u16,
-}
 
 /// Writes a marker segment: `FF code`, the 16-bit length (which counts itself), then `parts`.
 fn segment(out: &mut Vec<u8>, code: u8, parts: &[&[u8]]) {
@@ -48,7 +34,7 @@ fn pq_tq(table: &[u8], destination: u8) -> u8 {
     precision << 4 | destination
 }
 
-/// Sets the frame size in rebuilt `headers` (SOI through SOS, as [`Headers::write`] made them):
+/// Sets the frame size in rebuilt `headers` (SOI through SOS, as [`Frame::write_headers`] made them):
 /// answers whether their SOF0 was found.
 pub(super) fn set_size(headers: &mut [u8], width: u16, height: u16) -> bool {
     let mut at = 2;
@@ -65,10 +51,11 @@ pub(super) fn set_size(headers: &mut [u8], width: u16, height: u16) -> bool {
     false
 }
 
-impl Headers<'_> {
-    /// Appends SOI through SOS to `out`. Components are numbered 1, 2, 3 (Y, Cb, Cr); Y uses
-    /// quantization table 0 and Huffman tables 0, Cb and Cr table 1 (§4.1).
-    pub(super) fn write(&self, out: &mut Vec<u8>) {
+impl Frame<'_> {
+    /// Appends the headers a receiver rebuilds for this frame, SOI through SOS, to `out` (not
+    /// the scan). Components are numbered 1, 2, 3 (Y, Cb, Cr); Y uses quantization table 0 and
+    /// Huffman tables 0, Cb and Cr table 1 (§4.1).
+    pub fn write_headers(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&SOI);
         segment(
             out,
@@ -132,6 +119,7 @@ impl Headers<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rfc2435::Subsampling;
 
     /// Walks the segments of a header block: (marker code, segment body without length).
     fn segments(mut bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
@@ -152,15 +140,16 @@ mod tests {
         let luma = [1u8; 64];
         let chroma = [2u8; 128];
         let mut out = Vec::new();
-        Headers {
+        Frame {
             subsampling: Subsampling::Yuv420,
             width: 2560,
             height: 1440,
             luma_table: &luma,
             chroma_table: &chroma,
             restart_interval: 5,
+            scan: &[],
         }
-        .write(&mut out);
+        .write_headers(&mut out);
         let segs = segments(&out);
         let codes: Vec<u8> = segs.iter().map(|s| s.0).collect();
         assert_eq!(codes, [DQT, SOF0, DHT, DRI, SOS]);
@@ -179,15 +168,16 @@ mod tests {
     fn no_dri_without_restart_interval_and_422_sampling() {
         let table = [1u8; 64];
         let mut out = Vec::new();
-        Headers {
+        Frame {
             subsampling: Subsampling::Yuv422,
             width: 16,
             height: 8,
             luma_table: &table,
             chroma_table: &table,
             restart_interval: 0,
+            scan: &[],
         }
-        .write(&mut out);
+        .write_headers(&mut out);
         let segs = segments(&out);
         let codes: Vec<u8> = segs.iter().map(|s| s.0).collect();
         assert_eq!(codes, [DQT, SOF0, DHT, SOS]);

@@ -30,7 +30,6 @@ pub mod course;
 mod error;
 mod grammar;
 pub mod header;
-mod headers;
 mod message;
 mod method;
 mod parser;
@@ -42,7 +41,7 @@ mod version;
 mod tests;
 
 pub use error::ParseError;
-pub use headers::Headers;
+pub use header::Headers;
 pub use message::{Data, Framing, LineEnding, Message, PayloadLength, Request, Response};
 pub use method::Method;
 pub use parser::{Limits, Parsed, Parser, parse, parse_unterminated};

@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use clap::{Parser, ValueEnum};
-use hdstream_tools::publish::{
-    self, AudioInput, CaptionInput, Carriage, Input, Settings, SoundCodec,
-};
+use hdstream_common::rtsp::header::LowerTransport;
+use hdstream_tools::publish::{self, AudioInput, CaptionInput, Input, Settings, SoundCodec};
 
 /// Publishes Motion-JPEG into an RTSP server (ANNOUNCE, SETUP mode=record, RECORD; RFC 2435
 /// RTP over TCP or UDP), in real time, so that any number of viewers can watch it — with sound
@@ -121,9 +120,9 @@ fn main() -> Result<()> {
     let args = Args::parse();
     let mut settings = Settings::new(args.input, args.url);
     settings.fps = args.fps;
-    settings.carriage = match args.transport {
-        Wire::Tcp => Carriage::Tcp,
-        Wire::Udp => Carriage::Udp,
+    settings.transport = match args.transport {
+        Wire::Tcp => LowerTransport::Tcp,
+        Wire::Udp => LowerTransport::Udp,
     };
     settings.mtu = args.mtu;
     settings.quality = args.quality.clamp(1, 100);

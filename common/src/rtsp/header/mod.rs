@@ -7,6 +7,7 @@
 
 mod content;
 mod cseq;
+mod fields;
 mod public;
 mod range;
 mod rtp_info;
@@ -19,6 +20,7 @@ use std::fmt;
 
 pub use content::{ContentBase, ContentLength, ContentType};
 pub use cseq::CSeq;
+pub use fields::Headers;
 pub use public::Public;
 pub use range::{NptTime, Range};
 pub use rtp_info::{RtpInfo, RtpInfoEntry};

@@ -5,10 +5,12 @@ use std::fmt;
 use super::{Error, Header, number, split_list, split_param, syntax, unquote};
 use crate::rtsp::grammar::is_token;
 
-/// `lower-transport = "TCP" | "UDP"` (§12.39).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// `lower-transport = "TCP" | "UDP"` (§12.39): how RTP travels, for every side that chooses
+/// (the client's `--transport`, the publisher's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum LowerTransport {
     /// RTP over UDP, the default when none is given.
+    #[default]
     Udp,
     /// RTP interleaved on the RTSP TCP connection (§10.12).
     Tcp,

@@ -1,8 +1,9 @@
-//! The header fields of one message, RFC 2326 §4.2 and §12.
+//! The header fields of one message, RFC 2326 §4.2 and §12: the [`Headers`] a message carries,
+//! each read as its typed value with [`Headers::typed`].
 
 use std::borrow::Cow;
 
-use super::header::{self, Header};
+use super::{self as header, Header};
 
 /// The header fields of a request or response, in the order they were sent.
 ///

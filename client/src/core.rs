@@ -19,6 +19,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use hdstream_common::course::Dialect;
 use hdstream_common::rtsp::header::{ChannelRange, Transport as TransportHeader};
 use hdstream_common::rtsp::{self, Data, Message, Method, Parsed, Response, StatusCode};
 
@@ -40,7 +41,7 @@ use crate::clock::Clock;
 use crate::error::Error;
 use crate::pipeline::{self, Pipeline, StreamStart};
 use crate::playout::Release;
-use crate::session::{Description, Dialect, Event, PlayPurpose, Session, State, Track};
+use crate::session::{Description, Event, PlayPurpose, Session, State, Track};
 use crate::stats::NetStats;
 
 /// How RTP reaches the client.
@@ -205,11 +206,7 @@ impl Client {
         if let Some((user, password)) = config.credentials.clone() {
             session.set_credentials(user, password);
         }
-        let mut pipeline_config = config.pipeline.clone();
-        if config.dialect == Dialect::Course {
-            pipeline_config.payload = pipeline::Payload::Course;
-        }
-        let pipeline = Pipeline::new(pipeline_config, now);
+        let pipeline = Pipeline::new(config.pipeline.clone(), config.dialect, now);
         let playout = &config.pipeline.playout;
         let prefetch = !playout.low_latency && !playout.prebuffer.is_zero();
         let speed_ok =
