@@ -29,6 +29,13 @@ if [ "${1:-}" = "--list" ]; then
   exit 0
 fi
 
+# The README's test command runs the tests with cargo-nextest (on this project's machines with
+# the Rust toolchain); built from crates.io where it is missing.
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "installing cargo-nextest from crates.io" >&2
+  cargo install --locked cargo-nextest
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

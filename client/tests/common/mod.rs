@@ -25,7 +25,9 @@ pub fn logs() {
         .try_init();
 }
 
-/// Tests that stream in real time take this, so they do not share the two cores.
+/// Tests that stream in real time take this, so that under `cargo test` (threads in one process)
+/// they do not share the two cores; the README's `cargo nextest run` runs each test in its own
+/// process and keeps them apart with `.config/nextest.toml` instead.
 pub fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
