@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use common::{Server, file_checksums, pattern_file, pattern_file_with, recording, serial};
 use hdstream_client::{Options, Target, play};
-use hdstream_tools::impair::Spec;
+use hdstream_tools::impair::Impairment;
 use hdstream_tools::relay;
 
 /// 30 fps, 10 s, 640x360: about twenty RTP packets a frame.
@@ -23,7 +23,7 @@ fn through(server: &Server, spec: &str, seed: u64, name: &str) -> (String, std::
         "hdstream-impair-{name}-{}.jsonl",
         std::process::id()
     ));
-    let spec: Spec = spec.parse().unwrap();
+    let spec: Impairment = spec.parse().unwrap();
     let addr = relay::start(
         server.addr(),
         "127.0.0.1:0".parse().unwrap(),

@@ -21,6 +21,7 @@ pub mod netns;
 pub mod pair;
 pub mod xvfb;
 
+pub use hdstream_tools::impair::Impairment;
 pub use hdstream_video::encoder::Restart;
-pub use link::{Link, LinkConfig};
+pub use link::Link;
 pub use pair::{Pair, PairConfig};

@@ -1,51 +1,12 @@
-//! A one-way datagram link on a simulated clock: datagrams over the MTU are dropped (as a path
-//! that does not fragment would), others may be lost, duplicated, held back (reordered) or
-//! delayed with jitter — all from one seed, so a run is the same every time.
+//! A one-way datagram link on a simulated clock: the `impair` relay's model of a bad link
+//! ([`hdstream_tools::impair`]: loss — random or in bursts —, duplication, reordering, delay,
+//! jitter, a rate limit, an MTU), with a queue in front of the receiver — all from one seed, so a
+//! run is the same every time.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
-
-/// What the link does to datagrams.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LinkConfig {
-    /// The largest datagram carried (UDP payload bytes).
-    pub mtu: usize,
-    /// Probability that a datagram is lost.
-    pub loss: f64,
-    /// Probability that a datagram arrives twice.
-    pub duplicate: f64,
-    /// Probability that a datagram is held back by `reorder_by` (arriving after later ones).
-    pub reorder: f64,
-    /// How long a reordered datagram is held back.
-    pub reorder_by: Duration,
-    /// One-way delay.
-    pub delay: Duration,
-    /// Extra delay, uniform in 0..jitter (datagrams may then overtake each other, unless
-    /// `jitter_keeps_order`).
-    pub jitter: Duration,
-    /// Jitter as a queue whose delay varies: a datagram never leaves before the one sent
-    /// before it (the `impair` relay's model); reordering then comes from `reorder` alone.
-    pub jitter_keeps_order: bool,
-}
-
-impl Default for LinkConfig {
-    /// A clean link: no loss, no delay, a 65,507-byte MTU.
-    fn default() -> Self {
-        LinkConfig {
-            mtu: 65_507,
-            loss: 0.0,
-            duplicate: 0.0,
-            reorder: 0.0,
-            reorder_by: Duration::from_millis(5),
-            delay: Duration::ZERO,
-            jitter: Duration::ZERO,
-            jitter_keeps_order: false,
-        }
-    }
-}
+use hdstream_tools::impair::{self, Fate, Impairment};
 
 /// What the link did, for tests to compare with what the receiver counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -65,25 +26,25 @@ pub struct LinkStats {
 /// A datagram link (see the module documentation).
 #[derive(Debug)]
 pub struct Link<T> {
-    config: LinkConfig,
-    rng: SmallRng,
+    spec: Impairment,
+    seed: u64,
+    /// The model, made at the first datagram (its rate limit starts then).
+    model: Option<impair::Link>,
     /// (delivery time, order of sending) → datagram.
     queue: BTreeMap<(Instant, u64), T>,
     order: u64,
-    /// Departure of the last datagram that kept its order.
-    last: Option<Instant>,
     stats: LinkStats,
 }
 
 impl<T: Clone> Link<T> {
-    /// A link doing `config`, its randomness from `seed`.
-    pub fn new(config: LinkConfig, seed: u64) -> Link<T> {
+    /// A link doing `spec`, its randomness from `seed`.
+    pub fn new(spec: Impairment, seed: u64) -> Link<T> {
         Link {
-            config,
-            rng: SmallRng::seed_from_u64(seed),
+            spec,
+            seed,
+            model: None,
             queue: BTreeMap::new(),
             order: 0,
-            last: None,
             stats: LinkStats::default(),
         }
     }
@@ -96,28 +57,21 @@ impl<T: Clone> Link<T> {
     /// Offers a datagram of `len` bytes at `now`.
     pub fn send(&mut self, datagram: T, len: usize, now: Instant) {
         self.stats.sent += 1;
-        if len > self.config.mtu || self.rng.random_bool(self.config.loss.clamp(0.0, 1.0)) {
+        let (spec, seed) = (self.spec, self.seed);
+        let model = self
+            .model
+            .get_or_insert_with(|| impair::Link::new(spec, seed, now));
+        let Fate::Deliver {
+            at,
+            copies,
+            reordered,
+        } = model.decide(len, now)
+        else {
             self.stats.lost += 1;
             return;
-        }
-        let copies = if self.rng.random_bool(self.config.duplicate.clamp(0.0, 1.0)) {
-            self.stats.duplicated += 1;
-            2
-        } else {
-            1
         };
-        let mut at = now + self.config.delay;
-        if !self.config.jitter.is_zero() {
-            at += self.config.jitter.mul_f64(self.rng.random::<f64>());
-            if self.config.jitter_keeps_order {
-                at = self.last.map_or(at, |last| at.max(last));
-                self.last = Some(at);
-            }
-        }
-        if self.rng.random_bool(self.config.reorder.clamp(0.0, 1.0)) {
-            self.stats.reordered += 1;
-            at += self.config.reorder_by;
-        }
+        self.stats.duplicated += copies.saturating_sub(1) as u64;
+        self.stats.reordered += u64::from(reordered);
         for _ in 0..copies {
             self.order += 1;
             self.queue.insert((at, self.order), datagram.clone());
@@ -142,6 +96,8 @@ impl<T: Clone> Link<T> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -149,9 +105,9 @@ mod tests {
         let t0 = Instant::now();
         let delay = Duration::from_millis(20);
         let mut link = Link::new(
-            LinkConfig {
+            Impairment {
                 delay,
-                ..LinkConfig::default()
+                ..Impairment::default()
             },
             1,
         );
@@ -166,10 +122,10 @@ mod tests {
     #[test]
     fn loss_follows_the_seed_and_the_mtu() {
         let t0 = Instant::now();
-        let config = LinkConfig {
+        let config = Impairment {
             loss: 0.1,
-            mtu: 1000,
-            ..LinkConfig::default()
+            mtu: Some(1000),
+            ..Impairment::default()
         };
         let run = || {
             let mut link = Link::new(config, 7);
@@ -190,10 +146,10 @@ mod tests {
     fn held_back_datagrams_arrive_after_later_ones() {
         let t0 = Instant::now();
         let mut link = Link::new(
-            LinkConfig {
+            Impairment {
                 reorder: 0.2,
                 duplicate: 0.1,
-                ..LinkConfig::default()
+                ..Impairment::default()
             },
             3,
         );

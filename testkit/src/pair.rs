@@ -25,7 +25,9 @@ use hdstream_server::core::{Config as ServerConfig, Server, Socket};
 use hdstream_server::media::{Catalogue, FpsPolicy};
 use hdstream_video::encoder::Restart;
 
-use crate::link::{Link, LinkConfig, LinkStats};
+use hdstream_tools::impair::Impairment;
+
+use crate::link::{Link, LinkStats};
 use crate::media;
 
 /// One simulated millisecond: the step of the clock.
@@ -49,7 +51,7 @@ pub struct PairConfig {
     /// The client's prebuffer (the playout's; the rest of the client's settings are defaults).
     pub prebuffer: Duration,
     /// What the link does to datagrams (each direction, RTP and RTCP alike).
-    pub link: LinkConfig,
+    pub link: Impairment,
     /// The client asks for lost packets again when the server offers it (NACK + RTX).
     pub repair: bool,
     /// Restart markers in the test media (the server then aligns packets with them, and the
@@ -74,7 +76,7 @@ impl Default for PairConfig {
             tcp: false,
             server: ServerConfig::default(),
             prebuffer: Duration::from_millis(500),
-            link: LinkConfig::default(),
+            link: Impairment::default(),
             repair: true,
             restart: Restart::None,
             conceal: true,

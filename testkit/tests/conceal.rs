@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use hdstream_testkit::{LinkConfig, Pair, PairConfig, Restart, media};
+use hdstream_testkit::{Impairment, Pair, PairConfig, Restart, media};
 
 /// 10 s at 30 fps.
 const FRAMES: u64 = 300;
@@ -14,10 +14,10 @@ fn lossy(restart: Restart, conceal: bool, loss: f64, seed: u64) -> Pair {
     let mut pair = Pair::new(PairConfig {
         size: (640, 360),
         frames: FRAMES,
-        link: LinkConfig {
+        link: Impairment {
             loss,
-            mtu: 1400,
-            ..LinkConfig::default()
+            mtu: Some(1400),
+            ..Impairment::default()
         },
         repair: false,
         restart,

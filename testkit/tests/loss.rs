@@ -4,15 +4,15 @@
 
 use std::time::Duration;
 
-use hdstream_testkit::{LinkConfig, Pair, PairConfig};
+use hdstream_testkit::{Impairment, Pair, PairConfig};
 
 fn lossy(seed: u64, loss: f64) -> Pair {
     let mut pair = Pair::new(PairConfig {
         frames: 60,
-        link: LinkConfig {
+        link: Impairment {
             loss,
-            mtu: 1400,
-            ..LinkConfig::default()
+            mtu: Some(1400),
+            ..Impairment::default()
         },
         repair: false,
         seed,

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use hdstream_testkit::media::{pictures_of, pixels};
-use hdstream_testkit::{LinkConfig, Pair, PairConfig};
+use hdstream_testkit::{Impairment, Pair, PairConfig};
 
 /// Plays to the end and checks every frame came once, in order, the file's own pixels.
 fn plays_every_frame(config: PairConfig) -> Pair {
@@ -67,11 +67,12 @@ fn interleaved_tcp() {
 #[test]
 fn through_delay_jitter_and_reordering() {
     let pair = plays_every_frame(PairConfig {
-        link: LinkConfig {
+        link: Impairment {
             delay: Duration::from_millis(40),
             jitter: Duration::from_millis(3),
+            jitter_reorders: true,
             reorder: 0.05,
-            ..LinkConfig::default()
+            ..Impairment::default()
         },
         ..PairConfig::default()
     });
@@ -85,11 +86,10 @@ fn through_delay_jitter_and_reordering() {
 #[test]
 fn with_50_ms_of_jitter_nothing_is_late() {
     let pair = plays_every_frame(PairConfig {
-        link: LinkConfig {
+        link: Impairment {
             delay: Duration::from_millis(5),
             jitter: Duration::from_millis(50),
-            jitter_keeps_order: true,
-            ..LinkConfig::default()
+            ..Impairment::default()
         },
         ..PairConfig::default()
     });
@@ -100,9 +100,9 @@ fn with_50_ms_of_jitter_nothing_is_late() {
 #[test]
 fn duplicates_are_counted_and_shown_once() {
     let pair = plays_every_frame(PairConfig {
-        link: LinkConfig {
+        link: Impairment {
             duplicate: 0.1,
-            ..LinkConfig::default()
+            ..Impairment::default()
         },
         ..PairConfig::default()
     });

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use hdstream_testkit::media::{pictures_of, pixels};
-use hdstream_testkit::{LinkConfig, Pair, PairConfig};
+use hdstream_testkit::{Impairment, Pair, PairConfig};
 use proptest::prelude::*;
 
 const FRAMES: u64 = 30;
@@ -26,13 +26,13 @@ proptest! {
     ) {
         let mut pair = Pair::new(PairConfig {
             frames: FRAMES,
-            link: LinkConfig {
+            link: Impairment {
                 loss,
                 reorder,
                 duplicate,
                 delay: Duration::from_millis(delay_ms),
-                mtu: 1400,
-                ..LinkConfig::default()
+                mtu: Some(1400),
+                ..Impairment::default()
             },
             seed,
             ..PairConfig::default()

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use hdstream_testkit::{LinkConfig, Pair, PairConfig};
+use hdstream_testkit::{Impairment, Pair, PairConfig};
 
 /// The counts that matter here, printable.
 fn counts(s: &hdstream_client::stats::NetStats) -> String {
@@ -22,11 +22,11 @@ fn counts(s: &hdstream_client::stats::NetStats) -> String {
 fn lossy(seed: u64, loss: f64, delay: Duration, repair: bool) -> Pair {
     let mut pair = Pair::new(PairConfig {
         frames: 90,
-        link: LinkConfig {
+        link: Impairment {
             loss,
             delay,
-            mtu: 1400,
-            ..LinkConfig::default()
+            mtu: Some(1400),
+            ..Impairment::default()
         },
         repair,
         seed,
@@ -100,11 +100,11 @@ fn repairs_far_behind_the_newest_packet_go_in() {
     let mut pair = Pair::new(PairConfig {
         size: (1920, 1080),
         frames: 30,
-        link: LinkConfig {
+        link: Impairment {
             loss: 0.01,
             delay: Duration::from_millis(20),
-            mtu: 1400,
-            ..LinkConfig::default()
+            mtu: Some(1400),
+            ..Impairment::default()
         },
         seed: 24,
         ..PairConfig::default()

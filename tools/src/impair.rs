@@ -27,9 +27,10 @@ pub struct GilbertElliott {
     pub loss_bad: f64,
 }
 
-/// What the link does to packets.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Spec {
+/// What the link does to packets. The default is a clean link (a reordered packet, when
+/// reordering is asked for, is held back 2 ms).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Impairment {
     /// Independent random loss probability.
     pub loss: f64,
     /// Bursty loss, instead of (or on top of) `loss`.
@@ -43,37 +44,60 @@ pub struct Spec {
     /// Fixed one-way delay.
     pub delay: Duration,
     /// Uniform jitter added to the delay, 0..=jitter (order kept: a packet never leaves before
-    /// the one before it, except when reordered on purpose).
+    /// the one before it, except when reordered on purpose or with `jitter_reorders`).
     pub jitter: Duration,
+    /// Jitter as independent delays, so packets may overtake each other (netem's jitter
+    /// without a rate) instead of a queue whose delay varies.
+    pub jitter_reorders: bool,
+    /// The largest packet carried (UDP payload bytes); larger ones are lost, as on a path that
+    /// does not fragment.
+    pub mtu: Option<usize>,
     /// Bottleneck rate in bits per second (queued; tail-dropped past 1 s of queue).
     pub rate_bps: Option<u64>,
 }
 
-/// A `Spec` that could not be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SpecError(pub String);
+impl Default for Impairment {
+    fn default() -> Impairment {
+        Impairment {
+            loss: 0.0,
+            burst: None,
+            reorder: 0.0,
+            reorder_delay: Duration::from_millis(2),
+            duplicate: 0.0,
+            delay: Duration::ZERO,
+            jitter: Duration::ZERO,
+            jitter_reorders: false,
+            rate_bps: None,
+            mtu: None,
+        }
+    }
+}
 
-impl fmt::Display for SpecError {
+/// A `Impairment` that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImpairmentError(pub String);
+
+impl fmt::Display for ImpairmentError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
 }
 
-impl std::error::Error for SpecError {}
+impl std::error::Error for ImpairmentError {}
 
-fn percent(v: &str) -> Result<f64, SpecError> {
+fn percent(v: &str) -> Result<f64, ImpairmentError> {
     let n: f64 = v
         .trim_end_matches('%')
         .parse()
-        .map_err(|_| SpecError(format!("{v:?} is not a percentage")))?;
+        .map_err(|_| ImpairmentError(format!("{v:?} is not a percentage")))?;
     if !(0.0..=100.0).contains(&n) {
-        return Err(SpecError(format!("{v:?} is outside 0-100%")));
+        return Err(ImpairmentError(format!("{v:?} is outside 0-100%")));
     }
     Ok(n / 100.0)
 }
 
-fn duration(v: &str) -> Result<Duration, SpecError> {
-    let bad = || SpecError(format!("{v:?} is not a duration like 20ms or 1.5s"));
+fn duration(v: &str) -> Result<Duration, ImpairmentError> {
+    let bad = || ImpairmentError(format!("{v:?} is not a duration like 20ms or 1.5s"));
     let (num, scale) = if let Some(n) = v.strip_suffix("ms") {
         (n, 1e-3)
     } else if let Some(n) = v.strip_suffix("us") {
@@ -90,7 +114,7 @@ fn duration(v: &str) -> Result<Duration, SpecError> {
     Ok(Duration::from_secs_f64(n * scale))
 }
 
-fn rate(v: &str) -> Result<u64, SpecError> {
+fn rate(v: &str) -> Result<u64, ImpairmentError> {
     let lower = v.to_ascii_lowercase();
     let (num, scale) = if let Some(n) = lower.strip_suffix("gbit") {
         (n.to_owned(), 1e9)
@@ -103,23 +127,20 @@ fn rate(v: &str) -> Result<u64, SpecError> {
     };
     let n: f64 = num
         .parse()
-        .map_err(|_| SpecError(format!("{v:?} is not a rate like 50mbit")))?;
+        .map_err(|_| ImpairmentError(format!("{v:?} is not a rate like 50mbit")))?;
     if !(n.is_finite() && n > 0.0) {
-        return Err(SpecError(format!("{v:?} must be positive")));
+        return Err(ImpairmentError(format!("{v:?} must be positive")));
     }
     Ok((n * scale) as u64)
 }
 
-impl FromStr for Spec {
-    type Err = SpecError;
+impl FromStr for Impairment {
+    type Err = ImpairmentError;
 
     /// `loss=1%,burst=p:r:good:bad,reorder=2%,reorder-delay=2ms,dup=0.1%,delay=10ms,
-    /// jitter=20ms,rate=50mbit` (any subset, any order; `none` for a clean link).
-    fn from_str(s: &str) -> Result<Spec, SpecError> {
-        let mut spec = Spec {
-            reorder_delay: Duration::from_millis(2),
-            ..Spec::default()
-        };
+    /// jitter=20ms,rate=50mbit,mtu=1400` (any subset, any order; `none` for a clean link).
+    fn from_str(s: &str) -> Result<Impairment, ImpairmentError> {
+        let mut spec = Impairment::default();
         for item in s
             .split(',')
             .map(str::trim)
@@ -127,7 +148,7 @@ impl FromStr for Spec {
         {
             let (k, v) = item
                 .split_once('=')
-                .ok_or_else(|| SpecError(format!("{item:?}: expected key=value")))?;
+                .ok_or_else(|| ImpairmentError(format!("{item:?}: expected key=value")))?;
             match k {
                 "loss" => spec.loss = percent(v)?,
                 "reorder" => spec.reorder = percent(v)?,
@@ -136,10 +157,15 @@ impl FromStr for Spec {
                 "delay" => spec.delay = duration(v)?,
                 "jitter" => spec.jitter = duration(v)?,
                 "rate" => spec.rate_bps = Some(rate(v)?),
+                "mtu" => {
+                    spec.mtu = Some(v.parse().map_err(|_| {
+                        ImpairmentError(format!("mtu={v}: expected a size in bytes"))
+                    })?)
+                }
                 "burst" => {
                     let parts: Vec<&str> = v.split(':').collect();
                     let [p, r, g, b] = parts[..] else {
-                        return Err(SpecError(format!(
+                        return Err(ImpairmentError(format!(
                             "burst={v}: expected p:r:loss_good:loss_bad (percentages)"
                         )));
                     };
@@ -150,7 +176,7 @@ impl FromStr for Spec {
                         loss_bad: percent(b)?,
                     });
                 }
-                _ => return Err(SpecError(format!("unknown impairment {k:?}"))),
+                _ => return Err(ImpairmentError(format!("unknown impairment {k:?}"))),
             }
         }
         Ok(spec)
@@ -158,18 +184,25 @@ impl FromStr for Spec {
 }
 
 /// What happens to one packet.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fate {
-    /// Lost.
+    /// Lost (at random, in a burst, past the rate limit's queue, or over the MTU).
     Drop,
-    /// Leaves at these instants (two for a duplicate).
-    Deliver(Vec<Instant>),
+    /// Leaves at `at`.
+    Deliver {
+        /// When it leaves the link.
+        at: Instant,
+        /// How many copies leave (2 for a duplicate).
+        copies: usize,
+        /// Held back on purpose, to be overtaken.
+        reordered: bool,
+    },
 }
 
 /// One direction of an impaired link.
 #[derive(Debug)]
 pub struct Link {
-    spec: Spec,
+    spec: Impairment,
     rng: SmallRng,
     bad: bool,
     bucket: Option<TokenBucket>,
@@ -182,7 +215,7 @@ const MAX_QUEUE: Duration = Duration::from_secs(1);
 
 impl Link {
     /// A link with `spec`, its random choices seeded by `seed`.
-    pub fn new(spec: Spec, seed: u64, now: Instant) -> Link {
+    pub fn new(spec: Impairment, seed: u64, now: Instant) -> Link {
         let bucket = spec
             .rate_bps
             .map(|bps| TokenBucket::new((bps / 8).max(1), 16 * 1500, now));
@@ -197,6 +230,9 @@ impl Link {
 
     /// The fate of a packet of `len` bytes arriving at `now`.
     pub fn decide(&mut self, len: usize, now: Instant) -> Fate {
+        if self.spec.mtu.is_some_and(|mtu| len > mtu) {
+            return Fate::Drop;
+        }
         let mut lost = self.spec.loss > 0.0 && self.rng.random_bool(self.spec.loss);
         if let Some(ge) = self.spec.burst {
             let flip = if self.bad { ge.r } else { ge.p };
@@ -225,17 +261,18 @@ impl Link {
         let reordered = self.spec.reorder > 0.0 && self.rng.random_bool(self.spec.reorder);
         if reordered {
             at += self.spec.reorder_delay;
-        } else {
+        } else if !self.spec.jitter_reorders {
             if let Some(last) = self.last {
                 at = at.max(last);
             }
             self.last = Some(at);
         }
-        let mut times = vec![at];
-        if self.spec.duplicate > 0.0 && self.rng.random_bool(self.spec.duplicate) {
-            times.push(at);
+        let duplicate = self.spec.duplicate > 0.0 && self.rng.random_bool(self.spec.duplicate);
+        Fate::Deliver {
+            at,
+            copies: 1 + usize::from(duplicate),
+            reordered,
         }
-        Fate::Deliver(times)
     }
 }
 
@@ -245,7 +282,7 @@ mod tests {
 
     #[test]
     fn specs_parse() {
-        let s: Spec = "loss=1%,jitter=20ms,reorder=2%,rate=50mbit,dup=0.5%,delay=1s"
+        let s: Impairment = "loss=1%,jitter=20ms,reorder=2%,rate=50mbit,dup=0.5%,delay=1s"
             .parse()
             .unwrap();
         assert_eq!(s.loss, 0.01);
@@ -254,18 +291,18 @@ mod tests {
         assert_eq!(s.rate_bps, Some(50_000_000));
         assert_eq!(s.duplicate, 0.005);
         assert_eq!(s.delay, Duration::from_secs(1));
-        let b: Spec = "burst=1:30:0:50".parse().unwrap();
+        let b: Impairment = "burst=1:30:0:50".parse().unwrap();
         assert_eq!(b.burst.unwrap().r, 0.3);
-        assert!("loss=200%".parse::<Spec>().is_err());
-        assert!("frob=1".parse::<Spec>().is_err());
-        assert!("loss".parse::<Spec>().is_err());
-        assert_eq!("none".parse::<Spec>().unwrap().loss, 0.0);
+        assert!("loss=200%".parse::<Impairment>().is_err());
+        assert!("frob=1".parse::<Impairment>().is_err());
+        assert!("loss".parse::<Impairment>().is_err());
+        assert_eq!("none".parse::<Impairment>().unwrap().loss, 0.0);
     }
 
     #[test]
     fn loss_rate_matches_and_is_reproducible() {
         let now = Instant::now();
-        let spec: Spec = "loss=2%".parse().unwrap();
+        let spec: Impairment = "loss=2%".parse().unwrap();
         let fates = |seed| {
             let mut link = Link::new(spec, seed, now);
             (0..100_000)
@@ -281,24 +318,41 @@ mod tests {
     #[test]
     fn jitter_keeps_order_and_stays_in_bounds() {
         let t0 = Instant::now();
-        let spec: Spec = "delay=10ms,jitter=50ms".parse().unwrap();
+        let spec: Impairment = "delay=10ms,jitter=50ms".parse().unwrap();
         let mut link = Link::new(spec, 1, t0);
         let mut prev = t0;
         for i in 0..10_000u64 {
             let now = t0 + Duration::from_micros(i * 100);
-            let Fate::Deliver(times) = link.decide(1400, now) else {
+            let Fate::Deliver { at, .. } = link.decide(1400, now) else {
                 panic!("no loss configured")
             };
-            assert!(times[0] >= prev, "reordered without reorder=");
-            assert!(times[0] >= now + Duration::from_millis(10));
-            prev = times[0];
+            assert!(at >= prev, "reordered without reorder=");
+            assert!(at >= now + Duration::from_millis(10));
+            prev = at;
         }
+    }
+
+    #[test]
+    fn packets_over_the_mtu_are_lost_and_the_rest_pass() {
+        let now = Instant::now();
+        let spec: Impairment = "mtu=1400".parse().unwrap();
+        let mut link = Link::new(spec, 1, now);
+        assert_eq!(link.decide(1401, now), Fate::Drop);
+        assert!(matches!(
+            link.decide(1400, now),
+            Fate::Deliver {
+                copies: 1,
+                reordered: false,
+                ..
+            }
+        ));
+        assert!("mtu=big".parse::<Impairment>().is_err());
     }
 
     #[test]
     fn bursts_cluster() {
         let now = Instant::now();
-        let spec: Spec = "burst=1%:20%:0%:100%".parse().unwrap();
+        let spec: Impairment = "burst=1%:20%:0%:100%".parse().unwrap();
         let mut link = Link::new(spec, 3, now);
         let drops: Vec<bool> = (0..50_000)
             .map(|_| link.decide(100, now) == Fate::Drop)
@@ -316,12 +370,12 @@ mod tests {
     #[test]
     fn rate_limit_spaces_packets() {
         let now = Instant::now();
-        let spec: Spec = "rate=8mbit".parse().unwrap(); // 1 MB/s
+        let spec: Impairment = "rate=8mbit".parse().unwrap(); // 1 MB/s
         let mut link = Link::new(spec, 1, now);
         let mut last = now;
         for _ in 0..1000 {
-            if let Fate::Deliver(t) = link.decide(1000, now) {
-                last = t[0];
+            if let Fate::Deliver { at, .. } = link.decide(1000, now) {
+                last = at;
             }
         }
         // 1000 kB at 1 MB/s, minus the 24 kB burst: about a second of queue (tail-dropped past 1 s).

@@ -21,7 +21,7 @@ use hdstream_common::rtsp::header::{PortRange, Transport, TransportParam};
 use hdstream_common::rtsp::{self, Message, Parsed};
 use hdstream_common::{rtcp, rtp};
 
-use crate::impair::{Fate, Link, Spec};
+use crate::impair::{Fate, Impairment, Link};
 
 type Log = Arc<Mutex<Option<std::fs::File>>>;
 
@@ -42,7 +42,7 @@ type Sessions = Mutex<HashMap<u16, Relayed>>;
 pub fn start(
     upstream: SocketAddr,
     listen: SocketAddr,
-    spec: Spec,
+    spec: Impairment,
     seed: u64,
     log: Option<&Path>,
 ) -> Result<SocketAddr> {
@@ -74,7 +74,7 @@ pub fn start(
 fn relay(
     client: TcpStream,
     upstream: SocketAddr,
-    spec: Spec,
+    spec: Impairment,
     seed: u64,
     log: Log,
     sessions: Arc<AtomicU64>,
@@ -144,7 +144,7 @@ fn rewrite_setup(
     msg: &mut Message<'_>,
     peer: SocketAddr,
     ports: &Sessions,
-    spec: Spec,
+    spec: Impairment,
     seed: u64,
     log: &Log,
     sessions: &AtomicU64,
@@ -301,11 +301,11 @@ fn forward_rtp(socket: UdpSocket, to: SocketAddr, mut link: Link, log: &Log) {
         let data = &buf[..n];
         match link.decide(n, now) {
             Fate::Drop => record(log, "drop", data),
-            Fate::Deliver(times) => {
-                if times.len() > 1 {
+            Fate::Deliver { at, copies, .. } => {
+                if copies > 1 {
                     record(log, "duplicate", data);
                 }
-                for at in times {
+                for _ in 0..copies {
                     order += 1;
                     queue.push(Pending {
                         at,

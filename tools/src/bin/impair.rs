@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 
 use anyhow::Result;
 use clap::Parser;
-use hdstream_tools::impair::Spec;
+use hdstream_tools::impair::Impairment;
 use hdstream_tools::relay;
 
 /// Relays RTSP sessions from clients to an upstream server through an impaired link:
@@ -34,7 +34,7 @@ struct Args {
     listen: SocketAddr,
     /// What the link does to RTP packets.
     #[arg(long, default_value = "none")]
-    spec: Spec,
+    spec: Impairment,
     /// Seed of the link's random choices (session k uses seed + k).
     #[arg(long, default_value_t = 1)]
     seed: u64,
