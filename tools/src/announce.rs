@@ -45,10 +45,11 @@ impl Contents {
     }
 }
 
-/// The SDP of a live publication of `contents`.
-pub fn description(contents: &Contents) -> SessionDescription {
+/// The SDP of a live publication of `contents` that started at `started` (its `o=` session id,
+/// RFC 4566 §5.2: seconds since 1970, which NTP-based ids also are up to an offset).
+pub fn description(contents: &Contents, started: SystemTime) -> SessionDescription {
     let mut sdp = SessionDescription::mjpeg(&MjpegStream {
-        session_id: SystemTime::now()
+        session_id: started
             .duration_since(UNIX_EPOCH)
             .map_or(1, |d| d.as_secs()),
         session_version: 1,
@@ -97,7 +98,7 @@ mod tests {
         };
         let c = contents(Some(l16), true);
         assert_eq!(c.tracks(), [Track::Video, Track::Audio, Track::Text]);
-        let text = description(&c).to_string();
+        let text = description(&c, SystemTime::UNIX_EPOCH).to_string();
         let sdp = SessionDescription::parse(&text).unwrap();
         let kinds: Vec<(&str, Option<&str>)> = sdp
             .media
@@ -123,11 +124,11 @@ mod tests {
     #[test]
     fn static_g711_needs_no_rtpmap_and_video_alone_is_one_section() {
         let pcmu = Format::static_payload(0).unwrap();
-        let text = description(&contents(Some(pcmu), false)).to_string();
+        let text = description(&contents(Some(pcmu), false), SystemTime::UNIX_EPOCH).to_string();
         assert!(text.contains("m=audio 0 RTP/AVP 0\r\n"), "{text}");
         assert!(!text.contains("a=rtpmap:0"), "{text}");
         let alone = contents(None, false);
         assert_eq!(alone.tracks(), [Track::Video]);
-        assert_eq!(description(&alone).media.len(), 1);
+        assert_eq!(description(&alone, SystemTime::UNIX_EPOCH).media.len(), 1);
     }
 }

@@ -179,7 +179,10 @@ impl Recorder {
         };
         let mut announce = Request::new(Method::Announce, recorder.config.url.clone());
         announce.headers.set("Content-Type", "application/sdp");
-        announce.body = announce::description(&contents).to_string().into_bytes();
+        announce.body =
+            announce::description(&contents, recorder.config.clock.wall_time(Duration::ZERO))
+                .to_string()
+                .into_bytes();
         recorder.ask(announce, now, false);
         recorder
     }
