@@ -202,7 +202,7 @@ pub struct Client {
 impl Client {
     /// A client that starts talking at once (OPTIONS, or the course SETUP).
     pub fn new(config: Config, now: Instant) -> Client {
-        let mut session = Session::new(config.url.clone(), config.dialect, now);
+        let mut session = Session::new(config.url.clone(), config.dialect);
         if let Some((user, password)) = config.credentials.clone() {
             session.set_credentials(user, password);
         }

@@ -26,9 +26,9 @@ use hdstream_codec::Decoder;
 use hdstream_common::audio::Format;
 use hdstream_common::course::Dialect;
 use hdstream_common::rtsp::header::{
-    CSeq, ContentBase, Public, Range, RtpInfo, RtpInfoEntry, Session as SessionHeader, Speed,
-    Transport,
+    ContentBase, Public, Range, RtpInfo, RtpInfoEntry, Speed, Transport,
 };
+use hdstream_common::rtsp::requester::{self, Reply, Requester};
 use hdstream_common::rtsp::{Method, Request, Response, course};
 use hdstream_common::sdp::{RtxFormat, SessionDescription};
 
@@ -206,45 +206,25 @@ enum Intent {
     KeepAlive,
 }
 
-#[derive(Debug, Clone)]
-struct Pending {
-    cseq: u32,
-    method: Method,
-    intent: Intent,
-    sent: Instant,
-    /// What was asked, to ask again with credentials.
-    uri: String,
-    extra: Vec<(String, String)>,
-    /// Times it was sent again after a 401.
-    auth_retries: u8,
-}
-
-/// Times one request is sent again after a 401: once with credentials, once more when the
-/// nonce was stale.
-const MAX_AUTH_RETRIES: u8 = 2;
-
 /// One RTSP session with one server.
 #[derive(Debug)]
 pub struct Session {
     url: String,
     dialect: Dialect,
     state: State,
-    next_cseq: u32,
-    pending: VecDeque<Pending>,
+    /// CSeq, the requests in flight and their replies, the session id, credentials and
+    /// request timeouts (standard dialect: `User-Agent` and 401 retries too).
+    requester: Requester<Intent>,
     output: Vec<u8>,
     events: VecDeque<Event>,
-    id: Option<String>,
     timeout: Duration,
     keep_alive_method: Method,
     /// The `Server` header of the OPTIONS reply (RFC 2326 §12.36).
     server_software: Option<String>,
-    last_request: Instant,
     description: Option<Description>,
     /// The caching course server's `Total-Frames` (its fourth reply line).
     total_frames: Option<u64>,
     failed: bool,
-    /// Credentials, when the URL or the options gave them.
-    auth: Option<Authenticator>,
 }
 
 impl Session {
@@ -260,32 +240,41 @@ impl Session {
     }
 
     /// A session for `url` (standard: an `rtsp://` URL; course: the bare file name).
-    pub fn new(url: impl Into<String>, dialect: Dialect, now: Instant) -> Session {
+    pub fn new(url: impl Into<String>, dialect: Dialect) -> Session {
         // Credentials in the URL (`rtsp://user:pass@host/…`) never go on the wire in it.
         let (url, userinfo) = split_userinfo(&url.into());
-        Session {
-            auth: userinfo.map(|(user, password)| Authenticator::new(user, password)),
+        let requester = match dialect {
+            Dialect::Standard => Requester::new(REQUEST_TIMEOUT).with_user_agent(USER_AGENT),
+            // The course server reads headers by position: no `User-Agent`, no credentials.
+            Dialect::Course => Requester::new(REQUEST_TIMEOUT),
+        };
+        let mut session = Session {
             url,
             dialect,
             state: State::Init,
-            next_cseq: 1,
-            pending: VecDeque::new(),
+            requester,
             output: Vec::new(),
             events: VecDeque::new(),
-            id: None,
             timeout: DEFAULT_SESSION_TIMEOUT,
             keep_alive_method: Method::Options,
             server_software: None,
-            last_request: now,
             description: None,
             total_frames: None,
             failed: false,
+        };
+        if let Some((username, password)) = userinfo {
+            session.set_credentials(username, password);
         }
+        session
     }
 
-    /// Credentials to answer the server's challenges with (instead of any in the URL).
+    /// Credentials to answer the server's challenges with (instead of any in the URL; the
+    /// course dialect has no authentication).
     pub fn set_credentials(&mut self, username: String, password: String) {
-        self.auth = Some(Authenticator::new(username, password));
+        if self.dialect == Dialect::Standard {
+            let authenticator = Authenticator::new(username, password);
+            self.requester.set_authenticator(Some(authenticator));
+        }
     }
 
     /// Frames in the file, when a course server says (`Total-Frames`, the caching variant's
@@ -306,7 +295,7 @@ impl Session {
 
     /// The session id from SETUP.
     pub fn id(&self) -> Option<&str> {
-        self.id.as_deref()
+        self.requester.session()
     }
 
     /// The session timeout the server advertised (§12.37).
@@ -316,14 +305,14 @@ impl Session {
 
     /// Whether a request of this kind is waiting for its reply.
     fn awaiting(&self, intent: Intent) -> bool {
-        self.pending.iter().any(|p| p.intent == intent)
+        self.requester.pending().any(|p| p.tag == intent)
     }
 
     /// Whether any PLAY is waiting for its reply.
     pub fn play_pending(&self) -> bool {
-        self.pending
-            .iter()
-            .any(|p| matches!(p.intent, Intent::Play(_)))
+        self.requester
+            .pending()
+            .any(|p| matches!(p.tag, Intent::Play(_)))
     }
 
     /// Whether a TEARDOWN was sent.
@@ -333,7 +322,10 @@ impl Session {
 
     /// The method of the oldest request still waiting for its reply.
     pub fn oldest_pending(&self) -> Option<&str> {
-        self.pending.front().map(|p| p.method.as_str())
+        self.requester
+            .pending()
+            .next()
+            .map(|p| p.request.method.as_str())
     }
 
     /// Moves the requests written so far to the end of `out`.
@@ -361,62 +353,21 @@ impl Session {
         extra: Vec<(&str, String)>,
         now: Instant,
     ) {
-        let extra = extra.into_iter().map(|(n, v)| (n.to_owned(), v)).collect();
-        self.send_again(method, uri, intent, extra, 0, now);
+        let mut request = Request::new(method, uri);
+        for (name, value) in extra {
+            request.headers.append(name, value);
+        }
+        let wire = self.requester.send(request, intent, now);
+        self.write(&wire);
     }
 
-    fn send_again(
-        &mut self,
-        method: Method,
-        uri: String,
-        intent: Intent,
-        extra: Vec<(String, String)>,
-        auth_retries: u8,
-        now: Instant,
-    ) {
-        let cseq = self.next_cseq;
-        self.next_cseq = self.next_cseq.wrapping_add(1);
-        let mut request = Request::new(method.clone(), uri.clone());
-        request.headers.set_typed(&CSeq(cseq));
+    /// Writes a request as the dialect wants it: CRLF and a blank line, or the course's
+    /// headers by position (CSeq, then Transport or Session) with bare LF.
+    fn write(&mut self, request: &Request) {
         match self.dialect {
-            Dialect::Standard => {
-                if let Some(id) = &self.id {
-                    request.headers.set_typed(&SessionHeader::new(id.clone()));
-                }
-                for (name, value) in &extra {
-                    request.headers.append(name.clone(), value.clone());
-                }
-                if let Some(value) = self
-                    .auth
-                    .as_mut()
-                    .and_then(|a| a.authorization(method.as_str(), &uri))
-                {
-                    request.headers.set("Authorization", value);
-                }
-                request.headers.set("User-Agent", USER_AGENT);
-                request.write_to(&mut self.output);
-            }
-            Dialect::Course => {
-                // The course server reads line 2 as Transport (SETUP) or Session.
-                for (name, value) in &extra {
-                    request.headers.append(name.clone(), value.clone());
-                }
-                if let Some(id) = &self.id {
-                    request.headers.set_typed(&SessionHeader::new(id.clone()));
-                }
-                self.output.extend_from_slice(&course::request(&request));
-            }
+            Dialect::Standard => request.write_to(&mut self.output),
+            Dialect::Course => self.output.extend_from_slice(&course::request(request)),
         }
-        self.pending.push_back(Pending {
-            cseq,
-            method,
-            intent,
-            sent: now,
-            uri,
-            extra,
-            auth_retries,
-        });
-        self.last_request = now;
     }
 
     /// OPTIONS (§10.1), the first request to a standard server.
@@ -511,7 +462,7 @@ impl Session {
 
     /// TEARDOWN (§10.7). Nothing is sent without a session.
     pub fn teardown(&mut self, now: Instant) -> bool {
-        if self.id.is_none() || self.tearing_down() {
+        if self.id().is_none() || self.tearing_down() {
             return false;
         }
         let url = self.aggregate_url();
@@ -521,28 +472,29 @@ impl Session {
 
     /// When [`Session::handle_timeout`] wants to run: the next keep-alive or request timeout.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let request = self.pending.front().map(|p| p.sent + REQUEST_TIMEOUT);
+        let request = self.requester.poll_timeout();
         request.into_iter().chain(self.keep_alive_at()).min()
     }
 
+    /// Half the session timeout after the last request (§12.37).
     fn keep_alive_at(&self) -> Option<Instant> {
-        let standing = self.dialect == Dialect::Standard && self.id.is_some() && !self.failed;
-        (standing && !self.tearing_down()).then(|| self.last_request + self.timeout / 2)
+        let standing = self.dialect == Dialect::Standard && self.id().is_some() && !self.failed;
+        let last = self.requester.last_sent()?;
+        (standing && !self.tearing_down()).then(|| last + self.timeout / 2)
     }
 
     /// Sends a keep-alive when due (§12.37: any request keeps the session alive), and fails a
     /// request that has waited too long.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if let Some(p) = self.pending.front()
-            && now >= p.sent + REQUEST_TIMEOUT
-            && !self.failed
+        if !self.failed
+            && let Some((intent, requester::Error::TimedOut { method, .. })) =
+                self.requester.handle_timeout(now)
         {
-            let method = p.method.as_str().to_owned();
-            if p.intent == Intent::Teardown {
-                self.pending.clear();
+            if intent == Intent::Teardown {
+                self.requester.forget();
                 self.events.push_back(Event::TornDown);
             } else {
-                let hint = match (self.dialect, p.intent) {
+                let hint = match (self.dialect, intent) {
                     (Dialect::Course, Intent::Setup(_)) => {
                         " (the course's caching server does not answer a SETUP for a file it does \
                          not have: is the name right?)"
@@ -550,7 +502,7 @@ impl Session {
                     _ => "",
                 };
                 self.fail(Error::Timeout {
-                    method,
+                    method: method.as_str().to_owned(),
                     seconds: REQUEST_TIMEOUT.as_secs(),
                     hint,
                 });
@@ -574,12 +526,12 @@ impl Session {
     /// The RTSP connection closed: fatal unless the session is over.
     pub fn closed(&mut self) {
         if self.tearing_down() {
-            self.pending.clear();
+            self.requester.forget();
             self.events.push_back(Event::TornDown);
             return;
         }
-        let during = match self.pending.front() {
-            Some(p) => p.method.as_str().to_owned(),
+        let during = match self.oldest_pending() {
+            Some(method) => method.to_owned(),
             None if self.state == State::Playing => "PLAY".to_owned(),
             None if self.state == State::Ready => "PAUSE".to_owned(),
             None => "setup".to_owned(),
@@ -589,49 +541,29 @@ impl Session {
 
     /// Takes one response from the server.
     pub fn handle_response(&mut self, response: Response, now: Instant) {
-        let index = match response.cseq() {
-            Some(Ok(CSeq(n))) => self.pending.iter().position(|p| p.cseq == n),
-            _ => (!self.pending.is_empty()).then_some(0),
+        // Matched by CSeq; a 401 is asked again with credentials (RFC 7616).
+        let (intent, request, response) = match self.requester.reply(response, now) {
+            Reply::Answered {
+                tag,
+                request,
+                response,
+            } => (tag, request, response),
+            Reply::Resent(request) => return self.write(&request),
+            Reply::Ignored => return,
         };
-        let Some(pending) = index.and_then(|i| self.pending.remove(i)) else {
-            tracing::debug!(
-                status = response.status.as_u16(),
-                "reply to no request: ignored"
-            );
-            return;
-        };
-        let status = response.status;
         if let Some(Ok(session)) = response.session() {
             if let Some(timeout) = session.timeout.filter(|&t| t > 0) {
                 self.timeout = Duration::from_secs(u64::from(timeout));
             }
-            if self.id.is_none() {
-                self.id = Some(session.id);
+            if self.id().is_none() {
+                self.requester.set_session(Some(session.id));
             }
         }
-        if status.as_u16() == 401
-            && self.dialect == Dialect::Standard
-            && pending.auth_retries < MAX_AUTH_RETRIES
-            && let Some(auth) = &mut self.auth
-            && auth.challenged(response.headers.get_all("WWW-Authenticate"))
-        {
-            // Asked for credentials (or for them again under a new nonce): ask again.
-            let Pending {
-                method,
-                intent,
-                uri,
-                extra,
-                auth_retries,
-                ..
-            } = pending;
-            self.send_again(method, uri, intent, extra, auth_retries + 1, now);
+        if !response.status.is_success() {
+            self.refused(intent, &request, &response);
             return;
         }
-        if !status.is_success() {
-            self.refused(&pending, &response);
-            return;
-        }
-        match pending.intent {
+        match intent {
             Intent::Options => {
                 self.server_software = response.headers.get("Server").map(str::to_owned);
                 if let Some(Ok(public)) = response.headers.typed::<Public>()
@@ -649,15 +581,15 @@ impl Session {
                 Err(e) => self.fail(e),
             },
             Intent::Setup(track) => {
-                if self.id.is_none() && self.dialect == Dialect::Standard {
+                if self.id().is_none() && self.dialect == Dialect::Standard {
                     self.fail(Error::Protocol(
                         "SETUP reply without a Session header".into(),
                     ));
                     return;
                 }
-                if self.id.is_none() {
+                if self.id().is_none() {
                     // The course server's line 3 is `Session: <id>`; a missing one is taken as 0.
-                    self.id = Some("0".into());
+                    self.requester.set_session(Some("0".into()));
                 }
                 self.total_frames = response
                     .headers
@@ -729,22 +661,18 @@ impl Session {
             }
             Intent::Teardown => {
                 self.state = State::Init;
-                self.id = None;
+                self.requester.set_session(None);
                 self.events.push_back(Event::TornDown);
             }
             Intent::KeepAlive => {}
         }
     }
 
-    /// A non-2xx reply to `pending`.
-    fn refused(&mut self, pending: &Pending, response: &Response) {
+    /// A non-2xx reply to `request`, sent for `intent`.
+    fn refused(&mut self, intent: Intent, request: &Request, response: &Response) {
         let status = response.status;
-        let reason = if response.reason.is_empty() {
-            status.canonical_reason().to_owned()
-        } else {
-            response.reason.clone()
-        };
-        match pending.intent {
+        let reason = requester::reason(response);
+        match intent {
             Intent::KeepAlive if status.as_u16() != 454 => {
                 // GET_PARAMETER refused (405, 501): fall back to OPTIONS.
                 tracing::debug!(
@@ -771,18 +699,18 @@ impl Session {
             }
             Intent::Teardown => {
                 self.state = State::Init;
-                self.id = None;
+                self.requester.set_session(None);
                 self.events.push_back(Event::TornDown);
             }
             _ if status.as_u16() == 401 => self.fail(Error::Unauthorized {
-                method: pending.method.as_str().to_owned(),
-                tried: self.auth.is_some(),
+                method: request.method.as_str().to_owned(),
+                tried: self.requester.has_credentials(),
             }),
             _ if status.as_u16() == 403 => self.fail(Error::Forbidden {
-                method: pending.method.as_str().to_owned(),
+                method: request.method.as_str().to_owned(),
             }),
             _ => self.fail(Error::Status {
-                method: pending.method.as_str().to_owned(),
+                method: request.method.as_str().to_owned(),
                 status: status.as_u16(),
                 reason,
             }),
@@ -927,7 +855,7 @@ mod tests {
     /// Drives a standard session to Playing; returns it and the time.
     fn playing(public: &str) -> (Session, Instant) {
         let t0 = Instant::now();
-        let mut s = Session::new("rtsp://h:554/m.mjpeg", Dialect::Standard, t0);
+        let mut s = Session::new("rtsp://h:554/m.mjpeg", Dialect::Standard);
         s.options(t0);
         let r = requests(&mut s).remove(0);
         assert_eq!(r.method, Method::Options);
@@ -1026,7 +954,7 @@ mod tests {
     #[test]
     fn an_error_status_fails_with_method_and_reason() {
         let t0 = Instant::now();
-        let mut s = Session::new("rtsp://h/none", Dialect::Standard, t0);
+        let mut s = Session::new("rtsp://h/none", Dialect::Standard);
         s.describe(t0);
         let r = requests(&mut s).remove(0);
         s.handle_response(reply(&r, StatusCode::NOT_FOUND), t0);
@@ -1054,7 +982,7 @@ mod tests {
     #[test]
     fn an_unanswered_request_times_out() {
         let t0 = Instant::now();
-        let mut s = Session::new("rtsp://h/m", Dialect::Standard, t0);
+        let mut s = Session::new("rtsp://h/m", Dialect::Standard);
         s.options(t0);
         assert_eq!(s.poll_timeout(), Some(t0 + REQUEST_TIMEOUT));
         s.handle_timeout(t0 + REQUEST_TIMEOUT);
@@ -1078,7 +1006,7 @@ mod tests {
     #[test]
     fn the_course_dialect_is_spoken_and_read_by_position() {
         let t0 = Instant::now();
-        let mut s = Session::new("movie.Mjpeg", Dialect::Course, t0);
+        let mut s = Session::new("movie.Mjpeg", Dialect::Course);
         s.course_setup(25000, t0);
         let mut out = Vec::new();
         s.drain_output(&mut out);

@@ -223,7 +223,7 @@ impl Link {
                 Event::Recording { session } => {
                     tracing::info!(session = %session, server = %self.server, "recording");
                 }
-                Event::Failed(why) => return Err(why),
+                Event::Failed(why) => return Err(why.into()),
             }
         }
         Ok(())
@@ -260,7 +260,7 @@ impl Link {
 
     /// TEARDOWN, written within a second, then the connection's write side closed.
     pub fn close(mut self) -> Senders {
-        self.recorder.teardown();
+        self.recorder.teardown(Instant::now());
         let deadline = Instant::now() + Duration::from_secs(1);
         while !self.closed
             && !self.recorder.control_output().is_empty()

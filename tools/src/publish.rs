@@ -28,7 +28,7 @@ use crate::clock::Clock;
 pub use crate::frames::Input;
 use crate::frames::{Frames, Next};
 use crate::link::{self, Extras, Link};
-use crate::record::Recorder;
+use crate::record::{self, Recorder};
 pub use crate::sound::AudioInput;
 use crate::sound::Sound;
 use crate::track::{Senders, Track};
@@ -274,14 +274,18 @@ impl Connection<'_> {
 
     /// Hands the session to `send`, then writes what it staged; `Ok(None)` when there is no
     /// session or its connection is backed up (nothing sent).
-    fn send<T>(&mut self, send: impl FnOnce(&mut Recorder) -> Result<T>) -> Result<Option<T>> {
+    fn send<T>(
+        &mut self,
+        send: impl FnOnce(&mut Recorder) -> record::Result<T>,
+    ) -> Result<Option<T>> {
         let Some(l) = self.link.as_mut() else {
             return Ok(None);
         };
         if l.recorder.control_output().len() > MAX_BACKLOG {
             return Ok(None);
         }
-        match send(&mut l.recorder).and_then(|sent| l.pump(Instant::now()).map(|()| sent)) {
+        let sent = send(&mut l.recorder).map_err(anyhow::Error::from);
+        match sent.and_then(|sent| l.pump(Instant::now()).map(|()| sent)) {
             Ok(sent) => Ok(Some(sent)),
             Err(why) => self.lost(why).map(|()| None),
         }

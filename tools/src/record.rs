@@ -10,12 +10,12 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, anyhow, bail};
 use hdstream_common::audio;
-use hdstream_common::rfc2435::Packetizer;
+use hdstream_common::rfc2435::{self, Packetizer};
 use hdstream_common::rtsp::authenticator::Authenticator;
-use hdstream_common::rtsp::header::{Session as SessionHeader, Transport};
-use hdstream_common::rtsp::{self, Message, Method, Parsed, Request, Response, StatusCode};
+use hdstream_common::rtsp::header::Transport;
+use hdstream_common::rtsp::requester::{self, Reply, Requester};
+use hdstream_common::rtsp::{self, Message, Method, Parsed, Request, Response};
 use hdstream_common::text::{Cue, t140};
 use hdstream_common::{rtcp, rtp};
 use hdstream_video::jpeg::Header;
@@ -37,6 +37,53 @@ const MAX_REPLY: usize = 64 * 1024;
 /// Datagrams of a frame go out in groups of this many, the groups spread over the frame's
 /// share of its interval.
 const GROUP: usize = 16;
+
+/// Why the RECORD session, or a frame, sound or caption given to it, cannot go on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A request refused or not answered in time (RFC 2326 §7.1.1).
+    #[error(transparent)]
+    Request(#[from] requester::Error),
+    /// The server sent bytes that are not RTSP.
+    #[error("the server's reply does not parse: {0}")]
+    Reply(#[from] rtsp::ParseError),
+    /// A reply longer than the session takes.
+    #[error("a reply of more than {MAX_REPLY} bytes from the server")]
+    ReplyTooLong,
+    /// The RTSP connection closed while the session needed it.
+    #[error("the server closed the connection")]
+    Closed,
+    /// A SETUP reply without `Session` (RFC 2326 §12.37).
+    #[error("SETUP reply without a Session")]
+    NoSession,
+    /// A SETUP reply over UDP without the server's ports (RFC 2326 §12.39 `server_port`).
+    #[error("SETUP of the {0} reply without server_port")]
+    NoServerPort(&'static str),
+    /// Media given before RECORD was answered (or after the session ended).
+    #[error("not recording")]
+    NotRecording,
+    /// Media of a track that was not announced.
+    #[error("no {0} track was announced")]
+    NotAnnounced(&'static str),
+    /// A frame the RFC 2435 packetizer refuses.
+    #[error(transparent)]
+    Frame(#[from] rfc2435::Error),
+    /// Sound the RFC 3551 packetizer refuses (half a sample frame, a format it cannot cut).
+    #[error(transparent)]
+    Sound(#[from] audio::PacketizeError),
+    /// An RTP packet that cannot be written.
+    #[error(transparent)]
+    Rtp(#[from] rtp::Error),
+    /// An RTCP packet that cannot be written.
+    #[error(transparent)]
+    Rtcp(#[from] rtcp::Error),
+    /// A packet too long to interleave (RFC 2326 §10.12).
+    #[error(transparent)]
+    Interleaved(#[from] rtsp::PayloadLength),
+}
+
+/// What the session's fallible calls answer.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// How RTP goes to the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,7 +146,7 @@ pub enum Event {
         session: String,
     },
     /// The session cannot go on (a refusal, a timeout, the connection gone).
-    Failed(anyhow::Error),
+    Failed(Error),
 }
 
 /// A datagram for the server: for `track`'s RTCP port when `rtcp`, else its RTP port; due at
@@ -125,12 +172,9 @@ pub struct Recorder {
     /// takes the SETUP of a track it does not know for the video's (hdstream's before it knew
     /// captions) ends up with the video where it belongs.
     setups: Vec<Track>,
-    cseq: u32,
-    authenticator: Option<Authenticator>,
-    /// The request awaiting its reply, when it was sent, and whether it was already retried
-    /// with credentials.
-    pending: Option<(Request, Instant, bool)>,
-    session: Option<String>,
+    /// CSeq, the request awaiting its reply, the session id, credentials (a 401 answered)
+    /// and the reply deadline.
+    requester: Requester<()>,
     /// The server's RTP and RTCP ports of each track (UDP).
     server_ports: [Option<(u16, u16)>; TRACKS],
     input: Vec<u8>,
@@ -146,10 +190,14 @@ pub struct Recorder {
 impl Recorder {
     /// A session that starts by announcing (the request is in [`Recorder::control_output`]).
     pub fn new(config: Config, senders: Senders, now: Instant) -> Recorder {
-        let authenticator = config
-            .credentials
-            .clone()
-            .map(|(user, password)| Authenticator::new(user, password));
+        let user_agent = concat!("hdstream-publish/", env!("CARGO_PKG_VERSION"));
+        let mut requester = Requester::new(REPLY_TIMEOUT).with_user_agent(user_agent);
+        requester.set_authenticator(
+            config
+                .credentials
+                .clone()
+                .map(|(user, password)| Authenticator::new(user, password)),
+        );
         let contents = Contents {
             size: config.size,
             fps: config.fps,
@@ -164,10 +212,7 @@ impl Recorder {
             senders,
             state: State::Announcing,
             setups,
-            cseq: 0,
-            authenticator,
-            pending: None,
-            session: None,
+            requester,
             server_ports: [None; TRACKS],
             input: Vec::new(),
             output: Vec::new(),
@@ -183,7 +228,7 @@ impl Recorder {
             announce::description(&contents, recorder.config.clock.wall_time(Duration::ZERO))
                 .to_string()
                 .into_bytes();
-        recorder.ask(announce, now, false);
+        recorder.ask(announce, now);
         recorder
     }
 
@@ -236,7 +281,7 @@ impl Recorder {
     /// When [`Recorder::handle_timeout`] is next due: a reply's deadline, the sender reports, a
     /// datagram's turn.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let reply = self.pending.as_ref().map(|(_, at, _)| *at + REPLY_TIMEOUT);
+        let reply = self.requester.poll_timeout();
         let report = (self.state == State::Recording).then_some(self.next_report);
         let datagram = self
             .datagrams
@@ -249,14 +294,8 @@ impl Recorder {
 
     /// Time has come to `now`: a reply overdue fails the session; sender reports go when due.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if let Some((request, at, _)) = &self.pending
-            && now >= *at + REPLY_TIMEOUT
-        {
-            let why = anyhow!(
-                "{}: no reply from the server within {REPLY_TIMEOUT:?}",
-                request.method.as_str()
-            );
-            self.fail(why);
+        if let Some(((), why)) = self.requester.handle_timeout(now) {
+            self.fail(why.into());
             return;
         }
         if self.state == State::Recording && now >= self.next_report {
@@ -282,22 +321,20 @@ impl Recorder {
                 }
                 Ok(Parsed::Incomplete { .. }) => break,
                 Err(e) => {
-                    self.fail(anyhow!("the server's reply does not parse: {e}"));
+                    self.fail(e.into());
                     return;
                 }
             }
         }
         if self.input.len() > MAX_REPLY {
-            self.fail(anyhow!(
-                "a reply of more than {MAX_REPLY} bytes from the server"
-            ));
+            self.fail(Error::ReplyTooLong);
         }
     }
 
     /// The RTSP connection closed.
     pub fn control_closed(&mut self) {
         if self.state != State::Done && self.state != State::Closing {
-            self.fail(anyhow!("the server closed the connection"));
+            self.fail(Error::Closed);
         }
         self.state = State::Done;
     }
@@ -308,8 +345,8 @@ impl Recorder {
     pub fn send_frame(&mut self, jpeg: &[u8], at: Duration, now: Instant) -> Result<bool> {
         self.recording()?;
         let frame = match Header::parse(jpeg)
-            .map_err(anyhow::Error::from)
-            .and_then(|h| Ok(hdstream_video::rfc2435::frame(&h)?))
+            .map_err(|e| e.to_string())
+            .and_then(|h| hdstream_video::rfc2435::frame(&h).map_err(|e| e.to_string()))
         {
             Ok(frame) => frame,
             Err(e) => {
@@ -351,7 +388,7 @@ impl Recorder {
     pub fn send_sound(&mut self, pcm: &[i16], at: Duration, now: Instant) -> Result<usize> {
         self.recording()?;
         let Some(format) = self.config.audio else {
-            bail!("no sound track was announced");
+            return Err(Error::NotAnnounced("sound"));
         };
         let packetizer = audio::Packetizer::new(format, self.config.max_payload)?;
         let channels = usize::from(format.channels.max(1));
@@ -386,7 +423,7 @@ impl Recorder {
     pub fn send_sound_packet(&mut self, payload: &[u8], at: Duration, now: Instant) -> Result<()> {
         self.recording()?;
         let Some(format) = self.config.audio else {
-            bail!("no sound track was announced");
+            return Err(Error::NotAnnounced("sound"));
         };
         let timestamp = clock::timestamp(self.senders[Track::Audio].base, at, format.clock_rate);
         self.send_rtp(
@@ -407,7 +444,7 @@ impl Recorder {
     pub fn send_caption(&mut self, text: &str, at: Duration, now: Instant) -> Result<usize> {
         self.recording()?;
         if !self.config.captions {
-            bail!("no captions track was announced");
+            return Err(Error::NotAnnounced("captions"));
         }
         let blocks = self.captions.push(&Cue::new(at, at, text));
         let base = self.senders[Track::Text].base;
@@ -429,70 +466,45 @@ impl Recorder {
         Ok(blocks.len())
     }
 
-    /// Ends the session: TEARDOWN goes out; no reply is waited for.
-    pub fn teardown(&mut self) {
-        if let Some(session) = self.session.clone()
+    /// Ends the session: TEARDOWN goes out (in the session, with credentials); no reply is
+    /// waited for.
+    pub fn teardown(&mut self, now: Instant) {
+        if self.requester.session().is_some()
             && matches!(self.state, State::Recording | State::Starting)
         {
-            self.cseq += 1;
-            let mut teardown = Request::new(Method::Teardown, self.config.url.clone());
-            teardown.headers.set("CSeq", self.cseq.to_string());
-            teardown.headers.set_typed(&SessionHeader::new(session));
-            self.output.extend_from_slice(&teardown.to_bytes());
+            let teardown = Request::new(Method::Teardown, self.config.url.clone());
+            self.ask(teardown, now);
         }
-        self.pending = None;
+        self.requester.forget();
         self.state = State::Closing;
     }
 
     fn recording(&self) -> Result<()> {
         if self.state != State::Recording {
-            bail!("not recording");
+            return Err(Error::NotRecording);
         }
         Ok(())
     }
 
-    /// Sends `request` (numbered, with credentials when the server asked for them).
-    fn ask(&mut self, mut request: Request, now: Instant, retried: bool) {
-        self.cseq += 1;
-        request.headers.set("CSeq", self.cseq.to_string());
-        request.headers.set(
-            "User-Agent",
-            concat!("hdstream-publish/", env!("CARGO_PKG_VERSION")),
-        );
-        if let Some(auth) = self.authenticator.as_mut()
-            && let Some(value) = auth.authorization(request.method.as_str(), &request.uri)
-        {
-            request.headers.set("Authorization", value);
-        }
-        self.output.extend_from_slice(&request.to_bytes());
-        self.pending = Some((request, now, retried));
+    /// Sends `request` (numbered, in the session, with credentials when the server asked
+    /// for them).
+    fn ask(&mut self, request: Request, now: Instant) {
+        let wire = self.requester.send(request, (), now);
+        wire.write_to(&mut self.output);
     }
 
-    /// The reply to the pending request.
+    /// A reply from the server: to the pending request (matched by CSeq), answered again
+    /// with credentials after a 401.
     fn answered(&mut self, reply: Response, now: Instant) {
-        let Some((request, _, retried)) = self.pending.take() else {
-            return;
+        let (request, reply) = match self.requester.reply(reply, now) {
+            Reply::Answered {
+                request, response, ..
+            } => (request, response),
+            Reply::Resent(request) => return request.write_to(&mut self.output),
+            Reply::Ignored => return,
         };
-        if reply.status == StatusCode::UNAUTHORIZED
-            && !retried
-            && self
-                .authenticator
-                .as_mut()
-                .is_some_and(|a| a.challenged(reply.headers.get_all("WWW-Authenticate")))
-        {
-            // Once more, now that the challenge can be answered.
-            return self.ask(request, now, true);
-        }
         if !reply.status.is_success() {
-            let why = anyhow!(
-                "{} {}: {} {} {}",
-                request.method.as_str(),
-                request.uri,
-                reply.status.as_u16(),
-                reply.reason,
-                String::from_utf8_lossy(&reply.body).trim()
-            );
-            return self.fail(why);
+            return self.fail(requester::Error::refused(&request, &reply).into());
         }
         if let Err(why) = self.next_step(&reply, now) {
             self.fail(why);
@@ -518,13 +530,8 @@ impl Recorder {
         let url = format!("{}/{}", self.config.url, track.control());
         let mut setup = Request::new(Method::Setup, url);
         setup.headers.set("Transport", transport);
-        if let Some(session) = &self.session {
-            setup
-                .headers
-                .set_typed(&SessionHeader::new(session.clone()));
-        }
         self.state = State::SettingUp(n);
-        self.ask(setup, now, false);
+        self.ask(setup, now);
     }
 
     /// After a successful reply: the next request, or recording.
@@ -534,39 +541,35 @@ impl Recorder {
             State::SettingUp(n) => {
                 let session = reply
                     .session()
-                    .and_then(Result::ok)
-                    .ok_or_else(|| anyhow!("SETUP reply without a Session"))?;
+                    .and_then(std::result::Result::ok)
+                    .ok_or(Error::NoSession)?;
                 let track = self.setups[n];
                 if let Carriage::Udp(_) = self.config.carriage {
                     let ports = reply
                         .headers
                         .typed::<Transport>()
-                        .and_then(Result::ok)
+                        .and_then(std::result::Result::ok)
                         .and_then(|t| t.0.into_iter().next())
                         .and_then(|spec| spec.server_port())
-                        .ok_or_else(|| {
-                            anyhow!("SETUP of the {} reply without server_port", track.name())
-                        })?;
+                        .ok_or(Error::NoServerPort(track.name()))?;
                     let rtcp = ports.rtcp.unwrap_or(ports.rtp.wrapping_add(1));
                     self.server_ports[track.index()] = Some((ports.rtp, rtcp));
                 }
-                self.session = Some(session.id);
+                self.requester.set_session(Some(session.id));
                 if n + 1 < self.setups.len() {
                     self.setup(n + 1, now);
                     return Ok(());
                 }
                 let mut record = Request::new(Method::Record, self.config.url.clone());
-                let id = self.session.clone().unwrap_or_default();
-                record.headers.set_typed(&SessionHeader::new(id));
                 record.headers.set("Range", "npt=now-");
                 self.state = State::Starting;
-                self.ask(record, now, false);
+                self.ask(record, now);
             }
             State::Starting => {
                 self.state = State::Recording;
                 // The clock's mapping before the first packet, so the server times it.
                 self.reports(now);
-                let session = self.session.clone().unwrap_or_default();
+                let session = self.requester.session().unwrap_or_default().to_owned();
                 self.events.push_back(Event::Recording { session });
             }
             State::Recording | State::Closing | State::Done => {}
@@ -574,12 +577,12 @@ impl Recorder {
         Ok(())
     }
 
-    fn fail(&mut self, why: anyhow::Error) {
+    fn fail(&mut self, why: Error) {
         if self.state == State::Done {
             return;
         }
         self.state = State::Done;
-        self.pending = None;
+        self.requester.forget();
         self.events.push_back(Event::Failed(why));
     }
 
@@ -646,7 +649,7 @@ impl Recorder {
         packet.clear();
         let put = header
             .append(payload, &mut packet)
-            .map_err(anyhow::Error::from)
+            .map_err(Error::from)
             .and_then(|_| self.put(track, false, &packet, due));
         self.packet = packet;
         put

@@ -66,6 +66,12 @@ impl Authenticator {
         }
     }
 
+    /// Whether the challenge taken up says the nonce was stale (RFC 7616 §3.3: the
+    /// credentials were right; ask again under the new nonce).
+    pub fn stale(&self) -> bool {
+        matches!(&self.challenge, Some(Challenge::Digest(d)) if d.stale)
+    }
+
     /// The `Authorization` value for `method` on `uri`, once challenged.
     pub fn authorization(&mut self, method: &str, uri: &str) -> Option<String> {
         let credentials = match self.challenge.as_ref()? {

@@ -5,6 +5,7 @@
 //!   [`parse_unterminated`] reads the course dialect, whose messages end without a blank line.
 //! - [`Request::to_bytes`], [`Response::to_bytes`], [`Data::write_to`]: serialization;
 //!   [`course`]: the course dialect's exact byte layout.
+//! - [`requester`]: the asking side's requests in flight (CSeq, Session, credentials, timeouts).
 //! - [`header`]: CSeq, Session, Transport, Range, RTP-Info, Public, Content-*, Speed, Scale.
 //!
 //! ```
@@ -33,6 +34,7 @@ pub mod header;
 mod message;
 mod method;
 mod parser;
+pub mod requester;
 mod status;
 pub mod url;
 mod version;
