@@ -10,6 +10,13 @@
 //!   frame, a token bucket refilled at the rate that drains the frame in [`SPREAD`] of its
 //!   interval spaces the packets, never more than [`BURST_PACKETS`] back to back (or
 //!   [`TIMER_SLACK`] of the rate, if that is more: the event loop sleeps in whole milliseconds).
+//! - A course client's pieces ([`Payload::Course`]) leave one by one, evenly spaced over
+//!   [`COURSE_SPREAD`] of the interval (piece *k* of *n* at `due + k × spread / n`), not
+//!   through the bucket: the course's clients read in Python with the default receive buffer
+//!   (about 92 datagrams on Linux), so every piece that arrives sooner than it must is a
+//!   piece that may find the buffer full while the client draws a picture. A call that comes
+//!   late (the loop was busy) sends one piece and spreads the rest over what is left of the
+//!   interval, rather than all that fell due in one burst.
 //! - A stream that falls behind catches up by sending faster; one more than [`MAX_LAG`] behind
 //!   (CPU, a receiver that does not read) skips whole frames to the one now due and counts
 //!   them; it never sends half a frame.
@@ -46,6 +53,13 @@ pub const PAYLOAD_TYPE: u8 = 26;
 pub const CLOCK_RATE: f64 = 90_000.0;
 /// Share of a frame interval its packets are spread over.
 pub const SPREAD: f64 = 0.8;
+/// Share of a frame interval a course client's pieces are spread over, evenly: most of it, as
+/// the course's own server (one piece a millisecond) spreads them — but at our frame rates a
+/// millisecond each would not fit 1080p's ~70 pieces in 33 ms, so the spacing is the interval's
+/// share divided among the frame's pieces. The tenth left over absorbs the driver's
+/// whole-millisecond timer, so a frame that began a little late still ends before the next is
+/// due instead of pushing every frame after it into catch-up.
+pub const COURSE_SPREAD: f64 = 0.9;
 /// Share of a frame interval a live frame's packets are spread over: enough to keep a frame
 /// from leaving as one burst, little enough to add a few milliseconds of latency.
 pub const LIVE_SPREAD: f64 = 0.25;
@@ -109,6 +123,44 @@ struct InFlight {
     frame: usize,
     timestamp: u32,
     at: Position,
+    /// Course pieces: when each is due.
+    spacing: Option<Spacing>,
+    /// Packets of the frame sent so far.
+    sent: u32,
+}
+
+/// When a course client's pieces leave: piece `k` at `from + (k - base) × gap`, the last
+/// before `end`, when the next frame is due.
+#[derive(Debug, Clone, Copy)]
+struct Spacing {
+    from: Instant,
+    base: u32,
+    gap: Duration,
+    end: Instant,
+}
+
+impl Spacing {
+    /// When piece `k` is due.
+    fn due(&self, k: u32) -> Instant {
+        self.from + self.gap * k.saturating_sub(self.base)
+    }
+
+    /// Piece `k` leaves at `now`, with `left` pieces after it. When it left later than the
+    /// timer's own slack (the loop was busy elsewhere), the rest are spread again over what
+    /// remains before `end` instead of all going at once: a late call sends one piece, not a
+    /// burst of every piece that fell due meanwhile.
+    fn sent(&mut self, k: u32, left: usize, now: Instant) {
+        if left == 0 || now <= self.due(k) + TIMER_SLACK {
+            return;
+        }
+        let remaining = self.end.saturating_duration_since(now);
+        *self = Spacing {
+            from: now,
+            base: k,
+            gap: self.gap.min(remaining / (left as u32 + 1)),
+            end: self.end,
+        };
+    }
 }
 
 /// One session's outgoing RTP stream.
@@ -431,7 +483,11 @@ impl Stream {
             self.slot += 1;
             self.last_sent = Some((timestamp, due));
             // Late frames leave faster, so the stream gets back on schedule.
-            let share = SPREAD / (1.0 + behind);
+            let spread = match self.payload {
+                Payload::Course => COURSE_SPREAD,
+                Payload::Rfc2435 => SPREAD,
+            };
+            let share = spread / (1.0 + behind);
             self.begin_frame(source, frame, timestamp, slot_interval, share, now);
         }
     }
@@ -486,10 +542,22 @@ impl Stream {
             let own = frame_bytes / slot;
             rtx.set_rate((own * RTX_SHARE).ceil() as u64, self.max_payload, now);
         }
+        // A course client's pieces are spaced evenly from now (piece k at now + k × gap).
+        let spacing = (self.payload == Payload::Course).then(|| {
+            let pieces = cutter.packet_count().max(1) as f64;
+            Spacing {
+                from: now,
+                base: 0,
+                gap: Duration::from_secs_f64(slot * share / pieces),
+                end: now + Duration::from_secs_f64(slot),
+            }
+        });
         self.in_flight = Some(InFlight {
             frame,
             timestamp,
             at: Position::default(),
+            spacing,
+            sent: 0,
         });
     }
 
@@ -545,20 +613,27 @@ impl Stream {
         out: &mut Vec<u8>,
         accept: &mut dyn FnMut(usize, &mut Vec<u8>) -> bool,
     ) -> Option<Next> {
-        let held = |stream: &mut Stream, cutter: &Cutter<'_>, next| {
+        let (mut sent, mut spacing) = (flight.sent, flight.spacing);
+        let held = |stream: &mut Stream, cutter: &Cutter<'_>, sent, spacing, next| {
             stream.in_flight = Some(InFlight {
                 at: cutter.position(),
+                sent,
+                spacing,
                 ..flight
             });
             Some(next)
         };
+        let count = cutter.packet_count();
         while let Some(len) = cutter.next_len() {
-            let ready = self.bucket.ready_at(len, now);
+            let ready = match &spacing {
+                Some(spacing) => spacing.due(sent),
+                None => self.bucket.ready_at(len, now),
+            };
             if ready > now {
-                return held(self, cutter, Next::At(ready));
+                return held(self, cutter, sent, spacing, Next::At(ready));
             }
             if !accept(len, out) {
-                return held(self, cutter, Next::Held);
+                return held(self, cutter, sent, spacing, Next::Held);
             }
             let record = Record {
                 sequence_number: self.next_seq,
@@ -580,6 +655,10 @@ impl Stream {
             self.history.push(record);
             self.next_seq = self.next_seq.wrapping_add(1);
             self.bucket.take(len, now);
+            if let Some(spacing) = &mut spacing {
+                spacing.sent(sent, count.saturating_sub(sent as usize + 1), now);
+            }
+            sent += 1;
             self.counters.packets += 1;
             self.counters.octets += (len - rtp::Header::LEN) as u64;
         }
@@ -629,6 +708,7 @@ impl Stream {
 mod tests {
     use super::*;
     use crate::media::Media;
+    use hdstream_common::course;
 
     /// The kit's 30 fps, 30-frame 320x240 file.
     fn media() -> Media {
@@ -686,6 +766,97 @@ mod tests {
             assert_eq!(w[1].1.wrapping_sub(w[0].1), 3000, "90 kHz / 30 fps");
         }
         assert_eq!(s.counters.skipped, 0);
+    }
+
+    /// 30 fps of 100 KB "JPEGs" (the course cuts bytes, it does not read them): 1080p-sized
+    /// frames of 72 pieces each.
+    struct Large(Vec<u8>);
+
+    impl Source for Large {
+        fn frame_count(&self) -> usize {
+            30
+        }
+        fn fps(&self) -> f64 {
+            30.0
+        }
+        fn rfc2435_frame(&self, _: usize) -> Option<hdstream_common::rfc2435::Frame<'_>> {
+            None
+        }
+        fn jpeg(&self, _: usize) -> Option<&[u8]> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_course_clients_pieces_are_spread_evenly_over_most_of_the_interval() {
+        let large = Large(vec![0x55; 100_000]);
+        let t0 = Instant::now();
+        let mut s = Stream::new(&large, Payload::Course, 1400, false, [1, 2, 3], t0);
+        s.play(1.0, t0);
+        // Polled every 100 µs: (when, timestamp) of every piece of the first 10 frames.
+        let mut sent = Vec::new();
+        let mut now = t0;
+        while now < t0 + Duration::from_millis(333) {
+            let mut out = Vec::new();
+            let mut lens = Vec::new();
+            s.send(&large, now, &mut out, &mut |len, _| {
+                lens.push(len);
+                true
+            });
+            let mut rest = &out[..];
+            for len in lens {
+                let (packet, tail) = rest.split_at(len);
+                rest = tail;
+                sent.push((now, rtp::Packet::parse(packet).unwrap().timestamp()));
+            }
+            now += Duration::from_micros(100);
+        }
+        let pieces = 100_000usize.div_ceil(course::PIECE);
+        assert_eq!(sent.len(), 10 * pieces, "ten whole frames");
+        assert_eq!(s.counters.skipped, 0);
+        for frame in sent.chunks(pieces) {
+            let span = frame[pieces - 1].0 - frame[0].0;
+            // 0.9 × 33.3 ms, less one gap: the last piece leaves a gap before the span ends.
+            assert!(
+                span >= Duration::from_millis(29) && span < Duration::from_millis(31),
+                "a frame's pieces span {span:?}"
+            );
+            // Evenly: never two pieces closer than 0.3 ms (the gap is 0.42 ms), never a
+            // bunch of them in one poll.
+            for w in frame.windows(2) {
+                assert!(w[1].0 - w[0].0 >= Duration::from_micros(300), "{w:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_late_call_sends_one_course_piece_and_spreads_the_rest_over_the_interval() {
+        let large = Large(vec![0x55; 100_000]);
+        let t0 = Instant::now();
+        let mut s = Stream::new(&large, Payload::Course, 1400, false, [1, 2, 3], t0);
+        s.play(1.0, t0);
+        let mut per_call = Vec::new();
+        let mut now = t0;
+        while now < t0 + Duration::from_micros(33_300) {
+            // No call for 10 ms (the loop busy elsewhere).
+            if now < t0 + Duration::from_millis(5) || now >= t0 + Duration::from_millis(15) {
+                let mut out = Vec::new();
+                let mut n = 0;
+                s.send(&large, now, &mut out, &mut |_, _| {
+                    n += 1;
+                    true
+                });
+                per_call.push((now, n));
+            }
+            now += Duration::from_micros(100);
+        }
+        let pieces = 100_000usize.div_ceil(course::PIECE);
+        let total: usize = per_call.iter().map(|c| c.1).sum();
+        assert_eq!(
+            total, pieces,
+            "the first frame whole before the second is due"
+        );
+        assert!(per_call.iter().all(|c| c.1 <= 1), "one piece a call");
     }
 
     #[test]
