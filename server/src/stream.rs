@@ -169,11 +169,7 @@ pub struct Stream {
     /// RTP SSRC (random, RFC 3550 §8).
     pub ssrc: u32,
     payload: Payload,
-    fps: f64,
-    frames_in_file: usize,
     looping: bool,
-    /// Frames come from a live source ([`Source::is_live`]).
-    live: bool,
     /// Live: the media time the next frame is expected at (for `RTP-Info` before it arrives).
     expected_media_time: u64,
     max_payload: usize,
@@ -198,10 +194,10 @@ pub struct Stream {
 }
 
 impl Stream {
-    /// A stream of `source` with random `ssrc`, initial sequence number and timestamp origin
-    /// (RFC 3550 §5.1), cut for `mtu`.
+    /// A stream with random `ssrc`, initial sequence number and timestamp origin (RFC 3550
+    /// §5.1), cut for `mtu`. Its frames, their rate and whether they are live are its
+    /// [`Source`]'s, which every call that needs them is given (the one owner of those facts).
     pub fn new(
-        source: &dyn Source,
         payload: Payload,
         mtu: usize,
         looping: bool,
@@ -215,10 +211,7 @@ impl Stream {
         let mut stream = Stream {
             ssrc,
             payload,
-            fps: source.fps(),
-            frames_in_file: source.frame_count(),
             looping,
-            live: source.is_live(),
             expected_media_time: 0,
             max_payload,
             next_seq: seq as u16,
@@ -246,9 +239,9 @@ impl Stream {
         BURST_PACKETS * (self.max_payload + rtp::Header::LEN) as u64
     }
 
-    /// Seconds per frame.
-    pub fn interval(&self) -> Duration {
-        Duration::from_secs_f64(1.0 / self.fps)
+    /// Seconds per frame of `source`.
+    fn interval(source: &dyn Source) -> Duration {
+        Duration::from_secs_f64(1.0 / source.fps())
     }
 
     /// The file frame the next PLAY starts from.
@@ -257,8 +250,8 @@ impl Stream {
     }
 
     /// Where the stream is, in seconds of media (the NPT of the next frame).
-    pub fn npt(&self) -> f64 {
-        self.position as f64 / self.fps
+    pub fn npt(&self, source: &dyn Source) -> f64 {
+        self.position as f64 / source.fps()
     }
 
     /// Whether PLAY is in force.
@@ -273,25 +266,20 @@ impl Stream {
 
     /// The RTP timestamp of frame slot `slot`: 90 kHz media time, or for the course's clients
     /// the frame number (from 1; their HD client orders frames by it).
-    fn timestamp(&self, slot: u64) -> u32 {
+    fn timestamp(&self, source: &dyn Source, slot: u64) -> u32 {
         if self.payload == Payload::Course {
             return (slot as u32).wrapping_add(1);
         }
-        if self.live {
+        if source.is_live() {
             return self.ts_origin.wrapping_add(self.expected_media_time as u32);
         }
-        let ticks = (slot as f64 * CLOCK_RATE / self.fps).round() as u64;
+        let ticks = (slot as f64 * CLOCK_RATE / source.fps()).round() as u64;
         self.ts_origin.wrapping_add(ticks as u32)
     }
 
     /// The RTP timestamp the next frame will carry.
-    pub fn next_timestamp(&self) -> u32 {
-        self.timestamp(self.slot)
-    }
-
-    /// Whether frames come from a live source.
-    pub fn is_live(&self) -> bool {
-        self.live
+    pub fn next_timestamp(&self, source: &dyn Source) -> u32 {
+        self.timestamp(source, self.slot)
     }
 
     /// The wall clock and RTP timestamp a sender report maps (RFC 3550 §6.4.1), given the
@@ -301,6 +289,7 @@ impl Stream {
     /// has left, when only a guess at the next timestamp is known: its first report waits.
     pub fn report_clock(
         &self,
+        source: &dyn Source,
         now: Instant,
         wall_now: std::time::SystemTime,
     ) -> Option<(std::time::SystemTime, u32)> {
@@ -309,8 +298,8 @@ impl Stream {
         }
         match self.rtp_time_at(now) {
             Some(timestamp) => Some((wall_now, timestamp)),
-            None if self.live => None,
-            None => Some((wall_now, self.next_timestamp())),
+            None if source.is_live() => None,
+            None => Some((wall_now, self.next_timestamp(source))),
         }
     }
 
@@ -325,18 +314,18 @@ impl Stream {
 
     /// Moves to the first frame at or after `npt` seconds (RFC 2326 §12.29); past the end → the
     /// end. A frame whose first packets already left still leaves whole first.
-    pub fn seek(&mut self, npt: f64) {
-        let frame = (npt.max(0.0) * self.fps - 1e-6).ceil();
+    pub fn seek(&mut self, source: &dyn Source, npt: f64) {
+        let frame = (npt.max(0.0) * source.fps() - 1e-6).ceil();
         self.position = if frame.is_finite() {
-            (frame as usize).min(self.frames_in_file)
+            (frame as usize).min(source.frame_count())
         } else {
             0
         };
     }
 
     /// Starts (or resumes) sending at `speed` times real time from the current position.
-    pub fn play(&mut self, speed: f64, now: Instant) {
-        if self.position >= self.frames_in_file && self.looping {
+    pub fn play(&mut self, source: &dyn Source, speed: f64, now: Instant) {
+        if self.position >= source.frame_count() && self.looping {
             self.position = 0;
         }
         self.schedule = Some(Schedule {
@@ -352,7 +341,6 @@ impl Stream {
         let end = source.frame_count();
         self.position = end;
         let fps = source.fps();
-        self.fps = fps;
         self.expected_media_time = end
             .checked_sub(1)
             .and_then(|newest| source.moment(newest))
@@ -430,7 +418,7 @@ impl Stream {
             let Some(schedule) = self.schedule else {
                 return Next::Idle;
             };
-            if self.live {
+            if source.is_live() {
                 let Some(frame) = self.next_live_frame(source, now) else {
                     // Waiting for the publisher.
                     return Next::Idle;
@@ -439,18 +427,17 @@ impl Stream {
                     continue;
                 };
                 self.expected_media_time = moment.media_time;
-                let timestamp = self.timestamp(self.slot);
+                let timestamp = self.timestamp(source, self.slot);
                 self.slot += 1;
                 if let Some(capture) = moment.capture {
                     self.captured = Some((timestamp, capture));
                 }
                 self.last_sent = Some((timestamp, moment.arrived));
-                self.fps = source.fps();
-                let interval = self.interval();
+                let interval = Stream::interval(source);
                 self.begin_frame(source, frame, timestamp, interval, LIVE_SPREAD, now);
                 continue;
             }
-            let slot_interval = self.interval().div_f64(schedule.speed);
+            let slot_interval = Stream::interval(source).div_f64(schedule.speed);
             let due =
                 schedule.anchor + slot_interval.mul_f64((self.slot - schedule.anchor_slot) as f64);
             if due > now {
@@ -467,17 +454,18 @@ impl Stream {
                 self.counters.skipped += skip;
                 behind -= skip as f64;
             }
-            if self.position >= self.frames_in_file {
-                if !self.looping || self.frames_in_file == 0 {
+            let frames = source.frame_count();
+            if self.position >= frames {
+                if !self.looping || frames == 0 {
                     self.schedule = None;
                     if let Some(rtx) = &mut self.rtx {
                         rtx.stop_refill(now);
                     }
                     return Next::Ended;
                 }
-                self.position %= self.frames_in_file;
+                self.position %= frames;
             }
-            let timestamp = self.timestamp(self.slot);
+            let timestamp = self.timestamp(source, self.slot);
             let frame = self.position;
             self.position += 1;
             self.slot += 1;
@@ -757,8 +745,8 @@ mod tests {
     fn frames_leave_on_schedule_with_monotonic_timestamps() {
         let media = media();
         let t0 = Instant::now();
-        let mut s = Stream::new(&media, Payload::Rfc2435, 1400, false, [1, 2, 3], t0);
-        s.play(1.0, t0);
+        let mut s = Stream::new(Payload::Rfc2435, 1400, false, [1, 2, 3], t0);
+        s.play(&media, 1.0, t0);
         let sent = run(&mut s, &media, t0, t0 + Duration::from_millis(500));
         let frames: Vec<_> = sent.iter().filter(|p| p.2).collect();
         assert_eq!(frames.len(), 15, "500 ms at 30 fps");
@@ -791,8 +779,8 @@ mod tests {
     fn a_course_clients_pieces_are_spread_evenly_over_most_of_the_interval() {
         let large = Large(vec![0x55; 100_000]);
         let t0 = Instant::now();
-        let mut s = Stream::new(&large, Payload::Course, 1400, false, [1, 2, 3], t0);
-        s.play(1.0, t0);
+        let mut s = Stream::new(Payload::Course, 1400, false, [1, 2, 3], t0);
+        s.play(&large, 1.0, t0);
         // Polled every 100 µs: (when, timestamp) of every piece of the first 10 frames.
         let mut sent = Vec::new();
         let mut now = t0;
@@ -833,8 +821,8 @@ mod tests {
     fn a_late_call_sends_one_course_piece_and_spreads_the_rest_over_the_interval() {
         let large = Large(vec![0x55; 100_000]);
         let t0 = Instant::now();
-        let mut s = Stream::new(&large, Payload::Course, 1400, false, [1, 2, 3], t0);
-        s.play(1.0, t0);
+        let mut s = Stream::new(Payload::Course, 1400, false, [1, 2, 3], t0);
+        s.play(&large, 1.0, t0);
         let mut per_call = Vec::new();
         let mut now = t0;
         while now < t0 + Duration::from_micros(33_300) {
@@ -863,8 +851,8 @@ mod tests {
     fn a_short_stall_is_caught_up_a_long_one_skips_whole_frames() {
         let media = media();
         let t0 = Instant::now();
-        let mut s = Stream::new(&media, Payload::Rfc2435, 1400, true, [1, 2, 3], t0);
-        s.play(1.0, t0);
+        let mut s = Stream::new(Payload::Rfc2435, 1400, true, [1, 2, 3], t0);
+        s.play(&media, 1.0, t0);
         run(&mut s, &media, t0, t0 + Duration::from_millis(100));
         // 150 ms without CPU: caught up, nothing skipped.
         let t1 = t0 + Duration::from_millis(250);
@@ -892,8 +880,8 @@ mod tests {
     fn pause_lets_the_frame_in_flight_finish_then_stops() {
         let media = media();
         let t0 = Instant::now();
-        let mut s = Stream::new(&media, Payload::Rfc2435, 400, false, [1, 2, 3], t0);
-        s.play(1.0, t0);
+        let mut s = Stream::new(Payload::Rfc2435, 400, false, [1, 2, 3], t0);
+        s.play(&media, 1.0, t0);
         // Send part of the first frame only (small MTU: many packets per frame).
         assert!(!due(&mut s, &media, t0).is_empty());
         s.pause(t0);
@@ -910,8 +898,8 @@ mod tests {
         let media = media();
         let t0 = Instant::now();
         let packets = |refuse_every: usize| {
-            let mut s = Stream::new(&media, Payload::Rfc2435, 400, false, [1, 2, 3], t0);
-            s.play(1.0, t0);
+            let mut s = Stream::new(Payload::Rfc2435, 400, false, [1, 2, 3], t0);
+            s.play(&media, 1.0, t0);
             let mut out = Vec::new();
             let mut now = t0;
             let mut offered = 0;
@@ -938,8 +926,8 @@ mod tests {
         for payload in [Payload::Rfc2435, Payload::Course] {
             let media = media();
             let t0 = Instant::now();
-            let mut s = Stream::new(&media, payload, 400, true, [1, 2, 3], t0);
-            s.play(1.0, t0);
+            let mut s = Stream::new(payload, 400, true, [1, 2, 3], t0);
+            s.play(&media, 1.0, t0);
             let mut sent = Vec::new();
             for ms in 0..1000 {
                 sent.extend(due(&mut s, &media, t0 + Duration::from_millis(ms)));
@@ -966,9 +954,9 @@ mod tests {
     fn a_nack_is_answered_with_rtx_packets_that_carry_the_original() {
         let media = media();
         let t0 = Instant::now();
-        let mut s = Stream::new(&media, Payload::Rfc2435, 400, true, [1, 2, 3], t0);
+        let mut s = Stream::new(Payload::Rfc2435, 400, true, [1, 2, 3], t0);
         s.enable_rtx(97, [0xBEEF, 100], Duration::from_millis(500));
-        s.play(1.0, t0);
+        s.play(&media, 1.0, t0);
         let mut sent = Vec::new();
         for ms in 0..200 {
             sent.extend(due(&mut s, &media, t0 + Duration::from_millis(ms)));
@@ -1013,9 +1001,9 @@ mod tests {
         let media = media();
         let t0 = Instant::now();
         let bytes = |flood: bool| {
-            let mut s = Stream::new(&media, Payload::Rfc2435, 400, true, [1, 2, 3], t0);
+            let mut s = Stream::new(Payload::Rfc2435, 400, true, [1, 2, 3], t0);
             s.enable_rtx(97, [0xBEEF, 100], Duration::from_millis(500));
-            s.play(1.0, t0);
+            s.play(&media, 1.0, t0);
             let mut total = 0;
             let mut seqs: Vec<u16> = Vec::new();
             for ms in 0..5000 {
