@@ -74,6 +74,19 @@ const PUBLIC: [Method; 9] = [
     Method::GetParameter,
 ];
 
+/// The frames `program` plays: its file, or its path's feed ([`crate::source::Gone`] once the
+/// server has forgotten it). The one owner of their count, rate and liveness, which a
+/// session's [`Stream`] asks.
+pub(crate) fn source_of<'a>(program: &'a Program, publishing: &'a Publishing) -> &'a dyn Source {
+    match program {
+        Program::File(media) => media.as_ref(),
+        Program::Live(path) => match publishing.feed(path) {
+            Some(feed) => feed,
+            None => &crate::source::Gone,
+        },
+    }
+}
+
 /// An error reply with a short explanation in a text body.
 fn error(request: &Request, status: StatusCode, why: impl std::fmt::Display) -> Response {
     let mut response = Response::reply_to(request, status);
@@ -519,14 +532,12 @@ fn setup(
     };
     let random = cx.sessions.random();
     let (mtu, looping) = (cx.config.mtu, cx.config.looping);
-    let source: &dyn Source = match &program {
-        Program::File(media) => media.as_ref(),
-        Program::Live(path) => match cx.publishing.feed(path) {
-            Some(feed) => feed,
-            None => return (error(request, StatusCode::NOT_FOUND, "not published"), None),
-        },
-    };
-    let mut stream = Stream::new(source, payload, mtu, looping, random, cx.now);
+    if let Program::Live(path) = &program
+        && cx.publishing.feed(path).is_none()
+    {
+        return (error(request, StatusCode::NOT_FOUND, "not published"), None);
+    }
+    let mut stream = Stream::new(payload, mtu, looping, random, cx.now);
     if let Some(rtx) =
         rtx_offer(cx.config).filter(|_| !course && matches!(delivery, Delivery::Udp { .. }))
     {
@@ -614,14 +625,14 @@ fn setup_track(
         (Program::File(media), TrackKind::Sound) => match &media.sound {
             Some(sound) => {
                 let mut stream = AudioStream::new(sound, cx.config.looping, random);
-                stream.seek(session.stream.npt());
+                stream.seek(session.stream.npt(media.as_ref()));
                 TrackStream::File(stream)
             }
             None => return error(request, StatusCode::NOT_FOUND, "no such track"),
         },
-        (Program::File(_), TrackKind::Captions) => {
+        (Program::File(media), TrackKind::Captions) => {
             let mut stream = CaptionStream::new(random);
-            stream.seek(session.stream.npt());
+            stream.seek(session.stream.npt(media.as_ref()));
             TrackStream::Captions(stream)
         }
         (Program::Live(_), _) => TrackStream::Live(LiveTrackStream::new(random)),
@@ -740,10 +751,11 @@ fn play(cx: &mut Context<'_>, request: &Request, id: Option<&str>) -> Response {
         Ok(s) => s,
         Err(response) => return response,
     };
-    let duration = match &session.program {
-        Program::File(media) => media.duration(),
+    let media = match &session.program {
+        Program::File(media) => Arc::clone(media),
         Program::Live(path) => return play_live(request, session, publishing.feed(path), now),
     };
+    let duration = media.duration();
     let range = match request.headers.typed::<Range>() {
         None => None,
         Some(Err(e)) => return error(request, StatusCode::INVALID_RANGE, e),
@@ -764,11 +776,12 @@ fn play(cx: &mut Context<'_>, request: &Request, id: Option<&str>) -> Response {
         Some(Err(e)) => return error(request, StatusCode::BAD_REQUEST, e),
         Some(Ok(s)) => Some(s.get().clamp(0.25, max_speed)),
     };
+    let source: &dyn Source = media.as_ref();
     if let Some(start) = start {
-        session.stream.seek(start);
+        session.stream.seek(source, start);
     }
-    let npt = session.stream.npt();
-    session.stream.play(speed.unwrap_or(1.0), now);
+    let npt = session.stream.npt(source);
+    session.stream.play(source, speed.unwrap_or(1.0), now);
     let cues = session.program.file().and_then(|m| m.captions.as_deref());
     for track in &mut session.tracks {
         // After a seek every track starts from the video's position; otherwise (a resume, a
@@ -793,10 +806,12 @@ fn play(cx: &mut Context<'_>, request: &Request, id: Option<&str>) -> Response {
     session.ended = false;
     session.first_play.get_or_insert(now);
     let mut response = Response::reply_to(request, StatusCode::OK);
-    if let Some(r) = Range::between(session.stream.npt(), duration) {
+    if let Some(r) = Range::between(session.stream.npt(source), duration) {
         response.headers.set_typed(&r);
     }
-    response.headers.set_typed(&rtp_info(session, request));
+    response
+        .headers
+        .set_typed(&rtp_info(session, source, request));
     if let Some(speed) = speed.and_then(Speed::new) {
         response.headers.set_typed(&speed);
     }
@@ -825,7 +840,7 @@ fn play_live(
             "nobody is publishing it now",
         );
     };
-    session.stream.play(1.0, now);
+    session.stream.play(feed, 1.0, now);
     session.stream.join(feed);
     for track in &mut session.tracks {
         if let (TrackStream::Live(stream), Some(packets)) =
@@ -839,7 +854,9 @@ fn play_live(
     session.first_play.get_or_insert(now);
     let mut response = Response::reply_to(request, StatusCode::OK);
     response.headers.set_typed(&Range::now());
-    response.headers.set_typed(&rtp_info(session, request));
+    response
+        .headers
+        .set_typed(&rtp_info(session, feed, request));
     if request.headers.get(Speed::NAME).is_some()
         && let Some(one) = Speed::new(1.0)
     {
@@ -850,7 +867,7 @@ fn play_live(
 
 /// `RTP-Info` (RFC 2326 §12.33) after a PLAY: each track's first sequence number and
 /// timestamp, the video's first.
-fn rtp_info(session: &Session, request: &Request) -> RtpInfo {
+fn rtp_info(session: &Session, source: &dyn Source, request: &Request) -> RtpInfo {
     let tracks = session.tracks.iter().map(|t| RtpInfoEntry {
         url: t.control_url.clone(),
         seq: Some(t.stream.next_sequence_number()),
@@ -859,7 +876,7 @@ fn rtp_info(session: &Session, request: &Request) -> RtpInfo {
     let video = RtpInfoEntry {
         url: play_url(session, request),
         seq: Some(session.stream.next_sequence_number()),
-        rtptime: Some(session.stream.next_timestamp()),
+        rtptime: Some(session.stream.next_timestamp(source)),
     };
     RtpInfo(std::iter::once(video).chain(tracks).collect())
 }
@@ -884,10 +901,13 @@ fn pause(cx: &mut Context<'_>, request: &Request, id: Option<&str>) -> Response 
     }
     session.state = State::Ready;
     let mut response = Response::reply_to(request, StatusCode::OK);
-    if session.stream.is_live() {
-        response.headers.set_typed(&Range::now());
-    } else if let Some(r) = Range::from_seconds(session.stream.npt()) {
-        response.headers.set_typed(&r);
+    match &session.program {
+        Program::Live(_) => response.headers.set_typed(&Range::now()),
+        Program::File(media) => {
+            if let Some(r) = Range::from_seconds(session.stream.npt(media.as_ref())) {
+                response.headers.set_typed(&r);
+            }
+        }
     }
     response
 }

@@ -100,10 +100,11 @@ impl Reports {
         // rtpbin groups by it) line the tracks up.
         let cname = format!("hdstream-{}", session.id);
         let stream = &session.stream;
+        let source = control::source_of(&session.program, publishing);
         // A BYE leaves whatever the stream knows; a report waits until it has a mapping.
-        let clock = match stream.report_clock(now, wall_now) {
+        let clock = match stream.report_clock(source, now, wall_now) {
             Some(clock) => clock,
-            None if bye => (wall_now, stream.next_timestamp()),
+            None if bye => (wall_now, stream.next_timestamp(source)),
             None => return false,
         };
         let video = Report {

@@ -70,10 +70,14 @@ impl<'a> Pieces<'a> {
         Some((data, self.done))
     }
 
+    /// How many pieces the whole JPEG makes.
+    fn count(&self) -> usize {
+        self.jpeg.len().div_ceil(self.piece).max(1)
+    }
+
     /// Bytes of all its pieces' RTP packets together.
     fn frame_len(&self) -> usize {
-        let count = self.jpeg.len().div_ceil(self.piece).max(1);
-        self.jpeg.len() + count * rtp::Header::LEN
+        self.jpeg.len() + self.count() * rtp::Header::LEN
     }
 
     fn resume_at(&mut self, at: usize) {
@@ -141,6 +145,14 @@ impl<'a> Cutter<'a> {
         match self {
             Cutter::Rfc2435(p) => p.payload_len() + p.fragment_count() * rtp::Header::LEN,
             Cutter::Course(p) => p.frame_len(),
+        }
+    }
+
+    /// How many RTP packets the whole frame makes.
+    pub fn packet_count(&self) -> usize {
+        match self {
+            Cutter::Rfc2435(p) => p.fragment_count(),
+            Cutter::Course(p) => p.count(),
         }
     }
 
@@ -250,6 +262,8 @@ mod tests {
             assert_eq!(p.sequence_number(), i as u16);
         }
         frame_len_is_the_packets(&media, Payload::Rfc2435, 3, 500, &packets);
+        let cutter = Cutter::new(&media, Payload::Rfc2435, 3, 500).unwrap();
+        assert_eq!(cutter.packet_count(), packets.len());
     }
 
     #[test]
@@ -264,6 +278,8 @@ mod tests {
             .collect();
         assert_eq!(rebuilt, jpeg);
         frame_len_is_the_packets(&media, Payload::Course, 0, 1400, &packets);
+        let cutter = Cutter::new(&media, Payload::Course, 0, 1400).unwrap();
+        assert_eq!(cutter.packet_count(), packets.len());
     }
 
     #[test]

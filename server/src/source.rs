@@ -35,6 +35,34 @@ pub trait Source {
     }
 }
 
+/// A live path whose feed the server no longer holds (forgotten after its publisher left):
+/// live, without frames. A viewer's stream asks it what it asks every source, and learns that
+/// nothing more will come.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Gone;
+
+impl Source for Gone {
+    fn frame_count(&self) -> usize {
+        0
+    }
+
+    fn fps(&self) -> f64 {
+        30.0
+    }
+
+    fn rfc2435_frame(&self, _index: usize) -> Option<rfc2435::Frame<'_>> {
+        None
+    }
+
+    fn jpeg(&self, _index: usize) -> Option<&[u8]> {
+        None
+    }
+
+    fn is_live(&self) -> bool {
+        true
+    }
+}
+
 /// When a live frame happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Moment {

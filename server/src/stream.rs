@@ -10,6 +10,13 @@
 //!   frame, a token bucket refilled at the rate that drains the frame in [`SPREAD`] of its
 //!   interval spaces the packets, never more than [`BURST_PACKETS`] back to back (or
 //!   [`TIMER_SLACK`] of the rate, if that is more: the event loop sleeps in whole milliseconds).
+//! - A course client's pieces ([`Payload::Course`]) leave one by one, evenly spaced over
+//!   [`COURSE_SPREAD`] of the interval (piece *k* of *n* at `due + k × spread / n`), not
+//!   through the bucket: the course's clients read in Python with the default receive buffer
+//!   (about 92 datagrams on Linux), so every piece that arrives sooner than it must is a
+//!   piece that may find the buffer full while the client draws a picture. A call that comes
+//!   late (the loop was busy) sends one piece and spreads the rest over what is left of the
+//!   interval, rather than all that fell due in one burst.
 //! - A stream that falls behind catches up by sending faster; one more than [`MAX_LAG`] behind
 //!   (CPU, a receiver that does not read) skips whole frames to the one now due and counts
 //!   them; it never sends half a frame.
@@ -46,6 +53,13 @@ pub const PAYLOAD_TYPE: u8 = 26;
 pub const CLOCK_RATE: f64 = 90_000.0;
 /// Share of a frame interval its packets are spread over.
 pub const SPREAD: f64 = 0.8;
+/// Share of a frame interval a course client's pieces are spread over, evenly: most of it, as
+/// the course's own server (one piece a millisecond) spreads them — but at our frame rates a
+/// millisecond each would not fit 1080p's ~70 pieces in 33 ms, so the spacing is the interval's
+/// share divided among the frame's pieces. The tenth left over absorbs the driver's
+/// whole-millisecond timer, so a frame that began a little late still ends before the next is
+/// due instead of pushing every frame after it into catch-up.
+pub const COURSE_SPREAD: f64 = 0.9;
 /// Share of a frame interval a live frame's packets are spread over: enough to keep a frame
 /// from leaving as one burst, little enough to add a few milliseconds of latency.
 pub const LIVE_SPREAD: f64 = 0.25;
@@ -109,6 +123,44 @@ struct InFlight {
     frame: usize,
     timestamp: u32,
     at: Position,
+    /// Course pieces: when each is due.
+    spacing: Option<Spacing>,
+    /// Packets of the frame sent so far.
+    sent: u32,
+}
+
+/// When a course client's pieces leave: piece `k` at `from + (k - base) × gap`, the last
+/// before `end`, when the next frame is due.
+#[derive(Debug, Clone, Copy)]
+struct Spacing {
+    from: Instant,
+    base: u32,
+    gap: Duration,
+    end: Instant,
+}
+
+impl Spacing {
+    /// When piece `k` is due.
+    fn due(&self, k: u32) -> Instant {
+        self.from + self.gap * k.saturating_sub(self.base)
+    }
+
+    /// Piece `k` leaves at `now`, with `left` pieces after it. When it left later than the
+    /// timer's own slack (the loop was busy elsewhere), the rest are spread again over what
+    /// remains before `end` instead of all going at once: a late call sends one piece, not a
+    /// burst of every piece that fell due meanwhile.
+    fn sent(&mut self, k: u32, left: usize, now: Instant) {
+        if left == 0 || now <= self.due(k) + TIMER_SLACK {
+            return;
+        }
+        let remaining = self.end.saturating_duration_since(now);
+        *self = Spacing {
+            from: now,
+            base: k,
+            gap: self.gap.min(remaining / (left as u32 + 1)),
+            end: self.end,
+        };
+    }
 }
 
 /// One session's outgoing RTP stream.
@@ -117,11 +169,7 @@ pub struct Stream {
     /// RTP SSRC (random, RFC 3550 §8).
     pub ssrc: u32,
     payload: Payload,
-    fps: f64,
-    frames_in_file: usize,
     looping: bool,
-    /// Frames come from a live source ([`Source::is_live`]).
-    live: bool,
     /// Live: the media time the next frame is expected at (for `RTP-Info` before it arrives).
     expected_media_time: u64,
     max_payload: usize,
@@ -146,10 +194,10 @@ pub struct Stream {
 }
 
 impl Stream {
-    /// A stream of `source` with random `ssrc`, initial sequence number and timestamp origin
-    /// (RFC 3550 §5.1), cut for `mtu`.
+    /// A stream with random `ssrc`, initial sequence number and timestamp origin (RFC 3550
+    /// §5.1), cut for `mtu`. Its frames, their rate and whether they are live are its
+    /// [`Source`]'s, which every call that needs them is given (the one owner of those facts).
     pub fn new(
-        source: &dyn Source,
         payload: Payload,
         mtu: usize,
         looping: bool,
@@ -163,10 +211,7 @@ impl Stream {
         let mut stream = Stream {
             ssrc,
             payload,
-            fps: source.fps(),
-            frames_in_file: source.frame_count(),
             looping,
-            live: source.is_live(),
             expected_media_time: 0,
             max_payload,
             next_seq: seq as u16,
@@ -194,9 +239,9 @@ impl Stream {
         BURST_PACKETS * (self.max_payload + rtp::Header::LEN) as u64
     }
 
-    /// Seconds per frame.
-    pub fn interval(&self) -> Duration {
-        Duration::from_secs_f64(1.0 / self.fps)
+    /// Seconds per frame of `source`.
+    fn interval(source: &dyn Source) -> Duration {
+        Duration::from_secs_f64(1.0 / source.fps())
     }
 
     /// The file frame the next PLAY starts from.
@@ -205,8 +250,8 @@ impl Stream {
     }
 
     /// Where the stream is, in seconds of media (the NPT of the next frame).
-    pub fn npt(&self) -> f64 {
-        self.position as f64 / self.fps
+    pub fn npt(&self, source: &dyn Source) -> f64 {
+        self.position as f64 / source.fps()
     }
 
     /// Whether PLAY is in force.
@@ -221,25 +266,20 @@ impl Stream {
 
     /// The RTP timestamp of frame slot `slot`: 90 kHz media time, or for the course's clients
     /// the frame number (from 1; their HD client orders frames by it).
-    fn timestamp(&self, slot: u64) -> u32 {
+    fn timestamp(&self, source: &dyn Source, slot: u64) -> u32 {
         if self.payload == Payload::Course {
             return (slot as u32).wrapping_add(1);
         }
-        if self.live {
+        if source.is_live() {
             return self.ts_origin.wrapping_add(self.expected_media_time as u32);
         }
-        let ticks = (slot as f64 * CLOCK_RATE / self.fps).round() as u64;
+        let ticks = (slot as f64 * CLOCK_RATE / source.fps()).round() as u64;
         self.ts_origin.wrapping_add(ticks as u32)
     }
 
     /// The RTP timestamp the next frame will carry.
-    pub fn next_timestamp(&self) -> u32 {
-        self.timestamp(self.slot)
-    }
-
-    /// Whether frames come from a live source.
-    pub fn is_live(&self) -> bool {
-        self.live
+    pub fn next_timestamp(&self, source: &dyn Source) -> u32 {
+        self.timestamp(source, self.slot)
     }
 
     /// The wall clock and RTP timestamp a sender report maps (RFC 3550 §6.4.1), given the
@@ -249,6 +289,7 @@ impl Stream {
     /// has left, when only a guess at the next timestamp is known: its first report waits.
     pub fn report_clock(
         &self,
+        source: &dyn Source,
         now: Instant,
         wall_now: std::time::SystemTime,
     ) -> Option<(std::time::SystemTime, u32)> {
@@ -257,8 +298,8 @@ impl Stream {
         }
         match self.rtp_time_at(now) {
             Some(timestamp) => Some((wall_now, timestamp)),
-            None if self.live => None,
-            None => Some((wall_now, self.next_timestamp())),
+            None if source.is_live() => None,
+            None => Some((wall_now, self.next_timestamp(source))),
         }
     }
 
@@ -273,18 +314,18 @@ impl Stream {
 
     /// Moves to the first frame at or after `npt` seconds (RFC 2326 §12.29); past the end → the
     /// end. A frame whose first packets already left still leaves whole first.
-    pub fn seek(&mut self, npt: f64) {
-        let frame = (npt.max(0.0) * self.fps - 1e-6).ceil();
+    pub fn seek(&mut self, source: &dyn Source, npt: f64) {
+        let frame = (npt.max(0.0) * source.fps() - 1e-6).ceil();
         self.position = if frame.is_finite() {
-            (frame as usize).min(self.frames_in_file)
+            (frame as usize).min(source.frame_count())
         } else {
             0
         };
     }
 
     /// Starts (or resumes) sending at `speed` times real time from the current position.
-    pub fn play(&mut self, speed: f64, now: Instant) {
-        if self.position >= self.frames_in_file && self.looping {
+    pub fn play(&mut self, source: &dyn Source, speed: f64, now: Instant) {
+        if self.position >= source.frame_count() && self.looping {
             self.position = 0;
         }
         self.schedule = Some(Schedule {
@@ -300,7 +341,6 @@ impl Stream {
         let end = source.frame_count();
         self.position = end;
         let fps = source.fps();
-        self.fps = fps;
         self.expected_media_time = end
             .checked_sub(1)
             .and_then(|newest| source.moment(newest))
@@ -378,7 +418,7 @@ impl Stream {
             let Some(schedule) = self.schedule else {
                 return Next::Idle;
             };
-            if self.live {
+            if source.is_live() {
                 let Some(frame) = self.next_live_frame(source, now) else {
                     // Waiting for the publisher.
                     return Next::Idle;
@@ -387,18 +427,17 @@ impl Stream {
                     continue;
                 };
                 self.expected_media_time = moment.media_time;
-                let timestamp = self.timestamp(self.slot);
+                let timestamp = self.timestamp(source, self.slot);
                 self.slot += 1;
                 if let Some(capture) = moment.capture {
                     self.captured = Some((timestamp, capture));
                 }
                 self.last_sent = Some((timestamp, moment.arrived));
-                self.fps = source.fps();
-                let interval = self.interval();
+                let interval = Stream::interval(source);
                 self.begin_frame(source, frame, timestamp, interval, LIVE_SPREAD, now);
                 continue;
             }
-            let slot_interval = self.interval().div_f64(schedule.speed);
+            let slot_interval = Stream::interval(source).div_f64(schedule.speed);
             let due =
                 schedule.anchor + slot_interval.mul_f64((self.slot - schedule.anchor_slot) as f64);
             if due > now {
@@ -415,23 +454,28 @@ impl Stream {
                 self.counters.skipped += skip;
                 behind -= skip as f64;
             }
-            if self.position >= self.frames_in_file {
-                if !self.looping || self.frames_in_file == 0 {
+            let frames = source.frame_count();
+            if self.position >= frames {
+                if !self.looping || frames == 0 {
                     self.schedule = None;
                     if let Some(rtx) = &mut self.rtx {
                         rtx.stop_refill(now);
                     }
                     return Next::Ended;
                 }
-                self.position %= self.frames_in_file;
+                self.position %= frames;
             }
-            let timestamp = self.timestamp(self.slot);
+            let timestamp = self.timestamp(source, self.slot);
             let frame = self.position;
             self.position += 1;
             self.slot += 1;
             self.last_sent = Some((timestamp, due));
             // Late frames leave faster, so the stream gets back on schedule.
-            let share = SPREAD / (1.0 + behind);
+            let spread = match self.payload {
+                Payload::Course => COURSE_SPREAD,
+                Payload::Rfc2435 => SPREAD,
+            };
+            let share = spread / (1.0 + behind);
             self.begin_frame(source, frame, timestamp, slot_interval, share, now);
         }
     }
@@ -486,10 +530,22 @@ impl Stream {
             let own = frame_bytes / slot;
             rtx.set_rate((own * RTX_SHARE).ceil() as u64, self.max_payload, now);
         }
+        // A course client's pieces are spaced evenly from now (piece k at now + k × gap).
+        let spacing = (self.payload == Payload::Course).then(|| {
+            let pieces = cutter.packet_count().max(1) as f64;
+            Spacing {
+                from: now,
+                base: 0,
+                gap: Duration::from_secs_f64(slot * share / pieces),
+                end: now + Duration::from_secs_f64(slot),
+            }
+        });
         self.in_flight = Some(InFlight {
             frame,
             timestamp,
             at: Position::default(),
+            spacing,
+            sent: 0,
         });
     }
 
@@ -545,20 +601,27 @@ impl Stream {
         out: &mut Vec<u8>,
         accept: &mut dyn FnMut(usize, &mut Vec<u8>) -> bool,
     ) -> Option<Next> {
-        let held = |stream: &mut Stream, cutter: &Cutter<'_>, next| {
+        let (mut sent, mut spacing) = (flight.sent, flight.spacing);
+        let held = |stream: &mut Stream, cutter: &Cutter<'_>, sent, spacing, next| {
             stream.in_flight = Some(InFlight {
                 at: cutter.position(),
+                sent,
+                spacing,
                 ..flight
             });
             Some(next)
         };
+        let count = cutter.packet_count();
         while let Some(len) = cutter.next_len() {
-            let ready = self.bucket.ready_at(len, now);
+            let ready = match &spacing {
+                Some(spacing) => spacing.due(sent),
+                None => self.bucket.ready_at(len, now),
+            };
             if ready > now {
-                return held(self, cutter, Next::At(ready));
+                return held(self, cutter, sent, spacing, Next::At(ready));
             }
             if !accept(len, out) {
-                return held(self, cutter, Next::Held);
+                return held(self, cutter, sent, spacing, Next::Held);
             }
             let record = Record {
                 sequence_number: self.next_seq,
@@ -580,6 +643,10 @@ impl Stream {
             self.history.push(record);
             self.next_seq = self.next_seq.wrapping_add(1);
             self.bucket.take(len, now);
+            if let Some(spacing) = &mut spacing {
+                spacing.sent(sent, count.saturating_sub(sent as usize + 1), now);
+            }
+            sent += 1;
             self.counters.packets += 1;
             self.counters.octets += (len - rtp::Header::LEN) as u64;
         }
@@ -629,6 +696,7 @@ impl Stream {
 mod tests {
     use super::*;
     use crate::media::Media;
+    use hdstream_common::course;
 
     /// The kit's 30 fps, 30-frame 320x240 file.
     fn media() -> Media {
@@ -677,8 +745,8 @@ mod tests {
     fn frames_leave_on_schedule_with_monotonic_timestamps() {
         let media = media();
         let t0 = Instant::now();
-        let mut s = Stream::new(&media, Payload::Rfc2435, 1400, false, [1, 2, 3], t0);
-        s.play(1.0, t0);
+        let mut s = Stream::new(Payload::Rfc2435, 1400, false, [1, 2, 3], t0);
+        s.play(&media, 1.0, t0);
         let sent = run(&mut s, &media, t0, t0 + Duration::from_millis(500));
         let frames: Vec<_> = sent.iter().filter(|p| p.2).collect();
         assert_eq!(frames.len(), 15, "500 ms at 30 fps");
@@ -688,12 +756,103 @@ mod tests {
         assert_eq!(s.counters.skipped, 0);
     }
 
+    /// 30 fps of 100 KB "JPEGs" (the course cuts bytes, it does not read them): 1080p-sized
+    /// frames of 72 pieces each.
+    struct Large(Vec<u8>);
+
+    impl Source for Large {
+        fn frame_count(&self) -> usize {
+            30
+        }
+        fn fps(&self) -> f64 {
+            30.0
+        }
+        fn rfc2435_frame(&self, _: usize) -> Option<hdstream_common::rfc2435::Frame<'_>> {
+            None
+        }
+        fn jpeg(&self, _: usize) -> Option<&[u8]> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_course_clients_pieces_are_spread_evenly_over_most_of_the_interval() {
+        let large = Large(vec![0x55; 100_000]);
+        let t0 = Instant::now();
+        let mut s = Stream::new(Payload::Course, 1400, false, [1, 2, 3], t0);
+        s.play(&large, 1.0, t0);
+        // Polled every 100 µs: (when, timestamp) of every piece of the first 10 frames.
+        let mut sent = Vec::new();
+        let mut now = t0;
+        while now < t0 + Duration::from_millis(333) {
+            let mut out = Vec::new();
+            let mut lens = Vec::new();
+            s.send(&large, now, &mut out, &mut |len, _| {
+                lens.push(len);
+                true
+            });
+            let mut rest = &out[..];
+            for len in lens {
+                let (packet, tail) = rest.split_at(len);
+                rest = tail;
+                sent.push((now, rtp::Packet::parse(packet).unwrap().timestamp()));
+            }
+            now += Duration::from_micros(100);
+        }
+        let pieces = 100_000usize.div_ceil(course::PIECE);
+        assert_eq!(sent.len(), 10 * pieces, "ten whole frames");
+        assert_eq!(s.counters.skipped, 0);
+        for frame in sent.chunks(pieces) {
+            let span = frame[pieces - 1].0 - frame[0].0;
+            // 0.9 × 33.3 ms, less one gap: the last piece leaves a gap before the span ends.
+            assert!(
+                span >= Duration::from_millis(29) && span < Duration::from_millis(31),
+                "a frame's pieces span {span:?}"
+            );
+            // Evenly: never two pieces closer than 0.3 ms (the gap is 0.42 ms), never a
+            // bunch of them in one poll.
+            for w in frame.windows(2) {
+                assert!(w[1].0 - w[0].0 >= Duration::from_micros(300), "{w:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_late_call_sends_one_course_piece_and_spreads_the_rest_over_the_interval() {
+        let large = Large(vec![0x55; 100_000]);
+        let t0 = Instant::now();
+        let mut s = Stream::new(Payload::Course, 1400, false, [1, 2, 3], t0);
+        s.play(&large, 1.0, t0);
+        let mut per_call = Vec::new();
+        let mut now = t0;
+        while now < t0 + Duration::from_micros(33_300) {
+            // No call for 10 ms (the loop busy elsewhere).
+            if now < t0 + Duration::from_millis(5) || now >= t0 + Duration::from_millis(15) {
+                let mut out = Vec::new();
+                let mut n = 0;
+                s.send(&large, now, &mut out, &mut |_, _| {
+                    n += 1;
+                    true
+                });
+                per_call.push((now, n));
+            }
+            now += Duration::from_micros(100);
+        }
+        let pieces = 100_000usize.div_ceil(course::PIECE);
+        let total: usize = per_call.iter().map(|c| c.1).sum();
+        assert_eq!(
+            total, pieces,
+            "the first frame whole before the second is due"
+        );
+        assert!(per_call.iter().all(|c| c.1 <= 1), "one piece a call");
+    }
+
     #[test]
     fn a_short_stall_is_caught_up_a_long_one_skips_whole_frames() {
         let media = media();
         let t0 = Instant::now();
-        let mut s = Stream::new(&media, Payload::Rfc2435, 1400, true, [1, 2, 3], t0);
-        s.play(1.0, t0);
+        let mut s = Stream::new(Payload::Rfc2435, 1400, true, [1, 2, 3], t0);
+        s.play(&media, 1.0, t0);
         run(&mut s, &media, t0, t0 + Duration::from_millis(100));
         // 150 ms without CPU: caught up, nothing skipped.
         let t1 = t0 + Duration::from_millis(250);
@@ -721,8 +880,8 @@ mod tests {
     fn pause_lets_the_frame_in_flight_finish_then_stops() {
         let media = media();
         let t0 = Instant::now();
-        let mut s = Stream::new(&media, Payload::Rfc2435, 400, false, [1, 2, 3], t0);
-        s.play(1.0, t0);
+        let mut s = Stream::new(Payload::Rfc2435, 400, false, [1, 2, 3], t0);
+        s.play(&media, 1.0, t0);
         // Send part of the first frame only (small MTU: many packets per frame).
         assert!(!due(&mut s, &media, t0).is_empty());
         s.pause(t0);
@@ -739,8 +898,8 @@ mod tests {
         let media = media();
         let t0 = Instant::now();
         let packets = |refuse_every: usize| {
-            let mut s = Stream::new(&media, Payload::Rfc2435, 400, false, [1, 2, 3], t0);
-            s.play(1.0, t0);
+            let mut s = Stream::new(Payload::Rfc2435, 400, false, [1, 2, 3], t0);
+            s.play(&media, 1.0, t0);
             let mut out = Vec::new();
             let mut now = t0;
             let mut offered = 0;
@@ -767,8 +926,8 @@ mod tests {
         for payload in [Payload::Rfc2435, Payload::Course] {
             let media = media();
             let t0 = Instant::now();
-            let mut s = Stream::new(&media, payload, 400, true, [1, 2, 3], t0);
-            s.play(1.0, t0);
+            let mut s = Stream::new(payload, 400, true, [1, 2, 3], t0);
+            s.play(&media, 1.0, t0);
             let mut sent = Vec::new();
             for ms in 0..1000 {
                 sent.extend(due(&mut s, &media, t0 + Duration::from_millis(ms)));
@@ -795,9 +954,9 @@ mod tests {
     fn a_nack_is_answered_with_rtx_packets_that_carry_the_original() {
         let media = media();
         let t0 = Instant::now();
-        let mut s = Stream::new(&media, Payload::Rfc2435, 400, true, [1, 2, 3], t0);
+        let mut s = Stream::new(Payload::Rfc2435, 400, true, [1, 2, 3], t0);
         s.enable_rtx(97, [0xBEEF, 100], Duration::from_millis(500));
-        s.play(1.0, t0);
+        s.play(&media, 1.0, t0);
         let mut sent = Vec::new();
         for ms in 0..200 {
             sent.extend(due(&mut s, &media, t0 + Duration::from_millis(ms)));
@@ -842,9 +1001,9 @@ mod tests {
         let media = media();
         let t0 = Instant::now();
         let bytes = |flood: bool| {
-            let mut s = Stream::new(&media, Payload::Rfc2435, 400, true, [1, 2, 3], t0);
+            let mut s = Stream::new(Payload::Rfc2435, 400, true, [1, 2, 3], t0);
             s.enable_rtx(97, [0xBEEF, 100], Duration::from_millis(500));
-            s.play(1.0, t0);
+            s.play(&media, 1.0, t0);
             let mut total = 0;
             let mut seqs: Vec<u16> = Vec::new();
             for ms in 0..5000 {

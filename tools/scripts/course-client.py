@@ -33,25 +33,34 @@ Playing, by variant:
   unshown. Frame number = (timestamp - first timestamp) / step + 1, where step is the
   smallest positive timestamp difference between consecutive frames seen so far.
 
+--show-ms MS models what showing a frame costs the course client (decoding the JPEG and
+drawing it into its Tk widget, on the thread that also reads the socket, which holds
+Python's GIL): each frame shown keeps the reading loop busy for MS milliseconds, during which
+datagrams wait in the socket's receive buffer (the default size: it is never enlarged) and
+what does not fit is dropped by the kernel. Default 0: the stand-in's own cost only.
+
 It stops once --seconds (default 20) have passed since PLAY, or when no packet has come for
 1.5 s after at least one did (and, for caching, its buffer is played out); then it sends
 TEARDOWN, reads that reply and writes a JSON report (to --json, else stdout):
   {"variant": str, "session": int, "total_frames": int|null,
    "shown": [{"number": int, "crc32": int, "length": int, "ok": bool}, ...],
-   "lost": int, "skipped": int, "packets": int, "bytes": int, "replies": [str, ...]}
+   "lost": int, "skipped": int, "packets": int, "bytes": int, "drops": int|null,
+   "replies": [str, ...]}
 `shown` is in showing order; crc32 is zlib.crc32 of the exact bytes shown; ok = those bytes
 start with FF D8 and end with FF D9. `packets`/`bytes` count datagrams and the bytes recv
 returned (headers included). `lost`: basic - sequence numbers jumped over between shown
 frames; hd - frame buffers dropped unshown (including the last one at the stop); caching -
 frame numbers up to the highest buffered that were never buffered (under 100 bytes
 included), plus an unfinished frame at the stop. `skipped`: basic - late packets dropped;
-hd - late pieces ignored; caching - buffered frames dropped by late ticks.
+hd - late pieces ignored; caching - buffered frames dropped by late ticks. `drops`: datagrams
+the kernel dropped for want of room in the RTP socket's receive buffer (the `drops` column of
+/proc/net/udp; null where it cannot be read).
 
 Never hangs: a missing, malformed or non-200 reply (or no connection) ends it within 5 s
 with a message on stderr and exit code 2 (no report). Standard library only.
 
 Usage: course-client.py --variant basic|hd|caching HOST PORT RTP_PORT FILE
-                        [--seconds S] [--json OUT]
+                        [--seconds S] [--show-ms MS] [--json OUT]
 """
 import argparse
 import collections
@@ -149,13 +158,24 @@ class Rtsp:
 
 # --- players: what each course client does with the packets ------------------------------
 
+def busy(ms):
+    """Keeps this thread (and the GIL) busy for `ms` milliseconds, as drawing a picture does."""
+    end = time.perf_counter() + ms / 1000.0
+    while time.perf_counter() < end:
+        pass
+
+
 class Player:
+    show_ms = 0.0
+
     def __init__(self):
         self.shown = []
         self.lost = 0
         self.skipped = 0
 
     def show(self, number, data):
+        if self.show_ms:
+            busy(self.show_ms)
         data = bytes(data)
         self.shown.append({"number": number, "crc32": zlib.crc32(data), "length": len(data),
                            "ok": data.startswith(SOI) and data.endswith(EOI)})
@@ -303,6 +323,21 @@ PLAYERS = {"basic": BasicPlayer, "hd": HdPlayer, "caching": CachingPlayer}
 
 # --- the session -------------------------------------------------------------------------
 
+def kernel_drops(sock):
+    """Datagrams the kernel dropped on `sock` (its receive buffer was full): the last column
+    of its line in /proc/net/udp; None where that cannot be read."""
+    port = sock.getsockname()[1]
+    try:
+        with open("/proc/net/udp") as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if int(fields[1].split(":")[1], 16) == port:
+                    return int(fields[-1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def play(args):
     rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rtp.bind(("", args.rtp_port))
@@ -312,6 +347,7 @@ def play(args):
     rtsp.request("PLAY", f"Session: {rtsp.session}")
 
     player = PLAYERS[args.variant]()
+    player.show_ms = args.show_ms
     size = RECV_SIZE[args.variant]
     deadline = time.monotonic() + args.seconds
     last_packet = None
@@ -338,13 +374,14 @@ def play(args):
         if len(data) >= 12:
             player.packet(data, last_packet)
     player.finish()
+    drops = kernel_drops(rtp)
 
     rtsp.request("TEARDOWN", f"Session: {rtsp.session}")
     rtsp.sock.close()
     rtp.close()
     return {"variant": args.variant, "session": rtsp.session, "total_frames": rtsp.total_frames,
             "shown": player.shown, "lost": player.lost, "skipped": player.skipped,
-            "packets": packets, "bytes": received, "replies": rtsp.replies}
+            "packets": packets, "bytes": received, "drops": drops, "replies": rtsp.replies}
 
 
 def main():
@@ -355,6 +392,8 @@ def main():
     parser.add_argument("rtp_port", type=int, help="UDP port to receive RTP on (0 = any)")
     parser.add_argument("file", help="the file name sent in the requests")
     parser.add_argument("--seconds", type=float, default=20.0, help="longest play, from PLAY")
+    parser.add_argument("--show-ms", type=float, default=0.0,
+                        help="milliseconds each frame shown keeps the reading loop busy")
     parser.add_argument("--json", help="write the report here instead of stdout")
     args = parser.parse_args()
     try:
