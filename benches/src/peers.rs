@@ -393,9 +393,21 @@ pub fn our_client(
     })
 }
 
-/// How long past the stream's length GStreamer's client may run when the link is clean: it ends
-/// on the server's RTCP BYE; the margin is for a pipeline that fell behind real time.
+/// How long past the stream's length GStreamer's client may run at most when the link is clean.
+/// It should end on the server's RTCP BYE, and did until the server offered retransmission:
+/// since then (`rtspsrc` `do-retransmission`, its default, and over TCP too) it takes the BYE,
+/// sends EOS into its session, and never ends, holding its last few frames — so it is stopped
+/// once the stream has played ([`GST_PLAYED`]); this is the bound for a pipeline that fell
+/// behind real time.
 const GST_GRACE_CLEAN: Duration = Duration::from_secs(20);
+/// On a clean link GStreamer's client is stopped (SIGINT, `-e`: a clean EOS, which lets out the
+/// frames its jitter buffer holds, so every frame still reaches the sink) once the stream's
+/// length has passed since its first frame reached the sink, plus this, and no frame has
+/// reached the sink for [`GST_QUIET`]. The server sent its last packet about `latency` (500 ms)
+/// after the first frame was shown plus the stream's length, so everything has arrived by then.
+const GST_PLAYED: Duration = Duration::from_millis(1500);
+/// See [`GST_PLAYED`]: a pipeline still passing frames (behind real time) is left to go on.
+const GST_QUIET: Duration = Duration::from_millis(500);
 /// The same through a lossy or reordering link. There `rtspsrc` does get the BYE (RFC 3550
 /// §6.6) and sends EOS into its `rtpjitterbuffer`, but the jitter buffer never lets the EOS out
 /// once sequence numbers are missing — seen with gst-rtsp-server as the sender too (GStreamer
@@ -439,8 +451,24 @@ pub fn gst_client(
     } else {
         GST_GRACE_CLEAN
     };
-    let deadline = Instant::now() + Duration::from_secs(u64::from(seconds)) + grace;
+    let length = Duration::from_secs(u64::from(seconds));
+    let bound = Instant::now() + length + grace;
+    let deadline = move |sink: &SinkTimes| -> Instant {
+        match (impaired, sink.first, sink.last) {
+            (false, Some(first), Some(last)) => (first + length + GST_PLAYED)
+                .max(last + GST_QUIET)
+                .min(bound),
+            _ => bound,
+        }
+    };
     gst_run(url, transport, output, retransmission, deadline).map(|(rx, _)| rx)
+}
+
+/// When the first and the latest frame reached GStreamer's sink.
+#[derive(Debug, Clone, Copy, Default)]
+struct SinkTimes {
+    first: Option<Instant>,
+    last: Option<Instant>,
 }
 
 /// GStreamer's client (as [`gst_client`]) on a live stream of `fps` frames per second, stopped
@@ -455,19 +483,19 @@ pub fn gst_live_client(
     fps: u32,
 ) -> Result<Received> {
     let deadline = Instant::now() + Duration::from_secs(u64::from(seconds));
-    let (mut rx, pts) = gst_run(url, transport, output, true, deadline)?;
+    let (mut rx, pts) = gst_run(url, transport, output, true, |_: &SinkTimes| deadline)?;
     rx.frames_due = pts.map(|(first, last)| ((last - first) * f64::from(fps)).round() as u64 + 1);
     Ok(rx)
 }
 
-/// Runs GStreamer's client until it ends or `deadline` (then SIGINT); the frames at its sink and
-/// the first and last of their timestamps, seconds.
+/// Runs GStreamer's client until it ends or `deadline` (then SIGINT; asked again as frames reach
+/// the sink); the frames at its sink and the first and last of their timestamps, seconds.
 fn gst_run(
     url: &str,
     transport: Transport,
     output: GstOutput,
     retransmission: bool,
-    deadline: Instant,
+    deadline: impl Fn(&SinkTimes) -> Instant,
 ) -> Result<(Received, Option<(f64, f64)>)> {
     let mut cmd = Command::new("gst-launch-1.0");
     cmd.args(["-e", "-v", "rtspsrc"])
@@ -484,11 +512,18 @@ fn gst_run(
         &mut cmd,
     )?;
     let stdout = process.child.stdout.take().context("no stdout")?;
+    let sink = std::sync::Arc::new(std::sync::Mutex::new(SinkTimes::default()));
+    let times = sink.clone();
     let counter = std::thread::spawn(move || {
         let mut frames = 0u64;
         let mut pts: Option<(f64, f64)> = None;
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if line.contains("fakesink0: last-message = chain") {
+                if let Ok(mut t) = times.lock() {
+                    let now = Instant::now();
+                    t.first.get_or_insert(now);
+                    t.last = Some(now);
+                }
                 frames += 1;
                 if let Some(t) = gst_pts(&line) {
                     pts = Some(pts.map_or((t, t), |(first, _)| (first, t)));
@@ -497,7 +532,8 @@ fn gst_run(
         }
         (frames, pts)
     });
-    let usage = process.wait_until(deadline)?;
+    let usage =
+        process.wait_until_with(|| deadline(&sink.lock().map(|t| *t).unwrap_or_default()))?;
     let (frames, pts) = counter.join().unwrap_or((0, None));
     let rx = Received {
         frames_displayed: frames,

@@ -70,6 +70,12 @@ impl Measured {
 
     /// Waits for the child to end; at `deadline` it gets SIGINT, then SIGKILL 3 s later.
     pub fn wait_until(self, deadline: Instant) -> Result<Usage> {
+        self.wait_until_with(|| deadline)
+    }
+
+    /// [`Measured::wait_until`] with a deadline that may move while the child runs (asked
+    /// every 10 ms until it has passed).
+    pub fn wait_until_with(self, deadline: impl Fn() -> Instant) -> Result<Usage> {
         let pid = self.child.id() as libc::pid_t;
         let mut interrupted = false;
         let mut kill_at = None;
@@ -105,7 +111,7 @@ impl Measured {
                 );
             }
             let now = Instant::now();
-            if now >= deadline && !interrupted {
+            if !interrupted && now >= deadline() {
                 self.signal(libc::SIGINT);
                 interrupted = true;
                 kill_at = Some(now + Duration::from_secs(3));
