@@ -396,18 +396,22 @@ pub fn our_client(
 /// How long past the stream's length GStreamer's client may run at most when the link is clean.
 /// It should end on the server's RTCP BYE, and did until the server offered retransmission:
 /// since then (`rtspsrc` `do-retransmission`, its default, and over TCP too) it takes the BYE,
-/// sends EOS into its session, and never ends, holding its last few frames — so it is stopped
-/// once the stream has played ([`GST_PLAYED`]); this is the bound for a pipeline that fell
-/// behind real time.
+/// lets its last frames out and sends EOS into its session, but the EOS never reaches the sink
+/// and it runs on — and SIGINT (`-e`: an EOS from the top) does not end it either. So it is
+/// stopped once the stream has played ([`GST_PLAYED`]); this is the bound for a pipeline that
+/// fell behind real time.
 const GST_GRACE_CLEAN: Duration = Duration::from_secs(20);
-/// On a clean link GStreamer's client is stopped (SIGINT, `-e`: a clean EOS, which lets out the
-/// frames its jitter buffer holds, so every frame still reaches the sink) once the stream's
-/// length has passed since its first frame reached the sink, plus this, and no frame has
-/// reached the sink for [`GST_QUIET`]. The server sent its last packet about `latency` (500 ms)
-/// after the first frame was shown plus the stream's length, so everything has arrived by then.
+/// On a clean link GStreamer's client is stopped as soon as every frame of the stream has
+/// reached its sink, or else once the stream's length has passed since its first frame reached
+/// the sink, plus this, and no frame has come for [`GST_QUIET`]: first SIGINT (`-e`: an EOS
+/// that lets out frames its jitter buffer still holds), then SIGKILL 3 s later. The server sent
+/// its last packet about `latency` (500 ms) after the first frame was shown plus the stream's
+/// length, so everything has arrived by then.
 const GST_PLAYED: Duration = Duration::from_millis(1500);
 /// See [`GST_PLAYED`]: a pipeline still passing frames (behind real time) is left to go on.
 const GST_QUIET: Duration = Duration::from_millis(500);
+/// From SIGINT to SIGKILL when every frame has reached the sink: nothing is left to let out.
+const GST_ALL_SHOWN_KILL: Duration = Duration::from_millis(300);
 /// The same through a lossy or reordering link. There `rtspsrc` does get the BYE (RFC 3550
 /// §6.6) and sends EOS into its `rtpjitterbuffer`, but the jitter buffer never lets the EOS out
 /// once sequence numbers are missing — seen with gst-rtsp-server as the sender too (GStreamer
@@ -435,13 +439,14 @@ impl GstOutput {
     }
 }
 
-/// Plays `url` with GStreamer: `rtspsrc ! rtpjpegdepay ! jpegdec ! fakesink sync=true`, with
-/// `videoconvert ! video/x-raw,format=BGRx` before the sink for [`GstOutput::Bgrx`], counting
-/// the frames that reach the sink. `impaired`: the link loses or reorders packets.
+/// Plays `url` (`seconds` at `fps`) with GStreamer: `rtspsrc ! rtpjpegdepay ! jpegdec !
+/// fakesink sync=true`, with `videoconvert ! video/x-raw,format=BGRx` before the sink for
+/// [`GstOutput::Bgrx`], counting the frames that reach the sink. `impaired`: the link loses or
+/// reorders packets.
 pub fn gst_client(
     url: &str,
     transport: Transport,
-    seconds: u32,
+    (seconds, fps): (u32, u32),
     impaired: bool,
     output: GstOutput,
     retransmission: bool,
@@ -452,21 +457,28 @@ pub fn gst_client(
         GST_GRACE_CLEAN
     };
     let length = Duration::from_secs(u64::from(seconds));
+    let due = u64::from(seconds) * u64::from(fps);
     let bound = Instant::now() + length + grace;
-    let deadline = move |sink: &SinkTimes| -> Instant {
+    let kill = Duration::from_secs(3);
+    let stop = move |sink: &SinkTimes| -> (Instant, Duration) {
         match (impaired, sink.first, sink.last) {
-            (false, Some(first), Some(last)) => (first + length + GST_PLAYED)
-                .max(last + GST_QUIET)
-                .min(bound),
-            _ => bound,
+            (false, Some(_), Some(last)) if sink.frames >= due => (last, GST_ALL_SHOWN_KILL),
+            (false, Some(first), Some(last)) => (
+                (first + length + GST_PLAYED)
+                    .max(last + GST_QUIET)
+                    .min(bound),
+                kill,
+            ),
+            _ => (bound, kill),
         }
     };
-    gst_run(url, transport, output, retransmission, deadline).map(|(rx, _)| rx)
+    gst_run(url, transport, output, retransmission, stop).map(|(rx, _)| rx)
 }
 
-/// When the first and the latest frame reached GStreamer's sink.
+/// The frames that reached GStreamer's sink so far, and when the first and the latest did.
 #[derive(Debug, Clone, Copy, Default)]
 struct SinkTimes {
+    frames: u64,
     first: Option<Instant>,
     last: Option<Instant>,
 }
@@ -483,19 +495,21 @@ pub fn gst_live_client(
     fps: u32,
 ) -> Result<Received> {
     let deadline = Instant::now() + Duration::from_secs(u64::from(seconds));
-    let (mut rx, pts) = gst_run(url, transport, output, true, |_: &SinkTimes| deadline)?;
+    let stop = |_: &SinkTimes| (deadline, Duration::from_secs(3));
+    let (mut rx, pts) = gst_run(url, transport, output, true, stop)?;
     rx.frames_due = pts.map(|(first, last)| ((last - first) * f64::from(fps)).round() as u64 + 1);
     Ok(rx)
 }
 
-/// Runs GStreamer's client until it ends or `deadline` (then SIGINT; asked again as frames reach
-/// the sink); the frames at its sink and the first and last of their timestamps, seconds.
+/// Runs GStreamer's client until it ends or `stop`'s deadline (then SIGINT, and SIGKILL after
+/// `stop`'s wait; asked again as frames reach the sink); the frames at its sink and the first
+/// and last of their timestamps, seconds.
 fn gst_run(
     url: &str,
     transport: Transport,
     output: GstOutput,
     retransmission: bool,
-    deadline: impl Fn(&SinkTimes) -> Instant,
+    stop: impl Fn(&SinkTimes) -> (Instant, Duration),
 ) -> Result<(Received, Option<(f64, f64)>)> {
     let mut cmd = Command::new("gst-launch-1.0");
     cmd.args(["-e", "-v", "rtspsrc"])
@@ -523,6 +537,7 @@ fn gst_run(
                     let now = Instant::now();
                     t.first.get_or_insert(now);
                     t.last = Some(now);
+                    t.frames += 1;
                 }
                 frames += 1;
                 if let Some(t) = gst_pts(&line) {
@@ -532,8 +547,7 @@ fn gst_run(
         }
         (frames, pts)
     });
-    let usage =
-        process.wait_until_with(|| deadline(&sink.lock().map(|t| *t).unwrap_or_default()))?;
+    let usage = process.wait_until_with(|| stop(&sink.lock().map(|t| *t).unwrap_or_default()))?;
     let (frames, pts) = counter.join().unwrap_or((0, None));
     let rx = Received {
         frames_displayed: frames,

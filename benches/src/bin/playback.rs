@@ -917,13 +917,18 @@ fn run(
         Receiver::OursNoRepair | Receiver::OursRestartNoRepair => {
             peers::our_client(&url, transport, seconds, &json, &["--no-repair"])
         }
-        Receiver::Gstreamer(output) => {
-            peers::gst_client(&url, transport, seconds, relay.is_some(), output, true)
-        }
+        Receiver::Gstreamer(output) => peers::gst_client(
+            &url,
+            transport,
+            (seconds, res.fps),
+            relay.is_some(),
+            output,
+            true,
+        ),
         Receiver::GstreamerNoRtx => peers::gst_client(
             &url,
             transport,
-            seconds,
+            (seconds, res.fps),
             relay.is_some(),
             GstOutput::Decoded,
             false,
