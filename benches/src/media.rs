@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use hdstream_tools::generate::{self, Options, Source};
 use hdstream_tools::tone::{self, Tone};
+use hdstream_video::MjpegFile;
 use hdstream_video::encoder::Restart;
 use hdstream_video::index::Container;
 
@@ -67,23 +68,78 @@ pub fn ensure(dir: &Path, res: Resolution, seconds: u32) -> Result<PathBuf> {
 
 /// [`ensure`] with restart markers (`-rst<N>` in the name when there are any).
 pub fn ensure_with(dir: &Path, res: Resolution, seconds: u32, restart: Restart) -> Result<PathBuf> {
+    let mut paths = ensure_all(dir, &[res], seconds, restart)?;
+    Ok(paths.remove(0))
+}
+
+/// The cached files for each of `rows` lasting `seconds` (with `restart` markers), made now where
+/// missing; in the order of `rows`.
+///
+/// A pattern frame depends only on its number and size, not on the frame rate, so the file of
+/// a row is the start of any file of the same size with more frames: 1440p30's 300 frames are
+/// 1440p60's first 300. Each size is encoded once, for its row with the most frames (or taken
+/// from a cached file with as many), and the others are copied from its first frames.
+pub fn ensure_all(
+    dir: &Path,
+    rows: &[Resolution],
+    seconds: u32,
+    restart: Restart,
+) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let variant = match restart {
-        Restart::None => String::new(),
-        restart => format!("-rst{restart}"),
-    };
-    let path = dir.join(format!(
-        "{}-{}s-q{}{variant}.mjpeg",
+    let frames = |res: &Resolution| (res.fps * seconds) as usize;
+    let paths: Vec<PathBuf> = rows
+        .iter()
+        .map(|res| file_name(dir, res, seconds, restart))
+        .collect();
+    // The longest row of each size first, so that the others can be cut from it.
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(frames(&rows[i])));
+    for &i in &order {
+        let (res, path) = (rows[i], &paths[i]);
+        if path.exists() {
+            continue;
+        }
+        let longer = order
+            .iter()
+            .map(|&j| (rows[j], &paths[j]))
+            .find(|(other, p)| {
+                (other.width, other.height) == (res.width, res.height)
+                    && frames(other) > frames(&res)
+                    && p.exists()
+            });
+        match longer {
+            Some((_, from)) => cut(from, path, frames(&res))?,
+            None => make(dir, res, seconds, restart, path)?,
+        }
+    }
+    Ok(paths)
+}
+
+/// Where the file of `res` lasting `seconds` is cached.
+fn file_name(dir: &Path, res: &Resolution, seconds: u32, restart: Restart) -> PathBuf {
+    dir.join(format!(
+        "{}-{}s-q{}{}.mjpeg",
         res.name(),
         seconds,
-        QUALITY
-    ));
-    if path.exists() {
-        return Ok(path);
+        QUALITY,
+        variant(restart)
+    ))
+}
+
+/// `-rst<N>` with restart markers, nothing without.
+fn variant(restart: Restart) -> String {
+    match restart {
+        Restart::None => String::new(),
+        restart => format!("-rst{restart}"),
     }
+}
+
+/// Encodes the test pattern's first `res.fps × seconds` frames into `path`.
+fn make(dir: &Path, res: Resolution, seconds: u32, restart: Restart, path: &Path) -> Result<()> {
     let tmp = dir.join(format!(
-        ".{}{variant}.{}.tmp",
+        ".{}{}.{}.tmp",
         res.name(),
+        variant(restart),
         std::process::id()
     ));
     eprintln!(
@@ -108,9 +164,30 @@ pub fn ensure_with(dir: &Path, res: Resolution, seconds: u32, restart: Restart) 
         progress: true,
     })
     .with_context(|| format!("cannot make {}", path.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("cannot rename to {}", path.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot rename to {}", path.display()))?;
     eprintln!("{summary}");
-    Ok(path)
+    Ok(())
+}
+
+/// Writes the first `frames` frames of the plain MJPEG file `from` into `to`.
+fn cut(from: &Path, to: &Path, frames: usize) -> Result<()> {
+    let file = MjpegFile::open(from).with_context(|| format!("cannot open {}", from.display()))?;
+    let last = frames
+        .checked_sub(1)
+        .and_then(|i| file.info(i))
+        .with_context(|| format!("{} has fewer than {frames} frames", from.display()))?;
+    let end = last.offset + last.len;
+    let bytes = std::fs::read(from).with_context(|| format!("cannot read {}", from.display()))?;
+    let tmp = to.with_extension(format!("{}.tmp", std::process::id()));
+    std::fs::write(&tmp, &bytes[..end])
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, to).with_context(|| format!("cannot rename to {}", to.display()))?;
+    eprintln!(
+        "test media {}: the first {frames} frames of {} (the same pictures)",
+        to.display(),
+        from.display()
+    );
+    Ok(())
 }
 
 /// The lip-sync file for `res` lasting `seconds`, made now if missing: the test pattern with a
@@ -184,5 +261,35 @@ mod tests {
         assert_eq!(Resolution::parse("720p30").unwrap().width, 1280);
         assert!(Resolution::parse("abc").is_err());
         assert!(Resolution::parse("99999p30").is_err());
+    }
+
+    #[test]
+    fn a_shorter_row_of_the_same_size_is_the_start_of_the_longer_one() {
+        let dir = std::env::temp_dir().join(format!("hdstream-media-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let rows = [
+            Resolution::parse("144p2").unwrap(),
+            Resolution::parse("144p4").unwrap(),
+            Resolution::parse("288p2").unwrap(),
+        ];
+        let paths = ensure_all(&dir, &rows, 1, Restart::None).unwrap();
+        assert!(paths[0].ends_with("144p2-1s-q80.mjpeg"));
+        // Cut from the 4-frame file, and the same bytes as encoding the 2 frames would give.
+        let cut = std::fs::read(&paths[0]).unwrap();
+        let longer = std::fs::read(&paths[1]).unwrap();
+        assert!(longer.starts_with(&cut) && longer.len() > cut.len());
+        let alone = dir.join("alone");
+        let made = ensure(&alone, rows[0], 1).unwrap();
+        assert_eq!(std::fs::read(made).unwrap(), cut);
+        assert_eq!(MjpegFile::open(&paths[0]).unwrap().len(), 2);
+        assert_eq!(MjpegFile::open(&paths[2]).unwrap().len(), 2);
+        // Cached: asked again, nothing is made.
+        let before = std::fs::metadata(&paths[1]).unwrap().modified().unwrap();
+        ensure_all(&dir, &rows, 1, Restart::None).unwrap();
+        assert_eq!(
+            std::fs::metadata(&paths[1]).unwrap().modified().unwrap(),
+            before
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

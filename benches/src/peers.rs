@@ -393,9 +393,25 @@ pub fn our_client(
     })
 }
 
-/// How long past the stream's length GStreamer's client may run when the link is clean: it ends
-/// on the server's RTCP BYE; the margin is for a pipeline that fell behind real time.
+/// How long past the stream's length GStreamer's client may run at most when the link is clean.
+/// It should end on the server's RTCP BYE, and did until the server offered retransmission:
+/// since then (`rtspsrc` `do-retransmission`, its default, and over TCP too) it takes the BYE,
+/// lets its last frames out and sends EOS into its session, but the EOS never reaches the sink
+/// and it runs on — and SIGINT (`-e`: an EOS from the top) does not end it either. So it is
+/// stopped once the stream has played ([`GST_PLAYED`]); this is the bound for a pipeline that
+/// fell behind real time.
 const GST_GRACE_CLEAN: Duration = Duration::from_secs(20);
+/// On a clean link GStreamer's client is stopped as soon as every frame of the stream has
+/// reached its sink, or else once the stream's length has passed since its first frame reached
+/// the sink, plus this, and no frame has come for [`GST_QUIET`]: first SIGINT (`-e`: an EOS
+/// that lets out frames its jitter buffer still holds), then SIGKILL 3 s later. The server sent
+/// its last packet about `latency` (500 ms) after the first frame was shown plus the stream's
+/// length, so everything has arrived by then.
+const GST_PLAYED: Duration = Duration::from_millis(1500);
+/// See [`GST_PLAYED`]: a pipeline still passing frames (behind real time) is left to go on.
+const GST_QUIET: Duration = Duration::from_millis(500);
+/// From SIGINT to SIGKILL when every frame has reached the sink: nothing is left to let out.
+const GST_ALL_SHOWN_KILL: Duration = Duration::from_millis(300);
 /// The same through a lossy or reordering link. There `rtspsrc` does get the BYE (RFC 3550
 /// §6.6) and sends EOS into its `rtpjitterbuffer`, but the jitter buffer never lets the EOS out
 /// once sequence numbers are missing — seen with gst-rtsp-server as the sender too (GStreamer
@@ -423,13 +439,14 @@ impl GstOutput {
     }
 }
 
-/// Plays `url` with GStreamer: `rtspsrc ! rtpjpegdepay ! jpegdec ! fakesink sync=true`, with
-/// `videoconvert ! video/x-raw,format=BGRx` before the sink for [`GstOutput::Bgrx`], counting
-/// the frames that reach the sink. `impaired`: the link loses or reorders packets.
+/// Plays `url` (`seconds` at `fps`) with GStreamer: `rtspsrc ! rtpjpegdepay ! jpegdec !
+/// fakesink sync=true`, with `videoconvert ! video/x-raw,format=BGRx` before the sink for
+/// [`GstOutput::Bgrx`], counting the frames that reach the sink. `impaired`: the link loses or
+/// reorders packets.
 pub fn gst_client(
     url: &str,
     transport: Transport,
-    seconds: u32,
+    (seconds, fps): (u32, u32),
     impaired: bool,
     output: GstOutput,
     retransmission: bool,
@@ -439,8 +456,31 @@ pub fn gst_client(
     } else {
         GST_GRACE_CLEAN
     };
-    let deadline = Instant::now() + Duration::from_secs(u64::from(seconds)) + grace;
-    gst_run(url, transport, output, retransmission, deadline).map(|(rx, _)| rx)
+    let length = Duration::from_secs(u64::from(seconds));
+    let due = u64::from(seconds) * u64::from(fps);
+    let bound = Instant::now() + length + grace;
+    let kill = Duration::from_secs(3);
+    let stop = move |sink: &SinkTimes| -> (Instant, Duration) {
+        match (impaired, sink.first, sink.last) {
+            (false, Some(_), Some(last)) if sink.frames >= due => (last, GST_ALL_SHOWN_KILL),
+            (false, Some(first), Some(last)) => (
+                (first + length + GST_PLAYED)
+                    .max(last + GST_QUIET)
+                    .min(bound),
+                kill,
+            ),
+            _ => (bound, kill),
+        }
+    };
+    gst_run(url, transport, output, retransmission, stop).map(|(rx, _)| rx)
+}
+
+/// The frames that reached GStreamer's sink so far, and when the first and the latest did.
+#[derive(Debug, Clone, Copy, Default)]
+struct SinkTimes {
+    frames: u64,
+    first: Option<Instant>,
+    last: Option<Instant>,
 }
 
 /// GStreamer's client (as [`gst_client`]) on a live stream of `fps` frames per second, stopped
@@ -455,19 +495,21 @@ pub fn gst_live_client(
     fps: u32,
 ) -> Result<Received> {
     let deadline = Instant::now() + Duration::from_secs(u64::from(seconds));
-    let (mut rx, pts) = gst_run(url, transport, output, true, deadline)?;
+    let stop = |_: &SinkTimes| (deadline, Duration::from_secs(3));
+    let (mut rx, pts) = gst_run(url, transport, output, true, stop)?;
     rx.frames_due = pts.map(|(first, last)| ((last - first) * f64::from(fps)).round() as u64 + 1);
     Ok(rx)
 }
 
-/// Runs GStreamer's client until it ends or `deadline` (then SIGINT); the frames at its sink and
-/// the first and last of their timestamps, seconds.
+/// Runs GStreamer's client until it ends or `stop`'s deadline (then SIGINT, and SIGKILL after
+/// `stop`'s wait; asked again as frames reach the sink); the frames at its sink and the first
+/// and last of their timestamps, seconds.
 fn gst_run(
     url: &str,
     transport: Transport,
     output: GstOutput,
     retransmission: bool,
-    deadline: Instant,
+    stop: impl Fn(&SinkTimes) -> (Instant, Duration),
 ) -> Result<(Received, Option<(f64, f64)>)> {
     let mut cmd = Command::new("gst-launch-1.0");
     cmd.args(["-e", "-v", "rtspsrc"])
@@ -484,11 +526,19 @@ fn gst_run(
         &mut cmd,
     )?;
     let stdout = process.child.stdout.take().context("no stdout")?;
+    let sink = std::sync::Arc::new(std::sync::Mutex::new(SinkTimes::default()));
+    let times = sink.clone();
     let counter = std::thread::spawn(move || {
         let mut frames = 0u64;
         let mut pts: Option<(f64, f64)> = None;
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if line.contains("fakesink0: last-message = chain") {
+                if let Ok(mut t) = times.lock() {
+                    let now = Instant::now();
+                    t.first.get_or_insert(now);
+                    t.last = Some(now);
+                    t.frames += 1;
+                }
                 frames += 1;
                 if let Some(t) = gst_pts(&line) {
                     pts = Some(pts.map_or((t, t), |(first, _)| (first, t)));
@@ -497,7 +547,7 @@ fn gst_run(
         }
         (frames, pts)
     });
-    let usage = process.wait_until(deadline)?;
+    let usage = process.wait_until_with(|| stop(&sink.lock().map(|t| *t).unwrap_or_default()))?;
     let (frames, pts) = counter.join().unwrap_or((0, None));
     let rx = Received {
         frames_displayed: frames,

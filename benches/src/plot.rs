@@ -452,10 +452,23 @@ fn chart(path: &Path, layout: &Layout<'_>, xs: &[String], series: &Series) -> Re
         let root = SVGBackend::new(path, size).into_drawing_area();
         draw(root, layout, xs, series)
     } else {
-        let root = BitMapBackend::new(path, size).into_drawing_area();
-        draw(root, layout, xs, series)
+        let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
+        let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
+        draw(root, layout, xs, series).and_then(|()| write_png(path, size, &rgb))
     }
     .with_context(|| format!("cannot draw {}", path.display()))
+}
+
+/// Writes packed 8-bit RGB pixels as a PNG.
+fn write_png(path: &Path, (width, height): (u32, u32), rgb: &[u8]) -> Result<()> {
+    let file = std::fs::File::create(path)?;
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(rgb)?;
+    writer.finish()?;
+    Ok(())
 }
 
 fn draw<DB: DrawingBackend>(

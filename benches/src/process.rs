@@ -70,6 +70,12 @@ impl Measured {
 
     /// Waits for the child to end; at `deadline` it gets SIGINT, then SIGKILL 3 s later.
     pub fn wait_until(self, deadline: Instant) -> Result<Usage> {
+        self.wait_until_with(|| (deadline, Duration::from_secs(3)))
+    }
+
+    /// [`Measured::wait_until`] with a deadline that may move while the child runs, and the
+    /// time from SIGINT to SIGKILL: `stop` is asked every 10 ms until its deadline has passed.
+    pub fn wait_until_with(self, stop: impl Fn() -> (Instant, Duration)) -> Result<Usage> {
         let pid = self.child.id() as libc::pid_t;
         let mut interrupted = false;
         let mut kill_at = None;
@@ -105,10 +111,13 @@ impl Measured {
                 );
             }
             let now = Instant::now();
-            if now >= deadline && !interrupted {
-                self.signal(libc::SIGINT);
-                interrupted = true;
-                kill_at = Some(now + Duration::from_secs(3));
+            if !interrupted {
+                let (deadline, kill_after) = stop();
+                if now >= deadline {
+                    self.signal(libc::SIGINT);
+                    interrupted = true;
+                    kill_at = Some(now + kill_after);
+                }
             }
             if kill_at.is_some_and(|k| now >= k) {
                 self.signal(libc::SIGKILL);

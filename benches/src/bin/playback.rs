@@ -16,6 +16,7 @@ use hdstream_benches::media::{self, Resolution};
 use hdstream_benches::peers::{self, GstOutput, Received, Transport};
 use hdstream_benches::plot;
 use hdstream_benches::report::{self, Row};
+use hdstream_video::encoder::Restart;
 
 /// Plays MJPEG test streams (made on first use under target/media/) at each resolution through
 /// hdstream-server → hdstream-client, and the peers beside them: GStreamer's rtspsrc pipeline
@@ -115,7 +116,9 @@ struct Args {
     /// Where test media is cached.
     #[arg(long)]
     media_dir: Option<PathBuf>,
-    /// Do not (re)build the release server, client, relay and publisher first.
+    /// Do not (re)build the release binaries the run starts (server and client; the relay with
+    /// --impair, the publisher with --live, hdstream-call with --call); by default one `cargo
+    /// build` of them runs while the test media is made.
     #[arg(long)]
     no_build: bool,
     /// Server capacity: ramp 1, 2, 4, … up to N concurrent receivers (no decoding) per
@@ -163,42 +166,104 @@ enum Peer {
     None,
 }
 
-fn build() -> Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "hdstream-server",
-            "-p",
-            "hdstream-client",
-            "-p",
-            "hdstream-tools",
-            "-p",
-            "hdstream-call",
-            "--bin",
-            "hdstream-call",
-            "--bin",
-            "hdstream-server",
-            "--bin",
-            "hdstream-client",
-            "--bin",
-            "impair",
-            "--bin",
-            "hdstream-publish",
-        ])
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .status()
-        .context("cannot run cargo to build the server, client, call, relay and publisher")?;
-    if !status.success() {
-        bail!(
-            "building hdstream-server, hdstream-client, hdstream-call, impair and \
-             hdstream-publish failed"
+/// The release binaries a run needs, built by one `cargo build` in the background while the
+/// test media is made ([`Build::wait`] before the first row). hdstream-benches depends on the
+/// server's, client's and tools' libraries, so `cargo run --release -p hdstream-benches` has
+/// already compiled them and every crate below them; this build compiles and links only the
+/// binaries' own `main`s, with the same features (`-p hdstream-benches` is among the packages,
+/// so cargo resolves them as it did for `cargo run`).
+#[derive(Debug)]
+struct Build {
+    child: Option<std::process::Child>,
+    bins: Vec<&'static str>,
+    started: Instant,
+}
+
+impl Build {
+    /// Starts building `bins` (names of binary targets), unless `--no-build`.
+    fn start(args: &Args, bins: &[&'static str]) -> Result<Build> {
+        let mut build = Build {
+            child: None,
+            bins: bins.to_vec(),
+            started: Instant::now(),
+        };
+        if args.no_build {
+            return Ok(build);
+        }
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--release", "--quiet", "-p", "hdstream-benches"]);
+        let mut packages: Vec<&str> = bins.iter().map(|b| package_of(b)).collect();
+        packages.dedup();
+        for package in packages {
+            cmd.args(["-p", package]);
+        }
+        for bin in bins {
+            cmd.args(["--bin", bin]);
+        }
+        cmd.current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .stdin(std::process::Stdio::null());
+        // What `cargo run` told this process about itself is not for the build: ring's build
+        // script reruns when CARGO_MANIFEST_DIR differs from the last build's, and with it
+        // ring, rustls, the server and the client were compiled again here, and once more by
+        // the next `cargo run` (1.5 minutes each time on this machine).
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if name.starts_with("CARGO_PKG_")
+                || [
+                    "CARGO_MANIFEST_DIR",
+                    "CARGO_MANIFEST_PATH",
+                    "CARGO_CRATE_NAME",
+                    "CARGO_BIN_NAME",
+                    "CARGO_PRIMARY_PACKAGE",
+                ]
+                .contains(&name.as_ref())
+            {
+                cmd.env_remove(name.as_ref());
+            }
+        }
+        build.child = Some(
+            cmd.spawn()
+                .with_context(|| format!("cannot run cargo to build {}", bins.join(", ")))?,
         );
+        Ok(build)
     }
-    Ok(())
+
+    /// Waits for the build to finish; an error when it failed.
+    fn wait(mut self) -> Result<()> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        let status = child.wait().context("waiting for cargo")?;
+        if !status.success() {
+            bail!("building {} failed", self.bins.join(", "));
+        }
+        eprintln!(
+            "built {} ({:.1} s)",
+            self.bins.join(", "),
+            self.started.elapsed().as_secs_f64()
+        );
+        Ok(())
+    }
+}
+
+impl Drop for Build {
+    /// A build left running by an early error is waited for (cargo holds the target dir's lock).
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The package a binary the benchmark runs belongs to.
+fn package_of(bin: &str) -> &'static str {
+    match bin {
+        "hdstream-server" => "hdstream-server",
+        "hdstream-client" => "hdstream-client",
+        "hdstream-call" => "hdstream-call",
+        _ => "hdstream-tools", // impair, hdstream-publish
+    }
 }
 
 fn main() -> Result<()> {
@@ -233,9 +298,11 @@ fn main() -> Result<()> {
     if seconds == 0 {
         bail!("--seconds must be at least 1");
     }
-    if !args.no_build {
-        build()?;
+    let mut bins = vec!["hdstream-server", "hdstream-client"];
+    if !args.impair.is_empty() {
+        bins.push("impair");
     }
+    let build = Build::start(&args, &bins)?;
     let transports = match args.transport.unwrap_or(Which::Udp) {
         Which::Udp => vec![Transport::Udp],
         Which::Tcp => vec![Transport::Tcp],
@@ -262,17 +329,24 @@ fn main() -> Result<()> {
     let media_dir = args.media_dir.clone().unwrap_or_else(media::default_dir);
     let files: Vec<(Resolution, PathBuf)> = resolutions
         .iter()
-        .map(|&r| media::ensure(&media_dir, r, seconds).map(|p| (r, p)))
-        .collect::<Result<_>>()?;
+        .copied()
+        .zip(media::ensure_all(
+            &media_dir,
+            &resolutions,
+            seconds,
+            Restart::None,
+        )?)
+        .collect();
     // Under loss, the same pictures with restart markers, for the concealment row.
-    let restart_files: Vec<Option<PathBuf>> = files
-        .iter()
-        .map(|&(r, _)| {
-            (!args.impair.is_empty())
-                .then(|| media::ensure_with(&media_dir, r, seconds, media::RESTART_VARIANT))
-                .transpose()
-        })
-        .collect::<Result<_>>()?;
+    let restart_files: Vec<Option<PathBuf>> = if args.impair.is_empty() {
+        vec![None; files.len()]
+    } else {
+        media::ensure_all(&media_dir, &resolutions, seconds, media::RESTART_VARIANT)?
+            .into_iter()
+            .map(Some)
+            .collect()
+    };
+    build.wait()?;
     let mut pairs = vec![(Sender::Ours, Receiver::Ours)];
     for (peer, output) in [
         (Peer::Gstreamer, GstOutput::Decoded),
@@ -421,9 +495,10 @@ fn live(args: &Args, started: Instant) -> Result<()> {
     if args.viewers.is_empty() || args.viewers.contains(&0) {
         bail!("--viewers: counts of at least 1, e.g. 1,10,50");
     }
-    if !args.no_build {
-        build()?;
-    }
+    let build = Build::start(
+        args,
+        &["hdstream-server", "hdstream-client", "hdstream-publish"],
+    )?;
     let want = |p: Peer| args.peers.contains(&p);
     let gst =
         (want(Peer::Gstreamer) || want(Peer::GstreamerBgrx)) && peers::available("gst-launch-1.0");
@@ -437,8 +512,15 @@ fn live(args: &Args, started: Instant) -> Result<()> {
     let media_dir = args.media_dir.clone().unwrap_or_else(media::default_dir);
     let files = resolutions
         .iter()
-        .map(|&r| media::ensure(&media_dir, r, seconds).map(|p| (r, p)))
-        .collect::<Result<_>>()?;
+        .copied()
+        .zip(media::ensure_all(
+            &media_dir,
+            &resolutions,
+            seconds,
+            Restart::None,
+        )?)
+        .collect();
+    build.wait()?;
     let plan = live::Plan {
         files,
         viewers: args.viewers.clone(),
@@ -488,9 +570,7 @@ fn av(args: &Args, started: Instant) -> Result<()> {
     if seconds < 2 {
         bail!("--av: --seconds must be at least 2 (a flash each second)");
     }
-    if !args.no_build {
-        build()?;
-    }
+    let build = Build::start(args, &["hdstream-server", "hdstream-client"])?;
     let transports = match args.transport.unwrap_or(Which::Both) {
         Which::Udp => vec![Transport::Udp],
         Which::Tcp => vec![Transport::Tcp],
@@ -522,6 +602,7 @@ fn av(args: &Args, started: Instant) -> Result<()> {
         .iter()
         .map(|&r| media::ensure_av(&media_dir, r, seconds).map(|p| (r, p)))
         .collect::<Result<_>>()?;
+    build.wait()?;
     let work = av::work_dir();
     std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
     let total = files.len() * transports.len() * players.len();
@@ -560,16 +641,22 @@ fn av(args: &Args, started: Instant) -> Result<()> {
 fn call(args: &Args, started: Instant) -> Result<()> {
     use hdstream_benches::call;
     let (resolutions, seconds) = sound_rows(args, 5);
-    if !args.no_build {
-        build()?;
-    }
+    let build = Build::start(args, &["hdstream-call"])?;
     let work = std::env::temp_dir().join(format!("hdstream-call-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
     let media_dir = args.media_dir.clone().unwrap_or_else(media::default_dir);
     let mut runs: Vec<(Resolution, call::Camera)> = resolutions
         .iter()
-        .map(|&r| media::ensure(&media_dir, r, seconds).map(|p| (r, call::Camera::File(p))))
-        .collect::<Result<_>>()?;
+        .copied()
+        .zip(media::ensure_all(
+            &media_dir,
+            &resolutions,
+            seconds,
+            Restart::None,
+        )?)
+        .map(|(r, p)| (r, call::Camera::File(p)))
+        .collect();
+    build.wait()?;
     if let Some(&first) = resolutions.first() {
         runs.push((first, call::Camera::Pattern));
     }
@@ -830,13 +917,18 @@ fn run(
         Receiver::OursNoRepair | Receiver::OursRestartNoRepair => {
             peers::our_client(&url, transport, seconds, &json, &["--no-repair"])
         }
-        Receiver::Gstreamer(output) => {
-            peers::gst_client(&url, transport, seconds, relay.is_some(), output, true)
-        }
+        Receiver::Gstreamer(output) => peers::gst_client(
+            &url,
+            transport,
+            (seconds, res.fps),
+            relay.is_some(),
+            output,
+            true,
+        ),
         Receiver::GstreamerNoRtx => peers::gst_client(
             &url,
             transport,
-            seconds,
+            (seconds, res.fps),
             relay.is_some(),
             GstOutput::Decoded,
             false,
