@@ -8,9 +8,12 @@
 //!     └─ RTCP ─── Link (the same settings) ─────────────────────▶
 //! ```
 //!
-//! The clock is simulated: [`Pair::step`] moves it on by one millisecond after moving every
-//! byte and datagram that is due, so a ten-second play takes ten thousand steps and a few
-//! milliseconds of real time.
+//! The clock is simulated and jumps, as quinn's pair does: [`Pair::step`] moves every byte and
+//! datagram that is due now (again and again, until nothing more moves at this instant), then
+//! sets the clock to the earliest wake-up of either side — the server core's and the client
+//! core's `poll_timeout` (a packet to send, a frame to release, a report, a time-out) and the
+//! links' next delivery. Nothing is simulated between events: a ten-second play takes as many
+//! steps as there are events in it, not ten thousand.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -30,8 +33,11 @@ use hdstream_tools::impair::Impairment;
 use crate::link::{Link, LinkStats};
 use crate::media;
 
-/// One simulated millisecond: the step of the clock.
-pub const TICK: Duration = Duration::from_millis(1);
+/// How far the clock moves when a side says it is due now but nothing moved when it was asked
+/// (a deadline that does not move when handled): never more than the old fixed step.
+pub const FALLBACK_STEP: Duration = Duration::from_millis(1);
+/// Rounds of moving at one instant before the pair takes the two sides as talking forever.
+const MAX_ROUNDS: usize = 10_000;
 /// The client's RTP port (RTCP on the next).
 pub const CLIENT_RTP_PORT: u16 = 5000;
 
@@ -112,6 +118,7 @@ pub struct Pair {
     rtcp_down: Link<Datagram>,
     rtcp_up: Link<Vec<u8>>,
     client_rtcp: SocketAddr,
+    steps: u64,
 }
 
 impl Pair {
@@ -164,36 +171,92 @@ impl Pair {
             rtcp_down: Link::new(config.link, config.seed.wrapping_add(2)),
             rtcp_up: Link::new(config.link, config.seed.wrapping_add(3)),
             client_rtcp: SocketAddr::from(([127, 0, 0, 1], CLIENT_RTP_PORT + 1)),
+            steps: 0,
         }
     }
 
-    /// Moves everything that is due, then the clock by [`TICK`].
-    pub fn step(&mut self) {
+    /// Moves everything that is due now, then the clock to the next wake-up (see the module
+    /// documentation), but not past `limit`.
+    pub fn step(&mut self, limit: Instant) {
+        self.steps += 1;
+        let mut rounds = 0;
+        while self.exchange() {
+            rounds += 1;
+            assert!(
+                rounds < MAX_ROUNDS,
+                "the pair still moves after {MAX_ROUNDS} rounds at one instant"
+            );
+        }
+        let next = match self.next_wakeup() {
+            Some(t) if t > self.now => t,
+            // Due now, yet nothing moved when asked: on by the old fixed step.
+            Some(_) => self.now + FALLBACK_STEP,
+            None => limit,
+        };
+        self.now = next.min(limit).max(self.now);
+    }
+
+    /// The earliest instant either side or a link wants to act: the client's and the server's
+    /// next deadline, the next datagram due on each link, or now when the client has a
+    /// request to send.
+    pub fn next_wakeup(&self) -> Option<Instant> {
+        let pending =
+            (self.connected && !self.client.control_output().is_empty()).then_some(self.now);
+        [
+            pending,
+            self.client.poll_timeout(),
+            self.server.poll_timeout(),
+            self.rtp.next_delivery(),
+            self.rtcp_down.next_delivery(),
+            self.rtcp_up.next_delivery(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// How many times the clock has moved.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// One round of moving what is due now: whether anything moved (a byte, a datagram, a
+    /// released frame), so that another round may find more.
+    fn exchange(&mut self) -> bool {
         let now = self.now;
+        let mut moved = false;
         if self.connected {
             let out = self.client.control_output().to_vec();
             if !out.is_empty() {
+                moved = true;
                 self.client.control_written(out.len());
                 self.server.receive(self.conn, &out, now);
             }
         }
         let (rtp, rtcp_down) = (&mut self.rtp, &mut self.rtcp_down);
-        self.server
-            .transmit_all(now, &mut |socket, _to, bytes| match socket {
+        self.server.transmit_all(now, &mut |socket, _to, bytes| {
+            moved = true;
+            match socket {
                 Socket::Rtp => rtp.send(Datagram::Rtp(bytes.to_vec()), bytes.len(), now),
-                Socket::Rtcp => rtcp_down.send(Datagram::Rtcp(bytes.to_vec()), bytes.len(), now),
-            });
+                Socket::Rtcp => {
+                    rtcp_down.send(Datagram::Rtcp(bytes.to_vec()), bytes.len(), now);
+                }
+            }
+        });
         if self.connected {
             let out = self.server.output(self.conn).to_vec();
             if !out.is_empty() {
+                moved = true;
                 self.server.written(self.conn, out.len());
                 self.client.receive_control(&out, now);
             }
             if self.server.poll_close() == Some(self.conn) || self.client.is_done() {
                 self.disconnect();
+                moved = true;
             }
         }
         while let Some(d) = self.rtp.poll(now).or_else(|| self.rtcp_down.poll(now)) {
+            moved = true;
             match d {
                 Datagram::Rtp(bytes) => self.client.receive_rtp(&bytes, now),
                 Datagram::Rtcp(bytes) => self.client.receive_rtcp(&bytes, now),
@@ -203,23 +266,26 @@ impl Pair {
             self.client.handle_timeout(now);
         }
         while let Some(d) = self.client.poll_datagram() {
+            moved = true;
             let len = d.len();
             self.rtcp_up.send(d, len, now);
         }
         while let Some(d) = self.rtcp_up.poll(now) {
+            moved = true;
             self.server.receive_rtcp(self.client_rtcp, &d, now);
         }
         while let Some(r) = self.client.poll_release(now) {
+            moved = true;
             self.released.push(r);
         }
-        self.now += TICK;
+        moved
     }
 
     /// Runs for `span` of simulated time.
     pub fn run_for(&mut self, span: Duration) {
         let end = self.now + span;
         while self.now < end {
-            self.step();
+            self.step(end);
         }
     }
 
@@ -227,7 +293,7 @@ impl Pair {
     pub fn run_until_done(&mut self, limit: Duration) -> bool {
         let end = self.now + limit;
         while self.now < end && !self.client.is_done() {
-            self.step();
+            self.step(end);
         }
         self.client.is_done()
     }
