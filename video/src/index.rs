@@ -188,27 +188,14 @@ impl Index {
                 });
             }
         };
-        let mut index = Index {
-            container,
-            bytes: data.len(),
-            frames: Vec::new(),
-            damages: Vec::new(),
-        };
+        let mut index = Index::empty(container, data.len(), 0);
         match container {
             Container::Plain => index.walk_plain(data)?,
             Container::Course => index.walk_course(data)?,
             // Not detected here: see `Index::from_frames`.
             Container::Matroska | Container::Avi => {}
         }
-        if index.frames.is_empty() {
-            let first = index.damages.first().cloned().unwrap_or(Damage {
-                offset: 0,
-                skipped: data.len(),
-                cause: Cause::Junk,
-            });
-            return Err(IndexError::NoFrames { first });
-        }
-        Ok(index)
+        index.found_frames()
     }
 
     /// Indexes the JPEGs a container parser found in `data` ([`crate::container`]), one per
@@ -219,12 +206,7 @@ impl Index {
         container: Container,
         frames: &[Range<usize>],
     ) -> Result<Index, IndexError> {
-        let mut index = Index {
-            container,
-            bytes: data.len(),
-            frames: Vec::with_capacity(frames.len()),
-            damages: Vec::new(),
-        };
+        let mut index = Index::empty(container, data.len(), frames.len());
         let mut missing = 0;
         for range in frames {
             let parsed = data
@@ -252,15 +234,31 @@ impl Index {
                 }
             }
         }
-        if index.frames.is_empty() {
-            let first = index.damages.first().cloned().unwrap_or(Damage {
+        index.found_frames()
+    }
+
+    /// An index of a file of `bytes` bytes with no frames yet, room for `capacity`.
+    fn empty(container: Container, bytes: usize, capacity: usize) -> Index {
+        Index {
+            container,
+            bytes,
+            frames: Vec::with_capacity(capacity),
+            damages: Vec::new(),
+        }
+    }
+
+    /// The index, once walked: refused as [`IndexError::NoFrames`] (naming its first damage,
+    /// or the whole file as junk) when it found no frame.
+    fn found_frames(self) -> Result<Index, IndexError> {
+        if self.frames.is_empty() {
+            let first = self.damages.first().cloned().unwrap_or(Damage {
                 offset: 0,
-                skipped: data.len(),
+                skipped: self.bytes,
                 cause: Cause::Junk,
             });
             return Err(IndexError::NoFrames { first });
         }
-        Ok(index)
+        Ok(self)
     }
 
     fn walk_plain(&mut self, data: &[u8]) -> Result<(), IndexError> {

@@ -318,49 +318,15 @@ const SEVEN: [u8; 10] = [
 /// ```
 fn segments(digit: u8, r: Rect, t: usize) -> impl Iterator<Item = Rect> {
     let half = r.h / 2;
+    let rect = |x, y, w, h| Rect { x, y, w, h };
     let all = [
-        Rect {
-            x: r.x,
-            y: r.y,
-            w: r.w,
-            h: t,
-        }, // a
-        Rect {
-            x: r.x + r.w - t,
-            y: r.y,
-            w: t,
-            h: half,
-        }, // b
-        Rect {
-            x: r.x + r.w - t,
-            y: r.y + half,
-            w: t,
-            h: r.h - half,
-        }, // c
-        Rect {
-            x: r.x,
-            y: r.y + r.h - t,
-            w: r.w,
-            h: t,
-        }, // d
-        Rect {
-            x: r.x,
-            y: r.y + half,
-            w: t,
-            h: r.h - half,
-        }, // e
-        Rect {
-            x: r.x,
-            y: r.y,
-            w: t,
-            h: half,
-        }, // f
-        Rect {
-            x: r.x,
-            y: r.y + half - t / 2,
-            w: r.w,
-            h: t,
-        }, // g
+        rect(r.x, r.y, r.w, t),                         // a
+        rect(r.x + r.w - t, r.y, t, half),              // b
+        rect(r.x + r.w - t, r.y + half, t, r.h - half), // c
+        rect(r.x, r.y + r.h - t, r.w, t),               // d
+        rect(r.x, r.y + half, t, r.h - half),           // e
+        rect(r.x, r.y, t, half),                        // f
+        rect(r.x, r.y + half - t / 2, r.w, t),          // g
     ];
     let mask = SEVEN.get(usize::from(digit)).copied().unwrap_or(0);
     all.into_iter()

@@ -319,26 +319,19 @@ mod tests {
 
     #[test]
     fn rejects_report_count_past_length() {
-        let mut buf = sample();
-        buf[28] = 0x82; // RR claims two blocks, holds one
-        assert_eq!(
-            Compound::parse(&buf),
-            Err(Error::Count {
-                offset: 28,
-                packet_type: RECEIVER_REPORT,
-                count: 2
-            })
-        );
-        let mut buf = sample();
-        buf[60] = 0x82; // BYE claims two sources, holds one
-        assert_eq!(
-            Compound::parse(&buf),
-            Err(Error::Count {
-                offset: 60,
-                packet_type: GOODBYE,
-                count: 2
-            })
-        );
+        // The RR at 28 claims two blocks, the BYE at 60 two sources; each holds one.
+        for (offset, packet_type) in [(28, RECEIVER_REPORT), (60, GOODBYE)] {
+            let mut buf = sample();
+            buf[offset] = 0x82;
+            assert_eq!(
+                Compound::parse(&buf),
+                Err(Error::Count {
+                    offset,
+                    packet_type,
+                    count: 2
+                })
+            );
+        }
     }
 
     #[test]

@@ -235,14 +235,12 @@ impl<'a> SenderReport<'a> {
 
     /// The report blocks, about the streams this sender receives.
     pub fn report_blocks(&self) -> impl Iterator<Item = ReportBlock> + 'a {
-        let end = SENDER_INFO_LEN + BLOCK_LEN * usize::from(self.count);
-        blocks(self.body.get(SENDER_INFO_LEN..end).unwrap_or_default())
+        blocks(split_blocks(self.body, SENDER_INFO_LEN, self.count).0)
     }
 
     /// Profile-specific extension after the report blocks (usually empty).
     pub fn extension(&self) -> &'a [u8] {
-        let end = SENDER_INFO_LEN + BLOCK_LEN * usize::from(self.count);
-        self.body.get(end..).unwrap_or_default()
+        split_blocks(self.body, SENDER_INFO_LEN, self.count).1
     }
 
     /// Bytes after the common header, without padding.
@@ -293,14 +291,12 @@ impl<'a> ReceiverReport<'a> {
 
     /// The report blocks.
     pub fn report_blocks(&self) -> impl Iterator<Item = ReportBlock> + 'a {
-        let end = 4 + BLOCK_LEN * usize::from(self.count);
-        blocks(self.body.get(4..end).unwrap_or_default())
+        blocks(split_blocks(self.body, 4, self.count).0)
     }
 
     /// Profile-specific extension after the report blocks (usually empty).
     pub fn extension(&self) -> &'a [u8] {
-        let end = 4 + BLOCK_LEN * usize::from(self.count);
-        self.body.get(end..).unwrap_or_default()
+        split_blocks(self.body, 4, self.count).1
     }
 
     /// Bytes after the common header, without padding.
@@ -317,6 +313,17 @@ impl std::fmt::Debug for ReceiverReport<'_> {
             .field("extension", &self.extension())
             .finish()
     }
+}
+
+/// A report's body split at the end of its `count` report blocks, which start at `start`:
+/// the blocks, and the profile-specific extension after them (each empty where the body is
+/// shorter).
+fn split_blocks(body: &[u8], start: usize, count: u8) -> (&[u8], &[u8]) {
+    let end = start + BLOCK_LEN * usize::from(count);
+    (
+        body.get(start..end).unwrap_or_default(),
+        body.get(end..).unwrap_or_default(),
+    )
 }
 
 /// Prints what an iterator yields as a list.

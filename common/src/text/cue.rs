@@ -73,6 +73,26 @@ impl Captions {
         self
     }
 
+    /// Adds the cue of the timing line at `line` (counted from 1): its `timing` as the format
+    /// read it and the `text` made only for a cue kept. A timing line that did not read is
+    /// skipped as [`Defect::Timing`], one that ends before it starts as [`Defect::Order`].
+    pub(super) fn push_timed(
+        &mut self,
+        line: usize,
+        timing: Option<(Duration, Duration)>,
+        text: impl FnOnce() -> String,
+    ) {
+        let defect = match timing {
+            None => Defect::Timing,
+            Some((start, end)) if end < start => Defect::Order,
+            Some((start, end)) => {
+                self.cues.push(Cue::new(start, end, text()));
+                return;
+            }
+        };
+        self.skipped.push(Skipped { line, defect });
+    }
+
     /// The cues on screen at `at`, in start order.
     pub fn at(&self, at: Duration) -> impl Iterator<Item = &Cue> {
         // Cues are sorted by start: those starting after `at` end the search.

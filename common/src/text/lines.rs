@@ -18,6 +18,18 @@ pub(super) fn is_blank(line: &str) -> bool {
     line.bytes().all(|b| b == b' ' || b == b'\t')
 }
 
+/// The text of numbered lines, joined by `\n`: a cue's text as both formats keep it.
+pub(super) fn joined(lines: &[(usize, &str)]) -> String {
+    let mut text = String::new();
+    for (i, (_, l)) in lines.iter().enumerate() {
+        if i > 0 {
+            text.push('\n');
+        }
+        text.push_str(l);
+    }
+    text
+}
+
 struct Lines<'a> {
     rest: Option<&'a str>,
 }

@@ -16,6 +16,8 @@ mod error;
 mod lines;
 pub mod srt;
 pub mod t140;
+#[cfg(test)]
+mod testing;
 pub mod webvtt;
 
 pub use cue::{Captions, Cue, Skipped};

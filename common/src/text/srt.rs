@@ -22,7 +22,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::lines::{is_blank, numbered, strip_bom};
+use super::lines::{is_blank, joined, numbered, strip_bom};
 use super::{Captions, Cue, Defect, Error, Skipped};
 
 /// The cues of an SRT file, sorted by start; malformed cues are skipped and named in
@@ -55,28 +55,9 @@ pub fn parse(text: &str) -> Result<Captions, Error> {
         };
         any_timing = true;
         let (line, timing_line) = block[timing_at];
-        let Some((start, end)) = timing(timing_line) else {
-            captions.skipped.push(Skipped {
-                line,
-                defect: Defect::Timing,
-            });
-            continue;
-        };
-        if end < start {
-            captions.skipped.push(Skipped {
-                line,
-                defect: Defect::Order,
-            });
-            continue;
-        }
-        let mut text = String::new();
-        for (i, (_, l)) in block[timing_at + 1..].iter().enumerate() {
-            if i > 0 {
-                text.push('\n');
-            }
-            text.push_str(l);
-        }
-        captions.cues.push(Cue { start, end, text });
+        captions.push_timed(line, timing(timing_line), || {
+            joined(&block[timing_at + 1..])
+        });
     }
     match first_line {
         Some(line) if !any_timing => Err(Error::Format { line }),
@@ -181,15 +162,8 @@ fn number(s: &str, max_digits: usize) -> Option<u64> {
 mod tests {
     use proptest::prelude::*;
 
+    use super::super::testing::{ms, texts};
     use super::*;
-
-    fn ms(ms: u64) -> Duration {
-        Duration::from_millis(ms)
-    }
-
-    fn texts(c: &Captions) -> Vec<&str> {
-        c.cues.iter().map(|c| c.text.as_str()).collect()
-    }
 
     #[test]
     fn reads_a_plain_file() {

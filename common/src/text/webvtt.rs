@@ -28,8 +28,8 @@
 
 use std::time::Duration;
 
-use super::lines::{is_blank, numbered, strip_bom};
-use super::{Captions, Cue, Defect, Error, Skipped};
+use super::lines::{is_blank, joined, numbered, strip_bom};
+use super::{Captions, Defect, Error, Skipped};
 
 /// The cues of a WebVTT file, sorted by start, as plain text; malformed cues are skipped and
 /// named in [`Captions::skipped`]. The text is refused only when its first line is not the
@@ -84,31 +84,8 @@ pub fn parse(text: &str) -> Result<Captions, Error> {
         while at < lines.len() && !is_blank(lines[at].1) && !lines[at].1.contains("-->") {
             at += 1;
         }
-        let Some((start, end)) = timing(timing_line) else {
-            captions.skipped.push(Skipped {
-                line,
-                defect: Defect::Timing,
-            });
-            continue;
-        };
-        if end < start {
-            captions.skipped.push(Skipped {
-                line,
-                defect: Defect::Order,
-            });
-            continue;
-        }
-        let mut raw = String::new();
-        for (i, (_, l)) in lines[text_start..at].iter().enumerate() {
-            if i > 0 {
-                raw.push('\n');
-            }
-            raw.push_str(l);
-        }
-        captions.cues.push(Cue {
-            start,
-            end,
-            text: plain(&raw),
+        captions.push_timed(line, timing(timing_line), || {
+            plain(&joined(&lines[text_start..at]))
         });
     }
     Ok(captions.sorted())
@@ -244,15 +221,9 @@ fn reference(s: &str) -> Option<(char, usize)> {
 mod tests {
     use proptest::prelude::*;
 
+    use super::super::Cue;
+    use super::super::testing::{ms, texts};
     use super::*;
-
-    fn ms(ms: u64) -> Duration {
-        Duration::from_millis(ms)
-    }
-
-    fn texts(c: &Captions) -> Vec<&str> {
-        c.cues.iter().map(|c| c.text.as_str()).collect()
-    }
 
     #[test]
     fn reads_the_example() {

@@ -239,6 +239,38 @@ pub(crate) fn le32(data: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(data.get(at..at + 4)?.try_into().ok()?))
 }
 
+/// What the demuxers' robustness tests share: damaged and noisy files fed to a `demux`.
+#[cfg(test)]
+pub(crate) mod damage {
+    /// Feeds `demux` the file `data` with `flips` (offset, byte; offsets wrap around the file)
+    /// written into it, cut at `cut` and whole: it must not panic.
+    pub(crate) fn cut_and_flipped<T, E>(
+        mut data: Vec<u8>,
+        cut: usize,
+        flips: Vec<(usize, u8)>,
+        demux: impl Fn(&[u8]) -> Result<T, E>,
+    ) {
+        for (at, b) in flips {
+            let n = data.len();
+            data[at % n] = b;
+        }
+        let cut = cut.min(data.len());
+        let _ = demux(&data[..cut]);
+        let _ = demux(&data);
+    }
+
+    /// Feeds `demux` the file `magic` followed by `noise`: it must not panic.
+    pub(crate) fn noise_after<T, E>(
+        magic: &[u8],
+        noise: Vec<u8>,
+        demux: impl Fn(&[u8]) -> Result<T, E>,
+    ) {
+        let mut data = magic.to_vec();
+        data.extend(noise);
+        let _ = demux(&data);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -75,7 +75,22 @@ pub enum Error {
 impl Error {
     /// The byte offset the error is about.
     pub fn offset(&self) -> usize {
-        match *self {
+        // A copy (the error is a few words), so that the one match is `offset_mut`'s.
+        let mut copy = *self;
+        *copy.offset_mut()
+    }
+
+    /// The same error with `base` added to its offset (frame offset → file offset).
+    #[must_use]
+    pub fn shifted(mut self, base: usize) -> Error {
+        let offset = self.offset_mut();
+        *offset = offset.saturating_add(base);
+        self
+    }
+
+    /// The byte offset the error is about, to change.
+    fn offset_mut(&mut self) -> &mut usize {
+        match self {
             Error::Soi { offset, .. }
             | Error::Truncated { offset, .. }
             | Error::Length { offset, .. }
@@ -84,21 +99,6 @@ impl Error {
             | Error::Field { offset, .. }
             | Error::Incomplete { offset, .. } => offset,
         }
-    }
-
-    /// The same error with `base` added to its offset (frame offset → file offset).
-    #[must_use]
-    pub fn shifted(mut self, base: usize) -> Error {
-        match &mut self {
-            Error::Soi { offset, .. }
-            | Error::Truncated { offset, .. }
-            | Error::Length { offset, .. }
-            | Error::Marker { offset, .. }
-            | Error::Unexpected { offset, .. }
-            | Error::Field { offset, .. }
-            | Error::Incomplete { offset, .. } => *offset = offset.saturating_add(base),
-        }
-        self
     }
 
     /// Whether the data simply ended too soon (as opposed to bytes that are wrong).

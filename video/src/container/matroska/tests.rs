@@ -211,20 +211,11 @@ proptest::proptest! {
         cut in 0usize..2000,
         flips in proptest::collection::vec((0usize..2000, proptest::prelude::any::<u8>()), 0..8),
     ) {
-        let mut data = file(3, true, cut % 2 == 0);
-        for (at, b) in flips {
-            let n = data.len();
-            data[at % n] = b;
-        }
-        let cut = cut.min(data.len());
-        let _ = demux(&data[..cut]);
-        let _ = demux(&data);
+        crate::container::damage::cut_and_flipped(file(3, true, cut % 2 == 0), cut, flips, demux);
     }
 
     #[test]
     fn never_panics_on_noise(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
-        let mut data = EBML_MAGIC.to_vec();
-        data.extend(bytes);
-        let _ = demux(&data);
+        crate::container::damage::noise_after(&EBML_MAGIC, bytes, demux);
     }
 }
