@@ -174,7 +174,8 @@ enum Peer {
 /// so cargo resolves them as it did for `cargo run`).
 #[derive(Debug)]
 struct Build {
-    child: Option<std::process::Child>,
+    /// Waits for cargo; its exit status and when it ended.
+    waiter: Option<std::thread::JoinHandle<std::io::Result<(std::process::ExitStatus, Instant)>>>,
     bins: Vec<&'static str>,
     started: Instant,
 }
@@ -183,7 +184,7 @@ impl Build {
     /// Starts building `bins` (names of binary targets), unless `--no-build`.
     fn start(args: &Args, bins: &[&'static str]) -> Result<Build> {
         let mut build = Build {
-            child: None,
+            waiter: None,
             bins: bins.to_vec(),
             started: Instant::now(),
         };
@@ -222,26 +223,33 @@ impl Build {
                 cmd.env_remove(name.as_ref());
             }
         }
-        build.child = Some(
-            cmd.spawn()
-                .with_context(|| format!("cannot run cargo to build {}", bins.join(", ")))?,
-        );
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("cannot run cargo to build {}", bins.join(", ")))?;
+        build.waiter = Some(std::thread::spawn(move || {
+            child.wait().map(|status| (status, Instant::now()))
+        }));
         Ok(build)
     }
 
     /// Waits for the build to finish; an error when it failed.
     fn wait(mut self) -> Result<()> {
-        let Some(mut child) = self.child.take() else {
+        let Some(waiter) = self.waiter.take() else {
             return Ok(());
         };
-        let status = child.wait().context("waiting for cargo")?;
+        let media_done = Instant::now();
+        let (status, ended) = waiter
+            .join()
+            .map_err(|_| anyhow::anyhow!("the thread waiting for cargo panicked"))?
+            .context("waiting for cargo")?;
         if !status.success() {
             bail!("building {} failed", self.bins.join(", "));
         }
         eprintln!(
-            "built {} ({:.1} s)",
+            "built {} in {:.1} s (beside the media; {:.1} s waited for it after them)",
             self.bins.join(", "),
-            self.started.elapsed().as_secs_f64()
+            ended.duration_since(self.started).as_secs_f64(),
+            ended.saturating_duration_since(media_done).as_secs_f64()
         );
         Ok(())
     }
@@ -250,8 +258,8 @@ impl Build {
 impl Drop for Build {
     /// A build left running by an early error is waited for (cargo holds the target dir's lock).
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.wait();
+        if let Some(waiter) = self.waiter.take() {
+            let _ = waiter.join();
         }
     }
 }
