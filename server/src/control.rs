@@ -1,9 +1,12 @@
 //! RTSP method handlers (RFC 2326 §10): one request in, one response out; session state
 //! changes as Appendix A.2 draws them.
 //!
-//! The handlers see only what a request may touch ([`Context`]: the settings, the media, the
-//! session table, who asked and when) and say what the core must do beyond the reply
-//! ([`Answer`]); they never reach back into the core.
+//! [`respond`] is the one place a request is answered, a viewer's or a publisher's: a
+//! publisher's ANNOUNCE (§10.3), SETUP with `mode=record` (§12.39), RECORD (§10.11), and
+//! TEARDOWN or keep-alives on its session go to the published paths; every other request to
+//! the viewers' handlers. The handlers see only what a request may touch ([`Context`]: the
+//! settings, the media, the published paths, the session table, who asked and when) and say
+//! what the core must do beyond the reply ([`Answer`]); they never reach back into the core.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,7 +26,7 @@ use crate::config::Config;
 use crate::live::TrackKind;
 use crate::live_track::LiveTrackStream;
 use crate::media::{Catalogue, LookupError};
-use crate::publish::{Publishing, live_target};
+use crate::publish::{Publishing, Refusal, live_path, live_target};
 use crate::session::{ConnId, Delivery, Program, Session, State};
 use crate::sessions::Sessions;
 use crate::source::Source;
@@ -37,8 +40,8 @@ pub(crate) struct Context<'a> {
     pub config: &'a Config,
     /// The media served.
     pub catalogue: &'a Catalogue,
-    /// The published paths.
-    pub publishing: &'a Publishing,
+    /// The published paths (publishers' requests change them).
+    pub publishing: &'a mut Publishing,
     /// Every session.
     pub sessions: &'a mut Sessions,
     /// The connection the request came on.
@@ -97,8 +100,125 @@ fn error(request: &Request, status: StatusCode, why: impl std::fmt::Display) -> 
     response
 }
 
-/// The answer to `request` (RFC 2326 §10).
+/// Whether a SETUP asks to receive (`mode=record`, or `receive` as some publishers write it;
+/// any case, quoted or not).
+pub(crate) fn records(request: &Request) -> bool {
+    request
+        .headers
+        .typed::<Transport>()
+        .and_then(Result::ok)
+        .and_then(|t| t.0.into_iter().next())
+        .and_then(|spec| spec.mode().map(str::to_ascii_lowercase))
+        .is_some_and(|m| m.contains("record") || m.contains("receive"))
+}
+
+/// The answer to `request` (RFC 2326 §10), a publisher's or a viewer's.
 pub(crate) fn respond(cx: &mut Context<'_>, request: &Request) -> Answer {
+    let session = request.session().and_then(Result::ok).map(|s| s.id);
+    // A publisher's session lives with its path, not in the session table.
+    let owned = session
+        .as_deref()
+        .is_some_and(|id| cx.publishing.owns(id, cx.now));
+    let published = match request.method {
+        // Elsewhere than under live/, the viewers' handlers answer 405 (a file is not
+        // published to).
+        Method::Announce => match live_path(&request.uri) {
+            Some(path) => announce(cx, request, &path),
+            None => return respond_viewer(cx, request),
+        },
+        Method::Setup if records(request) => setup_record(cx, request, session),
+        Method::Record if owned || live_path(&request.uri).is_some() => record(cx, session),
+        Method::Teardown if owned => {
+            let id = session.unwrap_or_default();
+            cx.publishing.teardown(&id);
+            Ok(Some((id, None)))
+        }
+        // GStreamer's rtspclientsink PAUSEs before its TEARDOWN: nothing to pause here.
+        Method::GetParameter | Method::Options | Method::SetParameter | Method::Pause
+            if owned =>
+        {
+            Ok(session.map(|id| (id, None)))
+        }
+        _ => return respond_viewer(cx, request),
+    };
+    publisher_answer(request, published)
+}
+
+/// A publisher's answer: the session (and the transport a SETUP agreed) or why not. Its reply
+/// carries no more than that (no `Server`, no session timeout: the publishing side times out
+/// on silence, `Config::publish_timeout`).
+type Published = Result<Option<(String, Option<TransportSpec>)>, Refusal>;
+
+fn publisher_answer(request: &Request, published: Published) -> Answer {
+    let (response, session) = match published {
+        Ok(answer) => {
+            let mut response = Response::reply_to(request, StatusCode::OK);
+            let mut session = None;
+            if let Some((id, transport)) = answer {
+                response.headers.set_typed(&SessionHeader::new(id.clone()));
+                if let Some(transport) = transport {
+                    response.headers.set_typed(&Transport(vec![transport]));
+                }
+                session = Some(id);
+            }
+            (response, session)
+        }
+        Err((status, why)) => {
+            let mut response = Response::reply_to(request, status);
+            response.headers.set("Content-Type", "text/plain");
+            response.body = format!("{why}\r\n").into_bytes();
+            (response, None)
+        }
+    };
+    Answer {
+        response,
+        session,
+        ends_session: false,
+    }
+}
+
+/// ANNOUNCE of `live/<name>` (RFC 2326 §10.3): the publisher's SDP for the path.
+fn announce(cx: &mut Context<'_>, request: &Request, path: &str) -> Published {
+    cx.publishing
+        .announce(cx.conn, cx.peer, path, &request.body, cx.now)
+        .map(|()| None)
+}
+
+/// SETUP with `mode=record` (RFC 2326 §10.4, §12.39): a track of the announced path, joining
+/// the publisher's session (or starting it).
+fn setup_record(cx: &mut Context<'_>, request: &Request, session: Option<String>) -> Published {
+    let target = live_target(&request.uri);
+    let asked = request
+        .headers
+        .typed::<Transport>()
+        .and_then(Result::ok)
+        .and_then(|t| t.0.into_iter().next());
+    let (Some((path, track)), Some(asked)) = (target, asked) else {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "SETUP for recording needs a live/<name> URL and a Transport".into(),
+        ));
+    };
+    let id = session.unwrap_or_else(|| cx.sessions.new_id());
+    let ports = cx.config.server_ports;
+    cx.publishing
+        .setup(cx.conn, &path, track.as_deref(), &asked, id, ports)
+        .map(|(id, transport)| Some((id, Some(transport))))
+}
+
+/// RECORD (RFC 2326 §10.11): the publisher's frames go on the air.
+fn record(cx: &mut Context<'_>, session: Option<String>) -> Published {
+    let Some(id) = session else {
+        return Err((
+            StatusCode::SESSION_NOT_FOUND,
+            "RECORD needs a Session".into(),
+        ));
+    };
+    cx.publishing.record(&id, cx.now).map(|()| Some((id, None)))
+}
+
+/// A viewer's request (or anything not a publisher's): the session table's handlers.
+fn respond_viewer(cx: &mut Context<'_>, request: &Request) -> Answer {
     let refuse = |response| Answer {
         response,
         session: None,
@@ -746,7 +866,7 @@ fn need_session<'a>(
 
 fn play(cx: &mut Context<'_>, request: &Request, id: Option<&str>) -> Response {
     let (max_speed, now) = (cx.config.max_speed, cx.now);
-    let publishing = cx.publishing;
+    let publishing = &*cx.publishing;
     let session = match need_session(cx.sessions, request, id) {
         Ok(s) => s,
         Err(response) => return response,

@@ -22,7 +22,7 @@ use crate::connection::{Connection, salvage_cseq};
 use crate::control::{self, Context};
 use crate::live::{Feed, TrackKind};
 use crate::media::{Catalogue, url_segments};
-use crate::publish::{PathStats, Publishing, live_path, live_target};
+use crate::publish::{PathStats, Publishing};
 use crate::session::{ConnId, Delivery, Program, Session, State};
 use crate::sessions::Sessions;
 use crate::source::Source;
@@ -806,95 +806,6 @@ impl Server {
         }
     }
 
-    /// A publisher's request (ANNOUNCE, SETUP with `mode=record`, RECORD, and TEARDOWN or a
-    /// keep-alive on its session): the reply, or `None` for the viewers' handlers.
-    fn publish_request(
-        &mut self,
-        conn: ConnId,
-        peer: SocketAddr,
-        request: &Request,
-        now: Instant,
-    ) -> Option<Response> {
-        let session = request.session().and_then(Result::ok).map(|s| s.id);
-        let owned = session
-            .as_deref()
-            .is_some_and(|id| self.publishing.owns(id, now));
-        let result = match request.method {
-            // Elsewhere than under live/, the handlers answer 405 (a file is not published to).
-            Method::Announce => match live_path(&request.uri) {
-                Some(path) => self
-                    .publishing
-                    .announce(conn, peer, &path, &request.body, now)
-                    .map(|()| None),
-                None => return None,
-            },
-            Method::Setup if records(request) => {
-                let target = live_target(&request.uri);
-                let asked = request
-                    .headers
-                    .typed::<rtsp::header::Transport>()
-                    .and_then(Result::ok)
-                    .and_then(|t| t.0.into_iter().next());
-                match (target, asked) {
-                    (Some((path, track)), Some(asked)) => {
-                        let id = session.clone().unwrap_or_else(|| self.sessions.new_id());
-                        let ports = self.config.server_ports;
-                        self.publishing
-                            .setup(conn, &path, track.as_deref(), &asked, id, ports)
-                            .map(|(id, transport)| Some((id, Some(transport))))
-                    }
-                    _ => Err((
-                        rtsp::StatusCode::BAD_REQUEST,
-                        "SETUP for recording needs a live/<name> URL and a Transport".into(),
-                    )),
-                }
-            }
-            Method::Record if owned || live_path(&request.uri).is_some() => match &session {
-                Some(id) => self
-                    .publishing
-                    .record(id, now)
-                    .map(|()| Some((id.clone(), None))),
-                None => Err((
-                    rtsp::StatusCode::SESSION_NOT_FOUND,
-                    "RECORD needs a Session".into(),
-                )),
-            },
-            Method::Teardown if owned => {
-                let id = session.clone().unwrap_or_default();
-                self.publishing.teardown(&id);
-                Ok(Some((id, None)))
-            }
-            // GStreamer's rtspclientsink PAUSEs before its TEARDOWN: nothing to pause here.
-            Method::GetParameter | Method::Options | Method::SetParameter | Method::Pause
-                if owned =>
-            {
-                Ok(session.clone().map(|id| (id, None)))
-            }
-            _ => return None,
-        };
-        let response = match result {
-            Ok(answer) => {
-                let mut response = Response::reply_to(request, rtsp::StatusCode::OK);
-                if let Some((id, transport)) = answer {
-                    response.headers.set_typed(&rtsp::header::Session::new(id));
-                    if let Some(transport) = transport {
-                        response
-                            .headers
-                            .set_typed(&rtsp::header::Transport(vec![transport]));
-                    }
-                }
-                response
-            }
-            Err((status, why)) => {
-                let mut response = Response::reply_to(request, status);
-                response.headers.set("Content-Type", "text/plain");
-                response.body = format!("{why}\r\n").into_bytes();
-                response
-            }
-        };
-        Some(response)
-    }
-
     /// With a users file: the reply that refuses `request` (401 with challenges, 403, or 503
     /// to an address that failed too often, whose connection then closes), or `None` to go
     /// on. OPTIONS and the course's dialect (which cannot authenticate) are not checked.
@@ -917,7 +828,7 @@ impl Server {
         };
         let right = match request.method {
             Method::Announce | Method::Record => Right::Publish,
-            Method::Setup if records(request) => Right::Publish,
+            Method::Setup if control::records(request) => Right::Publish,
             _ => Right::Read,
         };
         let attempt = Attempt {
@@ -953,11 +864,7 @@ impl Server {
         if matches!(request.method, Method::Describe | Method::Setup) {
             self.catalogue.refresh(&request.uri);
         }
-        let response = match self.authorize(conn, peer, &request, now) {
-            Some(refusal) => Some(refusal),
-            None => self.publish_request(conn, peer, &request, now),
-        };
-        if let Some(response) = response {
+        if let Some(response) = self.authorize(conn, peer, &request, now) {
             tracing::info!(
                 %peer,
                 method = request.method.as_str(),
@@ -973,7 +880,7 @@ impl Server {
         let mut cx = Context {
             config: &self.config,
             catalogue: &self.catalogue,
-            publishing: &self.publishing,
+            publishing: &mut self.publishing,
             sessions: &mut self.sessions,
             conn,
             peer,
@@ -1275,14 +1182,3 @@ fn log_summary(session: &Session, reason: &str, now: Instant) {
     );
 }
 
-/// Whether a SETUP asks to receive (`mode=record`, or `receive` as some publishers write it;
-/// any case, quoted or not).
-fn records(request: &Request) -> bool {
-    request
-        .headers
-        .typed::<rtsp::header::Transport>()
-        .and_then(Result::ok)
-        .and_then(|t| t.0.into_iter().next())
-        .and_then(|spec| spec.mode().map(str::to_ascii_lowercase))
-        .is_some_and(|m| m.contains("record") || m.contains("receive"))
-}
