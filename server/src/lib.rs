@@ -45,6 +45,7 @@ pub mod speech;
 #[cfg(test)]
 mod speech_tests;
 pub mod stream;
+pub mod test_media;
 #[cfg(test)]
 mod testing;
 pub mod tls;

@@ -1,4 +1,4 @@
-//! The core's unit-test kit: media made once in a temporary directory, a core on a fixed seed
+//! The core's unit-test kit: media made once ([`crate::test_media`]), a core on a fixed seed
 //! and a fake clock, and connections that send requests and read replies — no socket, no
 //! thread, no real time.
 
@@ -8,82 +8,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use hdstream_common::rtsp::{self, Message, Parsed, Response};
-use hdstream_video::pattern;
 
 use crate::core::{Config, Server, Socket};
 use crate::media::{Catalogue, FpsPolicy, Media};
 use crate::session::ConnId;
 
-/// Frames in each test file.
-pub const FRAMES: u64 = 30;
-/// Frame size of the test files.
-pub const SIZE: (u16, u16) = (320, 240);
+pub use crate::test_media::{CORE_FRAMES as FRAMES, talk_sample};
 
-/// A directory (unique to this process) holding the test media:
-/// - `clip.mjpeg`: [`FRAMES`] pattern frames, plain container (30 fps: 1 s);
-/// - `movie.Mjpeg`: the same frames in the course's container (20 fps: 1.5 s);
-/// - `full.mjpeg`: one 4:4:4 frame, which RFC 2435 cannot carry;
-/// - `talk.mjpeg` + `talk.wav` + `talk.vtt`: the clip with 1 s of 48 kHz stereo sound and two
-///   captions beside it;
-/// - `escape.mjpeg`: a symbolic link to a file outside the directory.
+/// The core's media root, made once (see [`crate::test_media::core_dir`]).
 pub fn media_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("hdstream-core-{}", std::process::id()));
-    let done = dir.join(".complete");
-    if done.exists() {
-        return dir;
-    }
-    // Tests run on several threads: each writes its own copy and renames it into place.
-    let tmp =
-        dir.with_extension(format!("{:?}", std::thread::current().id()).replace(['(', ')'], ""));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).expect("create the test media directory");
-    let frames = pattern::frames(SIZE.0, SIZE.1, FRAMES, 80).expect("encode pattern frames");
-    std::fs::write(tmp.join("clip.mjpeg"), pattern::plain(&frames)).expect("write clip.mjpeg");
-    std::fs::write(tmp.join("movie.Mjpeg"), pattern::course(&frames)).expect("write movie.Mjpeg");
-    std::fs::write(tmp.join("full.mjpeg"), full_chroma_jpeg()).expect("write full.mjpeg");
-    std::fs::write(tmp.join("talk.mjpeg"), pattern::plain(&frames)).expect("write talk.mjpeg");
-    std::fs::write(tmp.join("talk.wav"), talk_wav()).expect("write talk.wav");
-    std::fs::write(tmp.join("talk.vtt"), TALK_VTT).expect("write talk.vtt");
-    // A link out of the media root, to a file that must not be served.
-    let outside = std::env::temp_dir().join(format!("hdstream-outside-{}", std::process::id()));
-    std::fs::create_dir_all(&outside).expect("create the outside directory");
-    std::fs::write(outside.join("secret.mjpeg"), pattern::plain(&frames)).expect("write secret");
-    let _ = std::os::unix::fs::symlink(outside.join("secret.mjpeg"), tmp.join("escape.mjpeg"));
-    std::fs::write(tmp.join(".complete"), b"").expect("mark complete");
-    if std::fs::rename(&tmp, &dir).is_err() {
-        // Another thread got there first.
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    dir
-}
-
-/// `talk.vtt`: two captions within the clip's second.
-pub const TALK_VTT: &str = "WEBVTT\n\n00:00.200 --> 00:00.500\nhello\n\n\
-                            00:00.600 --> 00:00.900 line:0\n<b>two</b>\nlines\n";
-
-/// Sample `i` of channel `c` of `talk.wav`: a ramp, so every sample says where it is.
-pub fn talk_sample(i: usize, c: usize) -> i16 {
-    ((i * 7 + c * 1000) % 30_000) as i16
-}
-
-/// `talk.wav`: 1 s (as long as the clip) of 48 kHz stereo [`talk_sample`]s.
-fn talk_wav() -> Vec<u8> {
-    let samples: Vec<i16> = (0..48_000)
-        .flat_map(|i| [talk_sample(i, 0), talk_sample(i, 1)])
-        .collect();
-    crate::sound::wav_bytes(48_000, 2, &samples)
-}
-
-/// A 64x64 JPEG with 4:4:4 sampling (RFC 2435 carries 4:2:0 and 4:2:2 only).
-fn full_chroma_jpeg() -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut encoder = jpeg_encoder::Encoder::new(&mut out, 80);
-    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_4_4);
-    let rgb = vec![128u8; 64 * 64 * 3];
-    encoder
-        .encode(&rgb, 64, 64, jpeg_encoder::ColorType::Rgb)
-        .expect("encode a 4:4:4 frame");
-    out
+    crate::test_media::core_dir()
 }
 
 /// `clip.mjpeg` alone, as the stream tests use it.

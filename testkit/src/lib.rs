@@ -1,9 +1,10 @@
 //! hdstream's test kit: the sans-IO server core and client core joined in memory on a simulated
-//! clock and link, as quinn's `Pair` does, so protocol behaviour — seeking, pausing, timeouts,
-//! the course's dialect, loss accounting — is tested in milliseconds, deterministically, with
-//! no socket, no thread and no sleep.
+//! clock and link, as quinn's `Pair` does (the clock jumps to the next wake-up of either side),
+//! so protocol behaviour — seeking, pausing, timeouts, the course's dialect, loss accounting —
+//! is tested in milliseconds, deterministically, with no socket, no thread and no sleep.
 //!
-//! - [`media`]: test files (numbered pattern frames) made once per process;
+//! - [`media`]: test files (numbered pattern frames) made once into `target/test-media/`
+//!   (the server's `test_media`, re-exported), their decoded pixels once per process;
 //! - [`link`]: a one-way datagram link with MTU, seeded loss, duplication, reordering, delay and
 //!   jitter, and a record of what it did;
 //! - [`pair`]: one server core, one client core, the RTSP connection between them (reliable,

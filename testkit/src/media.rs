@@ -1,54 +1,49 @@
-//! Test media: numbered pattern frames (`hdstream_video::pattern`), written once per process
-//! under the system's temporary directory.
+//! Test media: numbered pattern frames (`hdstream_video::pattern`), made once and kept under
+//! `target/test-media/` — [`hdstream_server::test_media`], the one home of the making,
+//! re-exported here (it lives in the server because the server's own unit tests need it and
+//! this kit depends on the server) — and the decoded pixels tests compare with, once per
+//! process.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use hdstream_video::encoder::{Restart, Settings};
-use hdstream_video::pattern;
+use hdstream_video::encoder::Restart;
+
+pub use hdstream_server::test_media::*;
 
 /// A directory holding `clip.mjpeg` (plain container) and `movie.Mjpeg` (the course's
 /// container), both `frames` pattern frames of `width` × `height`; made on first use.
 pub fn dir(width: u16, height: u16, frames: u64) -> PathBuf {
-    dir_with(width, height, frames, Restart::None)
+    pattern_dir(width, height, frames, Restart::None)
 }
 
 /// [`dir`], the frames encoded with `restart` markers.
 pub fn dir_with(width: u16, height: u16, frames: u64, restart: Restart) -> PathBuf {
-    let name = format!(
-        "hdstream-testkit-{}-{width}x{height}-{frames}-rst{restart}",
-        std::process::id()
-    );
-    let dir = std::env::temp_dir().join(name);
-    if dir.join(".complete").exists() {
-        return dir;
-    }
-    // Tests run on several threads: each writes its own copy and renames it into place.
-    let thread = format!("{:?}", std::thread::current().id()).replace(['(', ')'], "");
-    let tmp = dir.with_extension(thread);
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).expect("create the test media directory");
-    let settings = Settings {
-        quality: 80,
-        restart,
-    };
-    let jpegs =
-        pattern::frames_with(width, height, frames, settings).expect("encode pattern frames");
-    std::fs::write(tmp.join("clip.mjpeg"), pattern::plain(&jpegs)).expect("write clip.mjpeg");
-    std::fs::write(tmp.join("movie.Mjpeg"), pattern::course(&jpegs)).expect("write movie.Mjpeg");
-    std::fs::write(tmp.join(".complete"), b"").expect("mark complete");
-    if std::fs::rename(&tmp, &dir).is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    dir
+    pattern_dir(width, height, frames, restart)
 }
 
-/// The decoded pixels (`0x00RRGGBB`) of every frame of a file, as the server indexes it.
-pub fn pictures_of(path: &std::path::Path) -> Vec<Vec<u32>> {
+/// The decoded pixels (`0x00RRGGBB`) of every frame of a file, in order.
+pub type Pictures = Arc<Vec<Vec<u32>>>;
+
+/// The decoded pixels of every frame of a file, as the server indexes it; decoded once per
+/// process.
+pub fn pictures_of(path: &Path) -> Pictures {
+    static DECODED: Mutex<Option<HashMap<PathBuf, Pictures>>> = Mutex::new(None);
+    let mut decoded = DECODED.lock().unwrap_or_else(|e| e.into_inner());
+    let decoded = decoded.get_or_insert_with(HashMap::new);
+    if let Some(pictures) = decoded.get(path) {
+        return Arc::clone(pictures);
+    }
     let file = hdstream_video::MjpegFile::open(path).expect("index test media");
-    (0..file.len())
-        .filter_map(|i| file.frame(i))
-        .map(pixels)
-        .collect()
+    let pictures: Pictures = Arc::new(
+        (0..file.len())
+            .filter_map(|i| file.frame(i))
+            .map(pixels)
+            .collect(),
+    );
+    decoded.insert(path.to_path_buf(), Arc::clone(&pictures));
+    pictures
 }
 
 /// The decoded pixels of one JPEG (a frame the client rebuilt carries the same picture in

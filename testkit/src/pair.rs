@@ -119,6 +119,14 @@ pub struct Pair {
     rtcp_up: Link<Vec<u8>>,
     client_rtcp: SocketAddr,
     steps: u64,
+    /// The client core is no longer driven (see [`Pair::silence_client`]).
+    silenced: bool,
+    /// What reached a silenced client: datagrams, and the bytes on its connection.
+    unheard: Vec<Datagram>,
+    unheard_control: Vec<u8>,
+    last_rtp: Option<Instant>,
+    last_heard: Option<Instant>,
+    transcript: Vec<u8>,
 }
 
 impl Pair {
@@ -172,6 +180,12 @@ impl Pair {
             rtcp_up: Link::new(config.link, config.seed.wrapping_add(3)),
             client_rtcp: SocketAddr::from(([127, 0, 0, 1], CLIENT_RTP_PORT + 1)),
             steps: 0,
+            silenced: false,
+            unheard: Vec::new(),
+            unheard_control: Vec::new(),
+            last_rtp: None,
+            last_heard: None,
+            transcript: Vec::new(),
         }
     }
 
@@ -200,11 +214,12 @@ impl Pair {
     /// next deadline, the next datagram due on each link, or now when the client has a
     /// request to send.
     pub fn next_wakeup(&self) -> Option<Instant> {
-        let pending =
-            (self.connected && !self.client.control_output().is_empty()).then_some(self.now);
+        let client = !self.silenced;
+        let pending = (client && self.connected && !self.client.control_output().is_empty())
+            .then_some(self.now);
         [
             pending,
-            self.client.poll_timeout(),
+            self.client.poll_timeout().filter(|_| client),
             self.server.poll_timeout(),
             self.rtp.next_delivery(),
             self.rtcp_down.next_delivery(),
@@ -225,19 +240,23 @@ impl Pair {
     fn exchange(&mut self) -> bool {
         let now = self.now;
         let mut moved = false;
-        if self.connected {
+        if self.connected && !self.silenced {
             let out = self.client.control_output().to_vec();
             if !out.is_empty() {
                 moved = true;
+                self.last_heard = Some(now);
                 self.client.control_written(out.len());
                 self.server.receive(self.conn, &out, now);
             }
         }
-        let (rtp, rtcp_down) = (&mut self.rtp, &mut self.rtcp_down);
+        let (rtp, rtcp_down, last_rtp) = (&mut self.rtp, &mut self.rtcp_down, &mut self.last_rtp);
         self.server.transmit_all(now, &mut |socket, _to, bytes| {
             moved = true;
             match socket {
-                Socket::Rtp => rtp.send(Datagram::Rtp(bytes.to_vec()), bytes.len(), now),
+                Socket::Rtp => {
+                    *last_rtp = Some(now);
+                    rtp.send(Datagram::Rtp(bytes.to_vec()), bytes.len(), now);
+                }
                 Socket::Rtcp => {
                     rtcp_down.send(Datagram::Rtcp(bytes.to_vec()), bytes.len(), now);
                 }
@@ -248,7 +267,12 @@ impl Pair {
             if !out.is_empty() {
                 moved = true;
                 self.server.written(self.conn, out.len());
-                self.client.receive_control(&out, now);
+                self.transcript.extend_from_slice(&out);
+                if self.silenced {
+                    self.unheard_control.extend_from_slice(&out);
+                } else {
+                    self.client.receive_control(&out, now);
+                }
             }
             if self.server.poll_close() == Some(self.conn) || self.client.is_done() {
                 self.disconnect();
@@ -257,10 +281,17 @@ impl Pair {
         }
         while let Some(d) = self.rtp.poll(now).or_else(|| self.rtcp_down.poll(now)) {
             moved = true;
+            if self.silenced {
+                self.unheard.push(d);
+                continue;
+            }
             match d {
                 Datagram::Rtp(bytes) => self.client.receive_rtp(&bytes, now),
                 Datagram::Rtcp(bytes) => self.client.receive_rtcp(&bytes, now),
             }
+        }
+        if self.silenced {
+            return moved;
         }
         if self.client.poll_timeout().is_some_and(|t| t <= now) {
             self.client.handle_timeout(now);
@@ -272,6 +303,7 @@ impl Pair {
         }
         while let Some(d) = self.rtcp_up.poll(now) {
             moved = true;
+            self.last_heard = Some(now);
             self.server.receive_rtcp(self.client_rtcp, &d, now);
         }
         while let Some(r) = self.client.poll_release(now) {
@@ -311,6 +343,69 @@ impl Pair {
         self.connected = false;
         self.server.close(self.conn, self.now);
         self.client.control_closed(self.now);
+    }
+
+    /// The client vanishes without closing its connection, as a frozen process would: from now
+    /// on the client core is not driven — it sends no request and no RTCP — and what the server
+    /// sends it is kept ([`Pair::unheard_rtcp`]). [`Pair::request`] then speaks on its
+    /// connection.
+    pub fn silence_client(&mut self) {
+        self.silenced = true;
+    }
+
+    /// The RTCP compounds that reached the client after it was silenced.
+    pub fn unheard_rtcp(&self) -> Vec<&[u8]> {
+        self.unheard
+            .iter()
+            .filter_map(|d| match d {
+                Datagram::Rtcp(bytes) => Some(bytes.as_slice()),
+                Datagram::Rtp(_) => None,
+            })
+            .collect()
+    }
+
+    /// Sends an RTCP compound from a silenced client's RTCP port to the server at the current
+    /// time.
+    pub fn send_rtcp(&mut self, compound: &[u8]) {
+        assert!(
+            self.silenced,
+            "the client core reports for itself until silenced"
+        );
+        self.last_heard = Some(self.now);
+        self.server
+            .receive_rtcp(self.client_rtcp, compound, self.now);
+    }
+
+    /// When the server last heard from the client: a request's bytes or an RTCP compound.
+    pub fn last_heard(&self) -> Option<Instant> {
+        self.last_heard
+    }
+
+    /// Every byte the server wrote on the RTSP connection, in order.
+    pub fn transcript(&self) -> &[u8] {
+        &self.transcript
+    }
+
+    /// When the server last sent an RTP packet.
+    pub fn last_rtp_sent(&self) -> Option<Instant> {
+        self.last_rtp
+    }
+
+    /// Writes `request` (whole RTSP text) on a silenced client's connection at the current
+    /// time and answers every byte the server wrote back.
+    pub fn request(&mut self, request: &str) -> Vec<u8> {
+        assert!(
+            self.silenced,
+            "the client core speaks for itself until silenced"
+        );
+        assert!(self.connected, "a request on a closed connection");
+        self.last_heard = Some(self.now);
+        self.server.receive(self.conn, request.as_bytes(), self.now);
+        let out = self.server.output(self.conn).to_vec();
+        self.server.written(self.conn, out.len());
+        self.transcript.extend_from_slice(&out);
+        self.unheard_control.extend_from_slice(&out);
+        std::mem::take(&mut self.unheard_control)
     }
 
     /// The client's receive-side counters.

@@ -1,5 +1,5 @@
 //! Shared helpers for the server's integration tests: test media made with ffmpeg and cached
-//! under `target/test-media/`, an in-process server on loopback, a raw RTSP client, UDP
+//! under `target/test-media/` (through `hdstream_server::test_media`), an in-process server on loopback, a raw RTSP client, UDP
 //! receivers, and child processes that are always bounded in time.
 //!
 //! ffmpeg and GStreamer are required, not optional: a missing tool fails the test that needs it.
@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -242,33 +242,14 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> Finished {
 
 // ---------------------------------------------------------------- test media
 
-/// `target/test-media/`: generated files, kept between runs.
+/// Generated files, kept between runs under `target/test-media/`, made once
+/// (`hdstream_server::test_media`, the one home of it for every test of the workspace).
+#[allow(unused_imports)] // each test binary uses a part, as with the rest of this module
+pub use hdstream_server::test_media::{cached, cached_bytes, pattern_file, pattern_file_with};
+
+/// `target/test-media/`.
 pub fn media_cache() -> PathBuf {
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let dir = tmp.parent().unwrap_or(tmp).join("test-media");
-    std::fs::create_dir_all(&dir).expect("create target/test-media");
-    dir
-}
-
-/// One generation at a time in a test process (two cores; and two tests wanting the same file
-/// make it once).
-static GENERATING: Mutex<()> = Mutex::new(());
-
-/// `target/test-media/<name>`, made by `make(temporary path)` when it is not there yet; the
-/// file appears under its name only once complete (rename), so parallel runs never see half.
-pub fn cached(name: &str, make: impl FnOnce(&Path)) -> PathBuf {
-    let path = media_cache().join(name);
-    if path.is_file() {
-        return path;
-    }
-    let _guard = GENERATING.lock().unwrap_or_else(|e| e.into_inner());
-    if path.is_file() {
-        return path;
-    }
-    let tmp = media_cache().join(format!(".{name}.{}.tmp", std::process::id()));
-    make(&tmp);
-    std::fs::rename(&tmp, &path).expect("rename generated media into place");
-    path
+    hdstream_server::test_media::cache_dir()
 }
 
 /// An ffmpeg `testsrc2` (or other lavfi source) clip encoded as plain concatenated JPEGs with the standard Huffman

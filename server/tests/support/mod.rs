@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use hdstream_common::rtsp::{self, Message, Parsed, Response};
 use hdstream_common::{rtcp, rtp};
-use hdstream_video::pattern::Pattern;
+use hdstream_video::encoder::Settings;
 
 use crate::common::{self, Rtsp};
 
@@ -27,19 +27,7 @@ use crate::common::{self, Rtsp};
 /// A test-pattern MJPEG (plain concatenated RFC 2435-ready JPEGs, 4:2:0, standard Huffman
 /// tables) of `frames` frames, cached under `target/test-media/` by its parameters.
 pub fn pattern_clip(width: u16, height: u16, frames: u32, quality: u8) -> PathBuf {
-    let name = format!("pattern-{width}x{height}-{frames}f-q{quality}.mjpeg");
-    common::cached(&name, |tmp| {
-        let mut pattern = Pattern::new(width, height);
-        let mut file = Vec::new();
-        let mut frame = Vec::new();
-        for n in 0..frames {
-            pattern
-                .encode(u64::from(n), quality, &mut frame)
-                .expect("encode a pattern frame");
-            file.extend_from_slice(&frame);
-        }
-        std::fs::write(tmp, &file).expect("write test media");
-    })
+    common::pattern_file_with(width, height, u64::from(frames), Settings::quality(quality))
 }
 
 // ---------------------------------------------------------------- /proc
