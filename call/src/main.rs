@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::{Parser, ValueEnum};
 use hdstream_call::{Publish, Settings, far_url};
 use hdstream_client::LowerTransport;
@@ -144,28 +144,10 @@ fn run() -> Result<()> {
         signal_hook::flag::register(signal, Arc::clone(&stop))?;
     }
     let report = hdstream_call::run(&settings, &stop)?;
-    eprint!("{report}");
-    if let Some(path) = &cli.stats_json {
-        let json = serde_json::to_string_pretty(&report)?;
-        std::fs::write(path, json + "\n")
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
+    hdstream_client::cli::report(&report, cli.stats_json.as_deref())?;
     Ok(())
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,hdstream_call=info")),
-        )
-        .init();
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("hdstream-call: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    hdstream_client::cli::main("hdstream-call", "warn,hdstream_call=info", run)
 }

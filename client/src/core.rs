@@ -1184,6 +1184,43 @@ fn track_transport(
     }
 }
 
+/// Test support: answers each request `client` has written (all of its control output) with
+/// the bytes `reply` makes of it, as a server would.
+#[cfg(test)]
+pub(crate) fn answer_requests(
+    client: &mut Client,
+    now: Instant,
+    mut reply: impl FnMut(hdstream_common::rtsp::Request) -> Vec<u8>,
+) {
+    let out = client.control_output().to_vec();
+    client.control_written(out.len());
+    let mut at = 0;
+    while at < out.len() {
+        let Ok(Parsed::Complete { message, consumed }) = rtsp::parse(&out[at..]) else {
+            panic!("client sent garbage")
+        };
+        at += consumed;
+        let Message::Request(req) = message else {
+            continue;
+        };
+        let bytes = reply(req);
+        client.receive_control(&bytes, now);
+    }
+}
+
+/// Test support: `packet` framed as interleaved data on `channel` (RFC 2326 §10.12).
+#[cfg(test)]
+pub(crate) fn interleaved(channel: u8, packet: Vec<u8>) -> Vec<u8> {
+    let mut framed = Vec::new();
+    Data {
+        channel,
+        payload: packet.into(),
+    }
+    .write_to(&mut framed)
+    .unwrap();
+    framed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1209,18 +1246,6 @@ mod tests {
     }
 
     /// A scripted server: answers each request the client sends.
-    /// `packet` framed as interleaved data on `channel` (RFC 2326 §10.12).
-    fn interleaved(channel: u8, packet: Vec<u8>) -> Vec<u8> {
-        let mut framed = Vec::new();
-        Data {
-            channel,
-            payload: packet.into(),
-        }
-        .write_to(&mut framed)
-        .unwrap();
-        framed
-    }
-
     struct Server {
         requests: Vec<Request>,
         speed: bool,
@@ -1246,17 +1271,7 @@ mod tests {
         }
 
         fn answer(&mut self, client: &mut Client, now: Instant) {
-            let out = client.control_output().to_vec();
-            client.control_written(out.len());
-            let mut at = 0;
-            while at < out.len() {
-                let Ok(Parsed::Complete { message, consumed }) = rtsp::parse(&out[at..]) else {
-                    panic!("client sent garbage")
-                };
-                at += consumed;
-                let Message::Request(req) = message else {
-                    continue;
-                };
+            answer_requests(client, now, |req| {
                 let mut r = Response::reply_to(&req, StatusCode::OK);
                 match req.method {
                     Method::Options => {
@@ -1287,8 +1302,8 @@ mod tests {
                 let mut bytes = Vec::new();
                 r.write_to(&mut bytes);
                 self.requests.push(req);
-                client.receive_control(&bytes, now);
-            }
+                bytes
+            });
         }
     }
 

@@ -26,6 +26,7 @@
 pub mod audio;
 pub mod cache;
 pub mod captions;
+pub mod cli;
 pub mod clock;
 pub mod controls;
 pub mod core;
@@ -38,6 +39,7 @@ pub mod overlay;
 pub mod pipeline;
 pub mod playout;
 pub mod present;
+mod reception;
 pub mod reorder;
 pub mod repair;
 pub mod session;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
-use hdstream_client::{AudioDevice, LowerTransport, Options, Target};
+use hdstream_client::{AudioDevice, LowerTransport, Options, Target, cli};
 
 /// Plays Motion-JPEG streams (RFC 2435) from an RTSP server (RFC 2326) in a window, or headless,
 /// with their sound on the default sound device (ALSA on Linux; see --audio-device).
@@ -252,31 +252,12 @@ fn run() -> Result<()> {
     let cli = Cli::parse();
     let options = options(&cli)?;
     let report = hdstream_client::play(&options)?;
-    eprint!("{report}");
-    if let Some(path) = &options.stats_json {
-        let json = serde_json::to_string_pretty(&report)?;
-        std::fs::write(path, json + "\n")
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
+    cli::report(&report, options.stats_json.as_deref())?;
     Ok(())
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("warn,hdstream_client=info")
-            }),
-        )
-        .init();
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("hdstream-client: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::main("hdstream-client", "warn,hdstream_client=info", run)
 }
 
 #[cfg(test)]

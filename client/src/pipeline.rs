@@ -24,12 +24,11 @@ use std::time::{Duration, Instant, SystemTime};
 use hdstream_common::course::{self, Dialect};
 use hdstream_common::rfc2435::{Concealed, Depacketizer, Output};
 use hdstream_common::rtcp::{self, LastSr, ReportBlock, Writer};
-use hdstream_common::rtp::{
-    self, Arrival, Jitter, SequenceTracker, TimestampUnwrapper, sequence_delta, timestamp_delta,
-};
+use hdstream_common::rtp::{self, TimestampUnwrapper, timestamp_delta};
 
 use crate::cache::Frame;
 use crate::playout::{self, Playout, Release};
+use crate::reception::{Reception, SincePlay};
 use crate::reorder::{Reorder, Verdict};
 use crate::repair::Repair;
 use crate::stats::NetStats;
@@ -123,9 +122,7 @@ pub struct Pipeline {
     payload_type: Option<u8>,
     dimensions: Option<(u16, u16)>,
     media_ssrc: Option<u32>,
-    tracker: SequenceTracker,
-    jitter: Jitter,
-    clock_epoch: Instant,
+    reception: Reception,
     last_sr: Option<LastSr>,
     /// The newest sender report's RTP timestamp and NTP time (RFC 3550 §6.4.1).
     sender_clock: Option<(u32, SystemTime)>,
@@ -142,7 +139,6 @@ pub struct Pipeline {
     timeline: Timeline,
     assembling: Option<Assembling>,
     gate: Option<Vec<Held>>,
-    min_seq: Option<u16>,
     npt_ref: Option<NptRef>,
     last_frame_ts: Option<i64>,
     playout: Playout,
@@ -170,9 +166,7 @@ impl Pipeline {
             payload_type: None,
             dimensions: None,
             media_ssrc: None,
-            tracker: SequenceTracker::with_min_sequential(1),
-            jitter: Jitter::new(),
-            clock_epoch: now,
+            reception: Reception::new(now),
             last_sr: None,
             sender_clock: None,
             capture_clock: false,
@@ -184,7 +178,6 @@ impl Pipeline {
             timeline: Timeline::new(config.playout.clock_rate, None, Self::fallback_fps(dialect)),
             assembling: None,
             gate: None,
-            min_seq: None,
             npt_ref: None,
             last_frame_ts: None,
             playout,
@@ -311,7 +304,7 @@ impl Pipeline {
         self.assembling = None;
         self.gate = Some(Vec::new());
         self.npt_ref = None;
-        self.min_seq = None;
+        self.reception.hold();
         self.last_frame_ts = None;
         self.bye_at = None;
     }
@@ -324,10 +317,7 @@ impl Pipeline {
             rtptime: start.rtptime,
             ext: None,
         });
-        self.min_seq = start.seq;
-        if let Some(seq) = start.seq {
-            self.tracker.expect_first(seq);
-        }
+        self.reception.play_starts(start.seq);
         if let Some(held) = self.gate.take() {
             for h in held {
                 self.packet(&h.bytes, h.arrival, now);
@@ -383,42 +373,35 @@ impl Pipeline {
         self.last_packet = Some(arrival);
         self.stats.bytes_received += data.len() as u64;
         let seq = packet.sequence_number();
-        let ext = match self.tracker.update(seq) {
-            Arrival::InOrder { extended, .. } | Arrival::Reordered { extended } => extended,
-            Arrival::Restarted { extended } => {
-                self.reorder.reset();
-                if let Some((_, repair)) = &mut self.repair {
-                    repair.reset();
-                }
-                extended
-            }
-            Arrival::Duplicate { .. } | Arrival::Probation | Arrival::Jump | Arrival::Stale => {
-                return;
-            }
+        let clock_rate = self.timeline.clock_rate();
+        let Some(counted) = self
+            .reception
+            .count(seq, packet.timestamp(), arrival, clock_rate)
+        else {
+            return;
         };
-        let ticks = arrival
-            .saturating_duration_since(self.clock_epoch)
-            .as_secs_f64()
-            * f64::from(self.timeline.clock_rate());
-        self.jitter.update(packet.timestamp(), ticks as u64 as u32);
-        self.sequenced(data, seq, ext, arrival, now);
+        if counted.restarted {
+            self.reorder.reset();
+            if let Some((_, repair)) = &mut self.repair {
+                repair.reset();
+            }
+        }
+        self.sequenced(data, seq, counted.ext, arrival, now);
     }
 
     /// A packet of the stream with extended sequence number `ext`: into the reorder buffer,
     /// unless it was sent before the PLAY that moved the stream.
     fn sequenced(&mut self, data: &[u8], seq: u16, ext: u64, arrival: Instant, now: Instant) {
-        if let Some(min) = self.min_seq {
-            let delta = sequence_delta(seq, min);
-            if delta < 0 {
-                // Sent before the PLAY that moved the stream.
-                return;
+        match self.reception.since_play(seq) {
+            // Sent before the PLAY that moved the stream.
+            SincePlay::Before => return,
+            SincePlay::After(delta) => {
+                if let Some(first) = ext.checked_sub(u64::from(delta)) {
+                    // A later packet that overtook the stream's first waits for it.
+                    self.reorder.start_at(first);
+                }
             }
-            if delta > 1000 {
-                self.min_seq = None;
-            } else if let Some(first) = ext.checked_sub(delta as u64) {
-                // A later packet that overtook the stream's first waits for it.
-                self.reorder.start_at(first);
-            }
+            SincePlay::Unknown => {}
         }
         if let Some((_, repair)) = &mut self.repair {
             repair.arrived(ext, arrival);
@@ -466,7 +449,7 @@ impl Pipeline {
         let Some(ext) = repair.repaired(osn, len, arrival) else {
             return;
         };
-        self.tracker.recovered(ext);
+        self.reception.recovered(ext);
         self.sequenced(&bytes, osn, ext, arrival, now);
     }
 
@@ -510,7 +493,10 @@ impl Pipeline {
     fn assembled(&mut self, timestamp: u32) -> (Instant, Duration) {
         match self.assembling.take_if(|a| a.timestamp == timestamp) {
             Some(a) => (a.last, a.last - a.first),
-            None => (self.last_packet.unwrap_or(self.clock_epoch), Duration::ZERO),
+            None => (
+                self.last_packet.unwrap_or(self.reception.clock_epoch()),
+                Duration::ZERO,
+            ),
         }
     }
 
@@ -775,13 +761,8 @@ impl Pipeline {
 
     fn report(&mut self, now: Instant, bye: bool) -> Vec<u8> {
         let block = self.media_ssrc.and_then(|ssrc| {
-            ReportBlock::from_reception(
-                ssrc,
-                &mut self.tracker,
-                &self.jitter,
-                self.last_sr.as_ref(),
-                now,
-            )
+            self.reception
+                .report_block(ssrc, self.last_sr.as_ref(), now)
         });
         receiver_report(self.config.ssrc, &self.config.cname, block, bye)
     }
@@ -837,11 +818,11 @@ impl Pipeline {
     /// What was counted so far.
     pub fn stats(&self) -> NetStats {
         let mut s = self.stats.clone();
-        s.packets_received = self.tracker.received();
-        s.packets_lost = self.tracker.lost();
-        s.packets_expected = self.tracker.expected();
-        s.packets_reordered = self.tracker.reordered();
-        s.packets_duplicate = self.tracker.duplicates();
+        s.packets_received = self.reception.tracker().received();
+        s.packets_lost = self.reception.tracker().lost();
+        s.packets_expected = self.reception.tracker().expected();
+        s.packets_reordered = self.reception.tracker().reordered();
+        s.packets_duplicate = self.reception.tracker().duplicates();
         s.packets_late = self.reorder.late();
         if let Some((_, repair)) = &self.repair {
             let r = repair.counters();

@@ -7,23 +7,16 @@
 mod common;
 
 use common::sound::{self, SECONDS};
-use common::{logs, media_dir, recording, serial};
+use common::{logs, recording, serial};
 use hdstream_client::{LowerTransport, Target, play};
 
 fn check(transport: LowerTransport, name: &str) {
     logs();
     let file = sound::talk();
-    let _one_at_a_time = serial();
-    let server = common::Server::start(&file, f64::from(sound::FPS));
-    let out = media_dir().join(format!("played-{name}-{}.wav", std::process::id()));
-    let mut options = recording(Target::Url(server.url.clone()));
-    options.transport = transport;
-    options.audio_out = Some(out.clone());
-    let report = play(&options).expect("plays to the end");
-    eprintln!("{report}");
-    server.handle.stop().unwrap();
-    let (rate, samples) = sound::read_wav(&out);
-    let _ = std::fs::remove_file(&out);
+    let (report, rate, samples) =
+        sound::play_recording_sound(&file, f64::from(sound::FPS), name, |options| {
+            options.transport = transport;
+        });
     sound::assert_clean_run(&report, &samples, rate, name);
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["audio_format"], "L16/48000/2 (PT 96)");
@@ -65,23 +58,11 @@ fn no_audio_leaves_the_sound_out() {
 /// where it stopped, sample for sample, as the pictures do.
 #[test]
 fn a_pause_keeps_the_sound_whole() {
-    use hdstream_client::Step;
-    use std::time::Duration;
     logs();
     let file = sound::talk();
-    let _one_at_a_time = serial();
-    let server = common::Server::start(&file, f64::from(sound::FPS));
-    let out = media_dir().join(format!("played-pause-{}.wav", std::process::id()));
-    let mut options = recording(Target::Url(server.url.clone()));
-    options.audio_out = Some(out.clone());
-    options.script = vec![
-        (Duration::from_millis(1500), Step::Pause),
-        (Duration::from_millis(2500), Step::Resume),
-    ];
-    let report = play(&options).expect("plays to the end");
-    eprintln!("{report}");
-    server.handle.stop().unwrap();
-    let (rate, samples) = sound::read_wav(&out);
-    let _ = std::fs::remove_file(&out);
+    let (report, rate, samples) =
+        sound::play_recording_sound(&file, f64::from(sound::FPS), "pause", |options| {
+            options.script = sound::a_second_of_pause();
+        });
     sound::assert_clean_run(&report, &samples, rate, "pause");
 }

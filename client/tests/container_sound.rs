@@ -7,7 +7,7 @@ mod common;
 
 use std::process::Command;
 
-use hdstream_client::{LowerTransport, Target, play};
+use hdstream_client::LowerTransport;
 
 /// Seconds of the clip, frames per second, the tone's frequency.
 const SECONDS: u32 = 3;
@@ -20,23 +20,17 @@ fn clip() -> std::path::PathBuf {
     let dir = common::media_dir().join("container-sound");
     std::fs::create_dir_all(&dir).unwrap();
     common::cached(dir.join("opus.mkv"), || {
-        let out = Command::new("ffmpeg")
-            .args(["-nostdin", "-v", "error", "-f", "lavfi", "-i"])
-            .arg(format!("testsrc2=size=320x240:rate={FPS}"))
-            .args(["-f", "lavfi", "-i"])
-            .arg(format!("sine=frequency={TONE}:sample_rate=48000"))
-            .args(["-t", &SECONDS.to_string(), "-map", "0:v", "-map", "1:a"])
-            .args(["-c:v", "mjpeg", "-q:v", "5", "-pix_fmt", "yuvj420p"])
-            .args(["-huffman", "default", "-ac", "2", "-c:a", "libopus"])
-            .args(["-f", "matroska", "-"])
-            .output()
-            .expect("ffmpeg runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
+        common::ffmpeg_output(
+            Command::new("ffmpeg")
+                .args(["-nostdin", "-v", "error", "-f", "lavfi", "-i"])
+                .arg(format!("testsrc2=size=320x240:rate={FPS}"))
+                .args(["-f", "lavfi", "-i"])
+                .arg(format!("sine=frequency={TONE}:sample_rate=48000"))
+                .args(["-t", &SECONDS.to_string(), "-map", "0:v", "-map", "1:a"])
+                .args(["-c:v", "mjpeg", "-q:v", "5", "-pix_fmt", "yuvj420p"])
+                .args(["-huffman", "default", "-ac", "2", "-c:a", "libopus"])
+                .args(["-f", "matroska", "-"]),
+        )
     })
 }
 
@@ -79,27 +73,16 @@ fn our_client_plays_a_matroska_file_s_opus_and_pictures() {
         .chunks_exact(2)
         .map(|b| i16::from_le_bytes([b[0], b[1]]))
         .collect();
-    let _one_at_a_time = common::serial();
-    let server = common::Server::start(&file, 25.0);
-    let out = common::media_dir().join(format!("played-opus-mkv-{}.wav", std::process::id()));
-    let mut options = common::recording(Target::Url(server.url.clone()));
-    options.transport = LowerTransport::Udp;
-    options.audio_out = Some(out.clone());
-    let report = play(&options).expect("plays to the end");
-    eprintln!("{report}");
-    server.handle.stop().unwrap();
-    let (rate, samples) = common::sound::read_wav(&out);
-    let _ = std::fs::remove_file(&out);
+    let (report, rate, samples) =
+        common::sound::play_recording_sound(&file, 25.0, "opus-mkv", |options| {
+            options.transport = LowerTransport::Udp;
+        });
 
     let frames = u64::from(SECONDS * FPS);
-    assert_eq!(
-        (
-            report.frames_displayed,
-            report.frames_lost,
-            report.frames_late
-        ),
-        (frames, 0, 0),
-        "every frame shown at the file's 30 fps (not --fps 25): {report}"
+    common::assert_every_frame_shown(
+        &report,
+        frames,
+        "every frame shown at the file's 30 fps (not --fps 25)",
     );
     common::assert_shown_in_order(&file, &report, "opus.mkv");
     let json = serde_json::to_value(&report).unwrap();
@@ -148,31 +131,26 @@ fn talk_in(ext: &str) -> std::path::PathBuf {
     let path = dir.join(format!("talk.{ext}"));
     common::cached(path.clone(), || {
         let tmp = dir.join(format!("making-{}.{ext}", std::process::id()));
-        let out = Command::new("ffmpeg")
-            .args(["-nostdin", "-v", "error", "-y", "-framerate"])
-            .arg(common::sound::FPS.to_string())
-            .args(["-f", "mjpeg", "-i"])
-            .arg(&mjpeg)
-            .arg("-i")
-            .arg(&wav)
-            .args([
-                "-map",
-                "0:v",
-                "-map",
-                "1:a",
-                "-c:v",
-                "copy",
-                "-c:a",
-                "pcm_s16le",
-            ])
-            .args(["-r", &common::sound::FPS.to_string()])
-            .arg(&tmp)
-            .output()
-            .expect("ffmpeg runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        common::ffmpeg_output(
+            Command::new("ffmpeg")
+                .args(["-nostdin", "-v", "error", "-y", "-framerate"])
+                .arg(common::sound::FPS.to_string())
+                .args(["-f", "mjpeg", "-i"])
+                .arg(&mjpeg)
+                .arg("-i")
+                .arg(&wav)
+                .args([
+                    "-map",
+                    "0:v",
+                    "-map",
+                    "1:a",
+                    "-c:v",
+                    "copy",
+                    "-c:a",
+                    "pcm_s16le",
+                ])
+                .args(["-r", &common::sound::FPS.to_string()])
+                .arg(&tmp),
         );
         let bytes = std::fs::read(&tmp).unwrap();
         let _ = std::fs::remove_file(&tmp);
@@ -183,24 +161,12 @@ fn talk_in(ext: &str) -> std::path::PathBuf {
 /// Plays `file` with a pause from 1.5 s to 2.5 s: the sound written is the WAV's, whole, sample
 /// for sample, and every frame is shown.
 fn plays_whole_across_a_pause(file: &std::path::Path, transport: LowerTransport, what: &str) {
-    use hdstream_client::Step;
-    use std::time::Duration;
     common::logs();
-    let _one_at_a_time = common::serial();
-    let server = common::Server::start(file, f64::from(common::sound::FPS));
-    let out = common::media_dir().join(format!("played-{what}-{}.wav", std::process::id()));
-    let mut options = common::recording(Target::Url(server.url.clone()));
-    options.transport = transport;
-    options.audio_out = Some(out.clone());
-    options.script = vec![
-        (Duration::from_millis(1500), Step::Pause),
-        (Duration::from_millis(2500), Step::Resume),
-    ];
-    let report = play(&options).expect("plays to the end");
-    eprintln!("{report}");
-    server.handle.stop().unwrap();
-    let (rate, samples) = common::sound::read_wav(&out);
-    let _ = std::fs::remove_file(&out);
+    let fps = f64::from(common::sound::FPS);
+    let (report, rate, samples) = common::sound::play_recording_sound(file, fps, what, |options| {
+        options.transport = transport;
+        options.script = common::sound::a_second_of_pause();
+    });
     let (p50, p99) = common::sound::assert_clean_run(&report, &samples, rate, what);
     eprintln!(
         "{what}: the WAV's samples whole across the pause; a/v offset p50 {p50:.2} ms, p99 {p99:.2} ms"

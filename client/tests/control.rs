@@ -8,24 +8,17 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use common::{Server, file_checksums, pattern_file, recording, serial};
-use hdstream_client::{LowerTransport, Options, Step, Target, play};
+use hdstream_client::{LowerTransport, Options, Report, Step, Target, play};
 
 const FPS: f64 = 30.0;
 
 #[test]
 fn a_seek_shows_its_first_frame_within_one_frame_of_the_target() {
-    let file = pattern_file(640, 360, 300);
-    let _one_at_a_time = serial();
-    let server = Server::start(&file, FPS);
-    for transport in [LowerTransport::Udp, LowerTransport::Tcp] {
-        let mut options = recording(Target::Url(server.url.clone()));
-        options.transport = transport;
-        options.script = vec![
-            (Duration::from_secs(2), Step::SeekBy(5.0)),
-            (Duration::from_secs(4), Step::Quit),
-        ];
-        let report = play(&options).unwrap();
-        eprintln!("{report}");
+    let script = vec![
+        (Duration::from_secs(2), Step::SeekBy(5.0)),
+        (Duration::from_secs(4), Step::Quit),
+    ];
+    play_over_udp_and_tcp(300, script, |report| {
         let seek = report.seeks[0];
         // The picture on screen 2 s in is about frame 60; +5 s is about 7 s.
         assert!((6.5..7.5).contains(&seek.target_s), "{seek:?}");
@@ -41,9 +34,7 @@ fn a_seek_shows_its_first_frame_within_one_frame_of_the_target() {
             .iter()
             .position(|&n| n == first)
             .unwrap();
-        for pair in report.displayed_npt[at..].windows(2) {
-            assert!((pair[1] - pair[0] - 1.0 / FPS).abs() < 1e-3, "{pair:?}");
-        }
+        assert_one_frame_apart(&report.displayed_npt[at..]);
         assert_eq!(
             (
                 report.frames_lost,
@@ -52,23 +43,16 @@ fn a_seek_shows_its_first_frame_within_one_frame_of_the_target() {
             ),
             (0, 0, 0)
         );
-    }
+    });
 }
 
 #[test]
 fn after_pause_no_rtp_arrives_and_resume_continues_from_there() {
-    let file = pattern_file(640, 360, 150);
-    let _one_at_a_time = serial();
-    let server = Server::start(&file, FPS);
-    for transport in [LowerTransport::Udp, LowerTransport::Tcp] {
-        let mut options = recording(Target::Url(server.url.clone()));
-        options.transport = transport;
-        options.script = vec![
-            (Duration::from_secs(1), Step::Pause),
-            (Duration::from_secs(3), Step::Resume),
-        ];
-        let report = play(&options).unwrap();
-        eprintln!("{report}");
+    let script = vec![
+        (Duration::from_secs(1), Step::Pause),
+        (Duration::from_secs(3), Step::Resume),
+    ];
+    play_over_udp_and_tcp(150, script, |report| {
         let pause = report.pauses[0];
         let tail = pause.rtp_tail_ms.unwrap();
         assert!(tail < 100.0, "RTP {tail} ms after PAUSE");
@@ -79,14 +63,36 @@ fn after_pause_no_rtp_arrives_and_resume_continues_from_there() {
         );
         // Nothing skipped, nothing shown twice: the whole file, in order.
         assert_eq!(report.frames_displayed, 150);
-        for pair in report.displayed_npt.windows(2) {
-            assert!((pair[1] - pair[0] - 1.0 / FPS).abs() < 1e-3, "{pair:?}");
-        }
+        assert_one_frame_apart(&report.displayed_npt);
         assert!(
             report.elapsed_s > 7.0,
             "5 s of media and 2 s of pause: {}",
             report.elapsed_s
         );
+    });
+}
+
+/// Plays `frames` frames of 640x360 from our server at [`FPS`] with `script`, over UDP and
+/// then over TCP, and hands each report (printed) to `check`.
+fn play_over_udp_and_tcp(frames: u64, script: Vec<(Duration, Step)>, check: impl Fn(Report)) {
+    let file = pattern_file(640, 360, frames);
+    let _one_at_a_time = serial();
+    let server = Server::start(&file, FPS);
+    for transport in [LowerTransport::Udp, LowerTransport::Tcp] {
+        let mut options = recording(Target::Url(server.url.clone()));
+        options.transport = transport;
+        options.script = script.clone();
+        let report = play(&options).unwrap();
+        eprintln!("{report}");
+        check(report);
+    }
+}
+
+/// Asserts that the NPTs shown follow each other one frame (1 / [`FPS`]) apart.
+#[track_caller]
+fn assert_one_frame_apart(npt: &[f64]) {
+    for pair in npt.windows(2) {
+        assert!((pair[1] - pair[0] - 1.0 / FPS).abs() < 1e-3, "{pair:?}");
     }
 }
 
@@ -227,21 +233,17 @@ fn the_binary_exits_non_zero_with_the_reason_and_writes_json_on_success() {
 
     let _one_at_a_time = serial();
     let json = std::env::temp_dir().join(format!("hdstream-client-{}.json", std::process::id()));
-    let out = std::process::Command::new(bin)
-        .args([
-            &server.url,
-            "--headless",
-            "--transport",
-            "tcp",
-            "--stats-json",
-        ])
-        .arg(&json)
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let stderr = run_without_display(|client| {
+        client
+            .args([
+                &server.url,
+                "--headless",
+                "--transport",
+                "tcp",
+                "--stats-json",
+            ])
+            .arg(&json);
+    });
     assert!(stderr.contains("arrival to display"), "the table: {stderr}");
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     std::fs::remove_file(&json).unwrap();
@@ -259,16 +261,26 @@ fn without_a_display_the_binary_says_it_plays_headless() {
     let file = pattern_file(640, 360, 30);
     let _one_at_a_time = serial();
     let server = Server::start(&file, FPS);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hdstream-client"))
-        .arg(&server.url)
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let stderr = run_without_display(|client| {
+        client.arg(&server.url);
+    });
     assert!(
         stderr.contains("no display (DISPLAY and WAYLAND_DISPLAY are unset): playing headless"),
         "{stderr}"
     );
+}
+
+/// Runs the `hdstream-client` binary with the arguments `args` gives it and no display
+/// (`DISPLAY` and `WAYLAND_DISPLAY` unset); asserts it succeeds and answers its stderr.
+fn run_without_display(args: impl FnOnce(&mut std::process::Command)) -> String {
+    let mut client = std::process::Command::new(env!("CARGO_BIN_EXE_hdstream-client"));
+    args(&mut client);
+    let out = client
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    stderr
 }

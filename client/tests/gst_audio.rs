@@ -7,46 +7,22 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
 use common::sound;
-use common::{logs, media_dir, recording, serial};
+use common::{GstServer, logs, media_dir, recording, serial};
 use hdstream_client::{Target, play};
-
-struct GstServer(Child);
-
-impl Drop for GstServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Starts gst-rtsp-server on the clip and its sound; returns it and the URL to play.
 fn gst_server() -> (GstServer, String) {
     let mjpeg = sound::talk();
     let wav = mjpeg.with_extension("wav");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/gst_av_server.py");
-    let mut child = Command::new("/usr/bin/python3")
-        .arg(script)
-        .args(["--port", "0", "--fps", &sound::FPS.to_string()])
-        .arg("--mjpeg")
-        .arg(&mjpeg)
-        .arg("--wav")
-        .arg(&wav)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("/usr/bin/python3 (Debian's, with python3-gi) runs gst-rtsp-server");
-    let stdout = child.stdout.take().unwrap();
-    let server = GstServer(child);
-    let url = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| l.strip_prefix("URL ").map(str::to_owned))
-        .expect("gst-rtsp-server started (needs gir1.2-gst-rtsp-server-1.0, python3-gi, gstreamer1.0-plugins-good, ffmpeg)");
-    (server, url)
+    let args = [
+        "--mjpeg".as_ref(),
+        mjpeg.as_os_str(),
+        "--wav".as_ref(),
+        wav.as_os_str(),
+    ];
+    GstServer::start(script, &sound::FPS.to_string(), &args)
 }
 
 #[test]

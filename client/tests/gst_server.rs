@@ -8,21 +8,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::ffi::OsStr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
-use common::{file_checksums, pattern_file, recording, serial};
+use common::{GstServer, file_checksums, pattern_file, recording, serial};
 use hdstream_client::{Target, play};
-
-struct GstServer(Child);
-
-impl Drop for GstServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Starts gst-rtsp-server on `file`; returns it and the URL to play.
 fn gst_server(file: &Path, fps: u32) -> (GstServer, String) {
@@ -35,24 +25,9 @@ fn gst_server_with(file: &Path, fps: u32, more: &[&str]) -> (GstServer, String) 
         env!("CARGO_MANIFEST_DIR"),
         "/../tools/scripts/gst-rtsp-server.py"
     );
-    let mut child = Command::new("/usr/bin/python3")
-        .arg(script)
-        .args(["--port", "0", "--fps", &fps.to_string()])
-        .args(more)
-        .arg("--file")
-        .arg(file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("/usr/bin/python3 (Debian's, with python3-gi) runs gst-rtsp-server");
-    let stdout = child.stdout.take().unwrap();
-    let server = GstServer(child);
-    let url = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| l.strip_prefix("URL ").map(str::to_owned))
-        .expect("gst-rtsp-server started (needs gir1.2-gst-rtsp-server-1.0, python3-gi, gstreamer1.0-plugins-good, ffmpeg)");
-    (server, url)
+    let mut args: Vec<&OsStr> = more.iter().map(OsStr::new).collect();
+    args.extend(["--file".as_ref(), file.as_os_str()]);
+    GstServer::start(script, &fps.to_string(), &args)
 }
 
 fn plays_every_frame_from_gst(width: u16, height: u16) {

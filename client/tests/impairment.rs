@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::{Server, file_checksums, pattern_file, pattern_file_with, recording, serial};
-use hdstream_client::{Options, Target, play};
+use hdstream_client::{Options, Report, Target, play};
 use hdstream_tools::impair::Impairment;
 use hdstream_tools::relay;
 
@@ -36,6 +36,33 @@ fn through(server: &Server, spec: &str, seed: u64, name: &str) -> (String, std::
     (format!("rtsp://{addr}/{path}"), log)
 }
 
+/// Plays through the relay (as [`through`] starts it) with the options `options` makes of the
+/// relay's URL; answers the report and the relay's log, read and removed.
+fn played_through(
+    server: &Server,
+    spec: &str,
+    seed: u64,
+    name: &str,
+    options: impl FnOnce(String) -> Options,
+) -> (Report, Vec<serde_json::Value>) {
+    let (url, log) = through(server, spec, seed, name);
+    let report = play(&options(url)).expect("plays through the relay");
+    let events = events(&log);
+    let _ = std::fs::remove_file(&log);
+    (report, events)
+}
+
+/// How many of the frames `report` shows are pixel for pixel the file's (`truth`, its
+/// checksums), at 30 fps.
+fn intact(report: &Report, truth: &[u64]) -> u64 {
+    report
+        .displayed_checksums
+        .iter()
+        .zip(&report.displayed_npt)
+        .filter(|&(sum, npt)| truth.get((npt * 30.0).round() as usize) == Some(sum))
+        .count() as u64
+}
+
 fn events(log: &std::path::Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(log)
         .unwrap()
@@ -49,13 +76,12 @@ fn at_2_percent_loss_exactly_the_damaged_frames_are_lost_and_never_shown() {
     let _serial = serial();
     let file = pattern_file(640, 360, FRAMES);
     let server = Server::start(&file, 30.0);
-    let (url, log) = through(&server, "loss=2%", 7, "loss");
-    let mut options = recording(Target::Url(url.clone()));
-    // Loss as it falls, without repair (the next test repairs).
-    options.repair = false;
-    let report = play(&options).expect("plays through the relay");
-    let events = events(&log);
-    let _ = std::fs::remove_file(&log);
+    let (report, events) = played_through(&server, "loss=2%", 7, "loss", |url| {
+        let mut options = recording(Target::Url(url));
+        // Loss as it falls, without repair (the next test repairs).
+        options.repair = false;
+        options
+    });
     // Frame index of an RTP timestamp: the server stamps frame k with first + 3000 k.
     let first = events
         .iter()
@@ -152,10 +178,9 @@ fn repaired_through(
 ) -> (hdstream_client::Report, usize) {
     let truth = file_checksums(&file);
     let server = Server::start(&file, 30.0);
-    let (url, log) = through(&server, spec, seed, "repair");
-    let report = play(&recording(Target::Url(url.clone()))).expect("plays through the relay");
-    let events = events(&log);
-    let _ = std::fs::remove_file(&log);
+    let (report, events) = played_through(&server, spec, seed, "repair", |url| {
+        recording(Target::Url(url))
+    });
     server.handle.stop().unwrap();
     let dropped: Vec<&serde_json::Value> = events.iter().filter(|e| e["event"] == "drop").collect();
     let dropped_bytes: u64 = dropped.iter().map(|e| e["len"].as_u64().unwrap_or(0)).sum();
@@ -167,12 +192,7 @@ fn repaired_through(
         report.rtx_bytes,
         report.frames_displayed
     );
-    let intact = report
-        .displayed_checksums
-        .iter()
-        .zip(&report.displayed_npt)
-        .filter(|&(sum, npt)| truth.get((npt * 30.0).round() as usize) == Some(sum))
-        .count() as u64;
+    let intact = intact(&report, &truth);
     assert_eq!(intact, report.frames_displayed, "every frame shown intact");
     assert!(report.packets_repaired > 0, "{report}");
     assert!(
@@ -198,20 +218,14 @@ fn at_1_percent_loss_restart_media_without_repair_shows_99_percent_of_frames() {
     );
     let truth = file_checksums(&file);
     let server = Server::start(&file, 30.0);
-    let (url, log) = through(&server, "loss=1%", 11, "conceal");
-    let mut options = recording(Target::Url(url.clone()));
-    options.repair = false;
-    let report = play(&options).expect("plays through the relay");
-    let events = events(&log);
-    let _ = std::fs::remove_file(&log);
+    let (report, events) = played_through(&server, "loss=1%", 11, "conceal", |url| {
+        let mut options = recording(Target::Url(url));
+        options.repair = false;
+        options
+    });
     server.handle.stop().unwrap();
     let dropped = events.iter().filter(|e| e["event"] == "drop").count();
-    let intact = report
-        .displayed_checksums
-        .iter()
-        .zip(&report.displayed_npt)
-        .filter(|&(sum, npt)| truth.get((npt * 30.0).round() as usize) == Some(sum))
-        .count() as u64;
+    let intact = intact(&report, &truth);
     eprintln!(
         "{dropped} packets dropped: {} frames shown ({intact} intact, {} concealed), {} lost",
         report.frames_displayed, report.frames_concealed, report.frames_lost
@@ -241,13 +255,12 @@ fn receiver_reports_agree_with_the_injected_loss() {
     let _serial = serial();
     let file = pattern_file(640, 360, FRAMES);
     let server = Server::start(&file, 30.0);
-    let (url, log) = through(&server, "loss=5%", 21, "reports");
-    let mut options = Options::url(url);
-    options.headless = true;
-    options.repair = false;
-    let report = play(&options).expect("plays through the relay");
-    let events = events(&log);
-    let _ = std::fs::remove_file(&log);
+    let (report, events) = played_through(&server, "loss=5%", 21, "reports", |url| {
+        let mut options = Options::url(url);
+        options.headless = true;
+        options.repair = false;
+        options
+    });
     server.handle.stop().unwrap();
     let first_seq = events.iter().find(|e| e["event"] == "first").unwrap()["seq"]
         .as_u64()

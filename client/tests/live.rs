@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hdstream_client::{LowerTransport, Report, Step, Target};
 use hdstream_server::core::Config;
@@ -55,18 +55,7 @@ fn watch_with(
     options.transport = transport;
     options.duration = Some(Duration::from_secs(seconds));
     options.script = script;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match hdstream_client::play(&options) {
-            Ok(report) => return report,
-            // 404 until the publisher has announced.
-            Err(e) if Instant::now() < deadline => {
-                tracing::debug!(error = %e, "not live yet");
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            Err(e) => panic!("{url}: {e}"),
-        }
-    }
+    common::play_when_live(&options, url)
 }
 
 /// Asserts that `report` shows at least `at_least` pictures, each one of `file`'s frames, and
@@ -280,19 +269,7 @@ fn shows_what_ffmpeg_publishes(
     let file = common::pattern_file(width, height, 150);
     let handle = server(&file, 0);
     let url = format!("rtsp://{}/live/cam", handle.rtsp);
-    let mut ffmpeg = std::process::Command::new("ffmpeg")
-        .args([
-            "-nostdin",
-            "-v",
-            "error",
-            "-re",
-            "-framerate",
-            "30",
-            "-f",
-            "mjpeg",
-            "-i",
-        ])
-        .arg(&file)
+    let mut ffmpeg = common::ffmpeg_reading(&file)
         .args(["-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp"])
         .arg(&url)
         .spawn()

@@ -7,7 +7,7 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hdstream_client::{LowerTransport, Report, Target};
 use hdstream_server::core::Config;
@@ -41,17 +41,7 @@ fn watch(url: &str, out: &std::path::Path, seconds: u64) -> Report {
     options.transport = LowerTransport::Udp;
     options.duration = Some(Duration::from_secs(seconds));
     options.audio_out = Some(out.to_owned());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match hdstream_client::play(&options) {
-            Ok(report) => return report,
-            Err(e) if Instant::now() < deadline => {
-                tracing::debug!(error = %e, "not live yet");
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            Err(e) => panic!("{url}: {e}"),
-        }
-    }
+    common::play_when_live(&options, url)
 }
 
 /// The first channel's dominant frequency (zero crossings) and RMS, past the first `skip` s.
@@ -145,20 +135,8 @@ fn ffmpeg_publishes_opus_and_our_client_hears_the_tone() {
     plays_published_sound(
         "ffmpeg",
         |url| {
-            let mut ffmpeg = Command::new("ffmpeg");
+            let mut ffmpeg = common::ffmpeg_reading(&file);
             ffmpeg
-                .args([
-                    "-nostdin",
-                    "-v",
-                    "error",
-                    "-re",
-                    "-framerate",
-                    "30",
-                    "-f",
-                    "mjpeg",
-                ])
-                .arg("-i")
-                .arg(&file)
                 .args(["-re", "-f", "lavfi", "-i"])
                 .arg("sine=frequency=440:sample_rate=48000:duration=8")
                 .args(["-map", "0:v", "-map", "1:a", "-c:v", "copy"])

@@ -285,6 +285,20 @@ impl<'x> Player<'x> {
         })
     }
 
+    /// Waits (at most 5 s) for the stream to play: frame 10 or later on screen, which it
+    /// answers.
+    fn wait_playing(&self, frame_of: &HashMap<u64, u64>) -> u64 {
+        self.wait_frame(frame_of, "playing", |n| n >= 10)
+    }
+
+    /// Waits (at most 2 s) for the title to say paused, or, with `paused` false, not to;
+    /// `what` names the wait in a failure.
+    fn wait_paused(&self, paused: bool, what: &str) {
+        wait_until(Duration::from_secs(2), what, || {
+            (self.title().ends_with("| paused") == paused).then_some(())
+        });
+    }
+
     /// Waits for the client to end (at most `timeout`): its exit status and its report.
     fn finish(&mut self, timeout: Duration) -> (ExitStatus, serde_json::Value) {
         let child = self.child.as_mut().unwrap();
@@ -304,6 +318,18 @@ impl<'x> Player<'x> {
         assert!(status.success(), "{status}");
         report
     }
+}
+
+/// The report's one pause (asserted the only one): the last frame before it and the frame it
+/// resumed with, in seconds.
+#[track_caller]
+fn the_pause(report: &serde_json::Value) -> (f64, f64) {
+    let pauses = report["pauses"].as_array().unwrap();
+    assert_eq!(pauses.len(), 1, "{report}");
+    (
+        seconds(&pauses[0]["last_frame_s"]),
+        seconds(&pauses[0]["resumed_frame_s"]),
+    )
 }
 
 fn seconds(v: &serde_json::Value) -> f64 {
@@ -413,12 +439,10 @@ fn the_window_shows_the_stream_scaled_to_fit() {
 fn space_pauses_the_picture_and_space_again_resumes_it() {
     setup!(x, server, frame_of);
     let mut player = Player::start(&x, &server.url, "space");
-    player.wait_frame(frame_of, "playing", |n| n >= 10);
+    player.wait_playing(frame_of);
 
     player.key("space");
-    wait_until(Duration::from_secs(2), "the title says paused", || {
-        player.title().ends_with("| paused").then_some(())
-    });
+    player.wait_paused(true, "the title says paused");
     let (_, before) = player.picture();
     let held_from = Instant::now();
     std::thread::sleep(Duration::from_millis(700));
@@ -430,19 +454,12 @@ fn space_pauses_the_picture_and_space_again_resumes_it() {
 
     player.key("space");
     let next = player.wait_frame(frame_of, "playing again", |n| n > paused_on);
-    wait_until(Duration::from_secs(2), "the title says playing", || {
-        (!player.title().ends_with("| paused")).then_some(())
-    });
+    player.wait_paused(false, "the title says playing");
     // Played on from where it stood, not from where the server's clock would be.
     assert!(next <= paused_on + 20, "paused on {paused_on}, then {next}");
     let report = player.quit();
 
-    let pauses = report["pauses"].as_array().unwrap();
-    assert_eq!(pauses.len(), 1, "{report}");
-    let (last, resumed) = (
-        seconds(&pauses[0]["last_frame_s"]),
-        seconds(&pauses[0]["resumed_frame_s"]),
-    );
+    let (last, resumed) = the_pause(&report);
     assert!(
         (last - paused_on as f64 / FPS).abs() < 1e-6,
         "the client's last frame before the pause ({last} s) is the one on screen ({paused_on})"
@@ -465,7 +482,7 @@ fn space_pauses_the_picture_and_space_again_resumes_it() {
 fn right_left_and_home_seek() {
     setup!(x, server, frame_of);
     let mut player = Player::start(&x, &server.url, "seek");
-    let mut on = player.wait_frame(frame_of, "playing", |n| n >= 10);
+    let mut on = player.wait_playing(frame_of);
     // The frame on screen before each key; the seek starts from there or a frame or two on.
     let mut before = Vec::new();
     let steps_per_10s = (10.0 * FPS) as u64;
@@ -517,7 +534,7 @@ fn right_left_and_home_seek() {
 fn a_click_on_the_seek_bar_seeks_there() {
     setup!(x, server, frame_of);
     let mut player = Player::start(&x, &server.url, "click");
-    player.wait_frame(frame_of, "playing", |n| n >= 10);
+    player.wait_playing(frame_of);
     // The picture, well above the bar.
     player.click(WIDTH / 2, HEIGHT / 2);
     std::thread::sleep(Duration::from_millis(300));
@@ -559,12 +576,10 @@ fn a_click_on_the_seek_bar_seeks_there() {
 fn s_toggles_the_statistics_overlay() {
     setup!(x, server, frame_of);
     let mut player = Player::start(&x, &server.url, "overlay");
-    player.wait_frame(frame_of, "playing", |n| n >= 10);
+    player.wait_playing(frame_of);
     // Paused, the picture stands still: what changes is the overlay.
     player.key("space");
-    wait_until(Duration::from_secs(2), "paused", || {
-        player.title().ends_with("| paused").then_some(())
-    });
+    player.wait_paused(true, "paused");
     std::thread::sleep(Duration::from_millis(200));
     // The picture above the progress bar (the bar shows the position as of the last redraw).
     let above_bar = || {
@@ -618,7 +633,7 @@ fn q_and_esc_tear_down_and_quit() {
     let port = format!(":{}/", server.addr().port());
     for key in ["q", "Escape"] {
         let mut player = Player::start(&x, &server.url, key);
-        player.wait_frame(frame_of, "playing", |n| n >= 10);
+        player.wait_playing(frame_of);
         let pressed = Instant::now();
         player.last_key(key);
         let (status, report) = player.finish(Duration::from_secs(5));
@@ -661,11 +676,9 @@ fn a_resize_while_paused_redraws_the_picture_at_the_new_size() {
     setup!(x, server, frame_of);
     let (file, _) = stream();
     let mut player = Player::start(&x, &server.url, "resize");
-    player.wait_frame(frame_of, "playing", |n| n >= 10);
+    player.wait_playing(frame_of);
     player.key("space");
-    wait_until(Duration::from_secs(2), "paused", || {
-        player.title().ends_with("| paused").then_some(())
-    });
+    player.wait_paused(true, "paused");
     std::thread::sleep(Duration::from_millis(200));
     let paused_on = player.frame(frame_of).expect("a whole frame on screen");
     let source = decoded(&file, paused_on);
@@ -853,14 +866,10 @@ fn the_control_bar_buttons_do_what_their_keys_do() {
     // Play/pause: pause, then resume.
     let (px, py) = centre(bar.play);
     player.click(px, py);
-    wait_until(Duration::from_secs(2), "the title says paused", || {
-        player.title().ends_with("| paused").then_some(())
-    });
+    player.wait_paused(true, "the title says paused");
     std::thread::sleep(Duration::from_millis(500));
     player.click(px, py);
-    wait_until(Duration::from_secs(2), "the title says playing", || {
-        (!player.title().ends_with("| paused")).then_some(())
-    });
+    player.wait_paused(false, "the title says playing");
     eprintln!("play/pause clicks at ({px}, {py}): paused, then playing");
 
     // The seek bar, at three quarters.
@@ -881,12 +890,7 @@ fn the_control_bar_buttons_do_what_their_keys_do() {
     eprintln!("screenshot of the bar: {}", picture.display());
     let report = player.quit();
 
-    let pauses = report["pauses"].as_array().unwrap();
-    assert_eq!(pauses.len(), 1, "{report}");
-    let (last, resumed) = (
-        seconds(&pauses[0]["last_frame_s"]),
-        seconds(&pauses[0]["resumed_frame_s"]),
-    );
+    let (last, resumed) = the_pause(&report);
     assert!(
         (resumed - last - 1.0 / FPS).abs() < 1e-6,
         "resumed with the next frame: {last} then {resumed}"

@@ -47,13 +47,34 @@ enum Source {
         lines: Receiver<(String, Instant)>,
         ended: bool,
     },
-    /// A file's cues, sorted by start; `next` is the next to go in loop `round`.
-    File {
-        cues: Vec<Cue>,
-        next: usize,
-        round: u32,
-        period: Option<Duration>,
-    },
+    /// A file's cues.
+    File(FileCues),
+}
+
+/// A file's cues, sorted by start; `next` is the next to go in loop `round`.
+struct FileCues {
+    cues: Vec<Cue>,
+    next: usize,
+    round: u32,
+    period: Option<Duration>,
+}
+
+impl FileCues {
+    /// The next cue to go and its media time (its start, shifted by the loops gone by).
+    fn next(&self) -> Option<(&Cue, Duration)> {
+        let cue = self.cues.get(self.next)?;
+        let shift = self.period.map_or(Duration::ZERO, |p| p * self.round);
+        Some((cue, cue.start + shift))
+    }
+
+    /// The next cue has gone; looping, the round is over once the cues are done.
+    fn advance(&mut self) {
+        self.next += 1;
+        if self.period.is_some() && self.next == self.cues.len() {
+            self.next = 0;
+            self.round += 1;
+        }
+    }
 }
 
 /// The captions, as they fall due.
@@ -66,7 +87,7 @@ impl std::fmt::Debug for Captions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kind = match self.source {
             Source::Stdin { .. } => "stdin",
-            Source::File { .. } => "file",
+            Source::File(_) => "file",
         };
         f.debug_struct("Captions").field("source", &kind).finish()
     }
@@ -101,12 +122,12 @@ impl Captions {
                         bail!("{}: no cue starts within the video", path.display());
                     }
                 }
-                Source::File {
+                Source::File(FileCues {
                     cues,
                     next: 0,
                     round: 0,
                     period,
-                }
+                })
             }
         };
         Ok(Captions { clock, source })
@@ -116,16 +137,7 @@ impl Captions {
     pub fn next_due(&self) -> Option<Duration> {
         match &self.source {
             Source::Stdin { .. } => None,
-            Source::File {
-                cues,
-                next,
-                round,
-                period,
-            } => {
-                let cue = cues.get(*next)?;
-                let shift = period.map_or(Duration::ZERO, |p| p * *round);
-                Some(cue.start + shift)
-            }
+            Source::File(file) => file.next().map(|(_, at)| at),
         }
     }
 
@@ -138,7 +150,7 @@ impl Captions {
     pub fn is_ended(&self) -> bool {
         match &self.source {
             Source::Stdin { ended, .. } => *ended,
-            Source::File { .. } => self.next_due().is_none(),
+            Source::File(_) => self.next_due().is_none(),
         }
     }
 
@@ -156,25 +168,13 @@ impl Captions {
                     }
                 }
             },
-            Source::File {
-                cues,
-                next,
-                round,
-                period,
-            } => {
-                while let Some(cue) = cues.get(*next) {
-                    let shift = period.map_or(Duration::ZERO, |p| p * *round);
-                    let at = cue.start + shift;
+            Source::File(file) => {
+                while let Some((cue, at)) = file.next() {
                     if at > now {
                         break;
                     }
                     due.push((cue.text.clone(), at));
-                    *next += 1;
-                    // Looping: round over once the cues are done.
-                    if period.is_some() && *next == cues.len() {
-                        *next = 0;
-                        *round += 1;
-                    }
+                    file.advance();
                 }
             }
         }

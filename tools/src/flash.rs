@@ -8,12 +8,31 @@
 
 use std::time::Duration;
 
+use hdstream_video::decoder::{Decoder, Packed};
 use hdstream_video::encoder::{EncodeError, Settings, encode_rgb_with};
 use hdstream_video::pattern::Pattern;
 
 /// A frame whose mean luma (0–255) is at least this is a flash: the pattern's own frames
 /// average about 125, a flash at least 224.
 pub const BRIGHT_MEAN: f64 = 200.0;
+
+/// Mean luma (BT.601, 0–255) of a JPEG, what a flash frame is told apart by (at least
+/// [`BRIGHT_MEAN`]); `None` when it does not decode or has no pixels.
+pub fn mean_luma(jpeg: &[u8]) -> Option<f64> {
+    let mut rgb = Vec::new();
+    Decoder::new()
+        .decode_packed_into(jpeg, Packed::Rgb, &mut rgb)
+        .ok()?;
+    let pixels = rgb.len() / 3;
+    if pixels == 0 {
+        return None;
+    }
+    let sum: f64 = rgb
+        .chunks_exact(3)
+        .map(|p| 0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2]))
+        .sum();
+    Some(sum / pixels as f64)
+}
 
 /// Slack for frame times that are whole seconds but not exactly so in floating point.
 const EPS: f64 = 1e-6;
@@ -68,7 +87,6 @@ pub fn encode(
 
 #[cfg(test)]
 mod tests {
-    use hdstream_video::decoder::{Decoder, Packed};
 
     use super::*;
 
@@ -89,19 +107,6 @@ mod tests {
         assert_eq!(at_25, [0, 13, 25, 38, 50]);
     }
 
-    /// Mean luma (BT.601) of a JPEG.
-    fn mean_luma(jpeg: &[u8]) -> f64 {
-        let mut rgb = Vec::new();
-        Decoder::new()
-            .decode_packed_into(jpeg, Packed::Rgb, &mut rgb)
-            .unwrap();
-        let sum: f64 = rgb
-            .chunks_exact(3)
-            .map(|p| 0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2]))
-            .sum();
-        sum / (rgb.len() / 3) as f64
-    }
-
     #[test]
     fn flash_frames_are_found_by_their_mean_luminance() {
         let mut pattern = Pattern::new(320, 180);
@@ -109,7 +114,7 @@ mod tests {
         for n in [0, 1, 29, 30, 31, 60] {
             let mut jpeg = Vec::new();
             encode(&mut pattern, n, None, Some(30.0), settings, &mut jpeg).unwrap();
-            let mean = mean_luma(&jpeg);
+            let mean = mean_luma(&jpeg).unwrap();
             assert_eq!(
                 mean >= BRIGHT_MEAN,
                 is_flash(n, 30.0),
@@ -119,6 +124,6 @@ mod tests {
         // Without a rate, no flash.
         let mut jpeg = Vec::new();
         encode(&mut pattern, 30, None, None, settings, &mut jpeg).unwrap();
-        assert!(mean_luma(&jpeg) < BRIGHT_MEAN);
+        assert!(mean_luma(&jpeg).unwrap() < BRIGHT_MEAN);
     }
 }

@@ -246,17 +246,9 @@ fn help_explains_the_options() {
     }
 }
 
-/// Mean luma (BT.601) of a JPEG.
+/// Mean luma (BT.601) of a JPEG of the file.
 fn mean_luma(jpeg: &[u8]) -> f64 {
-    let mut rgb = Vec::new();
-    hdstream_video::decoder::Decoder::new()
-        .decode_packed_into(jpeg, hdstream_video::decoder::Packed::Rgb, &mut rgb)
-        .unwrap();
-    let sum: f64 = rgb
-        .chunks_exact(3)
-        .map(|p| 0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2]))
-        .sum();
-    sum / (rgb.len() / 3) as f64
+    hdstream_tools::flash::mean_luma(jpeg).expect("a JPEG with pixels")
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Running, publisher, scratch, start_server, wait_live, wait_output};
+use common::{Running, ffmpeg_viewer, publisher, scratch, start_server, wait_live, wait_output};
 use hdstream_tools::{flash, tone};
 
 const FPS: f64 = 30.0;
@@ -80,23 +80,12 @@ struct Heard {
 fn watch(url: &str, scratch: &Path, sound: Sound) -> Heard {
     let raw = scratch.join("heard.s16le");
     let t = SECONDS.to_string();
-    let viewer = Command::new("ffmpeg")
-        .args([
-            "-nostdin",
-            "-hide_banner",
-            "-v",
-            "info",
-            "-rtsp_transport",
-            "tcp",
-            "-i",
-            url,
-        ])
+    let viewer = ffmpeg_viewer(url, "info")
         .args(["-t", &t, "-map", "0:a", "-af", "ashowinfo", "-f", "s16le"])
         .arg(&raw)
         .args([
             "-t", &t, "-map", "0:v", "-vf", "showinfo", "-f", "framemd5", "-",
         ])
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -255,22 +244,13 @@ fn as_opus_too() {
     live("lip-sync-live-opus", &["--audio-codec", "opus"], OPUS);
 }
 
-#[test]
-fn a_file_s_click_each_second_is_heard_with_its_flash() {
-    let media = scratch("lip-sync-file");
-    let clip = media.join("clip.mjpeg");
+/// Writes `clip`, a 360p flash clip of `seconds` with its tone WAV beside it (`encode_mjpeg
+/// --flash --tone-wav`).
+fn flash_clip(clip: &Path, seconds: &str) {
     let made = Command::new(env!("CARGO_BIN_EXE_encode_mjpeg"))
-        .args([
-            "--size",
-            "360p",
-            "--seconds",
-            "6",
-            "--flash",
-            "--tone-wav",
-            "--quiet",
-            "--out",
-        ])
-        .arg(&clip)
+        .args(["--size", "360p", "--seconds", seconds])
+        .args(["--flash", "--tone-wav", "--quiet", "--out"])
+        .arg(clip)
         .output()
         .expect("encode_mjpeg runs");
     assert!(
@@ -278,6 +258,13 @@ fn a_file_s_click_each_second_is_heard_with_its_flash() {
         "{}",
         String::from_utf8_lossy(&made.stderr)
     );
+}
+
+#[test]
+fn a_file_s_click_each_second_is_heard_with_its_flash() {
+    let media = scratch("lip-sync-file");
+    let clip = media.join("clip.mjpeg");
+    flash_clip(&clip, "6");
     assert!(media.join("clip.wav").is_file());
     let (_server, addr) = start_server(&media);
     let sound = Sound { packet: 960, ..L16 };
@@ -292,25 +279,7 @@ fn a_looped_file_and_its_wav_stay_in_sync_across_the_loop() {
     let source = scratch("lip-sync-loop-source");
     // 2 s: the video loops twice while the viewer watches, the sound with it.
     let clip = source.join("clip.mjpeg");
-    let made = Command::new(env!("CARGO_BIN_EXE_encode_mjpeg"))
-        .args([
-            "--size",
-            "360p",
-            "--seconds",
-            "2",
-            "--flash",
-            "--tone-wav",
-            "--quiet",
-            "--out",
-        ])
-        .arg(&clip)
-        .output()
-        .expect("encode_mjpeg runs");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    flash_clip(&clip, "2");
     let wav = source.join("clip.wav");
     let (_server, addr) = start_server(&media);
     let url = format!("rtsp://{addr}/live/cam");

@@ -5,10 +5,10 @@
 mod common;
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Running, publisher, scratch, start_server, wait_live, wait_output};
+use common::{Running, ffmpeg_viewer, publisher, scratch, start_server, wait_live, wait_output};
 
 #[test]
 fn captions_typed_on_stdin_reach_an_ffmpeg_viewer() {
@@ -20,19 +20,8 @@ fn captions_typed_on_stdin_reach_an_ffmpeg_viewer() {
     let args = ["pattern:320x240", "--captions", "-", "--duration", "8"];
     let mut publisher = publisher(&args, &url, true);
     wait_live(&addr, &url, "t140/1000");
-    let viewer = Command::new("ffmpeg")
-        .args([
-            "-nostdin",
-            "-hide_banner",
-            "-v",
-            "error",
-            "-rtsp_transport",
-            "tcp",
-            "-i",
-            &url,
-        ])
+    let viewer = ffmpeg_viewer(&url, "error")
         .args(["-t", "4", "-map", "0:s", "-f", "srt", "-"])
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -96,19 +85,9 @@ fn sound_from_stdin_is_paced_and_heard_unchanged() {
     wait_live(&addr, &url, "m=audio");
     let started = Instant::now();
     let raw = media.join("heard.s16le");
-    let viewer = Command::new("ffmpeg")
-        .args([
-            "-nostdin",
-            "-v",
-            "error",
-            "-rtsp_transport",
-            "tcp",
-            "-i",
-            &url,
-        ])
+    let viewer = ffmpeg_viewer(&url, "error")
         .args(["-t", "4", "-map", "0:a", "-f", "s16le"])
         .arg(&raw)
-        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

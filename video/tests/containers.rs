@@ -65,34 +65,34 @@ fn packets(path: &Path) -> (usize, usize) {
     (count("video"), count("audio"))
 }
 
-/// 2 s of 160x120 testsrc2 as RFC 2435-ready JPEGs and a tone coded with `codec`, as `format`.
+/// ffmpeg's inputs and video coding for every file here: 2 s of 160x120 testsrc2 as RFC
+/// 2435-ready JPEGs and a 440 Hz tone in stereo (its codec and the format to follow).
+const CLIP: [&str; 18] = [
+    "-f",
+    "lavfi",
+    "-i",
+    "testsrc2=size=160x120:rate=30",
+    "-f",
+    "lavfi",
+    "-i",
+    "sine=frequency=440:sample_rate=48000",
+    "-t",
+    "2",
+    "-ac",
+    "2",
+    "-c:v",
+    "mjpeg",
+    "-pix_fmt",
+    "yuvj420p",
+    "-huffman",
+    "default",
+];
+
+/// [`CLIP`] with the tone coded with `codec`, as `format`.
 fn make(name: &str, codec: &str, format: &str) -> TempFile {
     let file = TempFile::new(name);
     ffmpeg(
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=160x120:rate=30",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000",
-            "-t",
-            "2",
-            "-ac",
-            "2",
-            "-c:v",
-            "mjpeg",
-            "-pix_fmt",
-            "yuvj420p",
-            "-huffman",
-            "default",
-            "-c:a",
-            codec,
-            "-f",
-            format,
-        ],
+        &[&CLIP[..], &["-c:a", codec, "-f", format]].concat(),
         &file.0,
     );
     file
@@ -134,26 +134,8 @@ fn matroska_with_pcm_and_opus() {
 fn matroska_written_to_a_pipe_has_unknown_sizes() {
     let file = TempFile::new("live.mkv");
     let mut child = Command::new("ffmpeg")
-        .args([
-            "-nostdin",
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=160x120:rate=30",
-        ])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000",
-            "-t",
-            "2",
-        ])
-        .args([
-            "-ac", "2", "-c:v", "mjpeg", "-pix_fmt", "yuvj420p", "-huffman", "default",
-        ])
+        .args(["-nostdin", "-v", "error"])
+        .args(CLIP)
         .args(["-c:a", "libopus", "-f", "matroska", "-"])
         .stdout(Stdio::piped())
         .spawn()

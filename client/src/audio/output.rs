@@ -344,7 +344,7 @@ mod tests {
         }
     }
 
-    use crate::audio::tests::frame;
+    use crate::audio::tests::{assert_samples, frame};
 
     /// Packet `i` of the source (frames `i × 960 ..`), sequence number `i`.
     fn packet(i: u32) -> Vec<u8> {
@@ -413,19 +413,6 @@ mod tests {
 
     fn source(from: u32, to: u32) -> Vec<i16> {
         (from..to).flat_map(frame).collect()
-    }
-
-    /// Asserts two sample streams are equal, naming the first frame that differs.
-    #[track_caller]
-    fn assert_samples(played: &[i16], expected: &[i16]) {
-        let first = played.iter().zip(expected).position(|(a, b)| a != b);
-        assert!(
-            first.is_none() && played.len() == expected.len(),
-            "first difference at frame {:?}; {} frames played, {} expected",
-            first.map(|i| i / 2),
-            played.len() / 2,
-            expected.len() / 2
-        );
     }
 
     #[track_caller]

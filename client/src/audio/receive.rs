@@ -27,12 +27,11 @@ use std::time::{Duration, Instant, SystemTime};
 use hdstream_codec::Decoder;
 use hdstream_common::audio::Format;
 use hdstream_common::rtcp::{self, LastSr, ReportBlock};
-use hdstream_common::rtp::{
-    self, Arrival, Jitter, SequenceTracker, TimestampUnwrapper, sequence_delta, timestamp_delta,
-};
+use hdstream_common::rtp::{self, TimestampUnwrapper, timestamp_delta};
 
 use super::stats::Counters;
 use super::store::{Chunk, Store};
+use crate::reception::{Reception, SincePlay};
 use crate::session::TrackStart;
 
 /// A followed source silent this long gives way to another SSRC.
@@ -101,9 +100,7 @@ pub struct Receiver {
     ssrc: Option<u32>,
     /// When the followed source was last heard, or followed from.
     heard: Option<Instant>,
-    tracker: SequenceTracker,
-    jitter: Jitter,
-    clock_epoch: Instant,
+    reception: Reception,
     unwrapper: TimestampUnwrapper,
     /// Added to unwrapped timestamps: continues a new source's timestamps after the old one's.
     offset: i64,
@@ -112,7 +109,6 @@ pub struct Receiver {
     anchor: Option<Anchor>,
     start: Option<Start>,
     gate: Option<Vec<Held>>,
-    min_seq: Option<u16>,
     last_sr: Option<LastSr>,
     /// The newest sender report's RTP timestamp and NTP time.
     sender_clock: Option<(u32, SystemTime)>,
@@ -136,16 +132,13 @@ impl Receiver {
             rate,
             ssrc: None,
             heard: None,
-            tracker: SequenceTracker::with_min_sequential(1),
-            jitter: Jitter::new(),
-            clock_epoch: now,
+            reception: Reception::new(now),
             unwrapper: TimestampUnwrapper::new(),
             offset: 0,
             received_end: None,
             anchor: None,
             start: None,
             gate: Some(Vec::new()),
-            min_seq: None,
             last_sr: None,
             sender_clock: None,
             bye_at: None,
@@ -188,8 +181,8 @@ impl Receiver {
     /// Counts so far (the output adds its own).
     pub fn counters(&self) -> Counters {
         let mut c = self.counters;
-        c.packets_received = self.tracker.received();
-        c.packets_lost = self.tracker.lost();
+        c.packets_received = self.reception.tracker().received();
+        c.packets_lost = self.reception.tracker().lost();
         c
     }
 
@@ -200,7 +193,7 @@ impl Receiver {
 
     /// The extended sequence number the stream started at, once counted.
     pub fn first_seq(&self) -> Option<u64> {
-        self.tracker.base()
+        self.reception.tracker().base()
     }
 
     /// A PLAY that moves the stream was sent: what is held is forgotten, and packets wait
@@ -209,7 +202,7 @@ impl Receiver {
         self.store.clear();
         self.anchor = None;
         self.start = None;
-        self.min_seq = None;
+        self.reception.hold();
         self.bye_at = None;
         self.gate = Some(Vec::new());
     }
@@ -222,10 +215,7 @@ impl Receiver {
             npt,
             rtptime: info.rtptime,
         });
-        self.min_seq = info.seq;
-        if let Some(seq) = info.seq {
-            self.tracker.expect_first(seq);
-        }
+        self.reception.play_starts(info.seq);
         self.heard.get_or_insert(now);
         for held in self.gate.take().unwrap_or_default() {
             self.packet(&held.bytes, held.arrival, None);
@@ -264,30 +254,18 @@ impl Receiver {
             return;
         }
         let seq = packet.sequence_number();
-        if let Some(min) = self.min_seq {
-            let delta = sequence_delta(seq, min);
-            if delta < 0 {
-                // Sent before the PLAY that moved the stream.
-                return;
-            }
-            if delta > 1000 {
-                self.min_seq = None;
-            }
+        if self.reception.since_play(seq) == SincePlay::Before {
+            // Sent before the PLAY that moved the stream.
+            return;
         }
-        let ext_seq = match self.tracker.update(seq) {
-            Arrival::InOrder { extended, .. }
-            | Arrival::Reordered { extended }
-            | Arrival::Restarted { extended } => extended,
-            Arrival::Duplicate { .. } | Arrival::Probation | Arrival::Jump | Arrival::Stale => {
-                return;
-            }
+        let Some(counted) = self
+            .reception
+            .count(seq, packet.timestamp(), arrival, self.rate)
+        else {
+            return;
         };
+        let ext_seq = counted.ext;
         self.heard = Some(arrival);
-        let ticks = arrival
-            .saturating_duration_since(self.clock_epoch)
-            .as_secs_f64()
-            * f64::from(self.rate);
-        self.jitter.update(packet.timestamp(), ticks as u64 as u32);
         let mut samples = Vec::new();
         let frames = match self.decoder.decode(packet.payload(), &mut samples) {
             Ok(frames) => frames as i64,
@@ -336,10 +314,8 @@ impl Receiver {
                 );
                 self.counters.ssrc_changes += 1;
                 self.ssrc = Some(ssrc);
-                self.tracker = SequenceTracker::with_min_sequential(1);
-                self.jitter = Jitter::new();
+                self.reception.restart();
                 self.unwrapper = TimestampUnwrapper::new();
-                self.min_seq = None;
                 self.last_sr = None;
                 self.sender_clock = None;
                 // The new timestamps carry on after the old ones, plus the silence.
@@ -450,13 +426,8 @@ impl Receiver {
     /// The report block about the followed source (RFC 3550 §6.4.2), closing the interval.
     pub fn report_block(&mut self, now: Instant) -> Option<ReportBlock> {
         let ssrc = self.ssrc?;
-        ReportBlock::from_reception(
-            ssrc,
-            &mut self.tracker,
-            &self.jitter,
-            self.last_sr.as_ref(),
-            now,
-        )
+        self.reception
+            .report_block(ssrc, self.last_sr.as_ref(), now)
     }
 }
 

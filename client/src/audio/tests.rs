@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use hdstream_common::audio::l16;
 use hdstream_common::rfc2435::Packetizer;
-use hdstream_common::rtsp::{self, Data, Message, Method, Parsed, Request, Response, StatusCode};
+use hdstream_common::rtsp::{Method, Request, Response, StatusCode};
 use hdstream_common::{rtcp, rtp};
 
-use crate::core::{Client, Config, Transport};
+use crate::core::{Client, Config, Transport, answer_requests, interleaved};
 use hdstream_common::course::Dialect;
 
 const MS: Duration = Duration::from_millis(1);
@@ -39,17 +39,7 @@ struct Server {
 
 impl Server {
     fn answer(&mut self, client: &mut Client, now: Instant) {
-        let out = client.control_output().to_vec();
-        client.control_written(out.len());
-        let mut at = 0;
-        while at < out.len() {
-            let Ok(Parsed::Complete { message, consumed }) = rtsp::parse(&out[at..]) else {
-                panic!("client sent garbage")
-            };
-            at += consumed;
-            let Message::Request(req) = message else {
-                continue;
-            };
+        answer_requests(client, now, |req| {
             let audio = req.uri.ends_with("trackID=1");
             let mut r = Response::reply_to(&req, StatusCode::OK);
             match req.method {
@@ -73,7 +63,7 @@ impl Server {
                         "RTP-Info",
                         format!(
                             "url=rtsp://h/m/trackID=0;seq=0;rtptime=0,\
-                             url=rtsp://h/m/trackID=1;seq=0;rtptime={TS0}"
+                         url=rtsp://h/m/trackID=1;seq=0;rtptime={TS0}"
                         ),
                     );
                     r.headers.set("Range", "npt=0-1");
@@ -81,8 +71,8 @@ impl Server {
                 _ => {}
             }
             self.requests.push(req);
-            client.receive_control(&r.to_bytes(), now);
-        }
+            r.to_bytes()
+        });
     }
 
     fn methods(&self) -> Vec<&str> {
@@ -148,17 +138,6 @@ fn bye(ssrc: u32) -> Vec<u8> {
     w.goodbye(&[ssrc], None).unwrap();
     let len = w.finish();
     buf[..len].to_vec()
-}
-
-fn interleaved(channel: u8, packet: Vec<u8>) -> Vec<u8> {
-    let mut framed = Vec::new();
-    Data {
-        channel,
-        payload: packet.into(),
-    }
-    .write_to(&mut framed)
-    .unwrap();
-    framed
 }
 
 /// What a run gave: the server's requests, the sound played, the frames released (their NPT
@@ -260,7 +239,14 @@ fn run(sdp: String, refuse_audio: bool, tcp: bool) -> Run {
 #[track_caller]
 fn assert_sound(played: &[i16], frames: u32) {
     let expected: Vec<i16> = (0..frames).flat_map(frame).collect();
-    let first = played.iter().zip(&expected).position(|(a, b)| a != b);
+    assert_samples(played, &expected);
+}
+
+/// Asserts two sample streams (stereo, interleaved) are equal, naming the first frame that
+/// differs.
+#[track_caller]
+pub(super) fn assert_samples(played: &[i16], expected: &[i16]) {
+    let first = played.iter().zip(expected).position(|(a, b)| a != b);
     assert!(
         first.is_none() && played.len() == expected.len(),
         "first difference at frame {:?}; {} frames played, {} expected",

@@ -1,11 +1,10 @@
-//! Shared by the integration tests: test media (cached under target/test-media/) and an
-//! in-process hdstream server.
+//! Shared by the integration tests: test media (made once and cached under target/test-media/
+//! by `hdstream_testkit::media`) and an in-process hdstream server.
 
 #![allow(dead_code)]
 
 pub mod sound;
 
-use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -13,8 +12,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use hdstream_server::core::Config;
 use hdstream_server::driver::{self, Handle, Listen};
 use hdstream_server::media::{Catalogue, FpsPolicy};
+use hdstream_testkit::media;
 use hdstream_video::encoder::{Restart, Settings};
-use hdstream_video::pattern::Pattern;
 
 /// Logs to the test output, filtered by `RUST_LOG` (e.g. `RUST_LOG=hdstream_client=debug`
 /// names every late frame).
@@ -33,79 +32,33 @@ pub fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// `target/test-media/`.
+/// `target/test-media/`, where the test media is kept (`hdstream_testkit::media`).
 pub fn media_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("..")
-        .join("test-media");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    media::cache_dir()
 }
 
-/// `path`, made by `make` (its bytes) when missing. Tests run on threads of one process, so
-/// the making is serialized and the file appears under its name only once complete (rename).
+/// `path` (under [`media_dir`]), made by `make` (its bytes) when missing, once
+/// ([`media::cached_bytes`]).
 pub fn cached(path: PathBuf, make: impl FnOnce() -> Vec<u8>) -> PathBuf {
-    static MAKING: Mutex<()> = Mutex::new(());
-    if path.exists() {
-        return path;
-    }
-    let _making = MAKING.lock().unwrap_or_else(|e| e.into_inner());
-    if path.exists() {
-        return path;
-    }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let mut file = std::fs::File::create(&tmp).unwrap();
-    file.write_all(&make()).unwrap();
-    file.sync_all().unwrap();
-    std::fs::rename(&tmp, &path).unwrap();
-    path
+    let name = path
+        .strip_prefix(media_dir())
+        .unwrap_or_else(|_| panic!("{} is not under the test media", path.display()));
+    media::cached_bytes(&name.to_string_lossy(), make)
 }
 
 /// A plain MJPEG file of `frames` numbered test-pattern frames (quality 80), made once and
 /// cached.
 pub fn pattern_file(width: u16, height: u16, frames: u64) -> PathBuf {
-    pattern_file_with(width, height, frames, Restart::None)
+    media::pattern_file(width, height, frames)
 }
 
 /// [`pattern_file`] with restart markers.
 pub fn pattern_file_with(width: u16, height: u16, frames: u64, restart: Restart) -> PathBuf {
-    let variant = match restart {
-        Restart::None => String::new(),
-        restart => format!("-rst{restart}"),
-    };
-    let path = media_dir().join(format!(
-        "pattern-{width}x{height}-{frames}f-q80{variant}.mjpeg"
-    ));
     let settings = Settings {
-        quality: 80,
+        quality: media::QUALITY,
         restart,
     };
-    cached(path, || {
-        let threads = 2u64;
-        let chunks: Vec<Vec<u8>> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
-                    s.spawn(move || {
-                        let mut pattern = Pattern::new(width, height);
-                        let mut frames_out = Vec::new();
-                        let mut jpeg = Vec::new();
-                        for n in (t..frames).step_by(threads as usize) {
-                            pattern.encode_with(n, settings, &mut jpeg).unwrap();
-                            frames_out.push((n, jpeg.clone()));
-                        }
-                        frames_out
-                    })
-                })
-                .collect();
-            let mut all: Vec<(u64, Vec<u8>)> = handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap())
-                .collect();
-            all.sort_by_key(|(n, _)| *n);
-            all.into_iter().map(|(_, j)| j).collect()
-        });
-        chunks.concat()
-    })
+    media::pattern_file_with(width, height, frames, settings)
 }
 
 /// A server of one file at `fps`, on loopback.
@@ -184,4 +137,95 @@ pub fn recording(target: hdstream_client::Target) -> hdstream_client::Options {
     options.headless = true;
     options.record_frames = true;
     options
+}
+
+/// Plays `options` once the stream is live: a 404 (or any refusal) is retried every 100 ms
+/// until the publisher has announced, for 10 s; then the error fails the test, naming `url`.
+pub fn play_when_live(options: &hdstream_client::Options, url: &str) -> hdstream_client::Report {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match hdstream_client::play(options) {
+            Ok(report) => return report,
+            // 404 until the publisher has announced.
+            Err(e) if std::time::Instant::now() < deadline => {
+                tracing::debug!(error = %e, "not live yet");
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(e) => panic!("{url}: {e}"),
+        }
+    }
+}
+
+/// A GStreamer RTSP server (a Python script through Debian's python3-gi), stopped when
+/// dropped.
+pub struct GstServer(std::process::Child);
+
+impl GstServer {
+    /// Runs `script` (a path) with `--port 0 --fps FPS` and `args`; returns it and the URL it
+    /// prints (`URL rtsp://…`) once it serves.
+    pub fn start(script: &str, fps: &str, args: &[&std::ffi::OsStr]) -> (GstServer, String) {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new("/usr/bin/python3")
+            .arg(script)
+            .args(["--port", "0", "--fps", fps])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("/usr/bin/python3 (Debian's, with python3-gi) runs gst-rtsp-server");
+        let stdout = child.stdout.take().unwrap();
+        let server = GstServer(child);
+        let url = std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| l.strip_prefix("URL ").map(str::to_owned))
+            .expect("gst-rtsp-server started (needs gir1.2-gst-rtsp-server-1.0, python3-gi, gstreamer1.0-plugins-good, ffmpeg)");
+        (server, url)
+    }
+}
+
+impl Drop for GstServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `ffmpeg` reading the MJPEG `file` as its first input at 30 frames a second in real time
+/// (`-re`), quiet: add the rest (a sound input, the codecs, the RTSP output) and spawn.
+pub fn ffmpeg_reading(file: &Path) -> std::process::Command {
+    let mut ffmpeg = std::process::Command::new("ffmpeg");
+    ffmpeg
+        .args(["-nostdin", "-v", "error", "-re", "-framerate", "30"])
+        .args(["-f", "mjpeg", "-i"])
+        .arg(file);
+    ffmpeg
+}
+
+/// Runs `ffmpeg` (a command made by the caller) and answers what it wrote to stdout; its
+/// stderr fails the test when it fails.
+pub fn ffmpeg_output(ffmpeg: &mut std::process::Command) -> Vec<u8> {
+    let out = ffmpeg.output().expect("ffmpeg runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Asserts that `report` shows all `frames`, none lost or late (`why` says why in a failure,
+/// with the report).
+#[track_caller]
+pub fn assert_every_frame_shown(report: &hdstream_client::Report, frames: u64, why: &str) {
+    assert_eq!(
+        (
+            report.frames_displayed,
+            report.frames_lost,
+            report.frames_late
+        ),
+        (frames, 0, 0),
+        "{why}: {report}"
+    );
 }

@@ -97,15 +97,7 @@ pub fn assert_clean_run(
     what: &str,
 ) -> (f64, f64) {
     let frames = u64::from(SECONDS * FPS);
-    assert_eq!(
-        (
-            report.frames_displayed,
-            report.frames_lost,
-            report.frames_late
-        ),
-        (frames, 0, 0),
-        "{what}: every frame shown: {report}"
-    );
+    super::assert_every_frame_shown(report, frames, &format!("{what}: every frame shown"));
     assert_eq!(rate, RATE);
     let (lead, first) = assert_played_as_is(samples, what);
     eprintln!(
@@ -149,4 +141,38 @@ pub fn assert_clean_run(
         "{what}: pictures shown with their sound: {offset}"
     );
     (p50, p99)
+}
+
+/// Plays `file` headless from our server (in-process, at `fps`), one test at a time,
+/// recording the frames and the sound (to a WAV named after `name`, read and removed) with
+/// the options `set` changes; prints the report and answers it with the WAV's rate and
+/// samples.
+pub fn play_recording_sound(
+    file: &Path,
+    fps: f64,
+    name: &str,
+    set: impl FnOnce(&mut hdstream_client::Options),
+) -> (hdstream_client::Report, u32, Vec<i16>) {
+    let _one_at_a_time = super::serial();
+    let server = super::Server::start(file, fps);
+    let out = media_dir().join(format!("played-{name}-{}.wav", std::process::id()));
+    let mut options = super::recording(hdstream_client::Target::Url(server.url.clone()));
+    options.audio_out = Some(out.clone());
+    set(&mut options);
+    let report = hdstream_client::play(&options).expect("plays to the end");
+    eprintln!("{report}");
+    server.handle.stop().unwrap();
+    let (rate, samples) = read_wav(&out);
+    let _ = std::fs::remove_file(&out);
+    (report, rate, samples)
+}
+
+/// A script that pauses 1.5 s in and resumes 2.5 s in.
+pub fn a_second_of_pause() -> Vec<(std::time::Duration, hdstream_client::Step)> {
+    use hdstream_client::Step;
+    use std::time::Duration;
+    vec![
+        (Duration::from_millis(1500), Step::Pause),
+        (Duration::from_millis(2500), Step::Resume),
+    ]
 }

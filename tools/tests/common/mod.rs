@@ -209,3 +209,14 @@ pub fn wait_live(addr: &str, url: &str, wanted: &str) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// `ffmpeg` playing `url` over TCP (RTSP interleaved), logging at `level`, stdin closed: add
+/// what to take from it and where to write it.
+pub fn ffmpeg_viewer(url: &str, level: &str) -> Command {
+    let mut ffmpeg = Command::new("ffmpeg");
+    ffmpeg
+        .args(["-nostdin", "-hide_banner", "-v", level])
+        .args(["-rtsp_transport", "tcp", "-i", url])
+        .stdin(Stdio::null());
+    ffmpeg
+}
