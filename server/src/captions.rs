@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use hdstream_common::rtp;
 use hdstream_common::text::{self, Captions, Cue, t140};
 
-use crate::stream::{Counters, Next};
+use crate::sender::{Counters, Next};
 
 /// Dynamic RTP payload type of T.140 text.
 pub const T140_PAYLOAD_TYPE: u8 = t140::PAYLOAD_TYPE;

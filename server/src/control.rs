@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use hdstream_common::course::Dialect;
 use hdstream_common::rtsp::header::Header as _;
 use hdstream_common::rtsp::header::{
     ChannelRange, ContentBase, ContentType, LowerTransport, PortRange, Public, Range, RtpInfo,
@@ -23,14 +24,15 @@ use hdstream_video::Container;
 
 use crate::captions::CaptionStream;
 use crate::config::Config;
+use crate::delivery::Delivery;
 use crate::live::TrackKind;
 use crate::live_track::LiveTrackStream;
 use crate::media::{Catalogue, LookupError};
 use crate::publish::{Publishing, Refusal, live_path, live_target};
-use crate::session::{ConnId, Delivery, Program, Session, State};
+use crate::session::{ConnId, Program, Session, State};
 use crate::sessions::Sessions;
 use crate::source::Source;
-use crate::stream::{Payload, Stream};
+use crate::stream::Stream;
 use crate::track::{AudioStream, Track, TrackStream};
 
 /// What a request handler may see and change.
@@ -134,9 +136,7 @@ pub(crate) fn respond(cx: &mut Context<'_>, request: &Request) -> Answer {
             Ok(Some((id, None)))
         }
         // GStreamer's rtspclientsink PAUSEs before its TEARDOWN: nothing to pause here.
-        Method::GetParameter | Method::Options | Method::SetParameter | Method::Pause
-            if owned =>
-        {
+        Method::GetParameter | Method::Options | Method::SetParameter | Method::Pause if owned => {
             Ok(session.map(|id| (id, None)))
         }
         _ => return respond_viewer(cx, request),
@@ -645,10 +645,10 @@ fn setup(
         return (error(request, StatusCode::SERVICE_UNAVAILABLE, why), None);
     }
     let id = cx.sessions.new_id();
-    let payload = if course {
-        Payload::Course
+    let dialect = if course {
+        Dialect::Course
     } else {
-        Payload::Rfc2435
+        Dialect::Standard
     };
     let random = cx.sessions.random();
     let (mtu, looping) = (cx.config.mtu, cx.config.looping);
@@ -657,7 +657,7 @@ fn setup(
     {
         return (error(request, StatusCode::NOT_FOUND, "not published"), None);
     }
-    let mut stream = Stream::new(payload, mtu, looping, random, cx.now);
+    let mut stream = Stream::new(dialect, mtu, looping, random, cx.now);
     if let Some(rtx) =
         rtx_offer(cx.config).filter(|_| !course && matches!(delivery, Delivery::Udp { .. }))
     {
@@ -1050,5 +1050,4 @@ fn teardown(cx: &Context<'_>, request: &Request, id: Option<&str>) -> Response {
 }
 
 #[cfg(test)]
-#[path = "control_tests.rs"]
 mod tests;

@@ -20,14 +20,15 @@ use crate::access::{Access, Attempt, Right, Verdict};
 pub use crate::config::Config;
 use crate::connection::{Connection, salvage_cseq};
 use crate::control::{self, Context};
+use crate::delivery::Delivery;
 use crate::live::{Feed, TrackKind};
 use crate::media::{Catalogue, url_segments};
 use crate::publish::{PathStats, Publishing};
-use crate::session::{ConnId, Delivery, Program, Session, State};
+use crate::sender::Next;
+use crate::session::{ConnId, Program, Session, State};
 use crate::sessions::Sessions;
 use crate::source::Source;
 use crate::speech;
-use crate::stream::Next;
 use crate::track::TrackStream;
 pub use crate::transmit::{Room, Run, Socket, Transmit};
 
@@ -996,7 +997,7 @@ struct Report {
     ssrc: u32,
     /// The wall clock and the RTP timestamp it maps to.
     clock: (SystemTime, u32),
-    counters: crate::stream::Counters,
+    counters: crate::sender::Counters,
 }
 
 /// Writes a sender report + SDES CNAME (+ BYE) compound (RFC 3550 §6.1) into `out`.
@@ -1182,3 +1183,5 @@ fn log_summary(session: &Session, reason: &str, now: Instant) {
     );
 }
 
+#[cfg(test)]
+mod tests;

@@ -21,13 +21,10 @@ pub mod connection;
 pub mod control;
 pub mod core;
 pub mod datagrams;
+pub mod delivery;
 pub mod driver;
 pub mod history;
-#[cfg(test)]
-mod hostile_tests;
 pub mod live;
-#[cfg(test)]
-mod live_tests;
 pub mod live_track;
 pub mod media;
 pub mod payload;
@@ -35,15 +32,12 @@ pub mod publish;
 pub mod recogniser;
 pub mod resample;
 pub mod rtx;
+pub mod sender;
 pub mod session;
 pub mod sessions;
 pub mod sound;
-#[cfg(test)]
-mod sound_tests;
 pub mod source;
 pub mod speech;
-#[cfg(test)]
-mod speech_tests;
 pub mod stream;
 pub mod test_media;
 #[cfg(test)]
@@ -51,5 +45,3 @@ mod testing;
 pub mod tls;
 pub mod track;
 pub mod transmit;
-#[cfg(test)]
-mod transmit_tests;

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use hdstream_common::rtp;
 
-use crate::stream::{Counters, MAX_LAG, Next};
+use crate::sender::{Counters, MAX_LAG, Next};
 
 /// How long packets stay after they arrived.
 pub const KEEP: Duration = Duration::from_millis(1000);

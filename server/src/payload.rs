@@ -3,25 +3,15 @@
 //! the datagram leaves from, and a packet sent before can be cut again from where it started
 //! (for retransmission) without having been kept.
 //!
-//! - [`Payload::Rfc2435`]: RFC 2435 fragments (§3.1, Q = 255 with the frame's own tables).
-//! - [`Payload::Course`]: the course's raw JPEG ([`course::pieces`]): whole when it fits the
+//! - [`Dialect::Standard`]: RFC 2435 fragments (§3.1, Q = 255 with the frame's own tables).
+//! - [`Dialect::Course`]: the course's raw JPEG ([`course::pieces`]): whole when it fits the
 //!   course clients' 20 KB reads, else 1400-byte pieces; marker on the last.
 
-use hdstream_common::course;
+use hdstream_common::course::{self, Dialect};
 use hdstream_common::rfc2435::{Packetizer, Position};
 use hdstream_common::rtp;
 
 use crate::source::Source;
-
-/// How frames are carried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Payload {
-    /// RFC 2435 fragments.
-    Rfc2435,
-    /// The course's dialect ([`course`]): the raw JPEG, whole when it fits the course clients'
-    /// 20 KB reads (sequence number = frame number) or in pieces; timestamp = frame number.
-    Course,
-}
 
 /// One frame being cut into packet payloads, from byte `offset` of what it cuts (the scan
 /// data for RFC 2435, the JPEG for the course).
@@ -91,18 +81,18 @@ impl<'a> Cutter<'a> {
     /// the frame is missing or cannot travel as `payload` (not RFC 2435-ready).
     pub fn new(
         source: &'a dyn Source,
-        payload: Payload,
+        dialect: Dialect,
         index: usize,
         max_payload: usize,
     ) -> Option<Cutter<'a>> {
-        match payload {
-            Payload::Rfc2435 => {
+        match dialect {
+            Dialect::Standard => {
                 let frame = source.rfc2435_frame(index)?;
                 Packetizer::new(&frame, max_payload)
                     .ok()
                     .map(Cutter::Rfc2435)
             }
-            Payload::Course => source
+            Dialect::Course => source
                 .jpeg(index)
                 .map(|jpeg| Cutter::Course(Pieces::new(jpeg))),
         }
@@ -111,12 +101,12 @@ impl<'a> Cutter<'a> {
     /// [`Cutter::new`], going on from `at` ([`Cutter::resume`]).
     pub fn at(
         source: &'a dyn Source,
-        payload: Payload,
+        dialect: Dialect,
         index: usize,
         max_payload: usize,
         at: Position,
     ) -> Option<Cutter<'a>> {
-        let mut cutter = Cutter::new(source, payload, index, max_payload)?;
+        let mut cutter = Cutter::new(source, dialect, index, max_payload)?;
         cutter.resume(at);
         Some(cutter)
     }
@@ -207,8 +197,8 @@ mod tests {
     use super::*;
 
     /// Every packet of frame `index`, cut in one go.
-    fn packets(source: &dyn Source, payload: Payload, index: usize, mtu: usize) -> Vec<Vec<u8>> {
-        let mut cutter = Cutter::new(source, payload, index, mtu).unwrap();
+    fn packets(source: &dyn Source, dialect: Dialect, index: usize, mtu: usize) -> Vec<Vec<u8>> {
+        let mut cutter = Cutter::new(source, dialect, index, mtu).unwrap();
         let mut out = Vec::new();
         let mut seq = 0u16;
         loop {
@@ -235,12 +225,12 @@ mod tests {
     /// [`Cutter::frame_len`] of frame `index` is the bytes of its `packets` together.
     fn frame_len_is_the_packets(
         source: &dyn Source,
-        payload: Payload,
+        dialect: Dialect,
         index: usize,
         mtu: usize,
         packets: &[Vec<u8>],
     ) {
-        let cutter = Cutter::new(source, payload, index, mtu).unwrap();
+        let cutter = Cutter::new(source, dialect, index, mtu).unwrap();
         let total: usize = packets.iter().map(Vec::len).sum();
         assert_eq!(cutter.frame_len(), total);
     }
@@ -253,7 +243,7 @@ mod tests {
             .unwrap()
             .map(|f| [f.header(), f.data].concat())
             .collect();
-        let packets = packets(&media, Payload::Rfc2435, 3, 500);
+        let packets = packets(&media, Dialect::Standard, 3, 500);
         assert_eq!(packets.len(), fragments.len());
         for (i, (packet, fragment)) in packets.iter().zip(&fragments).enumerate() {
             let p = rtp::Packet::parse(packet).unwrap();
@@ -261,8 +251,8 @@ mod tests {
             assert_eq!(p.marker(), i + 1 == packets.len());
             assert_eq!(p.sequence_number(), i as u16);
         }
-        frame_len_is_the_packets(&media, Payload::Rfc2435, 3, 500, &packets);
-        let cutter = Cutter::new(&media, Payload::Rfc2435, 3, 500).unwrap();
+        frame_len_is_the_packets(&media, Dialect::Standard, 3, 500, &packets);
+        let cutter = Cutter::new(&media, Dialect::Standard, 3, 500).unwrap();
         assert_eq!(cutter.packet_count(), packets.len());
     }
 
@@ -270,24 +260,24 @@ mod tests {
     fn course_frames_leave_whole_when_they_fit_else_in_pieces() {
         let media = crate::testing::clip();
         let jpeg = media.file.frame(0).unwrap();
-        let packets = packets(&media, Payload::Course, 0, 1400);
+        let packets = packets(&media, Dialect::Course, 0, 1400);
         assert_eq!(packets.len(), course::pieces(jpeg).len());
         let rebuilt: Vec<u8> = packets
             .iter()
             .flat_map(|p| rtp::Packet::parse(p).unwrap().payload().to_vec())
             .collect();
         assert_eq!(rebuilt, jpeg);
-        frame_len_is_the_packets(&media, Payload::Course, 0, 1400, &packets);
-        let cutter = Cutter::new(&media, Payload::Course, 0, 1400).unwrap();
+        frame_len_is_the_packets(&media, Dialect::Course, 0, 1400, &packets);
+        let cutter = Cutter::new(&media, Dialect::Course, 0, 1400).unwrap();
         assert_eq!(cutter.packet_count(), packets.len());
     }
 
     #[test]
     fn a_packet_cut_again_from_its_offset_is_the_same() {
         let media = crate::testing::clip();
-        for payload in [Payload::Rfc2435, Payload::Course] {
-            let whole = packets(&media, payload, 5, 400);
-            let mut cutter = Cutter::new(&media, payload, 5, 400).unwrap();
+        for dialect in [Dialect::Standard, Dialect::Course] {
+            let whole = packets(&media, dialect, 5, 400);
+            let mut cutter = Cutter::new(&media, dialect, 5, 400).unwrap();
             let mut offsets = Vec::new();
             let mut sink = Vec::new();
             while cutter.next_len().is_some() {
@@ -295,7 +285,7 @@ mod tests {
                 cutter.append_next(rtp::Header::default(), &mut sink);
             }
             for (k, &at) in offsets.iter().enumerate().rev() {
-                let mut again = Cutter::new(&media, payload, 5, 400).unwrap();
+                let mut again = Cutter::new(&media, dialect, 5, 400).unwrap();
                 again.resume(at);
                 let mut packet = Vec::new();
                 let header = rtp::Header {
@@ -306,7 +296,7 @@ mod tests {
                     marker: false,
                 };
                 again.append_next(header, &mut packet).unwrap();
-                assert_eq!(packet, whole[k], "{payload:?} packet {k}");
+                assert_eq!(packet, whole[k], "{dialect:?} packet {k}");
             }
         }
     }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::delivery::Delivery;
 use crate::media::Media;
 use crate::stream::Stream;
 use crate::track::Track;
@@ -19,26 +20,6 @@ pub enum State {
     Ready,
     /// PLAY in force.
     Playing,
-}
-
-/// Where a session's RTP and RTCP go (RFC 2326 §12.39).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    /// UDP unicast to the RTSP peer's address at the client ports (RTCP: `None` for the course
-    /// client, which has no RTCP port).
-    Udp {
-        /// The client's RTP address.
-        rtp: SocketAddr,
-        /// The client's RTCP address.
-        rtcp: Option<SocketAddr>,
-    },
-    /// Interleaved in the RTSP connection (RFC 2326 §10.12).
-    Tcp {
-        /// Channel of RTP packets.
-        rtp: u8,
-        /// Channel of RTCP packets.
-        rtcp: u8,
-    },
 }
 
 /// What a session plays.

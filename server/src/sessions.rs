@@ -8,7 +8,8 @@ use std::net::SocketAddr;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use crate::session::{ConnId, Delivery, Session};
+use crate::delivery::Delivery;
+use crate::session::{ConnId, Session};
 use crate::track::Track;
 
 /// Every session, by id, and in a list (so a transmit pass can go through them by position).

@@ -10,7 +10,7 @@
 //!   frame, a token bucket refilled at the rate that drains the frame in [`SPREAD`] of its
 //!   interval spaces the packets, never more than [`BURST_PACKETS`] back to back (or
 //!   [`TIMER_SLACK`] of the rate, if that is more: the event loop sleeps in whole milliseconds).
-//! - A course client's pieces ([`Payload::Course`]) leave one by one, evenly spaced over
+//! - A course client's pieces ([`Dialect::Course`]) leave one by one, evenly spaced over
 //!   [`COURSE_SPREAD`] of the interval (piece *k* of *n* at `due + k × spread / n`), not
 //!   through the bucket: the course's clients read in Python with the default receive buffer
 //!   (about 92 datagrams on Linux), so every piece that arrives sooner than it must is a
@@ -36,6 +36,7 @@
 
 use std::time::{Duration, Instant};
 
+use hdstream_common::course::Dialect;
 use hdstream_common::pacing::TokenBucket;
 use hdstream_common::rfc2435::Position;
 use hdstream_common::rtp;
@@ -43,8 +44,8 @@ use hdstream_common::rtp;
 pub use crate::history::History;
 use crate::history::Record;
 use crate::payload::Cutter;
-pub use crate::payload::Payload;
 pub use crate::rtx::Retransmission;
+use crate::sender::{Counters, MAX_LAG, Next};
 use crate::source::Source;
 
 /// RTP payload type of JPEG (RFC 3551 §6).
@@ -63,9 +64,6 @@ pub const COURSE_SPREAD: f64 = 0.9;
 /// Share of a frame interval a live frame's packets are spread over: enough to keep a frame
 /// from leaving as one burst, little enough to add a few milliseconds of latency.
 pub const LIVE_SPREAD: f64 = 0.25;
-/// How far behind schedule a stream may fall (at least one frame) before it skips frames rather
-/// than catching up.
-pub const MAX_LAG: Duration = Duration::from_millis(200);
 /// Packets that may leave back to back (the token bucket's burst).
 pub const BURST_PACKETS: u64 = 8;
 /// The bucket holds at least this long of the rate. The driver's timer rounds waits up to whole
@@ -79,35 +77,6 @@ pub const TIMER_SLACK: Duration = Duration::from_millis(2);
 pub const RTX_SHARE: f64 = 0.8;
 /// IPv4 + UDP header bytes, subtracted from the MTU.
 const IP_UDP_HEADERS: usize = 28;
-
-/// What a stream has done, for logs and reports.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counters {
-    /// Frames whose every packet left.
-    pub frames: u64,
-    /// RTP packets sent.
-    pub packets: u64,
-    /// RTP payload octets sent (RFC 3550 §6.4.1 sender's octet count).
-    pub octets: u64,
-    /// Whole frames skipped because the stream fell behind.
-    pub skipped: u64,
-    /// Frames that could not be packetized (not RFC 2435-ready) and were left out.
-    pub unsendable: u64,
-}
-
-/// What [`Stream::send`] wants next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next {
-    /// Call again at this instant (or earlier).
-    At(Instant),
-    /// Not playing: nothing to send until the next PLAY.
-    Idle,
-    /// The caller refused the next packet (its buffer or its run is full): a packet is due
-    /// now, call again with room.
-    Held,
-    /// The last frame of the file has gone (and the stream does not loop).
-    Ended,
-}
 
 /// The playing schedule set by PLAY.
 #[derive(Debug, Clone, Copy)]
@@ -168,7 +137,7 @@ impl Spacing {
 pub struct Stream {
     /// RTP SSRC (random, RFC 3550 §8).
     pub ssrc: u32,
-    payload: Payload,
+    dialect: Dialect,
     looping: bool,
     /// Live: the media time the next frame is expected at (for `RTP-Info` before it arrives).
     expected_media_time: u64,
@@ -198,7 +167,7 @@ impl Stream {
     /// §5.1), cut for `mtu`. Its frames, their rate and whether they are live are its
     /// [`Source`]'s, which every call that needs them is given (the one owner of those facts).
     pub fn new(
-        payload: Payload,
+        dialect: Dialect,
         mtu: usize,
         looping: bool,
         random: [u32; 3],
@@ -210,7 +179,7 @@ impl Stream {
         let [ssrc, seq, ts] = random;
         let mut stream = Stream {
             ssrc,
-            payload,
+            dialect,
             looping,
             expected_media_time: 0,
             max_payload,
@@ -227,7 +196,7 @@ impl Stream {
             captured: None,
             counters: Counters::default(),
         };
-        if payload == Payload::Course {
+        if dialect == Dialect::Course {
             // The basic course client orders frames by sequence number, starting at 1.
             stream.next_seq = 1;
         }
@@ -267,7 +236,7 @@ impl Stream {
     /// The RTP timestamp of frame slot `slot`: 90 kHz media time, or for the course's clients
     /// the frame number (from 1; their HD client orders frames by it).
     fn timestamp(&self, source: &dyn Source, slot: u64) -> u32 {
-        if self.payload == Payload::Course {
+        if self.dialect == Dialect::Course {
             return (slot as u32).wrapping_add(1);
         }
         if source.is_live() {
@@ -400,8 +369,8 @@ impl Stream {
                 return next;
             }
             if let Some(flight) = self.in_flight {
-                let (payload, max) = (self.payload, self.max_payload);
-                let cutter = Cutter::at(source, payload, flight.frame, max, flight.at);
+                let (dialect, max) = (self.dialect, self.max_payload);
+                let cutter = Cutter::at(source, dialect, flight.frame, max, flight.at);
                 let Some(mut cutter) = cutter else {
                     // The source lost the frame (it changed underneath): leave the rest out.
                     self.in_flight = None;
@@ -471,9 +440,9 @@ impl Stream {
             self.slot += 1;
             self.last_sent = Some((timestamp, due));
             // Late frames leave faster, so the stream gets back on schedule.
-            let spread = match self.payload {
-                Payload::Course => COURSE_SPREAD,
-                Payload::Rfc2435 => SPREAD,
+            let spread = match self.dialect {
+                Dialect::Course => COURSE_SPREAD,
+                Dialect::Standard => SPREAD,
             };
             let share = spread / (1.0 + behind);
             self.begin_frame(source, frame, timestamp, slot_interval, share, now);
@@ -515,7 +484,7 @@ impl Stream {
         share: f64,
         now: Instant,
     ) {
-        let Some(cutter) = Cutter::new(source, self.payload, frame, self.max_payload) else {
+        let Some(cutter) = Cutter::new(source, self.dialect, frame, self.max_payload) else {
             self.counters.unsendable += 1;
             return;
         };
@@ -531,7 +500,7 @@ impl Stream {
             rtx.set_rate((own * RTX_SHARE).ceil() as u64, self.max_payload, now);
         }
         // A course client's pieces are spaced evenly from now (piece k at now + k × gap).
-        let spacing = (self.payload == Payload::Course).then(|| {
+        let spacing = (self.dialect == Dialect::Course).then(|| {
             let pieces = cutter.packet_count().max(1) as f64;
             Spacing {
                 from: now,
@@ -682,7 +651,7 @@ impl Stream {
         let record = *self.history.get(sequence_number)?;
         let cutter = Cutter::at(
             source,
-            self.payload,
+            self.dialect,
             record.frame,
             self.max_payload,
             record.at,
@@ -745,7 +714,7 @@ mod tests {
     fn frames_leave_on_schedule_with_monotonic_timestamps() {
         let media = media();
         let t0 = Instant::now();
-        let mut s = Stream::new(Payload::Rfc2435, 1400, false, [1, 2, 3], t0);
+        let mut s = Stream::new(Dialect::Standard, 1400, false, [1, 2, 3], t0);
         s.play(&media, 1.0, t0);
         let sent = run(&mut s, &media, t0, t0 + Duration::from_millis(500));
         let frames: Vec<_> = sent.iter().filter(|p| p.2).collect();
@@ -779,7 +748,7 @@ mod tests {
     fn a_course_clients_pieces_are_spread_evenly_over_most_of_the_interval() {
         let large = Large(vec![0x55; 100_000]);
         let t0 = Instant::now();
-        let mut s = Stream::new(Payload::Course, 1400, false, [1, 2, 3], t0);
+        let mut s = Stream::new(Dialect::Course, 1400, false, [1, 2, 3], t0);
         s.play(&large, 1.0, t0);
         // Polled every 100 µs: (when, timestamp) of every piece of the first 10 frames.
         let mut sent = Vec::new();
@@ -821,7 +790,7 @@ mod tests {
     fn a_late_call_sends_one_course_piece_and_spreads_the_rest_over_the_interval() {
         let large = Large(vec![0x55; 100_000]);
         let t0 = Instant::now();
-        let mut s = Stream::new(Payload::Course, 1400, false, [1, 2, 3], t0);
+        let mut s = Stream::new(Dialect::Course, 1400, false, [1, 2, 3], t0);
         s.play(&large, 1.0, t0);
         let mut per_call = Vec::new();
         let mut now = t0;
@@ -851,7 +820,7 @@ mod tests {
     fn a_short_stall_is_caught_up_a_long_one_skips_whole_frames() {
         let media = media();
         let t0 = Instant::now();
-        let mut s = Stream::new(Payload::Rfc2435, 1400, true, [1, 2, 3], t0);
+        let mut s = Stream::new(Dialect::Standard, 1400, true, [1, 2, 3], t0);
         s.play(&media, 1.0, t0);
         run(&mut s, &media, t0, t0 + Duration::from_millis(100));
         // 150 ms without CPU: caught up, nothing skipped.
@@ -880,7 +849,7 @@ mod tests {
     fn pause_lets_the_frame_in_flight_finish_then_stops() {
         let media = media();
         let t0 = Instant::now();
-        let mut s = Stream::new(Payload::Rfc2435, 400, false, [1, 2, 3], t0);
+        let mut s = Stream::new(Dialect::Standard, 400, false, [1, 2, 3], t0);
         s.play(&media, 1.0, t0);
         // Send part of the first frame only (small MTU: many packets per frame).
         assert!(!due(&mut s, &media, t0).is_empty());
@@ -898,7 +867,7 @@ mod tests {
         let media = media();
         let t0 = Instant::now();
         let packets = |refuse_every: usize| {
-            let mut s = Stream::new(Payload::Rfc2435, 400, false, [1, 2, 3], t0);
+            let mut s = Stream::new(Dialect::Standard, 400, false, [1, 2, 3], t0);
             s.play(&media, 1.0, t0);
             let mut out = Vec::new();
             let mut now = t0;
@@ -923,10 +892,10 @@ mod tests {
 
     #[test]
     fn a_packet_sent_lately_can_be_sent_again_byte_for_byte() {
-        for payload in [Payload::Rfc2435, Payload::Course] {
+        for dialect in [Dialect::Standard, Dialect::Course] {
             let media = media();
             let t0 = Instant::now();
-            let mut s = Stream::new(payload, 400, true, [1, 2, 3], t0);
+            let mut s = Stream::new(dialect, 400, true, [1, 2, 3], t0);
             s.play(&media, 1.0, t0);
             let mut sent = Vec::new();
             for ms in 0..1000 {
@@ -934,7 +903,7 @@ mod tests {
             }
             assert!(
                 sent.len() >= 30,
-                "{payload:?}: {} packets in a second",
+                "{dialect:?}: {} packets in a second",
                 sent.len()
             );
             let keep = s.history().len();
@@ -943,7 +912,7 @@ mod tests {
                 let seq = rtp::Packet::parse(packet).unwrap().sequence_number();
                 let mut again = Vec::new();
                 assert_eq!(s.resend(&media, seq, &mut again), Some(packet.len()));
-                assert_eq!(&again, packet, "{payload:?} packet {seq}");
+                assert_eq!(&again, packet, "{dialect:?} packet {seq}");
             }
             let old = rtp::Packet::parse(&sent[0]).unwrap().sequence_number();
             assert_eq!(s.resend(&media, old, &mut Vec::new()), None, "aged out");
@@ -954,7 +923,7 @@ mod tests {
     fn a_nack_is_answered_with_rtx_packets_that_carry_the_original() {
         let media = media();
         let t0 = Instant::now();
-        let mut s = Stream::new(Payload::Rfc2435, 400, true, [1, 2, 3], t0);
+        let mut s = Stream::new(Dialect::Standard, 400, true, [1, 2, 3], t0);
         s.enable_rtx(97, [0xBEEF, 100], Duration::from_millis(500));
         s.play(&media, 1.0, t0);
         let mut sent = Vec::new();
@@ -1001,7 +970,7 @@ mod tests {
         let media = media();
         let t0 = Instant::now();
         let bytes = |flood: bool| {
-            let mut s = Stream::new(Payload::Rfc2435, 400, true, [1, 2, 3], t0);
+            let mut s = Stream::new(Dialect::Standard, 400, true, [1, 2, 3], t0);
             s.enable_rtx(97, [0xBEEF, 100], Duration::from_millis(500));
             s.play(&media, 1.0, t0);
             let mut total = 0;

@@ -19,11 +19,11 @@ use std::time::{Duration, Instant, SystemTime};
 use hdstream_common::rtp;
 
 use crate::captions::CaptionStream;
+use crate::delivery::Delivery;
 use crate::live::TrackKind;
 use crate::live_track::LiveTrackStream;
-use crate::session::Delivery;
+use crate::sender::{Counters, MAX_LAG, Next};
 use crate::sound::Sound;
-use crate::stream::{Counters, MAX_LAG, Next};
 
 /// Sound in one packet (RFC 3551 §4.5: 20 ms by default).
 pub const PTIME: Duration = Duration::from_millis(20);

@@ -22,7 +22,7 @@ const QHD: Clip = Clip::new(2560, 1440, 3);
 const SESSIONS: usize = 8;
 /// RTP timestamp ticks per frame (90 kHz / 30 fps).
 const FRAME_TICKS: u32 = 3000;
-/// Frames the server may skip on a stalled machine (by design; see `stream::MAX_LAG`).
+/// Frames the server may skip on a stalled machine (by design; see `sender::MAX_LAG`).
 /// Packets, on the other hand, must all arrive.
 const MAX_SKIPPED: u32 = 10;
 

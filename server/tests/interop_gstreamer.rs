@@ -92,7 +92,7 @@ fn play(clip: Clip, protocol: &str) {
     let seconds = clip.frames as f64 / clip.fps as f64;
     // Two 1440p decodes at once take over a core of the two: one at a time, so that the
     // server's thread is not starved into skipping frames (a stream more than
-    // `stream::MAX_LAG` behind skips, by design).
+    // `sender::MAX_LAG` behind skips, by design).
     let _one_at_a_time =
         (clip.height > 1080).then(|| HEAVY.lock().unwrap_or_else(|e| e.into_inner()));
     let child = common::spawn(&mut rtspsrc_checksums(

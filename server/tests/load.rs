@@ -21,7 +21,7 @@ const FULL_HD: Clip = Clip::new(1920, 1080, 10);
 const FRAME_TICKS: u32 = 3000;
 /// Frames a session may miss because the server skipped them: a machine shared with other
 /// work can stall the server's thread (over 100 ms seen while compilers ran), and a stream
-/// more than `stream::MAX_LAG` behind skips, by design. Packets, on the other hand, must all
+/// more than `sender::MAX_LAG` behind skips, by design. Packets, on the other hand, must all
 /// arrive.
 const MAX_SKIPPED: u32 = 10;
 

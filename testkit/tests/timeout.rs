@@ -85,7 +85,11 @@ fn a_silent_client_is_reclaimed_after_the_timeout() {
     );
     assert_eq!(pair.server.session_count(), 0);
     let play = format!("PLAY {URL} RTSP/1.0\r\nCSeq: 100\r\nSession: {id}\r\n\r\n");
-    assert_eq!(status(&mut pair, &play), 454, "the reclaimed session is gone");
+    assert_eq!(
+        status(&mut pair, &play),
+        454,
+        "the reclaimed session is gone"
+    );
     assert_eq!(
         status(&mut pair, "OPTIONS * RTSP/1.0\r\nCSeq: 101\r\n\r\n"),
         200,

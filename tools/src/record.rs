@@ -676,5 +676,4 @@ impl Recorder {
 }
 
 #[cfg(test)]
-#[path = "record_tests.rs"]
 mod tests;
