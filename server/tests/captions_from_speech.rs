@@ -63,11 +63,8 @@ fn speech_wav() -> PathBuf {
 /// ffmpeg publishing the clip's video and `wav` (as L16, RFC 3551 §4.5.11) in real time.
 fn publisher(url: &str, wav: &Path) -> common::Bounded {
     common::spawn(
-        Command::new(tool("ffmpeg"))
-            .args(["-nostdin", "-v", "error", "-re", "-framerate", "30"])
-            .args(["-f", "mjpeg", "-i"])
-            .arg(CLIP.path())
-            .args(["-re", "-i"])
+        common::ffmpeg_publishing(&CLIP.path())
+            .arg("-i")
             .arg(wav)
             .args([
                 "-map",

@@ -115,19 +115,13 @@ fn reference_frames(file: &Path) -> Vec<String> {
 fn play(url: &str, transport: &str, dir: &Path, tag: &str) -> (Vec<String>, Vec<i16>) {
     let audio = dir.join(format!("{tag}.s16le"));
     let video = dir.join(format!("{tag}.md5"));
-    let done = common::run(
-        Command::new(tool("ffmpeg"))
-            .args(["-nostdin", "-loglevel", "level+warning"])
-            .args(["-rtsp_transport", transport, "-i", url])
-            .args(["-map", "0:v", "-f", "framemd5"])
-            .arg(&video)
-            .args(["-map", "0:a", "-c:a", "pcm_s16le", "-f", "s16le"])
-            .arg(&audio),
+    common::ffmpeg_decodes(
+        url,
+        transport,
+        &[],
+        (&video, &audio),
         Duration::from_secs(40),
-    );
-    assert!(done.status.success(), "ffmpeg: {}", done.stderr);
-    let frames = common::parse_framemd5(&std::fs::read_to_string(&video).unwrap_or_default());
-    (frames, common::read_s16le(&audio))
+    )
 }
 
 /// The served L16 is the container's PCM sample for sample, and every frame arrives whole.
@@ -179,20 +173,7 @@ fn ffprobe_lists_the_video_and_the_sound_of_each() {
         ("opus.mkv", "opus,48000,2"),
     ] {
         let url = common::url(&server, name);
-        let done = common::run(
-            Command::new(tool("ffprobe")).args([
-                "-v",
-                "error",
-                "-show_entries",
-                "stream=codec_name,sample_rate,channels,width,height",
-                "-of",
-                "csv=p=0",
-                &url,
-            ]),
-            Duration::from_secs(20),
-        );
-        assert!(done.status.success(), "ffprobe {name}: {}", done.stderr);
-        let out = done.stdout_text();
+        let out = common::ffprobe_streams(&url, &format!("ffprobe {name}"));
         eprintln!("ffprobe {name}: {}", out.trim().replace('\n', " | "));
         assert!(out.contains("mjpeg,320,240"), "{name}: {out}");
         assert!(out.contains(sound), "{name}: {out}");
@@ -384,19 +365,13 @@ fn a_seek_moves_the_sound_with_the_video() {
         let url = common::url(&server, name);
         let audio = root.join(format!("{name}.seek.s16le"));
         let video = root.join(format!("{name}.seek.md5"));
-        let done = common::run(
-            Command::new(tool("ffmpeg"))
-                .args(["-nostdin", "-loglevel", "level+warning", "-ss", "2"])
-                .args(["-rtsp_transport", transport, "-i", &url])
-                .args(["-map", "0:v", "-f", "framemd5"])
-                .arg(&video)
-                .args(["-map", "0:a", "-c:a", "pcm_s16le", "-f", "s16le"])
-                .arg(&audio),
+        let (frames, decoded) = common::ffmpeg_decodes(
+            &url,
+            transport,
+            &["-ss", "2"],
+            (&video, &audio),
             Duration::from_secs(30),
         );
-        assert!(done.status.success(), "ffmpeg: {}", done.stderr);
-        let frames = common::parse_framemd5(&std::fs::read_to_string(&video).unwrap_or_default());
-        let decoded = common::read_s16le(&audio);
         eprintln!(
             "{name} from 2 s: {} frames, {:.3} s of sound",
             frames.len(),

@@ -4,6 +4,7 @@
 //!   `hdstream-server` binary as a child, `/proc` readings;
 //! - [`media`]: test media made with ffmpeg and cached under `target/test-media/` (through
 //!   `hdstream_server::test_media`), frame checksums, noise;
+//! - [`av`]: ffmpeg and GStreamer as players and publishers;
 //! - [`client`]: the raw RTSP client, a UDP session's setup, the hostile-input probe;
 //! - [`udp`]: UDP receivers and a healthy session counting what it receives;
 //! - here: an in-process server on loopback.
@@ -15,6 +16,7 @@
 #![allow(dead_code)] // each test binary uses a part of this module
 #![allow(unused_imports)] // likewise the re-exports
 
+pub mod av;
 pub mod client;
 pub mod media;
 pub mod process;
@@ -29,6 +31,7 @@ use hdstream_server::core::Config;
 use hdstream_server::driver::{self, Handle, Listen};
 use hdstream_server::media::{Catalogue, FpsPolicy};
 
+pub use av::*;
 pub use client::*;
 pub use media::*;
 pub use process::*;
