@@ -16,6 +16,7 @@ use common::{Clip, Rtsp, serve, tool};
 use hdstream_common::rtsp::Message;
 use hdstream_server::core::Config;
 use hdstream_server::speech::Recogniser;
+use hdstream_testkit::av;
 
 /// What flite says, in order, each after a pause.
 const SENTENCES: [&str; 3] = [
@@ -66,16 +67,7 @@ fn publisher(url: &str, wav: &Path) -> common::Bounded {
         common::ffmpeg_publishing(&CLIP.path())
             .arg("-i")
             .arg(wav)
-            .args([
-                "-map",
-                "0:v",
-                "-map",
-                "1:a",
-                "-c:v",
-                "copy",
-                "-c:a",
-                "pcm_s16be",
-            ])
+            .args(av::copy_video_with_sound("pcm_s16be"))
             .args(["-shortest", "-f", "rtsp", "-rtsp_transport", "tcp"])
             .arg(url),
     )

@@ -16,6 +16,7 @@ use std::time::Duration;
 use common::{framemd5, tool};
 use hdstream_server::core::Config;
 use hdstream_server::media::{Catalogue, FpsPolicy};
+use hdstream_testkit::av;
 
 /// Seconds of each clip.
 const SECONDS: usize = 4;
@@ -182,35 +183,13 @@ fn ffprobe_lists_the_video_and_the_sound_of_each() {
 
 /// RMS in dBFS of the left channel of `samples` (stereo), from `skip` sample frames in.
 fn level(samples: &[i16], skip: usize, frames: usize) -> f64 {
-    let left: Vec<f64> = samples
-        .chunks_exact(2)
-        .skip(skip)
-        .take(frames)
-        .map(|s| f64::from(s[0]))
-        .collect();
-    let mean = left.iter().map(|x| x * x).sum::<f64>() / left.len().max(1) as f64;
-    20.0 * (mean.sqrt() / 32768.0).log10()
+    20.0 * (av::rms(&av::left_channel(samples, skip, frames)) / 32768.0).log10()
 }
 
 /// The left channel's frequency from its upward zero crossings over `frames` sample frames at
 /// 48 kHz, from `skip` in: first to last crossing, interpolated between samples.
 fn frequency(samples: &[i16], skip: usize, frames: usize) -> f64 {
-    let left: Vec<f64> = samples
-        .chunks_exact(2)
-        .skip(skip)
-        .take(frames)
-        .map(|s| f64::from(s[0]))
-        .collect();
-    let ups: Vec<f64> = left
-        .windows(2)
-        .enumerate()
-        .filter(|(_, w)| w[0] < 0.0 && w[1] >= 0.0)
-        .map(|(i, w)| i as f64 + w[0] / (w[0] - w[1]))
-        .collect();
-    let (Some(first), Some(last)) = (ups.first(), ups.last()) else {
-        return 0.0;
-    };
-    (ups.len() - 1) as f64 * 48_000.0 / (last - first)
+    av::frequency(&av::left_channel(samples, skip, frames))
 }
 
 #[test]

@@ -12,6 +12,7 @@ use std::time::Duration;
 use common::{Clip, serve, tool};
 use hdstream_common::sdp::SessionDescription;
 use hdstream_server::core::Config;
+use hdstream_testkit::av;
 
 /// 8 s at 30 fps, 640x360.
 const CLIP: Clip = Clip::new(640, 360, 8);
@@ -98,16 +99,7 @@ fn ffmpeg_publishes_video_and_sound_and_ffmpeg_hears_every_sample() {
         common::ffmpeg_publishing(&CLIP.path())
             .arg("-i")
             .arg(wav())
-            .args([
-                "-map",
-                "0:v",
-                "-map",
-                "1:a",
-                "-c:v",
-                "copy",
-                "-c:a",
-                "pcm_s16be",
-            ])
+            .args(av::copy_video_with_sound("pcm_s16be"))
             .args(["-f", "rtsp", "-rtsp_transport", "tcp"])
             .arg(&url),
     );
@@ -157,17 +149,7 @@ fn rtspclientsink_publishes_sound_first_and_gstreamer_hears_it() {
                 "audio/x-raw,format=S16BE",
             ])
             .args(["!", "s.sink_0"])
-            .args([
-                "videotestsrc",
-                "pattern=ball",
-                "is-live=true",
-                "num-buffers=240",
-            ])
-            .args([
-                "!",
-                "video/x-raw,format=I420,width=640,height=360,framerate=30/1",
-            ])
-            .args(["!", "jpegenc", "!", "s.sink_1"]),
+            .args(av::ball_jpeg_into("s.sink_1")),
     );
     common::wait_live(handle.rtsp, &url);
     let out = root.join("heard.s16le");
