@@ -203,3 +203,25 @@ pub fn announce(core: &mut Core, conn: ConnId, url: &str, sdp: &str) {
         200
     );
 }
+
+/// The packets `stream` sends of `feed` at `now`, each accepted, one `Vec` a packet.
+pub fn sent_packets(
+    stream: &mut crate::live_track::LiveTrackStream,
+    feed: &crate::live_track::TrackFeed,
+    now: Instant,
+) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut lens = Vec::new();
+    stream.send(feed, now, &mut out, &mut |len, _| {
+        lens.push(len);
+        true
+    });
+    let mut rest = &out[..];
+    lens.into_iter()
+        .map(|len| {
+            let (p, tail) = rest.split_at(len);
+            rest = tail;
+            p.to_vec()
+        })
+        .collect()
+}
