@@ -8,7 +8,7 @@ mod common;
 use std::process::Command;
 
 use hdstream_client::LowerTransport;
-use hdstream_testkit::av;
+use hdstream_server::test_media::av;
 
 /// Seconds of the clip, frames per second, the tone's frequency.
 const SECONDS: u32 = 3;

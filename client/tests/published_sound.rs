@@ -13,7 +13,7 @@ use hdstream_client::{LowerTransport, Report, Target};
 use hdstream_server::core::Config;
 use hdstream_server::driver::{self, Handle, Listen};
 use hdstream_server::media::{Catalogue, FpsPolicy};
-use hdstream_testkit::av;
+use hdstream_server::test_media::av;
 
 /// A server of `file` and of what is published into it.
 fn server(file: &std::path::Path) -> Handle {

@@ -14,6 +14,8 @@
 //! while the others wait; between processes, each writes under a temporary name and renames
 //! it into place, so nobody ever sees half a file (two processes may both make it, once).
 
+pub mod av;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 

@@ -16,7 +16,7 @@ use common::{Clip, Rtsp, serve, tool};
 use hdstream_common::rtsp::Message;
 use hdstream_server::core::Config;
 use hdstream_server::speech::Recogniser;
-use hdstream_testkit::av;
+use hdstream_server::test_media::av;
 
 /// What flite says, in order, each after a pause.
 const SENTENCES: [&str; 3] = [

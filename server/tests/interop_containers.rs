@@ -16,7 +16,7 @@ use std::time::Duration;
 use common::{framemd5, tool};
 use hdstream_server::core::Config;
 use hdstream_server::media::{Catalogue, FpsPolicy};
-use hdstream_testkit::av;
+use hdstream_server::test_media::av;
 
 /// Seconds of each clip.
 const SECONDS: usize = 4;

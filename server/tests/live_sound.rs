@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::{Clip, serve, tool};
 use hdstream_common::sdp::SessionDescription;
 use hdstream_server::core::Config;
-use hdstream_testkit::av;
+use hdstream_server::test_media::av;
 
 /// 8 s at 30 fps, 640x360.
 const CLIP: Clip = Clip::new(640, 360, 8);

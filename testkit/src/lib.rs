@@ -3,8 +3,6 @@
 //! so protocol behaviour — seeking, pausing, timeouts, the course's dialect, loss accounting —
 //! is tested in milliseconds, deterministically, with no socket, no thread and no sleep.
 //!
-//! - [`av`]: pieces of ffmpeg and GStreamer command lines the interop tests share, and the
-//!   tone and level of the sound they bring back;
 //! - [`media`]: test files (numbered pattern frames) made once into `target/test-media/`
 //!   (the server's `test_media`, re-exported), their decoded pixels once per process;
 //! - [`link`]: a one-way datagram link with MTU, seeded loss, duplication, reordering, delay and
@@ -18,7 +16,6 @@
 //! Real-socket tests stay where the kernel matters: interop with ffmpeg and GStreamer,
 //! batching and GSO, nftables loss, the window.
 
-pub mod av;
 pub mod link;
 pub mod media;
 pub mod netns;
