@@ -6,17 +6,11 @@ mod common;
 
 use common::{Server, pattern_file, recording, serial};
 use hdstream_client::{Error, Target, play};
-use hdstream_server::access::Users;
 use hdstream_server::core::Config;
 
 fn server() -> Server {
-    let users = Users {
-        realm: "hdstream".into(),
-        users: Vec::new(),
-    }
-    .with_user("alice", "s3cret", vec!["*".into()], vec![]);
     let config = Config {
-        users: Some(users),
+        users: Some(hdstream_server::test_media::alice()),
         ..Config::default()
     };
     Server::start_with(&pattern_file(320, 240, 60), 30.0, config)

@@ -8,6 +8,7 @@ mod common;
 use std::process::Command;
 
 use hdstream_client::LowerTransport;
+use hdstream_server::test_media::av;
 
 /// Seconds of the clip, frames per second, the tone's frequency.
 const SECONDS: u32 = 3;
@@ -36,24 +37,8 @@ fn clip() -> std::path::PathBuf {
 
 /// The left channel's frequency (upward zero crossings) and RMS over `frames` from `skip`.
 fn tone(samples: &[i16], skip: usize, frames: usize) -> (f64, f64) {
-    let left: Vec<f64> = samples
-        .chunks_exact(2)
-        .skip(skip)
-        .take(frames)
-        .map(|s| f64::from(s[0]))
-        .collect();
-    let ups: Vec<f64> = left
-        .windows(2)
-        .enumerate()
-        .filter(|(_, w)| w[0] < 0.0 && w[1] >= 0.0)
-        .map(|(i, w)| i as f64 + w[0] / (w[0] - w[1]))
-        .collect();
-    let hz = match (ups.first(), ups.last()) {
-        (Some(a), Some(b)) if b > a => (ups.len() - 1) as f64 * 48_000.0 / (b - a),
-        _ => 0.0,
-    };
-    let rms = (left.iter().map(|x| x * x).sum::<f64>() / left.len().max(1) as f64).sqrt();
-    (hz, rms)
+    let left = av::left_channel(samples, skip, frames);
+    (av::frequency(&left), av::rms(&left))
 }
 
 #[test]
@@ -139,16 +124,7 @@ fn talk_in(ext: &str) -> std::path::PathBuf {
                 .arg(&mjpeg)
                 .arg("-i")
                 .arg(&wav)
-                .args([
-                    "-map",
-                    "0:v",
-                    "-map",
-                    "1:a",
-                    "-c:v",
-                    "copy",
-                    "-c:a",
-                    "pcm_s16le",
-                ])
+                .args(av::copy_video_with_sound("pcm_s16le"))
                 .args(["-r", &common::sound::FPS.to_string()])
                 .arg(&tmp),
         );

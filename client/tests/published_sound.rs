@@ -13,6 +13,7 @@ use hdstream_client::{LowerTransport, Report, Target};
 use hdstream_server::core::Config;
 use hdstream_server::driver::{self, Handle, Listen};
 use hdstream_server::media::{Catalogue, FpsPolicy};
+use hdstream_server::test_media::av;
 
 /// A server of `file` and of what is published into it.
 fn server(file: &std::path::Path) -> Handle {
@@ -156,17 +157,7 @@ fn rtspclientsink_publishes_l16_and_our_client_hears_the_tone() {
             let mut gst = Command::new("gst-launch-1.0");
             gst.args(["-q", "-e", "rtspclientsink", "name=s", "protocols=tcp"])
                 .arg(format!("location={url}"))
-                .args([
-                    "videotestsrc",
-                    "pattern=ball",
-                    "is-live=true",
-                    "num-buffers=240",
-                ])
-                .args([
-                    "!",
-                    "video/x-raw,format=I420,width=640,height=360,framerate=30/1",
-                ])
-                .args(["!", "jpegenc", "!", "s.sink_0"])
+                .args(av::ball_jpeg_into("s.sink_0"))
                 .args(["audiotestsrc", "freq=440", "volume=0.3", "is-live=true"])
                 .args(["!", "audio/x-raw,rate=48000,channels=2,format=S16BE"])
                 .args(["!", "s.sink_1"]);

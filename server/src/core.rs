@@ -1037,45 +1037,40 @@ fn poll_part(
     buf: &mut Vec<u8>,
 ) -> Step {
     let conn = session.conn;
-    if part == 0 {
+    // The video's `send` or another track's, each a closure of its own type.
+    let mut video;
+    let mut other;
+    let (send, delivery): (&mut Send<'_>, Delivery) = if part == 0 {
         let stream = &mut session.stream;
-        let mut send = |out: &mut Vec<u8>, accept: &mut dyn FnMut(usize, &mut Vec<u8>) -> bool| {
+        video = move |out: &mut Vec<u8>, accept: &mut dyn FnMut(usize, &mut Vec<u8>) -> bool| {
             stream.send(source, now, out, accept)
         };
-        let delivery = session.delivery;
-        return poll_stream(
-            delivery,
-            conn,
-            &mut send,
-            connections,
-            tcp_queue_limit,
-            room,
-            buf,
-        );
-    }
-    let file = session.program.file();
-    let file_sound = file.and_then(|m| m.sound.as_ref());
-    let cues = file.and_then(|m| m.captions.as_deref()).unwrap_or_default();
-    let Some(track) = session.tracks.get_mut(part - 1) else {
-        return Step::Done(Next::Idle);
+        (&mut video, session.delivery)
+    } else {
+        let file = session.program.file();
+        let file_sound = file.and_then(|m| m.sound.as_ref());
+        let cues = file.and_then(|m| m.captions.as_deref()).unwrap_or_default();
+        let Some(track) = session.tracks.get_mut(part - 1) else {
+            return Step::Done(Next::Idle);
+        };
+        let packets = feed.and_then(|f| f.track(track.kind));
+        let stream = &mut track.stream;
+        other = move |out: &mut Vec<u8>, accept: &mut dyn FnMut(usize, &mut Vec<u8>) -> bool| match (
+            &mut *stream,
+            file_sound,
+            packets,
+        ) {
+            (TrackStream::File(s), Some(sound), _) => s.send(sound, now, out, accept),
+            (TrackStream::Captions(s), _, _) => s.send(cues, now, out, accept),
+            (TrackStream::Live(s), _, Some(packets)) => s.send(packets, now, out, accept),
+            _ => Next::Idle,
+        };
+        (&mut other, track.delivery)
     };
-    let packets = feed.and_then(|f| f.track(track.kind));
-    let stream = &mut track.stream;
-    let mut send = |out: &mut Vec<u8>, accept: &mut dyn FnMut(usize, &mut Vec<u8>) -> bool| match (
-        &mut *stream,
-        file_sound,
-        packets,
-    ) {
-        (TrackStream::File(s), Some(sound), _) => s.send(sound, now, out, accept),
-        (TrackStream::Captions(s), _, _) => s.send(cues, now, out, accept),
-        (TrackStream::Live(s), _, Some(packets)) => s.send(packets, now, out, accept),
-        _ => Next::Idle,
-    };
-    let delivery = track.delivery;
     poll_stream(
         delivery,
         conn,
-        &mut send,
+        send,
         connections,
         tcp_queue_limit,
         room,

@@ -365,6 +365,7 @@ impl LiveTrackStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::sent_packets as sent;
 
     fn pcmu() -> TrackFeed {
         TrackFeed::new(0, 8000)
@@ -381,23 +382,6 @@ mod tests {
         let mut out = Vec::new();
         header.append(&[&[fill; 160]], &mut out).unwrap();
         out
-    }
-
-    fn sent(stream: &mut LiveTrackStream, feed: &TrackFeed, now: Instant) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        let mut lens = Vec::new();
-        stream.send(feed, now, &mut out, &mut |len, _| {
-            lens.push(len);
-            true
-        });
-        let mut rest = &out[..];
-        lens.into_iter()
-            .map(|len| {
-                let (p, tail) = rest.split_at(len);
-                rest = tail;
-                p.to_vec()
-            })
-            .collect()
     }
 
     #[test]

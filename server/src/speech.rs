@@ -862,18 +862,10 @@ mod tests {
         feed: &TrackFeed,
         now: Instant,
     ) -> Vec<(u32, String)> {
-        let mut out = Vec::new();
-        let mut lens = Vec::new();
-        viewer.send(feed, now, &mut out, &mut |len, _| {
-            lens.push(len);
-            true
-        });
-        let mut rest = &out[..];
-        lens.into_iter()
-            .map(|len| {
-                let (p, tail) = rest.split_at(len);
-                rest = tail;
-                let p = rtp::Packet::parse(p).unwrap();
+        crate::testing::sent_packets(viewer, feed, now)
+            .into_iter()
+            .map(|p| {
+                let p = rtp::Packet::parse(&p).unwrap();
                 let text = String::from_utf8_lossy(p.payload()).into_owned();
                 (
                     p.timestamp(),

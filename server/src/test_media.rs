@@ -1,6 +1,7 @@
 //! Test media, made once and kept on disk: the one home of "make the test media once" for every
 //! test of the workspace — the server core's unit tests (`testing`), the server's and the
-//! client's integration tests, and `hdstream_testkit::media`, which re-exports this module.
+//! client's integration tests, and `hdstream_testkit::media`, which re-exports this module —
+//! and of the user those tests log in as ([`alice`]).
 //!
 //! It lives in the server, not in the test kit, because the server's own unit tests need it and
 //! the test kit depends on the server: here nothing depends on anything twice. It is compiled
@@ -12,6 +13,8 @@
 //! cargo-nextest each run in a process of their own. Within a process one thread makes a file
 //! while the others wait; between processes, each writes under a temporary name and renames
 //! it into place, so nobody ever sees half a file (two processes may both make it, once).
+
+pub mod av;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -202,6 +205,16 @@ pub fn core_dir() -> PathBuf {
         // A link out of the media root, to a file that must not be served.
         std::os::unix::fs::symlink(&clip, tmp.join("escape.mjpeg")).expect("link escape.mjpeg");
     })
+}
+
+/// The tests' user (realm `hdstream`): `alice`, password `s3cret`, who may read every path —
+/// one for the authentication tests of the server core, the server and the client.
+pub fn alice() -> crate::access::Users {
+    crate::access::Users {
+        realm: "hdstream".into(),
+        users: Vec::new(),
+    }
+    .with_user("alice", "s3cret", vec!["*".into()], vec![])
 }
 
 /// `talk.vtt`: two captions within the clip's second.

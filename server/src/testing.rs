@@ -157,3 +157,71 @@ pub fn session_id(reply: &Response) -> String {
     let value = reply.headers.get("Session").expect("a Session header");
     value.split(';').next().unwrap_or(value).trim().to_owned()
 }
+
+/// `packet` interleaved on `channel` (RFC 2326 §10.12).
+pub fn interleaved(channel: u8, packet: &[u8]) -> Vec<u8> {
+    let mut out = rtsp::Data::header(channel, packet.len()).unwrap().to_vec();
+    out.extend_from_slice(packet);
+    out
+}
+
+/// Frame `n` of [`clip`] as a publisher sends it: RFC 2435 packets (payload type 26, SSRC
+/// `0xCAFE`, timestamp `n * 3000`), interleaved on channel 0.
+pub fn interleaved_frame(n: usize) -> Vec<u8> {
+    let media = clip();
+    let frame = media.file.rfc2435_frame(n % media.file.len()).unwrap();
+    let mut out = Vec::new();
+    for (i, f) in hdstream_common::rfc2435::Packetizer::new(&frame, 1200)
+        .unwrap()
+        .enumerate()
+    {
+        let header = hdstream_common::rtp::Header {
+            marker: f.marker,
+            payload_type: 26,
+            sequence_number: (n * 100 + i) as u16,
+            timestamp: n as u32 * 3000,
+            ssrc: 0xCAFE,
+        };
+        let mut packet = Vec::new();
+        header.append(&[f.header(), f.data], &mut packet).unwrap();
+        out.extend(interleaved(0, &packet));
+    }
+    out
+}
+
+/// Sends `ANNOUNCE url` with `sdp` on `conn` (CSeq 1), which must be
+/// answered 200.
+pub fn announce(core: &mut Core, conn: ConnId, url: &str, sdp: &str) {
+    let announce = format!(
+        "ANNOUNCE {url} RTSP/1.0\r\nCSeq: 1\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    assert_eq!(
+        reply(&core.exchange(conn, announce.as_bytes()))
+            .status
+            .as_u16(),
+        200
+    );
+}
+
+/// The packets `stream` sends of `feed` at `now`, each accepted, one `Vec` a packet.
+pub fn sent_packets(
+    stream: &mut crate::live_track::LiveTrackStream,
+    feed: &crate::live_track::TrackFeed,
+    now: Instant,
+) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut lens = Vec::new();
+    stream.send(feed, now, &mut out, &mut |len, _| {
+        lens.push(len);
+        true
+    });
+    let mut rest = &out[..];
+    lens.into_iter()
+        .map(|len| {
+            let (p, tail) = rest.split_at(len);
+            rest = tail;
+            p.to_vec()
+        })
+        .collect()
+}

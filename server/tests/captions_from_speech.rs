@@ -16,6 +16,7 @@ use common::{Clip, Rtsp, serve, tool};
 use hdstream_common::rtsp::Message;
 use hdstream_server::core::Config;
 use hdstream_server::speech::Recogniser;
+use hdstream_server::test_media::av;
 
 /// What flite says, in order, each after a pause.
 const SENTENCES: [&str; 3] = [
@@ -63,22 +64,10 @@ fn speech_wav() -> PathBuf {
 /// ffmpeg publishing the clip's video and `wav` (as L16, RFC 3551 §4.5.11) in real time.
 fn publisher(url: &str, wav: &Path) -> common::Bounded {
     common::spawn(
-        Command::new(tool("ffmpeg"))
-            .args(["-nostdin", "-v", "error", "-re", "-framerate", "30"])
-            .args(["-f", "mjpeg", "-i"])
-            .arg(CLIP.path())
-            .args(["-re", "-i"])
+        common::ffmpeg_publishing(&CLIP.path())
+            .arg("-i")
             .arg(wav)
-            .args([
-                "-map",
-                "0:v",
-                "-map",
-                "1:a",
-                "-c:v",
-                "copy",
-                "-c:a",
-                "pcm_s16be",
-            ])
+            .args(av::copy_video_with_sound("pcm_s16be"))
             .args(["-shortest", "-f", "rtsp", "-rtsp_transport", "tcp"])
             .arg(url),
     )

@@ -7,7 +7,6 @@
 //! (`/proc/<pid>/status`) can be read apart from the test's.
 
 mod common;
-mod support;
 
 use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
@@ -17,7 +16,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::{REPLY_TIMEOUT, Rtsp, client_ports, recv_until, session_id, udp_pair};
-use support::{ServerProcess, fd_count, status_kib, wait_fds_at_most};
+use common::{ServerProcess, fd_count, status_kib, wait_fds_at_most};
 
 /// Set in the environment of this test binary re-executed as the client to be killed.
 const CHILD: &str = "HDSTREAM_FAULTS_CLIENT";
@@ -26,7 +25,7 @@ const KILLED_TEST: &str = "a_client_killed_mid_stream_loses_its_session_at_once"
 
 /// 3 s of 640x360 at 30 fps, played in a loop.
 fn clip() -> PathBuf {
-    support::pattern_clip(640, 360, 90, 75)
+    common::pattern_clip(640, 360, 90, 75)
 }
 
 /// A media root holding the clip as `clip.mjpeg`, and the server binary serving it in a loop.

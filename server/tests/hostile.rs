@@ -12,16 +12,15 @@
 //! (`server/src/hostile_tests.rs`).
 
 mod common;
-mod support;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
+use common::{Event, Healthy, Probe, check_cseq, describe, expect_status, fd_count, rss_kib};
 use common::{LOCALHOST, REPLY_TIMEOUT, client_ports, session_id, udp_pair};
 use hdstream_server::core::Config;
-use support::{Event, Healthy, Probe, check_cseq, describe, expect_status, fd_count, rss_kib};
 
 /// Frame rate the clip plays at (the catalogue's default for plain MJPEG).
 const FPS: f64 = 30.0;
@@ -261,7 +260,7 @@ fn half_requests(ctx: &Ctx) -> Result<(), String> {
         }
     }
     drop(conns);
-    let left = support::wait_fds_at_most(me, base, Instant::now() + Duration::from_secs(3));
+    let left = common::wait_fds_at_most(me, base, Instant::now() + Duration::from_secs(3));
     if left > base {
         return Err(format!("{} descriptors more than before", left - base));
     }
@@ -271,7 +270,7 @@ fn half_requests(ctx: &Ctx) -> Result<(), String> {
 fn idle_connections(ctx: &Ctx) -> Result<(), String> {
     const N: usize = 1000;
     let me = std::process::id();
-    let limit = support::raise_fd_limit();
+    let limit = common::raise_fd_limit();
     if limit < 2 * N as u64 + 256 {
         return Err(format!(
             "the open-file limit ({limit}) is too low for {N} connections on both ends: raise \
@@ -314,7 +313,7 @@ fn idle_connections(ctx: &Ctx) -> Result<(), String> {
     }
     std::thread::sleep(Duration::from_secs(1));
     drop(conns);
-    let left = support::wait_fds_at_most(me, base, Instant::now() + Duration::from_secs(5));
+    let left = common::wait_fds_at_most(me, base, Instant::now() + Duration::from_secs(5));
     if left > base {
         return Err(format!(
             "{} descriptors still open after the clients closed",
@@ -332,7 +331,7 @@ fn reset_mid_request(ctx: &Ctx) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     std::thread::sleep(Duration::from_millis(50));
     p.reset();
-    let left = support::wait_fds_at_most(me, base, Instant::now() + Duration::from_secs(3));
+    let left = common::wait_fds_at_most(me, base, Instant::now() + Duration::from_secs(3));
     if left > base {
         return Err("the server kept the reset connection".into());
     }
@@ -361,7 +360,7 @@ fn reset_mid_stream(ctx: &Ctx) -> Result<(), String> {
         }
     }
     p.reset();
-    let left = support::wait_fds_at_most(me, base, Instant::now() + Duration::from_secs(3));
+    let left = common::wait_fds_at_most(me, base, Instant::now() + Duration::from_secs(3));
     if left > base {
         return Err("the server kept the reset connection".into());
     }
@@ -699,7 +698,7 @@ fn thread_alive(name: &str) -> bool {
 
 #[test]
 fn hostile_requests_get_clear_answers_while_a_healthy_session_plays() {
-    let clip = support::pattern_clip(640, 360, 90, 75);
+    let clip = common::pattern_clip(640, 360, 90, 75);
     let root = common::media_root("hostile", &[("clip.mjpeg", &clip)]);
     let config = Config {
         looping: true,

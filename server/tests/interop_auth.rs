@@ -18,12 +18,7 @@ use hdstream_server::core::Config;
 const CLIP: Clip = Clip::new(320, 240, 3);
 
 fn users() -> Users {
-    Users {
-        realm: "hdstream".into(),
-        users: Vec::new(),
-    }
-    .with_user("alice", "s3cret", vec!["*".into()], vec![])
-    .with_user("bob", "hunter2", vec!["other/*".into()], vec![])
+    hdstream_server::test_media::alice().with_user("bob", "hunter2", vec!["other/*".into()], vec![])
 }
 
 fn server(name: &str) -> (hdstream_server::driver::Handle, String) {

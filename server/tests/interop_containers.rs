@@ -16,6 +16,7 @@ use std::time::Duration;
 use common::{framemd5, tool};
 use hdstream_server::core::Config;
 use hdstream_server::media::{Catalogue, FpsPolicy};
+use hdstream_server::test_media::av;
 
 /// Seconds of each clip.
 const SECONDS: usize = 4;
@@ -115,19 +116,13 @@ fn reference_frames(file: &Path) -> Vec<String> {
 fn play(url: &str, transport: &str, dir: &Path, tag: &str) -> (Vec<String>, Vec<i16>) {
     let audio = dir.join(format!("{tag}.s16le"));
     let video = dir.join(format!("{tag}.md5"));
-    let done = common::run(
-        Command::new(tool("ffmpeg"))
-            .args(["-nostdin", "-loglevel", "level+warning"])
-            .args(["-rtsp_transport", transport, "-i", url])
-            .args(["-map", "0:v", "-f", "framemd5"])
-            .arg(&video)
-            .args(["-map", "0:a", "-c:a", "pcm_s16le", "-f", "s16le"])
-            .arg(&audio),
+    common::ffmpeg_decodes(
+        url,
+        transport,
+        &[],
+        (&video, &audio),
         Duration::from_secs(40),
-    );
-    assert!(done.status.success(), "ffmpeg: {}", done.stderr);
-    let frames = common::parse_framemd5(&std::fs::read_to_string(&video).unwrap_or_default());
-    (frames, common::read_s16le(&audio))
+    )
 }
 
 /// The served L16 is the container's PCM sample for sample, and every frame arrives whole.
@@ -179,20 +174,7 @@ fn ffprobe_lists_the_video_and_the_sound_of_each() {
         ("opus.mkv", "opus,48000,2"),
     ] {
         let url = common::url(&server, name);
-        let done = common::run(
-            Command::new(tool("ffprobe")).args([
-                "-v",
-                "error",
-                "-show_entries",
-                "stream=codec_name,sample_rate,channels,width,height",
-                "-of",
-                "csv=p=0",
-                &url,
-            ]),
-            Duration::from_secs(20),
-        );
-        assert!(done.status.success(), "ffprobe {name}: {}", done.stderr);
-        let out = done.stdout_text();
+        let out = common::ffprobe_streams(&url, &format!("ffprobe {name}"));
         eprintln!("ffprobe {name}: {}", out.trim().replace('\n', " | "));
         assert!(out.contains("mjpeg,320,240"), "{name}: {out}");
         assert!(out.contains(sound), "{name}: {out}");
@@ -201,35 +183,13 @@ fn ffprobe_lists_the_video_and_the_sound_of_each() {
 
 /// RMS in dBFS of the left channel of `samples` (stereo), from `skip` sample frames in.
 fn level(samples: &[i16], skip: usize, frames: usize) -> f64 {
-    let left: Vec<f64> = samples
-        .chunks_exact(2)
-        .skip(skip)
-        .take(frames)
-        .map(|s| f64::from(s[0]))
-        .collect();
-    let mean = left.iter().map(|x| x * x).sum::<f64>() / left.len().max(1) as f64;
-    20.0 * (mean.sqrt() / 32768.0).log10()
+    20.0 * (av::rms(&av::left_channel(samples, skip, frames)) / 32768.0).log10()
 }
 
 /// The left channel's frequency from its upward zero crossings over `frames` sample frames at
 /// 48 kHz, from `skip` in: first to last crossing, interpolated between samples.
 fn frequency(samples: &[i16], skip: usize, frames: usize) -> f64 {
-    let left: Vec<f64> = samples
-        .chunks_exact(2)
-        .skip(skip)
-        .take(frames)
-        .map(|s| f64::from(s[0]))
-        .collect();
-    let ups: Vec<f64> = left
-        .windows(2)
-        .enumerate()
-        .filter(|(_, w)| w[0] < 0.0 && w[1] >= 0.0)
-        .map(|(i, w)| i as f64 + w[0] / (w[0] - w[1]))
-        .collect();
-    let (Some(first), Some(last)) = (ups.first(), ups.last()) else {
-        return 0.0;
-    };
-    (ups.len() - 1) as f64 * 48_000.0 / (last - first)
+    av::frequency(&av::left_channel(samples, skip, frames))
 }
 
 #[test]
@@ -384,19 +344,13 @@ fn a_seek_moves_the_sound_with_the_video() {
         let url = common::url(&server, name);
         let audio = root.join(format!("{name}.seek.s16le"));
         let video = root.join(format!("{name}.seek.md5"));
-        let done = common::run(
-            Command::new(tool("ffmpeg"))
-                .args(["-nostdin", "-loglevel", "level+warning", "-ss", "2"])
-                .args(["-rtsp_transport", transport, "-i", &url])
-                .args(["-map", "0:v", "-f", "framemd5"])
-                .arg(&video)
-                .args(["-map", "0:a", "-c:a", "pcm_s16le", "-f", "s16le"])
-                .arg(&audio),
+        let (frames, decoded) = common::ffmpeg_decodes(
+            &url,
+            transport,
+            &["-ss", "2"],
+            (&video, &audio),
             Duration::from_secs(30),
         );
-        assert!(done.status.success(), "ffmpeg: {}", done.stderr);
-        let frames = common::parse_framemd5(&std::fs::read_to_string(&video).unwrap_or_default());
-        let decoded = common::read_s16le(&audio);
         eprintln!(
             "{name} from 2 s: {} frames, {:.3} s of sound",
             frames.len(),

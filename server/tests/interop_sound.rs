@@ -164,20 +164,7 @@ fn ffprobe_sees_video_and_l16_sound() {
     let root = root("sound-ffprobe");
     let server = common::serve(&root, Config::default());
     let url = common::url(&server, "f.mjpeg");
-    let done = common::run(
-        Command::new(tool("ffprobe")).args([
-            "-v",
-            "error",
-            "-show_entries",
-            "stream=codec_name,sample_rate,channels,width,height",
-            "-of",
-            "csv=p=0",
-            &url,
-        ]),
-        Duration::from_secs(20),
-    );
-    assert!(done.status.success(), "ffprobe: {}", done.stderr);
-    let out = done.stdout_text();
+    let out = common::ffprobe_streams(&url, "ffprobe");
     eprintln!("ffprobe: {out}");
     assert!(out.contains("mjpeg,640,360"), "{out}");
     assert!(out.contains("pcm_s16be,48000,2"), "{out}");
@@ -189,24 +176,15 @@ fn ffmpeg_plays(transport: &str) {
     let url = common::url(&server, "f.mjpeg");
     let audio = root.join("decoded.s16le");
     let video = root.join("frames.md5");
-    let done = common::run(
-        Command::new(tool("ffmpeg"))
-            .args(["-nostdin", "-loglevel", "level+warning"])
-            .args(["-rtsp_transport", transport, "-i", &url])
-            .args(["-map", "0:v", "-f", "framemd5"])
-            .arg(&video)
-            .args(["-map", "0:a", "-c:a", "pcm_s16le", "-f", "s16le"])
-            .arg(&audio),
+    let (frames, decoded) = common::ffmpeg_decodes(
+        &url,
+        transport,
+        &[],
+        (&video, &audio),
         Duration::from_secs(40),
     );
-    assert!(done.status.success(), "ffmpeg: {}", done.stderr);
-    let frames = common::parse_framemd5(&std::fs::read_to_string(&video).unwrap_or_default());
     assert_eq!(frames.len(), CLIP.frames as usize, "every frame");
-    assert_identical(
-        &common::read_s16le(&audio),
-        0.98,
-        &format!("ffmpeg over {transport}"),
-    );
+    assert_identical(&decoded, 0.98, &format!("ffmpeg over {transport}"));
 }
 
 #[test]
@@ -224,36 +202,15 @@ fn gstreamer_plays(protocol: &str) {
     let server = common::serve(&root, Config::default());
     let url = common::url(&server, "f.mjpeg");
     let audio = root.join("decoded.s16le");
+    let protocols = format!("protocols={protocol}");
     let child = common::spawn(
-        Command::new(tool("gst-launch-1.0"))
-            .args(["-q", "-e", "rtspsrc"])
-            .arg(format!("location={url}"))
-            .arg(format!("protocols={protocol}"))
-            .args(["latency=300", "name=src"])
-            .args([
-                "src.",
-                "!",
-                "application/x-rtp,media=audio",
-                "!",
-                "rtpL16depay",
-            ])
-            .args([
-                "!",
-                "audioconvert",
-                "!",
-                "audio/x-raw,format=S16LE",
-                "!",
-                "filesink",
-            ])
-            .arg(format!("location={}", audio.display()))
-            .args([
-                "src.",
-                "!",
-                "application/x-rtp,media=video",
-                "!",
-                "rtpjpegdepay",
-            ])
-            .args(common::DECODE_TO_CHECKSUMS),
+        common::gst_l16_to_file(
+            &url,
+            &[&protocols, "latency=300", "name=src"],
+            "src",
+            &audio,
+        )
+        .args(common::DECODE_TO_CHECKSUMS),
     );
     let done = child.wait_or_interrupt(Duration::from_secs(25), Duration::from_secs(5));
     assert!(

@@ -12,6 +12,7 @@ use std::time::Duration;
 use common::{Clip, serve, tool};
 use hdstream_common::sdp::SessionDescription;
 use hdstream_server::core::Config;
+use hdstream_server::test_media::av;
 
 /// 8 s at 30 fps, 640x360.
 const CLIP: Clip = Clip::new(640, 360, 8);
@@ -63,19 +64,25 @@ fn assert_a_run_of_the_source(decoded: &[i16], seconds: f64, who: &str) {
     assert!(run >= need, "{who}: {run} identical samples, want {need}");
 }
 
+/// ffmpeg reading `url` over UDP; the caller adds what it does with the streams.
+fn ffmpeg_reading(url: &str) -> Command {
+    let mut cmd = Command::new(tool("ffmpeg"));
+    cmd.args([
+        "-nostdin",
+        "-v",
+        "error",
+        "-rtsp_transport",
+        "udp",
+        "-i",
+        url,
+    ]);
+    cmd
+}
+
 /// An ffmpeg viewer of `url` over UDP for `seconds`: the sound it decoded and the frames.
 fn ffmpeg_viewer(url: &str, seconds: u32, out: &Path) -> common::Bounded {
     common::spawn(
-        Command::new(tool("ffmpeg"))
-            .args([
-                "-nostdin",
-                "-v",
-                "error",
-                "-rtsp_transport",
-                "udp",
-                "-i",
-                url,
-            ])
+        ffmpeg_reading(url)
             .args(["-t", &seconds.to_string()])
             .args(["-map", "0:a", "-c:a", "pcm_s16le", "-f", "s16le"])
             .arg(out)
@@ -89,22 +96,10 @@ fn ffmpeg_publishes_video_and_sound_and_ffmpeg_hears_every_sample() {
     let handle = serve(&root, Config::default());
     let url = format!("rtsp://{}/live/cam", handle.rtsp);
     let publisher = common::spawn(
-        Command::new(tool("ffmpeg"))
-            .args(["-nostdin", "-v", "error", "-re", "-framerate", "30"])
-            .args(["-f", "mjpeg", "-i"])
-            .arg(CLIP.path())
-            .args(["-re", "-i"])
+        common::ffmpeg_publishing(&CLIP.path())
+            .arg("-i")
             .arg(wav())
-            .args([
-                "-map",
-                "0:v",
-                "-map",
-                "1:a",
-                "-c:v",
-                "copy",
-                "-c:a",
-                "pcm_s16be",
-            ])
+            .args(av::copy_video_with_sound("pcm_s16be"))
             .args(["-f", "rtsp", "-rtsp_transport", "tcp"])
             .arg(&url),
     );
@@ -154,54 +149,12 @@ fn rtspclientsink_publishes_sound_first_and_gstreamer_hears_it() {
                 "audio/x-raw,format=S16BE",
             ])
             .args(["!", "s.sink_0"])
-            .args([
-                "videotestsrc",
-                "pattern=ball",
-                "is-live=true",
-                "num-buffers=240",
-            ])
-            .args([
-                "!",
-                "video/x-raw,format=I420,width=640,height=360,framerate=30/1",
-            ])
-            .args(["!", "jpegenc", "!", "s.sink_1"]),
+            .args(av::ball_jpeg_into("s.sink_1")),
     );
     common::wait_live(handle.rtsp, &url);
     let out = root.join("heard.s16le");
     let viewer = common::spawn(
-        Command::new(tool("gst-launch-1.0"))
-            .args([
-                "-q",
-                "-e",
-                "rtspsrc",
-                "protocols=udp",
-                "latency=200",
-                "name=v",
-            ])
-            .arg(format!("location={url}"))
-            .args([
-                "v.",
-                "!",
-                "application/x-rtp,media=audio",
-                "!",
-                "rtpL16depay",
-            ])
-            .args([
-                "!",
-                "audioconvert",
-                "!",
-                "audio/x-raw,format=S16LE",
-                "!",
-                "filesink",
-            ])
-            .arg(format!("location={}", out.display()))
-            .args([
-                "v.",
-                "!",
-                "application/x-rtp,media=video",
-                "!",
-                "rtpjpegdepay",
-            ])
+        common::gst_l16_to_file(&url, &["protocols=udp", "latency=200", "name=v"], "v", &out)
             .args(["!", "fakesink"]),
     );
     let _heard = viewer.stop_after(Duration::from_secs(5), Duration::from_secs(3));
@@ -233,11 +186,8 @@ fn ffmpeg_publishes_opus_and_ffmpeg_hears_the_tone() {
     let handle = serve(&root, Config::default());
     let url = format!("rtsp://{}/live/cam", handle.rtsp);
     let publisher = common::spawn(
-        Command::new(tool("ffmpeg"))
-            .args(["-nostdin", "-v", "error", "-re", "-framerate", "30"])
-            .args(["-f", "mjpeg", "-i"])
-            .arg(CLIP.path())
-            .args(["-re", "-f", "lavfi", "-i"])
+        common::ffmpeg_publishing(&CLIP.path())
+            .args(["-f", "lavfi", "-i"])
             .arg("sine=frequency=440:sample_rate=48000:duration=8")
             .args(["-map", "0:v", "-map", "1:a", "-c:v", "copy"])
             .args(["-c:a", "libopus", "-b:a", "96k", "-ac", "2"])
@@ -252,16 +202,7 @@ fn ffmpeg_publishes_opus_and_ffmpeg_hears_the_tone() {
     drop(c);
     let out = root.join("heard.s16le");
     let viewer = common::spawn(
-        Command::new(tool("ffmpeg"))
-            .args([
-                "-nostdin",
-                "-v",
-                "error",
-                "-rtsp_transport",
-                "udp",
-                "-i",
-                &url,
-            ])
+        ffmpeg_reading(&url)
             .args(["-t", "4", "-map", "0:a", "-ac", "1", "-ar", "48000"])
             .args(["-c:a", "pcm_s16le", "-f", "s16le"])
             .arg(&out),

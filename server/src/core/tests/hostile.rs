@@ -88,13 +88,8 @@ fn run(bytes: impl AsRef<[u8]>, expect: Expect) {
 
 /// [`run`] on a core with a users file (alice may read everything).
 fn run_authenticated(bytes: impl AsRef<[u8]>, expect: Expect) {
-    let users = crate::access::Users {
-        realm: "hdstream".into(),
-        users: Vec::new(),
-    }
-    .with_user("alice", "s3cret", vec!["*".into()], vec![]);
     let config = Config {
-        users: Some(users),
+        users: Some(crate::test_media::alice()),
         ..Config::default()
     };
     run_with(config, bytes, expect);

@@ -1,15 +1,15 @@
 //! Live paths on the core alone: a publisher's requests and interleaved RTP in as bytes, a
 //! viewer's replies and datagrams out, on a fake clock.
 
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
-use hdstream_common::rfc2435::Packetizer;
 use hdstream_common::rtsp::header::{Range, RtpInfo};
 use hdstream_common::sdp::SessionDescription;
 use hdstream_common::{rtcp, rtp, rtsp};
 
 use crate::core::Socket;
-use crate::testing::{Core, Datagram, clip, reply, session_id};
+use crate::testing::{Core, Datagram, announce, interleaved_frame, session_id};
 
 const LIVE: &str = "rtsp://127.0.0.1:8554/live/cam";
 
@@ -17,16 +17,7 @@ const LIVE: &str = "rtsp://127.0.0.1:8554/live/cam";
 fn publisher(core: &mut Core) -> (usize, String) {
     let conn = core.connect(41000);
     let sdp = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=cam\r\nt=0 0\r\nm=video 0 RTP/AVP 26\r\na=framerate:30\r\n";
-    let announce = format!(
-        "ANNOUNCE {LIVE} RTSP/1.0\r\nCSeq: 1\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
-        sdp.len()
-    );
-    assert_eq!(
-        reply(&core.exchange(conn, announce.as_bytes()))
-            .status
-            .as_u16(),
-        200
-    );
+    announce(core, conn, LIVE, sdp);
     let r = core.request(
         conn,
         &format!("SETUP {LIVE}/streamid=0"),
@@ -41,27 +32,6 @@ fn publisher(core: &mut Core) -> (usize, String) {
     );
     assert_eq!(r.status.as_u16(), 200);
     (conn, id)
-}
-
-/// Frame `n` of the test clip as interleaved RTP on channel 0, timestamp `n * 3000`.
-fn interleaved_frame(n: usize) -> Vec<u8> {
-    let media = clip();
-    let frame = media.file.rfc2435_frame(n % media.file.len()).unwrap();
-    let mut out = Vec::new();
-    for (i, f) in Packetizer::new(&frame, 1200).unwrap().enumerate() {
-        let header = rtp::Header {
-            marker: f.marker,
-            payload_type: 26,
-            sequence_number: (n * 100 + i) as u16,
-            timestamp: n as u32 * 3000,
-            ssrc: 0xCAFE,
-        };
-        let mut packet = Vec::new();
-        header.append(&[f.header(), f.data], &mut packet).unwrap();
-        out.extend_from_slice(&rtsp::Data::header(0, packet.len()).unwrap());
-        out.extend_from_slice(&packet);
-    }
-    out
 }
 
 /// A UDP viewer of `live/cam` on a new connection, playing: its connection.
@@ -82,6 +52,31 @@ fn viewer(core: &mut Core, port: u16) -> usize {
     assert_eq!(r.headers.typed::<Range>().unwrap().unwrap(), Range::now());
     assert!(r.headers.typed::<RtpInfo>().is_some());
     conn
+}
+
+/// `live/cam` published (its first frame in) and played by a UDP viewer on port 5000: the
+/// publisher's connection and session.
+fn published_and_watched(core: &mut Core) -> (usize, String) {
+    let (publisher, id) = publisher(core);
+    core.exchange(publisher, &interleaved_frame(0));
+    viewer(core, 5000);
+    (publisher, id)
+}
+
+/// Frames `frames` from `publisher`, each followed by `then` (the clock moving on): what the
+/// server sent meanwhile.
+fn publish(
+    core: &mut Core,
+    publisher: usize,
+    frames: RangeInclusive<usize>,
+    mut then: impl FnMut(&mut Core) -> Vec<Datagram>,
+) -> Vec<Datagram> {
+    let mut sent = Vec::new();
+    for n in frames {
+        core.exchange(publisher, &interleaved_frame(n));
+        sent.extend(then(core));
+    }
+    sent
 }
 
 /// RTP to `port` among `sent`: (timestamp, marker).
@@ -115,16 +110,13 @@ fn a_live_path_is_described_as_live_only_while_published() {
 #[test]
 fn viewers_get_each_published_frame_once_from_the_next_one_on() {
     let mut core = Core::default_config();
-    let (publisher, id) = publisher(&mut core);
-    core.exchange(publisher, &interleaved_frame(0));
-    viewer(&mut core, 5000);
+    let (publisher, id) = published_and_watched(&mut core);
     viewer(&mut core, 5002);
     // Playing, but the next frame is 100 ms away: nothing goes, not even a report.
     let mut sent = core.run_for(Duration::from_millis(100));
-    for n in 1..=10 {
-        core.exchange(publisher, &interleaved_frame(n));
-        sent.extend(core.run_for(Duration::from_millis(33)));
-    }
+    sent.extend(publish(&mut core, publisher, 1..=10, |core| {
+        core.run_for(Duration::from_millis(33))
+    }));
     for port in [5000, 5002] {
         let packets = rtp_to(&sent, port);
         let frames: Vec<u32> = packets.iter().filter(|p| p.1).map(|p| p.0).collect();
@@ -189,14 +181,12 @@ fn viewers_get_each_published_frame_once_from_the_next_one_on() {
 #[test]
 fn a_viewer_that_falls_behind_jumps_to_the_newest_frame() {
     let mut core = Core::default_config();
-    let (publisher, _) = publisher(&mut core);
-    core.exchange(publisher, &interleaved_frame(0));
-    viewer(&mut core, 5000);
+    let (publisher, _) = published_and_watched(&mut core);
     // Ten frames arrive while the server sends nothing (a stalled loop).
-    for n in 1..=10 {
-        core.exchange(publisher, &interleaved_frame(n));
+    publish(&mut core, publisher, 1..=10, |core| {
         core.advance(Duration::from_millis(33));
-    }
+        Vec::new()
+    });
     let sent = core.run_for(Duration::from_millis(40));
     let frames = rtp_to(&sent, 5000).iter().filter(|p| p.1).count();
     assert!(
@@ -208,13 +198,10 @@ fn a_viewer_that_falls_behind_jumps_to_the_newest_frame() {
 #[test]
 fn a_publisher_that_comes_back_resumes_the_path_for_its_viewers() {
     let mut core = Core::default_config();
-    let (first, id) = publisher(&mut core);
-    core.exchange(first, &interleaved_frame(0));
-    viewer(&mut core, 5000);
-    for n in 1..=3 {
-        core.exchange(first, &interleaved_frame(n));
-        core.run_for(Duration::from_millis(33));
-    }
+    let (first, id) = published_and_watched(&mut core);
+    publish(&mut core, first, 1..=3, |core| {
+        core.run_for(Duration::from_millis(33))
+    });
     let r = core.request(
         first,
         &format!("TEARDOWN {LIVE}"),
@@ -224,11 +211,9 @@ fn a_publisher_that_comes_back_resumes_the_path_for_its_viewers() {
     core.run_for(Duration::from_millis(100));
     // Another connection announces the same path; its frames reach the viewer still there.
     let (second, _) = publisher(&mut core);
-    let mut sent = Vec::new();
-    for n in 10..=15 {
-        core.exchange(second, &interleaved_frame(n));
-        sent.extend(core.run_for(Duration::from_millis(33)));
-    }
+    let sent = publish(&mut core, second, 10..=15, |core| {
+        core.run_for(Duration::from_millis(33))
+    });
     let frames: Vec<u32> = rtp_to(&sent, 5000)
         .iter()
         .filter(|p| p.1)
@@ -273,16 +258,7 @@ fn hostile_sound_and_captions_are_counted_and_leave_the_frames_alone() {
                m=video 0 RTP/AVP 26\r\na=framerate:30\r\na=control:streamid=0\r\n\
                m=audio 0 RTP/AVP 96\r\na=rtpmap:96 L16/48000/2\r\na=control:streamid=1\r\n\
                m=text 0 RTP/AVP 98\r\na=rtpmap:98 t140/1000\r\na=control:streamid=2\r\n";
-    let announce = format!(
-        "ANNOUNCE {LIVE} RTSP/1.0\r\nCSeq: 1\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
-        sdp.len()
-    );
-    assert_eq!(
-        reply(&core.exchange(conn, announce.as_bytes()))
-            .status
-            .as_u16(),
-        200
-    );
+    announce(&mut core, conn, LIVE, sdp);
     let mut id = None;
     for (track, channels) in [(0, "0-1"), (1, "2-3"), (2, "4-5")] {
         let mut headers = vec![format!(

@@ -6,14 +6,13 @@
 
 use std::time::{Duration, SystemTime};
 
-use hdstream_common::rfc2435::Packetizer;
 use hdstream_common::rtsp::header::RtpInfo;
 use hdstream_common::sdp::SessionDescription;
-use hdstream_common::{rtcp, rtp, rtsp};
+use hdstream_common::{rtcp, rtp};
 
 use crate::core::{Config, Socket};
 use crate::speech::{Command, Exit, ListenerId, Recogniser};
-use crate::testing::{Core, clip, reply, session_id};
+use crate::testing::{Core, announce, interleaved, interleaved_frame, session_id};
 
 const LIVE: &str = "rtsp://127.0.0.1:8554/live/cam";
 /// Video, and 48 kHz stereo L16 sound, as ffmpeg announces them.
@@ -38,16 +37,7 @@ fn speech_core() -> Core {
 /// channels 0-1 and its sound on 2-3: its connection.
 fn publisher(core: &mut Core, url: &str, sdp: &str) -> usize {
     let conn = core.connect(41000);
-    let announce = format!(
-        "ANNOUNCE {url} RTSP/1.0\r\nCSeq: 1\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
-        sdp.len()
-    );
-    assert_eq!(
-        reply(&core.exchange(conn, announce.as_bytes()))
-            .status
-            .as_u16(),
-        200
-    );
+    announce(core, conn, url, sdp);
     let r = core.request(
         conn,
         &format!("SETUP {url}/streamid=0"),
@@ -67,33 +57,6 @@ fn publisher(core: &mut Core, url: &str, sdp: &str) -> usize {
     let r = core.request(conn, &format!("RECORD {url}"), &[&format!("Session: {id}")]);
     assert_eq!(r.status.as_u16(), 200);
     conn
-}
-
-/// `packet` interleaved on `channel`.
-fn interleaved(channel: u8, packet: &[u8]) -> Vec<u8> {
-    let mut out = rtsp::Data::header(channel, packet.len()).unwrap().to_vec();
-    out.extend_from_slice(packet);
-    out
-}
-
-/// Frame `n` of the test clip, interleaved on channel 0.
-fn frame(n: usize) -> Vec<u8> {
-    let media = clip();
-    let frame = media.file.rfc2435_frame(n % media.file.len()).unwrap();
-    let mut out = Vec::new();
-    for (i, f) in Packetizer::new(&frame, 1200).unwrap().enumerate() {
-        let header = rtp::Header {
-            marker: f.marker,
-            payload_type: 26,
-            sequence_number: (n * 100 + i) as u16,
-            timestamp: n as u32 * 3000,
-            ssrc: 0xCAFE,
-        };
-        let mut packet = Vec::new();
-        header.append(&[f.header(), f.data], &mut packet).unwrap();
-        out.extend(interleaved(0, &packet));
-    }
-    out
 }
 
 /// Sound packet `k`: 20 ms of a tone, timestamp `TS0 + 960k`, interleaved on channel 2.
@@ -175,7 +138,7 @@ fn a_recognised_line_reaches_the_viewer_stamped_at_its_words_on_the_sounds_clock
     let publisher = publisher(&mut core, LIVE, SDP);
     let id = started(&mut core);
     core.exchange(publisher, &sound_report());
-    core.exchange(publisher, &frame(0));
+    core.exchange(publisher, &interleaved_frame(0));
     // Viewers are offered the captions beside the sound.
     let viewer = core.connect(40000);
     let r = core.request(viewer, &format!("DESCRIBE {LIVE}"), &[]);
@@ -217,7 +180,7 @@ fn a_recognised_line_reaches_the_viewer_stamped_at_its_words_on_the_sounds_clock
     for k in 0..150u32 {
         core.exchange(publisher, &sound(k));
         if k % 5 == 4 {
-            core.exchange(publisher, &frame(k as usize / 5));
+            core.exchange(publisher, &interleaved_frame(k as usize / 5));
         }
         let input = core.server.speech_input(id).len();
         core.server.speech_written(id, input);
@@ -324,7 +287,7 @@ fn a_recogniser_that_ends_is_started_again_and_a_missing_one_turns_captions_off(
     let mut core = speech_core();
     let publisher = publisher(&mut core, LIVE, SDP);
     let id = started(&mut core);
-    core.exchange(publisher, &frame(0));
+    core.exchange(publisher, &interleaved_frame(0));
     core.exchange(publisher, &sound(0));
     assert!(!core.server.speech_input(id).is_empty());
     core.server
@@ -371,7 +334,7 @@ fn sound_is_listened_to_only_with_the_flag_and_a_publishers_captions_win() {
     let mut core = speech_core();
     let opus = SDP.replace("a=rtpmap:96 L16/48000/2", "a=rtpmap:96 opus/48000/2");
     let conn = publisher(&mut core, LIVE, &opus);
-    core.exchange(conn, &frame(0));
+    core.exchange(conn, &interleaved_frame(0));
     started(&mut core);
     let viewer = core.connect(40000);
     let r = core.request(viewer, &format!("DESCRIBE {LIVE}"), &[]);
@@ -389,7 +352,7 @@ fn a_flooding_recogniser_costs_the_video_nothing() {
     let mut core = speech_core();
     let publisher = publisher(&mut core, LIVE, SDP);
     let id = started(&mut core);
-    core.exchange(publisher, &frame(0));
+    core.exchange(publisher, &interleaved_frame(0));
     let viewer = core.connect(40000);
     let r = core.request(
         viewer,
@@ -406,7 +369,7 @@ fn a_flooding_recogniser_costs_the_video_nothing() {
     let mut frames = 0;
     let mut read = 0;
     for n in 1..=30 {
-        core.exchange(publisher, &frame(n));
+        core.exchange(publisher, &interleaved_frame(n));
         core.exchange(publisher, &sound(n as u32));
         // The driver reads what the core has room for, no more.
         let room = core.server.speech_read_room(id, core.now);
