@@ -6,7 +6,7 @@
 //! benchmark ([`hdstream_benches::av`]); with `--call`, two calls calling each other
 //! ([`hdstream_benches::call`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -463,15 +463,9 @@ fn main() -> Result<()> {
         "wall_s": started.elapsed().as_secs_f64(),
     });
     report::write(&args.out, &rows, &extra)?;
-    match plot::write(&args.out, &rows) {
-        Ok(files) => eprintln!("plots: {}", files.join(", ")),
-        Err(e) => eprintln!("plots skipped: {e:#}"),
-    }
+    plotted("plots", plot::write(&args.out, &rows));
     if let Some((ramps, plain)) = &ramps {
-        match plot::capacity(&args.out, ramps, *plain) {
-            Ok(files) => eprintln!("capacity plots: {}", files.join(", ")),
-            Err(e) => eprintln!("capacity plots skipped: {e:#}"),
-        }
+        plotted("capacity plots", plot::capacity(&args.out, ramps, *plain));
     }
     eprintln!(
         "results: {}/results.json, results.csv ({:.0} s in all)",
@@ -544,10 +538,7 @@ fn live(args: &Args, started: Instant) -> Result<()> {
         gst_record,
     };
     let rows = live::run(&plan, &args.out, started)?;
-    match plot::live(&args.out, &rows) {
-        Ok(files) => eprintln!("plots: {}", files.join(", ")),
-        Err(e) => eprintln!("plots skipped: {e:#}"),
-    }
+    plotted("plots", plot::live(&args.out, &rows));
     Ok(())
 }
 
@@ -633,16 +624,7 @@ fn av(args: &Args, started: Instant) -> Result<()> {
     }
     let _ = std::fs::remove_dir_all(&work);
     println!("{}", av::table(&rows));
-    let extra = serde_json::json!({
-        "seconds": seconds,
-        "wall_s": started.elapsed().as_secs_f64(),
-    });
-    report::write_named(&args.out, "av", &rows, &extra)?;
-    match plot::av(&args.out, &rows) {
-        Ok(files) => eprintln!("plots: {}", files.join(", ")),
-        Err(e) => eprintln!("plots skipped: {e:#}"),
-    }
-    Ok(())
+    finish(args, started, "av", &rows, seconds, plot::av)
 }
 
 /// `playback --call`: the two-way call benchmark ([`hdstream_benches::call`]).
@@ -683,16 +665,34 @@ fn call(args: &Args, started: Instant) -> Result<()> {
     }
     let _ = std::fs::remove_dir_all(&work);
     println!("{}", call::table(&rows));
+    finish(args, started, "call", &rows, seconds, plot::call)
+}
+
+/// The end of `--av` and `--call`: `stem`.json and `stem`.csv in `--out` (with the seconds
+/// and the wall time), then the plots `plot` draws from the rows.
+fn finish<T: serde::Serialize>(
+    args: &Args,
+    started: Instant,
+    stem: &str,
+    rows: &[T],
+    seconds: u32,
+    plot: fn(&Path, &[T]) -> Result<Vec<String>>,
+) -> Result<()> {
     let extra = serde_json::json!({
         "seconds": seconds,
         "wall_s": started.elapsed().as_secs_f64(),
     });
-    report::write_named(&args.out, "call", &rows, &extra)?;
-    match plot::call(&args.out, &rows) {
-        Ok(files) => eprintln!("plots: {}", files.join(", ")),
-        Err(e) => eprintln!("plots skipped: {e:#}"),
-    }
+    report::write_named(&args.out, stem, rows, &extra)?;
+    plotted("plots", plot(&args.out, rows));
     Ok(())
+}
+
+/// Says on stderr which `what` files a plot wrote, or why it was skipped.
+fn plotted(what: &str, drawn: Result<Vec<String>>) {
+    match drawn {
+        Ok(files) => eprintln!("{what}: {}", files.join(", ")),
+        Err(e) => eprintln!("{what} skipped: {e:#}"),
+    }
 }
 
 /// A row, or a row saying the run failed.
