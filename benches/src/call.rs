@@ -178,8 +178,9 @@ fn row(
 
 /// The rows as a text table.
 pub fn table(rows: &[CallRow]) -> String {
-    let ms = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:.1}"));
-    let signed = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:+.1}"));
+    use crate::report::{opt_f, opt_signed, opt_u};
+    let ms = |v: Option<f64>| opt_f(v, 1);
+    let signed = |v: Option<f64>| opt_signed(v, 1);
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
@@ -196,8 +197,7 @@ pub fn table(rows: &[CallRow]) -> String {
                 ms(r.arrival_p50_ms),
                 signed(r.offset_p50_ms),
                 signed(r.offset_max_ms),
-                r.audio_underruns
-                    .map_or_else(|| "-".into(), |v| v.to_string()),
+                opt_u(r.audio_underruns),
                 format!("{:.0}", r.cpu_percent),
                 r.note.clone(),
             ]

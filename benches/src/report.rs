@@ -147,12 +147,20 @@ impl Row {
     }
 }
 
-pub(crate) fn opt_u(v: Option<u64>) -> String {
+/// A table cell: the count, or `-` when there is none.
+pub(crate) fn opt_u<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or("-".into(), |v| v.to_string())
 }
 
+/// A table cell: the value to `digits` decimals, or `-` when there is none.
 pub(crate) fn opt_f(v: Option<f64>, digits: usize) -> String {
     v.map_or("-".into(), |v| format!("{v:.digits$}"))
+}
+
+/// A table cell: the value to `digits` decimals with its sign (`+` too), or `-` when there is
+/// none.
+pub(crate) fn opt_signed(v: Option<f64>, digits: usize) -> String {
+    v.map_or("-".into(), |v| format!("{v:+.digits$}"))
 }
 
 /// The table a person reads.
