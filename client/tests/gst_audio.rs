@@ -22,7 +22,7 @@ fn gst_server() -> (GstServer, String) {
         "--wav".as_ref(),
         wav.as_os_str(),
     ];
-    GstServer::start(script, &sound::FPS.to_string(), &args)
+    GstServer::start(&sound::FPS.to_string(), &args)
 }
 
 #[test]
