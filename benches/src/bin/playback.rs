@@ -311,11 +311,7 @@ fn main() -> Result<()> {
         bins.push("impair");
     }
     let build = Build::start(&args, &bins)?;
-    let transports = match args.transport.unwrap_or(Which::Udp) {
-        Which::Udp => vec![Transport::Udp],
-        Which::Tcp => vec![Transport::Tcp],
-        Which::Both => vec![Transport::Udp, Transport::Tcp],
-    };
+    let transports = args.transports(Which::Udp);
     let want = |p: Peer| args.peers.contains(&p);
     let want_gst = want(Peer::Gstreamer) || want(Peer::GstreamerBgrx);
     let have_gst = want_gst && peers::available("gst-launch-1.0");
@@ -334,25 +330,20 @@ fn main() -> Result<()> {
             "gst-rtsp-server skipped: apt-get install -y python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good ffmpeg"
         );
     }
-    let media_dir = args.media_dir.clone().unwrap_or_else(media::default_dir);
-    let files: Vec<(Resolution, PathBuf)> = resolutions
-        .iter()
-        .copied()
-        .zip(media::ensure_all(
-            &media_dir,
-            &resolutions,
-            seconds,
-            Restart::None,
-        )?)
-        .collect();
+    let files = plain_files(&args, &resolutions, seconds)?;
     // Under loss, the same pictures with restart markers, for the concealment row.
     let restart_files: Vec<Option<PathBuf>> = if args.impair.is_empty() {
         vec![None; files.len()]
     } else {
-        media::ensure_all(&media_dir, &resolutions, seconds, media::RESTART_VARIANT)?
-            .into_iter()
-            .map(Some)
-            .collect()
+        media::ensure_all(
+            &args.media_dir(),
+            &resolutions,
+            seconds,
+            media::RESTART_VARIANT,
+        )?
+        .into_iter()
+        .map(Some)
+        .collect()
     };
     build.wait()?;
     let mut pairs = vec![(Sender::Ours, Receiver::Ours)];
@@ -511,27 +502,13 @@ fn live(args: &Args, started: Instant) -> Result<()> {
             "gst-rtsp-server skipped: apt-get install -y python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good"
         );
     }
-    let media_dir = args.media_dir.clone().unwrap_or_else(media::default_dir);
-    let files = resolutions
-        .iter()
-        .copied()
-        .zip(media::ensure_all(
-            &media_dir,
-            &resolutions,
-            seconds,
-            Restart::None,
-        )?)
-        .collect();
+    let files = plain_files(args, &resolutions, seconds)?;
     build.wait()?;
     let plan = live::Plan {
         files,
         viewers: args.viewers.clone(),
         seconds,
-        transports: match args.transport.unwrap_or(Which::Udp) {
-            Which::Udp => vec![Transport::Udp],
-            Which::Tcp => vec![Transport::Tcp],
-            Which::Both => vec![Transport::Udp, Transport::Tcp],
-        },
+        transports: args.transports(Which::Udp),
         gstreamer: gst && want(Peer::Gstreamer),
         gstreamer_bgrx: gst && want(Peer::GstreamerBgrx),
         ffmpeg,
@@ -540,6 +517,33 @@ fn live(args: &Args, started: Instant) -> Result<()> {
     let rows = live::run(&plan, &args.out, started)?;
     plotted("plots", plot::live(&args.out, &rows));
     Ok(())
+}
+
+impl Args {
+    /// Where the test media are: `--media-dir`, or `target/media/`.
+    fn media_dir(&self) -> PathBuf {
+        self.media_dir.clone().unwrap_or_else(media::default_dir)
+    }
+
+    /// The transports `--transport` asks for, `default` without it.
+    fn transports(&self, default: Which) -> Vec<Transport> {
+        match self.transport.unwrap_or(default) {
+            Which::Udp => vec![Transport::Udp],
+            Which::Tcp => vec![Transport::Tcp],
+            Which::Both => vec![Transport::Udp, Transport::Tcp],
+        }
+    }
+}
+
+/// The plain test media (no restart markers) of each of `resolutions` lasting `seconds`, made
+/// now where missing.
+fn plain_files(
+    args: &Args,
+    resolutions: &[Resolution],
+    seconds: u32,
+) -> Result<Vec<(Resolution, PathBuf)>> {
+    let files = media::ensure_all(&args.media_dir(), resolutions, seconds, Restart::None)?;
+    Ok(resolutions.iter().copied().zip(files).collect())
 }
 
 /// The rows and seconds of `--av` and `--call`: `--resolutions` (720p30 and 1080p30 by
@@ -570,11 +574,7 @@ fn av(args: &Args, started: Instant) -> Result<()> {
         bail!("--av: --seconds must be at least 2 (a flash each second)");
     }
     let build = Build::start(args, &["hdstream-server", "hdstream-client"])?;
-    let transports = match args.transport.unwrap_or(Which::Both) {
-        Which::Udp => vec![Transport::Udp],
-        Which::Tcp => vec![Transport::Tcp],
-        Which::Both => vec![Transport::Udp, Transport::Tcp],
-    };
+    let transports = args.transports(Which::Both);
     let want = |p: Peer| args.peers.contains(&p);
     let mut players = vec![Player::Ours];
     // Both peers' figures are read back with ffmpeg and ffprobe.
@@ -596,7 +596,7 @@ fn av(args: &Args, started: Instant) -> Result<()> {
             );
         }
     }
-    let media_dir = args.media_dir.clone().unwrap_or_else(media::default_dir);
+    let media_dir = args.media_dir();
     let files: Vec<(Resolution, PathBuf)> = resolutions
         .iter()
         .map(|&r| media::ensure_av(&media_dir, r, seconds).map(|p| (r, p)))
@@ -634,16 +634,8 @@ fn call(args: &Args, started: Instant) -> Result<()> {
     let build = Build::start(args, &["hdstream-call"])?;
     let work = std::env::temp_dir().join(format!("hdstream-call-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
-    let media_dir = args.media_dir.clone().unwrap_or_else(media::default_dir);
-    let mut runs: Vec<(Resolution, call::Camera)> = resolutions
-        .iter()
-        .copied()
-        .zip(media::ensure_all(
-            &media_dir,
-            &resolutions,
-            seconds,
-            Restart::None,
-        )?)
+    let mut runs: Vec<(Resolution, call::Camera)> = plain_files(args, &resolutions, seconds)?
+        .into_iter()
         .map(|(r, p)| (r, call::Camera::File(p)))
         .collect();
     build.wait()?;
