@@ -382,32 +382,29 @@ impl Summary {
 pub fn table(rows: &[AvRow]) -> String {
     use crate::report::{opt_signed, opt_u};
     let ms = |v: Option<f64>| opt_signed(v, 1);
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            vec![
-                r.resolution.clone(),
-                r.transport.clone(),
-                r.player.clone(),
-                r.frames.to_string(),
-                format!("{}/{}", r.clicks, r.flashes),
-                r.offset_count.to_string(),
-                ms(r.offset_p1_ms),
-                ms(r.offset_p50_ms),
-                ms(r.offset_p99_ms),
-                ms(r.offset_max_ms),
-                ms(r.flash_click_p50_ms),
-                ms(r.flash_click_max_ms),
-                ms(r.wav_click_p50_ms),
-                ms(r.wav_click_max_ms),
-                opt_u(r.audio_underruns),
-                opt_u(r.audio_concealed_packets),
-                opt_u(r.audio_packets_lost),
-                r.note.clone(),
-            ]
-        })
-        .collect();
-    crate::report::render(
+    let cells = |r: &AvRow| {
+        vec![
+            r.resolution.clone(),
+            r.transport.clone(),
+            r.player.clone(),
+            r.frames.to_string(),
+            format!("{}/{}", r.clicks, r.flashes),
+            r.offset_count.to_string(),
+            ms(r.offset_p1_ms),
+            ms(r.offset_p50_ms),
+            ms(r.offset_p99_ms),
+            ms(r.offset_max_ms),
+            ms(r.flash_click_p50_ms),
+            ms(r.flash_click_max_ms),
+            ms(r.wav_click_p50_ms),
+            ms(r.wav_click_max_ms),
+            opt_u(r.audio_underruns),
+            opt_u(r.audio_concealed_packets),
+            opt_u(r.audio_packets_lost),
+            r.note.clone(),
+        ]
+    };
+    crate::report::render_rows(
         &[
             "res",
             "tx",
@@ -428,7 +425,8 @@ pub fn table(rows: &[AvRow]) -> String {
             "a.lost",
             "note",
         ],
-        &cells,
+        rows,
+        cells,
     )
 }
 
