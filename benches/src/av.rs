@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use hdstream_common::audio::wav;
+use hdstream_common::audio::{l16, wav};
 use hdstream_tools::{flash, tone};
 use serde::Serialize;
 
@@ -327,22 +327,12 @@ fn showinfo_field(line: &str, key: &str) -> Option<f64> {
 /// each click ([`tone::find_clicks`]) in the decoded sound.
 fn click_times(mkv: &Path) -> Result<Vec<f64>> {
     let probe = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "a:0", "-show_entries"])
-        .args([
-            "packet=pts_time",
-            "-of",
-            "csv=p=0",
-            "-read_intervals",
-            "%+#1",
-        ])
+        .args(tone::FFPROBE_FIRST_SOUND_PACKET)
         .arg(mkv)
         .stdin(Stdio::null())
         .output()
         .context("cannot run ffprobe")?;
-    let start: f64 = String::from_utf8_lossy(&probe.stdout)
-        .lines()
-        .next()
-        .and_then(|l| l.trim().trim_end_matches(',').parse().ok())
+    let start = tone::first_packet_time(&String::from_utf8_lossy(&probe.stdout))
         .with_context(|| format!("no sound in {}", mkv.display()))?;
     let decoded = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-i"])
@@ -353,11 +343,8 @@ fn click_times(mkv: &Path) -> Result<Vec<f64>> {
         .stdin(Stdio::null())
         .output()
         .context("cannot run ffmpeg")?;
-    let pcm: Vec<i16> = decoded
-        .stdout
-        .chunks_exact(2)
-        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-        .collect();
+    let mut pcm = Vec::new();
+    l16::read_le(&decoded.stdout, &mut pcm);
     Ok(tone::find_clicks(&pcm, 2, 48_000)
         .into_iter()
         .map(|k| start + k as f64 / 48_000.0)
@@ -393,35 +380,31 @@ impl Summary {
 
 /// The table printed at the end.
 pub fn table(rows: &[AvRow]) -> String {
-    let ms = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:+.1}"));
-    let n = |v: Option<u64>| v.map_or_else(|| "-".into(), |v| v.to_string());
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            vec![
-                r.resolution.clone(),
-                r.transport.clone(),
-                r.player.clone(),
-                r.frames.to_string(),
-                format!("{}/{}", r.clicks, r.flashes),
-                r.offset_count.to_string(),
-                ms(r.offset_p1_ms),
-                ms(r.offset_p50_ms),
-                ms(r.offset_p99_ms),
-                ms(r.offset_max_ms),
-                ms(r.flash_click_p50_ms),
-                ms(r.flash_click_max_ms),
-                ms(r.wav_click_p50_ms),
-                ms(r.wav_click_max_ms),
-                n(r.audio_underruns),
-                n(r.audio_concealed_packets),
-                r.audio_packets_lost
-                    .map_or_else(|| "-".into(), |v| v.to_string()),
-                r.note.clone(),
-            ]
-        })
-        .collect();
-    crate::report::render(
+    use crate::report::{opt_signed, opt_u};
+    let ms = |v: Option<f64>| opt_signed(v, 1);
+    let cells = |r: &AvRow| {
+        vec![
+            r.resolution.clone(),
+            r.transport.clone(),
+            r.player.clone(),
+            r.frames.to_string(),
+            format!("{}/{}", r.clicks, r.flashes),
+            r.offset_count.to_string(),
+            ms(r.offset_p1_ms),
+            ms(r.offset_p50_ms),
+            ms(r.offset_p99_ms),
+            ms(r.offset_max_ms),
+            ms(r.flash_click_p50_ms),
+            ms(r.flash_click_max_ms),
+            ms(r.wav_click_p50_ms),
+            ms(r.wav_click_max_ms),
+            opt_u(r.audio_underruns),
+            opt_u(r.audio_concealed_packets),
+            opt_u(r.audio_packets_lost),
+            r.note.clone(),
+        ]
+    };
+    crate::report::render_rows(
         &[
             "res",
             "tx",
@@ -442,7 +425,8 @@ pub fn table(rows: &[AvRow]) -> String {
             "a.lost",
             "note",
         ],
-        &cells,
+        rows,
+        cells,
     )
 }
 

@@ -178,32 +178,29 @@ fn row(
 
 /// The rows as a text table.
 pub fn table(rows: &[CallRow]) -> String {
-    let ms = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:.1}"));
-    let signed = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:+.1}"));
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            vec![
-                r.resolution.clone(),
-                r.camera.clone(),
-                r.direction.clone(),
-                format!("{} ({} skipped)", r.frames_sent, r.frames_skipped),
-                r.frames_shown.to_string(),
-                format!("{}/{}", r.frames_lost, r.frames_late),
-                ms(r.capture_p50_ms),
-                ms(r.capture_p99_ms),
-                ms(r.capture_max_ms),
-                ms(r.arrival_p50_ms),
-                signed(r.offset_p50_ms),
-                signed(r.offset_max_ms),
-                r.audio_underruns
-                    .map_or_else(|| "-".into(), |v| v.to_string()),
-                format!("{:.0}", r.cpu_percent),
-                r.note.clone(),
-            ]
-        })
-        .collect();
-    crate::report::render(
+    use crate::report::{opt_f, opt_signed, opt_u};
+    let ms = |v: Option<f64>| opt_f(v, 1);
+    let signed = |v: Option<f64>| opt_signed(v, 1);
+    let cells = |r: &CallRow| {
+        vec![
+            r.resolution.clone(),
+            r.camera.clone(),
+            r.direction.clone(),
+            format!("{} ({} skipped)", r.frames_sent, r.frames_skipped),
+            r.frames_shown.to_string(),
+            format!("{}/{}", r.frames_lost, r.frames_late),
+            ms(r.capture_p50_ms),
+            ms(r.capture_p99_ms),
+            ms(r.capture_max_ms),
+            ms(r.arrival_p50_ms),
+            signed(r.offset_p50_ms),
+            signed(r.offset_max_ms),
+            opt_u(r.audio_underruns),
+            format!("{:.0}", r.cpu_percent),
+            r.note.clone(),
+        ]
+    };
+    crate::report::render_rows(
         &[
             "res",
             "camera",
@@ -221,6 +218,7 @@ pub fn table(rows: &[CallRow]) -> String {
             "CPU %",
             "note",
         ],
-        &cells,
+        rows,
+        cells,
     )
 }

@@ -648,56 +648,53 @@ pub fn table(rows: &[LiveRow]) -> String {
         "srv MiB",
         "pub MiB",
     ];
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            vec![
-                r.resolution.clone(),
-                r.transport.clone(),
-                r.viewers.to_string(),
-                r.decoder.clone(),
-                opt_f(r.fps, 1),
-                format!("{}/{}", r.frames_shown, opt_u(r.frames_due)),
-                opt_u(r.frames_lost),
-                opt_u(r.frames_late),
-                opt_f(r.capture_to_display_ms_p50, 1),
-                opt_f(r.capture_to_display_ms_p99, 1),
-                opt_f(r.capture_to_display_ms_max, 1),
-                match (r.worst_receiver_frames, r.worst_receiver_due) {
-                    (Some(f), Some(d)) => format!("{f}/{d}"),
-                    _ => "-".into(),
-                },
-                opt_f(r.worst_receiver_pct, 2),
-                if r.receivers == 0 {
-                    "-".into()
-                } else {
-                    r.receiver_sequence_gaps.to_string()
-                },
-                match (r.server_skipped_frames, r.server_skipped_max) {
-                    (Some(sum), Some(max)) if sum > 0 => format!("{sum} (max {max})"),
-                    (Some(sum), _) => sum.to_string(),
-                    _ => "-".into(),
-                },
-                match r.every_viewer_every_frame {
-                    Some(true) => "yes".into(),
-                    Some(false) => "NO".into(),
-                    None => "-".into(),
-                },
-                opt_f(r.server_cpu_pct, 1),
-                opt_f(r.publisher_cpu_pct, 1),
-                format!("{:.1}", r.decoder_cpu_pct),
-                opt_f(r.decoder_cpu_ms_per_frame, 2),
-                if r.receivers == 0 {
-                    "-".into()
-                } else {
-                    opt_f(r.receivers_cpu_pct, 1)
-                },
-                format!("{:.0}", r.server_rss_mib),
-                format!("{:.0}", r.publisher_rss_mib),
-            ]
-        })
-        .collect();
-    let mut out = report::render(&header, &cells);
+    let cells = |r: &LiveRow| {
+        vec![
+            r.resolution.clone(),
+            r.transport.clone(),
+            r.viewers.to_string(),
+            r.decoder.clone(),
+            opt_f(r.fps, 1),
+            format!("{}/{}", r.frames_shown, opt_u(r.frames_due)),
+            opt_u(r.frames_lost),
+            opt_u(r.frames_late),
+            opt_f(r.capture_to_display_ms_p50, 1),
+            opt_f(r.capture_to_display_ms_p99, 1),
+            opt_f(r.capture_to_display_ms_max, 1),
+            match (r.worst_receiver_frames, r.worst_receiver_due) {
+                (Some(f), Some(d)) => format!("{f}/{d}"),
+                _ => "-".into(),
+            },
+            opt_f(r.worst_receiver_pct, 2),
+            if r.receivers == 0 {
+                "-".into()
+            } else {
+                r.receiver_sequence_gaps.to_string()
+            },
+            match (r.server_skipped_frames, r.server_skipped_max) {
+                (Some(sum), Some(max)) if sum > 0 => format!("{sum} (max {max})"),
+                (Some(sum), _) => sum.to_string(),
+                _ => "-".into(),
+            },
+            match r.every_viewer_every_frame {
+                Some(true) => "yes".into(),
+                Some(false) => "NO".into(),
+                None => "-".into(),
+            },
+            opt_f(r.server_cpu_pct, 1),
+            opt_f(r.publisher_cpu_pct, 1),
+            format!("{:.1}", r.decoder_cpu_pct),
+            opt_f(r.decoder_cpu_ms_per_frame, 2),
+            if r.receivers == 0 {
+                "-".into()
+            } else {
+                opt_f(r.receivers_cpu_pct, 1)
+            },
+            format!("{:.0}", r.server_rss_mib),
+            format!("{:.0}", r.publisher_rss_mib),
+        ]
+    };
+    let mut out = report::render_rows(&header, rows, cells);
     for r in rows {
         let mut notes = Vec::new();
         if !r.note.trim().is_empty() {
@@ -749,24 +746,21 @@ pub fn record_table(rows: &[RecordRow]) -> String {
         "pub MiB",
         "note",
     ];
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            vec![
-                r.resolution.clone(),
-                format!("hdstream-publish → {}", r.server),
-                opt_u(r.frames_published),
-                opt_u(r.frames_taken),
-                opt_f(r.taken_pct, 2),
-                opt_f(r.server_cpu_pct, 1),
-                opt_f(r.publisher_cpu_pct, 1),
-                format!("{:.0}", r.server_rss_mib),
-                format!("{:.0}", r.publisher_rss_mib),
-                r.note.clone(),
-            ]
-        })
-        .collect();
-    report::render(&header, &cells)
+    let cells = |r: &RecordRow| {
+        vec![
+            r.resolution.clone(),
+            format!("hdstream-publish → {}", r.server),
+            opt_u(r.frames_published),
+            opt_u(r.frames_taken),
+            opt_f(r.taken_pct, 2),
+            opt_f(r.server_cpu_pct, 1),
+            opt_f(r.publisher_cpu_pct, 1),
+            format!("{:.0}", r.server_rss_mib),
+            format!("{:.0}", r.publisher_rss_mib),
+            r.note.clone(),
+        ]
+    };
+    report::render_rows(&header, rows, cells)
 }
 
 #[cfg(test)]

@@ -149,7 +149,17 @@ fn make(dir: &Path, res: Resolution, seconds: u32, restart: Restart, path: &Path
         res.height,
         seconds
     );
-    let summary = generate::generate(&Options {
+    let summary = generate::generate(&pattern(res, seconds, restart, tmp.clone()))
+        .with_context(|| format!("cannot make {}", path.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot rename to {}", path.display()))?;
+    eprintln!("{summary}");
+    Ok(())
+}
+
+/// What `encode_mjpeg` is asked for to make `res`'s test media: the test pattern's first
+/// `res.fps × seconds` frames at [`QUALITY`] with `restart`, a plain MJPEG file at `out`.
+fn pattern(res: Resolution, seconds: u32, restart: Restart, out: PathBuf) -> Options {
+    Options {
         source: Source::Pattern {
             width: res.width,
             height: res.height,
@@ -159,14 +169,10 @@ fn make(dir: &Path, res: Resolution, seconds: u32, restart: Restart, path: &Path
         quality: QUALITY,
         restart,
         container: Container::Plain,
-        out: tmp.clone(),
+        out,
         threads: 0,
         progress: true,
-    })
-    .with_context(|| format!("cannot make {}", path.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot rename to {}", path.display()))?;
-    eprintln!("{summary}");
-    Ok(())
+    }
 }
 
 /// Writes the first `frames` frames of the plain MJPEG file `from` into `to`.
@@ -212,20 +218,7 @@ pub fn ensure_av(dir: &Path, res: Resolution, seconds: u32) -> Result<PathBuf> {
         seconds
     );
     let summary = generate::generate_with(
-        &Options {
-            source: Source::Pattern {
-                width: res.width,
-                height: res.height,
-                frames: (res.fps * seconds) as usize,
-            },
-            fps: res.fps,
-            quality: QUALITY,
-            restart: Restart::None,
-            container: Container::Plain,
-            out: tmp.clone(),
-            threads: 0,
-            progress: true,
-        },
+        &pattern(res, seconds, Restart::None, tmp.clone()),
         generate::Marks { flash: true },
     )
     .with_context(|| format!("cannot make {}", path.display()))?;

@@ -227,12 +227,12 @@ pub fn gst_server(file: &Path, fps: u32, retransmission: bool) -> Result<Sender>
 }
 
 /// Starts gst-rtsp-server taking a publisher in RECORD mode at `rtsp://…/live/bench`
-/// (`benches/scripts/gst-rtsp-record.py`: depayloads into a fakesink and counts the frames;
-/// [`gst_frames_taken`] reads the count once it is stopped).
+/// (`tools/scripts/gst-rtsp-server.py --record`: depayloads into a fakesink and counts the
+/// frames; [`gst_frames_taken`] reads the count once it is stopped).
 pub fn gst_record_server() -> Result<Sender> {
     let mut cmd = Command::new("/usr/bin/python3");
-    cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gst-rtsp-record.py"))
-        .args(["--port", "0", "--mount", "live/bench"]);
+    cmd.arg(gst_server_script())
+        .args(["--record", "--port", "0", "--mount", "live/bench"]);
     start_gst_script(cmd)
 }
 

@@ -147,12 +147,20 @@ impl Row {
     }
 }
 
-pub(crate) fn opt_u(v: Option<u64>) -> String {
+/// A table cell: the count, or `-` when there is none.
+pub(crate) fn opt_u<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or("-".into(), |v| v.to_string())
 }
 
+/// A table cell: the value to `digits` decimals, or `-` when there is none.
 pub(crate) fn opt_f(v: Option<f64>, digits: usize) -> String {
     v.map_or("-".into(), |v| format!("{v:.digits$}"))
+}
+
+/// A table cell: the value to `digits` decimals with its sign (`+` too), or `-` when there is
+/// none.
+pub(crate) fn opt_signed(v: Option<f64>, digits: usize) -> String {
+    v.map_or("-".into(), |v| format!("{v:+.digits$}"))
 }
 
 /// The table a person reads.
@@ -184,43 +192,40 @@ pub fn table(rows: &[Row]) -> String {
         "cli MiB",
         "srv MiB",
     ];
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            vec![
-                r.resolution.clone(),
-                r.transport.name().into(),
-                r.sender.clone(),
-                r.receiver.clone(),
-                if r.impair.is_empty() {
-                    "-".into()
-                } else {
-                    r.impair.clone()
-                },
-                format!("{:.1}/{}", r.fps_displayed, r.target_fps),
-                format!("{}/{}", r.frames_displayed, r.frames_expected),
-                opt_u(r.frames_concealed),
-                opt_u(r.frames_lost),
-                opt_u(r.frames_late),
-                opt_u(r.frames_undecodable),
-                opt_f(r.packet_loss_pct, 2),
-                opt_u(r.packets_repaired),
-                opt_f(r.rtx_overhead_pct, 2),
-                opt_f(r.data_rate_mbps, 1),
-                opt_f(r.latency_ms_p50, 1),
-                opt_f(r.latency_ms_p99, 1),
-                opt_f(r.latency_ms_max, 1),
-                opt_f(r.decode_ms_p50, 2),
-                opt_f(r.decode_ms_p99, 2),
-                format!("{:.1}", r.client_cpu_pct),
-                opt_f(r.client_cpu_ms_per_frame, 2),
-                format!("{:.1}", r.server_cpu_pct),
-                format!("{:.0}", r.client_rss_mib),
-                format!("{:.0}", r.server_rss_mib),
-            ]
-        })
-        .collect();
-    let mut out = render(&header, &cells);
+    let cells = |r: &Row| {
+        vec![
+            r.resolution.clone(),
+            r.transport.name().into(),
+            r.sender.clone(),
+            r.receiver.clone(),
+            if r.impair.is_empty() {
+                "-".into()
+            } else {
+                r.impair.clone()
+            },
+            format!("{:.1}/{}", r.fps_displayed, r.target_fps),
+            format!("{}/{}", r.frames_displayed, r.frames_expected),
+            opt_u(r.frames_concealed),
+            opt_u(r.frames_lost),
+            opt_u(r.frames_late),
+            opt_u(r.frames_undecodable),
+            opt_f(r.packet_loss_pct, 2),
+            opt_u(r.packets_repaired),
+            opt_f(r.rtx_overhead_pct, 2),
+            opt_f(r.data_rate_mbps, 1),
+            opt_f(r.latency_ms_p50, 1),
+            opt_f(r.latency_ms_p99, 1),
+            opt_f(r.latency_ms_max, 1),
+            opt_f(r.decode_ms_p50, 2),
+            opt_f(r.decode_ms_p99, 2),
+            format!("{:.1}", r.client_cpu_pct),
+            opt_f(r.client_cpu_ms_per_frame, 2),
+            format!("{:.1}", r.server_cpu_pct),
+            format!("{:.0}", r.client_rss_mib),
+            format!("{:.0}", r.server_rss_mib),
+        ]
+    };
+    let mut out = render_rows(&header, rows, cells);
     for r in rows.iter().filter(|r| !r.note.is_empty()) {
         let _ = writeln!(
             out,
@@ -233,6 +238,13 @@ pub fn table(rows: &[Row]) -> String {
         );
     }
     out
+}
+
+/// The text table of `rows`: columns right-aligned under `header`, one line per row, of the
+/// cells `cells` makes of it ([`render`]).
+pub fn render_rows<T>(header: &[&str], rows: &[T], cells: impl Fn(&T) -> Vec<String>) -> String {
+    let cells: Vec<Vec<String>> = rows.iter().map(cells).collect();
+    render(header, &cells)
 }
 
 /// Columns right-aligned under `header`, one line per row of `cells`.

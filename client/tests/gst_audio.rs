@@ -1,6 +1,7 @@
 //! Interop with sound: GStreamer's RTSP server (gst-rtsp-server through Debian's python3-gi,
-//! `tests/gst_av_server.py`: rtpjpegpay and rtpL16pay in one media, dynamic payload type 96,
-//! packets cut at the MTU rather than by time) serving the pattern clip and its WAV. The
+//! `tools/scripts/gst-rtsp-server.py --wav`: rtpjpegpay and rtpL16pay in one media, dynamic
+//! payload type 96, packets cut at the MTU rather than by time) serving the pattern clip and
+//! its WAV. The
 //! client must show every frame and write the sound sample for sample, with the track placed
 //! by GStreamer's `RTP-Info` (`url=…/stream=1;seq=…;rtptime=…`). Fails (does not skip) when
 //! the peer is missing.
@@ -15,14 +16,13 @@ use hdstream_client::{Target, play};
 fn gst_server() -> (GstServer, String) {
     let mjpeg = sound::talk();
     let wav = mjpeg.with_extension("wav");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/gst_av_server.py");
     let args = [
-        "--mjpeg".as_ref(),
+        "--file".as_ref(),
         mjpeg.as_os_str(),
         "--wav".as_ref(),
         wav.as_os_str(),
     ];
-    GstServer::start(script, &sound::FPS.to_string(), &args)
+    GstServer::start(&sound::FPS.to_string(), &args)
 }
 
 #[test]

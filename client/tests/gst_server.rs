@@ -21,13 +21,9 @@ fn gst_server(file: &Path, fps: u32) -> (GstServer, String) {
 
 /// Starts gst-rtsp-server on `file` with more of the script's options.
 fn gst_server_with(file: &Path, fps: u32, more: &[&str]) -> (GstServer, String) {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tools/scripts/gst-rtsp-server.py"
-    );
     let mut args: Vec<&OsStr> = more.iter().map(OsStr::new).collect();
     args.extend(["--file".as_ref(), file.as_os_str()]);
-    GstServer::start(script, &fps.to_string(), &args)
+    GstServer::start(&fps.to_string(), &args)
 }
 
 fn plays_every_frame_from_gst(width: u16, height: u16) {

@@ -12,7 +12,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::tool;
+use hdstream_common::audio::l16;
 use hdstream_server::core::Config;
+use hdstream_tools::tone;
 
 const SECONDS: u32 = 6;
 
@@ -91,23 +93,12 @@ fn flash_times(mkv: &Path) -> Vec<f64> {
 fn click_times(mkv: &Path) -> Vec<f64> {
     let probe = common::run(
         Command::new(tool("ffprobe"))
-            .args(["-v", "error", "-select_streams", "a:0", "-show_entries"])
-            .args([
-                "packet=pts_time",
-                "-of",
-                "csv=p=0",
-                "-read_intervals",
-                "%+#1",
-            ])
+            .args(tone::FFPROBE_FIRST_SOUND_PACKET)
             .arg(mkv),
         Duration::from_secs(30),
     );
-    let start: f64 = probe
-        .stdout_text()
-        .lines()
-        .next()
-        .and_then(|l| l.trim().parse().ok())
-        .expect("the sound's first packet time");
+    let start =
+        tone::first_packet_time(&probe.stdout_text()).expect("the sound's first packet time");
     let decoded = common::run(
         Command::new(tool("ffmpeg"))
             .args(["-v", "error", "-i"])
@@ -117,11 +108,8 @@ fn click_times(mkv: &Path) -> Vec<f64> {
             ]),
         Duration::from_secs(60),
     );
-    let samples: Vec<i16> = decoded
-        .stdout
-        .chunks_exact(2)
-        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-        .collect();
+    let mut samples = Vec::new();
+    l16::read_le(&decoded.stdout, &mut samples);
     let mut clicks = Vec::new();
     let mut quiet = 48_000;
     for (i, &s) in samples.iter().enumerate() {

@@ -133,6 +133,31 @@ pub fn find_clicks(pcm: &[i16], channels: u16, rate: u32) -> Vec<usize> {
     clicks
 }
 
+/// The arguments after `ffprobe` that print the time (s) of a file's first sound packet, the
+/// file's path to follow; [`first_packet_time`] reads what it prints. A test measuring the
+/// clicks in a recording counts their places in the decoded sound from this time.
+pub const FFPROBE_FIRST_SOUND_PACKET: [&str; 10] = [
+    "-v",
+    "error",
+    "-select_streams",
+    "a:0",
+    "-show_entries",
+    "packet=pts_time",
+    "-of",
+    "csv=p=0",
+    "-read_intervals",
+    "%+#1",
+];
+
+/// The time (s) in what ffprobe printed for [`FFPROBE_FIRST_SOUND_PACKET`] (a trailing comma,
+/// as some versions print, allowed); `None` when it printed none (the file has no sound).
+pub fn first_packet_time(printed: &str) -> Option<f64> {
+    printed
+        .lines()
+        .next()
+        .and_then(|l| l.trim().trim_end_matches(',').parse().ok())
+}
+
 /// Pairs each flash shown with the nearest click heard (both in ms of one clock): the offsets
 /// (click − flash: positive when the sound comes later), and the clicks no flash lies within
 /// `bound_ms` of (a click whose picture was never shown).
@@ -157,6 +182,13 @@ mod tests {
     use hdstream_common::audio::g711;
 
     use super::*;
+
+    #[test]
+    fn the_first_packet_time_is_the_first_line() {
+        assert_eq!(first_packet_time("0.021000\n0.041000\n"), Some(0.021));
+        assert_eq!(first_packet_time("1.5,\n"), Some(1.5));
+        assert_eq!(first_packet_time(""), None);
+    }
 
     #[test]
     fn flashes_pair_with_their_nearest_clicks() {

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use hdstream_video::ffmpeg;
 use serde_json::Value;
 
 /// A file under the temp dir, removed when dropped.
@@ -117,29 +118,10 @@ fn a_288p_second_in_both_containers_is_described_right() {
 fn from_converts_an_ffmpeg_444_file_into_a_ready_one() {
     let src = TempFile::new("444.mjpeg");
     let out = TempFile::new("444-ready.Mjpeg");
+    let make = ffmpeg::testsrc_mjpeg("320x240", "yuvj444p", &[], src.arg());
     ok(
         "ffmpeg",
-        &[
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=30",
-            "-t",
-            "1",
-            "-c:v",
-            "mjpeg",
-            "-q:v",
-            "5",
-            "-pix_fmt",
-            "yuvj444p",
-            "-f",
-            "mjpeg",
-            src.arg(),
-        ],
+        &make.iter().map(String::as_str).collect::<Vec<_>>(),
     );
     let before = info(&[&src.0]);
     assert_eq!(before["rfc2435_ready"], false);

@@ -8,10 +8,12 @@
 //! - [`file`]: [`MjpegFile`], a memory-mapped, indexed file (bare JPEGs or a container).
 //! - [`decoder`]: zune-jpeg decoding into a reusable 0RGB `u32` buffer.
 //! - [`pattern`]: moving, numbered test-pattern frames; [`encoder`]: RFC 2435-ready encoding.
+//! - [`ffmpeg`]: ffmpeg's arguments for its own MJPEG test files, the foreign input of tests.
 
 pub mod container;
 pub mod decoder;
 pub mod encoder;
+pub mod ffmpeg;
 pub mod file;
 pub mod index;
 pub mod jpeg;

@@ -7,6 +7,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use hdstream_video::decoder::Decoder;
+use hdstream_video::ffmpeg;
 use hdstream_video::index::Container;
 use hdstream_video::jpeg::Sampling;
 use hdstream_video::{Index, MjpegFile};
@@ -47,30 +48,12 @@ fn run(program: &str, args: &[&str]) -> String {
 /// One second of testsrc2 at 640x360, 30 fps, as plain MJPEG.
 fn make(name: &str, pix_fmt: &str, huffman: Option<&str>) -> TempFile {
     let file = TempFile::new(name);
-    let path = file.0.to_str().unwrap();
-    let mut args = vec![
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=640x360:rate=30",
-        "-t",
-        "1",
-        "-c:v",
-        "mjpeg",
-        "-q:v",
-        "5",
-        "-pix_fmt",
-        pix_fmt,
-    ];
-    if let Some(h) = huffman {
-        args.extend(["-huffman", h]);
-    }
-    args.extend(["-f", "mjpeg", path]);
-    run("ffmpeg", &args);
+    let more = huffman.map_or(Vec::new(), |h| vec!["-huffman", h]);
+    let args = ffmpeg::testsrc_mjpeg("640x360", pix_fmt, &more, file.0.to_str().unwrap());
+    run(
+        "ffmpeg",
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
     file
 }
 

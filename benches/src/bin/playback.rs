@@ -6,7 +6,7 @@
 //! benchmark ([`hdstream_benches::av`]); with `--call`, two calls calling each other
 //! ([`hdstream_benches::call`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -311,11 +311,7 @@ fn main() -> Result<()> {
         bins.push("impair");
     }
     let build = Build::start(&args, &bins)?;
-    let transports = match args.transport.unwrap_or(Which::Udp) {
-        Which::Udp => vec![Transport::Udp],
-        Which::Tcp => vec![Transport::Tcp],
-        Which::Both => vec![Transport::Udp, Transport::Tcp],
-    };
+    let transports = args.transports(Which::Udp);
     let want = |p: Peer| args.peers.contains(&p);
     let want_gst = want(Peer::Gstreamer) || want(Peer::GstreamerBgrx);
     let have_gst = want_gst && peers::available("gst-launch-1.0");
@@ -334,25 +330,20 @@ fn main() -> Result<()> {
             "gst-rtsp-server skipped: apt-get install -y python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good ffmpeg"
         );
     }
-    let media_dir = args.media_dir.clone().unwrap_or_else(media::default_dir);
-    let files: Vec<(Resolution, PathBuf)> = resolutions
-        .iter()
-        .copied()
-        .zip(media::ensure_all(
-            &media_dir,
-            &resolutions,
-            seconds,
-            Restart::None,
-        )?)
-        .collect();
+    let files = plain_files(&args, &resolutions, seconds)?;
     // Under loss, the same pictures with restart markers, for the concealment row.
     let restart_files: Vec<Option<PathBuf>> = if args.impair.is_empty() {
         vec![None; files.len()]
     } else {
-        media::ensure_all(&media_dir, &resolutions, seconds, media::RESTART_VARIANT)?
-            .into_iter()
-            .map(Some)
-            .collect()
+        media::ensure_all(
+            &args.media_dir(),
+            &resolutions,
+            seconds,
+            media::RESTART_VARIANT,
+        )?
+        .into_iter()
+        .map(Some)
+        .collect()
     };
     build.wait()?;
     let mut pairs = vec![(Sender::Ours, Receiver::Ours)];
@@ -463,15 +454,9 @@ fn main() -> Result<()> {
         "wall_s": started.elapsed().as_secs_f64(),
     });
     report::write(&args.out, &rows, &extra)?;
-    match plot::write(&args.out, &rows) {
-        Ok(files) => eprintln!("plots: {}", files.join(", ")),
-        Err(e) => eprintln!("plots skipped: {e:#}"),
-    }
+    plotted("plots", plot::write(&args.out, &rows));
     if let Some((ramps, plain)) = &ramps {
-        match plot::capacity(&args.out, ramps, *plain) {
-            Ok(files) => eprintln!("capacity plots: {}", files.join(", ")),
-            Err(e) => eprintln!("capacity plots skipped: {e:#}"),
-        }
+        plotted("capacity plots", plot::capacity(&args.out, ramps, *plain));
     }
     eprintln!(
         "results: {}/results.json, results.csv ({:.0} s in all)",
@@ -517,38 +502,48 @@ fn live(args: &Args, started: Instant) -> Result<()> {
             "gst-rtsp-server skipped: apt-get install -y python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good"
         );
     }
-    let media_dir = args.media_dir.clone().unwrap_or_else(media::default_dir);
-    let files = resolutions
-        .iter()
-        .copied()
-        .zip(media::ensure_all(
-            &media_dir,
-            &resolutions,
-            seconds,
-            Restart::None,
-        )?)
-        .collect();
+    let files = plain_files(args, &resolutions, seconds)?;
     build.wait()?;
     let plan = live::Plan {
         files,
         viewers: args.viewers.clone(),
         seconds,
-        transports: match args.transport.unwrap_or(Which::Udp) {
-            Which::Udp => vec![Transport::Udp],
-            Which::Tcp => vec![Transport::Tcp],
-            Which::Both => vec![Transport::Udp, Transport::Tcp],
-        },
+        transports: args.transports(Which::Udp),
         gstreamer: gst && want(Peer::Gstreamer),
         gstreamer_bgrx: gst && want(Peer::GstreamerBgrx),
         ffmpeg,
         gst_record,
     };
     let rows = live::run(&plan, &args.out, started)?;
-    match plot::live(&args.out, &rows) {
-        Ok(files) => eprintln!("plots: {}", files.join(", ")),
-        Err(e) => eprintln!("plots skipped: {e:#}"),
-    }
+    plotted("plots", plot::live(&args.out, &rows));
     Ok(())
+}
+
+impl Args {
+    /// Where the test media are: `--media-dir`, or `target/media/`.
+    fn media_dir(&self) -> PathBuf {
+        self.media_dir.clone().unwrap_or_else(media::default_dir)
+    }
+
+    /// The transports `--transport` asks for, `default` without it.
+    fn transports(&self, default: Which) -> Vec<Transport> {
+        match self.transport.unwrap_or(default) {
+            Which::Udp => vec![Transport::Udp],
+            Which::Tcp => vec![Transport::Tcp],
+            Which::Both => vec![Transport::Udp, Transport::Tcp],
+        }
+    }
+}
+
+/// The plain test media (no restart markers) of each of `resolutions` lasting `seconds`, made
+/// now where missing.
+fn plain_files(
+    args: &Args,
+    resolutions: &[Resolution],
+    seconds: u32,
+) -> Result<Vec<(Resolution, PathBuf)>> {
+    let files = media::ensure_all(&args.media_dir(), resolutions, seconds, Restart::None)?;
+    Ok(resolutions.iter().copied().zip(files).collect())
 }
 
 /// The rows and seconds of `--av` and `--call`: `--resolutions` (720p30 and 1080p30 by
@@ -579,11 +574,7 @@ fn av(args: &Args, started: Instant) -> Result<()> {
         bail!("--av: --seconds must be at least 2 (a flash each second)");
     }
     let build = Build::start(args, &["hdstream-server", "hdstream-client"])?;
-    let transports = match args.transport.unwrap_or(Which::Both) {
-        Which::Udp => vec![Transport::Udp],
-        Which::Tcp => vec![Transport::Tcp],
-        Which::Both => vec![Transport::Udp, Transport::Tcp],
-    };
+    let transports = args.transports(Which::Both);
     let want = |p: Peer| args.peers.contains(&p);
     let mut players = vec![Player::Ours];
     // Both peers' figures are read back with ffmpeg and ffprobe.
@@ -605,7 +596,7 @@ fn av(args: &Args, started: Instant) -> Result<()> {
             );
         }
     }
-    let media_dir = args.media_dir.clone().unwrap_or_else(media::default_dir);
+    let media_dir = args.media_dir();
     let files: Vec<(Resolution, PathBuf)> = resolutions
         .iter()
         .map(|&r| media::ensure_av(&media_dir, r, seconds).map(|p| (r, p)))
@@ -633,16 +624,7 @@ fn av(args: &Args, started: Instant) -> Result<()> {
     }
     let _ = std::fs::remove_dir_all(&work);
     println!("{}", av::table(&rows));
-    let extra = serde_json::json!({
-        "seconds": seconds,
-        "wall_s": started.elapsed().as_secs_f64(),
-    });
-    report::write_named(&args.out, "av", &rows, &extra)?;
-    match plot::av(&args.out, &rows) {
-        Ok(files) => eprintln!("plots: {}", files.join(", ")),
-        Err(e) => eprintln!("plots skipped: {e:#}"),
-    }
-    Ok(())
+    finish(args, started, "av", &rows, seconds, plot::av)
 }
 
 /// `playback --call`: the two-way call benchmark ([`hdstream_benches::call`]).
@@ -652,16 +634,8 @@ fn call(args: &Args, started: Instant) -> Result<()> {
     let build = Build::start(args, &["hdstream-call"])?;
     let work = std::env::temp_dir().join(format!("hdstream-call-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
-    let media_dir = args.media_dir.clone().unwrap_or_else(media::default_dir);
-    let mut runs: Vec<(Resolution, call::Camera)> = resolutions
-        .iter()
-        .copied()
-        .zip(media::ensure_all(
-            &media_dir,
-            &resolutions,
-            seconds,
-            Restart::None,
-        )?)
+    let mut runs: Vec<(Resolution, call::Camera)> = plain_files(args, &resolutions, seconds)?
+        .into_iter()
         .map(|(r, p)| (r, call::Camera::File(p)))
         .collect();
     build.wait()?;
@@ -683,16 +657,34 @@ fn call(args: &Args, started: Instant) -> Result<()> {
     }
     let _ = std::fs::remove_dir_all(&work);
     println!("{}", call::table(&rows));
+    finish(args, started, "call", &rows, seconds, plot::call)
+}
+
+/// The end of `--av` and `--call`: `stem`.json and `stem`.csv in `--out` (with the seconds
+/// and the wall time), then the plots `plot` draws from the rows.
+fn finish<T: serde::Serialize>(
+    args: &Args,
+    started: Instant,
+    stem: &str,
+    rows: &[T],
+    seconds: u32,
+    plot: fn(&Path, &[T]) -> Result<Vec<String>>,
+) -> Result<()> {
     let extra = serde_json::json!({
         "seconds": seconds,
         "wall_s": started.elapsed().as_secs_f64(),
     });
-    report::write_named(&args.out, "call", &rows, &extra)?;
-    match plot::call(&args.out, &rows) {
-        Ok(files) => eprintln!("plots: {}", files.join(", ")),
-        Err(e) => eprintln!("plots skipped: {e:#}"),
-    }
+    report::write_named(&args.out, stem, rows, &extra)?;
+    plotted("plots", plot(&args.out, rows));
     Ok(())
+}
+
+/// Says on stderr which `what` files a plot wrote, or why it was skipped.
+fn plotted(what: &str, drawn: Result<Vec<String>>) {
+    match drawn {
+        Ok(files) => eprintln!("{what}: {}", files.join(", ")),
+        Err(e) => eprintln!("{what} skipped: {e:#}"),
+    }
 }
 
 /// A row, or a row saying the run failed.

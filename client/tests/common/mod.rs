@@ -156,16 +156,21 @@ pub fn play_when_live(options: &hdstream_client::Options, url: &str) -> hdstream
     }
 }
 
-/// A GStreamer RTSP server (a Python script through Debian's python3-gi), stopped when
-/// dropped.
+/// A GStreamer RTSP server (`tools/scripts/gst-rtsp-server.py` through Debian's python3-gi),
+/// stopped when dropped.
 pub struct GstServer(std::process::Child);
 
 impl GstServer {
-    /// Runs `script` (a path) with `--port 0 --fps FPS` and `args`; returns it and the URL it
-    /// prints (`URL rtsp://…`) once it serves.
-    pub fn start(script: &str, fps: &str, args: &[&std::ffi::OsStr]) -> (GstServer, String) {
+    /// Runs `tools/scripts/gst-rtsp-server.py` with `--port 0 --fps FPS` and `args` (the file
+    /// to serve and any other options); returns it and the URL it prints (`URL rtsp://…`) once
+    /// it serves.
+    pub fn start(fps: &str, args: &[&std::ffi::OsStr]) -> (GstServer, String) {
         use std::io::BufRead;
         use std::process::{Command, Stdio};
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tools/scripts/gst-rtsp-server.py"
+        );
         let mut child = Command::new("/usr/bin/python3")
             .arg(script)
             .args(["--port", "0", "--fps", fps])

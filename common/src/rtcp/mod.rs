@@ -35,7 +35,7 @@ pub use compound::{Compound, Packet, Packets, Unknown};
 pub use goodbye::Goodbye;
 pub use nack::{GENERIC_NACK, Nack, TRANSPORT_FEEDBACK, entries as nack_entries};
 pub use ntp::{LastSr, NtpTimestamp, from_compact, round_trip_time, to_compact};
-pub use report::{ReceiverReport, ReportBlock, SenderInfo, SenderReport, fraction_lost};
+pub use report::{ReceiverReport, Report, ReportBlock, SenderInfo, SenderReport, fraction_lost};
 pub use sdes::{Chunk, SdesItem, SourceDescription};
 pub use writer::Writer;
 

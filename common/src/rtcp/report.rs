@@ -198,82 +198,38 @@ fn check_blocks(parts: &Parts<'_>, fixed: usize) -> Result<usize, Error> {
     Ok(end)
 }
 
-/// A sender report, SR (§6.4.1), as a borrowed view.
+/// A sender or receiver report (§6.4) as a borrowed view: `FIXED` bytes (an RR's SSRC of
+/// the packet's sender; an SR's sender information, which starts with it), then the report
+/// blocks, then the profile-specific extension. An RR is an SR without the sender information
+/// (§6.4.2), so one view reads both: [`SenderReport`] and [`ReceiverReport`].
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct SenderReport<'a> {
+pub struct Report<'a, const FIXED: usize> {
     /// RC.
     count: u8,
     /// Body after the common header, without padding.
     body: &'a [u8],
 }
 
-impl<'a> SenderReport<'a> {
-    /// Checks the sender information and report count against the length.
-    pub(super) fn parse(parts: Parts<'a>) -> Result<SenderReport<'a>, Error> {
-        debug_assert_eq!(parts.packet_type, SENDER_REPORT);
-        check_blocks(&parts, SENDER_INFO_LEN)?;
-        Ok(SenderReport {
-            count: parts.count,
-            body: parts.body,
-        })
-    }
-
-    /// The number of report blocks (RC).
-    pub fn count(&self) -> u8 {
-        self.count
-    }
-
-    /// The sender information: SSRC, NTP and RTP timestamps, packet and octet counts.
-    pub fn sender_info(&self) -> SenderInfo {
-        SenderInfo::read(self.body)
-    }
-
-    /// SSRC of the sender.
-    pub fn ssrc(&self) -> u32 {
-        be32(self.body, 0)
-    }
-
-    /// The report blocks, about the streams this sender receives.
-    pub fn report_blocks(&self) -> impl Iterator<Item = ReportBlock> + 'a {
-        blocks(split_blocks(self.body, SENDER_INFO_LEN, self.count).0)
-    }
-
-    /// Profile-specific extension after the report blocks (usually empty).
-    pub fn extension(&self) -> &'a [u8] {
-        split_blocks(self.body, SENDER_INFO_LEN, self.count).1
-    }
-
-    /// Bytes after the common header, without padding.
-    pub fn body(&self) -> &'a [u8] {
-        self.body
-    }
-}
-
-impl std::fmt::Debug for SenderReport<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SenderReport")
-            .field("sender_info", &self.sender_info())
-            .field("report_blocks", &DebugIter(|| self.report_blocks()))
-            .field("extension", &self.extension())
-            .finish()
-    }
-}
+/// A sender report, SR (§6.4.1), as a borrowed view.
+pub type SenderReport<'a> = Report<'a, SENDER_INFO_LEN>;
 
 /// A receiver report, RR (§6.4.2), as a borrowed view.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct ReceiverReport<'a> {
-    /// RC.
-    count: u8,
-    /// Body after the common header, without padding.
-    body: &'a [u8],
-}
+pub type ReceiverReport<'a> = Report<'a, 4>;
 
-impl<'a> ReceiverReport<'a> {
-    /// Checks the SSRC and report count against the length.
-    pub(super) fn parse(parts: Parts<'a>) -> Result<ReceiverReport<'a>, Error> {
-        debug_assert_eq!(parts.packet_type, RECEIVER_REPORT);
-        check_blocks(&parts, 4)?;
-        Ok(ReceiverReport {
+impl<'a, const FIXED: usize> Report<'a, FIXED> {
+    /// The packet type this view reads.
+    const PACKET_TYPE: u8 = if FIXED == SENDER_INFO_LEN {
+        SENDER_REPORT
+    } else {
+        RECEIVER_REPORT
+    };
+
+    /// Checks the fixed part (the sender information of an SR, the SSRC of an RR) and the
+    /// report count against the length.
+    pub(super) fn parse(parts: Parts<'a>) -> Result<Report<'a, FIXED>, Error> {
+        debug_assert_eq!(parts.packet_type, Self::PACKET_TYPE);
+        check_blocks(&parts, FIXED)?;
+        Ok(Report {
             count: parts.count,
             body: parts.body,
         })
@@ -289,19 +245,36 @@ impl<'a> ReceiverReport<'a> {
         be32(self.body, 0)
     }
 
-    /// The report blocks.
+    /// The report blocks, about the streams the packet's sender receives.
     pub fn report_blocks(&self) -> impl Iterator<Item = ReportBlock> + 'a {
-        blocks(split_blocks(self.body, 4, self.count).0)
+        blocks(split_blocks(self.body, FIXED, self.count).0)
     }
 
     /// Profile-specific extension after the report blocks (usually empty).
     pub fn extension(&self) -> &'a [u8] {
-        split_blocks(self.body, 4, self.count).1
+        split_blocks(self.body, FIXED, self.count).1
     }
 
     /// Bytes after the common header, without padding.
     pub fn body(&self) -> &'a [u8] {
         self.body
+    }
+}
+
+impl SenderReport<'_> {
+    /// The sender information: SSRC, NTP and RTP timestamps, packet and octet counts.
+    pub fn sender_info(&self) -> SenderInfo {
+        SenderInfo::read(self.body)
+    }
+}
+
+impl std::fmt::Debug for SenderReport<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SenderReport")
+            .field("sender_info", &self.sender_info())
+            .field("report_blocks", &DebugIter(|| self.report_blocks()))
+            .field("extension", &self.extension())
+            .finish()
     }
 }
 
