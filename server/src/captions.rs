@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use hdstream_common::rtp;
 use hdstream_common::text::{self, Captions, Cue, t140};
 
-use crate::sender::{Counters, Next};
+use crate::sender::{Counters, Next, Numbering};
 
 /// Dynamic RTP payload type of T.140 text.
 pub const T140_PAYLOAD_TYPE: u8 = t140::PAYLOAD_TYPE;
@@ -76,8 +76,7 @@ struct Schedule {
 pub struct CaptionStream {
     /// RTP SSRC (random, RFC 3550 §8).
     pub ssrc: u32,
-    next_seq: u16,
-    ts_origin: u32,
+    numbering: Numbering,
     /// Milliseconds of play since the stream began: the timestamp clock.
     clock: u64,
     /// Where PLAY starts from.
@@ -102,8 +101,7 @@ impl CaptionStream {
         let [ssrc, seq, ts] = random;
         CaptionStream {
             ssrc,
-            next_seq: seq as u16,
-            ts_origin: ts,
+            numbering: Numbering::new(seq, ts),
             clock: 0,
             npt: Duration::ZERO,
             next_cue: 0,
@@ -118,12 +116,12 @@ impl CaptionStream {
 
     /// The sequence number the next packet carries.
     pub fn next_sequence_number(&self) -> u16 {
-        self.next_seq
+        self.numbering.next_sequence_number()
     }
 
     /// The RTP timestamp of the moment PLAY starts from.
     pub fn next_timestamp(&self) -> u32 {
-        self.ts_origin.wrapping_add(self.clock as u32)
+        self.numbering.timestamp(self.clock)
     }
 
     /// Moves to `npt` seconds (the video's position).
@@ -186,7 +184,7 @@ impl CaptionStream {
             }
             None => self.clock,
         };
-        self.ts_origin.wrapping_add(clock as u32)
+        self.numbering.timestamp(clock)
     }
 
     /// Whether a cue is due at `now` whose sender report has not gone yet: the core sends the
@@ -221,7 +219,7 @@ impl CaptionStream {
                 return Next::At(due);
             }
             let clock = Self::clock_at(s, cue.start.max(s.anchor_npt));
-            let timestamp = self.ts_origin.wrapping_add(clock as u32);
+            let timestamp = self.numbering.timestamp(clock);
             let marker = self
                 .idle_since
                 .is_none_or(|t| now.saturating_duration_since(t).as_millis() >= 300);
@@ -233,14 +231,14 @@ impl CaptionStream {
                 let header = rtp::Header {
                     marker: marker && k == 0,
                     payload_type: T140_PAYLOAD_TYPE,
-                    sequence_number: self.next_seq,
+                    sequence_number: self.numbering.next_sequence_number(),
                     timestamp,
                     ssrc: self.ssrc,
                 };
                 if header.append(&[&block.data], out).is_err() {
                     return Next::Held;
                 }
-                self.next_seq = self.next_seq.wrapping_add(1);
+                self.numbering.take_sequence_number();
                 self.counters.packets += 1;
                 self.counters.octets += block.data.len() as u64;
             }

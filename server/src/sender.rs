@@ -37,3 +37,39 @@ pub enum Next {
     /// The last frame of the file has gone (and the stream does not loop).
     Ended,
 }
+
+/// A track's RTP numbering (RFC 3550 §5.1): the sequence number of the next packet and the
+/// timestamp origin, both random at the start; the track counts its own clock (in its payload's
+/// clock units) and stamps `origin + clock`.
+#[derive(Debug, Clone, Copy)]
+pub struct Numbering {
+    next_seq: u16,
+    ts_origin: u32,
+}
+
+impl Numbering {
+    /// Numbering from a random initial sequence number and timestamp origin.
+    pub fn new(seq: u32, ts_origin: u32) -> Numbering {
+        Numbering {
+            next_seq: seq as u16,
+            ts_origin,
+        }
+    }
+
+    /// The sequence number the next packet carries.
+    pub fn next_sequence_number(&self) -> u16 {
+        self.next_seq
+    }
+
+    /// The RTP timestamp of `clock` ticks since the stream began (wrapping, §5.1).
+    pub fn timestamp(&self, clock: u64) -> u32 {
+        self.ts_origin.wrapping_add(clock as u32)
+    }
+
+    /// Takes the next sequence number.
+    pub fn take_sequence_number(&mut self) -> u16 {
+        let seq = self.next_seq;
+        self.next_seq = seq.wrapping_add(1);
+        seq
+    }
+}

@@ -22,7 +22,7 @@ use crate::captions::CaptionStream;
 use crate::delivery::Delivery;
 use crate::live::TrackKind;
 use crate::live_track::LiveTrackStream;
-use crate::sender::{Counters, MAX_LAG, Next};
+use crate::sender::{Counters, MAX_LAG, Next, Numbering};
 use crate::sound::Sound;
 
 /// Sound in one packet (RFC 3551 §4.5: 20 ms by default).
@@ -131,8 +131,7 @@ pub struct AudioStream {
     clock_rate: u32,
     /// Sample frames in one packet.
     per_packet: usize,
-    next_seq: u16,
-    ts_origin: u32,
+    numbering: Numbering,
     /// Sample frames sent since the stream began (or skipped): the timestamp clock.
     clock: u64,
     /// The next sample frame of the sound to send, on the video's timeline
@@ -162,8 +161,7 @@ impl AudioStream {
             payload_type: sound.format.payload_type,
             clock_rate: rate,
             per_packet,
-            next_seq: seq as u16,
-            ts_origin: ts,
+            numbering: Numbering::new(seq, ts),
             clock: 0,
             position: 0,
             loop_to: sound.start().min(0),
@@ -177,12 +175,12 @@ impl AudioStream {
 
     /// The sequence number the next packet carries.
     pub fn next_sequence_number(&self) -> u16 {
-        self.next_seq
+        self.numbering.next_sequence_number()
     }
 
     /// The RTP timestamp the next packet carries.
     pub fn next_timestamp(&self) -> u32 {
-        self.ts_origin.wrapping_add(self.clock as u32)
+        self.numbering.timestamp(self.clock)
     }
 
     /// Moves to the sample at `npt` seconds (the video's position after its seek).
@@ -280,13 +278,11 @@ impl AudioStream {
             if !accept(len, out) {
                 return Next::Held;
             }
-            let timestamp = self
-                .ts_origin
-                .wrapping_add(self.clock.wrapping_sub(back) as u32);
+            let timestamp = self.numbering.timestamp(self.clock.wrapping_sub(back));
             let header = rtp::Header {
                 marker: self.marker,
                 payload_type: self.payload_type,
-                sequence_number: self.next_seq,
+                sequence_number: self.numbering.next_sequence_number(),
                 timestamp,
                 ssrc: self.ssrc,
             };
@@ -298,7 +294,7 @@ impl AudioStream {
             // the PLAY: one pair on the line both lie on).
             self.last_sent = Some((self.next_timestamp(), self.due(schedule, self.clock)));
             self.marker = false;
-            self.next_seq = self.next_seq.wrapping_add(1);
+            self.numbering.take_sequence_number();
             self.clock += ahead;
             self.position = self.position.saturating_add(ahead as i64);
             self.counters.packets += 1;
