@@ -5,8 +5,10 @@
 //! with sound in Matroska (`.mkv`) or AVI (`.avi`) as ffmpeg writes them: `..` segments are
 //! refused outright (403), and anything else — absolute paths, symlinks that lead out of the
 //! root — is simply not found (404). The files are indexed at start-up, and looked at again when a DESCRIBE or SETUP names one
-//! ([`Catalogue::refresh`]): a file added since is opened, one deleted is no longer offered, one
-//! replaced (renamed over) is opened anew — sessions playing the old one go on with it.
+//! ([`Catalogue::check`]): a file added since is opened, one deleted is no longer offered, one
+//! replaced (renamed over) is opened anew — sessions playing the old one go on with it. The
+//! server opens those off its loop: `check` only `stat`s and answers a [`Job`], which the driver
+//! runs on a thread of its own, and [`Catalogue::install`] takes the result.
 //!
 //! Files are held under a read lease ([`hdstream_video::file::Guard`]): a process that truncates
 //! or rewrites one waits until the server lets go, and the server is told (SIGIO). The driver then
