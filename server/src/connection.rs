@@ -5,6 +5,8 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use hdstream_common::rtsp::Request;
+
 /// Input and output of one connection.
 #[derive(Debug)]
 pub struct Connection {
@@ -28,6 +30,9 @@ pub struct Connection {
     pub quiet_checked: bool,
     /// Whether it came over TLS (RTSPS): Basic credentials are accepted on it.
     pub tls: bool,
+    /// A request waiting for the file it names to be opened (and that file's URL name): the
+    /// connection's later input waits behind it ([`crate::core::Server::poll_open`]).
+    pub parked: Option<(Request, String)>,
 }
 
 impl Connection {
@@ -44,6 +49,7 @@ impl Connection {
             close_when_flushed: false,
             quiet_checked: false,
             tls: false,
+            parked: None,
         }
     }
 

@@ -8,7 +8,7 @@
 //! writes what connections have queued ([`Server::output`], [`Server::written`]) and sleeps
 //! until [`Server::poll_timeout`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -22,7 +22,7 @@ use crate::connection::{Connection, salvage_cseq};
 use crate::control::{self, Context};
 use crate::delivery::Delivery;
 use crate::live::{Feed, TrackKind};
-use crate::media::{Catalogue, url_segments};
+use crate::media::{Catalogue, Job, Opened, url_segments};
 use crate::publish::{PathStats, Publishing};
 use crate::sender::Next;
 use crate::session::{ConnId, Program, Session, State};
@@ -69,6 +69,10 @@ pub struct Server {
     /// Whether the last [`Server::poll_transmit`] stopped for room: something is due that the
     /// driver's buffer could not take.
     wants_room: bool,
+    /// Files to open (map and index) away from the loop, for the driver ([`Server::poll_open`]).
+    jobs: VecDeque<Job>,
+    /// The names of the files being opened; requests naming them wait ([`Connection::parked`]).
+    opening: HashSet<String>,
 }
 
 /// What the core sends over RTCP (RFC 3550 §6.4.1 sender reports, §6.6 BYE), and the UDP ones
@@ -210,6 +214,8 @@ impl Server {
             next_send: None,
             pass: Pass::default(),
             wants_room: false,
+            jobs: VecDeque::new(),
+            opening: HashSet::new(),
         }
     }
 
@@ -338,10 +344,49 @@ impl Server {
     /// Whether `conn` may be read: not while it has [`Config::tcp_queue_limit`] bytes or more
     /// waiting to go out, so a client that sends requests and reads no replies is held back
     /// by TCP flow control instead of growing the server's memory.
+    /// Nor while a request of it waits for its file to be opened ([`Server::poll_open`]).
     pub fn wants_input(&self, conn: ConnId) -> bool {
         self.connections
             .get(&conn)
-            .is_some_and(|c| c.queued() < self.config.tcp_queue_limit)
+            .is_some_and(|c| c.queued() < self.config.tcp_queue_limit && c.parked.is_none())
+    }
+
+    /// A file a DESCRIBE or SETUP named is new (or was replaced): it must be opened, mapped and
+    /// indexed, which takes seconds for a large one. The driver runs the job on a thread of its
+    /// own (the loop goes on serving everyone else) and hands the result to
+    /// [`Server::opened`]; the request, and any after it on its connection, wait until then.
+    pub fn poll_open(&mut self) -> Option<Job> {
+        self.jobs.pop_front()
+    }
+
+    /// A file [`Server::poll_open`] asked for is open (or could not be): the catalogue takes
+    /// it, and the requests that waited for it are answered, each connection's later ones
+    /// after.
+    pub fn opened(&mut self, opened: Opened, now: Instant) {
+        let name = opened.name.clone();
+        self.opening.remove(&name);
+        self.catalogue.install(opened);
+        let mut waiting: Vec<ConnId> = self
+            .connections
+            .iter()
+            .filter(|(_, c)| c.parked.as_ref().is_some_and(|(_, n)| *n == name))
+            .map(|(&id, _)| id)
+            .collect();
+        waiting.sort_unstable();
+        for conn in waiting {
+            let Some((request, _)) = self
+                .connections
+                .get_mut(&conn)
+                .and_then(|c| c.parked.take())
+            else {
+                continue;
+            };
+            self.answer(conn, request, now);
+            if let Some(c) = self.connections.get_mut(&conn) {
+                c.quiet_checked = false;
+            }
+            self.process(conn, now, false);
+        }
     }
 
     /// Parses and answers every whole request in `conn`'s input. With `quiet`, a request
@@ -351,6 +396,10 @@ impl Server {
             let Some(c) = self.connections.get_mut(&conn) else {
                 return;
             };
+            if c.parked.is_some() {
+                // Later requests wait behind the one waiting for its file, in order.
+                return;
+            }
             if c.resync {
                 if !c.skip_bad_request() {
                     // The bad request has not ended yet: it too must end within the request
@@ -857,14 +906,31 @@ impl Server {
         Some(response)
     }
 
-    /// Answers one request and queues the reply.
+    /// Answers one request and queues the reply; a DESCRIBE or SETUP that names a file new to
+    /// the catalogue (or replaced) waits for it to be opened ([`Server::poll_open`]).
     fn handle(&mut self, conn: ConnId, request: Request, now: Instant) {
+        if matches!(request.method, Method::Describe | Method::Setup)
+            && let Some(job) = self.catalogue.check(&request.uri)
+        {
+            let Some(c) = self.connections.get_mut(&conn) else {
+                return;
+            };
+            tracing::debug!(file = %job.path.display(), "opening a new media file");
+            let name = job.name.clone();
+            if self.opening.insert(name.clone()) {
+                self.jobs.push_back(job);
+            }
+            c.parked = Some((request, name));
+            return;
+        }
+        self.answer(conn, request, now);
+    }
+
+    /// Answers one request, its file (if any) as the catalogue has it, and queues the reply.
+    fn answer(&mut self, conn: ConnId, request: Request, now: Instant) {
         let Some(peer) = self.connections.get(&conn).map(|c| c.peer) else {
             return;
         };
-        if matches!(request.method, Method::Describe | Method::Setup) {
-            self.catalogue.refresh(&request.uri);
-        }
         if let Some(response) = self.authorize(conn, peer, &request, now) {
             tracing::info!(
                 %peer,

@@ -26,7 +26,7 @@ use socket2::{Domain, Protocol, Socket as RawSocket, Type};
 
 use crate::core::{Config, Server, Socket};
 use crate::datagrams::{self, Batch, Entry, Limits, Sendmmsg};
-use crate::media::Catalogue;
+use crate::media::{Catalogue, Job, Opened};
 use crate::recogniser::{self, Recognisers};
 
 const LISTENER: Token = Token(0);
@@ -36,6 +36,8 @@ const RTCP: Token = Token(2);
 const LEASES: Token = Token(usize::MAX);
 /// The RTSPS listener.
 const TLS_LISTENER: Token = Token(usize::MAX - 1);
+/// Woken when a file opened on a thread of its own ([`Opening`]) is ready.
+const OPENED: Token = Token(usize::MAX - 2);
 const FIRST_CONN: usize = 16;
 /// Connections beyond this are accepted and closed at once.
 pub const MAX_CONNECTIONS: usize = 4096;
@@ -268,6 +270,47 @@ struct Driver {
     /// RTP and RTCP datagrams on their way out.
     batch: Batch,
     sendmmsg: Sendmmsg,
+    /// Files being opened away from the loop.
+    opening: Opening,
+}
+
+/// New media files (a DESCRIBE or SETUP named one the catalogue did not have) are opened,
+/// mapped and indexed on threads of their own — seconds for a large file, during which the
+/// loop goes on serving every other session — and handed back to the core
+/// ([`Server::opened`]) when done; the waker brings the loop round to take them.
+struct Opening {
+    waker: Arc<mio::Waker>,
+    done: std::sync::mpsc::Sender<Opened>,
+    results: std::sync::mpsc::Receiver<Opened>,
+}
+
+impl Opening {
+    fn new(poll: &Poll) -> io::Result<Opening> {
+        let waker = Arc::new(mio::Waker::new(poll.registry(), OPENED)?);
+        let (done, results) = std::sync::mpsc::channel();
+        Ok(Opening {
+            waker,
+            done,
+            results,
+        })
+    }
+
+    /// Starts `job` on a thread; if no thread can be had, runs it here (the loop waits).
+    fn start(&self, job: Job) {
+        let done = self.done.clone();
+        let waker = Arc::clone(&self.waker);
+        let spare = job.clone();
+        let spawned = std::thread::Builder::new()
+            .name("hdstream-open".into())
+            .spawn(move || {
+                let _ = done.send(job.run());
+                let _ = waker.wake();
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "no thread to open a media file on: opening it on the loop");
+            let _ = self.done.send(spare.run());
+        }
+    }
 }
 
 struct Conn {
@@ -304,6 +347,7 @@ impl Driver {
         }
         let limits = Limits::default();
         let leases = Leases::watch(&poll)?;
+        let opening = Opening::new(&poll)?;
         Ok(Driver {
             core,
             poll,
@@ -322,6 +366,7 @@ impl Driver {
             buf: vec![0; 64 * 1024],
             batch: Batch::new(limits, gso),
             sendmmsg: Sendmmsg::new(limits.messages),
+            opening,
         })
     }
 
@@ -369,6 +414,7 @@ impl Driver {
                     }
                     RTCP => self.read_rtcp(now),
                     RTP => self.drain_rtp(),
+                    OPENED => {} // taken below, every pass
                     token if recogniser::owns(token) => {
                         if let Some(speech) = &mut self.speech {
                             speech.ready(token);
@@ -384,6 +430,7 @@ impl Driver {
             for id in resume {
                 self.read_conn(id, now);
             }
+            self.open_files(Instant::now());
             self.serve_speech(Instant::now());
             deadline = self.transmit(Instant::now());
             self.flush_all();
@@ -394,6 +441,17 @@ impl Driver {
             {
                 published.extend(ended);
             }
+        }
+    }
+
+    /// Hands the core the files opened since the last pass (answering the requests that
+    /// waited for them), and starts opening those it asks for.
+    fn open_files(&mut self, now: Instant) {
+        while let Ok(opened) = self.opening.results.try_recv() {
+            self.core.opened(opened, now);
+        }
+        while let Some(job) = self.core.poll_open() {
+            self.opening.start(job);
         }
     }
 

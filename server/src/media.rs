@@ -5,8 +5,10 @@
 //! with sound in Matroska (`.mkv`) or AVI (`.avi`) as ffmpeg writes them: `..` segments are
 //! refused outright (403), and anything else — absolute paths, symlinks that lead out of the
 //! root — is simply not found (404). The files are indexed at start-up, and looked at again when a DESCRIBE or SETUP names one
-//! ([`Catalogue::refresh`]): a file added since is opened, one deleted is no longer offered, one
-//! replaced (renamed over) is opened anew — sessions playing the old one go on with it.
+//! ([`Catalogue::check`]): a file added since is opened, one deleted is no longer offered, one
+//! replaced (renamed over) is opened anew — sessions playing the old one go on with it. The
+//! server opens those off its loop: `check` only `stat`s and answers a [`Job`], which the driver
+//! runs on a thread of its own, and [`Catalogue::install`] takes the result.
 //!
 //! Files are held under a read lease ([`hdstream_video::file::Guard`]): a process that truncates
 //! or rewrites one waits until the server lets go, and the server is told (SIGIO). The driver then
@@ -159,9 +161,21 @@ impl Catalogue {
 
     /// Looks again at the file `url` names (DESCRIBE, SETUP): opens it if it is new or was
     /// replaced or dropped since, forgets it if it is gone. Sessions keep what they play.
+    /// Opening a large file takes a while: the server asks [`Catalogue::check`] instead and has
+    /// the [`Job`] done away from its loop.
     pub fn refresh(&mut self, url: &str) {
+        if let Some(job) = self.check(url) {
+            let opened = job.run();
+            self.install(opened);
+        }
+    }
+
+    /// The cheap half of [`Catalogue::refresh`]: forgets the file `url` names if it is gone,
+    /// and answers the [`Job`] that opens it when it is new or was replaced or dropped since
+    /// (`None`: what the catalogue holds is current). Only `stat`s.
+    pub fn check(&mut self, url: &str) -> Option<Job> {
         let Ok(segments) = url_segments(url) else {
-            return;
+            return None;
         };
         // The name with and without a track control at its end.
         let names = [
@@ -179,23 +193,38 @@ impl Catalogue {
             match std::fs::metadata(&path) {
                 Ok(meta) if meta.is_file() => {
                     if current.is_some_and(|m| m.file.is(&meta) && !m.file.lease_broken()) {
-                        return;
+                        return None;
                     }
-                    if self.entries.remove(&name).is_some() {
-                        tracing::info!(file = %path.display(), "media file changed: opening it again");
-                    }
-                    let mut skipped = Vec::new();
-                    self.add(name, &path, &mut skipped);
-                    for s in skipped {
-                        tracing::warn!(file = %s.path.display(), reason = %s.reason, "not served");
-                    }
-                    return;
+                    return Some(Job {
+                        name,
+                        path,
+                        fps: self.fps.clone(),
+                    });
                 }
                 _ => {
                     if self.entries.remove(&name).is_some() {
                         tracing::info!(file = %path.display(), "media file gone: no longer offered");
                     }
                 }
+            }
+        }
+        None
+    }
+
+    /// Takes in what a [`Job`] opened: the file is offered under its name (replacing what was
+    /// there), or, when it could not be opened, no longer offered.
+    pub fn install(&mut self, opened: Opened) {
+        let Opened { name, path, media } = opened;
+        let was = self.entries.remove(&name).is_some();
+        match media {
+            Ok(media) => {
+                if was {
+                    tracing::info!(file = %path.display(), "media file changed: opened it again");
+                }
+                self.entries.insert(name, media);
+            }
+            Err(reason) => {
+                tracing::warn!(file = %path.display(), %reason, "not served");
             }
         }
     }
@@ -236,56 +265,13 @@ impl Catalogue {
     }
 
     fn add(&mut self, name: String, path: &Path, skipped: &mut Vec<Skipped>) {
-        match MjpegFile::open_served(path) {
-            Ok(file) => {
-                if file.guard() == Guard::None {
-                    tracing::warn!(
-                        file = %path.display(),
-                        "no read lease and too large to copy: changing this file while it is \
-                         served will end the server"
-                    );
-                }
-                let fps = self.fps.fps_for(&name, file.container(), file.fps());
-                let not_ready = file
-                    .index()
-                    .first_not_ready()
-                    .map(|(i, why)| format!("frame {i}: {why}"));
-                if let Some(why) = file.sound_refused() {
-                    tracing::warn!(file = %path.display(), %why, "its sound track is not served");
-                }
-                let own = file.sound().map(|sound| {
-                    Sound::from_container(file.bytes(), sound)
-                        .map_err(|why| format!("{}: {why}", path.display()))
-                });
-                let beside = || Sound::beside(path).map(|wav| Sound::open(&wav));
-                let sound = match own.or_else(beside) {
-                    Some(Ok(sound)) => Some(sound),
-                    Some(Err(why)) => {
-                        tracing::warn!(file = %path.display(), %why, "its sound is not served");
-                        None
-                    }
-                    None => None,
-                };
-                let captions = captions::beside(path).and_then(|file| {
-                    captions::open(&file)
-                        .inspect_err(|why| {
-                            tracing::warn!(file = %path.display(), %why, "its captions are not served");
-                        })
-                        .ok()
-                });
-                let media = Media {
-                    name: name.clone(),
-                    file,
-                    fps,
-                    not_ready,
-                    sound,
-                    captions,
-                };
+        match open_media(name.clone(), path, &self.fps) {
+            Ok(media) => {
                 self.entries.insert(name, Arc::new(media));
             }
-            Err(e) => skipped.push(Skipped {
+            Err(reason) => skipped.push(Skipped {
                 path: path.to_path_buf(),
-                reason: e.to_string(),
+                reason,
             }),
         }
     }
@@ -321,6 +307,89 @@ impl Catalogue {
         }
         Err(LookupError::NotFound(full))
     }
+}
+
+/// Opening one file for the catalogue: the slow part of [`Catalogue::refresh`] (it maps and
+/// indexes the whole file, which for a large one takes seconds), so the server runs it away
+/// from its loop and hands the result back ([`Catalogue::install`]).
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The file's URL name.
+    pub name: String,
+    /// The file.
+    pub path: PathBuf,
+    fps: FpsPolicy,
+}
+
+/// What a [`Job`] opened: the media, or why the file is not served.
+#[derive(Debug)]
+pub struct Opened {
+    /// The file's URL name.
+    pub name: String,
+    /// The file.
+    pub path: PathBuf,
+    /// The media, or why it is not served.
+    pub media: Result<Arc<Media>, String>,
+}
+
+impl Job {
+    /// Opens, maps and indexes the file (blocking: seconds for a large file).
+    pub fn run(self) -> Opened {
+        let media = open_media(self.name.clone(), &self.path, &self.fps).map(Arc::new);
+        Opened {
+            name: self.name,
+            path: self.path,
+            media,
+        }
+    }
+}
+
+/// Opens, maps and indexes `path` as the media called `name`, with its sound and captions.
+fn open_media(name: String, path: &Path, fps: &FpsPolicy) -> Result<Media, String> {
+    let file = MjpegFile::open_served(path).map_err(|e| e.to_string())?;
+    if file.guard() == Guard::None {
+        tracing::warn!(
+            file = %path.display(),
+            "no read lease and too large to copy: changing this file while it is \
+             served will end the server"
+        );
+    }
+    let fps = fps.fps_for(&name, file.container(), file.fps());
+    let not_ready = file
+        .index()
+        .first_not_ready()
+        .map(|(i, why)| format!("frame {i}: {why}"));
+    if let Some(why) = file.sound_refused() {
+        tracing::warn!(file = %path.display(), %why, "its sound track is not served");
+    }
+    let own = file.sound().map(|sound| {
+        Sound::from_container(file.bytes(), sound)
+            .map_err(|why| format!("{}: {why}", path.display()))
+    });
+    let beside = || Sound::beside(path).map(|wav| Sound::open(&wav));
+    let sound = match own.or_else(beside) {
+        Some(Ok(sound)) => Some(sound),
+        Some(Err(why)) => {
+            tracing::warn!(file = %path.display(), %why, "its sound is not served");
+            None
+        }
+        None => None,
+    };
+    let captions = captions::beside(path).and_then(|file| {
+        captions::open(&file)
+            .inspect_err(|why| {
+                tracing::warn!(file = %path.display(), %why, "its captions are not served");
+            })
+            .ok()
+    });
+    Ok(Media {
+        name,
+        file,
+        fps,
+        not_ready,
+        sound,
+        captions,
+    })
 }
 
 /// Makes SIGIO harmless in this process, once: the kernel sends it when a served file's read

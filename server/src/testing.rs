@@ -48,10 +48,15 @@ pub type Datagram = (Socket, SocketAddr, Vec<u8>);
 
 impl Core {
     /// A core with `config` (server ports 6970-6971) on seed 1.
-    pub fn new(mut config: Config) -> Core {
+    pub fn new(config: Config) -> Core {
+        Core::over(&media_dir(), config)
+    }
+
+    /// A core with `config` serving `media` (a directory or one file).
+    pub fn over(media: &std::path::Path, mut config: Config) -> Core {
         config.server_ports = (6970, 6971);
         let (catalogue, _skipped) =
-            Catalogue::open(&media_dir(), &FpsPolicy::default()).expect("open the test media");
+            Catalogue::open(media, &FpsPolicy::default()).expect("open the test media");
         let now = Instant::now();
         let server = Server::new(config, Arc::new(catalogue), 1, (now, SystemTime::now()));
         Core {
@@ -85,9 +90,18 @@ impl Core {
     }
 
     /// Sends `bytes` on `conn` and returns everything the core then wrote to it.
+    /// Files the core asks to open are opened at once, as the driver would on a thread.
     pub fn exchange(&mut self, conn: ConnId, bytes: &[u8]) -> Vec<u8> {
         self.server.receive(conn, bytes, self.now);
+        self.open_files();
         self.take_output(conn)
+    }
+
+    /// Opens the files the core asks for ([`Server::poll_open`]) and hands them back.
+    pub fn open_files(&mut self) {
+        while let Some(job) = self.server.poll_open() {
+            self.server.opened(job.run(), self.now);
+        }
     }
 
     /// What the core has written to `conn` since the last call.

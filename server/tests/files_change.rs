@@ -227,3 +227,29 @@ fn changing_a_served_file_ends_its_sessions_cleanly_and_harms_no_other() {
     let _ = std::fs::remove_dir_all(&source);
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// A file added while another plays (issue 22: opened on a thread of the driver's, not on the
+/// loop): the DESCRIBE is answered with the new file, one that cannot be opened with 404, and
+/// the session playing all along keeps receiving.
+#[test]
+fn a_new_file_is_opened_beside_the_loop_and_described() {
+    let root = media_root("files-new", &[]);
+    std::fs::write(root.join("other.mjpeg"), clip(300, 0)).unwrap();
+    let handle = serve(&root, Config::default());
+    let addr = handle.rtsp;
+    let base = url(&handle, "");
+    let base = base.trim_end_matches('/');
+    let play = setup_and_play_udp(addr, &url(&handle, "other.mjpeg"), "other file");
+    std::fs::write(root.join(".new.tmp"), clip(150, 0)).unwrap();
+    std::fs::rename(root.join(".new.tmp"), root.join("new.mjpeg")).unwrap();
+    std::fs::write(root.join("bad.mjpeg"), b"not a JPEG").unwrap();
+    assert_eq!(described(addr, base, "new.mjpeg"), Ok(5.0));
+    assert_eq!(described(addr, base, "bad.mjpeg"), Err(404));
+    assert_eq!(described(addr, base, "new.mjpeg"), Ok(5.0), "and again");
+    assert!(still_plays(&play, Duration::from_secs(2)));
+    drop(play);
+    handle
+        .stop()
+        .expect("the server is still up and stops cleanly");
+    let _ = std::fs::remove_dir_all(&root);
+}

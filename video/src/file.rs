@@ -339,10 +339,17 @@ mod lease {
     /// The error of a lease refused because the file is open for writing.
     pub const BUSY: i32 = libc::EAGAIN;
 
-    /// Takes a read lease on `file`.
+    /// Takes a read lease on `file`, its SIGIO addressed to the whole process: the kernel
+    /// addresses it to the thread that takes the lease, and a server that opens files on a
+    /// thread of their own (which then ends) would never hear of a lease break.
     pub fn take(file: &std::fs::File) -> std::io::Result<()> {
         // SAFETY: fcntl on a descriptor `file` owns, with integer arguments only.
         let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLEASE, libc::F_RDLCK) };
+        if r == -1 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: as above; getpid cannot fail.
+        let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETOWN, libc::getpid()) };
         if r == -1 {
             return Err(std::io::Error::last_os_error());
         }

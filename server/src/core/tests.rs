@@ -4,6 +4,7 @@
 
 mod hostile;
 mod live;
+mod opening;
 mod sound;
 mod speech;
 mod transmit;
