@@ -159,20 +159,11 @@ impl Catalogue {
         Ok((catalogue, skipped))
     }
 
-    /// Looks again at the file `url` names (DESCRIBE, SETUP): opens it if it is new or was
-    /// replaced or dropped since, forgets it if it is gone. Sessions keep what they play.
-    /// Opening a large file takes a while: the server asks [`Catalogue::check`] instead and has
-    /// the [`Job`] done away from its loop.
-    pub fn refresh(&mut self, url: &str) {
-        if let Some(job) = self.check(url) {
-            let opened = job.run();
-            self.install(opened);
-        }
-    }
-
-    /// The cheap half of [`Catalogue::refresh`]: forgets the file `url` names if it is gone,
-    /// and answers the [`Job`] that opens it when it is new or was replaced or dropped since
-    /// (`None`: what the catalogue holds is current). Only `stat`s.
+    /// Looks again at the file `url` names (DESCRIBE, SETUP): forgets it if it is gone, and
+    /// answers the [`Job`] that opens it when it is new or was replaced or dropped since
+    /// (`None`: what the catalogue holds is current). Only `stat`s: opening a large file takes
+    /// a while, so the driver runs the job away from its loop and the core
+    /// [`Catalogue::install`]s what it opened. Sessions keep what they play.
     pub fn check(&mut self, url: &str) -> Option<Job> {
         let Ok(segments) = url_segments(url) else {
             return None;
@@ -309,9 +300,10 @@ impl Catalogue {
     }
 }
 
-/// Opening one file for the catalogue: the slow part of [`Catalogue::refresh`] (it maps and
-/// indexes the whole file, which for a large one takes seconds), so the server runs it away
-/// from its loop and hands the result back ([`Catalogue::install`]).
+/// Opening one file for the catalogue, the slow part of taking in a new file: it maps and
+/// indexes the whole file, which for a large one takes seconds, so the driver runs it away
+/// from its loop ([`Catalogue::check`] says which file) and the core takes the result
+/// ([`Catalogue::install`]).
 #[derive(Debug, Clone)]
 pub struct Job {
     /// The file's URL name.
