@@ -9,6 +9,8 @@
 # it). Its test needs no sound card and no alsa-utils: it plays on ALSA's file and null plugins.
 # Safe to run again: it installs only what is missing. Needs root (or sudo) the first time.
 # `setup-deps.sh --list` prints the package names (CI installs them from that list).
+# `setup-deps.sh --tests` also builds cargo-nextest, the README's test runner, where it is
+# missing (a few minutes, once): the main job does not need it.
 set -euo pipefail
 
 PACKAGES=(
@@ -31,7 +33,7 @@ fi
 
 # The README's test command runs the tests with cargo-nextest (on this project's machines with
 # the Rust toolchain); built from crates.io where it is missing.
-if ! cargo nextest --version >/dev/null 2>&1; then
+if [ "${1:-}" = "--tests" ] && ! cargo nextest --version >/dev/null 2>&1; then
   echo "installing cargo-nextest from crates.io" >&2
   cargo install --locked cargo-nextest
 fi
