@@ -64,7 +64,7 @@ fn our_client_plays_a_matroska_file_s_opus_and_pictures() {
         });
 
     let frames = u64::from(SECONDS * FPS);
-    common::assert_every_frame_shown(
+    common::assert_every_frame_delivered(
         &report,
         frames,
         "every frame shown at the file's 30 fps (not --fps 25)",

@@ -87,7 +87,7 @@ pub fn assert_played_as_is(samples: &[i16], what: &str) -> (usize, u32) {
     (start, first)
 }
 
-/// Asserts what every audio test asks of a clean run of `talk`: every frame shown, the sound
+/// Asserts what every audio test asks of a clean run of `talk`: every frame delivered, the sound
 /// written as it is from its first frame, the report's audio counts; prints and returns the
 /// audio/video offset's p50 and p99 (ms).
 pub fn assert_clean_run(
@@ -97,7 +97,7 @@ pub fn assert_clean_run(
     what: &str,
 ) -> (f64, f64) {
     let frames = u64::from(SECONDS * FPS);
-    super::assert_every_frame_shown(report, frames, &format!("{what}: every frame shown"));
+    super::assert_every_frame_delivered(report, frames, &format!("{what}: every frame delivered"));
     assert_eq!(rate, RATE);
     let (lead, first) = assert_played_as_is(samples, what);
     eprintln!(
