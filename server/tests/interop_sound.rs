@@ -124,7 +124,8 @@ fn gstreamer_exposes_our_captions_as_t140() {
                 "!",
                 "application/x-rtp,media=text,encoding-name=T140",
             ])
-            .args(["!", "filesink"])
+            // Unbuffered: should GStreamer hang and be killed, what it received is on disk.
+            .args(["!", "filesink", "buffer-mode=unbuffered"])
             .arg(format!("location={}", out.display()))
             .args([
                 "src.",

@@ -179,7 +179,14 @@ fn gstreamer_rtpbin_lines_our_sound_up_with_the_picture() {
                 "rtpL16depay",
             ])
             .args(["!", "audioconvert", "!", "queue", "!", "mux."])
-            .args(["matroskamux", "name=mux", "!", "filesink"])
+            // Unbuffered: should GStreamer hang and be killed, what it muxed is on disk.
+            .args([
+                "matroskamux",
+                "name=mux",
+                "!",
+                "filesink",
+                "buffer-mode=unbuffered",
+            ])
             .arg(format!("location={}", mkv.display())),
     );
     // GStreamer usually ends on our BYE; its rtspsrc with two pads has hung in its teardown
