@@ -325,9 +325,15 @@ pub struct Opened {
 }
 
 impl Job {
-    /// Opens, maps and indexes the file (blocking: seconds for a large file).
+    /// Opens, maps and indexes the file (blocking: seconds for a large file). A panic while
+    /// opening (a bug a file provoked) is an answer too — the file is not served — so the
+    /// requests waiting for it are answered and a later one may try again.
     pub fn run(self) -> Opened {
-        let media = open_media(self.name.clone(), &self.path, &self.fps).map(Arc::new);
+        let media = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            open_media(self.name.clone(), &self.path, &self.fps)
+        }))
+        .unwrap_or_else(|_| Err("opening it failed (a panic: see the log)".into()))
+        .map(Arc::new);
         Opened {
             name: self.name,
             path: self.path,
