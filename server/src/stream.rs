@@ -673,21 +673,10 @@ mod tests {
     }
 
     /// The packets due at `now`, each as it left.
-    fn due(stream: &mut Stream, media: &Media, now: Instant) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        let mut lens = Vec::new();
-        stream.send(media, now, &mut out, &mut |len, _| {
-            lens.push(len);
-            true
-        });
-        let mut rest = &out[..];
-        lens.iter()
-            .map(|&len| {
-                let (packet, tail) = rest.split_at(len);
-                rest = tail;
-                packet.to_vec()
-            })
-            .collect()
+    fn due(stream: &mut Stream, source: &dyn Source, now: Instant) -> Vec<Vec<u8>> {
+        crate::testing::accepted(|out, accept| {
+            stream.send(source, now, out, accept);
+        })
     }
 
     /// Polls from `from` to `until` in 1 ms steps (as the driver would), collecting
@@ -754,17 +743,8 @@ mod tests {
         let mut sent = Vec::new();
         let mut now = t0;
         while now < t0 + Duration::from_millis(333) {
-            let mut out = Vec::new();
-            let mut lens = Vec::new();
-            s.send(&large, now, &mut out, &mut |len, _| {
-                lens.push(len);
-                true
-            });
-            let mut rest = &out[..];
-            for len in lens {
-                let (packet, tail) = rest.split_at(len);
-                rest = tail;
-                sent.push((now, rtp::Packet::parse(packet).unwrap().timestamp()));
+            for packet in due(&mut s, &large, now) {
+                sent.push((now, rtp::Packet::parse(&packet).unwrap().timestamp()));
             }
             now += Duration::from_micros(100);
         }

@@ -218,15 +218,14 @@ pub fn announce(core: &mut Core, conn: ConnId, url: &str, sdp: &str) {
     );
 }
 
-/// The packets `stream` sends of `feed` at `now`, each accepted, one `Vec` a packet.
-pub fn sent_packets(
-    stream: &mut crate::live_track::LiveTrackStream,
-    feed: &crate::live_track::TrackFeed,
-    now: Instant,
+/// The packets a track's sender appends in one call, each accepted, one `Vec` a packet: `send`
+/// calls the sender's `send` with the buffer and the accepting closure it is given.
+pub fn accepted(
+    send: impl FnOnce(&mut Vec<u8>, &mut dyn FnMut(usize, &mut Vec<u8>) -> bool),
 ) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let mut lens = Vec::new();
-    stream.send(feed, now, &mut out, &mut |len, _| {
+    send(&mut out, &mut |len, _| {
         lens.push(len);
         true
     });
@@ -238,4 +237,15 @@ pub fn sent_packets(
             p.to_vec()
         })
         .collect()
+}
+
+/// The packets `stream` sends of `feed` at `now`, each accepted, one `Vec` a packet.
+pub fn sent_packets(
+    stream: &mut crate::live_track::LiveTrackStream,
+    feed: &crate::live_track::TrackFeed,
+    now: Instant,
+) -> Vec<Vec<u8>> {
+    accepted(|out, accept| {
+        stream.send(feed, now, out, accept);
+    })
 }

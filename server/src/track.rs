@@ -317,23 +317,10 @@ mod tests {
     fn run(s: &mut AudioStream, sound: &Sound, from: Instant, ms: u64) -> Vec<Vec<u8>> {
         let mut packets = Vec::new();
         for t in 0..ms {
-            let mut out = Vec::new();
-            let mut lens = Vec::new();
-            s.send(
-                sound,
-                from + Duration::from_millis(t),
-                &mut out,
-                &mut |len, _| {
-                    lens.push(len);
-                    true
-                },
-            );
-            let mut rest = &out[..];
-            for len in lens {
-                let (p, tail) = rest.split_at(len);
-                packets.push(p.to_vec());
-                rest = tail;
-            }
+            let now = from + Duration::from_millis(t);
+            packets.extend(crate::testing::accepted(|out, accept| {
+                s.send(sound, now, out, accept);
+            }));
         }
         packets
     }
