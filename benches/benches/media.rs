@@ -1,7 +1,7 @@
 //! Per-frame costs across resolutions: indexing, RFC 2435 packetize and depacketize, and
 //! zune-jpeg decode.
 //!
-//! `cargo bench -p hdstream-benches --bench media`
+//! `cargo bench -p hdstream-benches --features criterion --bench media`
 
 use std::hint::black_box;
 

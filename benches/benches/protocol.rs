@@ -1,6 +1,6 @@
 //! Protocol-core costs: RTSP parse, RTP build and parse, RTCP compound, token bucket.
 //!
-//! `cargo bench -p hdstream-benches --bench protocol`
+//! `cargo bench -p hdstream-benches --features criterion --bench protocol`
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

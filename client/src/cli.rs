@@ -16,13 +16,7 @@ pub fn main<E: Display>(
     default_filter: &str,
     run: impl FnOnce() -> Result<(), E>,
 ) -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
-        )
-        .init();
+    hdstream_common::logs::init(default_filter);
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -19,7 +19,7 @@
 //! It fails, not skips, when ALSA or cpal cannot open the device (libasound2 and
 //! libasound2-dev come from `tools/scripts/setup-deps.sh`).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

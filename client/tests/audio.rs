@@ -4,7 +4,7 @@
 //! the first one played (found by what it says), every frame must be shown, and the report
 //! must count the audio packets (20 ms each) with none lost, concealed or late.
 
-mod common;
+use crate::common;
 
 use common::sound::{self, SECONDS};
 use common::{logs, recording, serial};

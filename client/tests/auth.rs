@@ -2,7 +2,7 @@
 //! the URL or the options (Digest SHA-256, the first the server offers), every frame; wrong
 //! ones a clear error.
 
-mod common;
+use crate::common;
 
 use common::{Server, pattern_file, recording, serial};
 use hdstream_client::{Error, Target, play};

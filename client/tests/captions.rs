@@ -4,7 +4,7 @@
 //! interleaved channels 0-5). The SRT written must have the 3 texts, each starting within one
 //! frame (33 ms) of the file's start, and the report must count them.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::time::Duration;

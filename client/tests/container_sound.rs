@@ -3,7 +3,7 @@
 //! records (Opus passed through by the server, RFC 7587, decoded here through libopus) the
 //! file's tone at the file's level, with no packet lost or concealed.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

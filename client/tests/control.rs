@@ -1,7 +1,7 @@
 //! Control against our server in-process: seek, pause and resume, the course dialect, and
 //! failures (a refused DESCRIBE, a server that dies during PLAY, no server at all).
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

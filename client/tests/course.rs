@@ -4,7 +4,7 @@
 //! caching server's `Total-Frames`), rebuilds frames from whole-JPEG packets or raw pieces with
 //! or without a marker, and shows them at the sender's pace. Fails when python3 is missing.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};

@@ -6,7 +6,7 @@
 //! by GStreamer's `RTP-Info` (`url=…/stream=1;seq=…;rtptime=…`). Fails (does not skip) when
 //! the peer is missing.
 
-mod common;
+use crate::common;
 
 use common::sound;
 use common::{GstServer, logs, media_dir, recording, serial};

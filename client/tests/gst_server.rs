@@ -6,7 +6,7 @@
 //! alike and sends the whole file at once, played at a frame rate all the same. Fails (does
 //! not skip) when the peer is missing.
 
-mod common;
+use crate::common;
 
 use std::ffi::OsStr;
 use std::path::Path;

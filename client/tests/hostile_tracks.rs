@@ -6,7 +6,7 @@
 //! good sound, count what it could not use, keep the captions' text readable, and end cleanly
 //! (TEARDOWN answered).
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

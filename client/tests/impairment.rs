@@ -5,7 +5,7 @@
 //! machine (`frames_late`): these tests are about what the network and the repair delivered;
 //! `playback` measures the display's timing.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

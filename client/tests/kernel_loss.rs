@@ -12,7 +12,7 @@
 //! Needs root (CI is root) and Debian's `nftables` and `iproute2`; it fails under CI when they
 //! are missing, and is skipped with a message on a developer's machine without root.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

@@ -7,7 +7,7 @@
 //! its click within ±20 ms (ITU-R BT.1359 puts the detectable offset at +45 / −125 ms), and
 //! every click must belong to a flash shown.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! with low latency by default and the capture-to-display latency in its report; a publisher
 //! whose server goes away comes back by itself.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -4,7 +4,7 @@
 //! depends on what else the machine is doing: `playback` measures that (fps, late frames,
 //! display intervals), not these tests.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

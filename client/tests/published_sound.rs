@@ -2,7 +2,7 @@
 //! one of the published frames, and the sound it records (`--audio-out`) the publisher's tone —
 //! Opus (RFC 7587, decoded through libopus) from ffmpeg, L16 (RFC 3551) from `rtspclientsink`.
 
-mod common;
+use crate::common;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::{Child, Command, Stdio};

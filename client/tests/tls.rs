@@ -2,7 +2,7 @@
 //! TLS connection): trusting the test CA (`--ca`), or `--insecure`, it plays every frame,
 //! each the file's; with only the system's roots it refuses the server and says why.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::sync::Arc;

@@ -11,7 +11,7 @@
 //! Needs Debian's `xvfb` and `xdotool`: under CI (`CI` set) the tests fail when they are
 //! missing; elsewhere they are skipped with a message.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -99,14 +99,18 @@ impl Write for LogWriter {
     }
 }
 
-/// Collects the in-process server's info lines (this test binary's only subscriber).
+/// Collects the in-process server's info lines (the test process's only subscriber: nextest
+/// runs each test in a process of its own).
 fn capture_server_log() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     static INIT: Once = Once::new();
     INIT.call_once(|| {
         let _ = tracing_subscriber::fmt()
             .with_writer(|| LogWriter)
             .with_ansi(false)
-            .with_env_filter(tracing_subscriber::EnvFilter::new("hdstream_server=info"))
+            .finish()
+            .with(hdstream_common::logs::parse("hdstream_server=info").unwrap_or_default())
             .try_init();
     });
 }

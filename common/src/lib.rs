@@ -14,9 +14,12 @@
 //! | [`pacing`] | token bucket for paced sending |
 //! | [`audio`] | audio RTP payloads (RFC 3551 L16, G.711 PCMU/PCMA) and WAV files |
 //! | [`text`] | real-time text (RFC 4103 T.140) and caption files (WebVTT, SRT) |
+//!
+//! And [`logs`]: the programs' `RUST_LOG` filter, the one place that reads the environment.
 
 pub mod audio;
 pub mod course;
+pub mod logs;
 pub mod pacing;
 pub mod rfc2435;
 pub mod rtcp;

@@ -149,14 +149,7 @@ fn parse_override(s: &str) -> Result<(String, f64), String> {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    hdstream_common::logs::init("info");
     let args = Args::parse();
     if let Some(fps) = args.fps
         && !(fps.is_finite() && fps > 0.0 && fps <= 1000.0)

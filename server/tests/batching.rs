@@ -5,7 +5,7 @@
 //! offsets (RFC 2435 §3.1.2) that meet end to end, every fragment of a frame but the last of
 //! one size, and the reassembled scan data byte for byte the file's. Then BYE.
 
-mod common;
+use crate::common;
 
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::Command;

@@ -6,7 +6,7 @@
 //! speech ends each caption arrives. Recognisers that flood or die, and one that is missing,
 //! leave the viewers' video whole.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -11,7 +11,7 @@
 //! 20 KB reads, the HD and caching ones on 288p, 720p and 1080p, where frames leave in
 //! 1400-byte pieces stamped with their frame number.
 
-mod common;
+use crate::common;
 
 use std::net::UdpSocket;
 use std::path::PathBuf;

@@ -6,7 +6,7 @@
 //! The server runs as a child process so its descriptors (`/proc/<pid>/fd`) and memory
 //! (`/proc/<pid>/status`) can be read apart from the test's.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;

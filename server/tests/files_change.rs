@@ -7,7 +7,7 @@
 //! The changes are made by child processes (`cp`, `dd conv=notrunc`, `rm`, `mv`), as a user
 //! would make them.
 
-mod common;
+use crate::common;
 
 use std::net::UdpSocket;
 use std::path::Path;

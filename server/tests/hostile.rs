@@ -11,7 +11,7 @@
 //! oversized requests themselves are tested one case a test on the core alone
 //! (`server/src/hostile_tests.rs`).
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};

@@ -4,7 +4,7 @@
 //! goes on with every packet. (Neither ffmpeg 5.1 nor GStreamer 1.22 speaks SHA-256: both take
 //! the MD5 challenge, offered last; GStreamer answers without qop, RFC 2069 style.)
 
-mod common;
+use crate::common;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::process::Command;

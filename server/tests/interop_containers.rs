@@ -6,7 +6,7 @@
 //! arrives with the pixels of the container's JPEGs; a seek moves the sound with the video;
 //! damaged files are refused at load with the file and the byte offset.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,7 +1,7 @@
 //! FFmpeg plays the server's streams: every frame of a 10 s 720p30 file arrives and decodes to
 //! exactly the pixels of the file, over UDP and over TCP, and `-ss` seeks with `Range: npt=`.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -5,7 +5,7 @@
 //! 2560x1440 does not fit RFC 2435's 8-bit width/8 field: it plays only through the SDP's
 //! `a=x-dimensions:2560,1440`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

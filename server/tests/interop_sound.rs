@@ -3,7 +3,7 @@
 //! and every video frame arrives, over UDP and TCP; GStreamer's rtpbin sees one CNAME for both
 //! tracks (RFC 3550 §6.5.1), so it can line them up.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -3,7 +3,7 @@
 //! certificate) play every frame; plaintext RTSP and garbage on the TLS port are closed without
 //! harm to anyone else.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -5,7 +5,7 @@
 //! its click's time are read back and compared. ITU-R BT.1359 puts the detectable offset at
 //! +45 ms (sound early) and −125 ms (sound late).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -4,7 +4,7 @@
 //! framemd5 against ffmpeg's decode of the published file, GStreamer's checksums against
 //! GStreamer's decode of what it published).
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::process::Command;

@@ -3,7 +3,7 @@
 //! reading (SIGSTOP) slows neither the publisher nor the other viewers. The healthy viewers
 //! are plain UDP sessions here, counting frames (marker bits) and sequence gaps.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::net::TcpStream;

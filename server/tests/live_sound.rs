@@ -3,7 +3,7 @@
 //! and ffmpeg and GStreamer viewers get both tracks — the sound they decode is a run of the
 //! publisher's samples with nothing changed, missing or added.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -2,9 +2,9 @@
 //! every packet of every session arrives (from the sequence number the PLAY reply announced to
 //! the last), every frame is sent (a stalled machine may make the server skip a few, by
 //! design; they are counted and bounded), every session ends with BYE. The server's CPU time is printed
-//! (`cargo test -p hdstream-server --test load -- --nocapture`).
+//! (`cargo nextest run -p hdstream-server --no-capture -E "test(/^load::/)"`).
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::net::UdpSocket;

@@ -1,12 +1,12 @@
 //! Pacing of a 1440p30 stream over UDP, as a receiver sees it: packets of a frame are spread
 //! over the frame interval instead of leaving in one burst.
 //!
-//! The figures are printed (`cargo test -p hdstream-server --test pacing -- --nocapture`);
+//! The figures are printed (`cargo nextest run -p hdstream-server --no-capture -E "test(/^pacing::/)"`);
 //! only structural facts are asserted, so a busy machine cannot make this fail. Arrival times
 //! are taken in user space, so a descheduled receiver sees queued packets as back to back: the
 //! figures are an upper bound on burstiness.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

@@ -4,7 +4,7 @@
 //! puts every frame back together. A second publisher on the same path is refused while the
 //! first is there.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;

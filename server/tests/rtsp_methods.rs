@@ -1,7 +1,7 @@
 //! Every RTSP method the server offers, and every error it answers, over raw TCP on loopback
 //! (RFC 2326 §10, §11).
 
-mod common;
+use crate::common;
 
 use std::net::UdpSocket;
 use std::path::PathBuf;

@@ -1,7 +1,7 @@
 //! SIGINT stops the server binary cleanly: exit code 0, and every playing client is told with
 //! an RTCP BYE (over UDP on its RTCP port, or interleaved on its RTSP connection).
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

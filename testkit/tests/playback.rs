@@ -9,10 +9,7 @@ use hdstream_testkit::{Impairment, Pair, PairConfig};
 
 /// Plays to the end and checks every frame came once, in order, the file's own pixels.
 fn plays_every_frame(config: PairConfig) -> Pair {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
+    hdstream_common::logs::init_for_test("error");
     let frames = config.frames as usize;
     let mut pair = Pair::new(config);
     assert!(

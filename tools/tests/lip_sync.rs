@@ -7,7 +7,7 @@
 //! tracks up by the sender reports, so this measures the whole chain's sync. Needs ffmpeg
 //! (`apt-get install ffmpeg`); without it the tests fail rather than skip.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

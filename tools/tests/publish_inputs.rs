@@ -2,7 +2,7 @@
 //! `hdstream-publish --audio -` paces what it is given and the viewer hears it unchanged;
 //! `--captions -` sends each line typed and the viewer gets its text. Needs ffmpeg.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::Stdio;

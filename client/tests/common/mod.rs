@@ -18,10 +18,7 @@ use hdstream_video::encoder::{Restart, Settings};
 /// Logs to the test output, filtered by `RUST_LOG` (e.g. `RUST_LOG=hdstream_client=debug`
 /// names every late frame).
 pub fn logs() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
+    hdstream_common::logs::init_for_test("error");
 }
 
 /// Tests that stream in real time take this, so that under `cargo test` (threads in one process)

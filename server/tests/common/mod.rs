@@ -46,13 +46,7 @@ pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Sends the server's log to the test's captured output (shown when a test fails).
 pub fn log() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("hdstream_server=info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .with_test_writer()
-        .try_init();
+    hdstream_common::logs::init_for_test("hdstream_server=info");
 }
 
 /// A server of `media` (a directory or one file) on loopback, in this process.

@@ -111,12 +111,7 @@ enum Wire {
 }
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    hdstream_common::logs::init("info");
     let args = Args::parse();
     let mut settings = Settings::new(args.input, args.url);
     settings.fps = args.fps;

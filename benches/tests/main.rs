@@ -1,0 +1,6 @@
+//! benches's integration tests, one binary (`cargo nextest run -p hdstream-benches`): one module per
+//! subject, each the file of its name beside this one.
+//! One binary instead of one per file: each linked the whole dependency tree and compiled
+//! `common` again (docs/benchmarks.md, "The README's two commands on a fresh clone").
+
+mod load;

@@ -1,0 +1,8 @@
+//! video's integration tests, one binary (`cargo nextest run -p hdstream-video`): one module per
+//! subject, each the file of its name beside this one.
+//! One binary instead of one per file: each linked the whole dependency tree and compiled
+//! `common` again (docs/benchmarks.md, "The README's two commands on a fresh clone").
+
+mod containers;
+mod ffmpeg;
+mod rfc2435_1440p;
