@@ -63,7 +63,10 @@ mod tests {
         assert!(t.would_enable("hdstream_client::pipeline", &Level::DEBUG));
         assert!(!t.would_enable("hdstream_server", &Level::INFO));
         assert!(t.would_enable("hdstream_server", &Level::WARN));
-        assert_eq!(parse("off").unwrap().default_level(), Some(LevelFilter::OFF));
+        assert_eq!(
+            parse("off").unwrap().default_level(),
+            Some(LevelFilter::OFF)
+        );
     }
 
     #[test]
