@@ -19,6 +19,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
+#[cfg(feature = "window")]
 use minifb::Key;
 
 use crate::overlay::{self, BAR_HEIGHT, Rect};
@@ -115,6 +116,7 @@ pub enum Control {
 
 impl Control {
     /// The key whose press this button is (the seek bar has none).
+    #[cfg(feature = "window")]
     pub fn key(self) -> Option<Key> {
         match self {
             Control::Play => Some(Key::Space),
@@ -380,8 +382,11 @@ mod tests {
         assert!((f - 0.25).abs() < 0.01, "{f}");
         assert!(l.seek.w > 200, "{l:?}");
         assert_eq!(l.up.x + l.up.w, 640, "{l:?}");
-        assert_eq!(Control::Play.key(), Some(Key::Space));
-        assert_eq!(Control::Captions.key(), Some(Key::C));
+        #[cfg(feature = "window")]
+        {
+            assert_eq!(Control::Play.key(), Some(Key::Space));
+            assert_eq!(Control::Captions.key(), Some(Key::C));
+        }
         assert!(Control::Seek(0.1).same_button(Control::Seek(0.9)));
         assert!(!Control::Mute.same_button(Control::Play));
         // A tiny window: nothing drawn out of bounds.

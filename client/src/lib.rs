@@ -47,7 +47,61 @@ pub mod sink;
 pub mod stats;
 pub mod timeline;
 pub mod tls;
+#[cfg(feature = "window")]
 pub mod window;
+
+/// Built without the `window` feature: no window can open, so the sink plays headless (the
+/// window-less client of the playback benchmark). Its [`Window`](window::Window) cannot be
+/// made: every method is unreachable, and the type says so.
+#[cfg(not(feature = "window"))]
+pub mod window {
+    use std::convert::Infallible;
+    use std::sync::Arc;
+
+    use crate::decode::Picture;
+    use crate::inset::Inset;
+    use crate::options::Step;
+    use crate::overlay::Hud;
+
+    /// Why no window opens.
+    pub const ABSENT: &str = "this client was built without its window (cargo feature `window`)";
+
+    /// No display this build can use.
+    pub fn display_available() -> bool {
+        false
+    }
+
+    /// A window that cannot exist in this build.
+    #[derive(Debug)]
+    pub struct Window(Infallible);
+
+    impl Window {
+        /// Always [`ABSENT`].
+        pub fn open(_width: usize, _height: usize) -> Result<Window, String> {
+            Err(ABSENT.into())
+        }
+        /// Unreachable: no `Window` exists.
+        pub fn with_inset(self, _inset: Option<Arc<Inset>>) -> Window {
+            match self.0 {}
+        }
+        /// Unreachable: no `Window` exists.
+        pub fn is_open(&self) -> bool {
+            match self.0 {}
+        }
+        /// Unreachable: no `Window` exists.
+        pub fn show(&mut self, _picture: &Picture, _hud: &Hud) {
+            match self.0 {}
+        }
+        /// Unreachable: no `Window` exists.
+        pub fn pump(&mut self, _hud: &Hud) {
+            match self.0 {}
+        }
+        /// Unreachable: no `Window` exists.
+        pub fn actions(&mut self, _paused: bool, _range: Option<(f64, f64)>) -> Vec<Step> {
+            match self.0 {}
+        }
+    }
+}
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
@@ -160,6 +214,9 @@ pub fn play(options: &Options) -> Result<Report, Error> {
 
     let want_window = !options.headless && {
         let available = window::display_available();
+        #[cfg(not(feature = "window"))]
+        tracing::warn!("{}: playing headless", window::ABSENT);
+        #[cfg(feature = "window")]
         if !available {
             tracing::warn!("no display (DISPLAY and WAYLAND_DISPLAY are unset): playing headless");
         }

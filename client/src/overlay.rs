@@ -5,6 +5,19 @@
 use hdstream_video::decoder::rgba_to_0rgb;
 pub use hdstream_video::pattern::Rect;
 
+/// What the window shows besides the picture.
+#[derive(Debug, Clone, Default)]
+pub struct Hud {
+    /// The title line.
+    pub title: String,
+    /// Overlay lines (shown when the overlay is on).
+    pub lines: Vec<String>,
+    /// Position in the range the seek bar spans, 0..=1 (`None`: no range known).
+    pub progress: Option<f64>,
+    /// The caption at the picture's media time, if any (drawn when captions are on).
+    pub caption: Option<String>,
+}
+
 /// Height of the control bar along the bottom, pixels.
 pub const BAR_HEIGHT: usize = 20;
 

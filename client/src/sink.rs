@@ -13,8 +13,9 @@ use crate::clock::Clock;
 use crate::core::Command;
 use crate::decode::{Buffers, Decoded, Picture};
 use crate::options::Step;
+use crate::overlay::Hud;
 use crate::present::{Next, Presenter, SinkStats};
-use crate::window::{Hud, Window};
+use crate::window::Window;
 
 /// How often the window is serviced when no picture is due.
 const PUMP: Duration = Duration::from_millis(16);

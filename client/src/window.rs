@@ -34,7 +34,7 @@ use crate::controls::{self, Control, Layout, VOLUME};
 use crate::decode::Picture;
 use crate::inset::Inset;
 use crate::options::Step;
-use crate::overlay;
+use crate::overlay::{self, Hud};
 
 /// The largest initial window; bigger pictures are scaled down to fit.
 pub const MAX_INITIAL: (usize, usize) = (1280, 720);
@@ -43,19 +43,6 @@ const TITLE_EVERY: Duration = Duration::from_millis(250);
 /// Key presses held between two calls of [`Window::actions`] at most (a held key repeats
 /// nothing, so only a flood of distinct keys reaches this).
 const MAX_PRESSES: usize = 64;
-
-/// What the window shows besides the picture.
-#[derive(Debug, Clone, Default)]
-pub struct Hud {
-    /// The title line.
-    pub title: String,
-    /// Overlay lines (shown when the overlay is on).
-    pub lines: Vec<String>,
-    /// Position in the range the seek bar spans, 0..=1 (`None`: no range known).
-    pub progress: Option<f64>,
-    /// The caption at the picture's media time, if any (drawn when captions are on).
-    pub caption: Option<String>,
-}
 
 /// Whether a display server is there to open a window on.
 pub fn display_available() -> bool {

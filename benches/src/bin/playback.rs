@@ -193,7 +193,16 @@ impl Build {
         }
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--release", "--quiet", "-p", "hdstream-benches"]);
+        // No default features, as hdstream-benches asks for the client (no window, no sound
+        // device): with them, naming `-p hdstream-client` would compile its library again.
+        cmd.args([
+            "build",
+            "--release",
+            "--quiet",
+            "--no-default-features",
+            "-p",
+            "hdstream-benches",
+        ]);
         let mut packages: Vec<&str> = bins.iter().map(|b| package_of(b)).collect();
         packages.dedup();
         for package in packages {

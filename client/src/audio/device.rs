@@ -42,7 +42,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "sound")]
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+#[cfg(feature = "sound")]
 use cpal::{FromSample, Sample, SampleFormat, SizedSample};
 use crossbeam_channel::Sender;
 use parking_lot::Mutex;
@@ -75,6 +77,7 @@ pub struct DeviceCounters {
 }
 
 /// The ring between the network thread and the device's callback.
+#[cfg_attr(not(feature = "sound"), allow(dead_code))]
 #[derive(Debug, Default)]
 struct Ring {
     samples: VecDeque<i16>,
@@ -106,6 +109,7 @@ struct Ring {
 }
 
 /// What the sink and the callback share.
+#[cfg_attr(not(feature = "sound"), allow(dead_code))]
 #[derive(Debug, Default)]
 struct Shared {
     ring: Mutex<Ring>,
@@ -117,6 +121,7 @@ struct Shared {
 }
 
 /// A message to the thread that owns the stream.
+#[cfg_attr(not(feature = "sound"), allow(dead_code))]
 #[derive(Debug, Clone, Copy)]
 struct Open {
     rate: u32,
@@ -157,18 +162,20 @@ impl DeviceSink {
             .spawn(move || {
                 // ALSA writes why an open failed to stderr; this thread's messages go to a
                 // buffer instead, and into the one warning line.
-                #[cfg(target_os = "linux")]
+                #[cfg(all(target_os = "linux", feature = "sound"))]
                 let mut alsa_log = alsa::Output::local_error_handler().ok();
-                let mut stream: Option<cpal::Stream> = None;
+                // Held, never read: the device plays while its stream lives.
+                let mut _playing: Option<Stream> = None;
                 for open in rx {
-                    drop(stream.take());
+                    // The stream of the former format closes before the next opens.
+                    _playing = None;
                     let result = open_stream(name.as_deref(), &open, &theirs);
-                    #[cfg(target_os = "linux")]
+                    #[cfg(all(target_os = "linux", feature = "sound"))]
                     let detail =
                         std::mem::replace(&mut alsa_log, alsa::Output::local_error_handler().ok())
                             .map(|log| log.borrow().to_string())
                             .unwrap_or_default();
-                    #[cfg(not(target_os = "linux"))]
+                    #[cfg(not(all(target_os = "linux", feature = "sound")))]
                     let detail = String::new();
                     {
                         let mut ring = theirs.ring.lock();
@@ -176,7 +183,7 @@ impl DeviceSink {
                         ring.opened |= result.is_ok();
                     }
                     match result {
-                        Ok(s) => stream = Some(s),
+                        Ok(s) => _playing = Some(s),
                         Err(why) => {
                             let device = name.as_deref().unwrap_or("the default device");
                             let alsa = detail.lines().last().unwrap_or("").trim();
@@ -188,7 +195,6 @@ impl DeviceSink {
                         }
                     }
                 }
-                drop(stream);
             });
         let thread = match thread {
             Ok(thread) => thread,
@@ -305,8 +311,21 @@ impl Drop for DeviceSink {
     }
 }
 
+/// An open output stream: cpal's; none can exist without the `sound` feature.
+#[cfg(feature = "sound")]
+type Stream = cpal::Stream;
+#[cfg(not(feature = "sound"))]
+type Stream = std::convert::Infallible;
+
+/// Built without the `sound` feature: no device opens, and the sink says why once.
+#[cfg(not(feature = "sound"))]
+fn open_stream(_name: Option<&str>, _open: &Open, _shared: &Arc<Shared>) -> Result<Stream, String> {
+    Err("this client was built without sound output (cargo feature `sound`)".into())
+}
+
 /// The device named `name` (the default without one), as cpal lists it: its id (the ALSA PCM
 /// name) or its description's name.
+#[cfg(feature = "sound")]
 fn find_device(host: &cpal::Host, name: Option<&str>) -> Result<cpal::Device, String> {
     let Some(name) = name else {
         return host
@@ -334,6 +353,7 @@ fn find_device(host: &cpal::Host, name: Option<&str>) -> Result<cpal::Device, St
 
 /// The stream config closest to `rate` and `channels`: the exact format if offered (i16
 /// first, then f32), else the nearest rate, then channels. Says so when it is not exact.
+#[cfg(feature = "sound")]
 fn choose_config(
     device: &cpal::Device,
     rate: u32,
@@ -366,6 +386,7 @@ fn choose_config(
     Ok(best.with_sample_rate(nearest))
 }
 
+#[cfg(feature = "sound")]
 fn open_stream(
     name: Option<&str>,
     open: &Open,
@@ -403,6 +424,7 @@ fn open_stream(
     Ok(stream)
 }
 
+#[cfg(feature = "sound")]
 fn build<T>(
     device: &cpal::Device,
     config: &cpal::StreamConfig,
@@ -449,6 +471,7 @@ where
 
 /// Fills the device's buffer from the ring: channel `c` of a device frame is the track's
 /// channel `c mod channels`; silence where the ring has no more.
+#[cfg(feature = "sound")]
 fn fill<T>(
     shared: &Shared,
     data: &mut [T],
@@ -515,6 +538,7 @@ fn fill<T>(
 }
 
 /// Puts `samples` of lead silence in front of the ring.
+#[cfg(feature = "sound")]
 fn pad(ring: &mut Ring, samples: usize, track_channels: usize) {
     let frames = samples / track_channels;
     ring.lead_pending += frames;
@@ -525,6 +549,7 @@ fn pad(ring: &mut Ring, samples: usize, track_channels: usize) {
 }
 
 /// Keeps a device that does not wait (ALSA's `null`) to real time.
+#[cfg(feature = "sound")]
 #[derive(Debug)]
 struct Pacer {
     rate: u32,
@@ -536,6 +561,7 @@ struct Pacer {
     largest: u64,
 }
 
+#[cfg(feature = "sound")]
 impl Pacer {
     /// Fast device clocks are allowed this far ahead of ours, parts per million.
     const DRIFT_PPM: u64 = 1000;
