@@ -107,6 +107,7 @@ fn capture_server_log() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
         let _ = tracing_subscriber::fmt()
+            .with_max_level(tracing::level_filters::LevelFilter::TRACE)
             .with_writer(|| LogWriter)
             .with_ansi(false)
             .finish()

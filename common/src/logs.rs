@@ -6,6 +6,7 @@
 //! project's 2-core machine, for span and field filters nobody used). The one place in this
 //! crate that reads the environment: a process's set-up, not a protocol's.
 
+use tracing::level_filters::LevelFilter;
 use tracing_subscriber::filter::Targets;
 
 /// The filter `RUST_LOG` names, else `default` (also when `RUST_LOG` does not parse: the
@@ -26,11 +27,13 @@ pub fn parse(spec: &str) -> Result<Targets, String> {
 }
 
 /// Installs the program's logger: formatted lines on stderr (coloured on a terminal), filtered
-/// by [`filter`]`(default)`.
+/// by [`filter`]`(default)` alone (the formatter's own ceiling, `INFO` unless told, is lifted:
+/// `RUST_LOG=hdstream_server::driver=debug` must reach the debug lines).
 pub fn init(default: &str) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     tracing_subscriber::fmt()
+        .with_max_level(LevelFilter::TRACE)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .finish()
@@ -44,6 +47,7 @@ pub fn init_for_test(default: &str) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     let _ = tracing_subscriber::fmt()
+        .with_max_level(LevelFilter::TRACE)
         .with_ansi(false)
         .with_test_writer()
         .finish()
@@ -55,7 +59,6 @@ pub fn init_for_test(default: &str) {
 mod tests {
     use super::*;
     use tracing::Level;
-    use tracing::level_filters::LevelFilter;
 
     #[test]
     fn a_default_level_and_a_target_of_its_own() {
@@ -67,6 +70,13 @@ mod tests {
             parse("off").unwrap().default_level(),
             Some(LevelFilter::OFF)
         );
+    }
+
+    #[test]
+    fn a_module_can_be_more_verbose_than_the_default() {
+        let t = parse("info,hdstream_server::driver=debug").unwrap();
+        assert!(t.would_enable("hdstream_server::driver", &Level::DEBUG));
+        assert!(!t.would_enable("hdstream_server::core", &Level::DEBUG));
     }
 
     #[test]

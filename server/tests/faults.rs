@@ -21,7 +21,7 @@ use common::{ServerProcess, fd_count, status_kib, wait_fds_at_most};
 /// Set in the environment of this test binary re-executed as the client to be killed.
 const CHILD: &str = "HDSTREAM_FAULTS_CLIENT";
 /// The test that re-executes itself as that client.
-const KILLED_TEST: &str = "a_client_killed_mid_stream_loses_its_session_at_once";
+const KILLED_TEST: &str = "faults::a_client_killed_mid_stream_loses_its_session_at_once";
 
 /// 3 s of 640x360 at 30 fps, played in a loop.
 fn clip() -> PathBuf {
