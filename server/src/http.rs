@@ -6,8 +6,9 @@
 //!   ([`hdstream_common::http::Multipart`]) at the stream's pace — what an `<img>` tag plays
 //!   from an IP camera, and what ffmpeg's `mpjpeg` demuxer (so OpenCV) reads at any size. A
 //!   file's frames go straight from its mapping into the connection's output, frame *n* due
-//!   *n / fps* after the request; at the end the body closes (RFC 2046 close delimiter) and so
-//!   does the connection, unless the server loops files (`--loop`), as for RTSP. A live path's
+//!   *n / fps* after the request; at the end the body ends (to an HTTP/1.1 client each part
+//!   travels as one chunk, and the last chunk ends it cleanly; see [`Body`]) and so does the
+//!   connection, unless the server loops files (`--loop`), as for RTSP. A live path's
 //!   viewer gets the newest frame at once and every frame published after it.
 //! - `GET /snapshot/<path>`: one `image/jpeg` — a live path's newest frame, or a file's frame
 //!   at `?t=SECONDS` (default 0): frame ⌊t · fps⌋.
@@ -99,7 +100,16 @@ struct Watch {
     next: usize,
     /// When frame 0 of the file (of this loop of it) was due.
     start: Instant,
+    body: Body,
+}
+
+/// How a `/watch` body is framed: multipart parts, each in a chunk of its own for HTTP/1.1
+/// (RFC 9112 §7.1, so the end of a file is a clean end of the body — ffmpeg reports a body
+/// ended by the connection's close as cut short), or up to the connection's close for HTTP/1.0.
+#[derive(Debug, Clone)]
+struct Body {
     multipart: Multipart,
+    chunked: bool,
 }
 
 /// What answering a request needs from the core.
@@ -324,8 +334,8 @@ impl Viewers {
                 && let Program::File(media) = &w.program
                 && names.contains(&media.name)
             {
-                let multipart = w.multipart.clone();
-                multipart.write_close(&mut v.output);
+                let body = w.body.clone();
+                body.close(&mut v.output);
                 v.state = State::Answered;
                 v.close_when_flushed = true;
             }
@@ -385,7 +395,7 @@ impl Viewer {
                             watch.next = 0;
                             continue;
                         }
-                        watch.multipart.write_close(&mut self.output);
+                        watch.body.close(&mut self.output);
                         self.state = State::Answered;
                         self.close_when_flushed = true;
                         return;
@@ -394,8 +404,9 @@ impl Viewer {
                         return;
                     }
                     let jpeg = media.jpeg(watch.next).unwrap_or(&[]);
-                    let sent =
-                        push_part(&mut self.output, self.sent, &watch.multipart, jpeg, limit);
+                    let sent = watch
+                        .body
+                        .push_part(&mut self.output, self.sent, jpeg, limit);
                     self.frames += u64::from(sent);
                     self.skipped += u64::from(!sent);
                     watch.next += 1;
@@ -404,7 +415,7 @@ impl Viewer {
             Program::Live(path) => {
                 let Some(feed) = publishing.feed(path) else {
                     // Forgotten (its publisher left long ago): the body ends.
-                    watch.multipart.write_close(&mut self.output);
+                    watch.body.close(&mut self.output);
                     self.state = State::Answered;
                     self.close_when_flushed = true;
                     return;
@@ -416,8 +427,9 @@ impl Viewer {
                 let newest = count - 1;
                 self.skipped += (newest - watch.next) as u64;
                 if let Some(jpeg) = feed.jpeg(newest) {
-                    let sent =
-                        push_part(&mut self.output, self.sent, &watch.multipart, jpeg, limit);
+                    let sent = watch
+                        .body
+                        .push_part(&mut self.output, self.sent, jpeg, limit);
                     self.frames += u64::from(sent);
                     self.skipped += u64::from(!sent);
                 }
@@ -434,26 +446,39 @@ impl Watch {
     }
 }
 
-/// Appends `jpeg` as a part when it fits whole beside what is queued (`output[sent..]`) within
-/// `limit` — or when nothing is queued, so a frame larger than the limit still goes; answers
-/// whether it went.
-fn push_part(
-    output: &mut Vec<u8>,
-    sent: usize,
-    multipart: &Multipart,
-    jpeg: &[u8],
-    limit: usize,
-) -> bool {
-    let queued = output.len() - sent;
-    let len = multipart.part_len(JPEG, jpeg.len());
-    if queued > 0 && queued + len > limit {
-        return false;
+impl Body {
+    /// Appends `jpeg` as a part when it fits whole beside what is queued (`output[sent..]`)
+    /// within `limit` — or when nothing is queued, so a frame larger than the limit still goes;
+    /// answers whether it went.
+    fn push_part(&self, output: &mut Vec<u8>, sent: usize, jpeg: &[u8], limit: usize) -> bool {
+        let queued = output.len() - sent;
+        let part = self.multipart.part_len(JPEG, jpeg.len());
+        let len = part + if self.chunked { 20 } else { 0 };
+        if queued > 0 && queued + len > limit {
+            return false;
+        }
+        output.reserve(len);
+        if self.chunked {
+            output.extend_from_slice(format!("{part:x}\r\n").as_bytes());
+        }
+        self.multipart.write_part_head(JPEG, jpeg.len(), output);
+        output.extend_from_slice(jpeg);
+        Multipart::write_part_tail(output);
+        if self.chunked {
+            output.extend_from_slice(b"\r\n");
+        }
+        true
     }
-    output.reserve(len);
-    multipart.write_part_head(JPEG, jpeg.len(), output);
-    output.extend_from_slice(jpeg);
-    Multipart::write_part_tail(output);
-    true
+
+    /// Ends the body: the last chunk of a chunked one (a body up to the close ends with the
+    /// connection). No RFC 2046 close delimiter: ffmpeg's `mpjpeg` demuxer takes one for the
+    /// start of a part and fails on it ("Invalid data found when processing input"), and
+    /// neither ffmpeg's `mpjpeg` muxer nor IP cameras write one — a browser needs none.
+    fn close(&self, output: &mut Vec<u8>) {
+        if self.chunked {
+            output.extend_from_slice(b"0\r\n\r\n");
+        }
+    }
 }
 
 /// What a request asks for.
@@ -540,13 +565,19 @@ fn respond(viewer: &mut Viewer, request: &Request, now: Instant, serving: &mut S
     match route {
         Route::Snapshot(_) => snapshot(viewer, request, &program, serving, head_only),
         Route::Watch(_) => {
-            let multipart = Multipart::new(BOUNDARY);
-            Response::new(StatusCode::OK)
-                .with("Content-Type", multipart.content_type())
+            let body = Body {
+                multipart: Multipart::new(BOUNDARY),
+                chunked: request.version == http::Version::Http11,
+            };
+            let mut response = Response::new(StatusCode::OK)
+                .with("Content-Type", body.multipart.content_type())
                 .with("Cache-Control", "no-cache, no-store, must-revalidate")
                 .with("Pragma", "no-cache")
-                .with("Connection", "close")
-                .write_head(&mut viewer.output);
+                .with("Connection", "close");
+            if body.chunked {
+                response.push("Transfer-Encoding", "chunked");
+            }
+            response.write_head(&mut viewer.output);
             if head_only {
                 viewer.state = State::Answered;
                 viewer.close_when_flushed = true;
@@ -563,7 +594,7 @@ fn respond(viewer: &mut Viewer, request: &Request, now: Instant, serving: &mut S
                 program,
                 next,
                 start: now,
-                multipart,
+                body,
             });
             viewer.send_due(now, serving.config, serving.publishing);
         }

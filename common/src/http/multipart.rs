@@ -10,11 +10,13 @@
 //! <N bytes> CRLF
 //! --BOUNDARY CRLF          (the next part)
 //! …
-//! --BOUNDARY-- CRLF        (the close delimiter, when the stream ends)
 //! ```
 //!
 //! Each part carries `Content-Length`, so a reader need not search the JPEG for the boundary
 //! (ffmpeg reads exactly that many bytes); the boundary is still one no JPEG marker begins.
+//! There is no close delimiter (`--BOUNDARY--`): such a stream has no planned end, neither
+//! ffmpeg's `mpjpeg` muxer nor IP cameras write one, and ffmpeg's demuxer fails on it (it
+//! reads it as the start of a part); the body ends where the HTTP message does.
 
 /// The parts of one multipart body, under one boundary.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,13 +74,6 @@ impl Multipart {
             + len
             + 2
     }
-
-    /// Appends the close delimiter that ends the body.
-    pub fn write_close(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"--");
-        out.extend_from_slice(self.boundary.as_bytes());
-        out.extend_from_slice(b"--\r\n");
-    }
 }
 
 #[cfg(test)]
@@ -87,7 +82,7 @@ mod tests {
 
     /// Reads parts back the way ffmpeg's `mpjpeg` demuxer does: skip empty lines, expect the
     /// delimiter, read fields to the empty line, take `Content-Length` bytes.
-    fn parts(mut body: &[u8], boundary: &str) -> (Vec<Vec<u8>>, bool) {
+    fn parts(mut body: &[u8], boundary: &str) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         let line = |b: &mut &[u8]| -> Option<String> {
             let end = b.iter().position(|&c| c == b'\n')?;
@@ -97,13 +92,13 @@ mod tests {
         };
         loop {
             let Some(mut l) = line(&mut body) else {
-                return (out, false);
+                return out;
             };
             while l.is_empty() {
-                l = line(&mut body).unwrap();
-            }
-            if l == format!("--{boundary}--") {
-                return (out, true);
+                match line(&mut body) {
+                    Some(next) => l = next,
+                    None => return out,
+                }
             }
             assert_eq!(l, format!("--{boundary}"));
             let mut len = None;
@@ -138,8 +133,7 @@ mod tests {
             Multipart::write_part_tail(&mut body);
             assert_eq!(body.len() - before, m.part_len("image/jpeg", f.len()));
         }
-        m.write_close(&mut body);
-        assert_eq!(parts(&body, "hdstream"), (frames, true));
+        assert_eq!(parts(&body, "hdstream"), frames);
         assert_eq!(
             m.content_type(),
             "multipart/x-mixed-replace;boundary=hdstream"

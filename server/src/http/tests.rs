@@ -21,17 +21,40 @@ fn split(out: &[u8]) -> (u16, String, Vec<u8>) {
     (status, head, out[end + 4..].to_vec())
 }
 
-/// The parts of a multipart body (and whether it was closed), read as ffmpeg's `mpjpeg`
-/// demuxer reads them: delimiter line, fields, `Content-Length` bytes, CRLF.
-fn parts(mut body: &[u8]) -> (Vec<Vec<u8>>, bool) {
+/// A chunked body (RFC 9112 §7.1) without its framing; asserts it ended with the last chunk
+/// when `ended`.
+fn dechunk(mut body: &[u8]) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    loop {
+        let Some(end) = body.windows(2).position(|w| w == b"\r\n") else {
+            assert!(body.is_empty(), "a chunk cut short");
+            return (out, false);
+        };
+        let size = usize::from_str_radix(std::str::from_utf8(&body[..end]).unwrap(), 16).unwrap();
+        if size == 0 {
+            assert_eq!(&body[end..], b"\r\n\r\n");
+            return (out, true);
+        }
+        out.extend_from_slice(&body[end + 2..end + 2 + size]);
+        assert_eq!(&body[end + 2 + size..end + 4 + size], b"\r\n");
+        body = &body[end + 4 + size..];
+    }
+}
+
+/// The parts of an HTTP/1.1 `/watch` body (chunked), and whether it ended (the last chunk).
+fn chunked_parts(body: &[u8]) -> (Vec<Vec<u8>>, bool) {
+    let (body, last) = dechunk(body);
+    (parts(&body), last)
+}
+
+/// The parts of a multipart body, read as ffmpeg's `mpjpeg` demuxer reads them: delimiter
+/// line, fields, `Content-Length` bytes, CRLF (and no close delimiter: see `Body::close`).
+fn parts(mut body: &[u8]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let delimiter = format!("--{BOUNDARY}\r\n");
     loop {
         if body.is_empty() {
-            return (out, false);
-        }
-        if body == format!("--{BOUNDARY}--\r\n").as_bytes() {
-            return (out, true);
+            return out;
         }
         assert!(
             body.starts_with(delimiter.as_bytes()),
@@ -89,7 +112,7 @@ fn watch_sends_every_frame_of_a_file_at_its_pace_then_ends() {
         "{head}"
     );
     // Frame 0 at once; frame 1 not before 1/30 s.
-    assert_eq!(parts(&first).0.len(), 1);
+    assert_eq!(chunked_parts(&first).0.len(), 1);
     core.now += Duration::from_millis(20);
     core.transmit();
     assert!(core.take_output(conn).is_empty(), "frame 1 before its time");
@@ -102,16 +125,38 @@ fn watch_sends_every_frame_of_a_file_at_its_pace_then_ends() {
         Duration::from_millis(1100),
         Duration::from_millis(5),
     ));
-    let (frames, ended) = parts(&body);
+    let (frames, ended) = chunked_parts(&body);
     let file = clip();
     let expected: Vec<Vec<u8>> = (0..FRAMES as usize)
         .map(|i| file.file.frame(i).unwrap().to_vec())
         .collect();
     assert_eq!(frames.len(), expected.len());
     assert!(frames == expected, "frames differ from the file's");
-    assert!(ended, "the body ends with the close delimiter");
+    assert!(ended, "the body ends with the last chunk");
     assert_eq!(closed(&mut core), vec![conn]);
     assert_eq!(core.server.http_counts(conn), Some((FRAMES, 0)));
+}
+
+#[test]
+fn an_http_1_0_viewer_gets_parts_up_to_the_close() {
+    let mut core = Core::default_config();
+    let conn = core.connect_http(50000);
+    let out = core.exchange(conn, b"GET /watch/clip.mjpeg HTTP/1.0\r\n\r\n");
+    let (status, head, mut body) = split(&out);
+    assert_eq!(status, 200);
+    assert!(!head.contains("Transfer-Encoding"), "{head}");
+    body.extend(run(
+        &mut core,
+        conn,
+        Duration::from_millis(1100),
+        Duration::from_millis(5),
+    ));
+    assert_eq!(parts(&body).len(), FRAMES as usize);
+    assert_eq!(
+        closed(&mut core),
+        vec![conn],
+        "the body ends with the connection"
+    );
 }
 
 #[test]
@@ -128,7 +173,7 @@ fn watch_loops_a_file_with_loop() {
         Duration::from_millis(2500),
         Duration::from_millis(5),
     ));
-    let (frames, ended) = parts(&body);
+    let (frames, ended) = chunked_parts(&body);
     assert!(!ended);
     let file = clip();
     assert!(frames.len() >= 2 * FRAMES as usize + 10, "{}", frames.len());
@@ -304,7 +349,7 @@ fn a_reader_that_stalls_skips_whole_frames_and_the_output_stays_bounded() {
     assert!(!core.server.wants_input(stalled) || most < limit);
     assert_eq!(
         core.server.http_counts(healthy),
-        Some((parts(&healthy_body).0.len() as u64 + 1, 0))
+        Some((chunked_parts(&healthy_body).0.len() as u64 + 1, 0))
     );
     // A reader that reads nothing for the session timeout is closed; the healthy one stays.
     closed(&mut core);
@@ -391,7 +436,7 @@ fn a_live_path_is_watched_from_its_newest_frame_and_snapshotted() {
         core.transmit();
         body.extend(core.take_output(viewer));
     }
-    let (frames, ended) = parts(&body);
+    let (frames, ended) = chunked_parts(&body);
     assert!(!ended);
     // Frame 2 (the newest at the join), then 3..8 as they came.
     assert_eq!(frames.len(), 6);
