@@ -278,14 +278,6 @@ fn main() -> anyhow::Result<()> {
     if let Some(rtsps) = handle.rtsps {
         tracing::info!(%rtsps, "RTSPS (TLS) listening");
     }
-    if let Some(http) = handle.http {
-        tracing::info!(
-            %http,
-            "HTTP listening: http://{}:{}/watch/<file>",
-            if http.ip().is_unspecified() { "127.0.0.1".to_owned() } else { http.ip().to_string() },
-            http.port()
-        );
-    }
     let stop = handle.stop_flag();
     signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&stop))?;
     signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&stop))?;
@@ -298,6 +290,18 @@ fn main() -> anyhow::Result<()> {
         if args.bind.is_unspecified() { "127.0.0.1".to_owned() } else { args.bind.to_string() },
         handle.rtsp.port()
     );
+    if let Some(http) = handle.http {
+        // After the listening line, which tests read the addresses from (rtsp=, http=).
+        tracing::info!(
+            "watch in a browser: http://{}:{}/watch/<file> (snapshots: /snapshot/<file>?t=SECONDS)",
+            if http.ip().is_unspecified() {
+                "127.0.0.1".to_owned()
+            } else {
+                http.ip().to_string()
+            },
+            http.port()
+        );
+    }
     handle.join().context("server loop failed")?;
     Ok(())
 }
