@@ -77,6 +77,8 @@ pub struct Viewer {
     closing: bool,
     /// The request line, for the log.
     target: String,
+    /// What its `/watch` plays (a file's name or a live path), for the log when it leaves.
+    watched: Option<String>,
     /// Frames sent and skipped (a whole frame that did not fit the output).
     frames: u64,
     skipped: u64,
@@ -161,6 +163,7 @@ impl Viewers {
             close_when_flushed: false,
             closing: false,
             target: String::new(),
+            watched: None,
             frames: 0,
             skipped: 0,
         };
@@ -214,12 +217,11 @@ impl Viewers {
     /// `conn` closed (or failed).
     pub fn close(&mut self, conn: ConnId, now: Instant) {
         if let Some(viewer) = self.viewers.remove(&conn)
-            && let State::Watching(watch) = &viewer.state
+            && let Some(path) = &viewer.watched
         {
             tracing::info!(
                 peer = %viewer.peer,
-                target = %viewer.target,
-                path = watch.program.name(),
+                path,
                 frames = viewer.frames,
                 skipped = viewer.skipped,
                 seconds = format_args!("{:.1}", now.saturating_duration_since(viewer.opened).as_secs_f64()),
@@ -590,6 +592,7 @@ fn respond(viewer: &mut Viewer, request: &Request, now: Instant, serving: &mut S
                     f.frame_count().saturating_sub(1).max(f.first_frame())
                 }),
             };
+            viewer.watched = Some(program.name().to_owned());
             viewer.state = State::Watching(Watch {
                 program,
                 next,
