@@ -309,7 +309,9 @@ impl Server {
         if self.http.contains(conn) {
             let mut serving = Serving {
                 config: &self.config,
-                catalogue: &self.catalogue,
+                catalogue: &mut self.catalogue,
+                jobs: &mut self.jobs,
+                opening: &mut self.opening,
                 publishing: &self.publishing,
                 access: self.access.as_mut(),
             };
@@ -415,6 +417,15 @@ impl Server {
         let name = opened.name.clone();
         self.opening.remove(&name);
         self.catalogue.install(opened);
+        let mut serving = Serving {
+            config: &self.config,
+            catalogue: &mut self.catalogue,
+            jobs: &mut self.jobs,
+            opening: &mut self.opening,
+            publishing: &self.publishing,
+            access: self.access.as_mut(),
+        };
+        self.http.opened(&name, now, &mut serving);
         let mut waiting: Vec<ConnId> = self
             .connections
             .iter()

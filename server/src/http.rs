@@ -16,7 +16,9 @@
 //!
 //! Paths name what RTSP names ([`crate::media::Catalogue::lookup`], which refuses `..`;
 //! `live/<name>` through [`crate::publish::live_path`]), with the same users and rights
-//! ([`crate::access::Access`]: Digest, RFC 7616, over `GET`/`HEAD` and the request-target).
+//! ([`crate::access::Access`]: Digest, RFC 7616, over `GET`/`HEAD` and the request-target). A
+//! file new to the catalogue (or replaced) is opened off the loop as for a DESCRIBE, the request
+//! waiting meanwhile.
 //!
 //! Limits: a request head must arrive whole within [`Config::request_timeout`] of the
 //! connection (slow loris), and within the parser's bounds (414, 431); connections count
@@ -27,7 +29,7 @@
 //! [`Config::session_timeout`] is closed. Every response ends its connection
 //! (`Connection: close`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,7 +38,7 @@ use hdstream_common::http::{self, Multipart, Parsed, Request, Response, StatusCo
 
 use crate::access::{Access, Attempt, Right, Verdict};
 use crate::config::Config;
-use crate::media::{Catalogue, LookupError};
+use crate::media::{Catalogue, Job, LookupError};
 use crate::publish::{Publishing, live_path};
 use crate::session::{ConnId, Program};
 use crate::source::Source;
@@ -88,6 +90,9 @@ pub struct Viewer {
 enum State {
     /// The request head is arriving.
     Reading,
+    /// The request names a file being opened (its URL name): it is answered when the file is
+    /// ([`Viewers::opened`]).
+    Parked(Request, String),
     /// `/watch`: parts go out as frames fall due.
     Watching(Watch),
     /// Answered: the output drains, then the connection closes.
@@ -119,8 +124,13 @@ struct Body {
 pub struct Serving<'a> {
     /// The settings.
     pub config: &'a Config,
-    /// The files.
-    pub catalogue: &'a Catalogue,
+    /// The files: a request naming one that is new, replaced or gone is checked
+    /// ([`Catalogue::check`]) and waits while it is opened.
+    pub catalogue: &'a mut Catalogue,
+    /// Files to open away from the loop ([`crate::core::Server::poll_open`]).
+    pub jobs: &'a mut VecDeque<Job>,
+    /// The names of the files being opened (one job a file, however many ask).
+    pub opening: &'a mut HashSet<String>,
     /// The live paths.
     pub publishing: &'a Publishing,
     /// Who may watch, when a users file is given.
@@ -193,14 +203,7 @@ impl Viewers {
             Ok(Parsed::Complete { request, .. }) => {
                 viewer.input = Vec::new();
                 viewer.target = request.target.clone();
-                respond(viewer, &request, now, serving);
-                tracing::info!(
-                    peer = %viewer.peer,
-                    method = %request.method,
-                    target = %request.target,
-                    status = viewer.status_sent(),
-                    "HTTP request"
-                );
+                respond(viewer, request, now, serving, true);
             }
             Err(e) => {
                 let status = e.status();
@@ -211,6 +214,21 @@ impl Viewers {
         }
         if viewer.close_when_flushed && viewer.queued() == 0 {
             viewer.close(conn, &mut self.to_close);
+        }
+    }
+
+    /// A file [`Serving::jobs`] asked for is open (or could not be): the requests that waited
+    /// for it are answered as the catalogue now has it.
+    pub fn opened(&mut self, name: &str, now: Instant, serving: &mut Serving<'_>) {
+        for viewer in self.viewers.values_mut() {
+            if !matches!(&viewer.state, State::Parked(_, n) if n == name) {
+                continue;
+            }
+            let State::Parked(request, _) = std::mem::replace(&mut viewer.state, State::Reading)
+            else {
+                continue;
+            };
+            respond(viewer, request, now, serving, false);
         }
     }
 
@@ -286,7 +304,7 @@ impl Viewers {
                         Program::File(media) => Some(w.due(w.next, media.fps)),
                         Program::Live(_) => None,
                     },
-                    State::Answered => None,
+                    State::Answered | State::Parked(..) => None,
                 };
                 stall.into_iter().chain(due).min()
             })
@@ -490,7 +508,40 @@ enum Route<'r> {
 }
 
 /// Answers a whole request head.
-fn respond(viewer: &mut Viewer, request: &Request, now: Instant, serving: &mut Serving<'_>) {
+/// Answers a whole request head — unless it names a file new to the catalogue (or replaced)
+/// and `may_open`: then it waits for the file ([`State::Parked`]) — and logs it.
+fn respond(
+    viewer: &mut Viewer,
+    request: Request,
+    now: Instant,
+    serving: &mut Serving<'_>,
+    may_open: bool,
+) {
+    answer(viewer, &request, now, serving, may_open);
+    if matches!(viewer.state, State::Parked(..)) {
+        tracing::debug!(peer = %viewer.peer, target = %request.target, "HTTP request waits for its file");
+        if let State::Parked(parked, _) = &mut viewer.state {
+            *parked = request;
+        }
+        return;
+    }
+    tracing::info!(
+        peer = %viewer.peer,
+        method = %request.method,
+        target = %request.target,
+        status = viewer.status_sent(),
+        "HTTP request"
+    );
+}
+
+/// [`respond`] without the log.
+fn answer(
+    viewer: &mut Viewer,
+    request: &Request,
+    now: Instant,
+    serving: &mut Serving<'_>,
+    may_open: bool,
+) {
     let head_only = request.method == "HEAD";
     if !head_only && request.method != "GET" {
         let response = Response::new(StatusCode::METHOD_NOT_ALLOWED).with("Allow", "GET, HEAD");
@@ -514,6 +565,18 @@ fn respond(viewer: &mut Viewer, request: &Request, now: Instant, serving: &mut S
     let name = match &route {
         Route::Watch(rest) | Route::Snapshot(rest) => *rest,
     };
+    if may_open
+        && live_path(name).is_none()
+        && let Some(job) = serving.catalogue.check(name)
+    {
+        let file = job.name.clone();
+        if serving.opening.insert(file.clone()) {
+            serving.jobs.push_back(job);
+        }
+        // The request itself is put in by `respond`.
+        viewer.state = State::Parked(request.clone(), file);
+        return;
+    }
     // The program, or the status and why not. `..` and malformed escapes never reach a file.
     let program = match live_path(name) {
         Some(path) => match serving.publishing.feed(&path) {

@@ -443,10 +443,46 @@ fn a_live_path_is_watched_from_its_newest_frame_and_snapshotted() {
     let file = clip();
     for f in &frames {
         assert!(f.starts_with(&[0xFF, 0xD8]) && f.ends_with(&[0xFF, 0xD9]));
-        assert_eq!(f.len() > file.file.frame(0).unwrap().len() / 2, true);
+        assert!(
+            f.len() > file.file.frame(0).unwrap().len() / 2,
+            "a whole frame"
+        );
     }
     let snap = core.connect_http(50002);
     let (status, _, jpeg) = split(&get(&mut core, snap, "/snapshot/live/cam"));
     assert_eq!(status, 200);
     assert_eq!(&jpeg, frames.last().unwrap());
+}
+
+#[test]
+fn a_file_added_after_the_start_is_opened_off_the_loop_and_served() {
+    let dir = std::env::temp_dir().join(format!("hdstream-http-new-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let clip_path = crate::testing::media_dir().join("clip.mjpeg");
+    std::fs::copy(&clip_path, dir.join("a.mjpeg")).unwrap();
+    let mut core = Core::over(&dir, Config::default());
+    std::fs::copy(&clip_path, dir.join("b.mjpeg")).unwrap();
+    // Two viewers ask before it is open: one job, both wait, then both are answered.
+    let first = core.connect_http(50000);
+    let second = core.connect_http(50001);
+    let ask = b"GET /snapshot/b.mjpeg?t=0.5 HTTP/1.1\r\n\r\n";
+    core.server.receive(first, ask, core.now);
+    core.server.receive(second, ask, core.now);
+    assert!(
+        core.server.output(first).is_empty(),
+        "answered before the file is open"
+    );
+    let job = core
+        .server
+        .poll_open()
+        .expect("the file is opened off the loop");
+    assert!(core.server.poll_open().is_none(), "one job for the file");
+    core.server.opened(job.run(), core.now);
+    for conn in [first, second] {
+        let (status, _, body) = split(&core.take_output(conn));
+        assert_eq!(status, 200);
+        assert_eq!(body, clip().file.frame(15).unwrap());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
