@@ -491,7 +491,7 @@ fn hostile_http_beside_a_healthy_viewer_who_gets_every_frame_in_bounded_memory()
     );
     assert_eq!((got, same), (frames.len(), frames.len()));
     // Unbounded, six readers would hold the whole stream each: 6 × 6 s × 30 fps of frames.
-    let unbounded_mib = 6 * frames.iter().map(Vec::len).sum::<usize>() as u64 >> 20;
+    let unbounded_mib = (6 * frames.iter().map(Vec::len).sum::<usize>() as u64) >> 20;
     assert!(
         grew_mib < 32,
         "the server grew {grew_mib} MiB for six readers that read nothing (unbounded: ~{unbounded_mib} MiB)"
