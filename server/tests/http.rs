@@ -562,3 +562,80 @@ fn the_binary_serves_http_with_the_same_digest_users_as_rtsp() {
     assert!(bad.stdout.ends_with(b"\n401"), "{:?}", bad.stdout_text());
     drop(server);
 }
+
+#[test]
+fn two_thousand_idle_connections_beside_a_healthy_viewer_are_capped_and_closed() {
+    // Each connection is two descriptors in this process (the test's end and the server's).
+    let limit = common::raise_fd_limit();
+    assert!(
+        limit >= 4500,
+        "open-file limit {limit}: 2,000 connections need 4,000 and more"
+    );
+    let clip = FULL_HD.path();
+    let frames = Arc::new(common::frames_of(&clip));
+    let root = common::media_root("http-idle", &[("clip.mjpeg", &clip)]);
+    let config = Config {
+        request_timeout: Duration::from_secs(3),
+        max_connections: 1500,
+        ..Config::default()
+    };
+    let handle = serve_http(&root, config);
+    let http = handle.http.unwrap();
+    let expected = Arc::clone(&frames);
+    let healthy = std::thread::spawn(move || {
+        let mut watcher = Watcher::start(http, "/watch/clip.mjpeg");
+        let mut got = 0;
+        let mut same = 0;
+        while let Some(part) = watcher.next() {
+            same += usize::from(expected.get(got) == Some(&part));
+            got += 1;
+        }
+        (got, same)
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let idle: Vec<TcpStream> = (0..2000)
+        .map(|_| TcpStream::connect(http).expect("connect an idle connection"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(1000));
+    // Past the cap (1,500 with the healthy viewer): 503 and closed at once; the others wait.
+    let mut refused = 0;
+    let mut waiting = 0;
+    for s in &idle {
+        s.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 64];
+        match (&*s).read(&mut buf) {
+            Ok(n) if n >= 12 && &buf[..12] == b"HTTP/1.1 503" => refused += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => waiting += 1,
+            other => panic!("an idle connection got {other:?}"),
+        }
+    }
+    // Those that waited are closed once the request timeout (3 s) is past.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut open: Vec<&TcpStream> = idle.iter().collect();
+    while !open.is_empty() && Instant::now() < deadline {
+        open.retain(|s| {
+            let mut buf = [0u8; 64];
+            let mut stream: &TcpStream = s;
+            match stream.read(&mut buf) {
+                Ok(0) => false,
+                Ok(_) => true,
+                Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
+            }
+        });
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (got, same) = healthy.join().unwrap();
+    eprintln!(
+        "2,000 idle connections: {refused} refused with 503, {waiting} accepted and waiting, {} still open after the timeout; healthy viewer {got} of {} frames, {same} byte-identical",
+        open.len(),
+        frames.len()
+    );
+    assert_eq!((refused, waiting), (501, 1499));
+    assert!(
+        open.is_empty(),
+        "{} idle connections never closed",
+        open.len()
+    );
+    assert_eq!((got, same), (frames.len(), frames.len()));
+    handle.stop().unwrap();
+}
