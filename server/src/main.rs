@@ -127,16 +127,16 @@ struct Args {
     /// RTSPS port.
     #[arg(long, default_value_t = hdstream_server::tls::DEFAULT_PORT)]
     tls_port: u16,
-    /// Also serve HTTP on ADDR (default 0.0.0.0:8080 when given without a value; off when not
-    /// given): GET /watch/<path> streams a file or live path as multipart/x-mixed-replace
+    /// Also serve HTTP on ADDR (off when not given; without a value, port 8080 on --bind's
+    /// address: 0.0.0.0:8080 by default): GET /watch/<path> streams a file or live path as multipart/x-mixed-replace
     /// MJPEG at its pace (an <img> tag, ffmpeg -f mpjpeg and OpenCV play it; a file ends with
     /// it, or loops with --loop); GET /snapshot/<path> is one JPEG — a live path's newest
     /// frame, or a file's at ?t=SECONDS (default 0). The same paths and --users as RTSP
     /// (Digest). A request head must come whole within 10 s and 16 KiB (414/431 beyond); a
     /// viewer that reads slowly skips whole frames rather than queueing more than 4 MiB; one
     /// that reads nothing for --session-timeout is closed.
-    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "0.0.0.0:8080")]
-    http: Option<SocketAddr>,
+    #[arg(long, value_name = "ADDR", num_args = 0..=1)]
+    http: Option<Option<SocketAddr>>,
     /// Captions from speech: run a speech recogniser on the sound of every live path (L16,
     /// PCMU, PCMA or Opus, any rate) and send what it hears as the path's captions
     /// (RFC 4103 T.140, offered as trackID=2), each stamped at the media time its words began.
@@ -157,6 +157,9 @@ struct Args {
     #[arg(long, value_name = "CMD", requires = "captions_from_speech")]
     speech_command: Option<String>,
 }
+
+/// The HTTP port when `--http` is given without an address.
+const HTTP_PORT: u16 = 8080;
 
 fn parse_override(s: &str) -> Result<(String, f64), String> {
     let (name, fps) = s.split_once('=').ok_or("expected NAME=FPS")?;
@@ -264,13 +267,13 @@ fn main() -> anyhow::Result<()> {
     if let Some(recogniser) = &config.speech {
         tracing::info!(recogniser = %recogniser.describe(), "captions from speech on live paths");
     }
-    let listeners = driver::Listeners {
-        tls,
-        http: args.http,
-    };
+    let http = args
+        .http
+        .map(|addr| addr.unwrap_or(SocketAddr::new(args.bind, HTTP_PORT)));
+    let listeners = driver::Listeners { tls, http };
     let handle =
         driver::spawn_with(config, Arc::new(catalogue), listen, listeners).with_context(|| {
-            match args.http {
+            match http {
                 Some(http) => format!("cannot listen on {}:{} and {http}", args.bind, args.port),
                 None => format!("cannot listen on {}:{}", args.bind, args.port),
             }
