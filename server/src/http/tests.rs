@@ -209,6 +209,12 @@ fn snapshot_is_the_frame_at_t() {
         );
         assert_eq!(closed(&mut core), vec![conn]);
     }
+    // A 4:4:4 frame, which RFC 2435 cannot carry (RTSP refuses the file with 415), is an
+    // ordinary JPEG over HTTP.
+    let conn = core.connect_http(50000);
+    let (status, _, body) = split(&get(&mut core, conn, "/snapshot/full.mjpeg"));
+    assert_eq!(status, 200);
+    assert!(body.starts_with(&[0xFF, 0xD8]) && body.ends_with(&[0xFF, 0xD9]));
     for bad in ["?t=1.5", "?t=-1", "?t=abc", "?t=NaN", "?t=inf"] {
         let conn = core.connect_http(50000);
         let (status, _, _) = split(&get(&mut core, conn, &format!("/snapshot/clip.mjpeg{bad}")));
