@@ -72,7 +72,7 @@ pub struct Viewer {
     /// Whether output was written since the last pass, and when that was last seen.
     progressed: bool,
     last_progress: Instant,
-    state: State,
+    phase: Phase,
     /// Close once the output has gone.
     close_when_flushed: bool,
     /// Handed to the driver to close ([`Viewers::poll_close`]): once only.
@@ -87,7 +87,7 @@ pub struct Viewer {
 }
 
 #[derive(Debug)]
-enum State {
+enum Phase {
     /// The request head is arriving.
     Reading,
     /// The request names a file being opened (its URL name): it is answered when the file is
@@ -169,7 +169,7 @@ impl Viewers {
             opened: now,
             progressed: false,
             last_progress: now,
-            state: State::Reading,
+            phase: Phase::Reading,
             close_when_flushed: false,
             closing: false,
             target: String::new(),
@@ -194,7 +194,7 @@ impl Viewers {
         let Some(viewer) = self.viewers.get_mut(&conn) else {
             return;
         };
-        if !matches!(viewer.state, State::Reading) {
+        if !matches!(viewer.phase, Phase::Reading) {
             return;
         }
         viewer.input.extend_from_slice(data);
@@ -221,10 +221,10 @@ impl Viewers {
     /// for it are answered as the catalogue now has it.
     pub fn opened(&mut self, name: &str, now: Instant, serving: &mut Serving<'_>) {
         for viewer in self.viewers.values_mut() {
-            if !matches!(&viewer.state, State::Parked(_, n) if n == name) {
+            if !matches!(&viewer.phase, Phase::Parked(_, n) if n == name) {
                 continue;
             }
-            let State::Parked(request, _) = std::mem::replace(&mut viewer.state, State::Reading)
+            let Phase::Parked(request, _) = std::mem::replace(&mut viewer.phase, Phase::Reading)
             else {
                 continue;
             };
@@ -298,13 +298,13 @@ impl Viewers {
             .values()
             .filter_map(|v| {
                 let stall = (v.queued() > 0).then(|| v.last_progress + config.session_timeout);
-                let due = match &v.state {
-                    State::Reading => Some(v.opened + config.request_timeout),
-                    State::Watching(w) => match &w.program {
+                let due = match &v.phase {
+                    Phase::Reading => Some(v.opened + config.request_timeout),
+                    Phase::Watching(w) => match &w.program {
                         Program::File(media) => Some(w.due(w.next, media.fps)),
                         Program::Live(_) => None,
                     },
-                    State::Answered | State::Parked(..) => None,
+                    Phase::Answered | Phase::Parked(..) => None,
                 };
                 stall.into_iter().chain(due).min()
             })
@@ -324,8 +324,8 @@ impl Viewers {
             if v.queued() == 0 {
                 v.last_progress = now;
             }
-            let closing = match &v.state {
-                State::Reading if now >= v.opened + config.request_timeout => {
+            let closing = match &v.phase {
+                Phase::Reading if now >= v.opened + config.request_timeout => {
                     tracing::info!(peer = %v.peer, "HTTP request not complete in time: closing");
                     true
                 }
@@ -350,13 +350,13 @@ impl Viewers {
     /// so the writer can go on).
     pub fn retire(&mut self, names: &[String]) {
         for v in self.viewers.values_mut() {
-            if let State::Watching(w) = &v.state
+            if let Phase::Watching(w) = &v.phase
                 && let Program::File(media) = &w.program
                 && names.contains(&media.name)
             {
                 let body = w.body.clone();
                 body.close(&mut v.output);
-                v.state = State::Answered;
+                v.phase = Phase::Answered;
                 v.close_when_flushed = true;
             }
         }
@@ -393,14 +393,14 @@ impl Viewer {
     /// Queues a whole short response and ends the conversation.
     fn answer(&mut self, response: Response, text: &str, head_only: bool) {
         response.write_text(text, head_only, &mut self.output);
-        self.state = State::Answered;
+        self.phase = Phase::Answered;
         self.close_when_flushed = true;
     }
 
     /// Queues the parts due at `now`: a file's frames up to the one due now (each that does not
     /// fit skipped), then the end or the next loop; a live path's newest frame.
     fn send_due(&mut self, now: Instant, config: &Config, publishing: &Publishing) {
-        let State::Watching(watch) = &mut self.state else {
+        let Phase::Watching(watch) = &mut self.phase else {
             return;
         };
         let limit = config.tcp_queue_limit;
@@ -416,7 +416,7 @@ impl Viewer {
                             continue;
                         }
                         watch.body.close(&mut self.output);
-                        self.state = State::Answered;
+                        self.phase = Phase::Answered;
                         self.close_when_flushed = true;
                         return;
                     }
@@ -436,7 +436,7 @@ impl Viewer {
                 let Some(feed) = publishing.feed(path) else {
                     // Forgotten (its publisher left long ago): the body ends.
                     watch.body.close(&mut self.output);
-                    self.state = State::Answered;
+                    self.phase = Phase::Answered;
                     self.close_when_flushed = true;
                     return;
                 };
@@ -509,7 +509,7 @@ enum Route<'r> {
 
 /// Answers a whole request head.
 /// Answers a whole request head — unless it names a file new to the catalogue (or replaced)
-/// and `may_open`: then it waits for the file ([`State::Parked`]) — and logs it.
+/// and `may_open`: then it waits for the file ([`Phase::Parked`]) — and logs it.
 fn respond(
     viewer: &mut Viewer,
     request: Request,
@@ -518,9 +518,9 @@ fn respond(
     may_open: bool,
 ) {
     answer(viewer, &request, now, serving, may_open);
-    if matches!(viewer.state, State::Parked(..)) {
+    if matches!(viewer.phase, Phase::Parked(..)) {
         tracing::debug!(peer = %viewer.peer, target = %request.target, "HTTP request waits for its file");
-        if let State::Parked(parked, _) = &mut viewer.state {
+        if let Phase::Parked(parked, _) = &mut viewer.phase {
             *parked = request;
         }
         return;
@@ -574,7 +574,7 @@ fn answer(
             serving.jobs.push_back(job);
         }
         // The request itself is put in by `respond`.
-        viewer.state = State::Parked(request.clone(), file);
+        viewer.phase = Phase::Parked(request.clone(), file);
         return;
     }
     // The program, or the status and why not. `..` and malformed escapes never reach a file.
@@ -644,7 +644,7 @@ fn answer(
             }
             response.write_head(&mut viewer.output);
             if head_only {
-                viewer.state = State::Answered;
+                viewer.phase = Phase::Answered;
                 viewer.close_when_flushed = true;
                 return;
             }
@@ -656,7 +656,7 @@ fn answer(
                 }),
             };
             viewer.watched = Some(program.name().to_owned());
-            viewer.state = State::Watching(Watch {
+            viewer.phase = Phase::Watching(Watch {
                 program,
                 next,
                 start: now,
@@ -723,7 +723,7 @@ fn snapshot(
         viewer.output.extend_from_slice(jpeg);
         viewer.frames += 1;
     }
-    viewer.state = State::Answered;
+    viewer.phase = Phase::Answered;
     viewer.close_when_flushed = true;
 }
 
