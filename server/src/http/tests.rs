@@ -492,3 +492,78 @@ fn a_file_added_after_the_start_is_opened_off_the_loop_and_served() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn no_combination_of_tricky_segments_escapes_or_panics() {
+    let mut core = Core::default_config();
+    let pieces = [
+        "..",
+        "%2e%2e",
+        "%2E.",
+        ".%2e",
+        ".",
+        "%2f",
+        "..%2f",
+        "%5c..",
+        "..\\",
+        "clip.mjpeg",
+        "live",
+        "cam",
+        "",
+        "%00",
+        "%zz",
+        "%",
+        "escape.mjpeg",
+        "full.mjpeg",
+        "a?t=1",
+        "#x",
+        "%252e%252e",
+        "etc",
+        "passwd",
+    ];
+    let mut served = std::collections::BTreeSet::new();
+    let mut count = 0;
+    for route in ["/watch/", "/snapshot/"] {
+        for a in pieces {
+            for b in pieces {
+                for c in ["", "clip.mjpeg", "..", "passwd"] {
+                    let target = format!("{route}{a}/{b}/{c}");
+                    let conn = core.connect_http(50000);
+                    let request = format!("HEAD {target} HTTP/1.0\r\n\r\n");
+                    let out = core.exchange(conn, request.as_bytes());
+                    let (status, _, body) = split(&out);
+                    assert!(body.is_empty());
+                    assert!(
+                        matches!(status, 200 | 400 | 404 | 503),
+                        "{target}: {status}"
+                    );
+                    if status == 200 {
+                        served.insert(target);
+                    }
+                    core.server.close(conn, core.now);
+                    count += 1;
+                }
+            }
+        }
+    }
+    // Only the files of the media root, named alone (with `.` or empty segments around them,
+    // or before a query or fragment, which ends the path): never `..` or a link out.
+    for target in &served {
+        let path = target.split(['?', '#']).next().unwrap();
+        // `%2f` is a `/` once decoded, as for RTSP URLs.
+        let path = path.replace("%2f", "/");
+        let names: Vec<&str> = path
+            .split('/')
+            .skip(2)
+            .filter(|s| !s.is_empty() && *s != ".")
+            .collect();
+        assert!(
+            names == ["clip.mjpeg"] || names == ["full.mjpeg"],
+            "{target} was served"
+        );
+    }
+    assert!(
+        count > 4000 && !served.is_empty(),
+        "{count} requests, {served:?}"
+    );
+}
