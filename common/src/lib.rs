@@ -6,6 +6,7 @@
 //! | module | standard |
 //! |---|---|
 //! | [`rtsp`] | RTSP 1.0, RFC 2326 |
+//! | [`http`] | HTTP/1.1 requests and responses, RFC 9112 / RFC 9110; `multipart/x-mixed-replace` MJPEG (RFC 2046 §5.1) |
 //! | [`sdp`] | SDP, RFC 4566 |
 //! | [`rtp`] | RTP, RFC 3550 §5 |
 //! | [`rtcp`] | RTCP, RFC 3550 §6 and Appendix A |
@@ -19,6 +20,7 @@
 
 pub mod audio;
 pub mod course;
+pub mod http;
 pub mod logs;
 pub mod pacing;
 pub mod rfc2435;

@@ -7,7 +7,8 @@ use std::time::Duration;
 pub struct Config {
     /// Path MTU for RTP over UDP (IP + UDP + RTP + payload).
     pub mtu: usize,
-    /// A session with no RTSP request or RTCP packet for this long is reclaimed (RFC 2326 §12.37).
+    /// A session with no RTSP request or RTCP packet for this long is reclaimed (RFC 2326 §12.37);
+    /// an HTTP viewer whose output has not moved for this long is closed.
     pub session_timeout: Duration,
     /// Most sessions at once; SETUP beyond it is answered 503.
     pub max_sessions: usize,
@@ -15,11 +16,12 @@ pub struct Config {
     pub looping: bool,
     /// Highest `Speed` (RFC 2326 §12.35) granted for faster-than-real-time delivery.
     pub max_speed: f64,
-    /// A request that has not arrived whole after this long closes its connection (slow loris).
+    /// A request that has not arrived whole after this long closes its connection (slow loris);
+    /// on the HTTP port, counted from the accept.
     pub request_timeout: Duration,
-    /// Bytes an interleaved (TCP) session may have queued on its connection before its stream
-    /// stops and skips whole frames; also the output beyond which a connection's requests are
-    /// not read ([`Server::wants_input`]).
+    /// Bytes an interleaved (TCP) session, or an HTTP viewer ([`crate::http`]), may have queued
+    /// on its connection before its stream skips whole frames; also the output beyond which a
+    /// connection's requests are not read ([`Server::wants_input`]).
     pub tcp_queue_limit: usize,
     /// The course client's requests carry no terminating blank line: they are taken as complete
     /// when the connection has been quiet this long.
@@ -37,9 +39,10 @@ pub struct Config {
     pub users: Option<crate::access::Users>,
     /// How long a Digest nonce stays good; older ones are answered `stale=true`.
     pub nonce_lifetime: Duration,
-    /// RTSP connections open at once, in all; beyond it a new one is answered 503 and closed.
+    /// Connections open at once, RTSP and HTTP, in all; beyond it a new one is answered 503
+    /// and closed.
     pub max_connections: usize,
-    /// RTSP connections open at once from one address (loopback excepted, unless
+    /// Connections (RTSP and HTTP) open at once from one address (loopback excepted, unless
     /// `limit_loopback`: the machine's own tools and benchmarks); beyond it, 503 and close.
     pub max_connections_per_address: usize,
     /// Apply `max_connections_per_address` to loopback addresses too.

@@ -21,6 +21,7 @@ pub use crate::config::Config;
 use crate::connection::{Connection, salvage_cseq};
 use crate::control::{self, Context};
 use crate::delivery::Delivery;
+use crate::http::{Serving, Viewers};
 use crate::live::{Feed, TrackKind};
 use crate::media::{Catalogue, Job, Opened, url_segments};
 use crate::publish::{PathStats, Publishing};
@@ -73,6 +74,8 @@ pub struct Server {
     jobs: VecDeque<Job>,
     /// The names of the files being opened; requests naming them wait ([`Connection::parked`]).
     opening: HashSet<String>,
+    /// The HTTP port's connections ([`crate::http`]).
+    http: Viewers,
 }
 
 /// What the core sends over RTCP (RFC 3550 §6.4.1 sender reports, §6.6 BYE), and the UDP ones
@@ -216,6 +219,7 @@ impl Server {
             wants_room: false,
             jobs: VecDeque::new(),
             opening: HashSet::new(),
+            http: Viewers::default(),
         }
     }
 
@@ -234,9 +238,46 @@ impl Server {
         self.sessions.len()
     }
 
-    /// Connections open.
+    /// Connections open (RTSP and HTTP).
     pub fn connection_count(&self) -> usize {
-        self.connections.len()
+        self.connections.len() + self.http.len()
+    }
+
+    /// Frames an HTTP connection's `/watch` has sent and skipped (a whole frame that did not
+    /// fit its output), while it is open.
+    pub fn http_counts(&self, conn: ConnId) -> Option<(u64, u64)> {
+        self.http.counts(conn)
+    }
+
+    /// Why a new connection from `peer` is refused: [`Config::max_connections`] in all (RTSP
+    /// and HTTP together), or [`Config::max_connections_per_address`] from its address.
+    fn refusal(&self, peer: SocketAddr) -> Option<&'static str> {
+        let total = self.connections.len() + self.http.len();
+        let limited = self.config.limit_loopback || !peer.ip().is_loopback();
+        let from_peer = if limited {
+            self.connections
+                .values()
+                .map(|c| c.peer)
+                .chain(self.http.peers())
+                .filter(|p| p.ip() == peer.ip())
+                .count()
+        } else {
+            0
+        };
+        if total >= self.config.max_connections {
+            Some("too many connections to this server")
+        } else if from_peer >= self.config.max_connections_per_address {
+            Some("too many connections from your address")
+        } else {
+            None
+        }
+    }
+
+    /// A connection from `peer` was accepted on the HTTP port ([`crate::http`]). Beyond the
+    /// connection limits ([`Server::open`]) it is answered 503 and closed.
+    pub fn open_http(&mut self, conn: ConnId, peer: SocketAddr, now: Instant) {
+        let refusal = self.refusal(peer);
+        self.http.open(conn, peer, now, refusal);
     }
 
     /// A connection from `peer` was accepted. Beyond [`Config::max_connections`] in all, or
@@ -244,25 +285,8 @@ impl Server {
     /// and closed.
     pub fn open(&mut self, conn: ConnId, peer: SocketAddr, now: Instant) {
         let mut connection = Connection::new(peer, now);
-        let total = self.connections.len();
-        let limited = self.config.limit_loopback || !peer.ip().is_loopback();
-        let from_peer = if limited {
-            self.connections
-                .values()
-                .filter(|c| c.peer.ip() == peer.ip())
-                .count()
-        } else {
-            0
-        };
-        let refusal = if total >= self.config.max_connections {
-            Some("too many connections to this server")
-        } else if from_peer >= self.config.max_connections_per_address {
-            Some("too many connections from your address")
-        } else {
-            None
-        };
-        if let Some(why) = refusal {
-            tracing::warn!(%peer, from_peer, total, why, "connection refused");
+        if let Some(why) = self.refusal(peer) {
+            tracing::warn!(%peer, why, "connection refused");
             let mut response = Response::new(rtsp::StatusCode::SERVICE_UNAVAILABLE);
             response.headers.set("Content-Type", "text/plain");
             response.body = format!("{why}\r\n").into_bytes();
@@ -282,6 +306,18 @@ impl Server {
 
     /// Bytes `data` arrived on `conn`.
     pub fn receive(&mut self, conn: ConnId, data: &[u8], now: Instant) {
+        if self.http.contains(conn) {
+            let mut serving = Serving {
+                config: &self.config,
+                catalogue: &mut self.catalogue,
+                jobs: &mut self.jobs,
+                opening: &mut self.opening,
+                publishing: &self.publishing,
+                access: self.access.as_mut(),
+            };
+            self.http.receive(conn, data, now, &mut serving);
+            return;
+        }
         let Some(c) = self.connections.get_mut(&conn) else {
             return;
         };
@@ -297,6 +333,10 @@ impl Server {
 
     /// The peer closed `conn` (or it failed): its sessions end.
     pub fn close(&mut self, conn: ConnId, now: Instant) {
+        if self.http.contains(conn) {
+            self.http.close(conn, now);
+            return;
+        }
         if self.connections.remove(&conn).is_none() {
             return;
         }
@@ -312,15 +352,23 @@ impl Server {
             .iter()
             .filter(|(_, c)| c.queued() > 0)
             .map(|(&id, _)| id)
+            .chain(self.http.pending_output())
     }
 
     /// Bytes waiting to be written to `conn`.
     pub fn output(&self, conn: ConnId) -> &[u8] {
-        self.connections.get(&conn).map_or(&[], |c| c.pending())
+        match self.connections.get(&conn) {
+            Some(c) => c.pending(),
+            None => self.http.output(conn),
+        }
     }
 
     /// `n` bytes of [`Server::output`] were written.
     pub fn written(&mut self, conn: ConnId, n: usize) {
+        if self.http.contains(conn) {
+            self.http.written(conn, n);
+            return;
+        }
         if let Some(c) = self.connections.get_mut(&conn) {
             c.consume(n);
             if c.queued() == 0 && c.close_when_flushed {
@@ -331,7 +379,7 @@ impl Server {
 
     /// A connection the core wants closed (the driver then calls [`Server::close`]).
     pub fn poll_close(&mut self) -> Option<ConnId> {
-        self.to_close.pop()
+        self.to_close.pop().or_else(|| self.http.poll_close())
     }
 
     /// Whether the last [`Server::poll_transmit`] answered `None` for want of room (a packet is
@@ -346,6 +394,9 @@ impl Server {
     /// by TCP flow control instead of growing the server's memory.
     /// Nor while a request of it waits for its file to be opened ([`Server::poll_open`]).
     pub fn wants_input(&self, conn: ConnId) -> bool {
+        if self.http.contains(conn) {
+            return self.http.wants_input(conn, self.config.tcp_queue_limit);
+        }
         self.connections
             .get(&conn)
             .is_some_and(|c| c.queued() < self.config.tcp_queue_limit && c.parked.is_none())
@@ -366,6 +417,15 @@ impl Server {
         let name = opened.name.clone();
         self.opening.remove(&name);
         self.catalogue.install(opened);
+        let mut serving = Serving {
+            config: &self.config,
+            catalogue: &mut self.catalogue,
+            jobs: &mut self.jobs,
+            opening: &mut self.opening,
+            publishing: &self.publishing,
+            access: self.access.as_mut(),
+        };
+        self.http.opened(&name, now, &mut serving);
         let mut waiting: Vec<ConnId> = self
             .connections
             .iter()
@@ -565,6 +625,8 @@ impl Server {
             self.expire(now);
             self.publishers_gone(now);
             self.publishing.speech_tick(now);
+            // HTTP viewers' parts due now go onto their connections.
+            self.http.serve(now, &self.config, &self.publishing);
         }
         if !self.pass.active {
             self.pass = Pass {
@@ -748,11 +810,13 @@ impl Server {
         });
         let publishers = self.publishing.next_expiry(self.config.publish_timeout);
         let speech = self.publishing.speech_deadline();
+        let http = self.http.poll_timeout(&self.config);
         sessions
             .chain(connections)
             .chain(self.next_send)
             .chain(publishers)
             .chain(speech)
+            .chain(http)
             .min()
     }
 
@@ -837,6 +901,7 @@ impl Server {
         if retired.is_empty() {
             return;
         }
+        self.http.retire(&retired);
         let ending: Vec<String> = self
             .sessions
             .iter()

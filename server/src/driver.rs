@@ -1,6 +1,7 @@
 //! The mio event loop: the only server code that touches sockets, processes or the clock.
 //!
-//! One thread drives the RTSP listener, every RTSP connection, the server's RTP and RTCP
+//! One thread drives the RTSP listener, every RTSP connection, the HTTP port's listener and
+//! connections (`--http`, [`crate::http`]), the server's RTP and RTCP
 //! UDP sockets (shared by all sessions: `server_port=a-b`) and, with captions from speech, the
 //! speech recognisers' pipes ([`crate::recogniser`]). Each pass: wait for readiness or the
 //! core's next deadline, read until `WouldBlock` (at most a budget per connection and pass, and
@@ -38,6 +39,8 @@ const LEASES: Token = Token(usize::MAX);
 const TLS_LISTENER: Token = Token(usize::MAX - 1);
 /// Woken when a file opened on a thread of its own ([`Opening`]) is ready.
 const OPENED: Token = Token(usize::MAX - 2);
+/// The HTTP listener.
+const HTTP_LISTENER: Token = Token(usize::MAX - 3);
 const FIRST_CONN: usize = 16;
 /// Connections beyond this are accepted and closed at once.
 pub const MAX_CONNECTIONS: usize = 4096;
@@ -77,6 +80,23 @@ pub struct TlsListen {
     pub config: Arc<rustls::ServerConfig>,
 }
 
+/// The listeners beside RTSP, each when asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Listeners {
+    /// RTSPS.
+    pub tls: Option<TlsListen>,
+    /// The HTTP port ([`crate::http`]): where to listen (port 0: any free one).
+    pub http: Option<SocketAddr>,
+}
+
+/// Which listener a connection came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Port {
+    Rtsp,
+    Rtsps,
+    Http,
+}
+
 /// A running server, for tests and embedding; [`Handle::stop`] ends it.
 #[derive(Debug)]
 pub struct Handle {
@@ -84,6 +104,8 @@ pub struct Handle {
     pub rtsp: SocketAddr,
     /// The RTSPS address, when it listens for TLS too.
     pub rtsps: Option<SocketAddr>,
+    /// The HTTP address, when it listens for HTTP too (`--http`).
+    pub http: Option<SocketAddr>,
     /// Final figures of the published paths that ended.
     published: Arc<Mutex<Vec<crate::publish::PathStats>>>,
     /// Its RTP and RTCP ports.
@@ -139,13 +161,33 @@ pub fn spawn(config: Config, catalogue: Arc<Catalogue>, listen: Listen) -> io::R
 
 /// [`spawn`], listening for RTSPS too when `tls` says where.
 pub fn spawn_with_tls(
-    mut config: Config,
+    config: Config,
     catalogue: Arc<Catalogue>,
     listen: Listen,
     tls: Option<TlsListen>,
 ) -> io::Result<Handle> {
+    let listeners = Listeners { tls, http: None };
+    spawn_with(config, catalogue, listen, listeners)
+}
+
+/// [`spawn`], with the `listeners` asked for beside RTSP (RTSPS, HTTP).
+pub fn spawn_with(
+    mut config: Config,
+    catalogue: Arc<Catalogue>,
+    listen: Listen,
+    listeners: Listeners,
+) -> io::Result<Handle> {
+    let Listeners { tls, http } = listeners;
     let listener = tcp_listener(SocketAddr::new(listen.bind, listen.port))?;
     let rtsp = listener.local_addr()?;
+    let http_listener = match http {
+        Some(addr) => Some(tcp_listener(addr)?),
+        None => None,
+    };
+    let http = match &http_listener {
+        Some(l) => Some(l.local_addr()?),
+        None => None,
+    };
     let tls = match tls {
         Some(t) => Some((
             tcp_listener(SocketAddr::new(listen.bind, t.port))?,
@@ -171,6 +213,13 @@ pub fn spawn_with_tls(
         .spawn(move || {
             let core = Server::new(config, catalogue, seed, (Instant::now(), SystemTime::now()));
             let mut driver = Driver::new(core, listener, tls, rtp, rtcp)?;
+            if let Some(mut l) = http_listener {
+                driver
+                    .poll
+                    .registry()
+                    .register(&mut l, HTTP_LISTENER, Interest::READABLE)?;
+                driver.http = Some(l);
+            }
             driver.published = published_out;
             driver.speech = speech.map(Recognisers::new);
             driver.run(&flag)
@@ -178,6 +227,7 @@ pub fn spawn_with_tls(
     Ok(Handle {
         rtsp,
         rtsps,
+        http,
         published,
         media_ports,
         stop,
@@ -250,6 +300,8 @@ struct Driver {
     poll: Poll,
     /// The RTSPS listener and its TLS configuration.
     tls: Option<(TcpListener, Arc<rustls::ServerConfig>)>,
+    /// The HTTP listener.
+    http: Option<TcpListener>,
     /// Woken by SIGIO: a media file's lease is being broken ([`Server::media_changed`]).
     leases: Leases,
     /// Where ended published paths' figures go ([`Handle::published`]).
@@ -352,6 +404,7 @@ impl Driver {
             core,
             poll,
             tls,
+            http: None,
             leases,
             published: Arc::new(Mutex::new(Vec::new())),
             speech: None,
@@ -406,8 +459,9 @@ impl Driver {
             let now = Instant::now();
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.accept(now, false),
-                    TLS_LISTENER => self.accept(now, true),
+                    LISTENER => self.accept(now, Port::Rtsp),
+                    TLS_LISTENER => self.accept(now, Port::Rtsps),
+                    HTTP_LISTENER => self.accept(now, Port::Http),
                     LEASES => {
                         self.leases.drain();
                         self.core.media_changed(now);
@@ -486,11 +540,13 @@ impl Driver {
         }
     }
 
-    fn accept(&mut self, now: Instant, secure: bool) {
+    fn accept(&mut self, now: Instant, port: Port) {
+        let secure = port == Port::Rtsps;
         loop {
-            let accepted = match (&self.tls, secure) {
-                (Some((l, _)), true) => l.accept(),
-                _ => self.listener.accept(),
+            let accepted = match (port, &self.tls, &self.http) {
+                (Port::Rtsps, Some((l, _)), _) | (Port::Http, _, Some(l)) => l.accept(),
+                (Port::Rtsps | Port::Http, ..) => return,
+                (Port::Rtsp, ..) => self.listener.accept(),
             };
             match accepted {
                 Ok((mut stream, peer)) => {
@@ -532,12 +588,12 @@ impl Driver {
                             tls,
                         },
                     );
-                    if secure {
-                        self.core.open_tls(id, peer, now);
-                    } else {
-                        self.core.open(id, peer, now);
+                    match port {
+                        Port::Rtsp => self.core.open(id, peer, now),
+                        Port::Rtsps => self.core.open_tls(id, peer, now),
+                        Port::Http => self.core.open_http(id, peer, now),
                     }
-                    tracing::debug!(%peer, conn = id, tls = secure, "connection");
+                    tracing::debug!(%peer, conn = id, ?port, "connection");
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

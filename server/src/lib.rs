@@ -8,6 +8,8 @@
 //!   which see only a [`control::Context`] (settings, media, the [`sessions`] table, who asked,
 //!   when) and never the core; [`session`] state and [`stream`] pacing of frames from a
 //!   [`source`], cut into packets by [`payload`] as they leave, remembered in [`history`];
+//! - [`http`]: the HTTP port's viewers (`/watch` multipart MJPEG, `/snapshot`), sans-IO, on
+//!   the same files, live frames and users as RTSP;
 //! - [`speech`]: captions from speech on live paths (sound decoded, resampled by
 //!   [`resample`], lines of a recogniser turned into T.140 captions), sans-IO;
 //! - [`driver`]: the mio event loop, [`datagrams`]: its batched UDP sending (`sendmmsg`,
@@ -24,6 +26,7 @@ pub mod datagrams;
 pub mod delivery;
 pub mod driver;
 pub mod history;
+pub mod http;
 pub mod live;
 pub mod live_track;
 pub mod media;

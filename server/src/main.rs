@@ -1,6 +1,6 @@
 //! `hdstream-server`: serves MJPEG files over RTSP 1.0 / RTP (RFC 2326, 3550, 2435).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +42,14 @@ use hdstream_server::speech::Recogniser;
 ///
 ///   hdstream-server --captions-from-speech
 ///   ffmpeg -i rtsp://127.0.0.1:8554/live/cam -map 0:s -c:s srt captions.srt
+///
+/// Watch in a browser: with --http, an HTTP port serves the same files and live paths as
+/// Motion-JPEG, as an IP camera does — <img src="http://HOST:8080/watch/clip.mjpeg"> plays it,
+/// and so do ffmpeg and OpenCV (any size, 2160p too), and /snapshot/ gives one JPEG:
+///
+///   hdstream-server --http
+///   ffmpeg -f mpjpeg -i http://127.0.0.1:8080/watch/clip.mjpeg -c copy frames-%04d.jpg
+///   curl -o now.jpg http://127.0.0.1:8080/snapshot/live/cam
 ///
 /// UDP goes out in batches (sendmmsg), runs of equal-sized packets as one UDP GSO send where the
 /// kernel offers it; HDSTREAM_NO_GSO=1 turns GSO off (a firewall then sees every datagram).
@@ -100,11 +108,12 @@ struct Args {
     /// may watch. Add a user with: hdstream-user add FILE NAME --read '*'
     #[arg(long, value_name = "FILE")]
     users: Option<PathBuf>,
-    /// RTSP connections at once, in all; a connection beyond it is answered 503 and closed.
+    /// Connections at once, in all (RTSP and HTTP); a connection beyond it is answered 503
+    /// and closed.
     #[arg(long, default_value_t = 4000)]
     max_connections: usize,
-    /// RTSP connections at once from one address (loopback addresses are exempt); beyond
-    /// it, 503 and close (logged).
+    /// Connections at once from one address, RTSP and HTTP (loopback addresses are exempt);
+    /// beyond it, 503 and close (logged).
     #[arg(long, default_value_t = 64)]
     max_connections_per_address: usize,
     /// RTSPS: the server's certificate chain (PEM). With --tls-key, the server also listens
@@ -118,6 +127,16 @@ struct Args {
     /// RTSPS port.
     #[arg(long, default_value_t = hdstream_server::tls::DEFAULT_PORT)]
     tls_port: u16,
+    /// Also serve HTTP on ADDR (off when not given; without a value, port 8080 on --bind's
+    /// address: 0.0.0.0:8080 by default): GET /watch/<path> streams a file or live path as multipart/x-mixed-replace
+    /// MJPEG at its pace (an <img> tag, ffmpeg -f mpjpeg and OpenCV play it; a file ends with
+    /// it, or loops with --loop); GET /snapshot/<path> is one JPEG — a live path's newest
+    /// frame, or a file's at ?t=SECONDS (default 0). The same paths and --users as RTSP
+    /// (Digest). A request head must come whole within 10 s and 16 KiB (414/431 beyond); a
+    /// viewer that reads slowly skips whole frames rather than queueing more than 4 MiB; one
+    /// that reads nothing for --session-timeout is closed.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1)]
+    http: Option<Option<SocketAddr>>,
     /// Captions from speech: run a speech recogniser on the sound of every live path (L16,
     /// PCMU, PCMA or Opus, any rate) and send what it hears as the path's captions
     /// (RFC 4103 T.140, offered as trackID=2), each stamped at the media time its words began.
@@ -138,6 +157,9 @@ struct Args {
     #[arg(long, value_name = "CMD", requires = "captions_from_speech")]
     speech_command: Option<String>,
 }
+
+/// The HTTP port when `--http` is given without an address.
+const HTTP_PORT: u16 = 8080;
 
 fn parse_override(s: &str) -> Result<(String, f64), String> {
     let (name, fps) = s.split_once('=').ok_or("expected NAME=FPS")?;
@@ -238,8 +260,17 @@ fn main() -> anyhow::Result<()> {
     if let Some(recogniser) = &config.speech {
         tracing::info!(recogniser = %recogniser.describe(), "captions from speech on live paths");
     }
-    let handle = driver::spawn_with_tls(config, Arc::new(catalogue), listen, tls)
-        .with_context(|| format!("cannot listen on {}:{}", args.bind, args.port))?;
+    let http = args
+        .http
+        .map(|addr| addr.unwrap_or(SocketAddr::new(args.bind, HTTP_PORT)));
+    let listeners = driver::Listeners { tls, http };
+    let handle =
+        driver::spawn_with(config, Arc::new(catalogue), listen, listeners).with_context(|| {
+            match http {
+                Some(http) => format!("cannot listen on {}:{} and {http}", args.bind, args.port),
+                None => format!("cannot listen on {}:{}", args.bind, args.port),
+            }
+        })?;
     if let Some(rtsps) = handle.rtsps {
         tracing::info!(%rtsps, "RTSPS (TLS) listening");
     }
@@ -248,12 +279,25 @@ fn main() -> anyhow::Result<()> {
     signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&stop))?;
     tracing::info!(
         rtsp = %handle.rtsp,
+        http = %handle.http.map_or_else(|| "off".to_owned(), |a| a.to_string()),
         rtp = handle.media_ports.0,
         rtcp = handle.media_ports.1,
         "listening: rtsp://{}:{}/<file>",
         if args.bind.is_unspecified() { "127.0.0.1".to_owned() } else { args.bind.to_string() },
         handle.rtsp.port()
     );
+    if let Some(http) = handle.http {
+        // After the listening line, which tests read the addresses from (rtsp=, http=).
+        tracing::info!(
+            "watch in a browser: http://{}:{}/watch/<file> (snapshots: /snapshot/<file>?t=SECONDS)",
+            if http.ip().is_unspecified() {
+                "127.0.0.1".to_owned()
+            } else {
+                http.ip().to_string()
+            },
+            http.port()
+        );
+    }
     handle.join().context("server loop failed")?;
     Ok(())
 }

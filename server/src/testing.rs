@@ -81,6 +81,15 @@ impl Core {
         self.connect_from(SocketAddr::from(([127, 0, 0, 1], port)))
     }
 
+    /// A new connection to the HTTP port from 127.0.0.1:`port`.
+    pub fn connect_http(&mut self, port: u16) -> ConnId {
+        let conn = self.next_conn;
+        self.next_conn += 1;
+        let peer = SocketAddr::from(([127, 0, 0, 1], port));
+        self.server.open_http(conn, peer, self.now);
+        conn
+    }
+
     /// A new connection from `peer`.
     pub fn connect_from(&mut self, peer: SocketAddr) -> ConnId {
         let conn = self.next_conn;
@@ -201,6 +210,24 @@ pub fn interleaved_frame(n: usize) -> Vec<u8> {
         out.extend(interleaved(0, &packet));
     }
     out
+}
+
+/// A publisher recording `url` (a `live/<name>` URL) over TCP on a new connection, from
+/// port 41000: its connection and session. Its frames then go in as [`interleaved_frame`]s.
+pub fn publisher(core: &mut Core, url: &str) -> (ConnId, String) {
+    let conn = core.connect(41000);
+    let sdp = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=cam\r\nt=0 0\r\nm=video 0 RTP/AVP 26\r\na=framerate:30\r\n";
+    announce(core, conn, url, sdp);
+    let r = core.request(
+        conn,
+        &format!("SETUP {url}/streamid=0"),
+        &["Transport: RTP/AVP/TCP;unicast;interleaved=0-1;mode=record"],
+    );
+    assert_eq!(r.status.as_u16(), 200);
+    let id = session_id(&r);
+    let r = core.request(conn, &format!("RECORD {url}"), &[&format!("Session: {id}")]);
+    assert_eq!(r.status.as_u16(), 200);
+    (conn, id)
 }
 
 /// Sends `ANNOUNCE url` with `sdp` on `conn` (CSeq 1), which must be

@@ -11,6 +11,7 @@ mod course_client;
 mod faults;
 mod files_change;
 mod hostile;
+mod http;
 mod interop_auth;
 mod interop_containers;
 mod interop_ffmpeg;

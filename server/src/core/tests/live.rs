@@ -15,23 +15,7 @@ const LIVE: &str = "rtsp://127.0.0.1:8554/live/cam";
 
 /// A publisher recording `live/cam` over TCP on a new connection.
 fn publisher(core: &mut Core) -> (usize, String) {
-    let conn = core.connect(41000);
-    let sdp = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=cam\r\nt=0 0\r\nm=video 0 RTP/AVP 26\r\na=framerate:30\r\n";
-    announce(core, conn, LIVE, sdp);
-    let r = core.request(
-        conn,
-        &format!("SETUP {LIVE}/streamid=0"),
-        &["Transport: RTP/AVP/TCP;unicast;interleaved=0-1;mode=record"],
-    );
-    assert_eq!(r.status.as_u16(), 200);
-    let id = session_id(&r);
-    let r = core.request(
-        conn,
-        &format!("RECORD {LIVE}"),
-        &[&format!("Session: {id}")],
-    );
-    assert_eq!(r.status.as_u16(), 200);
-    (conn, id)
+    crate::testing::publisher(core, LIVE)
 }
 
 /// A UDP viewer of `live/cam` on a new connection, playing: its connection.

@@ -1,0 +1,641 @@
+//! The HTTP port on real sockets (issue 20, "MJPEG for browsers"): ffmpeg's `mpjpeg` demuxer
+//! reads `/watch/<file>` at 2160p — beyond the 2040 px RTP/JPEG can carry to it — and gets
+//! every frame byte for byte; `/snapshot/` gives a file's frame at a time and a live path's
+//! newest frame; hostile HTTP (huge heads, `..`, slow loris, readers that never read) beside a
+//! healthy viewer, which still gets every frame, while the server's memory stays bounded; and
+//! the binary's `--http` with `--users` (curl's Digest).
+
+use crate::common;
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Clip, LOCALHOST, tool};
+use hdstream_server::core::Config;
+use hdstream_server::driver::{self, Handle, Listen, Listeners};
+use hdstream_server::http::BOUNDARY;
+use hdstream_server::media::{Catalogue, FpsPolicy};
+
+/// 3 s of 2160p (the live tests' UHD clip): 90 frames.
+const UHD: Clip = Clip::new(3840, 2160, 3);
+/// 6 s of 1080p: 180 frames.
+const FULL_HD: Clip = Clip::new(1920, 1080, 6);
+/// 6 s of 360p, for snapshots and publishing.
+const SMALL: Clip = Clip::new(640, 360, 6);
+
+/// A server of `media` in this process, with its HTTP port on loopback (any free port:
+/// [`Handle::http`] says which, as [`Handle::rtsp`] does for RTSP).
+fn serve_http(media: &Path, config: Config) -> Handle {
+    common::log();
+    let (catalogue, _) = Catalogue::open(media, &FpsPolicy::default()).expect("open media");
+    let listen = Listen {
+        bind: LOCALHOST,
+        port: 0,
+        rtp_port: None,
+    };
+    let listeners = Listeners {
+        tls: None,
+        http: Some(SocketAddr::new(LOCALHOST, 0)),
+    };
+    driver::spawn_with(config, Arc::new(catalogue), listen, listeners).expect("start server")
+}
+
+/// A fresh scratch directory under the test target's tmp.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("make scratch directory");
+    dir
+}
+
+/// A response read to the server's close: status, head, body.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+/// Sends `request` and reads until the server closes (at most `timeout`).
+fn exchange(addr: SocketAddr, request: &[u8], timeout: Duration) -> Reply {
+    let mut stream = TcpStream::connect(addr).expect("connect to the HTTP port");
+    stream.set_read_timeout(Some(timeout)).unwrap();
+    stream.write_all(request).expect("send request");
+    let mut out = Vec::new();
+    let deadline = Instant::now() + timeout;
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("reading the reply: {e} after {} bytes", out.len()),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no end of the reply within {timeout:?}"
+        );
+    }
+    let end = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no head in {:?}", String::from_utf8_lossy(&out)));
+    let head = String::from_utf8_lossy(&out[..end]).into_owned();
+    let status = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    Reply {
+        status,
+        head,
+        body: out[end + 4..].to_vec(),
+    }
+}
+
+/// `GET target`.
+fn get(addr: SocketAddr, target: &str) -> Reply {
+    let request = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    exchange(addr, request.as_bytes(), Duration::from_secs(10))
+}
+
+/// A `/watch` viewer reading parts as ffmpeg's `mpjpeg` demuxer does.
+struct Watcher {
+    reader: BufReader<TcpStream>,
+}
+
+impl Watcher {
+    fn start(addr: SocketAddr, target: &str) -> Watcher {
+        let mut stream = TcpStream::connect(addr).expect("connect to the HTTP port");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let request = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).expect("read the head");
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            head.push_str(&line);
+        }
+        assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+        assert!(
+            head.contains(&format!("multipart/x-mixed-replace;boundary={BOUNDARY}")),
+            "{head}"
+        );
+        assert!(head.contains("Transfer-Encoding: chunked"), "{head}");
+        Watcher { reader }
+    }
+
+    /// The next part's bytes; `None` at the last chunk. Each part travels in a chunk of its
+    /// own (RFC 9112 §7.1).
+    fn next(&mut self) -> Option<Vec<u8>> {
+        let chunk = self.chunk();
+        if chunk.is_empty() {
+            return None;
+        }
+        let delimiter = format!("--{BOUNDARY}\r\n");
+        assert!(
+            chunk.starts_with(delimiter.as_bytes()),
+            "a chunk that is not one part"
+        );
+        let end = chunk
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a part's head");
+        let head = std::str::from_utf8(&chunk[delimiter.len()..end]).expect("a part's fields");
+        let mut len = None;
+        let mut jpeg = false;
+        for line in head.split("\r\n") {
+            match line.split_once(": ") {
+                Some(("Content-Length", v)) => len = v.parse::<usize>().ok(),
+                Some(("Content-Type", v)) => jpeg = v == "image/jpeg",
+                _ => panic!("unexpected part field {line:?}"),
+            }
+        }
+        assert!(jpeg, "a part that is not image/jpeg");
+        let data = &chunk[end + 4..];
+        let len = len.expect("a part without Content-Length");
+        assert_eq!(
+            data.len(),
+            len + 2,
+            "Content-Length and the part's size agree"
+        );
+        assert_eq!(&data[len..], b"\r\n");
+        Some(data[..len].to_vec())
+    }
+
+    /// The next chunk's data.
+    fn chunk(&mut self) -> Vec<u8> {
+        let mut line = String::new();
+        self.reader.read_line(&mut line).expect("read a chunk size");
+        let size = usize::from_str_radix(line.trim_end(), 16)
+            .unwrap_or_else(|_| panic!("bad chunk size line {line:?}"));
+        let mut data = vec![0; size + 2];
+        self.reader.read_exact(&mut data).expect("read a chunk");
+        assert_eq!(&data[size..], b"\r\n");
+        data.truncate(size);
+        data
+    }
+}
+
+#[test]
+fn ffmpeg_reads_watch_of_a_2160p_file_and_gets_every_frame_byte_for_byte() {
+    let clip = UHD.path();
+    let frames = common::frames_of(&clip);
+    assert_eq!(frames.len(), UHD.frames as usize);
+    let root = common::media_root("http-uhd", &[("clip.mjpeg", &clip)]);
+    let handle = serve_http(&root, Config::default());
+    let url = format!("http://{}/watch/clip.mjpeg", handle.http.unwrap());
+    let out = scratch("http-uhd-frames");
+    let md5 = out.join("decoded.framemd5");
+    // Each part as ffmpeg got it, and each decoded.
+    let done = common::run(
+        Command::new(tool("ffmpeg"))
+            .args([
+                "-nostdin",
+                "-loglevel",
+                "level+warning",
+                "-f",
+                "mpjpeg",
+                "-i",
+                &url,
+            ])
+            .args(["-map", "0", "-c", "copy", "-f", "image2"])
+            .arg(out.join("%04d.jpg"))
+            .args(["-map", "0", "-f", "framemd5"])
+            .arg(&md5),
+        Duration::from_secs(60),
+    );
+    assert!(done.status.success(), "ffmpeg: {}", done.stderr);
+    assert!(!done.stderr.contains("[error]"), "ffmpeg: {}", done.stderr);
+    let mut got: Vec<PathBuf> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jpg"))
+        .collect();
+    got.sort();
+    let identical = got
+        .iter()
+        .zip(&frames)
+        .filter(|(path, frame)| std::fs::read(path).unwrap() == **frame)
+        .count();
+    eprintln!(
+        "ffmpeg got {} frames of {} over HTTP at 3840x2160 ({} KiB each on average), {identical} byte-identical; stderr: {:?}",
+        got.len(),
+        frames.len(),
+        frames.iter().map(Vec::len).sum::<usize>() / frames.len() / 1024,
+        done.stderr
+    );
+    assert_eq!(got.len(), frames.len(), "every frame of the file");
+    assert_eq!(identical, frames.len(), "every frame byte for byte");
+    // And what it decoded is what it decodes of the file.
+    let decoded = common::parse_framemd5(&std::fs::read_to_string(&md5).unwrap());
+    let (reference, _) = common::framemd5(
+        &["-f", "mjpeg", "-i", clip.to_str().unwrap()],
+        Duration::from_secs(60),
+    );
+    assert_eq!(decoded.len(), frames.len());
+    assert!(
+        decoded == reference,
+        "ffmpeg decodes the HTTP frames as it decodes the file's"
+    );
+    handle.stop().unwrap();
+}
+
+#[test]
+fn snapshot_is_a_files_frame_at_t_and_a_live_paths_newest_frame() {
+    let clip = SMALL.path();
+    let frames = common::frames_of(&clip);
+    let root = common::media_root("http-snapshot", &[("clip.mjpeg", &clip)]);
+    let handle = serve_http(&root, Config::default());
+    let http = handle.http.unwrap();
+    for (t, index) in [
+        ("", 0),
+        ("?t=0", 0),
+        ("?t=1.5", 45),
+        ("?t=2.9", 87),
+        ("?t=5.99", 179),
+    ] {
+        let reply = get(http, &format!("/snapshot/clip.mjpeg{t}"));
+        assert_eq!(reply.status, 200, "{t}: {}", reply.head);
+        assert!(
+            reply.head.contains("Content-Type: image/jpeg"),
+            "{}",
+            reply.head
+        );
+        assert!(reply.body == frames[index], "t {t}: not frame {index}");
+    }
+    assert_eq!(get(http, "/snapshot/clip.mjpeg?t=6").status, 400);
+    assert_eq!(
+        get(http, "/snapshot/live/cam").status,
+        404,
+        "nobody publishes yet"
+    );
+
+    // A publisher (ffmpeg, RTSP over TCP) on live/cam: a snapshot is a published frame, and a
+    // viewer of /watch/live/cam gets published frames as they come.
+    let rtsp = format!("rtsp://{}/live/cam", handle.rtsp);
+    let publisher = common::spawn(
+        Command::new(tool("ffmpeg"))
+            .args([
+                "-nostdin",
+                "-v",
+                "error",
+                "-re",
+                "-framerate",
+                "30",
+                "-f",
+                "mjpeg",
+                "-i",
+            ])
+            .arg(&clip)
+            .args(["-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp"])
+            .arg(&rtsp),
+    );
+    common::wait_live(handle.rtsp, &rtsp);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let snapshot = loop {
+        let reply = get(http, "/snapshot/live/cam");
+        if reply.status == 200 {
+            break reply.body;
+        }
+        assert_eq!(reply.status, 503, "{}", reply.head);
+        assert!(Instant::now() < deadline, "no live frame within 10 s");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut watcher = Watcher::start(http, "/watch/live/cam");
+    let watched: Vec<Vec<u8>> = (0..30).map_while(|_| watcher.next()).collect();
+    drop(watcher);
+    let published = publisher.wait(Duration::from_secs(30));
+    assert!(published.status.success(), "ffmpeg: {}", published.stderr);
+
+    // The server rebuilds a published JPEG's headers (RFC 2435): compare what ffmpeg decodes.
+    let dir = scratch("http-snapshot-live");
+    let mjpeg = dir.join("seen.mjpeg");
+    std::fs::write(&mjpeg, [vec![snapshot], watched.clone()].concat().concat()).unwrap();
+    let (seen, _) = common::framemd5(
+        &["-f", "mjpeg", "-i", mjpeg.to_str().unwrap()],
+        Duration::from_secs(60),
+    );
+    let (file, _) = common::framemd5(
+        &["-f", "mjpeg", "-i", clip.to_str().unwrap()],
+        Duration::from_secs(60),
+    );
+    let file: HashSet<String> = file.into_iter().collect();
+    eprintln!(
+        "live: a snapshot and {} watched frames, each decoded and looked for among the file's {}",
+        watched.len(),
+        file.len()
+    );
+    assert_eq!(watched.len(), 30);
+    assert_eq!(seen.len(), 31);
+    assert!(
+        seen.iter().all(|s| file.contains(s)),
+        "every frame seen is a published frame"
+    );
+    assert!(
+        seen.iter().collect::<HashSet<_>>().len() >= 25,
+        "the frames move on"
+    );
+    handle.stop().unwrap();
+}
+
+#[test]
+fn hostile_http_beside_a_healthy_viewer_who_gets_every_frame_in_bounded_memory() {
+    let clip = FULL_HD.path();
+    let frames = Arc::new(common::frames_of(&clip));
+    let root = common::media_root("http-hostile", &[("clip.mjpeg", &clip)]);
+    // At most 1 MiB queued per viewer (the default is 4 MiB), so that six readers that never
+    // read stand well apart from the ~16 MiB of frames each would otherwise be sent.
+    let config = Config {
+        request_timeout: Duration::from_secs(2),
+        tcp_queue_limit: 1 << 20,
+        ..Config::default()
+    };
+    let handle = serve_http(&root, config);
+    let http = handle.http.unwrap();
+    let me = std::process::id();
+    let rss_before = common::rss_kib(me);
+
+    // The healthy viewer, on a thread: every part compared with the file's frame.
+    let expected = Arc::clone(&frames);
+    let healthy = std::thread::spawn(move || {
+        let mut watcher = Watcher::start(http, "/watch/clip.mjpeg");
+        let mut got = 0;
+        let mut same = 0;
+        while let Some(part) = watcher.next() {
+            same += usize::from(expected.get(got) == Some(&part));
+            got += 1;
+        }
+        (got, same)
+    });
+
+    // Readers that never read: each is sent frames until its output is full, then skips.
+    let stalled: Vec<TcpStream> = (0..6)
+        .map(|_| {
+            let mut s = TcpStream::connect(http).unwrap();
+            s.write_all(b"GET /watch/clip.mjpeg HTTP/1.1\r\n\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+
+    // Slow loris: a field line every 300 ms, never the end of the head.
+    let loris: Vec<TcpStream> = (0..5)
+        .map(|_| {
+            let mut s = TcpStream::connect(http).unwrap();
+            s.write_all(b"GET /watch/clip.mjpeg HTTP/1.1\r\n").unwrap();
+            s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+            s
+        })
+        .collect();
+    let loris_start = Instant::now();
+
+    // Huge heads: 431 (and the server reads no more than its limit of them).
+    let huge = format!(
+        "GET /watch/clip.mjpeg HTTP/1.1\r\nX-Pad: {}\r\n\r\n",
+        "a".repeat(64 * 1024)
+    );
+    let reply = exchange(http, huge.as_bytes(), Duration::from_secs(10));
+    assert_eq!(reply.status, 431, "{}", reply.head);
+    let many = format!(
+        "GET /watch/clip.mjpeg HTTP/1.1\r\n{}\r\n",
+        "X-A: b\r\n".repeat(500)
+    );
+    assert_eq!(
+        exchange(http, many.as_bytes(), Duration::from_secs(10)).status,
+        431
+    );
+    let long = format!("GET /watch/{} HTTP/1.1\r\n\r\n", "a".repeat(20_000));
+    assert_eq!(
+        exchange(http, long.as_bytes(), Duration::from_secs(10)).status,
+        414
+    );
+
+    // Traversal, as sent (curl and browsers would normalise it away first).
+    for target in [
+        "/watch/../../etc/passwd",
+        "/snapshot/../../../../etc/passwd",
+        "/watch/%2e%2e/%2e%2e/etc/passwd",
+        "/snapshot/..%2f..%2fetc%2fpasswd",
+        "/watch/clip.mjpeg/../../../etc/passwd",
+    ] {
+        let reply = get(http, target);
+        assert!(
+            matches!(reply.status, 400 | 404),
+            "{target}: {}",
+            reply.head
+        );
+        assert!(
+            !String::from_utf8_lossy(&reply.body).contains("root:"),
+            "{target}"
+        );
+    }
+    assert_eq!(get(http, "/").status, 404);
+    let post = exchange(
+        http,
+        b"POST /watch/clip.mjpeg HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
+        Duration::from_secs(10),
+    );
+    assert_eq!(post.status, 405);
+
+    // The slow lorises are closed once the request timeout (2 s) is past.
+    let mut open: Vec<(TcpStream, bool)> = loris.into_iter().map(|s| (s, true)).collect();
+    let mut rss_most = common::rss_kib(me);
+    while open.iter().any(|(_, o)| *o) && loris_start.elapsed() < Duration::from_secs(8) {
+        for (s, o) in open.iter_mut().filter(|(_, o)| *o) {
+            let mut buf = [0u8; 256];
+            match s.read(&mut buf) {
+                Ok(0) => *o = false,
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    if s.write_all(b"X-Slow: 1\r\n").is_err() {
+                        *o = false;
+                    }
+                }
+                Err(_) => *o = false,
+            }
+        }
+        rss_most = rss_most.max(common::rss_kib(me));
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let loris_closed_after = loris_start.elapsed();
+    assert!(
+        open.iter().all(|(_, o)| !o),
+        "slow loris connections still open after {loris_closed_after:?}"
+    );
+
+    // The healthy viewer meanwhile: every frame, byte for byte.
+    while !healthy.is_finished() {
+        rss_most = rss_most.max(common::rss_kib(me));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (got, same) = healthy.join().unwrap();
+    let grew_mib = rss_most.saturating_sub(rss_before) / 1024;
+    let frame_kib = frames.iter().map(Vec::len).sum::<usize>() / frames.len() / 1024;
+    eprintln!(
+        "healthy viewer: {got} frames of {}, {same} byte-identical; slow lorises closed after {loris_closed_after:?}; \
+         6 readers that never read: RSS {rss_before} KiB before, at most {rss_most} KiB during (+{grew_mib} MiB; frames {frame_kib} KiB)",
+        frames.len()
+    );
+    assert_eq!((got, same), (frames.len(), frames.len()));
+    // Unbounded, six readers would hold the whole stream each: 6 × 6 s × 30 fps of frames.
+    let unbounded_mib = (6 * frames.iter().map(Vec::len).sum::<usize>() as u64) >> 20;
+    assert!(
+        grew_mib < 32,
+        "the server grew {grew_mib} MiB for six readers that read nothing (unbounded: ~{unbounded_mib} MiB)"
+    );
+    drop(stalled);
+    handle.stop().unwrap();
+}
+
+#[test]
+fn the_binary_serves_http_with_the_same_digest_users_as_rtsp() {
+    let help = common::run(
+        Command::new(env!("CARGO_BIN_EXE_hdstream-server")).arg("--help"),
+        Duration::from_secs(10),
+    );
+    assert!(
+        help.stdout_text().contains("--http [<ADDR>]"),
+        "{}",
+        help.stdout_text()
+    );
+    let clip = SMALL.path();
+    let frames = common::frames_of(&clip);
+    let root = common::media_root("http-binary", &[("clip.mjpeg", &clip)]);
+    let users = scratch("http-users").join("users.toml");
+    std::fs::write(&users, hdstream_server::test_media::alice().to_toml()).unwrap();
+    let server = common::ServerProcess::start(&[
+        "--media",
+        root.to_str().unwrap(),
+        "--http",
+        "127.0.0.1:0",
+        "--users",
+        users.to_str().unwrap(),
+    ]);
+    // The HTTP address is on the listening line, as the RTSP one is.
+    let line = server
+        .wait_log(Instant::now() + Duration::from_secs(5), |l| {
+            l.contains("listening: rtsp")
+        })
+        .unwrap();
+    let http: SocketAddr = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("http="))
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no http= address in {line:?}"));
+    assert_eq!(get(http, "/snapshot/clip.mjpeg").status, 401);
+    let url = format!("http://{http}/snapshot/clip.mjpeg?t=1");
+    let curl = |user: &str| {
+        common::run(
+            Command::new(tool("curl"))
+                .args([
+                    "-sS",
+                    "--digest",
+                    "-u",
+                    user,
+                    "-w",
+                    "\n%{http_code}",
+                    "-o",
+                    "-",
+                ])
+                .arg(&url),
+            Duration::from_secs(10),
+        )
+    };
+    let good = curl("alice:s3cret");
+    let (body, code) = good.stdout.split_at(good.stdout.len() - 4);
+    assert_eq!(code, b"\n200", "{}", good.stderr);
+    assert!(body == frames[30].as_slice(), "curl got frame 30 (t=1)");
+    let bad = curl("alice:wrong");
+    assert!(bad.stdout.ends_with(b"\n401"), "{:?}", bad.stdout_text());
+    drop(server);
+}
+
+#[test]
+fn two_thousand_idle_connections_beside_a_healthy_viewer_are_capped_and_closed() {
+    // Each connection is two descriptors in this process (the test's end and the server's).
+    let limit = common::raise_fd_limit();
+    assert!(
+        limit >= 4500,
+        "open-file limit {limit}: 2,000 connections need 4,000 and more"
+    );
+    let clip = FULL_HD.path();
+    let frames = Arc::new(common::frames_of(&clip));
+    let root = common::media_root("http-idle", &[("clip.mjpeg", &clip)]);
+    let config = Config {
+        request_timeout: Duration::from_secs(3),
+        max_connections: 1500,
+        ..Config::default()
+    };
+    let handle = serve_http(&root, config);
+    let http = handle.http.unwrap();
+    let expected = Arc::clone(&frames);
+    let healthy = std::thread::spawn(move || {
+        let mut watcher = Watcher::start(http, "/watch/clip.mjpeg");
+        let mut got = 0;
+        let mut same = 0;
+        while let Some(part) = watcher.next() {
+            same += usize::from(expected.get(got) == Some(&part));
+            got += 1;
+        }
+        (got, same)
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let idle: Vec<TcpStream> = (0..2000)
+        .map(|_| TcpStream::connect(http).expect("connect an idle connection"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(1000));
+    // Past the cap (1,500 with the healthy viewer): 503 and closed at once; the others wait.
+    let mut refused = 0;
+    let mut waiting = 0;
+    for s in &idle {
+        s.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 64];
+        match (&*s).read(&mut buf) {
+            Ok(n) if n >= 12 && &buf[..12] == b"HTTP/1.1 503" => refused += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => waiting += 1,
+            other => panic!("an idle connection got {other:?}"),
+        }
+    }
+    // Those that waited are closed once the request timeout (3 s) is past.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut open: Vec<&TcpStream> = idle.iter().collect();
+    while !open.is_empty() && Instant::now() < deadline {
+        open.retain(|s| {
+            let mut buf = [0u8; 64];
+            let mut stream: &TcpStream = s;
+            match stream.read(&mut buf) {
+                Ok(0) => false,
+                Ok(_) => true,
+                Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
+            }
+        });
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (got, same) = healthy.join().unwrap();
+    eprintln!(
+        "2,000 idle connections: {refused} refused with 503, {waiting} accepted and waiting, {} still open after the timeout; healthy viewer {got} of {} frames, {same} byte-identical",
+        open.len(),
+        frames.len()
+    );
+    assert_eq!((refused, waiting), (501, 1499));
+    assert!(
+        open.is_empty(),
+        "{} idle connections never closed",
+        open.len()
+    );
+    assert_eq!((got, same), (frames.len(), frames.len()));
+    handle.stop().unwrap();
+}
