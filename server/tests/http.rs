@@ -3,7 +3,8 @@
 //! every frame byte for byte; `/snapshot/` gives a file's frame at a time and a live path's
 //! newest frame; hostile HTTP (huge heads, `..`, slow loris, readers that never read) beside a
 //! healthy viewer, which still gets every frame, while the server's memory stays bounded; and
-//! the binary's `--http` with `--users` (curl's Digest).
+//! the binary's `--http` with `--users` (curl's Digest); and headless Chromium showing
+//! `/watch/<file>` in an `<img>` tag.
 
 use crate::common;
 
@@ -20,6 +21,7 @@ use hdstream_server::core::Config;
 use hdstream_server::driver::{self, Handle, Listen, Listeners};
 use hdstream_server::http::BOUNDARY;
 use hdstream_server::media::{Catalogue, FpsPolicy};
+use hdstream_video::decoder::{Decoder, Packed, Picture};
 
 /// 3 s of 2160p (the live tests' UHD clip): 90 frames.
 const UHD: Clip = Clip::new(3840, 2160, 3);
@@ -638,4 +640,120 @@ fn two_thousand_idle_connections_beside_a_healthy_viewer_are_capped_and_closed()
     );
     assert_eq!((got, same), (frames.len(), frames.len()));
     handle.stop().unwrap();
+}
+
+/// Headless Chromium (Debian's `chromium`, driven over its DevTools protocol by
+/// `tools/scripts/browser.py`) plays `/watch/<file>` in an `<img>` tag, as a page shows an IP
+/// camera: two screenshots 1.5 s apart are each one of the file's frames (the nearest decoded
+/// frame within a few levels a sample: two JPEG decoders, Chromium's and ours), and not the
+/// same one — the picture moves.
+#[test]
+fn an_img_tag_in_chromium_plays_watch_of_a_file() {
+    let clip = SMALL.path();
+    let mut decoder = Decoder::new();
+    let frames: Vec<Picture> = common::frames_of(&clip)
+        .iter()
+        .map(|jpeg| decoder.decode_packed(jpeg, Packed::Rgb).expect("decode"))
+        .collect();
+    let root = common::media_root("http-browser", &[("clip.mjpeg", &clip)]);
+    let handle = serve_http(&root, Config::default());
+    let dir = scratch("http-browser-shots");
+    let page = dir.join("page.html");
+    std::fs::write(
+        &page,
+        format!(
+            "<!doctype html><html><body style=\"margin:0;background:#000\">\
+             <img src=\"http://{}/watch/clip.mjpeg\" style=\"display:block\"></body></html>",
+            handle.http.expect("HTTP port")
+        ),
+    )
+    .unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/scripts/browser.py");
+    let done = common::run(
+        Command::new("/usr/bin/python3")
+            .arg(script)
+            .arg("screenshots")
+            .arg(format!("file://{}", page.display()))
+            .args(["--size", "640x360", "--at", "1.0", "--at", "2.5", "--out"])
+            .arg(&dir),
+        Duration::from_secs(60),
+    );
+    assert!(
+        done.status.success(),
+        "browser.py (chromium and python3-websocket come from tools/scripts/setup-deps.sh): {}",
+        done.stderr
+    );
+    let matched: Vec<(usize, f64)> = (0..2)
+        .map(|k| nearest_frame(&read_png_rgb(&dir.join(format!("shot-{k}.png"))), &frames))
+        .collect();
+    eprintln!(
+        "Chromium's <img> of /watch at 1.0 s and 2.5 s after the page loaded: frames {} and {} of \
+         {} (mean difference {:.2} and {:.2} levels a sample); {}",
+        matched[0].0,
+        matched[1].0,
+        frames.len(),
+        matched[0].1,
+        matched[1].1,
+        done.stdout_text().trim()
+    );
+    for (k, (frame, difference)) in matched.iter().enumerate() {
+        assert!(
+            *difference < 2.0,
+            "screenshot {k} is no frame of the file: nearest is frame {frame}, {difference:.1} \
+             levels off on average"
+        );
+    }
+    assert!(
+        matched[1].0 >= matched[0].0 + 15,
+        "1.5 s later the picture is 45 frames on, at least 15: frames {} then {}",
+        matched[0].0,
+        matched[1].0
+    );
+    handle.stop().unwrap();
+}
+
+/// A PNG's pixels as packed RGB (Chromium's screenshots are RGB or RGBA, 8 bits a sample).
+fn read_png_rgb(path: &Path) -> Picture {
+    let file = std::fs::File::open(path).expect("screenshot");
+    let mut reader = png::Decoder::new(file).read_info().expect("a PNG");
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).expect("PNG pixels");
+    let channels = match info.color_type {
+        png::ColorType::Rgb => 3,
+        png::ColorType::Rgba => 4,
+        other => panic!("screenshot in {other:?}"),
+    };
+    assert_eq!(info.bit_depth, png::BitDepth::Eight);
+    let samples = buf[..info.buffer_size()]
+        .chunks_exact(channels)
+        .flat_map(|px| [px[0], px[1], px[2]])
+        .collect();
+    Picture {
+        width: info.width as usize,
+        height: info.height as usize,
+        samples,
+    }
+}
+
+/// The frame of `frames` nearest `shot` (same size), and its mean absolute difference a sample.
+fn nearest_frame(shot: &Picture, frames: &[Picture]) -> (usize, f64) {
+    frames
+        .iter()
+        .enumerate()
+        .map(|(i, frame)| {
+            assert_eq!(
+                (shot.width, shot.height),
+                (frame.width, frame.height),
+                "screenshot size"
+            );
+            let total: u64 = shot
+                .samples
+                .iter()
+                .zip(&frame.samples)
+                .map(|(a, b)| u64::from(a.abs_diff(*b)))
+                .sum();
+            (i, total as f64 / shot.samples.len() as f64)
+        })
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .expect("frames")
 }
