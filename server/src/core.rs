@@ -304,18 +304,25 @@ impl Server {
         }
     }
 
+    /// The HTTP connections, and what they are served from (borrowed apart, so both can be
+    /// used at once).
+    fn http_serving(&mut self) -> (&mut Viewers, Serving<'_>) {
+        let serving = Serving {
+            config: &self.config,
+            catalogue: &mut self.catalogue,
+            jobs: &mut self.jobs,
+            opening: &mut self.opening,
+            publishing: &self.publishing,
+            access: self.access.as_mut(),
+        };
+        (&mut self.http, serving)
+    }
+
     /// Bytes `data` arrived on `conn`.
     pub fn receive(&mut self, conn: ConnId, data: &[u8], now: Instant) {
         if self.http.contains(conn) {
-            let mut serving = Serving {
-                config: &self.config,
-                catalogue: &mut self.catalogue,
-                jobs: &mut self.jobs,
-                opening: &mut self.opening,
-                publishing: &self.publishing,
-                access: self.access.as_mut(),
-            };
-            self.http.receive(conn, data, now, &mut serving);
+            let (http, mut serving) = self.http_serving();
+            http.receive(conn, data, now, &mut serving);
             return;
         }
         let Some(c) = self.connections.get_mut(&conn) else {
@@ -417,15 +424,8 @@ impl Server {
         let name = opened.name.clone();
         self.opening.remove(&name);
         self.catalogue.install(opened);
-        let mut serving = Serving {
-            config: &self.config,
-            catalogue: &mut self.catalogue,
-            jobs: &mut self.jobs,
-            opening: &mut self.opening,
-            publishing: &self.publishing,
-            access: self.access.as_mut(),
-        };
-        self.http.opened(&name, now, &mut serving);
+        let (http, mut serving) = self.http_serving();
+        http.opened(&name, now, &mut serving);
         let mut waiting: Vec<ConnId> = self
             .connections
             .iter()
