@@ -30,6 +30,7 @@ pub mod http;
 pub mod live;
 pub mod live_track;
 pub mod media;
+pub mod ops;
 pub mod payload;
 pub mod publish;
 pub mod recogniser;

@@ -73,6 +73,8 @@ struct Publisher {
     ssrc: Option<(u32, Instant)>,
     /// When it was last heard from (RTP, RTCP, a request).
     last_heard: Instant,
+    /// When its ANNOUNCE was taken.
+    since: Instant,
     stats: PathStats,
     /// The `a=control` of its JPEG section, to tell its SETUPs apart.
     video_control: Option<String>,
@@ -141,6 +143,26 @@ pub struct PathStats {
     pub tracks_ignored: u64,
     /// Captions from speech: what the recogniser on its sound did and what was dropped.
     pub speech: speech::Counters,
+}
+
+/// A path's publisher as the operations API shows it ([`Publishing::publishers`]).
+#[derive(Debug, Clone)]
+pub struct PublisherView {
+    /// The path (`live/<name>`).
+    pub path: String,
+    /// Its RTSP connection.
+    pub conn: ConnId,
+    /// Its address.
+    pub peer: SocketAddr,
+    /// How its RTP arrives: over UDP (`true`) or interleaved in its connection; `None` before
+    /// its SETUP.
+    pub udp: Option<bool>,
+    /// When its ANNOUNCE was taken.
+    pub since: Instant,
+    /// Whether RECORD was answered.
+    pub recording: bool,
+    /// What it has sent.
+    pub stats: PathStats,
 }
 
 /// A refusal: the status and why, for the reply's body.
@@ -363,6 +385,7 @@ impl Publishing {
                 depacketizer,
                 ssrc: None,
                 last_heard: now,
+                since: now,
                 stats: PathStats {
                     path: path.to_owned(),
                     ..PathStats::default()
@@ -637,6 +660,34 @@ impl Publishing {
         let track = p.tracks.iter().position(|t| port_of(t.intake));
         let track = track.filter(|_| !port_of(p.intake));
         Some((p, self.feeds.entry(path.clone()).or_default(), track))
+    }
+
+    /// Who publishes each path, for the operations API ([`crate::ops`]), by path.
+    pub fn publishers(&self) -> Vec<PublisherView> {
+        let mut out: Vec<PublisherView> = self
+            .paths
+            .iter()
+            .map(|(path, p)| PublisherView {
+                path: path.clone(),
+                conn: p.conn,
+                peer: p.peer,
+                udp: match p.intake {
+                    Some(Intake::Udp { .. }) => Some(true),
+                    Some(Intake::Tcp { .. }) => Some(false),
+                    None => None,
+                },
+                since: p.since,
+                recording: p.recording,
+                stats: p.stats.clone(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out
+    }
+
+    /// The paths whose frames are held (a publisher on the air, or one that left lately).
+    pub fn feed_paths(&self) -> impl Iterator<Item = (&str, &Feed)> {
+        self.feeds.iter().map(|(p, f)| (p.as_str(), f))
     }
 
     /// What each path has received.
