@@ -274,3 +274,50 @@ fn with_users_the_api_needs_the_admin_right() {
         assert!(!body.is_empty());
     }
 }
+
+/// A label value of the text format read back (`\\`, `\"`, `\n`).
+fn unescape(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some(c) => out.push(c),
+            None => panic!("a lone backslash"),
+        }
+    }
+    out
+}
+
+proptest::proptest! {
+    /// Whatever a path is called, each sample is one line and its label reads back as the path.
+    #[test]
+    fn any_path_is_one_escaped_label(path in "\\PC*|[\\\\\"\n{}=,a ]*") {
+        let snapshot = Snapshot {
+            viewers: vec![ViewerView {
+                peer: "127.0.0.1:1".into(),
+                path: path.clone(),
+                seconds: 0.0,
+                bytes_out: 1,
+                frames: 1,
+                frames_skipped: 0,
+            }],
+            ..Snapshot::default()
+        };
+        let text = metrics(&snapshot);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("hdstream_http_viewers{"))
+            .expect("the viewer's sample");
+        let value = line
+            .strip_prefix("hdstream_http_viewers{path=\"")
+            .and_then(|l| l.strip_suffix("\"} 1"))
+            .expect("one label, value 1");
+        proptest::prop_assert_eq!(unescape(value), path);
+        proptest::prop_assert!(text.lines().all(|l| l.starts_with('#') || l.starts_with("hdstream_")));
+    }
+}
