@@ -58,6 +58,8 @@ pub struct Viewers {
     /// Connections to close (their conversation is over and flushed, or they broke a limit).
     to_close: Vec<ConnId>,
     parser: http::Parser,
+    /// What the viewers that left were sent ([`crate::ops`]'s counters never go down).
+    departed: ops::Departed,
 }
 
 /// One HTTP connection: its request as it arrives, then what it is being sent.
@@ -265,6 +267,15 @@ impl Viewers {
         if let Some(viewer) = self.viewers.remove(&conn)
             && let Some(path) = &viewer.watched
         {
+            self.departed.add(
+                path,
+                &ops::Totals {
+                    http_bytes: viewer.bytes,
+                    http_frames: viewer.frames,
+                    http_skipped: viewer.skipped,
+                    ..ops::Totals::default()
+                },
+            );
             tracing::info!(
                 peer = %viewer.peer,
                 path,
@@ -423,7 +434,11 @@ impl Viewers {
             sessions: serving.sessions,
             connections: serving.connections,
         };
-        let snapshot = Snapshot::take(inputs, self.views(), now);
+        let watching = ops::Watching {
+            viewers: self.views(),
+            departed: &self.departed,
+        };
+        let snapshot = Snapshot::take(inputs, watching, now);
         let (body, kind) = match which {
             Ops::Paths => (ops::paths_json(&snapshot), ops::JSON_TYPE),
             Ops::Sessions => (ops::sessions_json(&snapshot), ops::JSON_TYPE),

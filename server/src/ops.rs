@@ -8,8 +8,11 @@
 //! viewers' counts), and [`paths_json`], [`sessions_json`] and [`metrics`] turn a snapshot into
 //! bytes. The snapshot owns nothing: it is taken for one answer and dropped.
 //!
-//! Counters of the metrics are sums over what is open now (sessions, viewers, publishers): one
-//! that leaves takes its figures with it, which Prometheus' `rate()` reads as a counter reset.
+//! Counters of the metrics never go down: each is what the sessions, viewers and publishers
+//! open now have done, plus what those that left had done ([`Departed`], kept by the owner of
+//! each: [`crate::sessions::Sessions`], [`crate::http::Viewers`],
+//! [`crate::publish::Publishing`]), so Prometheus' `rate()` sees no false reset when one
+//! leaves. They start from 0 when the server does.
 
 use std::collections::BTreeMap;
 use std::collections::HashMap;
@@ -73,6 +76,73 @@ impl Rate {
     }
 }
 
+/// Paths remembered at most by a [`Departed`]; the figures of others are added under
+/// [`OTHER_PATHS`] (live path names come from the network: their number must be bounded).
+pub const MAX_DEPARTED_PATHS: usize = 1024;
+/// The `path` label of figures beyond [`MAX_DEPARTED_PATHS`].
+pub const OTHER_PATHS: &str = "(other)";
+
+/// What those that left had done, by path: the part of each counter of [`metrics`] that no
+/// open session, viewer or publisher holds any more.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// RTP packets sent, all tracks.
+    pub packets: u64,
+    /// RTP payload octets sent, all tracks.
+    pub octets: u64,
+    /// RTX packets sent.
+    pub rtx_packets: u64,
+    /// RTCP NACK packets received.
+    pub nacks: u64,
+    /// Bytes written to HTTP viewers.
+    pub http_bytes: u64,
+    /// Frames queued whole for HTTP viewers.
+    pub http_frames: u64,
+    /// Frames skipped for HTTP viewers.
+    pub http_skipped: u64,
+    /// Frames received whole from publishers.
+    pub frames_published: u64,
+    /// Frames from publishers that could not be served.
+    pub frames_refused: u64,
+}
+
+impl Totals {
+    fn add(&mut self, other: &Totals) {
+        self.packets += other.packets;
+        self.octets += other.octets;
+        self.rtx_packets += other.rtx_packets;
+        self.nacks += other.nacks;
+        self.http_bytes += other.http_bytes;
+        self.http_frames += other.http_frames;
+        self.http_skipped += other.http_skipped;
+        self.frames_published += other.frames_published;
+        self.frames_refused += other.frames_refused;
+    }
+}
+
+/// [`Totals`] of those that left, by path, for at most [`MAX_DEPARTED_PATHS`] paths.
+#[derive(Debug, Clone, Default)]
+pub struct Departed {
+    by_path: HashMap<String, Totals>,
+}
+
+impl Departed {
+    /// Adds what one that left `path` had done.
+    pub fn add(&mut self, path: &str, figures: &Totals) {
+        let key = if self.by_path.contains_key(path) || self.by_path.len() < MAX_DEPARTED_PATHS {
+            path
+        } else {
+            OTHER_PATHS
+        };
+        self.by_path.entry(key.to_owned()).or_default().add(figures);
+    }
+
+    /// The figures by path.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Totals)> {
+        self.by_path.iter().map(|(p, t)| (p.as_str(), t))
+    }
+}
+
 /// Everything the operations answers show, read at one instant.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Snapshot {
@@ -86,6 +156,9 @@ pub struct Snapshot {
     pub viewers: Vec<ViewerView>,
     /// Every publisher, by path.
     pub publishers: Vec<PublisherView>,
+    /// What those that left had done, by path (counters only).
+    #[serde(skip)]
+    pub departed: BTreeMap<String, Totals>,
 }
 
 /// A file that can be watched.
@@ -249,6 +322,15 @@ pub struct Inputs<'a> {
     pub connections: &'a HashMap<ConnId, Connection>,
 }
 
+/// What the HTTP viewers open now are doing, and what those that left did.
+#[derive(Debug, Clone)]
+pub struct Watching<'a> {
+    /// The viewers open.
+    pub viewers: Vec<Viewer>,
+    /// Those that left.
+    pub departed: &'a Departed,
+}
+
 fn seconds(now: Instant, since: Instant) -> f64 {
     // Milliseconds are enough, and keep the JSON short.
     (now.saturating_duration_since(since).as_secs_f64() * 1000.0).round() / 1000.0
@@ -256,7 +338,18 @@ fn seconds(now: Instant, since: Instant) -> f64 {
 
 impl Snapshot {
     /// Reads `state` and the HTTP `viewers` at `now`.
-    pub fn take(state: Inputs<'_>, viewers: Vec<Viewer>, now: Instant) -> Snapshot {
+    pub fn take(state: Inputs<'_>, http: Watching<'_>, now: Instant) -> Snapshot {
+        let mut departed: BTreeMap<String, Totals> = BTreeMap::new();
+        for (path, t) in state
+            .sessions
+            .departed()
+            .iter()
+            .chain(http.departed.iter())
+            .chain(state.publishing.departed().iter())
+        {
+            departed.entry(path.to_owned()).or_default().add(t);
+        }
+        let viewers = http.viewers;
         let tls = |conn: ConnId| state.connections.get(&conn).is_some_and(|c| c.tls);
         let mut watching: HashMap<&str, u64> = HashMap::new();
         let mut sessions: Vec<SessionView> = state
@@ -375,6 +468,7 @@ impl Snapshot {
             sessions,
             viewers,
             publishers,
+            departed,
         }
     }
 }
@@ -485,22 +579,22 @@ pub fn metrics(snapshot: &Snapshot) -> String {
     let mut packets = Family::new(
         "hdstream_rtp_packets_sent_total",
         true,
-        "RTP packets sent to the RTSP sessions open, all tracks.",
+        "RTP packets sent to RTSP sessions, all tracks.",
     );
     let mut octets = Family::new(
         "hdstream_rtp_octets_sent_total",
         true,
-        "RTP payload octets sent to the RTSP sessions open, all tracks (RFC 3550 sender's octet count).",
+        "RTP payload octets sent to RTSP sessions, all tracks (RFC 3550 sender's octet count).",
     );
     let mut rtx = Family::new(
         "hdstream_rtx_packets_sent_total",
         true,
-        "RTX packets (RFC 4588) sent to the RTSP sessions open.",
+        "RTX packets (RFC 4588) sent to RTSP sessions.",
     );
     let mut nacks = Family::new(
         "hdstream_rtcp_nacks_received_total",
         true,
-        "RTCP NACK packets (RFC 4585) received from the RTSP sessions open.",
+        "RTCP NACK packets (RFC 4585) received from RTSP sessions.",
     );
     let mut viewers = Family::new(
         "hdstream_http_viewers",
@@ -510,17 +604,17 @@ pub fn metrics(snapshot: &Snapshot) -> String {
     let mut http_bytes = Family::new(
         "hdstream_http_bytes_sent_total",
         true,
-        "Bytes written to the HTTP /watch viewers connected.",
+        "Bytes written to HTTP /watch viewers.",
     );
     let mut http_frames = Family::new(
         "hdstream_http_frames_sent_total",
         true,
-        "Frames queued whole for the HTTP /watch viewers connected.",
+        "Frames queued whole for HTTP /watch viewers.",
     );
     let mut http_skipped = Family::new(
         "hdstream_http_frames_skipped_total",
         true,
-        "Frames skipped for the HTTP /watch viewers connected (slow readers).",
+        "Frames skipped for HTTP /watch viewers (slow readers).",
     );
     let mut publishers = Family::new(
         "hdstream_publishers",
@@ -530,12 +624,12 @@ pub fn metrics(snapshot: &Snapshot) -> String {
     let mut published = Family::new(
         "hdstream_live_frames_published_total",
         true,
-        "Frames received whole from the publishers on the air.",
+        "Frames received whole from publishers.",
     );
     let mut refused = Family::new(
         "hdstream_live_frames_refused_total",
         true,
-        "Frames from the publishers on the air that could not be served (not RFC 2435-ready).",
+        "Frames from publishers that could not be served (not RFC 2435-ready).",
     );
     let mut files = Family::new(
         "hdstream_files",
@@ -562,6 +656,18 @@ pub fn metrics(snapshot: &Snapshot) -> String {
         publishers.add(&by_path, 1.0);
         published.add(&by_path, p.frames_published as f64);
         refused.add(&by_path, p.frames_refused as f64);
+    }
+    for (path, t) in &snapshot.departed {
+        let by_path = [("path", path.as_str())];
+        packets.add(&by_path, t.packets as f64);
+        octets.add(&by_path, t.octets as f64);
+        rtx.add(&by_path, t.rtx_packets as f64);
+        nacks.add(&by_path, t.nacks as f64);
+        http_bytes.add(&by_path, t.http_bytes as f64);
+        http_frames.add(&by_path, t.http_frames as f64);
+        http_skipped.add(&by_path, t.http_skipped as f64);
+        published.add(&by_path, t.frames_published as f64);
+        refused.add(&by_path, t.frames_refused as f64);
     }
     files.add(&[], snapshot.files.len() as f64);
     let mut out = String::new();

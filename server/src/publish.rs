@@ -22,6 +22,7 @@ use hdstream_common::sdp::SessionDescription;
 use hdstream_common::{rtcp, rtp};
 
 use crate::live::{Feed, TrackKind};
+use crate::ops::{Departed, Totals};
 use crate::session::ConnId;
 use crate::speech::{self, Command, Exit, Listener, ListenerId};
 
@@ -184,6 +185,8 @@ pub struct Publishing {
     gone: Vec<String>,
     /// The final figures of paths that ended, until taken ([`Publishing::take_ended`]).
     ended: Vec<PathStats>,
+    /// What the publishers that left had sent ([`crate::ops`]'s counters never go down).
+    departed: Departed,
     /// Whether paths with sound get captions from speech ([`crate::speech`]).
     speech: bool,
     /// The recogniser turned out not to be installed: no more listeners.
@@ -229,6 +232,7 @@ impl Publishing {
             feeds: HashMap::new(),
             gone: Vec::new(),
             ended: Vec::new(),
+            departed: Departed::default(),
             speech: false,
             speech_missing: false,
             next_listener: 1,
@@ -580,6 +584,14 @@ impl Publishing {
             if self.ended.len() == MAX_ENDED {
                 self.ended.remove(0);
             }
+            self.departed.add(
+                &p.stats.path,
+                &Totals {
+                    frames_published: p.stats.frames,
+                    frames_refused: p.stats.frames_refused,
+                    ..Totals::default()
+                },
+            );
             self.ended.push(p.stats);
             self.share_budget();
         }
@@ -683,6 +695,11 @@ impl Publishing {
             .collect();
         out.sort_by(|a, b| a.path.cmp(&b.path));
         out
+    }
+
+    /// What the publishers that left had sent, by path.
+    pub fn departed(&self) -> &Departed {
+        &self.departed
     }
 
     /// The paths whose frames are held (a publisher on the air, or one that left lately).

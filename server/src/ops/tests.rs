@@ -142,8 +142,9 @@ fn get(core: &mut Core, method: &str, target: &str, extra: &str) -> (u16, String
     (head[9..12].parse().unwrap(), head, out[end + 4..].to_vec())
 }
 
-/// An RTSP session playing the clip over UDP, an HTTP viewer of it, and a publisher.
-fn busy_core(config: Config) -> (Core, ConnId) {
+/// An RTSP session playing the clip over UDP (its connection and id), an HTTP viewer of it,
+/// and a publisher.
+fn busy_core(config: Config) -> (Core, ConnId, (ConnId, String)) {
     let mut core = Core::new(config);
     let rtsp = core.connect(40000);
     let url = "rtsp://127.0.0.1:8554/clip.mjpeg";
@@ -170,12 +171,12 @@ fn busy_core(config: Config) -> (Core, ConnId) {
         core.transmit();
         core.take_output(viewer);
     }
-    (core, viewer)
+    (core, viewer, (rtsp, id))
 }
 
 #[test]
 fn the_api_shows_the_rtsp_session_the_http_viewer_and_the_publisher() {
-    let (mut core, _viewer) = busy_core(Config::default());
+    let (mut core, _, _) = busy_core(Config::default());
     let (status, head, body) = get(&mut core, "GET", "/api/v1/sessions", "");
     assert_eq!(status, 200);
     assert!(head.contains("Content-Type: application/json"), "{head}");
@@ -248,7 +249,7 @@ fn with_users_the_api_needs_the_admin_right() {
         publish: vec!["live/*".into()],
         admin: false,
     });
-    let (mut core, _) = busy_core(Config {
+    let (mut core, _, _) = busy_core(Config {
         users: Some(users),
         ..Config::default()
     });
@@ -320,4 +321,41 @@ proptest::proptest! {
         proptest::prop_assert_eq!(unescape(value), path);
         proptest::prop_assert!(text.lines().all(|l| l.starts_with('#') || l.starts_with("hdstream_")));
     }
+}
+
+/// The value of the sample that starts with `series ` in a metrics text.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn counters_do_not_go_down_when_sessions_and_viewers_leave() {
+    let (mut core, viewer, (rtsp, id)) = busy_core(Config::default());
+    let metrics = |core: &mut Core| String::from_utf8(get(core, "GET", "/metrics", "").2).unwrap();
+    let before = metrics(&mut core);
+    let series = [
+        "hdstream_rtp_octets_sent_total{path=\"clip.mjpeg\"}",
+        "hdstream_rtp_packets_sent_total{path=\"clip.mjpeg\"}",
+        "hdstream_http_bytes_sent_total{path=\"clip.mjpeg\"}",
+        "hdstream_http_frames_sent_total{path=\"clip.mjpeg\"}",
+    ];
+    let url = "rtsp://127.0.0.1:8554/clip.mjpeg";
+    let reply = core.request(
+        rtsp,
+        &format!("TEARDOWN {url}"),
+        &[&format!("Session: {id}")],
+    );
+    assert_eq!(reply.status.as_u16(), 200);
+    core.server.close(viewer, core.now);
+    let after = metrics(&mut core);
+    for s in series {
+        let (a, b) = (sample(&before, s), sample(&after, s));
+        assert!(
+            a.is_some_and(|a| a > 0.0) && b >= a,
+            "{s}: {a:?} then {b:?}"
+        );
+    }
+    assert!(!after.contains("hdstream_rtsp_sessions{"), "{after}");
+    assert!(!after.contains("hdstream_http_viewers{"), "{after}");
 }
