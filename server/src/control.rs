@@ -682,7 +682,7 @@ fn setup(
         rtcp_received: 0,
         nacks: 0,
         reported: None,
-        rate: crate::ops::Rate::default(),
+        rate: crate::tally::Rate::default(),
         control_url: request.uri.clone(),
         tracks: Vec::new(),
     };

@@ -45,6 +45,7 @@ use crate::publish::{Publishing, live_path};
 use crate::session::{ConnId, Program};
 use crate::sessions::Sessions;
 use crate::source::Source;
+use crate::tally;
 
 /// The multipart boundary of `/watch` bodies: no JPEG marker begins with `-`.
 pub const BOUNDARY: &str = "hdstream-mjpeg-frame";
@@ -59,7 +60,7 @@ pub struct Viewers {
     to_close: Vec<ConnId>,
     parser: http::Parser,
     /// What the viewers that left were sent ([`crate::ops`]'s counters never go down).
-    departed: ops::Departed,
+    departed: tally::Departed,
 }
 
 /// One HTTP connection: its request as it arrives, then what it is being sent.
@@ -269,11 +270,11 @@ impl Viewers {
         {
             self.departed.add(
                 path,
-                &ops::Totals {
+                &tally::Totals {
                     http_bytes: viewer.bytes,
                     http_frames: viewer.frames,
                     http_skipped: viewer.skipped,
-                    ..ops::Totals::default()
+                    ..tally::Totals::default()
                 },
             );
             tracing::info!(

@@ -43,6 +43,7 @@ pub mod sound;
 pub mod source;
 pub mod speech;
 pub mod stream;
+pub mod tally;
 pub mod test_media;
 #[cfg(test)]
 mod testing;

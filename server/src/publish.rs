@@ -22,9 +22,9 @@ use hdstream_common::sdp::SessionDescription;
 use hdstream_common::{rtcp, rtp};
 
 use crate::live::{Feed, TrackKind};
-use crate::ops::{Departed, Totals};
 use crate::session::ConnId;
 use crate::speech::{self, Command, Exit, Listener, ListenerId};
+use crate::tally::{Departed, Totals};
 
 /// Where published paths live in URLs.
 pub const PREFIX: &str = "live/";

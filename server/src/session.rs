@@ -9,9 +9,9 @@ use hdstream_common::rtcp::ReportBlock;
 
 use crate::delivery::Delivery;
 use crate::media::Media;
-use crate::ops::Rate;
 use crate::sender::Counters;
 use crate::stream::Stream;
+use crate::tally::Rate;
 use crate::track::Track;
 
 /// Identifies a TCP connection in the core; the driver chooses the numbers.

@@ -9,8 +9,8 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use crate::delivery::Delivery;
-use crate::ops::{Departed, Totals};
 use crate::session::{ConnId, Session};
+use crate::tally::{Departed, Totals};
 use crate::track::Track;
 
 /// Every session, by id, and in a list (so a transmit pass can go through them by position).

@@ -8,6 +8,7 @@ use hdstream_common::rtsp::authenticator::Authenticator;
 use super::*;
 use crate::core::Config;
 use crate::session::ConnId;
+use crate::tally::Rate;
 use crate::testing::{Core, interleaved_frame, publisher, session_id};
 
 fn session(path: &str, transport: &'static str, octets: u64) -> SessionView {
