@@ -360,3 +360,50 @@ fn counters_do_not_go_down_when_sessions_and_viewers_leave() {
     assert!(!after.contains("hdstream_rtsp_sessions{"), "{after}");
     assert!(!after.contains("hdstream_http_viewers{"), "{after}");
 }
+
+#[test]
+fn interleaved_sessions_are_tcp_or_tls_by_their_connection() {
+    let mut core = Core::default_config();
+    let url = "rtsp://127.0.0.1:8554/clip.mjpeg";
+    let plain = core.connect(40001);
+    // A connection the driver accepted on the RTSPS port (its TLS already undone).
+    let tls = 9_000;
+    core.server
+        .open_tls(tls, "127.0.0.1:40002".parse().unwrap(), core.now);
+    for conn in [plain, tls] {
+        let reply = core.request(
+            conn,
+            &format!("SETUP {url}"),
+            &["Transport: RTP/AVP/TCP;unicast;interleaved=0-1"],
+        );
+        assert_eq!(reply.status.as_u16(), 200);
+    }
+    let (_, _, body) = get(&mut core, "GET", "/api/v1/sessions", "");
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let mut transports: Vec<(&str, &str)> = v["rtsp"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["peer"].as_str().unwrap(),
+                s["transport"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    transports.sort();
+    assert_eq!(
+        transports,
+        [("127.0.0.1:40001", "tcp"), ("127.0.0.1:40002", "tls")]
+    );
+    assert!(
+        v["rtsp"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["state"] == "ready")
+    );
+    let text = String::from_utf8(get(&mut core, "GET", "/metrics", "").2).unwrap();
+    assert!(text.contains("hdstream_rtsp_sessions{path=\"clip.mjpeg\",transport=\"tls\"} 1\n"));
+    assert!(text.contains("hdstream_rtsp_sessions{path=\"clip.mjpeg\",transport=\"tcp\"} 1\n"));
+}
