@@ -314,6 +314,8 @@ impl Server {
             opening: &mut self.opening,
             publishing: &self.publishing,
             access: self.access.as_mut(),
+            sessions: &self.sessions,
+            connections: &self.connections,
         };
         (&mut self.http, serving)
     }
@@ -772,6 +774,7 @@ impl Server {
         if let Next::At(t) = next {
             earliest(t);
         }
+        session.rate.note(now, session.counters().octets);
         if next == Next::Ended {
             session.state = State::Ready;
             session.ended = true;
@@ -1062,10 +1065,14 @@ fn heard_rtcp(session: &mut Session, data: &[u8], now: Instant) {
                     && nack.media_ssrc() == session.stream.ssrc
                 {
                     tracing::debug!(session = %session.id, lost = ?nack.lost().collect::<Vec<_>>(), "NACK");
+                    session.nacks += 1;
                     session.stream.nack(nack.lost());
                 }
                 if let rtcp::Packet::ReceiverReport(rr) = packet {
                     for block in rr.report_blocks() {
+                        if block.ssrc == session.stream.ssrc {
+                            session.reported = Some(block);
+                        }
                         tracing::debug!(
                             session = %session.id,
                             fraction_lost = block.fraction_lost,
