@@ -16,11 +16,9 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Clip, LOCALHOST, tool};
+use common::{Clip, exchange, get, serve_http, tool};
 use hdstream_server::core::Config;
-use hdstream_server::driver::{self, Handle, Listen, Listeners};
 use hdstream_server::http::BOUNDARY;
-use hdstream_server::media::{Catalogue, FpsPolicy};
 use hdstream_video::decoder::{Decoder, Packed, Picture};
 
 /// 3 s of 2160p (the live tests' UHD clip): 90 frames.
@@ -30,76 +28,12 @@ const FULL_HD: Clip = Clip::new(1920, 1080, 6);
 /// 6 s of 360p, for snapshots and publishing.
 const SMALL: Clip = Clip::new(640, 360, 6);
 
-/// A server of `media` in this process, with its HTTP port on loopback (any free port:
-/// [`Handle::http`] says which, as [`Handle::rtsp`] does for RTSP).
-fn serve_http(media: &Path, config: Config) -> Handle {
-    common::log();
-    let (catalogue, _) = Catalogue::open(media, &FpsPolicy::default()).expect("open media");
-    let listen = Listen {
-        bind: LOCALHOST,
-        port: 0,
-        rtp_port: None,
-    };
-    let listeners = Listeners {
-        tls: None,
-        http: Some(SocketAddr::new(LOCALHOST, 0)),
-    };
-    driver::spawn_with(config, Arc::new(catalogue), listen, listeners).expect("start server")
-}
-
 /// A fresh scratch directory under the test target's tmp.
 fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("make scratch directory");
     dir
-}
-
-/// A response read to the server's close: status, head, body.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
-}
-
-/// Sends `request` and reads until the server closes (at most `timeout`).
-fn exchange(addr: SocketAddr, request: &[u8], timeout: Duration) -> Reply {
-    let mut stream = TcpStream::connect(addr).expect("connect to the HTTP port");
-    stream.set_read_timeout(Some(timeout)).unwrap();
-    stream.write_all(request).expect("send request");
-    let mut out = Vec::new();
-    let deadline = Instant::now() + timeout;
-    let mut buf = [0u8; 64 * 1024];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
-            Err(e) => panic!("reading the reply: {e} after {} bytes", out.len()),
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no end of the reply within {timeout:?}"
-        );
-    }
-    let end = out
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no head in {:?}", String::from_utf8_lossy(&out)));
-    let head = String::from_utf8_lossy(&out[..end]).into_owned();
-    let status = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
-    Reply {
-        status,
-        head,
-        body: out[end + 4..].to_vec(),
-    }
-}
-
-/// `GET target`.
-fn get(addr: SocketAddr, target: &str) -> Reply {
-    let request = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
-    exchange(addr, request.as_bytes(), Duration::from_secs(10))
 }
 
 /// A `/watch` viewer reading parts as ffmpeg's `mpjpeg` demuxer does.
@@ -200,30 +134,15 @@ fn ffmpeg_reads_watch_of_a_2160p_file_and_gets_every_frame_byte_for_byte() {
     // arrives takes more than this 2-core machine has beside other tests, and a viewer that
     // falls 4 MiB behind is skipped frames (a slow reader costs frames, never server memory).
     let done = common::run(
-        Command::new(tool("ffmpeg"))
-            .args([
-                "-nostdin",
-                "-loglevel",
-                "level+warning",
-                "-f",
-                "mpjpeg",
-                "-i",
-                &url,
-            ])
+        quiet_ffmpeg()
+            .args(["-f", "mpjpeg", "-i", &url])
             .args(["-map", "0", "-c", "copy", "-f", "image2"])
             .arg(out.join("%04d.jpg")),
         Duration::from_secs(60),
     );
     let decoded = common::run(
-        Command::new(tool("ffmpeg"))
-            .args([
-                "-nostdin",
-                "-loglevel",
-                "level+warning",
-                "-f",
-                "image2",
-                "-i",
-            ])
+        quiet_ffmpeg()
+            .args(["-f", "image2", "-i"])
             .arg(out.join("%04d.jpg"))
             .args(["-f", "framemd5"])
             .arg(&md5),
@@ -528,50 +447,18 @@ fn the_binary_serves_http_with_the_same_digest_users_as_rtsp() {
     let root = common::media_root("http-binary", &[("clip.mjpeg", &clip)]);
     let users = scratch("http-users").join("users.toml");
     std::fs::write(&users, hdstream_server::test_media::alice().to_toml()).unwrap();
-    let server = common::ServerProcess::start(&[
+    let (server, http) = common::binary_with_http(&[
         "--media",
         root.to_str().unwrap(),
-        "--http",
-        "127.0.0.1:0",
         "--users",
         users.to_str().unwrap(),
     ]);
-    // The HTTP address is on the listening line, as the RTSP one is.
-    let line = server
-        .wait_log(Instant::now() + Duration::from_secs(5), |l| {
-            l.contains("listening: rtsp")
-        })
-        .unwrap();
-    let http: SocketAddr = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("http="))
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no http= address in {line:?}"));
     assert_eq!(get(http, "/snapshot/clip.mjpeg").status, 401);
     let url = format!("http://{http}/snapshot/clip.mjpeg?t=1");
-    let curl = |user: &str| {
-        common::run(
-            Command::new(tool("curl"))
-                .args([
-                    "-sS",
-                    "--digest",
-                    "-u",
-                    user,
-                    "-w",
-                    "\n%{http_code}",
-                    "-o",
-                    "-",
-                ])
-                .arg(&url),
-            Duration::from_secs(10),
-        )
-    };
-    let good = curl("alice:s3cret");
-    let (body, code) = good.stdout.split_at(good.stdout.len() - 4);
-    assert_eq!(code, b"\n200", "{}", good.stderr);
+    let (code, body) = common::curl_digest(&url, "alice:s3cret");
+    assert_eq!(code, 200);
     assert!(body == frames[30].as_slice(), "curl got frame 30 (t=1)");
-    let bad = curl("alice:wrong");
-    assert!(bad.stdout.ends_with(b"\n401"), "{:?}", bad.stdout_text());
+    assert_eq!(common::curl_digest(&url, "alice:wrong").0, 401);
     drop(server);
 }
 
@@ -774,4 +661,11 @@ fn healthy_viewer(
         }
         (got, same)
     })
+}
+
+/// ffmpeg reading no input from the terminal and printing warnings and errors only.
+fn quiet_ffmpeg() -> Command {
+    let mut ffmpeg = Command::new(tool("ffmpeg"));
+    ffmpeg.args(["-nostdin", "-loglevel", "level+warning"]);
+    ffmpeg
 }

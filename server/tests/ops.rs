@@ -7,8 +7,7 @@
 use crate::common;
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -73,44 +72,6 @@ fn value(samples: &Samples, name: &str, labels: &[(&str, &str)]) -> Option<f64> 
     samples.get(&(name.to_owned(), labels)).copied()
 }
 
-/// A plain request; the status and body, read to the close.
-fn request(addr: SocketAddr, method: &str, target: &str) -> (u16, Vec<u8>) {
-    let mut stream = TcpStream::connect(addr).expect("connect to the HTTP port");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let text = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
-    stream.write_all(text.as_bytes()).unwrap();
-    let mut out = Vec::new();
-    let _ = stream.read_to_end(&mut out);
-    let status = std::str::from_utf8(&out[9..12]).unwrap().parse().unwrap();
-    let end = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    (status, out[end + 4..].to_vec())
-}
-
-/// curl with Digest credentials `user`: the status and body.
-fn curl(url: &str, user: &str) -> (u16, Vec<u8>) {
-    let done = common::run(
-        Command::new(tool("curl"))
-            .args([
-                "-sS",
-                "--digest",
-                "-u",
-                user,
-                "-w",
-                "\n%{http_code}",
-                "-o",
-                "-",
-            ])
-            .arg(url),
-        Duration::from_secs(10),
-    );
-    let text = done.stdout;
-    let (body, code) = text.split_at(text.len().saturating_sub(4));
-    let code = std::str::from_utf8(&code[1..]).unwrap().parse().unwrap();
-    (code, body.to_vec())
-}
-
 #[test]
 fn metrics_and_the_api_show_an_rtsp_session_and_an_http_viewer_to_an_admin() {
     let help = common::run(
@@ -166,49 +127,37 @@ fn metrics_and_the_api_show_an_rtsp_session_and_an_http_viewer_to_an_admin() {
         listed.stdout_text()
     );
 
-    let server = common::ServerProcess::start(&[
+    let (server, http) = common::binary_with_http(&[
         "--media",
         root.to_str().unwrap(),
-        "--http",
-        "127.0.0.1:0",
         "--users",
         users.to_str().unwrap(),
         "--loop",
     ]);
-    let line = server
-        .wait_log(Instant::now() + Duration::from_secs(5), |l| {
-            l.contains("listening: rtsp")
-        })
-        .unwrap();
-    let http: SocketAddr = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("http="))
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no http= address in {line:?}"));
     let base = format!("http://{http}");
 
     // Rights and bad input first, on a quiet server.
     for target in ["/metrics", "/api/v1/sessions", "/api/v1/paths"] {
         assert_eq!(
-            request(http, "GET", target).0,
+            common::request(http, "GET", target).status,
             401,
             "{target} without credentials"
         );
         assert_eq!(
-            curl(&format!("{base}{target}"), "alice:s3cret").0,
+            common::curl_digest(&format!("{base}{target}"), "alice:s3cret").0,
             403,
             "{target} as alice"
         );
         assert_eq!(
-            curl(&format!("{base}{target}"), "ops:pager").0,
+            common::curl_digest(&format!("{base}{target}"), "ops:pager").0,
             200,
             "{target} as ops"
         );
     }
-    assert_eq!(request(http, "GET", "/api/v1/nothing").0, 404);
-    assert_eq!(request(http, "GET", "/api/v2/sessions").0, 404);
-    assert_eq!(request(http, "POST", "/metrics").0, 405);
-    assert_eq!(request(http, "PUT", "/api/v1/sessions").0, 405);
+    assert_eq!(common::request(http, "GET", "/api/v1/nothing").status, 404);
+    assert_eq!(common::request(http, "GET", "/api/v2/sessions").status, 404);
+    assert_eq!(common::request(http, "POST", "/metrics").status, 405);
+    assert_eq!(common::request(http, "PUT", "/api/v1/sessions").status, 405);
 
     // ffmpeg plays over RTSP/UDP and curl watches over HTTP, at once.
     let rtsp_url = format!("rtsp://{}/clip.mjpeg", server.rtsp);
@@ -231,7 +180,7 @@ fn metrics_and_the_api_show_an_rtsp_session_and_an_http_viewer_to_an_admin() {
             .arg(format!("{base}/watch/clip.mjpeg")),
     );
     let sessions = || -> serde_json::Value {
-        let (status, body) = curl(&format!("{base}/api/v1/sessions"), "ops:pager");
+        let (status, body) = common::curl_digest(&format!("{base}/api/v1/sessions"), "ops:pager");
         assert_eq!(status, 200);
         serde_json::from_slice(&body).expect("/api/v1/sessions is JSON")
     };
@@ -265,7 +214,7 @@ fn metrics_and_the_api_show_an_rtsp_session_and_an_http_viewer_to_an_admin() {
     assert_eq!(http_viewers.len(), 1, "{v:#}");
     assert_eq!(http_viewers[0]["path"], "clip.mjpeg");
     assert!(http_viewers[0]["bytes_out"].as_u64().unwrap() > 0);
-    let (status, body) = curl(&format!("{base}/api/v1/paths"), "ops:pager");
+    let (status, body) = common::curl_digest(&format!("{base}/api/v1/paths"), "ops:pager");
     assert_eq!(status, 200);
     let paths: serde_json::Value = serde_json::from_slice(&body).unwrap();
     let file = &paths["files"][0];
@@ -279,7 +228,7 @@ fn metrics_and_the_api_show_an_rtsp_session_and_an_http_viewer_to_an_admin() {
 
     // Two scrapes a second apart, through a real parser.
     let scrape = || {
-        let (status, body) = curl(&format!("{base}/metrics"), "ops:pager");
+        let (status, body) = common::curl_digest(&format!("{base}/metrics"), "ops:pager");
         assert_eq!(status, 200);
         parse_metrics(std::str::from_utf8(&body).expect("UTF-8 metrics"))
     };
