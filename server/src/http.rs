@@ -41,6 +41,7 @@ use crate::config::Config;
 use crate::connection::Connection;
 use crate::media::{Catalogue, Job, LookupError};
 use crate::ops::{self, Snapshot};
+use crate::page;
 use crate::publish::{Publishing, live_path};
 use crate::session::{ConnId, Program};
 use crate::sessions::Sessions;
@@ -113,6 +114,8 @@ enum Phase {
 /// An operations answer ([`crate::ops`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ops {
+    /// `GET /`: the index page for people ([`crate::page::index`]).
+    Index,
     /// `GET /api/v1/paths`.
     Paths,
     /// `GET /api/v1/sessions`.
@@ -441,6 +444,7 @@ impl Viewers {
         };
         let snapshot = Snapshot::take(inputs, watching, now);
         let (body, kind) = match which {
+            Ops::Index => (page::index(&snapshot).into_bytes(), page::HTML_TYPE),
             Ops::Paths => (ops::paths_json(&snapshot), ops::JSON_TYPE),
             Ops::Sessions => (ops::sessions_json(&snapshot), ops::JSON_TYPE),
             Ops::Metrics => (ops::metrics(&snapshot).into_bytes(), ops::METRICS_TYPE),
@@ -654,6 +658,7 @@ fn answer(
     }
     let path = request.path();
     let ops = match path {
+        "/" => Some(Ops::Index),
         "/api/v1/paths" => Some(Ops::Paths),
         "/api/v1/sessions" => Some(Ops::Sessions),
         "/metrics" => Some(Ops::Metrics),
@@ -661,10 +666,15 @@ fn answer(
     };
     if let Some(which) = ops {
         // The operations answers need the admin right (Digest over the request-target as for
-        // /watch); without a users file they are open.
+        // /watch), the index the right to read the whole root (`read = ["*"]`: it shows every
+        // path); without a users file they are open.
+        let (right, over) = match which {
+            Ops::Index => (Right::Read, ""),
+            _ => (Right::Admin, path),
+        };
         if let Some(access) = serving.access.as_deref_mut()
             && let Some((response, text)) =
-                authorize(access, viewer.peer, request, path, Right::Admin, now)
+                authorize(access, viewer.peer, request, over, right, now)
         {
             viewer.answer(response, &text, head_only);
             return;

@@ -9,7 +9,9 @@
 //!   when) and never the core; [`session`] state and [`stream`] pacing of frames from a
 //!   [`source`], cut into packets by [`payload`] as they leave, remembered in [`history`];
 //! - [`http`]: the HTTP port's viewers (`/watch` multipart MJPEG, `/snapshot`), sans-IO, on
-//!   the same files, live frames and users as RTSP;
+//!   the same files, live frames and users as RTSP; [`ops`]: its operations answers (the JSON
+//!   API, Prometheus metrics) and [`page`]: its pages for people (the index), both from one
+//!   snapshot of the core;
 //! - [`speech`]: captions from speech on live paths (sound decoded, resampled by
 //!   [`resample`], lines of a recogniser turned into T.140 captions), sans-IO;
 //! - [`driver`]: the mio event loop, [`datagrams`]: its batched UDP sending (`sendmmsg`,
@@ -31,6 +33,7 @@ pub mod live;
 pub mod live_track;
 pub mod media;
 pub mod ops;
+pub mod page;
 pub mod payload;
 pub mod publish;
 pub mod recogniser;

@@ -555,20 +555,13 @@ fn an_img_tag_in_chromium_plays_watch_of_a_file() {
         ),
     )
     .unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/scripts/browser.py");
-    let done = common::run(
+    let done = browser(
         Command::new("/usr/bin/python3")
-            .arg(script)
+            .arg(BROWSER)
             .arg("screenshots")
             .arg(format!("file://{}", page.display()))
             .args(["--size", "640x360", "--at", "1.0", "--at", "2.5", "--out"])
             .arg(&dir),
-        Duration::from_secs(60),
-    );
-    assert!(
-        done.status.success(),
-        "browser.py (chromium and python3-websocket come from tools/scripts/setup-deps.sh): {}",
-        done.stderr
     );
     let matched: Vec<(usize, f64)> = (0..2)
         .map(|k| nearest_frame(&read_png_rgb(&dir.join(format!("shot-{k}.png"))), &frames))
@@ -668,4 +661,85 @@ fn quiet_ffmpeg() -> Command {
     let mut ffmpeg = Command::new(tool("ffmpeg"));
     ffmpeg.args(["-nostdin", "-loglevel", "level+warning"]);
     ffmpeg
+}
+
+/// The DevTools driver of headless Chromium.
+const BROWSER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/scripts/browser.py");
+
+/// Runs `browser.py` (at most a minute); what it printed, once it succeeded.
+fn browser(cmd: &mut Command) -> common::Finished {
+    let done = common::run(cmd, Duration::from_secs(60));
+    assert!(
+        done.status.success(),
+        "browser.py (chromium and python3-websocket come from tools/scripts/setup-deps.sh): {}",
+        done.stderr
+    );
+    done
+}
+
+/// The index page (`GET /`) in headless Chromium lists the file and a live path that ffmpeg
+/// publishes, each with its picture loaded (`/snapshot/<path>`, at the stream's size) and a
+/// link to its `/watch/<path>`.
+#[test]
+fn the_index_page_in_chromium_lists_files_and_live_paths_with_their_pictures() {
+    let clip = SMALL.path();
+    let root = common::media_root("http-index", &[("clip.mjpeg", &clip)]);
+    let handle = serve_http(&root, Config::default());
+    let http = handle.http.unwrap();
+    let rtsp = format!("rtsp://{}/live/cam", handle.rtsp);
+    let _publisher = common::spawn(
+        quiet_ffmpeg()
+            .args(["-re", "-framerate", "30", "-f", "mjpeg", "-i"])
+            .arg(&clip)
+            .args(["-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp"])
+            .arg(&rtsp),
+    );
+    common::wait_live(handle.rtsp, &rtsp);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get(http, "/snapshot/live/cam").status != 200 {
+        assert!(Instant::now() < deadline, "no live frame within 10 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let done = browser(
+        Command::new("/usr/bin/python3")
+            .arg(BROWSER)
+            .arg("eval")
+            .arg(format!("http://{http}/"))
+            .args([
+                "--until",
+                "document.images.length >= 2 && \
+                 [...document.images].every(i => i.complete && i.naturalWidth > 0)",
+                "--expr",
+                "[...document.querySelectorAll('li[data-path]')].map(li => ({\
+                 path: li.dataset.path, list: li.parentElement.id, \
+                 watch: li.querySelector('a').getAttribute('href'), \
+                 width: li.querySelector('img').naturalWidth, \
+                 height: li.querySelector('img').naturalHeight}))",
+            ]),
+    );
+    let out: serde_json::Value =
+        serde_json::from_str(done.stdout_text().trim()).expect("browser.py's JSON");
+    eprintln!("the index in Chromium: {}", out["value"]);
+    let entries = out["value"].as_array().expect("the entries");
+    let find = |path: &str| {
+        entries
+            .iter()
+            .find(|e| e["path"] == path)
+            .unwrap_or_else(|| panic!("{path} is not on the index: {entries:?}"))
+    };
+    let file = find("clip.mjpeg");
+    assert_eq!(file["list"], "files");
+    assert_eq!(file["watch"], "/watch/clip.mjpeg");
+    assert_eq!(
+        (file["width"].as_u64(), file["height"].as_u64()),
+        (Some(640), Some(360))
+    );
+    let live = find("live/cam");
+    assert_eq!(live["list"], "live");
+    assert_eq!(live["watch"], "/watch/live/cam");
+    assert_eq!(
+        (live["width"].as_u64(), live["height"].as_u64()),
+        (Some(640), Some(360))
+    );
+    handle.stop().unwrap();
 }

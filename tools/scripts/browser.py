@@ -2,11 +2,14 @@
 """Headless Chromium driven over the DevTools protocol, for the browser tests (issue 20).
 
     browser.py screenshots URL --size 640x360 --at 1.0 --at 2.5 --out DIR
+    browser.py eval URL --until 'JS condition' --expr 'JS expression'
 
-opens URL in a fresh headless Chromium (Debian's `chromium`), its viewport exactly --size at
+`screenshots` opens URL in a fresh headless Chromium (Debian's `chromium`), its viewport exactly --size at
 device scale 1, and takes a PNG screenshot --at each number of seconds after the page's load
 event: DIR/shot-0.png, DIR/shot-1.png, ... It prints one JSON line: the files, the seconds each
-was taken at, and what Chromium logged on the page's console.
+was taken at, and what Chromium logged on the page's console. `eval` opens URL, waits until
+the --until expression is true (polled every 100 ms, at most --timeout), then prints the
+--expr expression's value (JSON) and the console.
 
 Chromium's own `--screenshot` flag cannot do this: it captures once, as soon as the document
 loads, and a `multipart/x-mixed-replace` image (an IP camera's, or hdstream's /watch) never ends.
@@ -166,6 +169,33 @@ def screenshots(args):
         browser.close()
 
 
+def evaluate(browser, expression):
+    """The value of a JavaScript `expression` in the page (promises awaited)."""
+    result = browser.call(
+        "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
+    )
+    if "exceptionDetails" in result:
+        sys.exit(f"{expression}: {result['exceptionDetails'].get('text')}")
+    return result["result"].get("value")
+
+
+def eval_page(args):
+    browser = Chromium(args.timeout)
+    try:
+        browser.call("Page.enable")
+        browser.call("Runtime.enable")
+        browser.call("Page.navigate", url=args.url)
+        browser.wait_event("Page.loadEventFired")
+        deadline = time.monotonic() + args.timeout
+        while not evaluate(browser, f"Boolean({args.until})"):
+            if time.monotonic() > deadline:
+                sys.exit(f"not true within {args.timeout} s: {args.until}")
+            time.sleep(0.1)
+        print(json.dumps({"value": evaluate(browser, args.expr), "console": browser.console}))
+    finally:
+        browser.close()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -175,9 +205,16 @@ def main():
     shot.add_argument("--at", type=float, action="append", required=True, help="seconds after load (repeat)")
     shot.add_argument("--out", required=True, help="directory for shot-N.png")
     shot.add_argument("--timeout", type=float, default=20.0, help="bound on every wait, seconds")
+    ev = commands.add_parser("eval", help="a JavaScript expression's value once a condition holds")
+    ev.add_argument("url")
+    ev.add_argument("--until", default="true", help="JavaScript condition to wait for")
+    ev.add_argument("--expr", required=True, help="JavaScript expression to print (JSON)")
+    ev.add_argument("--timeout", type=float, default=20.0, help="bound on every wait, seconds")
     args = parser.parse_args()
     if args.command == "screenshots":
         screenshots(args)
+    elif args.command == "eval":
+        eval_page(args)
 
 
 if __name__ == "__main__":

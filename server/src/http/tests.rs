@@ -249,7 +249,7 @@ fn every_bad_request_gets_its_status_and_the_connection_closes() {
     let cases: Vec<(Vec<u8>, u16)> = vec![
         (b"POST /watch/clip.mjpeg HTTP/1.1\r\n\r\n".to_vec(), 405),
         (b"DESCRIBE /watch/clip.mjpeg HTTP/1.1\r\n\r\n".to_vec(), 405),
-        (b"GET / HTTP/1.1\r\n\r\n".to_vec(), 404),
+        (b"GET /nothing HTTP/1.1\r\n\r\n".to_vec(), 404),
         (b"GET /watch/nothing.mjpeg HTTP/1.1\r\n\r\n".to_vec(), 404),
         (
             b"GET /watch/../../etc/passwd HTTP/1.1\r\n\r\n".to_vec(),
