@@ -22,6 +22,8 @@
 //!   body arrives in TCP segments cut anywhere. So it decodes quantum by quantum, keeps a
 //!   partial quantum for the next bytes, takes a padded quantum as the end of one encoding
 //!   and the start of the next, and skips CR, LF, space and tab.
+//! - The client's side: [`request_head`] writes either half's head, [`Answer`] reads the
+//!   GET's answer head, [`encode`] turns RTSP bytes into the POST's body.
 
 use super::Request;
 
@@ -180,6 +182,85 @@ fn sextet(byte: u8) -> Option<u8> {
     }
 }
 
+/// The head of a tunnel's `half` for `path` (the RTSP URL's path) on `host` (`host:port`),
+/// as ffmpeg and GStreamer write it: HTTP/1.0, no caching, and for the POST a body length no
+/// client reaches (32767, Apple's figure).
+pub fn request_head(half: &Half, path: &str, host: &str, cookie: &str) -> String {
+    let path = if path.starts_with('/') { path } else { "/" };
+    match half {
+        Half::Get => format!(
+            "GET {path} HTTP/1.0\r\nHost: {host}\r\nx-sessioncookie: {cookie}\r\n\
+             Accept: {CONTENT_TYPE}\r\nPragma: no-cache\r\nCache-Control: no-cache\r\n\r\n"
+        ),
+        Half::Post => format!(
+            "POST {path} HTTP/1.0\r\nHost: {host}\r\nx-sessioncookie: {cookie}\r\n\
+             Content-Type: {CONTENT_TYPE}\r\nPragma: no-cache\r\nCache-Control: no-cache\r\n\
+             Content-Length: 32767\r\nExpires: Sun, 9 Jan 1972 00:00:00 GMT\r\n\r\n"
+        ),
+    }
+}
+
+/// Appends `bytes` to `out` as one base64 encoding (RFC 4648 §4, padded): what goes up the
+/// POST for RTSP bytes.
+pub fn encode(bytes: &[u8], out: &mut Vec<u8>) {
+    use base64::Engine as _;
+    let start = out.len();
+    out.resize(start + bytes.len().div_ceil(3) * 4, 0);
+    let written = base64::engine::general_purpose::STANDARD
+        .encode_slice(bytes, &mut out[start..])
+        .unwrap_or(0);
+    out.truncate(start + written);
+}
+
+/// The GET's answer head, as the client reads it (RFC 9112 §4): where it ends, once it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Not whole yet: read more (at most [`Answer::MAX_HEAD`] bytes in all).
+    Incomplete,
+    /// `200`: the tunnel is open; the RTSP stream starts `consumed` bytes in.
+    Open {
+        /// Bytes of the head.
+        consumed: usize,
+    },
+    /// Another status: the server refused.
+    Refused(u16),
+    /// Not an HTTP status line, or a head past [`Answer::MAX_HEAD`].
+    Invalid,
+}
+
+impl Answer {
+    /// The longest answer head taken.
+    pub const MAX_HEAD: usize = 16 * 1024;
+
+    /// Reads the answer at the front of `buf`.
+    pub fn parse(buf: &[u8]) -> Answer {
+        let end = buf
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|p| p + 4)
+            .or_else(|| buf.windows(2).position(|w| w == b"\n\n").map(|p| p + 2));
+        let Some(consumed) = end else {
+            return if buf.len() > Answer::MAX_HEAD {
+                Answer::Invalid
+            } else {
+                Answer::Incomplete
+            };
+        };
+        let line = buf[..consumed].split(|&b| b == b'\n').next().unwrap_or(b"");
+        let mut words = line.split(|&b| b == b' ');
+        let version = words.next().unwrap_or(b"");
+        let status = words
+            .next()
+            .and_then(|s| std::str::from_utf8(s).ok())
+            .and_then(|s| s.trim().parse::<u16>().ok());
+        match status {
+            Some(200) if version.starts_with(b"HTTP/1.") => Answer::Open { consumed },
+            Some(code) if version.starts_with(b"HTTP/1.") => Answer::Refused(code),
+            _ => Answer::Invalid,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,6 +345,44 @@ mod tests {
             "a".repeat(MAX_COOKIE + 1)
         ));
         assert_eq!(classify(&long), Some(Err(CookieError::TooLong)));
+    }
+
+    #[test]
+    fn client_side_heads_encoding_and_answer() {
+        let get = request_head(&Half::Get, "/clip.mjpeg", "h:8080", "c00k1e");
+        let post = request_head(&Half::Post, "/clip.mjpeg", "h:8080", "c00k1e");
+        for (head, half) in [(get, Half::Get), (post, Half::Post)] {
+            let request = match super::super::parse(head.as_bytes()) {
+                Ok(super::super::Parsed::Complete { request, consumed }) => {
+                    assert_eq!(consumed, head.len());
+                    request
+                }
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(classify(&request), Some(Ok((half, "c00k1e".into()))));
+        }
+        let mut body = Vec::new();
+        encode(b"OPTIONS", &mut body);
+        encode(b"ab", &mut body);
+        assert_eq!(body, b"T1BUSU9OUw==YWI=");
+        assert_eq!(decode_all(&body).unwrap(), b"OPTIONSab");
+        let head = b"HTTP/1.0 200 OK\r\nContent-Type: application/x-rtsp-tunnelled\r\n\r\nRTSP";
+        assert_eq!(
+            Answer::parse(head),
+            Answer::Open {
+                consumed: head.len() - 4
+            }
+        );
+        assert_eq!(Answer::parse(&head[..20]), Answer::Incomplete);
+        assert_eq!(
+            Answer::parse(b"HTTP/1.1 400 Bad Request\r\n\r\n"),
+            Answer::Refused(400)
+        );
+        assert_eq!(Answer::parse(b"RTSP/1.0 200 OK\r\n\r\n"), Answer::Invalid);
+        assert_eq!(
+            Answer::parse(&[b'x'; Answer::MAX_HEAD + 1]),
+            Answer::Invalid
+        );
     }
 
     proptest! {
