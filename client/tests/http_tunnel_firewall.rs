@@ -3,7 +3,8 @@
 //! nftables on the server's input hook accepts TCP to the HTTP port (8080) and drops everything
 //! else — UDP, the RTSP port, ICMP. ffmpeg in the viewer's namespace plays the file through the
 //! tunnel (`-rtsp_transport http` to port 8080), every frame identical to its decode of the
-//! file; plain RTSP to port 8554 gets nothing.
+//! file, and so does our client (`rtsph://`: every frame shown, none lost); plain RTSP to port
+//! 8554 gets nothing.
 //!
 //! Needs root and Debian's `iproute2` and `nftables`: it fails (never skips) when it cannot
 //! make its namespaces.
@@ -70,7 +71,7 @@ fn md5s(stdout: &[u8]) -> Vec<String> {
 }
 
 #[test]
-fn only_http_passes_the_firewall_and_ffmpeg_plays_every_frame_through_the_tunnel() {
+fn only_http_passes_the_firewall_and_ffmpeg_and_our_client_play_every_frame_through_the_tunnel() {
     let _serial = serial();
     let file = pattern_file(640, 360, 90);
     let name = file.file_name().unwrap().to_string_lossy().into_owned();
@@ -134,7 +135,18 @@ fn only_http_passes_the_firewall_and_ffmpeg_plays_every_frame_through_the_tunnel
         .args(["-rtsp_transport", "tcp", "-timeout", "3000000", "-i"])
         .arg(format!("rtsp://{SERVER}:8554/{name}"))
         .args(["-f", "framemd5", "-"]);
-    let (out, _) = run_bounded(plain, Duration::from_secs(10));
+    let (out, why) = run_bounded(plain, Duration::from_secs(10));
+    eprintln!(
+        "plain RTSP: {}",
+        match &out {
+            Some(o) => format!(
+                "{}: {}",
+                o.status,
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+            None => why,
+        }
+    );
     if let Some(out) = &out {
         assert!(!out.status.success(), "plain RTSP got through the firewall");
         assert!(md5s(&out.stdout).is_empty(), "plain RTSP decoded frames");
@@ -155,4 +167,50 @@ fn only_http_passes_the_firewall_and_ffmpeg_plays_every_frame_through_the_tunnel
         reference,
         "every frame through the tunnel, identical to the file's; ffmpeg said:\n{stderr}"
     );
+
+    // Our client, through the tunnel.
+    let json = std::env::temp_dir().join(format!("hdstream-fw-{}.json", std::process::id()));
+    let mut client = viewer_ns.exec(&[
+        env!("CARGO_BIN_EXE_hdstream-client"),
+        &format!("rtsph://{SERVER}:8080/{name}"),
+        "--headless",
+        "--stats-json",
+    ]);
+    client.arg(&json);
+    let (out, why) = run_bounded(client, Duration::from_secs(40));
+    let out = out.unwrap_or_else(|| panic!("our client through the tunnel: {why}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "our client through the tunnel: {stderr}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("the client's report"))
+            .expect("JSON report");
+    let _ = std::fs::remove_file(&json);
+    let count = |k: &str| report[k].as_u64().unwrap_or(u64::MAX);
+    assert_eq!(
+        (
+            count("frames_displayed") + count("frames_late"),
+            count("frames_lost"),
+            count("frames_undecodable")
+        ),
+        (90, 0, 0),
+        "our client through the tunnel: every frame shown; {stderr}"
+    );
+
+    // Everything that reached the server came through the one rule.
+    let listed = server_ns
+        .exec(&["nft", "list", "chain", "inet", "firewall", "input"])
+        .output()
+        .expect("nft lists the chain");
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    let accepted: u64 = listed
+        .split("counter packets ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    eprintln!("packets accepted to TCP 8080: {accepted}");
+    assert!(accepted > 0, "the rule counted nothing:\n{listed}");
 }

@@ -1,11 +1,13 @@
 //! Arbitrary bytes as a tunnel's POST body (RTSP tunnelled in HTTP), fed to the streaming
 //! base64 decoder in pieces cut where the first byte says: it never panics, never gives more
 //! bytes than it was fed, and decodes the same bytes however the body is cut (up to the first
-//! error, after which it refuses everything). The head's cookie check is fed the rest as text.
+//! error, after which it refuses everything). The head's cookie check is fed the rest as text,
+//! and the client's reader of the GET's answer the rest as an answer: what it says is open
+//! lies within the input.
 
 #![no_main]
 
-use hdstream_common::http::tunnel::{Base64, check_cookie};
+use hdstream_common::http::tunnel::{Answer, Base64, check_cookie};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -28,6 +30,10 @@ fuzz_target!(|data: &[u8]| {
     }
     assert_eq!(ok, whole_ok);
     assert_eq!(pieces, whole);
+
+    if let Answer::Open { consumed } = Answer::parse(body) {
+        assert!(consumed > 0 && consumed <= body.len());
+    }
 
     if let Ok(text) = std::str::from_utf8(body)
         && let Ok(cookie) = check_cookie(text)
