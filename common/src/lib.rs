@@ -18,6 +18,9 @@
 //!
 //! And [`logs`]: the programs' `RUST_LOG` filter, the one place that reads the environment.
 
+#[macro_use]
+mod status_codes;
+
 pub mod audio;
 pub mod course;
 pub mod http;

@@ -12,6 +12,7 @@
 //! sha256 = "…"
 //! read = ["*"]                  # URL paths: "*" all, "dir/*" everything below dir, or a name
 //! publish = ["live/*"]
+//! admin = true                  # may read the HTTP port's /api/v1/... and /metrics
 //!
 //! [[user]]
 //! name = "*"                    # anyone, without credentials
@@ -49,6 +50,9 @@ pub enum Right {
     Read,
     /// Publish (ANNOUNCE, RECORD).
     Publish,
+    /// Operate: the HTTP port's `/api/v1/...` and `/metrics` ([`crate::ops`]), whatever the
+    /// path.
+    Admin,
 }
 
 /// One user of the users file.
@@ -64,6 +68,8 @@ pub struct User {
     pub read: Vec<String>,
     /// Paths it may publish to.
     pub publish: Vec<String>,
+    /// Whether it may read the operations API and metrics (`admin = true`).
+    pub admin: bool,
 }
 
 impl User {
@@ -71,6 +77,7 @@ impl User {
         let patterns = match right {
             Right::Read => &self.read,
             Right::Publish => &self.publish,
+            Right::Admin => return self.admin,
         };
         patterns.iter().any(|p| matches(p, path))
     }
@@ -193,6 +200,11 @@ impl Users {
                 sha256: hex("sha256", 64)?,
                 read: list("read")?,
                 publish: list("publish")?,
+                admin: match t.get("admin") {
+                    None => false,
+                    Some(toml::Value::Boolean(b)) => *b,
+                    Some(_) => return Err(at("admin must be true or false")),
+                },
                 name,
             };
             if user.name != "*" && user.md5.is_none() && user.sha256.is_none() {
@@ -218,7 +230,16 @@ impl Users {
             sha256: Some(auth::ha1(Algorithm::Sha256, name, &self.realm, password)),
             read,
             publish,
+            admin: false,
         });
+        self
+    }
+
+    /// Gives `name` the admin right (`true`) or takes it (`false`); no-op for an unknown name.
+    pub fn with_admin(mut self, name: &str, admin: bool) -> Users {
+        for u in self.users.iter_mut().filter(|u| u.name == name) {
+            u.admin = admin;
+        }
         self
     }
 
@@ -257,6 +278,9 @@ impl Users {
                 list(&u.read),
                 list(&u.publish)
             ));
+            if u.admin {
+                out.push_str("admin = true\n");
+            }
         }
         out
     }
@@ -642,6 +666,7 @@ mod tests {
             sha256: None,
             read: vec!["clip.mjpeg".into()],
             publish: vec![],
+            admin: false,
         });
         let mut access = Access::new(u, [2; 32], t0);
         assert_eq!(
@@ -699,7 +724,25 @@ mod tests {
     #[test]
     fn users_files_round_trip_and_bad_ones_say_why() {
         let u = users();
-        assert_eq!(Users::parse(&u.to_toml()), Ok(u));
+        assert_eq!(Users::parse(&u.to_toml()), Ok(u.clone()));
+        // The admin right survives the round trip, and only the named user has it.
+        let u = u.with_admin("bob", true);
+        assert!(u.to_toml().contains("admin = true"));
+        let back = Users::parse(&u.to_toml()).unwrap();
+        assert_eq!(back, u);
+        let may = |name: &str| {
+            back.users
+                .iter()
+                .find(|x| x.name == name)
+                .unwrap()
+                .may(Right::Admin, "/metrics")
+        };
+        assert!(may("bob") && !may("alice"));
+        assert!(
+            Users::parse("[[user]]\nname = \"*\"\nadmin = \"yes\"\n")
+                .unwrap_err()
+                .contains("admin must be true or false")
+        );
         assert!(Users::parse("realm = 3").unwrap_err().contains("realm"));
         assert!(
             Users::parse("[[user]]\nname = \"x\"\n")

@@ -680,6 +680,9 @@ fn setup(
         first_play: None,
         ended: false,
         rtcp_received: 0,
+        nacks: 0,
+        reported: None,
+        rate: crate::tally::Rate::default(),
         control_url: request.uri.clone(),
         tracks: Vec::new(),
     };

@@ -304,18 +304,27 @@ impl Server {
         }
     }
 
+    /// The HTTP connections, and what they are served from (borrowed apart, so both can be
+    /// used at once).
+    fn http_serving(&mut self) -> (&mut Viewers, Serving<'_>) {
+        let serving = Serving {
+            config: &self.config,
+            catalogue: &mut self.catalogue,
+            jobs: &mut self.jobs,
+            opening: &mut self.opening,
+            publishing: &self.publishing,
+            access: self.access.as_mut(),
+            sessions: &self.sessions,
+            connections: &self.connections,
+        };
+        (&mut self.http, serving)
+    }
+
     /// Bytes `data` arrived on `conn`.
     pub fn receive(&mut self, conn: ConnId, data: &[u8], now: Instant) {
         if self.http.contains(conn) {
-            let mut serving = Serving {
-                config: &self.config,
-                catalogue: &mut self.catalogue,
-                jobs: &mut self.jobs,
-                opening: &mut self.opening,
-                publishing: &self.publishing,
-                access: self.access.as_mut(),
-            };
-            if let Some(tunnelled) = self.http.receive(conn, data, now, &mut serving) {
+            let (http, mut serving) = self.http_serving();
+            if let Some(tunnelled) = http.receive(conn, data, now, &mut serving) {
                 self.tunnelled(conn, tunnelled, now);
             }
             return;
@@ -422,15 +431,8 @@ impl Server {
         let name = opened.name.clone();
         self.opening.remove(&name);
         self.catalogue.install(opened);
-        let mut serving = Serving {
-            config: &self.config,
-            catalogue: &mut self.catalogue,
-            jobs: &mut self.jobs,
-            opening: &mut self.opening,
-            publishing: &self.publishing,
-            access: self.access.as_mut(),
-        };
-        self.http.opened(&name, now, &mut serving);
+        let (http, mut serving) = self.http_serving();
+        http.opened(&name, now, &mut serving);
         let mut waiting: Vec<ConnId> = self
             .connections
             .iter()
@@ -797,6 +799,7 @@ impl Server {
         if let Next::At(t) = next {
             earliest(t);
         }
+        session.rate.note(now, session.counters().octets);
         if next == Next::Ended {
             session.state = State::Ready;
             session.ended = true;
@@ -1087,10 +1090,14 @@ fn heard_rtcp(session: &mut Session, data: &[u8], now: Instant) {
                     && nack.media_ssrc() == session.stream.ssrc
                 {
                     tracing::debug!(session = %session.id, lost = ?nack.lost().collect::<Vec<_>>(), "NACK");
+                    session.nacks += 1;
                     session.stream.nack(nack.lost());
                 }
                 if let rtcp::Packet::ReceiverReport(rr) = packet {
                     for block in rr.report_blocks() {
+                        if block.ssrc == session.stream.ssrc {
+                            session.reported = Some(block);
+                        }
                         tracing::debug!(
                             session = %session.id,
                             fraction_lost = block.fraction_lost,

@@ -39,10 +39,14 @@ use hdstream_common::http::{self, Multipart, Parsed, Request, Response, StatusCo
 
 use crate::access::{Access, Attempt, Right, Verdict};
 use crate::config::Config;
+use crate::connection::Connection;
 use crate::media::{Catalogue, Job, LookupError};
+use crate::ops::{self, Snapshot};
 use crate::publish::{Publishing, live_path};
 use crate::session::{ConnId, Program};
+use crate::sessions::Sessions;
 use crate::source::Source;
+use crate::tally;
 
 mod tunnel;
 pub use tunnel::Tunnelled;
@@ -61,6 +65,8 @@ pub struct Viewers {
     parser: http::Parser,
     /// The tunnels' cookies ([`tunnel`]).
     cookies: tunnel::Cookies,
+    /// What the viewers that left were sent ([`crate::ops`]'s counters never go down).
+    departed: tally::Departed,
 }
 
 /// One HTTP connection: its request as it arrives, then what it is being sent.
@@ -90,6 +96,8 @@ pub struct Viewer {
     /// Frames sent and skipped (a whole frame that did not fit the output).
     frames: u64,
     skipped: u64,
+    /// Bytes written to it.
+    bytes: u64,
 }
 
 #[derive(Debug)]
@@ -101,10 +109,24 @@ enum Phase {
     Parked(Request, String),
     /// `/watch`: parts go out as frames fall due.
     Watching(Watch),
+    /// An operations request (`/api/v1/...`, `/metrics`), allowed: answered from a snapshot
+    /// of the whole core once this viewer is no longer borrowed ([`Viewers::receive`]).
+    Ops(Ops, bool),
     /// Answered: the output drains, then the connection closes.
     Answered,
     /// The POST of a tunnel: its body is RTSP for the core ([`tunnel`]).
     Tunnel(tunnel::Post),
+}
+
+/// An operations answer ([`crate::ops`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ops {
+    /// `GET /api/v1/paths`.
+    Paths,
+    /// `GET /api/v1/sessions`.
+    Sessions,
+    /// `GET /metrics`.
+    Metrics,
 }
 
 /// A `/watch` in progress.
@@ -143,6 +165,10 @@ pub struct Serving<'a> {
     pub publishing: &'a Publishing,
     /// Who may watch, when a users file is given.
     pub access: Option<&'a mut Access>,
+    /// The RTSP sessions, for the operations API ([`crate::ops`]).
+    pub sessions: &'a Sessions,
+    /// The RTSP connections (which are TLS), for the operations API.
+    pub connections: &'a HashMap<ConnId, Connection>,
 }
 
 impl Viewers {
@@ -184,6 +210,7 @@ impl Viewers {
             watched: None,
             frames: 0,
             skipped: 0,
+            bytes: 0,
         };
         if let Some(why) = refusal {
             tracing::warn!(%peer, why, "HTTP connection refused");
@@ -223,7 +250,13 @@ impl Viewers {
                 viewer.input = Vec::new();
                 viewer.target = request.target.clone();
                 match http::tunnel::classify(&request) {
-                    None => respond(viewer, request, now, serving, true),
+                    None => {
+                        respond(viewer, request, now, serving, true);
+                        if let Phase::Ops(which, head_only) = viewer.phase {
+                            self.answer_ops(conn, which, head_only, now, serving);
+                            return None;
+                        }
+                    }
                     Some(half) => {
                         tunnelled = self.tunnel_request(conn, &request, half, &rest);
                         if matches!(tunnelled, Some(Tunnelled::Opened { .. })) {
@@ -318,6 +351,15 @@ impl Viewers {
         if let Some(viewer) = self.viewers.remove(&conn)
             && let Some(path) = &viewer.watched
         {
+            self.departed.add(
+                path,
+                &tally::Totals {
+                    http_bytes: viewer.bytes,
+                    http_frames: viewer.frames,
+                    http_skipped: viewer.skipped,
+                    ..tally::Totals::default()
+                },
+            );
             tracing::info!(
                 peer = %viewer.peer,
                 path,
@@ -347,6 +389,7 @@ impl Viewers {
         let Some(v) = self.viewers.get_mut(&conn) else {
             return;
         };
+        v.bytes += n.min(v.output.len() - v.sent) as u64;
         v.sent = (v.sent + n).min(v.output.len());
         v.progressed |= n > 0;
         if v.sent == v.output.len() {
@@ -385,7 +428,7 @@ impl Viewers {
                         Program::File(media) => Some(w.due(w.next, media.fps)),
                         Program::Live(_) => None,
                     },
-                    Phase::Answered | Phase::Parked(..) | Phase::Tunnel(_) => None,
+                    Phase::Answered | Phase::Parked(..) | Phase::Ops(..) | Phase::Tunnel(_) => None,
                 };
                 stall.into_iter().chain(due).min()
             })
@@ -441,6 +484,65 @@ impl Viewers {
                 v.close_when_flushed = true;
             }
         }
+    }
+
+    /// The `/watch` viewers, for the operations API.
+    pub fn views(&self) -> Vec<ops::Viewer> {
+        self.viewers
+            .values()
+            .filter_map(|v| {
+                Some(ops::Viewer {
+                    peer: v.peer,
+                    path: v.watched.clone()?,
+                    since: v.opened,
+                    bytes: v.bytes,
+                    frames: v.frames,
+                    skipped: v.skipped,
+                })
+            })
+            .collect()
+    }
+
+    /// Answers `conn`'s operations request from a snapshot of the core at `now`.
+    fn answer_ops(
+        &mut self,
+        conn: ConnId,
+        which: Ops,
+        head_only: bool,
+        now: Instant,
+        serving: &Serving<'_>,
+    ) {
+        let inputs = ops::Inputs {
+            catalogue: serving.catalogue,
+            publishing: serving.publishing,
+            sessions: serving.sessions,
+            connections: serving.connections,
+        };
+        let watching = ops::Watching {
+            viewers: self.views(),
+            departed: &self.departed,
+        };
+        let snapshot = Snapshot::take(inputs, watching, now);
+        let (body, kind) = match which {
+            Ops::Paths => (ops::paths_json(&snapshot), ops::JSON_TYPE),
+            Ops::Sessions => (ops::sessions_json(&snapshot), ops::JSON_TYPE),
+            Ops::Metrics => (ops::metrics(&snapshot).into_bytes(), ops::METRICS_TYPE),
+        };
+        let Some(viewer) = self.viewers.get_mut(&conn) else {
+            return;
+        };
+        Response::new(StatusCode::OK)
+            .with("Content-Type", kind)
+            .with("Content-Length", body.len().to_string())
+            .with("Cache-Control", "no-cache")
+            .with("Connection", "close")
+            .write_head(&mut viewer.output);
+        if !head_only {
+            viewer.output.extend_from_slice(&body);
+        }
+        viewer.phase = Phase::Answered;
+        viewer.close_when_flushed = true;
+        tracing::info!(peer = %viewer.peer, target = %viewer.target, status = 200, bytes = body.len(), "HTTP request");
     }
 
     /// Frames sent and skipped by `conn` so far (for tests).
@@ -622,6 +724,10 @@ fn respond(
     may_open: bool,
 ) {
     answer(viewer, &request, now, serving, may_open);
+    if matches!(viewer.phase, Phase::Ops(..)) {
+        // Logged when answered (Viewers::answer_ops).
+        return;
+    }
     if matches!(viewer.phase, Phase::Parked(..)) {
         tracing::debug!(peer = %viewer.peer, target = %request.target, "HTTP request waits for its file");
         if let Phase::Parked(parked, _) = &mut viewer.phase {
@@ -653,6 +759,25 @@ fn answer(
         return;
     }
     let path = request.path();
+    let ops = match path {
+        "/api/v1/paths" => Some(Ops::Paths),
+        "/api/v1/sessions" => Some(Ops::Sessions),
+        "/metrics" => Some(Ops::Metrics),
+        _ => None,
+    };
+    if let Some(which) = ops {
+        // The operations answers need the admin right (Digest over the request-target as for
+        // /watch); without a users file they are open.
+        if let Some(access) = serving.access.as_deref_mut()
+            && let Some((response, text)) =
+                authorize(access, viewer.peer, request, path, Right::Admin, now)
+        {
+            viewer.answer(response, &text, head_only);
+            return;
+        }
+        viewer.phase = Phase::Ops(which, head_only);
+        return;
+    }
     let route = if let Some(rest) = path.strip_prefix("/watch/") {
         Route::Watch(rest)
     } else if let Some(rest) = path.strip_prefix("/snapshot/") {
@@ -661,7 +786,7 @@ fn answer(
         let response = Response::new(StatusCode::NOT_FOUND);
         viewer.answer(
             response,
-            "not found: GET /watch/<path> or /snapshot/<path>\r\n",
+            "not found: GET /watch/<path>, /snapshot/<path>, /api/v1/paths, /api/v1/sessions or /metrics\r\n",
             head_only,
         );
         return;
@@ -718,8 +843,14 @@ fn answer(
         Err((n, _, _)) => n.clone(),
     };
     if let Some(access) = serving.access.as_deref_mut()
-        && let Some((response, text)) =
-            authorize(access, viewer.peer, request, &name_for_access, now)
+        && let Some((response, text)) = authorize(
+            access,
+            viewer.peer,
+            request,
+            &name_for_access,
+            Right::Read,
+            now,
+        )
     {
         viewer.answer(response, &text, head_only);
         return;
@@ -839,6 +970,7 @@ fn authorize(
     peer: SocketAddr,
     request: &Request,
     path: &str,
+    right: Right,
     now: Instant,
 ) -> Option<(Response, String)> {
     let attempt = Attempt {
@@ -846,7 +978,7 @@ fn authorize(
         method: &request.method,
         uri: &request.target,
         path,
-        right: Right::Read,
+        right,
         authorization: request.header("Authorization"),
         tls: false,
     };

@@ -30,6 +30,7 @@ pub mod http;
 pub mod live;
 pub mod live_track;
 pub mod media;
+pub mod ops;
 pub mod payload;
 pub mod publish;
 pub mod recogniser;
@@ -42,6 +43,7 @@ pub mod sound;
 pub mod source;
 pub mod speech;
 pub mod stream;
+pub mod tally;
 pub mod test_media;
 #[cfg(test)]
 mod testing;

@@ -140,10 +140,16 @@ struct Args {
     /// frame, or a file's at ?t=SECONDS (default 0). The same paths and --users as RTSP
     /// (Digest). A request head must come whole within 10 s and 16 KiB (414/431 beyond); a
     /// viewer that reads slowly skips whole frames rather than queueing more than 4 MiB; one
-    /// that reads nothing for --session-timeout is closed. RTSP tunnelled in HTTP is served on
-    /// it too: a GET with x-sessioncookie and Accept: application/x-rtsp-tunnelled, joined by a
-    /// POST with the same cookie whose body is base64 RTSP (ffmpeg -rtsp_transport http,
-    /// GStreamer rtsph://); a cookie is used once, and a GET with no request within 10 s closes.
+    /// that reads nothing for --session-timeout is closed. Operations: GET /api/v1/paths and
+    /// /api/v1/sessions (JSON: files and live paths; every RTSP session, HTTP viewer and
+    /// publisher with its figures) and GET /metrics (Prometheus text format). With --users
+    /// they need a user with the admin right (hdstream-user add FILE NAME --admin); without
+    /// --users they are open to anyone who reaches the port, peer addresses included: bind
+    /// --http to loopback (--http 127.0.0.1:8080) or put it behind a proxy.
+    /// RTSP tunnelled in HTTP is served on it too: a GET with x-sessioncookie and Accept:
+    /// application/x-rtsp-tunnelled, joined by a POST with the same cookie whose body is base64
+    /// RTSP (ffmpeg -rtsp_transport http, GStreamer rtsph://); a cookie is used once, and a GET
+    /// with no request within 10 s closes.
     #[arg(long, value_name = "ADDR", num_args = 0..=1)]
     http: Option<Option<SocketAddr>>,
     /// Captions from speech: run a speech recogniser on the sound of every live path (L16,

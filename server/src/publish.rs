@@ -24,6 +24,7 @@ use hdstream_common::{rtcp, rtp};
 use crate::live::{Feed, TrackKind};
 use crate::session::ConnId;
 use crate::speech::{self, Command, Exit, Listener, ListenerId};
+use crate::tally::{Departed, Totals};
 
 /// Where published paths live in URLs.
 pub const PREFIX: &str = "live/";
@@ -73,6 +74,8 @@ struct Publisher {
     ssrc: Option<(u32, Instant)>,
     /// When it was last heard from (RTP, RTCP, a request).
     last_heard: Instant,
+    /// When its ANNOUNCE was taken.
+    since: Instant,
     stats: PathStats,
     /// The `a=control` of its JPEG section, to tell its SETUPs apart.
     video_control: Option<String>,
@@ -143,6 +146,26 @@ pub struct PathStats {
     pub speech: speech::Counters,
 }
 
+/// A path's publisher as the operations API shows it ([`Publishing::publishers`]).
+#[derive(Debug, Clone)]
+pub struct PublisherView {
+    /// The path (`live/<name>`).
+    pub path: String,
+    /// Its RTSP connection.
+    pub conn: ConnId,
+    /// Its address.
+    pub peer: SocketAddr,
+    /// How its RTP arrives: over UDP (`true`) or interleaved in its connection; `None` before
+    /// its SETUP.
+    pub udp: Option<bool>,
+    /// When its ANNOUNCE was taken.
+    pub since: Instant,
+    /// Whether RECORD was answered.
+    pub recording: bool,
+    /// What it has sent.
+    pub stats: PathStats,
+}
+
 /// A refusal: the status and why, for the reply's body.
 pub type Refusal = (StatusCode, String);
 
@@ -162,6 +185,8 @@ pub struct Publishing {
     gone: Vec<String>,
     /// The final figures of paths that ended, until taken ([`Publishing::take_ended`]).
     ended: Vec<PathStats>,
+    /// What the publishers that left had sent ([`crate::ops`]'s counters never go down).
+    departed: Departed,
     /// Whether paths with sound get captions from speech ([`crate::speech`]).
     speech: bool,
     /// The recogniser turned out not to be installed: no more listeners.
@@ -207,6 +232,7 @@ impl Publishing {
             feeds: HashMap::new(),
             gone: Vec::new(),
             ended: Vec::new(),
+            departed: Departed::default(),
             speech: false,
             speech_missing: false,
             next_listener: 1,
@@ -363,6 +389,7 @@ impl Publishing {
                 depacketizer,
                 ssrc: None,
                 last_heard: now,
+                since: now,
                 stats: PathStats {
                     path: path.to_owned(),
                     ..PathStats::default()
@@ -557,6 +584,14 @@ impl Publishing {
             if self.ended.len() == MAX_ENDED {
                 self.ended.remove(0);
             }
+            self.departed.add(
+                &p.stats.path,
+                &Totals {
+                    frames_published: p.stats.frames,
+                    frames_refused: p.stats.frames_refused,
+                    ..Totals::default()
+                },
+            );
             self.ended.push(p.stats);
             self.share_budget();
         }
@@ -637,6 +672,39 @@ impl Publishing {
         let track = p.tracks.iter().position(|t| port_of(t.intake));
         let track = track.filter(|_| !port_of(p.intake));
         Some((p, self.feeds.entry(path.clone()).or_default(), track))
+    }
+
+    /// Who publishes each path, for the operations API ([`crate::ops`]), by path.
+    pub fn publishers(&self) -> Vec<PublisherView> {
+        let mut out: Vec<PublisherView> = self
+            .paths
+            .iter()
+            .map(|(path, p)| PublisherView {
+                path: path.clone(),
+                conn: p.conn,
+                peer: p.peer,
+                udp: match p.intake {
+                    Some(Intake::Udp { .. }) => Some(true),
+                    Some(Intake::Tcp { .. }) => Some(false),
+                    None => None,
+                },
+                since: p.since,
+                recording: p.recording,
+                stats: p.stats.clone(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out
+    }
+
+    /// What the publishers that left had sent, by path.
+    pub fn departed(&self) -> &Departed {
+        &self.departed
+    }
+
+    /// The paths whose frames are held (a publisher on the air, or one that left lately).
+    pub fn feed_paths(&self) -> impl Iterator<Item = (&str, &Feed)> {
+        self.feeds.iter().map(|(p, f)| (p.as_str(), f))
     }
 
     /// What each path has received.

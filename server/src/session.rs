@@ -5,9 +5,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use hdstream_common::rtcp::ReportBlock;
+
 use crate::delivery::Delivery;
 use crate::media::Media;
+use crate::sender::Counters;
 use crate::stream::Stream;
+use crate::tally::Rate;
 use crate::track::Track;
 
 /// Identifies a TCP connection in the core; the driver chooses the numbers.
@@ -90,6 +94,13 @@ pub struct Session {
     pub ended: bool,
     /// RTCP packets received from the client.
     pub rtcp_received: u64,
+    /// RTCP NACK packets (RFC 4585 §6.2.1) received about its video.
+    pub nacks: u64,
+    /// The client's latest reception report block about its video (RFC 3550 §6.4.2): loss and
+    /// jitter as the client sees them.
+    pub reported: Option<ReportBlock>,
+    /// Its octets sent over the last seconds, for its bitrate ([`crate::ops`]).
+    pub rate: Rate,
     /// The URL the session was set up with (`RTP-Info: url=`).
     pub control_url: String,
     /// Its other tracks (sound), each set up by its own SETUP.
@@ -100,6 +111,20 @@ impl Session {
     /// Where each of its tracks goes: the video's first.
     pub fn deliveries(&self) -> impl Iterator<Item = Delivery> + '_ {
         std::iter::once(self.delivery).chain(self.tracks.iter().map(|t| t.delivery))
+    }
+
+    /// Counters of its video and its other tracks together.
+    pub fn counters(&self) -> Counters {
+        self.tracks
+            .iter()
+            .map(|t| t.stream.counters())
+            .fold(self.stream.counters, |a, b| Counters {
+                frames: a.frames + b.frames,
+                packets: a.packets + b.packets,
+                octets: a.octets + b.octets,
+                skipped: a.skipped + b.skipped,
+                unsendable: a.unsendable + b.unsendable,
+            })
     }
 
     /// When the session expires without news from the client.

@@ -10,6 +10,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::delivery::Delivery;
 use crate::session::{ConnId, Session};
+use crate::tally::{Departed, Totals};
 use crate::track::Track;
 
 /// Every session, by id, and in a list (so a transmit pass can go through them by position).
@@ -21,6 +22,8 @@ pub struct Sessions {
     /// Client RTCP address → session id.
     rtcp_peers: HashMap<SocketAddr, String>,
     rng: SmallRng,
+    /// What the sessions taken out had sent ([`crate::ops`]'s counters never go down).
+    departed: Departed,
 }
 
 impl Sessions {
@@ -31,6 +34,7 @@ impl Sessions {
             index: HashMap::new(),
             rtcp_peers: HashMap::new(),
             rng: SmallRng::seed_from_u64(seed),
+            departed: Departed::default(),
         }
     }
 
@@ -183,6 +187,22 @@ impl Sessions {
                 self.rtcp_peers.remove(&a);
             }
         }
+        let counters = session.counters();
+        self.departed.add(
+            session.program.name(),
+            &Totals {
+                packets: counters.packets,
+                octets: counters.octets,
+                rtx_packets: session.stream.rtx().map_or(0, |r| r.counters.sent),
+                nacks: session.nacks,
+                ..Totals::default()
+            },
+        );
         Some(session)
+    }
+
+    /// What the sessions taken out had sent, by path.
+    pub fn departed(&self) -> &Departed {
+        &self.departed
     }
 }

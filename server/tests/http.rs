@@ -3,7 +3,8 @@
 //! every frame byte for byte; `/snapshot/` gives a file's frame at a time and a live path's
 //! newest frame; hostile HTTP (huge heads, `..`, slow loris, readers that never read) beside a
 //! healthy viewer, which still gets every frame, while the server's memory stays bounded; and
-//! the binary's `--http` with `--users` (curl's Digest).
+//! the binary's `--http` with `--users` (curl's Digest); and headless Chromium showing
+//! `/watch/<file>` in an `<img>` tag.
 
 use crate::common;
 
@@ -15,11 +16,10 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Clip, LOCALHOST, tool};
+use common::{Clip, exchange, get, serve_http, tool};
 use hdstream_server::core::Config;
-use hdstream_server::driver::{self, Handle, Listen, Listeners};
 use hdstream_server::http::BOUNDARY;
-use hdstream_server::media::{Catalogue, FpsPolicy};
+use hdstream_video::decoder::{Decoder, Packed, Picture};
 
 /// 3 s of 2160p (the live tests' UHD clip): 90 frames.
 const UHD: Clip = Clip::new(3840, 2160, 3);
@@ -28,76 +28,12 @@ const FULL_HD: Clip = Clip::new(1920, 1080, 6);
 /// 6 s of 360p, for snapshots and publishing.
 const SMALL: Clip = Clip::new(640, 360, 6);
 
-/// A server of `media` in this process, with its HTTP port on loopback (any free port:
-/// [`Handle::http`] says which, as [`Handle::rtsp`] does for RTSP).
-fn serve_http(media: &Path, config: Config) -> Handle {
-    common::log();
-    let (catalogue, _) = Catalogue::open(media, &FpsPolicy::default()).expect("open media");
-    let listen = Listen {
-        bind: LOCALHOST,
-        port: 0,
-        rtp_port: None,
-    };
-    let listeners = Listeners {
-        tls: None,
-        http: Some(SocketAddr::new(LOCALHOST, 0)),
-    };
-    driver::spawn_with(config, Arc::new(catalogue), listen, listeners).expect("start server")
-}
-
 /// A fresh scratch directory under the test target's tmp.
 fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("make scratch directory");
     dir
-}
-
-/// A response read to the server's close: status, head, body.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
-}
-
-/// Sends `request` and reads until the server closes (at most `timeout`).
-fn exchange(addr: SocketAddr, request: &[u8], timeout: Duration) -> Reply {
-    let mut stream = TcpStream::connect(addr).expect("connect to the HTTP port");
-    stream.set_read_timeout(Some(timeout)).unwrap();
-    stream.write_all(request).expect("send request");
-    let mut out = Vec::new();
-    let deadline = Instant::now() + timeout;
-    let mut buf = [0u8; 64 * 1024];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
-            Err(e) => panic!("reading the reply: {e} after {} bytes", out.len()),
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no end of the reply within {timeout:?}"
-        );
-    }
-    let end = out
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no head in {:?}", String::from_utf8_lossy(&out)));
-    let head = String::from_utf8_lossy(&out[..end]).into_owned();
-    let status = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
-    Reply {
-        status,
-        head,
-        body: out[end + 4..].to_vec(),
-    }
-}
-
-/// `GET target`.
-fn get(addr: SocketAddr, target: &str) -> Reply {
-    let request = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
-    exchange(addr, request.as_bytes(), Duration::from_secs(10))
 }
 
 /// A `/watch` viewer reading parts as ffmpeg's `mpjpeg` demuxer does.
@@ -194,23 +130,28 @@ fn ffmpeg_reads_watch_of_a_2160p_file_and_gets_every_frame_byte_for_byte() {
     let url = format!("http://{}/watch/clip.mjpeg", handle.http.unwrap());
     let out = scratch("http-uhd-frames");
     let md5 = out.join("decoded.framemd5");
-    // Each part as ffmpeg got it, and each decoded.
+    // Each part as ffmpeg got it. Decoded afterwards, not on the way: decoding 2160p as it
+    // arrives takes more than this 2-core machine has beside other tests, and a viewer that
+    // falls 4 MiB behind is skipped frames (a slow reader costs frames, never server memory).
     let done = common::run(
-        Command::new(tool("ffmpeg"))
-            .args([
-                "-nostdin",
-                "-loglevel",
-                "level+warning",
-                "-f",
-                "mpjpeg",
-                "-i",
-                &url,
-            ])
+        quiet_ffmpeg()
+            .args(["-f", "mpjpeg", "-i", &url])
             .args(["-map", "0", "-c", "copy", "-f", "image2"])
+            .arg(out.join("%04d.jpg")),
+        Duration::from_secs(60),
+    );
+    let decoded = common::run(
+        quiet_ffmpeg()
+            .args(["-f", "image2", "-i"])
             .arg(out.join("%04d.jpg"))
-            .args(["-map", "0", "-f", "framemd5"])
+            .args(["-f", "framemd5"])
             .arg(&md5),
         Duration::from_secs(60),
+    );
+    assert!(
+        decoded.status.success(),
+        "ffmpeg decoding: {}",
+        decoded.stderr
     );
     assert!(done.status.success(), "ffmpeg: {}", done.stderr);
     assert!(!done.stderr.contains("[error]"), "ffmpeg: {}", done.stderr);
@@ -364,17 +305,7 @@ fn hostile_http_beside_a_healthy_viewer_who_gets_every_frame_in_bounded_memory()
     let rss_before = common::rss_kib(me);
 
     // The healthy viewer, on a thread: every part compared with the file's frame.
-    let expected = Arc::clone(&frames);
-    let healthy = std::thread::spawn(move || {
-        let mut watcher = Watcher::start(http, "/watch/clip.mjpeg");
-        let mut got = 0;
-        let mut same = 0;
-        while let Some(part) = watcher.next() {
-            same += usize::from(expected.get(got) == Some(&part));
-            got += 1;
-        }
-        (got, same)
-    });
+    let healthy = healthy_viewer(http, Arc::clone(&frames));
 
     // Readers that never read: each is sent frames until its output is full, then skips.
     let stalled: Vec<TcpStream> = (0..6)
@@ -516,50 +447,18 @@ fn the_binary_serves_http_with_the_same_digest_users_as_rtsp() {
     let root = common::media_root("http-binary", &[("clip.mjpeg", &clip)]);
     let users = scratch("http-users").join("users.toml");
     std::fs::write(&users, hdstream_server::test_media::alice().to_toml()).unwrap();
-    let server = common::ServerProcess::start(&[
+    let (server, http) = common::binary_with_http(&[
         "--media",
         root.to_str().unwrap(),
-        "--http",
-        "127.0.0.1:0",
         "--users",
         users.to_str().unwrap(),
     ]);
-    // The HTTP address is on the listening line, as the RTSP one is.
-    let line = server
-        .wait_log(Instant::now() + Duration::from_secs(5), |l| {
-            l.contains("listening: rtsp")
-        })
-        .unwrap();
-    let http: SocketAddr = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("http="))
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no http= address in {line:?}"));
     assert_eq!(get(http, "/snapshot/clip.mjpeg").status, 401);
     let url = format!("http://{http}/snapshot/clip.mjpeg?t=1");
-    let curl = |user: &str| {
-        common::run(
-            Command::new(tool("curl"))
-                .args([
-                    "-sS",
-                    "--digest",
-                    "-u",
-                    user,
-                    "-w",
-                    "\n%{http_code}",
-                    "-o",
-                    "-",
-                ])
-                .arg(&url),
-            Duration::from_secs(10),
-        )
-    };
-    let good = curl("alice:s3cret");
-    let (body, code) = good.stdout.split_at(good.stdout.len() - 4);
-    assert_eq!(code, b"\n200", "{}", good.stderr);
+    let (code, body) = common::curl_digest(&url, "alice:s3cret");
+    assert_eq!(code, 200);
     assert!(body == frames[30].as_slice(), "curl got frame 30 (t=1)");
-    let bad = curl("alice:wrong");
-    assert!(bad.stdout.ends_with(b"\n401"), "{:?}", bad.stdout_text());
+    assert_eq!(common::curl_digest(&url, "alice:wrong").0, 401);
     drop(server);
 }
 
@@ -581,17 +480,7 @@ fn two_thousand_idle_connections_beside_a_healthy_viewer_are_capped_and_closed()
     };
     let handle = serve_http(&root, config);
     let http = handle.http.unwrap();
-    let expected = Arc::clone(&frames);
-    let healthy = std::thread::spawn(move || {
-        let mut watcher = Watcher::start(http, "/watch/clip.mjpeg");
-        let mut got = 0;
-        let mut same = 0;
-        while let Some(part) = watcher.next() {
-            same += usize::from(expected.get(got) == Some(&part));
-            got += 1;
-        }
-        (got, same)
-    });
+    let healthy = healthy_viewer(http, Arc::clone(&frames));
     std::thread::sleep(Duration::from_millis(200));
     let idle: Vec<TcpStream> = (0..2000)
         .map(|_| TcpStream::connect(http).expect("connect an idle connection"))
@@ -638,4 +527,145 @@ fn two_thousand_idle_connections_beside_a_healthy_viewer_are_capped_and_closed()
     );
     assert_eq!((got, same), (frames.len(), frames.len()));
     handle.stop().unwrap();
+}
+
+/// Headless Chromium (Debian's `chromium`, driven over its DevTools protocol by
+/// `tools/scripts/browser.py`) plays `/watch/<file>` in an `<img>` tag, as a page shows an IP
+/// camera: two screenshots 1.5 s apart are each one of the file's frames (the nearest decoded
+/// frame within a few levels a sample: two JPEG decoders, Chromium's and ours), and not the
+/// same one — the picture moves.
+#[test]
+fn an_img_tag_in_chromium_plays_watch_of_a_file() {
+    let clip = SMALL.path();
+    let mut decoder = Decoder::new();
+    let frames: Vec<Picture> = common::frames_of(&clip)
+        .iter()
+        .map(|jpeg| decoder.decode_packed(jpeg, Packed::Rgb).expect("decode"))
+        .collect();
+    let root = common::media_root("http-browser", &[("clip.mjpeg", &clip)]);
+    let handle = serve_http(&root, Config::default());
+    let dir = scratch("http-browser-shots");
+    let page = dir.join("page.html");
+    std::fs::write(
+        &page,
+        format!(
+            "<!doctype html><html><body style=\"margin:0;background:#000\">\
+             <img src=\"http://{}/watch/clip.mjpeg\" style=\"display:block\"></body></html>",
+            handle.http.expect("HTTP port")
+        ),
+    )
+    .unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/scripts/browser.py");
+    let done = common::run(
+        Command::new("/usr/bin/python3")
+            .arg(script)
+            .arg("screenshots")
+            .arg(format!("file://{}", page.display()))
+            .args(["--size", "640x360", "--at", "1.0", "--at", "2.5", "--out"])
+            .arg(&dir),
+        Duration::from_secs(60),
+    );
+    assert!(
+        done.status.success(),
+        "browser.py (chromium and python3-websocket come from tools/scripts/setup-deps.sh): {}",
+        done.stderr
+    );
+    let matched: Vec<(usize, f64)> = (0..2)
+        .map(|k| nearest_frame(&read_png_rgb(&dir.join(format!("shot-{k}.png"))), &frames))
+        .collect();
+    eprintln!(
+        "Chromium's <img> of /watch at 1.0 s and 2.5 s after the page loaded: frames {} and {} of \
+         {} (mean difference {:.2} and {:.2} levels a sample); {}",
+        matched[0].0,
+        matched[1].0,
+        frames.len(),
+        matched[0].1,
+        matched[1].1,
+        done.stdout_text().trim()
+    );
+    for (k, (frame, difference)) in matched.iter().enumerate() {
+        assert!(
+            *difference < 2.0,
+            "screenshot {k} is no frame of the file: nearest is frame {frame}, {difference:.1} \
+             levels off on average"
+        );
+    }
+    assert!(
+        matched[1].0 >= matched[0].0 + 15,
+        "1.5 s later the picture is 45 frames on, at least 15: frames {} then {}",
+        matched[0].0,
+        matched[1].0
+    );
+    handle.stop().unwrap();
+}
+
+/// A PNG's pixels as packed RGB (Chromium's screenshots are RGB or RGBA, 8 bits a sample).
+fn read_png_rgb(path: &Path) -> Picture {
+    let file = std::fs::File::open(path).expect("screenshot");
+    let mut reader = png::Decoder::new(file).read_info().expect("a PNG");
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).expect("PNG pixels");
+    let channels = match info.color_type {
+        png::ColorType::Rgb => 3,
+        png::ColorType::Rgba => 4,
+        other => panic!("screenshot in {other:?}"),
+    };
+    assert_eq!(info.bit_depth, png::BitDepth::Eight);
+    let samples = buf[..info.buffer_size()]
+        .chunks_exact(channels)
+        .flat_map(|px| [px[0], px[1], px[2]])
+        .collect();
+    Picture {
+        width: info.width as usize,
+        height: info.height as usize,
+        samples,
+    }
+}
+
+/// The frame of `frames` nearest `shot` (same size), and its mean absolute difference a sample.
+fn nearest_frame(shot: &Picture, frames: &[Picture]) -> (usize, f64) {
+    frames
+        .iter()
+        .enumerate()
+        .map(|(i, frame)| {
+            assert_eq!(
+                (shot.width, shot.height),
+                (frame.width, frame.height),
+                "screenshot size"
+            );
+            let total: u64 = shot
+                .samples
+                .iter()
+                .zip(&frame.samples)
+                .map(|(a, b)| u64::from(a.abs_diff(*b)))
+                .sum();
+            (i, total as f64 / shot.samples.len() as f64)
+        })
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .expect("frames")
+}
+
+/// A viewer of `/watch/clip.mjpeg` on a thread of its own, to its end: the parts it got, and
+/// how many were the file's frame of their number.
+fn healthy_viewer(
+    http: SocketAddr,
+    expected: Arc<Vec<Vec<u8>>>,
+) -> std::thread::JoinHandle<(usize, usize)> {
+    std::thread::spawn(move || {
+        let mut watcher = Watcher::start(http, "/watch/clip.mjpeg");
+        let mut got = 0;
+        let mut same = 0;
+        while let Some(part) = watcher.next() {
+            same += usize::from(expected.get(got) == Some(&part));
+            got += 1;
+        }
+        (got, same)
+    })
+}
+
+/// ffmpeg reading no input from the terminal and printing warnings and errors only.
+fn quiet_ffmpeg() -> Command {
+    let mut ffmpeg = Command::new(tool("ffmpeg"));
+    ffmpeg.args(["-nostdin", "-loglevel", "level+warning"]);
+    ffmpeg
 }

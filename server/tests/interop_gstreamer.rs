@@ -17,8 +17,8 @@ use common::{Clip, DECODE_TO_CHECKSUMS, Rtsp, checksums, tool};
 use hdstream_common::sdp::SessionDescription;
 use hdstream_server::core::Config;
 
-/// 10 s of 1280x720 at 30 fps (the file the ffmpeg test uses).
-const HD: Clip = Clip::new(1280, 720, 10);
+/// 5 s of 1280x720 at 30 fps (the file the ffmpeg test uses).
+const HD: Clip = Clip::new(1280, 720, 5);
 /// 3 s of 2560x1440 at 30 fps.
 const QHD: Clip = Clip::new(2560, 1440, 3);
 

@@ -24,6 +24,7 @@ mod live;
 mod live_hostile;
 mod live_sound;
 mod load;
+mod ops;
 mod pacing;
 mod publish;
 mod rtsp_methods;

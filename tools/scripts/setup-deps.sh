@@ -5,6 +5,9 @@
 # Xvfb for the window test, nftables for the in-kernel loss tests, a TrueType font for plots,
 # openssl (test certificates), glib-networking (GStreamer's TLS for rtsps://), ca-certificates.
 # curl: a Digest client of the HTTP port (server/tests/http.rs).
+# chromium and python3-websocket: the browser tests drive headless Chromium over its DevTools
+# protocol (tools/scripts/browser.py).
+# python3-prometheus-client: a real Prometheus text-format parser for /metrics (server/tests/ops.rs).
 # libopus-dev and pkg-config: hdstream-codec links Debian's libopus (Opus, RFC 7587).
 # libasound2-dev: the client's sound device (cpal on ALSA; libasound2 and its alsa.conf come with
 # it). Its test needs no sound card and no alsa-utils: it plays on ALSA's file and null plugins.
@@ -21,10 +24,11 @@ PACKAGES=(
   xvfb xauth libx11-6 libxcursor1 xdotool
   nftables iproute2
   fonts-dejavu-core
-  openssl glib-networking ca-certificates curl
+  openssl glib-networking ca-certificates curl python3-prometheus-client
   libopus-dev pkg-config
   libasound2-dev
   pocketsphinx pocketsphinx-en-us flite
+  chromium python3-websocket
 )
 
 if [ "${1:-}" = "--list" ]; then

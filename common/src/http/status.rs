@@ -6,27 +6,8 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StatusCode(u16);
 
-macro_rules! status_codes {
-    ($($(#[$doc:meta])* $name:ident = $code:literal, $reason:literal;)*) => {
-        impl StatusCode {
-            $(
-                $(#[$doc])*
-                #[doc = concat!("`", $code, " ", $reason, "`")]
-                pub const $name: StatusCode = StatusCode($code);
-            )*
-
-            /// The reason phrase RFC 9110 §15 gives this code, if it is one of ours.
-            pub const fn reason(self) -> Option<&'static str> {
-                match self.0 {
-                    $($code => Some($reason),)*
-                    _ => None,
-                }
-            }
-        }
-    };
-}
-
 status_codes! {
+    reason: "The reason phrase RFC 9110 §15 gives this code, if it is one of ours.";
     OK = 200, "OK";
     BAD_REQUEST = 400, "Bad Request";
     UNAUTHORIZED = 401, "Unauthorized";

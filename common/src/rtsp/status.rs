@@ -9,27 +9,8 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StatusCode(u16);
 
-macro_rules! status_codes {
-    ($($(#[$doc:meta])* $name:ident = $code:literal, $reason:literal;)*) => {
-        impl StatusCode {
-            $(
-                $(#[$doc])*
-                #[doc = concat!("`", $code, " ", $reason, "`")]
-                pub const $name: StatusCode = StatusCode($code);
-            )*
-
-            /// The reason phrase RFC 2326 §7.1.1 gives this code, if it lists it.
-            pub const fn reason(self) -> Option<&'static str> {
-                match self.0 {
-                    $($code => Some($reason),)*
-                    _ => None,
-                }
-            }
-        }
-    };
-}
-
 status_codes! {
+    reason: "The reason phrase RFC 2326 §7.1.1 gives this code, if it lists it.";
     CONTINUE = 100, "Continue";
     OK = 200, "OK";
     CREATED = 201, "Created";

@@ -14,6 +14,7 @@ use hdstream_server::access::Users;
 ///   echo 's3cret' | hdstream-user add users.toml alice --read '*'
 ///   hdstream-user add users.toml cam1 --publish 'live/cam1' --read 'live/*'
 ///   hdstream-user add users.toml '*' --read 'public/*'     # anyone, no password
+///   hdstream-user add users.toml ops --admin               # may read /api/v1/... and /metrics
 ///   hdstream-user list users.toml
 #[derive(Debug, Parser)]
 #[command(name = "hdstream-user", version, verbatim_doc_comment)]
@@ -37,6 +38,10 @@ enum Command {
         /// Paths the user may publish to (same patterns).
         #[arg(long, value_name = "PATTERN")]
         publish: Vec<String>,
+        /// The admin right: the HTTP port's operations API (/api/v1/paths, /api/v1/sessions)
+        /// and Prometheus metrics (/metrics), which show every session and peer address.
+        #[arg(long)]
+        admin: bool,
         /// The realm of a new file (the HA1 values depend on it).
         #[arg(long, default_value = "hdstream")]
         realm: String,
@@ -62,6 +67,7 @@ fn main() -> Result<()> {
             name,
             read,
             publish,
+            admin,
             realm,
         } => {
             let users = if file.exists() {
@@ -72,8 +78,10 @@ fn main() -> Result<()> {
                     users: Vec::new(),
                 }
             };
-            if read.is_empty() && publish.is_empty() {
-                bail!("give the user something to do: --read PATTERN and/or --publish PATTERN");
+            if read.is_empty() && publish.is_empty() && !admin {
+                bail!(
+                    "give the user something to do: --read PATTERN, --publish PATTERN and/or --admin"
+                );
             }
             let users = if name == "*" {
                 let mut users = users;
@@ -84,11 +92,14 @@ fn main() -> Result<()> {
                     sha256: None,
                     read,
                     publish,
+                    admin,
                 });
                 users
             } else {
                 let password = password()?;
-                users.with_user(&name, &password, read, publish)
+                users
+                    .with_user(&name, &password, read, publish)
+                    .with_admin(&name, admin)
             };
             write(&file, &users)
         }
@@ -105,7 +116,13 @@ fn main() -> Result<()> {
             let users = Users::load(&file)?;
             println!("realm {:?}", users.realm);
             for u in &users.users {
-                println!("{:<16} read {:?} publish {:?}", u.name, u.read, u.publish);
+                println!(
+                    "{:<16} read {:?} publish {:?}{}",
+                    u.name,
+                    u.read,
+                    u.publish,
+                    if u.admin { " admin" } else { "" }
+                );
             }
             Ok(())
         }

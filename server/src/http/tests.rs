@@ -315,7 +315,7 @@ fn a_head_in_pieces_is_answered_and_a_slow_loris_is_closed() {
     core.now += timeout - Duration::from_millis(100);
     core.exchange(loris, b"X-b: c\r\n");
     core.transmit();
-    assert_eq!(closed(&mut core), vec![]);
+    assert_eq!(closed(&mut core), Vec::<ConnId>::new());
     assert!(core.server.poll_timeout().unwrap() <= core.now + Duration::from_millis(100));
     core.now += Duration::from_millis(100);
     core.transmit();

@@ -18,6 +18,7 @@
 
 pub mod av;
 pub mod client;
+pub mod http;
 pub mod media;
 pub mod process;
 pub mod udp;
@@ -33,6 +34,7 @@ use hdstream_server::media::{Catalogue, FpsPolicy};
 
 pub use av::*;
 pub use client::*;
+pub use http::*;
 pub use media::*;
 pub use process::*;
 pub use udp::*;
