@@ -37,6 +37,8 @@ const AUDIO_RTP: Token = Token(4);
 const AUDIO_RTCP: Token = Token(5);
 const CAPTIONS_RTP: Token = Token(6);
 const CAPTIONS_RTCP: Token = Token(7);
+/// A tunnel's POST (RTSP tunnelled in HTTP).
+const POST: Token = Token(8);
 
 /// Receive buffer asked for the UDP sockets: a burst of HD frames at prefetch speed fits.
 pub const RCVBUF: usize = 8 << 20;
@@ -64,6 +66,8 @@ pub struct Sockets {
     pub rcvbuf: Option<usize>,
     /// `rtsps://`: the TLS state between the connection and the client.
     pub tls: Option<Box<rustls::ClientConnection>>,
+    /// RTSP tunnelled in HTTP: `control` is the GET (read), this the POST (written, base64).
+    pub tunnel: Option<crate::tunnel::Post>,
 }
 
 /// Connects to `host:port` (each resolved address in turn, 5 s each).
@@ -261,6 +265,14 @@ fn register(poll: &Poll, sockets: &mut Sockets) -> io::Result<()> {
         RTSP,
         Interest::READABLE | Interest::WRITABLE,
     )?;
+    if let Some(post) = &mut sockets.tunnel {
+        // Readable: to see the server close it; writable: to go on writing (edge-triggered).
+        registry.register(
+            &mut post.stream,
+            POST,
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+    }
     if let Some((rtp, rtcp)) = &mut sockets.udp {
         registry.register(rtp, RTP, Interest::READABLE)?;
         registry.register(rtcp, RTCP, Interest::READABLE)?;
@@ -305,6 +317,7 @@ impl Driver {
                     AUDIO_RTCP => self.read_udp(Udp::AudioRtcp, now),
                     CAPTIONS_RTP => self.read_udp(Udp::CaptionsRtp, now),
                     CAPTIONS_RTCP => self.read_udp(Udp::CaptionsRtcp, now),
+                    POST => self.read_post(now),
                     _ => {}
                 }
             }
@@ -516,7 +529,47 @@ impl Driver {
         }
     }
 
+    /// A tunnel's POST: the server sends nothing on it, so readable means closed (or an
+    /// error): the control connection is gone.
+    fn read_post(&mut self, now: Instant) {
+        let Some(post) = self.sockets.tunnel.as_mut() else {
+            return;
+        };
+        let mut scratch = [0u8; 512];
+        loop {
+            match post.stream.read(&mut scratch) {
+                Ok(0) => break,
+                Ok(_) => {} // not the server's to send: dropped
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        let _ = self.poll.registry().deregister(&mut post.stream);
+        self.sockets.tunnel = None;
+        if self.control_open {
+            self.control_open = false;
+            let _ = self.poll.registry().deregister(&mut self.sockets.control);
+            self.client.control_closed(now);
+        }
+    }
+
     fn write_control(&mut self) {
+        if let Some(post) = self.sockets.tunnel.as_mut() {
+            // Tunnelled: each batch of RTSP output goes up the POST as one base64 encoding.
+            let pending = self.client.control_output();
+            if self.control_open && !pending.is_empty() {
+                post.push(pending);
+                let n = pending.len();
+                self.client.control_written(n);
+            }
+            if post.flush().is_err() && self.control_open {
+                self.control_open = false;
+                let _ = self.poll.registry().deregister(&mut self.sockets.control);
+                self.client.control_closed(Instant::now());
+            }
+            return;
+        }
         if let Some(tls) = self.sockets.tls.as_mut() {
             let mut failed = false;
             while self.control_open {

@@ -47,6 +47,7 @@ pub mod sink;
 pub mod stats;
 pub mod timeline;
 pub mod tls;
+pub mod tunnel;
 #[cfg(feature = "window")]
 pub mod window;
 
@@ -128,7 +129,7 @@ const JOB_QUEUE: usize = 3;
 pub fn play(options: &Options) -> Result<Report, Error> {
     let started = Instant::now();
     let cpu_start = stats::process_cpu_time();
-    let (host, stream, server) = connect(options)?;
+    let (host, stream, server, post) = connect(options)?;
     // RTSPS: TLS over the connection, and the media interleaved in it (as ffmpeg does).
     let tls = if options.tls() {
         Some(Box::new(tls::connect(&host, &options.trust)?))
@@ -189,6 +190,7 @@ pub fn play(options: &Options) -> Result<Report, Error> {
         captions_udp: media.captions_udp,
         rcvbuf: media.rcvbuf,
         tls,
+        tunnel: post.map(|p| tunnel::Post::new(mio::net::TcpStream::from_std(p))),
     };
     let net_ends = driver::Ends {
         commands: command_rx,
@@ -275,18 +277,35 @@ fn write_captions(options: &Options, board: &captions::Board) -> Result<(), Erro
 }
 
 /// The RTSP connection to the server `options` names: (host, the connected stream, the
-/// server's address).
-fn connect(options: &Options) -> Result<(String, std::net::TcpStream, SocketAddr), Error> {
+/// server's address, and for a tunnel its POST — the stream is then its GET).
+type Connected = (
+    String,
+    std::net::TcpStream,
+    SocketAddr,
+    Option<std::net::TcpStream>,
+);
+
+fn connect(options: &Options) -> Result<Connected, Error> {
     let (host, port) = options.server()?;
-    let stream = driver::connect(&host, port)?;
+    let mut stream = driver::connect(&host, port)?;
     let server = stream
         .peer_addr()
         .map_err(|e| Error::io("RTSP connection", e))?;
     let _ = stream.set_nodelay(true);
+    let post = match options.tunnelled() {
+        true => {
+            let url = options.rtsp_url().unwrap_or_default();
+            let post = tunnel::open(&mut stream, &host, port, &url)?;
+            post.set_nonblocking(true)
+                .map_err(|e| Error::io("RTSP-over-HTTP POST", e))?;
+            Some(post)
+        }
+        false => None,
+    };
     stream
         .set_nonblocking(true)
         .map_err(|e| Error::io("RTSP connection", e))?;
-    Ok((host, stream, server))
+    Ok((host, stream, server, post))
 }
 
 /// The UDP sockets RTP and RTCP arrive on (none when they travel interleaved), the transport
@@ -305,7 +324,9 @@ struct MediaSockets {
 /// and a second pair for an audio track unless `--no-audio`.
 fn media_sockets(options: &Options, server: SocketAddr) -> Result<MediaSockets, Error> {
     let (kind, rtp_port) = match &options.target {
-        Target::Url(_) if options.tls() => (LowerTransport::Tcp, options.rtp_port),
+        Target::Url(_) if options.tls() || options.tunnelled() => {
+            (LowerTransport::Tcp, options.rtp_port)
+        }
         Target::Url(_) => (options.transport, options.rtp_port),
         Target::Course { rtp_port, .. } => (LowerTransport::Udp, *rtp_port),
     };
@@ -371,7 +392,7 @@ fn media_sockets(options: &Options, server: SocketAddr) -> Result<MediaSockets, 
 /// The client core's settings from the options.
 fn client_config(options: &Options, host: &str, transport: Transport) -> Config {
     let (dialect, url) = match &options.target {
-        Target::Url(url) => (Dialect::Standard, url.clone()),
+        Target::Url(_) => (Dialect::Standard, options.rtsp_url().unwrap_or_default()),
         Target::Course { file, .. } => (Dialect::Course, file.clone()),
     };
     let mut config = Config::new(url, dialect, transport);

@@ -15,6 +15,11 @@ use hdstream_client::{AudioDevice, LowerTransport, Options, Target, cli};
 ///
 ///   hdstream-client rtsp://HOST[:PORT]/FILE [OPTIONS]     standard RTSP
 ///
+///   hdstream-client rtsph://HOST:HTTP_PORT/FILE           RTSP tunnelled in HTTP to the
+///                                                         server's --http port (also: an
+///                                                         rtsp:// URL with --tunnel http),
+///                                                         for networks that pass only HTTP
+///
 ///   hdstream-client HOST PORT RTP_PORT FILE               the course's Python servers (basic,
 ///                                                         HD or caching), in their dialect
 ///                                                         (RTP over UDP to RTP_PORT, 0 = any;
@@ -37,6 +42,13 @@ struct Cli {
     /// How RTP travels: UDP datagrams, or interleaved on the RTSP TCP connection.
     #[arg(long, value_enum, default_value_t = Transport::Udp)]
     transport: Transport,
+
+    /// Tunnel RTSP in HTTP (the QuickTime tunnel: a GET and a POST joined by a cookie, as
+    /// ffmpeg -rtsp_transport http and GStreamer rtsph:// do) to the URL's port, which must be
+    /// the server's HTTP port (hdstream-server --http: 8080); media then travels interleaved
+    /// in it. An rtsph:// URL does the same.
+    #[arg(long, value_enum, value_name = "PROTOCOL")]
+    tunnel: Option<Tunnel>,
 
     /// Media to buffer before playing starts (and after the cache runs dry), e.g. 500ms, 2s.
     /// Default 500ms for files; a live stream (the server says `npt=now-`) plays with low
@@ -164,6 +176,12 @@ enum Transport {
     Tcp,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Tunnel {
+    /// RTSP tunnelled in HTTP.
+    Http,
+}
+
 /// `500ms`, `2s`, `1.5s` or a bare number of milliseconds.
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -203,6 +221,7 @@ fn options(cli: &Cli) -> Result<Options> {
         ),
     };
     let mut options = Options::new(target);
+    options.tunnel = matches!(cli.tunnel, Some(Tunnel::Http));
     options.transport = match cli.transport {
         Transport::Udp => LowerTransport::Udp,
         Transport::Tcp => LowerTransport::Tcp,

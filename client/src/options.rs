@@ -65,6 +65,9 @@ pub enum Step {
 pub struct Options {
     /// What to play.
     pub target: Target,
+    /// RTSP tunnelled in HTTP to the server's HTTP port (`--tunnel http`; an `rtsph://` URL
+    /// asks for it too): media interleaved, as over RTSPS.
+    pub tunnel: bool,
     /// How RTP travels.
     pub transport: LowerTransport,
     /// Media held before playing starts.
@@ -133,6 +136,7 @@ impl Options {
     pub fn new(target: Target) -> Options {
         Options {
             target,
+            tunnel: false,
             transport: LowerTransport::Udp,
             prebuffer: Duration::from_millis(500),
             cache_mb: 256,
@@ -174,10 +178,32 @@ impl Options {
         matches!(&self.target, Target::Url(url) if url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("rtsps://")))
     }
 
-    /// Where to connect: host and port.
+    /// Whether RTSP goes tunnelled in HTTP: `--tunnel http`, or an `rtsph://` URL.
+    pub fn tunnelled(&self) -> bool {
+        self.tunnel
+            || matches!(&self.target, Target::Url(url) if url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("rtsph://")))
+    }
+
+    /// The URL as RTSP requests name it: an `rtsph://` URL as `rtsp://` (the scheme only says
+    /// how to get there).
+    pub fn rtsp_url(&self) -> Option<String> {
+        match &self.target {
+            Target::Url(url)
+                if url
+                    .get(..8)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("rtsph://")) =>
+            {
+                Some(format!("rtsp://{}", &url[8..]))
+            }
+            Target::Url(url) => Some(url.clone()),
+            Target::Course { .. } => None,
+        }
+    }
+
+    /// Where to connect: host and port (for a tunnel, the server's HTTP port).
     pub fn server(&self) -> Result<(String, u16), Error> {
         match &self.target {
-            Target::Url(url) => parse_url(url),
+            Target::Url(_) => parse_url(&self.rtsp_url().unwrap_or_default()),
             Target::Course { host, port, .. } => Ok((host.clone(), *port)),
         }
     }

@@ -15,6 +15,8 @@ mod course;
 mod gst_audio;
 mod gst_server;
 mod hostile_tracks;
+mod http_tunnel;
+mod http_tunnel_firewall;
 mod impairment;
 mod kernel_loss;
 mod lip_sync;

@@ -324,7 +324,9 @@ impl Server {
     pub fn receive(&mut self, conn: ConnId, data: &[u8], now: Instant) {
         if self.http.contains(conn) {
             let (http, mut serving) = self.http_serving();
-            http.receive(conn, data, now, &mut serving);
+            if let Some(tunnelled) = http.receive(conn, data, now, &mut serving) {
+                self.tunnelled(conn, tunnelled, now);
+            }
             return;
         }
         let Some(c) = self.connections.get_mut(&conn) else {
@@ -349,6 +351,7 @@ impl Server {
         if self.connections.remove(&conn).is_none() {
             return;
         }
+        self.http.rtsp_closed(conn);
         self.publishing.closed(conn);
         for id in self.sessions.of_connection(conn) {
             self.end_session(&id, Ending::Disconnect, now);
@@ -403,6 +406,8 @@ impl Server {
     /// by TCP flow control instead of growing the server's memory.
     /// Nor while a request of it waits for its file to be opened ([`Server::poll_open`]).
     pub fn wants_input(&self, conn: ConnId) -> bool {
+        // A tunnel's POST is read as its GET, the RTSP connection, may be.
+        let conn = self.http.tunnel_get(conn).unwrap_or(conn);
         if self.http.contains(conn) {
             return self.http.wants_input(conn, self.config.tcp_queue_limit);
         }
@@ -516,6 +521,26 @@ impl Server {
                 }
                 Message::Response(_) => {} // replies to requests we never send: ignored
             }
+        }
+    }
+
+    /// What a tunnel's half asks ([`crate::http::Tunnelled`]): a GET becomes an RTSP
+    /// connection (its HTTP answer first; it must bring a whole request within the request
+    /// timeout, as any); a POST's decoded body is its GET's input; a broken tunnel closes.
+    fn tunnelled(&mut self, conn: ConnId, tunnelled: crate::http::Tunnelled, now: Instant) {
+        match tunnelled {
+            crate::http::Tunnelled::Opened { peer, head } => {
+                let mut connection = Connection::new(peer, now);
+                connection.push(&head);
+                connection.partial_since = Some(now);
+                self.connections.insert(conn, connection);
+            }
+            crate::http::Tunnelled::Input { get, bytes } => {
+                if !bytes.is_empty() {
+                    self.receive(get, &bytes, now);
+                }
+            }
+            crate::http::Tunnelled::Broken { get } => self.to_close.push(get),
         }
     }
 

@@ -27,7 +27,8 @@
 //! (or one frame): a frame that does not fit whole is skipped for that viewer and counted, so a
 //! slow reader drops frames and never grows the server; one whose output has not moved for
 //! [`Config::session_timeout`] is closed. Every response ends its connection
-//! (`Connection: close`).
+//! (`Connection: close`) — but the two halves of an RTSP-over-HTTP tunnel ([`tunnel`]): the
+//! GET becomes an RTSP connection of the core, the POST's body its input.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -48,6 +49,9 @@ use crate::sessions::Sessions;
 use crate::source::Source;
 use crate::tally;
 
+mod tunnel;
+pub use tunnel::Tunnelled;
+
 /// The multipart boundary of `/watch` bodies: no JPEG marker begins with `-`.
 pub const BOUNDARY: &str = "hdstream-mjpeg-frame";
 /// The type of every part, and of a snapshot.
@@ -60,6 +64,8 @@ pub struct Viewers {
     /// Connections to close (their conversation is over and flushed, or they broke a limit).
     to_close: Vec<ConnId>,
     parser: http::Parser,
+    /// The tunnels' cookies ([`tunnel`]).
+    cookies: tunnel::Cookies,
     /// What the viewers that left were sent ([`crate::ops`]'s counters never go down).
     departed: tally::Departed,
 }
@@ -109,6 +115,8 @@ enum Phase {
     Ops(Ops, bool),
     /// Answered: the output drains, then the connection closes.
     Answered,
+    /// The POST of a tunnel: its body is RTSP for the core ([`tunnel`]).
+    Tunnel(tunnel::Post),
 }
 
 /// An operations answer ([`crate::ops`]).
@@ -219,24 +227,47 @@ impl Viewers {
     }
 
     /// Bytes `data` arrived on `conn`: the request head grows until it is whole, then it is
-    /// answered. Bytes after the head are not looked at (every response ends the connection).
-    pub fn receive(&mut self, conn: ConnId, data: &[u8], now: Instant, serving: &mut Serving<'_>) {
-        let Some(viewer) = self.viewers.get_mut(&conn) else {
-            return;
-        };
+    /// answered. Bytes after the head are not looked at (every response ends the connection),
+    /// but for a tunnel's POST, whose body is RTSP for the core: the answer says what the core
+    /// is to do for a tunnel ([`Tunnelled`]; a GET's connection then leaves the viewers).
+    pub fn receive(
+        &mut self,
+        conn: ConnId,
+        data: &[u8],
+        now: Instant,
+        serving: &mut Serving<'_>,
+    ) -> Option<Tunnelled> {
+        let viewer = self.viewers.get_mut(&conn)?;
+        if matches!(viewer.phase, Phase::Tunnel(_)) {
+            return tunnel_input(viewer, conn, data, &mut self.to_close);
+        }
         if !matches!(viewer.phase, Phase::Reading) {
-            return;
+            return None;
         }
         viewer.input.extend_from_slice(data);
+        let mut tunnelled = None;
         match self.parser.parse(&viewer.input) {
             Ok(Parsed::Incomplete) => {}
-            Ok(Parsed::Complete { request, .. }) => {
+            Ok(Parsed::Complete { request, consumed }) => {
+                let rest = viewer.input.split_off(consumed.min(viewer.input.len()));
                 viewer.input = Vec::new();
                 viewer.target = request.target.clone();
-                respond(viewer, request, now, serving, true);
-                if let Phase::Ops(which, head_only) = viewer.phase {
-                    self.answer_ops(conn, which, head_only, now, serving);
-                    return;
+                match http::tunnel::classify(&request) {
+                    None => {
+                        respond(viewer, request, now, serving, true);
+                        if let Phase::Ops(which, head_only) = viewer.phase {
+                            self.answer_ops(conn, which, head_only, now, serving);
+                            return None;
+                        }
+                    }
+                    Some(half) => {
+                        tunnelled = self.tunnel_request(conn, &request, half, &rest);
+                        if matches!(tunnelled, Some(Tunnelled::Opened { .. })) {
+                            // An RTSP connection of the core from now on.
+                            self.viewers.remove(&conn);
+                            return tunnelled;
+                        }
+                    }
                 }
             }
             Err(e) => {
@@ -246,8 +277,60 @@ impl Viewers {
                 viewer.answer(Response::new(status), &format!("{e}\r\n"), false);
             }
         }
-        if viewer.close_when_flushed && viewer.queued() == 0 {
+        if let Some(viewer) = self.viewers.get_mut(&conn)
+            && viewer.close_when_flushed
+            && viewer.queued() == 0
+        {
             viewer.close(conn, &mut self.to_close);
+        }
+        tunnelled
+    }
+
+    /// A whole request head on `conn` that asks for a tunnel's half (`rest`: the bytes after
+    /// it, a POST's first body bytes).
+    fn tunnel_request(
+        &mut self,
+        conn: ConnId,
+        request: &Request,
+        half: Result<(http::tunnel::Half, String), http::tunnel::CookieError>,
+        rest: &[u8],
+    ) -> Option<Tunnelled> {
+        let viewer = self.viewers.get_mut(&conn)?;
+        let verdict = self.cookies.request(conn, viewer.peer, half);
+        let status = match &verdict {
+            tunnel::Verdict::Get(_) => 200,
+            tunnel::Verdict::Post(_) => 0,
+            tunnel::Verdict::Refused(r, _) => r.status.as_u16(),
+        };
+        tracing::info!(peer = %viewer.peer, method = %request.method, target = %request.target, status, "HTTP tunnel request");
+        match verdict {
+            tunnel::Verdict::Get(opened) => Some(opened),
+            tunnel::Verdict::Post(post) => {
+                viewer.phase = Phase::Tunnel(post);
+                tunnel_input(viewer, conn, rest, &mut self.to_close)
+            }
+            tunnel::Verdict::Refused(response, why) => {
+                viewer.answer(response, &why, false);
+                None
+            }
+        }
+    }
+
+    /// The GET of the tunnel whose POST is `post`.
+    pub fn tunnel_get(&self, post: ConnId) -> Option<ConnId> {
+        match &self.viewers.get(&post)?.phase {
+            Phase::Tunnel(p) => Some(p.get),
+            _ => None,
+        }
+    }
+
+    /// The core closed `conn`, an RTSP connection: if it was a tunnel's GET, its cookie is
+    /// free and its POST closes.
+    pub fn rtsp_closed(&mut self, conn: ConnId) {
+        if let Some(post) = self.cookies.get_closed(conn)
+            && let Some(v) = self.viewers.get_mut(&post)
+        {
+            v.close(post, &mut self.to_close);
         }
     }
 
@@ -348,7 +431,7 @@ impl Viewers {
                         Program::File(media) => Some(w.due(w.next, media.fps)),
                         Program::Live(_) => None,
                     },
-                    Phase::Answered | Phase::Parked(..) | Phase::Ops(..) => None,
+                    Phase::Answered | Phase::Parked(..) | Phase::Ops(..) | Phase::Tunnel(_) => None,
                 };
                 stall.into_iter().chain(due).min()
             })
@@ -601,6 +684,29 @@ impl Body {
     fn close(&self, output: &mut Vec<u8>) {
         if self.chunked {
             output.extend_from_slice(b"0\r\n\r\n");
+        }
+    }
+}
+
+/// Bytes of a tunnel POST's body: decoded for the core, or the end of the tunnel (this
+/// connection closes now, the core closes the GET).
+fn tunnel_input(
+    viewer: &mut Viewer,
+    conn: ConnId,
+    data: &[u8],
+    to_close: &mut Vec<ConnId>,
+) -> Option<Tunnelled> {
+    let Phase::Tunnel(post) = &mut viewer.phase else {
+        return None;
+    };
+    let get = post.get;
+    match post.receive(data) {
+        Ok(input) => Some(input),
+        Err(e) => {
+            tracing::info!(peer = %viewer.peer, error = %e, "bad tunnel POST body: closing the tunnel");
+            viewer.phase = Phase::Answered;
+            viewer.close(conn, to_close);
+            Some(Tunnelled::Broken { get })
         }
     }
 }

@@ -51,6 +51,12 @@ use hdstream_server::speech::Recogniser;
 ///   ffmpeg -f mpjpeg -i http://127.0.0.1:8080/watch/clip.mjpeg -c copy frames-%04d.jpg
 ///   curl -o now.jpg http://127.0.0.1:8080/snapshot/live/cam
 ///
+/// Through a firewall that passes only HTTP, RTSP itself goes over the HTTP port (the QuickTime
+/// tunnel: a GET and a POST joined by x-sessioncookie) — give players the HTTP port:
+///
+///   ffmpeg -rtsp_transport http -i rtsp://127.0.0.1:8080/clip.mjpeg -f framemd5 -
+///   gst-launch-1.0 rtspsrc location=rtsph://127.0.0.1:8080/clip.mjpeg ! rtpjpegdepay ! jpegdec ! autovideosink
+///
 /// UDP goes out in batches (sendmmsg), runs of equal-sized packets as one UDP GSO send where the
 /// kernel offers it; HDSTREAM_NO_GSO=1 turns GSO off (a firewall then sees every datagram).
 /// Logs: RUST_LOG=debug for every RTCP report and more.
@@ -140,6 +146,10 @@ struct Args {
     /// they need a user with the admin right (hdstream-user add FILE NAME --admin); without
     /// --users they are open to anyone who reaches the port, peer addresses included: bind
     /// --http to loopback (--http 127.0.0.1:8080) or put it behind a proxy.
+    /// RTSP tunnelled in HTTP is served on it too: a GET with x-sessioncookie and Accept:
+    /// application/x-rtsp-tunnelled, joined by a POST with the same cookie whose body is base64
+    /// RTSP (ffmpeg -rtsp_transport http, GStreamer rtsph://); a cookie is used once, and a GET
+    /// with no request within 10 s closes.
     #[arg(long, value_name = "ADDR", num_args = 0..=1)]
     http: Option<Option<SocketAddr>>,
     /// Captions from speech: run a speech recogniser on the sound of every live path (L16,

@@ -12,6 +12,7 @@ mod faults;
 mod files_change;
 mod hostile;
 mod http;
+mod http_tunnel;
 mod interop_auth;
 mod interop_containers;
 mod interop_ffmpeg;

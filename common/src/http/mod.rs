@@ -27,6 +27,7 @@ mod multipart;
 mod request;
 mod response;
 mod status;
+pub mod tunnel;
 
 pub use multipart::Multipart;
 pub use request::{Limits, ParseError, Parsed, Parser, Request, Version, parse};
