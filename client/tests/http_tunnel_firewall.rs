@@ -11,30 +11,14 @@
 
 use crate::common;
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{pattern_file, serial};
-use hdstream_testkit::netns::{Killed, Namespace};
+use hdstream_testkit::netns::{self, Namespace};
 
 const SERVER: &str = "10.77.31.1";
 const VIEWER: &str = "10.77.31.2";
-
-/// The server binary beside the client's (built here if not).
-fn server_binary() -> PathBuf {
-    let client = PathBuf::from(env!("CARGO_BIN_EXE_hdstream-client"));
-    let server = client.with_file_name("hdstream-server");
-    if !server.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "hdstream-server", "--bin", "hdstream-server"])
-            .status()
-            .expect("cargo builds the server");
-        assert!(status.success());
-    }
-    server
-}
 
 /// Runs `cmd` (stdout and stderr captured) for at most `limit`, killed after: its output,
 /// or `None` if it had to be killed.
@@ -98,36 +82,22 @@ fn only_http_passes_the_firewall_and_ffmpeg_and_our_client_play_every_frame_thro
         "table inet firewall {\n  chain input {\n    type filter hook input priority 0; policy drop;\n    \
          tcp dport 8080 counter accept\n  }\n}\n",
     );
-    let mut server = server_ns
-        .exec(&[
-            server_binary().to_str().unwrap(),
-            "--bind",
-            SERVER,
-            "--port",
-            "8554",
-            "--http",
-            &format!("{SERVER}:8080"),
-            "--fps",
-            "30",
-            "--media",
-        ])
-        .arg(&file)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("server starts in its namespace");
-    let stderr = server.stderr.take().unwrap();
-    let _server = Killed(server);
-    let mut lines = BufReader::new(stderr).lines();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        assert!(Instant::now() < deadline, "server did not start listening");
-        match lines.next() {
-            Some(Ok(l)) if l.contains("listening") => break,
-            Some(Ok(_)) => {}
-            _ => panic!("server exited before listening"),
-        }
-    }
-    std::thread::spawn(move || lines.for_each(drop));
+    let _server = netns::start_listening(
+        server_ns
+            .exec(&[
+                common::server_binary().to_str().unwrap(),
+                "--bind",
+                SERVER,
+                "--port",
+                "8554",
+                "--http",
+                &format!("{SERVER}:8080"),
+                "--fps",
+                "30",
+                "--media",
+            ])
+            .arg(&file),
+    );
 
     // Plain RTSP (TCP interleaved, to the RTSP port): dropped, nothing decoded.
     let mut plain = viewer_ns.exec(&["ffmpeg", "-nostdin", "-v", "error"]);

@@ -14,13 +14,11 @@
 
 use crate::common;
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{pattern_file, serial};
-use hdstream_testkit::netns::{Killed, Namespace, skip_without_root};
+use hdstream_testkit::netns::{self, Killed, Namespace, skip_without_root};
 
 /// The server's RTP port inside the namespace (the nftables rule matches it).
 const RTP_PORT: u16 = 40_000;
@@ -41,20 +39,6 @@ fn counters(ns: &Namespace) -> (u64, u64) {
     (counts[0], counts[1])
 }
 
-/// The server binary beside the client's (built by `cargo test --workspace`; built here if not).
-fn server_binary() -> PathBuf {
-    let client = PathBuf::from(env!("CARGO_BIN_EXE_hdstream-client"));
-    let server = client.with_file_name("hdstream-server");
-    if !server.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "hdstream-server", "--bin", "hdstream-server"])
-            .status()
-            .expect("cargo builds the server");
-        assert!(status.success());
-    }
-    server
-}
-
 /// Plays `file` from a server in a fresh namespace whose input hook drops `percent` % of its
 /// RTP datagrams, the client run with `client_args`: the client's JSON report, and the rule's
 /// (packets counted, packets dropped).
@@ -68,9 +52,9 @@ fn play_through_kernel_loss(
         "table inet hdstream {{\n  chain input {{\n    type filter hook input priority 0; policy accept;\n    \
          udp sport {RTP_PORT} counter\n    udp sport {RTP_PORT} numgen random mod 100 < {percent} counter drop\n  }}\n}}\n"
     ));
-    let mut server = ns
-        .exec(&[
-            server_binary().to_str().unwrap(),
+    let server = netns::start_listening(
+        ns.exec(&[
+            common::server_binary().to_str().unwrap(),
             "--bind",
             "127.0.0.1",
             "--port",
@@ -84,23 +68,8 @@ fn play_through_kernel_loss(
             "--media",
         ])
         .arg(file)
-        .env("HDSTREAM_NO_GSO", "1")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("server starts in the namespace");
-    let stderr = server.stderr.take().unwrap();
-    let server = Killed(server);
-    let mut lines = BufReader::new(stderr).lines();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        assert!(Instant::now() < deadline, "server did not start listening");
-        match lines.next() {
-            Some(Ok(l)) if l.contains("listening") => break,
-            Some(Ok(_)) => {}
-            _ => panic!("server exited before listening"),
-        }
-    }
-    std::thread::spawn(move || lines.for_each(drop));
+        .env("HDSTREAM_NO_GSO", "1"),
+    );
     let json = std::env::temp_dir().join(format!(
         "hdstream-kernel-loss-{}-{percent}.json",
         std::process::id()

@@ -368,7 +368,7 @@ fn hostile_http_beside_a_healthy_viewer_who_gets_every_frame_in_bounded_memory()
             "{target}"
         );
     }
-    assert_eq!(get(http, "/").status, 404);
+    assert_eq!(get(http, "/nothing/here").status, 404);
     let post = exchange(
         http,
         b"POST /watch/clip.mjpeg HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",

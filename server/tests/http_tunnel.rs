@@ -12,17 +12,16 @@ use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use common::{Clip, DECODE_TO_CHECKSUMS, LOCALHOST, checksums, framemd5, tool};
+use common::{Clip, DECODE_TO_CHECKSUMS, checksums, framemd5, tool};
 use hdstream_server::core::Config;
-use hdstream_server::driver::{self, Handle, Listen, Listeners};
-use hdstream_server::media::{Catalogue, FpsPolicy};
+use hdstream_server::driver::Handle;
 
 /// 4 s of 1280x720 at 30 fps: 120 frames.
 const HD: Clip = Clip::new(1280, 720, 4);
@@ -32,25 +31,9 @@ fn file() -> &'static PathBuf {
     FILE.get_or_init(|| HD.path())
 }
 
-/// A server of `media` in this process with its HTTP port on loopback.
-fn serve_http(media: &Path, config: Config) -> Handle {
-    common::log();
-    let (catalogue, _) = Catalogue::open(media, &FpsPolicy::default()).expect("open media");
-    let listen = Listen {
-        bind: LOCALHOST,
-        port: 0,
-        rtp_port: None,
-    };
-    let listeners = Listeners {
-        tls: None,
-        http: Some(SocketAddr::new(LOCALHOST, 0)),
-    };
-    driver::spawn_with(config, Arc::new(catalogue), listen, listeners).expect("start server")
-}
-
 fn tunnel_server(name: &str, config: Config) -> (Handle, SocketAddr) {
     let root = common::media_root(name, &[("clip.mjpeg", file())]);
-    let server = serve_http(&root, config);
+    let server = common::serve_http(&root, config);
     let http = server.http.expect("the HTTP port listens");
     (server, http)
 }
@@ -58,15 +41,7 @@ fn tunnel_server(name: &str, config: Config) -> (Handle, SocketAddr) {
 /// Which frames of `reference` are missing from `got` (matched in order), and whether `got`
 /// holds anything else.
 fn assert_every_frame(reference: &[String], got: &[String], who: &str, log: &str) {
-    let mut missing = Vec::new();
-    let mut k = 0;
-    for (i, md5) in reference.iter().enumerate() {
-        if got.get(k) == Some(md5) {
-            k += 1;
-        } else {
-            missing.push(i);
-        }
-    }
+    let (missing, k) = common::missing_in_order(reference, got, 0);
     assert!(
         missing.is_empty() && k == got.len(),
         "{who}: {} frames decoded, {} in the file; not received identical: {missing:?}\n{log}",

@@ -90,15 +90,7 @@ fn assert_frames(played: &Played, first: usize, transport: &str) {
     let reference = reference();
     let got = &played.md5s;
     // Which frames of the file arrived (decoded frames are matched in order).
-    let mut missing = Vec::new();
-    let mut k = 0;
-    for (i, md5) in reference.iter().enumerate().skip(first) {
-        if got.get(k) == Some(md5) {
-            k += 1;
-        } else {
-            missing.push(i);
-        }
-    }
+    let (missing, k) = common::missing_in_order(reference, got, first);
     assert!(
         missing.is_empty() && k == got.len(),
         "over {transport}: {} frames decoded, expected {}; frames of the file not received \

@@ -122,6 +122,34 @@ pub fn skip_without_root(what: &str) -> bool {
     skip
 }
 
+/// Starts `cmd` (an `hdstream-server` in a namespace, say) and waits, at most 20 s, for the line
+/// on its stderr that says it is listening; the rest of its stderr is read and dropped on a
+/// thread of its own. Killed when the result is dropped.
+pub fn start_listening(cmd: &mut Command) -> Killed {
+    use std::io::{BufRead, BufReader};
+    let mut child = cmd
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the server starts in its namespace");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let child = Killed(child);
+    let mut lines = BufReader::new(stderr).lines();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "the server did not start listening"
+        );
+        match lines.next() {
+            Some(Ok(l)) if l.contains("listening") => break,
+            Some(Ok(_)) => {}
+            _ => panic!("the server exited before listening"),
+        }
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    child
+}
+
 /// A child process killed when dropped (a failed assertion leaves nothing running).
 #[derive(Debug)]
 pub struct Killed(pub Child);

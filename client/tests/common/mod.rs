@@ -232,3 +232,18 @@ pub fn assert_every_frame_delivered(report: &hdstream_client::Report, frames: u6
         "{why}: {report}"
     );
 }
+
+/// The `hdstream-server` binary beside the client's (built by the workspace's test build; built
+/// here if not), for tests that run it in a network namespace.
+pub fn server_binary() -> PathBuf {
+    let client = PathBuf::from(env!("CARGO_BIN_EXE_hdstream-client"));
+    let server = client.with_file_name("hdstream-server");
+    if !server.exists() {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "-p", "hdstream-server", "--bin", "hdstream-server"])
+            .status()
+            .expect("cargo builds the server");
+        assert!(status.success());
+    }
+    server
+}

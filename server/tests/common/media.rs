@@ -231,6 +231,21 @@ pub fn parse_framemd5(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Which of `reference`'s frames from `first` on are missing from `got` (decoded frames matched
+/// in order), and how many of `got` matched: all of them when `got` holds nothing else.
+pub fn missing_in_order(reference: &[String], got: &[String], first: usize) -> (Vec<usize>, usize) {
+    let mut missing = Vec::new();
+    let mut k = 0;
+    for (i, md5) in reference.iter().enumerate().skip(first) {
+        if got.get(k) == Some(md5) {
+            k += 1;
+        } else {
+            missing.push(i);
+        }
+    }
+    (missing, k)
+}
+
 // ---------------------------------------------------------------- sound
 
 /// Sample rate of the tests' noise.
