@@ -535,17 +535,7 @@ impl Viewers {
         let Some(viewer) = self.viewers.get_mut(&conn) else {
             return;
         };
-        Response::new(StatusCode::OK)
-            .with("Content-Type", kind)
-            .with("Content-Length", body.len().to_string())
-            .with("Cache-Control", "no-cache")
-            .with("Connection", "close")
-            .write_head(&mut viewer.output);
-        if !head_only {
-            viewer.output.extend_from_slice(&body);
-        }
-        viewer.phase = Phase::Answered;
-        viewer.close_when_flushed = true;
+        viewer.answer_whole(kind, &body, head_only);
         tracing::info!(peer = %viewer.peer, target = %viewer.target, status = 200, bytes = body.len(), "HTTP request");
     }
 
@@ -580,6 +570,22 @@ impl Viewer {
     /// Queues a whole short response and ends the conversation.
     fn answer(&mut self, response: Response, text: &str, head_only: bool) {
         response.write_text(text, head_only, &mut self.output);
+        self.phase = Phase::Answered;
+        self.close_when_flushed = true;
+    }
+
+    /// Answers `200 OK` with `body` of type `kind` (not kept by caches: it changes), then the
+    /// close.
+    fn answer_whole(&mut self, kind: &str, body: &[u8], head_only: bool) {
+        Response::new(StatusCode::OK)
+            .with("Content-Type", kind)
+            .with("Content-Length", body.len().to_string())
+            .with("Cache-Control", "no-cache")
+            .with("Connection", "close")
+            .write_head(&mut self.output);
+        if !head_only {
+            self.output.extend_from_slice(body);
+        }
         self.phase = Phase::Answered;
         self.close_when_flushed = true;
     }
@@ -958,18 +964,8 @@ fn snapshot(
             }
         }
     };
-    Response::new(StatusCode::OK)
-        .with("Content-Type", JPEG)
-        .with("Content-Length", jpeg.len().to_string())
-        .with("Cache-Control", "no-cache")
-        .with("Connection", "close")
-        .write_head(&mut viewer.output);
-    if !head_only {
-        viewer.output.extend_from_slice(jpeg);
-        viewer.frames += 1;
-    }
-    viewer.phase = Phase::Answered;
-    viewer.close_when_flushed = true;
+    viewer.answer_whole(JPEG, jpeg, head_only);
+    viewer.frames += u64::from(!head_only);
 }
 
 /// With a users file: the response that refuses `request` (401 with challenges, 403, 503 to an

@@ -61,13 +61,11 @@ impl Post {
     /// The POST's body bytes `data`: what the core is to do with them.
     pub fn receive(&mut self, data: &[u8]) -> Result<Tunnelled, tunnel::Base64Error> {
         let mut bytes = Vec::with_capacity(data.len() / 4 * 3 + 3);
-        match self.decoder.decode(data, &mut bytes) {
-            Ok(()) => Ok(Tunnelled::Input {
-                get: self.get,
-                bytes,
-            }),
-            Err(e) => Err(e),
-        }
+        self.decoder.decode(data, &mut bytes)?;
+        Ok(Tunnelled::Input {
+            get: self.get,
+            bytes,
+        })
     }
 }
 
